@@ -1,0 +1,1 @@
+"""The actor shells. Each receives messages and calls a plain object from ``transhades``; none holds rules."""

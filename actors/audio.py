@@ -1,0 +1,26 @@
+"""The audio actor: fingerprints media and prepares 16 kHz mono speech audio with ffmpeg."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from transhades.audio import AudioPreparer, sha256_of
+from transhades.messages import Fingerprint, PrepareAudio
+
+from .base import ExitMonitor, WorkerActor
+
+
+class AudioActor(WorkerActor):
+    def __init__(self, name: str, monitor: ExitMonitor, registry: Any, preparer: AudioPreparer) -> None:
+        super().__init__(name, monitor, registry)
+        self.preparer = preparer
+
+    def receive(self, message: Any) -> Any:
+        if isinstance(message, Fingerprint):
+            self.answer(message, lambda: sha256_of(Path(message.media.path)))
+        elif isinstance(message, PrepareAudio):
+            self.answer(message, lambda: self.preparer.prepare(message.job_id, Path(message.media.path),
+                                                               message.max_chunk_bytes))
+        else:
+            raise TypeError(f"audio actor got an unknown message {type(message).__name__}")

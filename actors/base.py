@@ -1,0 +1,97 @@
+"""What every supervised actor shares: reporting its own exit, and answering tasks with typed replies."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import pykka
+
+from transhades.errors import TranshadesError
+from transhades.messages import ChildExited, TaskDone, TaskFailed
+from transhades.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+class ExitMonitor:
+    """Handed to a child when it starts: how it tells its supervisor that it has stopped, and why.
+
+    It is the whole of what a child knows about supervision (Erlang's link, in one method)."""
+
+    def __init__(self, supervisor: Any, name: str, generation: int) -> None:
+        self.supervisor = supervisor
+        self.name = name
+        self.generation = generation
+
+    def exited(self, crashed: bool, reason: str) -> None:
+        try:
+            self.supervisor.tell(ChildExited(self.name, self.generation, crashed, reason))
+        except pykka.ActorDeadError:
+            pass  # the supervisor is gone: the tree is stopping
+
+
+class SupervisedActor(pykka.ThreadingActor):
+    """Reports exactly one exit per incarnation: a crash (unhandled exception in ``setup`` or a told message)
+    or a normal stop. Subclasses implement ``setup`` and ``receive``."""
+
+    use_daemon_thread = True  # a stuck actor must never keep the process from exiting
+
+    def __init__(self, name: str, monitor: ExitMonitor) -> None:
+        super().__init__()
+        self.name = name
+        self.monitor = monitor
+
+    def setup(self) -> None:
+        """Acquire what the actor owns (a model, a database connection). Runs in the actor's thread."""
+
+    def teardown(self) -> None:
+        """Release it again. Runs on a normal stop and after a crash."""
+
+    def receive(self, message: Any) -> Any:
+        raise NotImplementedError
+
+    def on_start(self) -> None:
+        try:
+            self.setup()
+        except Exception as exc:
+            # pykka stops the actor without on_failure/on_stop when on_start raises; report it ourselves.
+            self._release()
+            self.monitor.exited(True, f"{exc.__class__.__name__} in setup: {exc}")
+            raise
+
+    def on_receive(self, message: Any) -> Any:
+        return self.receive(message)
+
+    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        self._release()
+        self.monitor.exited(True, f"{getattr(exception_type, '__name__', 'error')}: {exception_value}")
+
+    def on_stop(self) -> None:
+        self._release()
+        self.monitor.exited(False, "normal")
+
+    def _release(self) -> None:
+        try:
+            self.teardown()
+        except Exception:
+            log.exception("%s: teardown failed", self.name)
+
+
+class WorkerActor(SupervisedActor):
+    """A worker answers each task with TaskDone or TaskFailed, sent by name so a restarted dispatcher gets it.
+
+    Only typed errors are answered; anything else is a bug and crashes the actor (let it crash), which the
+    supervisor restarts and the dispatcher notices, placing the task again."""
+
+    def __init__(self, name: str, monitor: ExitMonitor, registry: Registry) -> None:
+        super().__init__(name, monitor)
+        self.registry = registry
+
+    def answer(self, message: Any, work: Callable[[], Any]) -> None:
+        try:
+            result = work()
+        except TranshadesError as error:
+            self.registry.tell(message.reply_to, TaskFailed(message.ticket, self.name, error))
+            return
+        self.registry.tell(message.reply_to, TaskDone(message.ticket, self.name, result))

@@ -1,0 +1,42 @@
+"""The cache actor: owns one transcript store (its SQLite connection lives in this actor's thread)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from transhades.cache import CountingStore, TranscriptStore
+from transhades.errors import TranshadesError
+from transhades.messages import CacheStats, LookupTranscript, StoreTranscript
+
+from .base import ExitMonitor, WorkerActor
+
+log = logging.getLogger(__name__)
+
+
+class CacheActor(WorkerActor):
+    def __init__(self, name: str, monitor: ExitMonitor, registry: Any, open_store: Callable[[], TranscriptStore]):
+        super().__init__(name, monitor, registry)
+        self.open_store = open_store
+        self.store: CountingStore | None = None
+
+    def setup(self) -> None:
+        self.store = CountingStore(self.open_store())
+
+    def teardown(self) -> None:
+        if self.store:
+            self.store.close()
+            self.store = None
+
+    def receive(self, message: Any) -> Any:
+        if isinstance(message, LookupTranscript):
+            self.answer(message, lambda: self.store.get(message.keys))
+        elif isinstance(message, StoreTranscript):
+            try:
+                self.store.put(message.keys, message.transcript)
+            except TranshadesError as error:  # a failed store costs a future hit, nothing more
+                log.warning("cache: %s", error)
+        elif isinstance(message, CacheStats):
+            return {"items": self.store.count(), "hits": self.store.hits, "misses": self.store.misses}
+        else:
+            raise TypeError(f"cache actor got an unknown message {type(message).__name__}")

@@ -1,0 +1,77 @@
+"""The dispatcher actor: feeds messages to the plain JobFlow and carries out the effects it returns.
+
+It never blocks on another actor: every request goes out with ``tell`` and comes back as a reply message.
+The JobFlow object outlives a crash of this actor (the supervisor's child spec owns it), so a restarted
+dispatcher picks up every job where it was and places its in-flight tasks again.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from transhades.jobflow import Emit, JobFlow, Quarantine, ReleaseJob, Send
+from transhades.messages import (
+    CancelJob,
+    GetStatus,
+    MemberChanged,
+    Membership,
+    QuarantineGroup,
+    SubmitJob,
+    TaskDone,
+    TaskFailed,
+    TaskProgress,
+)
+from transhades.registry import Registry
+
+from .base import ExitMonitor, SupervisedActor
+
+log = logging.getLogger(__name__)
+
+
+class DispatcherActor(SupervisedActor):
+    def __init__(self, name: str, monitor: ExitMonitor, registry: Registry, flow: JobFlow,
+                 release: Callable[[str], None], supervisor: str = "supervisor") -> None:
+        super().__init__(name, monitor)
+        self.registry = registry
+        self.flow = flow
+        self.release = release
+        self.supervisor = supervisor
+
+    def receive(self, message: Any) -> Any:
+        flow = self.flow
+        if isinstance(message, TaskDone):
+            effects = flow.task_done(message.ticket, message.result)
+        elif isinstance(message, TaskFailed):
+            log.info("task %s failed on %s: %s", message.ticket, message.worker, message.error)
+            effects = flow.task_failed(message.ticket, message.error)
+        elif isinstance(message, TaskProgress):
+            effects = flow.task_progress(message.ticket, message.fraction)
+        elif isinstance(message, SubmitJob):
+            effects = flow.submit(message.request, message.listener)
+        elif isinstance(message, CancelJob):
+            effects = flow.cancel(message.job_id)
+        elif isinstance(message, MemberChanged):
+            effects = flow.member_changed(message.member)
+        elif isinstance(message, Membership):
+            effects = flow.membership(message.members)
+        elif isinstance(message, GetStatus):
+            return flow.status()
+        else:
+            raise TypeError(f"dispatcher got an unknown message {type(message).__name__}")
+        self.carry_out(effects)
+        return None
+
+    def carry_out(self, effects: list) -> None:
+        for effect in effects:
+            if isinstance(effect, Send):
+                self.registry.tell(effect.to, effect.message)
+            elif isinstance(effect, Emit):
+                try:
+                    effect.listener(effect.event)
+                except Exception:  # a listener's bug must not take every other job down with it
+                    log.exception("job listener failed on %s", type(effect.event).__name__)
+            elif isinstance(effect, Quarantine):
+                self.registry.tell(self.supervisor, QuarantineGroup(effect.group, effect.seconds, effect.reason))
+            elif isinstance(effect, ReleaseJob):
+                self.release(effect.job_id)

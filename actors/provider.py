@@ -1,0 +1,40 @@
+"""A provider actor: one instance of one configured provider. The client (and a local model) is built once
+per incarnation, in the actor's own thread."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from transhades.messages import TaskProgress, Transcribe
+from transhades.providers import Provider
+
+from .base import ExitMonitor, WorkerActor
+
+PROGRESS_STEP = 0.05  # report progress in steps of at least 5 %, not per segment
+
+
+class ProviderActor(WorkerActor):
+    def __init__(self, name: str, monitor: ExitMonitor, registry: Any, build: Callable[[], Provider]) -> None:
+        super().__init__(name, monitor, registry)
+        self.build = build
+        self.client: Provider | None = None
+
+    def setup(self) -> None:
+        self.client = self.build()
+
+    def teardown(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def receive(self, message: Any) -> Any:
+        if not isinstance(message, Transcribe):
+            raise TypeError(f"provider actor got an unknown message {type(message).__name__}")
+        reported = [0.0]
+
+        def progress(fraction: float) -> None:
+            if fraction - reported[0] >= PROGRESS_STEP:
+                reported[0] = fraction
+                self.registry.tell(message.reply_to, TaskProgress(message.ticket, fraction))
+
+        self.answer(message, lambda: self.client.transcribe(message.chunk, message.language, progress))

@@ -1,0 +1,339 @@
+"""transhades' entry point and supervision.
+
+``Supervisor`` is a generic one_for_one supervisor for pykka actors, with Erlang/OTP semantics (restart
+types, restart intensity within a period, exponential backoff with jitter, escalation) and quarantine until a
+deadline, which is not a crash. Its policy is data (``transhades.supervision``); it knows its children only
+through their ``ChildSpec``.
+
+``start_tree(config)`` builds transhades' own tree from ``config.yaml``: the cache actor, the audio actors,
+one actor per provider instance, and the dispatcher, started in that order and stopped in reverse.
+
+``python supervisor.py`` (the Procfile's command) runs the bot, like ``transhades run``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+import pykka
+
+from actors.audio import AudioActor
+from actors.base import ExitMonitor
+from actors.cache import CacheActor
+from actors.dispatcher import DispatcherActor
+from actors.provider import ProviderActor
+from transhades import audio as audio_lib
+from transhades.cache import open_store
+from transhades.clock import Clock, SystemClock
+from transhades.config import Config
+from transhades.jobflow import AUDIO, CACHE, DISPATCHER, PROVIDER_PREFIX, JobFlow
+from transhades.messages import (
+    ChildExited,
+    MemberChanged,
+    Membership,
+    MemberView,
+    QuarantineGroup,
+    QuarantineOver,
+    RestartDue,
+    StopTree,
+    TreeStatus,
+)
+from transhades.providers import Provider, build_provider
+from transhades.registry import Registry
+from transhades.supervision import (
+    ChildRecord,
+    ChildSpec,
+    ChildState,
+    Escalate,
+    Escalation,
+    LetRest,
+    Restart,
+    RestartAfter,
+    RestartPolicy,
+)
+
+log = logging.getLogger("transhades.supervisor")
+
+SUPERVISOR = "supervisor"
+
+
+class TreeListener(Protocol):
+    def member_changed(self, view: MemberView, table: tuple[MemberView, ...]) -> None: ...
+
+
+class Supervisor(pykka.ThreadingActor):
+    use_daemon_thread = True
+
+    def __init__(self, specs: list[ChildSpec], policy: RestartPolicy, clock: Clock, registry: Registry,
+                 listener: TreeListener | None = None, rng: random.Random | None = None,
+                 on_alert: Callable[[str], None] | None = None,
+                 on_tree_stopped: Callable[[str], None] | None = None) -> None:
+        super().__init__()
+        names = [s.name for s in specs]
+        if len(set(names)) != len(names):
+            raise ValueError("child names must be unique")
+        self.specs = specs
+        self.clock = clock
+        self.registry = registry
+        self.listener = listener
+        self.rng = rng or random.Random()
+        self.on_alert = on_alert or (lambda text: None)
+        self.on_tree_stopped = on_tree_stopped or (lambda reason: None)
+        self.records = {s.name: ChildRecord(s, policy) for s in specs}
+        self.refs: dict[str, Any] = {}
+        self.stopping = False
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+
+    def on_start(self) -> None:
+        self.registry.register(SUPERVISOR, self.actor_ref)
+        for spec in self.specs:
+            self._start_child(spec.name)
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, ChildExited):
+            self._child_exited(message)
+        elif isinstance(message, RestartDue):
+            record = self.records[message.name]
+            if not self.stopping and record.generation == message.generation and record.state is ChildState.RESTARTING:
+                self._start_child(message.name)
+        elif isinstance(message, QuarantineGroup):
+            self._quarantine(message)
+        elif isinstance(message, QuarantineOver):
+            self._quarantine_over(message)
+        elif isinstance(message, StopTree):
+            return self._stop_children("requested")
+        elif isinstance(message, TreeStatus):
+            return [r.view() for r in self.records.values()]
+        else:
+            raise TypeError(f"supervisor got an unknown message {type(message).__name__}")
+        return None
+
+    # ------------------------------------------------------------------------------------------ children
+
+    def _start_child(self, name: str) -> None:
+        record = self.records[name]
+        record.generation += 1
+        monitor = ExitMonitor(self.actor_ref, name, record.generation)
+        try:
+            ref = record.spec.start(monitor)
+        except Exception as exc:  # the actor could not even be constructed: a crash like any other
+            log.error("%s could not start: %s", name, exc)
+            self.actor_ref.tell(ChildExited(name, record.generation, True, f"start failed: {exc}"))
+            return
+        self.refs[name] = ref
+        self.registry.register(name, ref)
+        now = self.clock.now()
+        quarantined = record.quarantined_until is not None and record.quarantined_until > now
+        record.state = ChildState.QUARANTINED if quarantined else ChildState.RUNNING
+        self._notify(record)
+
+    def _child_exited(self, message: ChildExited) -> None:
+        record = self.records.get(message.name)
+        if record is None or self.stopping or message.generation != record.generation:
+            return  # a stale report from an incarnation already replaced, or the tree is stopping
+        self.registry.unregister(message.name, self.refs.pop(message.name, None))
+        record.last_reason = message.reason
+        decision = record.on_exit(self.clock.now(), message.crashed, self.rng)
+        if isinstance(decision, RestartAfter):
+            record.state = ChildState.RESTARTING
+            log.warning("%s %s (%s); restart %d in %.2f s", message.name,
+                        "crashed" if message.crashed else "exited", message.reason, decision.restart_number,
+                        decision.delay)
+            generation = record.generation
+            self.clock.call_later(decision.delay, lambda: self._tell_self(RestartDue(message.name, generation)))
+            self._notify(record)
+        elif isinstance(decision, LetRest):
+            record.state = ChildState.STOPPED
+            log.info("%s exited (%s) and is not restarted (%s)", message.name, message.reason,
+                     record.spec.restart.value)
+            self._notify(record)
+        elif isinstance(decision, Escalate):
+            record.state = ChildState.FAILED
+            alert = (f"ALERT: {message.name} restarted {decision.restarts} times within "
+                     f"{record.policy.within_seconds:g} s and crashed again ({message.reason}); ")
+            if decision.how is Escalation.STOP_TREE:
+                log.error("%sstopping the whole tree", alert)
+                self.on_alert(alert + "stopping the whole tree")
+                self._notify(record)
+                self._stop_children(f"{message.name} failed")
+                self.on_tree_stopped(f"{message.name} failed: {message.reason}")
+                self.actor_ref.stop(block=False)
+            else:
+                log.error("%smarked failed", alert)
+                self.on_alert(alert + "marked failed")
+                self._notify(record)
+
+    def _quarantine(self, message: QuarantineGroup) -> None:
+        until = self.clock.now() + message.seconds
+        for record in self.records.values():
+            if record.spec.group != message.group or record.state in (ChildState.FAILED, ChildState.STOPPED):
+                continue
+            if record.quarantine(until):
+                if record.state is ChildState.RUNNING:
+                    record.state = ChildState.QUARANTINED
+                log.warning("%s quarantined for %.1f s: %s", record.spec.name, message.seconds, message.reason)
+                name = record.spec.name
+                self.clock.call_later(message.seconds, lambda n=name, u=until: self._tell_self(QuarantineOver(n, u)))
+                self._notify(record)
+
+    def _quarantine_over(self, message: QuarantineOver) -> None:
+        record = self.records[message.name]
+        if record.quarantined_until != message.deadline:
+            return  # the deadline moved later; a later timer will readmit it
+        record.quarantined_until = None
+        if record.state is ChildState.QUARANTINED:
+            record.state = ChildState.RUNNING
+        log.info("%s readmitted", message.name)
+        self._notify(record)
+
+    def _stop_children(self, reason: str) -> dict[str, str]:
+        """Stop every child in reverse start order, each within its shutdown time. Returns name -> outcome."""
+        self.stopping = True
+        outcome: dict[str, str] = {}
+        for spec in reversed(self.specs):
+            ref = self.refs.pop(spec.name, None)
+            self.registry.unregister(spec.name, ref)
+            if ref is None:
+                outcome[spec.name] = "not running"
+                continue
+            try:
+                ref.stop(block=True, timeout=spec.shutdown_seconds)
+                outcome[spec.name] = "stopped"
+            except pykka.Timeout:
+                log.error("%s did not stop within %.1f s; abandoning it", spec.name, spec.shutdown_seconds)
+                outcome[spec.name] = "timeout"
+            except pykka.ActorDeadError:
+                outcome[spec.name] = "already dead"
+            self.records[spec.name].state = ChildState.STOPPED
+        log.info("tree stopped (%s)", reason)
+        return outcome
+
+    def on_stop(self) -> None:
+        if not self.stopping:
+            self._stop_children("supervisor stopped")
+        self.registry.unregister(SUPERVISOR, self.actor_ref)
+
+    # ------------------------------------------------------------------------------------------ helpers
+
+    def _tell_self(self, message: Any) -> None:
+        try:
+            self.actor_ref.tell(message)
+        except pykka.ActorDeadError:
+            pass
+
+    def _view(self, record: ChildRecord) -> MemberView:
+        return MemberView(record.spec.name, record.spec.group, record.state.value, record.quarantined_until,
+                          record.last_reason)
+
+    def _notify(self, record: ChildRecord) -> None:
+        if self.listener is None:
+            return
+        table = tuple(self._view(r) for r in self.records.values())
+        try:
+            self.listener.member_changed(self._view(record), table)
+        except Exception:
+            log.exception("tree listener failed")
+
+
+# ================================================================================================ the tree
+
+
+class DispatcherFeed:
+    """Keeps the dispatcher's view of the tree current: the whole table when it (re)starts, changes after."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def member_changed(self, view: MemberView, table: tuple[MemberView, ...]) -> None:
+        if view.name == DISPATCHER:
+            if view.state == ChildState.RUNNING.value:
+                self.registry.tell(DISPATCHER, Membership(tuple(v for v in table if v.name != DISPATCHER)))
+        else:
+            self.registry.tell(DISPATCHER, MemberChanged(view))
+
+
+ProviderFactory = Callable[[Any, Path], Provider]
+
+
+@dataclass
+class Tree:
+    """A running tree: the handle the CLI, the bot and the tests hold."""
+
+    supervisor: Any
+    registry: Registry
+    config: Config
+    flow: JobFlow
+    stopped_reason: list[str] = field(default_factory=list)
+
+    @property
+    def dispatcher(self) -> Any:
+        return self.registry.get(DISPATCHER)
+
+    def tell_dispatcher(self, message: Any) -> bool:
+        return self.registry.tell(DISPATCHER, message)
+
+    def status(self) -> list[dict[str, Any]]:
+        return self.supervisor.ask(TreeStatus(), timeout=10)
+
+    def stop(self, timeout: float = 25.0) -> None:
+        try:
+            self.supervisor.ask(StopTree(), timeout=timeout)
+            self.supervisor.stop(block=True, timeout=timeout)
+        except (pykka.ActorDeadError, pykka.Timeout):
+            pass
+
+
+def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
+                provider_factory: ProviderFactory = build_provider) -> list[ChildSpec]:
+    """transhades' tree, in start order: cache, audio workers, provider instances, dispatcher."""
+    data_dir = Path(config.data_dir)
+    temp_root = Path(config.audio.temp_dir) if config.audio.temp_dir else audio_lib.default_temp_root()
+    preparer = audio_lib.AudioPreparer(temp_root, config.audio.codec, config.audio.bitrate_kbps,
+                                       config.audio.max_duration_seconds, config.audio.ffmpeg_timeout_seconds)
+    shutdown = config.supervision.shutdown_seconds
+    specs = [ChildSpec(CACHE, CACHE, lambda m: CacheActor.start(
+        CACHE, m, registry, lambda: open_store(config.cache)), shutdown_seconds=shutdown)]
+    for i in range(1, config.audio.workers + 1):
+        name = f"audio-{i}"
+        specs.append(ChildSpec(name, AUDIO, lambda m, n=name: AudioActor.start(n, m, registry, preparer),
+                               shutdown_seconds=shutdown))
+    for provider in config.enabled_providers:
+        for i in range(1, provider.instances + 1):
+            name = f"{PROVIDER_PREFIX}{provider.name}-{i}"
+            specs.append(ChildSpec(
+                name, PROVIDER_PREFIX + provider.name,
+                lambda m, n=name, p=provider: ProviderActor.start(n, m, registry, lambda: provider_factory(p, data_dir)),
+                shutdown_seconds=shutdown))
+    specs.append(ChildSpec(DISPATCHER, DISPATCHER, lambda m: DispatcherActor.start(
+        DISPATCHER, m, registry, flow, lambda job_id: audio_lib.discard(temp_root, job_id)),
+        shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE))
+    return specs
+
+
+def start_tree(config: Config, clock: Clock | None = None, provider_factory: ProviderFactory = build_provider,
+               rng: random.Random | None = None, on_alert: Callable[[str], None] | None = None) -> Tree:
+    clock = clock or SystemClock()
+    registry = Registry()
+    flow = JobFlow(((p.name, p.kind) for p in config.enabled_providers), config.dispatcher, clock.now)
+    specs = child_specs(config, registry, flow, clock, provider_factory)
+    stopped: list[str] = []
+    sup = Supervisor.start(specs, RestartPolicy.from_config(config.supervision), clock, registry,
+                           DispatcherFeed(registry), rng, on_alert, stopped.append)
+    sup.ask(TreeStatus(), timeout=30)  # answered only after on_start has started every child
+    return Tree(sup, registry, config, flow, stopped)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from transhades.cli import main as cli_main
+
+    return cli_main(["run", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""The ``transhades`` command.
+
+- ``transhades transcribe FILE...``: the offline path. It starts the same supervisor, dispatcher, cache and
+  provider actors as the bot (no Telegram), submits one job per file, prints each result in file order.
+- ``transhades check-config``: validates the config and prints the actor tree that would start.
+- ``transhades run``: the Telegram bot (see the README for its state).
+
+User errors end in one ``error: ...`` line on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import queue
+import re
+import sys
+import uuid
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import config as config_lib
+from . import logs
+from .config import Config, ConfigError
+from .formats import FORMATS, render
+from .messages import Completed, Failed, JobRequest, Queued, Stage, SubmitJob, Waiting
+from .media import LocalFile
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger("transhades.cli")
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "transhades"
+
+
+def embedded_config() -> Config:
+    """What ``transcribe`` uses when there is no config file at all: the local model, a persistent cache."""
+    data = default_data_dir()
+    return config_lib.parse(
+        {
+            "providers": [{"name": "local", "kind": "local", "model": "base", "instances": 1}],
+            "cache": {"backend": "sqlite", "path": str(data / "cache.sqlite3")},
+            "data_dir": str(data),
+        },
+        env={},
+        source="(embedded default)",
+    )
+
+
+def load_config(explicit: str | None, allow_embedded: bool) -> Config:
+    path = config_lib.resolve_path(explicit)
+    if allow_embedded and not explicit and not os.environ.get("TRANSHADES_CONFIG") and not path.exists():
+        return embedded_config()
+    return config_lib.load(path)
+
+
+def _language(value: str) -> str | None:
+    value = value.strip().lower()
+    if value in ("", "auto"):
+        return None
+    if not re.fullmatch(r"[a-z]{2,3}", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a language code; use a code such as en or id, or auto")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line and exit 2, as for every other user error
+        self.exit(EXIT_USAGE, f"error: {message} (see transhades {self.prog.split()[-1]} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="transhades", description="Voice notes, audio and video to text.")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("transcribe", help="transcribe files offline through the actor system")
+    t.add_argument("files", nargs="+", metavar="FILE")
+    t.add_argument("--format", choices=FORMATS, default="text")
+    t.add_argument("--provider", help="provider name to try first (see check-config)")
+    t.add_argument("--language", type=_language, default=None, help="language code, or auto (default)")
+    t.add_argument("--config", help="config file (default: $TRANSHADES_CONFIG, ./config.yaml, embedded)")
+    t.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+
+    c = sub.add_parser("check-config", help="validate the config and print the actor tree")
+    c.add_argument("--config")
+
+    r = sub.add_parser("run", help="run the Telegram bot")
+    r.add_argument("--config")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
+    redactor = logs.setup(level)
+    try:
+        if args.command == "check-config":
+            return check_config(args, sys.stdout)
+        if args.command == "transcribe":
+            cfg = load_config(args.config, allow_embedded=True)
+            redactor.add(cfg.secrets())
+            return transcribe(cfg, args, sys.stdout, sys.stderr)
+        if args.command == "run":
+            load_config(args.config, allow_embedded=False)
+            print("error: the Telegram bot is not available in this version yet; "
+                  "use 'transhades transcribe FILE' for offline transcription", file=sys.stderr)
+            return EXIT_USAGE
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return EXIT_USAGE
+
+
+# ------------------------------------------------------------------------------------------------ check-config
+
+
+def describe_tree(cfg: Config) -> list[str]:
+    s = cfg.supervision
+    lines = [
+        f"config: {cfg.source} (valid)",
+        f"supervisor: one_for_one, more than {s.max_restarts} restarts within {s.within_seconds:g} s escalates "
+        f"({s.escalation}); backoff {s.backoff.min_seconds:g}..{s.backoff.max_seconds:g} s, jitter "
+        f"{s.backoff.jitter:g}",
+    ]
+    cache_where = cfg.cache.path if cfg.cache.backend == "sqlite" else (
+        f"max {cfg.cache.max_items} items" if cfg.cache.backend == "memory" else "redis")
+    rows = [("cache", "1", f"cache ({cfg.cache.backend}, {cache_where})")]
+    rows.append(("audio", str(cfg.audio.workers), ", ".join(f"audio-{i}" for i in range(1, cfg.audio.workers + 1))
+                 + f" ({cfg.audio.codec} {cfg.audio.bitrate_kbps} kbps)"))
+    for p in cfg.providers:
+        if not p.enabled:
+            rows.append((f"provider:{p.name}", "0", f"disabled: {p.disabled_reason}"))
+            continue
+        names = ", ".join(f"provider:{p.name}-{i}" for i in range(1, p.instances + 1))
+        where = f"model {p.model}" + (f", {p.base_url}, upload limit {p.max_upload_mb:g} MB" if p.base_url else "")
+        rows.append((f"provider:{p.name}", str(p.instances), f"{names} ({p.kind}, {where})"))
+    d = cfg.dispatcher
+    rows.append(("dispatcher", "1", f"dispatcher (max {d.max_concurrent_jobs} jobs, {d.per_user_limit} per user, "
+                                    f"{d.retries} retries)"))
+    width = max(len(r[0]) for r in rows)
+    for index, (kind, count, detail) in enumerate(rows):
+        branch = "└─" if index == len(rows) - 1 else "├─"
+        lines.append(f"{branch} {kind.ljust(width)}  x{count}  {detail}")
+    order = [p.name for p in cfg.enabled_providers if p.kind != "local"] + [
+        p.name for p in cfg.enabled_providers if p.kind == "local"]
+    lines.append(f"failover order: {' -> '.join(order) if order else 'none: no provider is enabled'}")
+    return lines
+
+
+def check_config(args: argparse.Namespace, out: TextIO) -> int:
+    cfg = load_config(args.config, allow_embedded=False)
+    for line in describe_tree(cfg):
+        print(line, file=out)
+    if not cfg.enabled_providers:
+        print("error: no provider is enabled; set a provider's key variable or add a local provider",
+              file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------------ transcribe
+
+
+class _Bar:
+    """A progress bar on stderr, only on a terminal and only for work that lasts more than a moment."""
+
+    def __init__(self, enabled: bool, stream: TextIO) -> None:
+        self.enabled = enabled and stream.isatty()
+        self.stream = stream
+        self.bars: dict[str, Any] = {}
+
+    def update(self, label: str, job_id: str, fraction: float | None, text: str) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(job_id)
+        if bar is None:
+            bar = self.bars[job_id] = tqdm(total=100, desc=label, file=self.stream, delay=2, leave=False,
+                                           bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+        bar.set_postfix_str(text, refresh=False)
+        if fraction is not None:
+            bar.n = int(fraction * 100)
+        bar.refresh()
+
+    def close(self, job_id: str) -> None:
+        bar = self.bars.pop(job_id, None)
+        if bar is not None:
+            bar.close()
+
+
+def transcribe(cfg: Config, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from supervisor import start_tree  # the CLI runs the very same tree as the bot
+
+    if not cfg.enabled_providers:
+        print("error: no provider is enabled; run 'transhades check-config' to see why", file=err)
+        return EXIT_USAGE
+    if args.provider and args.provider not in {p.name for p in cfg.enabled_providers}:
+        names = ", ".join(p.name for p in cfg.enabled_providers)
+        print(f"error: --provider {args.provider}: no such enabled provider; enabled: {names}", file=err)
+        return EXIT_USAGE
+    events: queue.Queue = queue.Queue()
+    tree = start_tree(cfg)
+    jobs: list[tuple[str, str]] = []
+    try:
+        for file in args.files:
+            job_id = uuid.uuid4().hex
+            jobs.append((job_id, file))
+            request = JobRequest(job_id, "cli", LocalFile(str(Path(file).absolute())), provider=args.provider,
+                                 language=args.language)
+            if not tree.tell_dispatcher(SubmitJob(request, events.put)):
+                print("error: the dispatcher is not running; see the log above", file=err)
+                return EXIT_FAILED
+        return _collect(jobs, events, args, out, err)
+    finally:
+        tree.stop()
+
+
+def _collect(jobs: list[tuple[str, str]], events: queue.Queue, args: argparse.Namespace, out: TextIO,
+             err: TextIO) -> int:
+    files = dict(jobs)
+    results: dict[str, Completed | Failed] = {}
+    bar = _Bar(not args.no_progress, err)
+    printed = 0
+    failures = 0
+    while printed < len(jobs):
+        event = events.get()
+        job_id = event.job_id
+        if isinstance(event, (Completed, Failed)):
+            bar.close(job_id)
+            results[job_id] = event
+        elif isinstance(event, Stage):
+            part = f" part {event.part} of {event.parts}" if event.parts > 1 else ""
+            bar.update(Path(files[job_id]).name, job_id, event.fraction, f"{event.stage}{part}")
+        elif isinstance(event, Waiting):
+            print(f"{files[job_id]}: waiting {event.seconds:.0f} s: {event.reason}", file=err)
+        elif isinstance(event, Queued):
+            bar.update(Path(files[job_id]).name, job_id, None, f"queued, position {event.position}")
+        while printed < len(jobs) and jobs[printed][0] in results:
+            job_id, file = jobs[printed]
+            outcome = results[job_id]
+            if isinstance(outcome, Failed):
+                failures += 1
+                print(f"error: {file}: {outcome.error}", file=err)
+            else:
+                _print_result(file, outcome, args.format, len(jobs) > 1, out)
+            printed += 1
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def _print_result(file: str, done: Completed, fmt: str, several: bool, out: TextIO) -> None:
+    if fmt == "json":
+        print(render(done.transcript, "json", file=file, cached=done.cached), file=out)
+        return
+    if several:
+        print(f"==> {file} <==", file=out)
+    print(render(done.transcript, fmt), file=out)
+    out.flush()

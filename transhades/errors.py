@@ -1,0 +1,67 @@
+"""Errors are values with a kind the dispatcher can act on, not strings to parse.
+
+Plain code raises them; worker actors catch them and send them back to the dispatcher inside a
+``TaskFailed`` message. Anything that is *not* a :class:`TranshadesError` is a bug: the worker lets it crash
+the actor and the supervisor restarts it.
+"""
+
+from __future__ import annotations
+
+
+class TranshadesError(Exception):
+    """Base of every expected failure. ``message`` is one line a user or operator can act on."""
+
+    kind = "internal"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class BadInput(TranshadesError):
+    """The media itself cannot be transcribed (empty, not audio, no audio track, too long). Never retried."""
+
+    kind = "bad_input"
+
+
+class RateLimited(TranshadesError):
+    """The remote side asked us to wait ``retry_after`` seconds. Not a crash: the sender is quarantined."""
+
+    kind = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = max(0.0, float(retry_after))
+
+
+class ProviderUnavailable(TranshadesError):
+    """A provider failed (5xx, timeout, refused connection, model cannot load). The job fails over."""
+
+    kind = "provider_down"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ProviderRejectedKey(TranshadesError):
+    """401/403: the key is wrong or revoked. The provider is disabled until restart."""
+
+    kind = "provider_auth"
+
+
+class Cancelled(TranshadesError):
+    kind = "cancelled"
+
+
+class ConfigError(TranshadesError):
+    """A configuration file with problems; ``problems`` holds one line per problem, each naming its key."""
+
+    kind = "config"
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)

@@ -1,0 +1,509 @@
+"""The dispatcher's brain: the job state machine, admission, routing and failover, as a plain object.
+
+``JobFlow`` receives events (a job submitted, a worker answered, a member of the tree changed state) and
+returns *effects* (send this message to that worker, tell this listener, quarantine that group). It does no
+I/O and starts no thread, so every routing rule is tested directly; the dispatcher actor is a shell that feeds
+it messages and carries out the effects.
+
+A job moves through: queued -> cache check (by source key) -> fingerprint (SHA-256) -> cache check (by
+hash) -> prepare audio -> transcribe each chunk -> store -> done. Every step is a *task* placed on a worker of
+a *group* (``cache``, ``audio``, ``provider:<name>``). The flow remembers which worker holds each task; when
+that worker dies the task is placed again (at most ``retries`` times per job), so no job is lost with it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from .config import DispatcherConfig
+from .errors import BadInput, Cancelled, ProviderRejectedKey, ProviderUnavailable, RateLimited, TranshadesError
+from .messages import (
+    Completed,
+    Failed,
+    Fingerprint,
+    JobEvent,
+    JobRequest,
+    LookupTranscript,
+    MemberView,
+    PrepareAudio,
+    Queued,
+    Stage,
+    StoreTranscript,
+    Transcribe,
+    Waiting,
+)
+from .media import PreparedAudio
+from .transcript import Transcript, stitch
+
+CACHE = "cache"
+AUDIO = "audio"
+PROVIDER_PREFIX = "provider:"
+DISPATCHER = "dispatcher"
+QUEUE_UPDATES = 100  # waiting jobs told their new position when the line moves
+
+
+# ------------------------------------------------------------------------------------------------- effects
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    to: str
+    message: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    listener: Callable[[JobEvent], None]
+    event: JobEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantine:
+    group: str
+    seconds: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseJob:
+    """The job ended: its temporary files can go."""
+
+    job_id: str
+
+
+Effect = Send | Emit | Quarantine | ReleaseJob
+
+# ------------------------------------------------------------------------------------------------- state
+
+
+@dataclass
+class Member:
+    name: str
+    group: str
+    state: str = "starting"
+    quarantined_until: float | None = None
+    reason: str | None = None
+    load: int = 0
+
+    def usable(self, now: float) -> bool:
+        if self.state not in ("running", "quarantined"):
+            return False
+        return self.quarantined_until is None or now >= self.quarantined_until
+
+
+@dataclass
+class Task:
+    job_id: str
+    step: str  # lookup_source | fingerprint | lookup_hash | prepare | transcribe
+    group: str = ""
+    chunk_index: int = 0
+    worker: str | None = None
+    ticket: int | None = None
+    tried: dict[str, str] = field(default_factory=dict)  # provider -> error kind, this attempt
+    fraction: float = 0.0
+
+
+@dataclass
+class Job:
+    request: JobRequest
+    listener: Callable[[JobEvent], None]
+    order: tuple[str, ...]  # provider failover order for this job
+    state: str = "queued"
+    sha256: str | None = None
+    audio: PreparedAudio | None = None
+    parts: dict[int, Transcript] = field(default_factory=dict)
+    tasks: list[Task] = field(default_factory=list)
+    crashes: int = 0
+    attempts: int = 0
+    last_error: TranshadesError | None = None
+    waiting_told: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.request.id
+
+    @property
+    def user(self) -> str:
+        return self.request.user
+
+
+class JobFlow:
+    def __init__(self, providers: Iterable[tuple[str, str]], limits: DispatcherConfig,
+                 now: Callable[[], float], retry_default: float = 30.0) -> None:
+        """``providers``: (name, kind) in config order; local-kind providers are moved to the end."""
+        providers = list(providers)
+        self.provider_order = tuple([n for n, k in providers if k != "local"] + [n for n, k in providers if k == "local"])
+        self.limits = limits
+        self.now = now
+        self.retry_default = retry_default
+        self.jobs: dict[str, Job] = {}
+        self.waiting: deque[str] = deque()
+        self.active_by_user: dict[str, int] = {}
+        self.members: dict[str, Member] = {}
+        self.tickets: dict[int, Task] = {}
+        self.parked: list[Task] = []
+        self._ticket_seq = itertools.count(1)
+        self.counters = {"submitted": 0, "completed": 0, "failed": 0, "cache_hits": 0, "cache_misses": 0}
+
+    # ----------------------------------------------------------------------------------- client events
+
+    def submit(self, request: JobRequest, listener: Callable[[JobEvent], None]) -> list[Effect]:
+        out: list[Effect] = []
+        if request.id in self.jobs:
+            return out  # the same job submitted twice is one job
+        order = self.provider_order
+        if request.provider:
+            if request.provider not in self.provider_order:
+                known = ", ".join(self.provider_order) or "none"
+                out.append(Emit(listener, Failed(request.id, BadInput(
+                    f"unknown provider {request.provider!r}; configured providers: {known}"))))
+                return out
+            order = (request.provider,) + tuple(p for p in order if p != request.provider)
+        job = Job(request, listener, order)
+        self.jobs[request.id] = job
+        self.counters["submitted"] += 1
+        self.waiting.append(request.id)
+        out += self._admit()
+        if job.state == "queued":
+            out.append(Emit(listener, Queued(job.id, self._position(job.id))))
+        return out
+
+    def cancel(self, job_id: str) -> list[Effect]:
+        job = self.jobs.get(job_id)
+        if job is None:
+            return []
+        return self._finish(job, Failed(job_id, Cancelled("the job was cancelled")))
+
+    # ----------------------------------------------------------------------------------- worker events
+
+    def task_done(self, ticket: int, result: Any) -> list[Effect]:
+        task = self._take(ticket)
+        if task is None:
+            return []
+        job = self.jobs[task.job_id]
+        job.tasks.remove(task)
+        if task.step in ("lookup_source", "lookup_hash"):
+            return self._after_lookup(job, task.step, result)
+        if task.step == "fingerprint":
+            job.sha256 = str(result)
+            return self._start_task(job, Task(job.id, "lookup_hash"))
+        if task.step == "prepare":
+            return self._after_prepare(job, result)
+        if task.step == "transcribe":
+            job.parts[task.chunk_index] = result
+            if len(job.parts) < len(job.audio.chunks):
+                return []
+            transcript = stitch((job.audio.chunks[i].offset, t) for i, t in job.parts.items())
+            return self._complete(job, transcript, cached=False)
+        raise AssertionError(f"unknown step {task.step}")
+
+    def task_failed(self, ticket: int, error: TranshadesError) -> list[Effect]:
+        task = self._take(ticket)
+        if task is None:
+            return []
+        job = self.jobs[task.job_id]
+        job.last_error = error
+        if isinstance(error, BadInput):
+            return self._finish(job, Failed(job.id, error))
+        if task.step in ("lookup_source", "lookup_hash"):
+            job.tasks.remove(task)  # a cache that cannot answer is a miss, never a failed job
+            return self._after_lookup(job, task.step, None)
+        if task.step != "transcribe":
+            return self._retry_or_fail(job, task, error)
+        provider = task.group[len(PROVIDER_PREFIX):]
+        task.tried[provider] = error.kind
+        out: list[Effect] = []
+        if isinstance(error, (RateLimited, ProviderUnavailable)) and getattr(error, "retry_after", None):
+            out += self._quarantine(task.group, float(error.retry_after), error.message)
+        elif isinstance(error, RateLimited):
+            out += self._quarantine(task.group, self.retry_default, error.message)
+        elif isinstance(error, ProviderRejectedKey):
+            for member in self._group(task.group):
+                member.state, member.reason = "failed", error.message
+        return out + self._place(task)
+
+    def task_progress(self, ticket: int, fraction: float) -> list[Effect]:
+        task = self.tickets.get(ticket)
+        if task is None or task.step != "transcribe":
+            return []
+        job = self.jobs[task.job_id]
+        task.fraction = max(0.0, min(1.0, fraction))
+        parts = len(job.audio.chunks)
+        done = len(job.parts) + sum(t.fraction for t in job.tasks if t.step == "transcribe")
+        return [Emit(job.listener, Stage(job.id, "transcribing", len(job.parts) + 1, parts, done / parts))]
+
+    # ----------------------------------------------------------------------------------- membership
+
+    def membership(self, members: Iterable[MemberView]) -> list[Effect]:
+        """The whole table, as after a dispatcher restart: forget loads, place every task again."""
+        self.members = {}
+        for view in members:
+            self.members[view.name] = Member(view.name, view.group, view.state, view.quarantined_until, view.reason)
+        in_flight = list(self.tickets.values())
+        self.tickets.clear()
+        for task in in_flight:
+            task.worker = task.ticket = None
+            self.parked.append(task)
+        return self._unpark()
+
+    def member_changed(self, view: MemberView) -> list[Effect]:
+        member = self.members.get(view.name)
+        if member is None:
+            member = self.members[view.name] = Member(view.name, view.group)
+        was_running = member.state in ("running", "quarantined")
+        member.state, member.reason = view.state, view.reason
+        member.quarantined_until = view.quarantined_until
+        out: list[Effect] = []
+        if was_running and view.state not in ("running", "quarantined"):
+            out += self._worker_lost(member)
+        return out + self._unpark()
+
+    # ----------------------------------------------------------------------------------- status
+
+    def status(self) -> dict[str, Any]:
+        now = self.now()
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for m in self.members.values():
+            until = m.quarantined_until if m.quarantined_until and m.quarantined_until > now else None
+            groups.setdefault(m.group, []).append(
+                {"name": m.name, "state": m.state, "load": m.load, "quarantined_for": until and until - now,
+                 "reason": m.reason})
+        return {"active": len(self.jobs) - len(self.waiting), "queued": len(self.waiting),
+                "counters": dict(self.counters), "groups": groups}
+
+    # ----------------------------------------------------------------------------------- internals
+
+    def _position(self, job_id: str) -> int:
+        for index, waiting_id in enumerate(self.waiting):
+            if waiting_id == job_id:
+                return index + 1
+        return 0
+
+    def _admit(self) -> list[Effect]:
+        out: list[Effect] = []
+        active = len(self.jobs) - len(self.waiting)
+        moved = False
+        for job_id in list(self.waiting):
+            if active >= self.limits.max_concurrent_jobs:
+                break
+            job = self.jobs[job_id]
+            if self.active_by_user.get(job.user, 0) >= self.limits.per_user_limit:
+                continue
+            self.waiting.remove(job_id)
+            self.active_by_user[job.user] = self.active_by_user.get(job.user, 0) + 1
+            active += 1
+            moved = True
+            job.state = "running"
+            first = Task(job.id, "lookup_source") if job.request.source_key else Task(job.id, "fingerprint")
+            out += self._start_task(job, first)
+        if moved:
+            for position, job_id in enumerate(itertools.islice(self.waiting, QUEUE_UPDATES), start=1):
+                job = self.jobs[job_id]
+                out.append(Emit(job.listener, Queued(job_id, position)))
+        return out
+
+    def _start_task(self, job: Job, task: Task) -> list[Effect]:
+        task.group = {"lookup_source": CACHE, "lookup_hash": CACHE, "fingerprint": AUDIO, "prepare": AUDIO}.get(
+            task.step, task.group)
+        job.tasks.append(task)
+        stage = {"lookup_source": "checking cache", "lookup_hash": "checking cache", "fingerprint": "checking cache",
+                 "prepare": "preparing audio"}.get(task.step)
+        out: list[Effect] = []
+        if stage:
+            out.append(Emit(job.listener, Stage(job.id, stage)))
+        return out + self._place(task)
+
+    def _message(self, job: Job, task: Task, ticket: int) -> Any:
+        if task.step == "lookup_source":
+            return LookupTranscript(ticket, DISPATCHER, (job.request.source_key,))
+        if task.step == "lookup_hash":
+            return LookupTranscript(ticket, DISPATCHER, (f"sha256:{job.sha256}",))
+        if task.step == "fingerprint":
+            return Fingerprint(ticket, DISPATCHER, job.request.media)
+        if task.step == "prepare":
+            return PrepareAudio(ticket, DISPATCHER, job.id, job.request.media)
+        return Transcribe(ticket, DISPATCHER, job.audio.chunks[task.chunk_index], job.request.language)
+
+    def _group(self, group: str) -> list[Member]:
+        return [m for m in self.members.values() if m.group == group]
+
+    def _pick(self, group: str) -> Member | None:
+        now = self.now()
+        usable = [m for m in self._group(group) if m.usable(now)]
+        return min(usable, key=lambda m: (m.load, m.name)) if usable else None
+
+    def _group_outlook(self, group: str) -> str:
+        """``usable`` | ``later`` (restarting, starting or quarantined) | ``gone`` (failed, stopped, absent)."""
+        now = self.now()
+        members = self._group(group)
+        if any(m.usable(now) for m in members):
+            return "usable"
+        if any(m.state in ("starting", "restarting", "running", "quarantined") for m in members):
+            return "later"
+        return "gone"
+
+    def _send(self, task: Task, member: Member) -> list[Effect]:
+        ticket = next(self._ticket_seq)
+        task.ticket, task.worker, task.group = ticket, member.name, member.group
+        member.load += 1
+        self.tickets[ticket] = task
+        return [Send(member.name, self._message(self.jobs[task.job_id], task, ticket))]
+
+    def _take(self, ticket: int) -> Task | None:
+        task = self.tickets.pop(ticket, None)
+        if task is None:
+            return None
+        member = self.members.get(task.worker or "")
+        if member and member.load > 0:
+            member.load -= 1
+        task.worker = task.ticket = None
+        return task
+
+    def _place(self, task: Task) -> list[Effect]:
+        job = self.jobs[task.job_id]
+        if task.step != "transcribe":
+            member = self._pick(task.group)
+            if member:
+                return self._send(task, member)
+            if self._group_outlook(task.group) == "later":
+                self.parked.append(task)
+                return []
+            if task.group == CACHE:  # no cache at all: route around it
+                job.tasks.remove(task)
+                return self._after_lookup(job, task.step, None)
+            return self._finish(job, Failed(job.id, ProviderUnavailable(
+                "audio preparation is unavailable; the operator has been alerted")))
+        return self._place_transcription(job, task)
+
+    def _place_transcription(self, job: Job, task: Task) -> list[Effect]:
+        for _ in range(2):
+            later: list[str] = []
+            for provider in job.order:
+                if provider in task.tried:
+                    continue
+                group = PROVIDER_PREFIX + provider
+                member = self._pick(group)
+                if member:
+                    job.waiting_told = False  # tell the user again if it has to wait again later
+                    return self._send(task, member)
+                if self._group_outlook(group) == "later":
+                    later.append(group)
+            if later:
+                self.parked.append(task)
+                return self._tell_waiting(job, later)
+            # Every provider was tried in this attempt. Rate limits cost no attempt; real failures do.
+            if any(kind != RateLimited.kind for kind in task.tried.values()):
+                job.attempts += 1
+                if job.attempts > self.limits.retries:
+                    break
+            if not task.tried:
+                break
+            task.tried.clear()
+        error = job.last_error or ProviderUnavailable("no transcription provider is configured or running")
+        if not isinstance(error, TranshadesError) or error.kind in ("rate_limited", "internal"):
+            error = ProviderUnavailable(f"no transcription provider could take the job: {error}")
+        return self._finish(job, Failed(job.id, error))
+
+    def _tell_waiting(self, job: Job, groups: list[str]) -> list[Effect]:
+        if job.waiting_told:
+            return []
+        job.waiting_told = True
+        now = self.now()
+        deadlines = [m.quarantined_until for g in groups for m in self._group(g)
+                     if m.quarantined_until and m.quarantined_until > now]
+        seconds = min(deadlines) - now if deadlines else 0.0
+        reason = "every transcription provider is busy or rate-limited"
+        return [Emit(job.listener, Waiting(job.id, seconds, reason))]
+
+    def _unpark(self) -> list[Effect]:
+        if not self.parked:
+            return []
+        parked, self.parked = self.parked, []
+        out: list[Effect] = []
+        for task in parked:
+            job = self.jobs.get(task.job_id)
+            if job is None or task not in job.tasks:
+                continue
+            out += self._place(task)
+        return out
+
+    def _quarantine(self, group: str, seconds: float, reason: str) -> list[Effect]:
+        until = self.now() + seconds
+        for member in self._group(group):
+            if member.quarantined_until is None or member.quarantined_until < until:
+                member.quarantined_until = until
+        return [Quarantine(group, seconds, reason)]
+
+    def _worker_lost(self, member: Member) -> list[Effect]:
+        out: list[Effect] = []
+        lost = [(t, task) for t, task in self.tickets.items() if task.worker == member.name]
+        for ticket, task in lost:
+            del self.tickets[ticket]
+            task.worker = task.ticket = None
+            job = self.jobs[task.job_id]
+            out += self._retry_or_fail(job, task, None, crashed=member.name)
+        member.load = 0
+        return out
+
+    def _retry_or_fail(self, job: Job, task: Task, error: TranshadesError | None, crashed: str = "") -> list[Effect]:
+        job.crashes += 1
+        if job.crashes > self.limits.retries:
+            reason = error or ProviderUnavailable(
+                f"internal error: {crashed or 'a worker'} stopped while handling this job "
+                f"{job.crashes} times; the operator has been alerted")
+            return self._finish(job, Failed(job.id, reason))
+        return self._place(task)
+
+    def _after_lookup(self, job: Job, step: str, found: Transcript | None) -> list[Effect]:
+        if found is not None:
+            self.counters["cache_hits"] += 1
+            return self._complete(job, found, cached=True)
+        if step == "lookup_source":
+            return self._start_task(job, Task(job.id, "fingerprint"))
+        self.counters["cache_misses"] += 1
+        return self._start_task(job, Task(job.id, "prepare"))
+
+    def _after_prepare(self, job: Job, audio: PreparedAudio) -> list[Effect]:
+        job.audio = audio
+        out: list[Effect] = [Emit(job.listener, Stage(job.id, "transcribing", 1, len(audio.chunks), 0.0))]
+        for chunk in audio.chunks:
+            task = Task(job.id, "transcribe", chunk_index=chunk.index)
+            job.tasks.append(task)
+            out += self._place(task)
+            if job.id not in self.jobs:
+                break
+        return out
+
+    def _complete(self, job: Job, transcript: Transcript, cached: bool) -> list[Effect]:
+        keys = tuple(k for k in (job.request.source_key, job.sha256 and f"sha256:{job.sha256}") if k)
+        out: list[Effect] = []
+        if keys and (not cached or job.request.source_key and job.sha256):
+            member = self._pick(CACHE)
+            if member:
+                out.append(Send(member.name, StoreTranscript(keys, transcript)))
+        self.counters["completed"] += 1
+        return out + self._finish(job, Completed(job.id, transcript, cached), count=False)
+
+    def _finish(self, job: Job, event: JobEvent, count: bool = True) -> list[Effect]:
+        if count and isinstance(event, Failed):
+            self.counters["failed"] += 1
+        for task in job.tasks:
+            if task.ticket is not None:
+                self._take(task.ticket)
+        job.tasks.clear()
+        del self.jobs[job.id]
+        if job.state == "queued":
+            self.waiting.remove(job.id)
+        else:
+            remaining = self.active_by_user.get(job.user, 1) - 1
+            if remaining:
+                self.active_by_user[job.user] = remaining
+            else:
+                self.active_by_user.pop(job.user, None)
+        out: list[Effect] = [Emit(job.listener, event)]
+        if job.audio is not None or job.state == "running":
+            out.append(ReleaseJob(job.id))
+        return out + self._admit()

@@ -1,0 +1,38 @@
+"""Where a job's media comes from, and what audio preparation hands to the providers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFile:
+    """Media already on this machine (the offline CLI, or a finished download)."""
+
+    path: str
+
+    def describe(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class AudioChunk:
+    """One piece of prepared audio, small enough for the provider it is sent to."""
+
+    index: int
+    path: str
+    offset: float  # seconds from the start of the whole recording
+    duration: float
+    size: int
+    content_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedAudio:
+    """16 kHz mono speech audio in a compact codec, split into chunks when it is too large to send at once."""
+
+    path: str
+    duration: float
+    size: int
+    content_type: str
+    chunks: tuple[AudioChunk, ...]

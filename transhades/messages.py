@@ -1,0 +1,219 @@
+"""Every message the actors exchange, in one module, typed.
+
+Requests to workers carry a ``ticket`` (unique per send) and ``reply_to`` (a registry name). Workers answer
+with :class:`TaskDone`, :class:`TaskFailed` or :class:`TaskProgress` carrying the same ticket; the dispatcher
+ignores a ticket it no longer waits for, which makes re-sending after a crash safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Union
+
+from .errors import TranshadesError
+from .media import AudioChunk, LocalFile, PreparedAudio
+from .transcript import Transcript
+
+Media = Union[LocalFile]
+
+# --------------------------------------------------------------------------------------- client -> dispatcher
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    id: str
+    user: str
+    media: Media
+    source_key: str | None = None  # e.g. Telegram's file_unique_id, checked before any download
+    provider: str | None = None  # the user's chosen provider, tried first
+    language: str | None = None  # None = detect
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitJob:
+    request: JobRequest
+    listener: Callable[["JobEvent"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CancelJob:
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class GetStatus:
+    """Ask-only (from outside the actor system): returns a status snapshot."""
+
+
+# ---------------------------------------------------------------------------------------- dispatcher -> client
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    job_id: str
+    position: int  # 1 = next to start
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    job_id: str
+    stage: str  # "checking cache" | "preparing audio" | "transcribing"
+    part: int = 0
+    parts: int = 0
+    fraction: float | None = None  # 0..1 of the current stage, when known
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    job_id: str
+    seconds: float  # until the earliest provider or credential is back
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    job_id: str
+    transcript: Transcript
+    cached: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    job_id: str
+    error: TranshadesError
+
+
+JobEvent = Union[Queued, Stage, Waiting, Completed, Failed]
+
+# ---------------------------------------------------------------------------------------- dispatcher -> workers
+
+
+@dataclass(frozen=True, slots=True)
+class LookupTranscript:
+    ticket: int
+    reply_to: str
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    """Ask-only: {"items", "hits", "misses"} of the cache actor's store."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreTranscript:
+    keys: tuple[str, ...]
+    transcript: Transcript
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    ticket: int
+    reply_to: str
+    media: Media
+
+
+@dataclass(frozen=True, slots=True)
+class PrepareAudio:
+    ticket: int
+    reply_to: str
+    job_id: str
+    media: Media
+    max_chunk_bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transcribe:
+    ticket: int
+    reply_to: str
+    chunk: AudioChunk
+    language: str | None = None
+
+
+# ---------------------------------------------------------------------------------------- workers -> dispatcher
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDone:
+    ticket: int
+    worker: str
+    result: Any  # Transcript | None (cache miss) | str (sha256) | PreparedAudio
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFailed:
+    ticket: int
+    worker: str
+    error: TranshadesError
+
+
+@dataclass(frozen=True, slots=True)
+class TaskProgress:
+    ticket: int
+    fraction: float
+
+
+# ---------------------------------------------------------------------------------------- supervision
+
+
+@dataclass(frozen=True, slots=True)
+class ChildExited:
+    name: str
+    generation: int
+    crashed: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RestartDue:
+    name: str
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineGroup:
+    """Hold every child of ``group`` out of work for ``seconds`` (a rate limit, a FloodWait). Not a crash."""
+
+    group: str
+    seconds: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineOver:
+    name: str
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True)
+class StopTree:
+    """Ask-only: stop every child in reverse start order, then the supervisor."""
+
+
+@dataclass(frozen=True, slots=True)
+class TreeStatus:
+    """Ask-only: a list of child views."""
+
+
+@dataclass(frozen=True, slots=True)
+class MemberView:
+    name: str
+    group: str
+    state: str  # a supervision.ChildState value
+    quarantined_until: float | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """The supervisor's whole table, sent to the dispatcher when it (re)starts."""
+
+    members: tuple[MemberView, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChanged:
+    member: MemberView
+
+
+__all__ = [name for name in dir() if name[0].isupper()] + ["PreparedAudio"]

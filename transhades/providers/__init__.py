@@ -1,0 +1,36 @@
+"""Transcription provider clients: one method, audio chunk in, transcript out.
+
+Clients raise the typed errors of :mod:`transhades.errors` (rate limited, unavailable, rejected key, bad
+input) and nothing else on an expected failure; the provider actor turns them into ``TaskFailed`` replies.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Protocol
+
+from ..config import ProviderConfig
+from ..media import AudioChunk
+from ..transcript import Transcript
+
+Progress = Callable[[float], None]
+
+
+class Provider(Protocol):
+    name: str
+
+    def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None) -> Transcript:
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+def build_provider(cfg: ProviderConfig, data_dir: Path) -> Provider:
+    """The client for one configured provider. Called inside the provider actor's thread."""
+    if cfg.kind == "local":
+        from .local import LocalWhisper
+
+        return LocalWhisper(cfg.name, cfg.model, data_dir / "models", beam_size=cfg.beam_size,
+                            cpu_threads=cfg.cpu_threads)
+    raise NotImplementedError(f"provider kind {cfg.kind!r} is not available in this version")
