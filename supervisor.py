@@ -82,8 +82,8 @@ class Supervisor(pykka.ThreadingActor):
         self.registry = registry
         self.listener = listener
         self.rng = rng or random.Random()
-        self.on_alert = on_alert or (lambda text: None)
-        self.on_tree_stopped = on_tree_stopped or (lambda reason: None)
+        self.on_alert = on_alert if on_alert is not None else (lambda text: None)
+        self.on_tree_stopped = on_tree_stopped if on_tree_stopped is not None else (lambda reason: None)
         self.records = {s.name: ChildRecord(s, policy) for s in specs}
         self.refs: dict[str, Any] = {}
         self.stopping = False

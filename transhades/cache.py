@@ -66,8 +66,8 @@ class SqliteStore:
     """One row per key, JSON body; WAL so readers never wait for the writer. Survives restarts."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(path), timeout=10, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -75,7 +75,7 @@ class SqliteStore:
                 "CREATE TABLE IF NOT EXISTS transcripts (key TEXT PRIMARY KEY, body TEXT NOT NULL, "
                 "created REAL NOT NULL)"
             )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise ProviderUnavailable(f"cache database {path} cannot be opened: {exc}") from None
 
     def get(self, keys: Iterable[str]) -> Transcript | None:

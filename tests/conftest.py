@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import pykka
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
+    """Wait for something another thread does (an actor processing a message); fails after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+@pytest.fixture(autouse=True)
+def _stop_stray_actors():
+    yield
+    pykka.ActorRegistry.stop_all(block=True, timeout=10)
+
+
+@pytest.fixture(scope="session")
+def ffmpeg() -> str:
+    from transhades.audio import ffmpeg_binary
+
+    return ffmpeg_binary()
+
+
+def make_media(ffmpeg: str, path: Path, *args: str) -> Path:
+    """Generate test media with real ffmpeg (lavfi sources), e.g. make_media(ff, p, '-f', 'lavfi', ...)."""
+    subprocess.run([ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args, str(path)], check=True)
+    return path
+
+
+@pytest.fixture
+def tone(ffmpeg: str, tmp_path: Path) -> Path:
+    """Three seconds of a 440 Hz tone, as WAV."""
+    return make_media(ffmpeg, tmp_path / "tone.wav", "-f", "lavfi", "-i", "sine=frequency=440:duration=3")
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 180) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    exe = shutil.which("transhades")
+    command = [exe] if exe else [sys.executable, "-m", "transhades.cli"]
+    return subprocess.run([*command, *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+                          timeout=timeout)

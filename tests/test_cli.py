@@ -1,0 +1,93 @@
+"""``transhades transcribe`` as a user runs it: a real process, the real model, real ffmpeg."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import SAMPLES, make_media, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> dict[str, str]:
+    """A user's cache dir for the module: the bundled model is assembled there once."""
+    return {"XDG_CACHE_HOME": str(tmp_path_factory.mktemp("xdg"))}
+
+
+def test_transcribe_sample_offline_with_the_embedded_default(tmp_path, home):
+    done = run_cli("transcribe", str(SAMPLES / "hello-en.ogg"), cwd=tmp_path, env=home)
+    assert done.returncode == 0, done.stderr
+    text = done.stdout.lower()
+    assert "welcome" in text and "voice note" in text and "transcript" in text
+    assert "Traceback" not in done.stderr
+
+
+def test_second_run_of_the_same_file_says_cached(tmp_path):
+    env = {"XDG_CACHE_HOME": str(tmp_path / "own-cache")}
+    first = run_cli("transcribe", "--format", "json", str(SAMPLES / "hello-en.ogg"), cwd=tmp_path, env=env)
+    second = run_cli("transcribe", "--format", "json", str(SAMPLES / "hello-en.ogg"), cwd=tmp_path, env=env)
+    a, b = json.loads(first.stdout), json.loads(second.stdout)
+    assert a["cached"] is False and b["cached"] is True
+    assert a["text"] == b["text"] and b["provider"] == "local" and b["language"] == "en"
+    assert b["file"].endswith("hello-en.ogg") and b["duration"] == pytest.approx(9.3, abs=0.2)
+    assert all({"start", "end", "text"} <= set(s) for s in b["segments"]) and b["segments"]
+
+
+def test_indonesian_sample_with_a_fixed_language(tmp_path, home):
+    done = run_cli("transcribe", "--language", "id", "--format", "srt", str(SAMPLES / "halo-id.ogg"),
+                   cwd=tmp_path, env=home)
+    assert done.returncode == 0, done.stderr
+    assert "terima kasih" in done.stdout.lower()
+    assert done.stdout.startswith("1\n00:00:0")
+
+
+def test_bad_files_each_get_one_error_line_and_good_ones_still_succeed(tmp_path, home, ffmpeg):
+    empty = tmp_path / "empty.ogg"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.ogg"
+    text.write_text("shopping list: milk, eggs\n")
+    noise = tmp_path / "random.mp3"
+    noise.write_bytes(bytes((i * 7919) % 256 for i in range(5000)))
+    silent_video = make_media(ffmpeg, tmp_path / "no audio.mp4", "-f", "lavfi", "-i",
+                              "testsrc=size=64x64:rate=5:duration=1", "-c:v", "libx264", "-preset", "ultrafast")
+    odd = tmp_path / "my voice; rm -rf $HOME.ogg"
+    odd.write_bytes((SAMPLES / "hello-en.ogg").read_bytes())
+    missing = tmp_path / "gone.ogg"
+    files = [missing, empty, odd, text, noise, silent_video]
+    done = run_cli("transcribe", "--format", "json", *map(str, files), cwd=tmp_path, env=home)
+    assert done.returncode == 1
+    errors = done.stderr.strip().splitlines()
+    assert errors == [
+        f"error: {missing}: no such file",
+        f"error: {empty}: the file is empty",
+        f"error: {text}: is not an audio or video file that ffmpeg can read",
+        f"error: {noise}: is not an audio or video file that ffmpeg can read",
+        f"error: {silent_video}: has no audio track",
+    ]
+    (result,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert result["file"] == str(odd) and "welcome" in result["text"].lower()
+
+
+def test_unknown_provider_and_bad_language_are_one_line_usage_errors(tmp_path, home):
+    done = run_cli("transcribe", "--provider", "groq", str(SAMPLES / "hello-en.ogg"), cwd=tmp_path, env=home)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: --provider groq: no such enabled provider; enabled: local"
+    done = run_cli("transcribe", "--language", "english!", "x.ogg", cwd=tmp_path, env=home)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "is not a language code" in done.stderr
+
+
+def test_config_flag_with_problems_exits_2_without_a_traceback(tmp_path):
+    bad = tmp_path / "c.yaml"
+    bad.write_text("providers: [{name: local, kind: local, instances: 0}]\n")
+    done = run_cli("transcribe", "--config", str(bad), str(SAMPLES / "hello-en.ogg"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: providers[0].instances: must be >= 1"
+
+
+def test_run_without_telegram_support_fails_with_one_clear_line(tmp_path):
+    done = run_cli("run", "--config", str(Path(__file__).parent.parent / "config.yaml"), cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Telegram" in done.stderr

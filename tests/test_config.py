@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from transhades import config as config_lib
+from transhades.config import ConfigError
+
+from conftest import ROOT, run_cli
+
+
+def load_text(tmp_path: Path, text: str, env: dict[str, str] | None = None):
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return config_lib.load(path, env=env or {})
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_text(tmp_path, text)
+    return caught.value.problems
+
+
+def test_shipped_config_is_valid_with_no_keys_and_enables_only_local():
+    cfg = config_lib.load(ROOT / "config.yaml", env={})
+    assert [p.name for p in cfg.enabled_providers] == ["local"]
+    reasons = {p.name: p.disabled_reason for p in cfg.providers if not p.enabled}
+    assert reasons == {"groq": "GROQ_API_KEY is not set", "deepgram": "DEEPGRAM_API_KEY is not set",
+                       "together": "TOGETHER_API_KEY is not set"}
+
+
+def test_key_from_the_environment_enables_the_provider_and_stays_out_of_repr():
+    cfg = config_lib.load(ROOT / "config.yaml", env={"GROQ_API_KEY": "gsk_secretsecretsecret123"})
+    groq = cfg.providers[0]
+    assert groq.enabled and groq.api_key == "gsk_secretsecretsecret123"
+    assert "gsk_secret" not in repr(cfg)
+
+
+def test_variables_expand_with_defaults(tmp_path):
+    cfg = load_text(tmp_path, """
+providers: [{name: local, kind: local, instances: "${N:-3}"}]
+cache: {backend: memory, max_items: "${ITEMS}"}
+""", env={"ITEMS": "7"})
+    assert cfg.providers[0].instances == 3 and cfg.cache.max_items == 7
+
+
+def test_dotenv_values_apply_and_the_environment_wins(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("# keys\nexport A_KEY='from-dotenv'\nB_KEY=dot # comment\nnot a line\n")
+    monkeypatch.setenv("B_KEY", "from-env")
+    env = config_lib.environment(tmp_path / ".env")
+    assert env["A_KEY"] == "from-dotenv" and env["B_KEY"] == "from-env"
+
+
+def test_bad_values_give_one_line_per_problem_naming_the_key(tmp_path):
+    found = problems(tmp_path, """
+providers:
+  - {name: local, kind: local}
+  - {name: groq, kind: openai, base_url: ftp://x, api_key: k, instances: 0}
+  - {name: local, kind: whisperer}
+cache: {backend: mongo}
+dispatcher: {max_concurrent_jobs: many, retries: -1}
+supervision: {backoff: {min_seconds: 5, max_seconds: 1}, colour: red}
+""")
+    assert "providers[1].instances: must be >= 1" in found
+    assert any(p.startswith("providers[1].base_url: must start with http") for p in found)
+    assert any(p.startswith("providers[2].kind: must be one of local, openai, deepgram") for p in found)
+    assert any(p.startswith("providers[2].name: 'local' is used twice") for p in found)
+    assert any(p.startswith("cache.backend: must be one of") for p in found)
+    assert any(p.startswith("dispatcher.max_concurrent_jobs: must be a whole number") for p in found)
+    assert "dispatcher.retries: must be >= 0" in found
+    assert "supervision.backoff.max_seconds: must be >= min_seconds" in found
+    assert any(p.startswith("supervision.colour: unknown key") for p in found)
+
+
+def test_unset_variable_outside_a_provider_key_is_an_error_naming_it(tmp_path):
+    found = problems(tmp_path, "providers: [{name: l, kind: local}]\ncache: {backend: redis, url: '${REDIS_URL}'}\n")
+    assert "${REDIS_URL}: is used in the config but not set; set it in the environment or .env" in found
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    (found,) = problems(tmp_path, "providers:\n  - name: [unclosed\n")
+    assert "line 3" in found or "line 2" in found
+
+
+def test_missing_providers_and_missing_file(tmp_path):
+    assert problems(tmp_path, "cache: {backend: memory}\n") == [
+        "providers: must be a non-empty list (the failover order)"]
+    with pytest.raises(ConfigError) as caught:
+        config_lib.load(tmp_path / "nope.yaml")
+    assert "no such config file" in caught.value.problems[0]
+
+
+def test_config_path_comes_from_flag_then_variable_then_cwd():
+    assert config_lib.resolve_path("a.yaml", {"TRANSHADES_CONFIG": "b.yaml"}) == Path("a.yaml")
+    assert config_lib.resolve_path(None, {"TRANSHADES_CONFIG": "b.yaml"}) == Path("b.yaml")
+    assert config_lib.resolve_path(None, {}) == Path("config.yaml")
+
+
+def test_check_config_prints_the_tree_and_exits_zero():
+    done = run_cli("check-config", "--config", str(ROOT / "config.yaml"), env={"GROQ_API_KEY": "gsk_x" * 5})
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "provider:groq-1, provider:groq-2 (openai" in out
+    assert "provider:deepgram  x0  disabled: DEEPGRAM_API_KEY is not set" in out
+    assert "audio-1, audio-2" in out and "dispatcher (max 5 jobs, 3 per user, 2 retries)" in out
+    assert "failover order: groq -> local" in out
+    assert "gsk_x" not in out + done.stderr
+
+
+def test_check_config_on_a_bad_file_exits_2_with_one_line_per_problem(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("providers:\n  - {name: a, kind: local, instances: 0}\n  - {name: b, kind: local, beam_size: 99}\n")
+    done = run_cli("check-config", "--config", str(bad))
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["error: providers[0].instances: must be >= 1",
+                                        "error: providers[1].beam_size: must be <= 10"]
+    assert "Traceback" not in done.stderr

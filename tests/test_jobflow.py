@@ -1,0 +1,372 @@
+"""The dispatcher's rules, tested on the plain JobFlow: no threads, no actors, an injected clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from transhades.clock import ManualClock
+from transhades.config import DispatcherConfig
+from transhades.errors import BadInput, ProviderRejectedKey, ProviderUnavailable, RateLimited
+from transhades.jobflow import Emit, JobFlow, Quarantine, ReleaseJob, Send
+from transhades.media import AudioChunk, LocalFile, PreparedAudio
+from transhades.messages import (
+    Completed,
+    Failed,
+    Fingerprint,
+    JobRequest,
+    LookupTranscript,
+    MemberView,
+    PrepareAudio,
+    Queued,
+    StoreTranscript,
+    Transcribe,
+    Waiting,
+)
+from transhades.transcript import Segment, Transcript
+
+
+class Driver:
+    """Owns a JobFlow and plays every worker: it answers the Send effects the flow returns."""
+
+    def __init__(self, providers=(("groq", "openai"), ("local", "local"), ("deepgram", "deepgram")),
+                 limits=DispatcherConfig(5, 3, 2), instances: int = 1) -> None:
+        self.clock = ManualClock()
+        self.flow = JobFlow(providers, limits, self.clock.now)
+        self.events: list[Any] = []
+        self.sent: list[Send] = []
+        self.other: list[Any] = []
+        members = [MemberView("cache", "cache", "running"), MemberView("audio-1", "audio", "running")]
+        for name, _ in providers:
+            members += [MemberView(f"provider:{name}-{i}", f"provider:{name}", "running")
+                        for i in range(1, instances + 1)]
+        self.apply(self.flow.membership(members))
+
+    def apply(self, effects: list) -> None:
+        for effect in effects:
+            if isinstance(effect, Emit):
+                self.events.append(effect.event)
+            elif isinstance(effect, Send):
+                self.sent.append(effect)
+            else:
+                self.other.append(effect)
+
+    def submit(self, job_id: str, user: str = "u1", **kw: Any) -> None:
+        self.apply(self.flow.submit(JobRequest(job_id, user, LocalFile(f"/m/{job_id}.ogg"), **kw), self.events.append))
+
+    def take(self, kind: type, to_prefix: str = "") -> Send:
+        for send in self.sent:
+            if isinstance(send.message, kind) and send.to.startswith(to_prefix):
+                self.sent.remove(send)
+                return send
+        raise AssertionError(f"no {kind.__name__} sent to {to_prefix or 'anyone'}; sent: {self.sent}")
+
+    def done(self, send: Send, result: Any) -> None:
+        self.apply(self.flow.task_done(send.message.ticket, result))
+
+    def fail(self, send: Send, error: Any) -> None:
+        self.apply(self.flow.task_failed(send.message.ticket, error))
+
+    def change(self, name: str, group: str, state: str, until: float | None = None) -> None:
+        self.apply(self.flow.member_changed(MemberView(name, group, state, until)))
+
+    def to_transcription(self, job_id: str) -> Send:
+        """Walk a fresh job through fingerprint, cache miss and preparation; return its Transcribe send."""
+        self.done(self.take(Fingerprint), f"hash-{job_id}")
+        self.done(self.take(LookupTranscript), None)
+        prepare = self.take(PrepareAudio)
+        self.done(prepare, audio(job_id))
+        return self.take(Transcribe)
+
+    def finals(self) -> list[Any]:
+        return [e for e in self.events if isinstance(e, (Completed, Failed))]
+
+
+def audio(job_id: str, chunks: int = 1) -> PreparedAudio:
+    parts = tuple(AudioChunk(i, f"/tmp/{job_id}-{i}.ogg", i * 10.0, 10.0, 1000, "audio/ogg") for i in range(chunks))
+    return PreparedAudio(f"/tmp/{job_id}.ogg", 10.0 * chunks, 1000 * chunks, "audio/ogg", parts)
+
+
+def transcript(text: str = "hello", provider: str = "groq") -> Transcript:
+    return Transcript(text, "en", 10.0, provider, (Segment(0.0, 2.0, text),))
+
+
+def test_job_runs_fingerprint_cache_prepare_transcribe_store_in_order():
+    d = Driver()
+    d.submit("j1")
+    d.done(d.take(Fingerprint, "audio"), "abc")
+    lookup = d.take(LookupTranscript, "cache")
+    assert lookup.message.keys == ("sha256:abc",)
+    d.done(lookup, None)
+    d.done(d.take(PrepareAudio, "audio"), audio("j1"))
+    send = d.take(Transcribe, "provider:groq")
+    d.done(send, transcript())
+    store = d.take(StoreTranscript, "cache")
+    assert store.message.keys == ("sha256:abc",)
+    (final,) = d.finals()
+    assert isinstance(final, Completed) and final.transcript.text == "hello" and not final.cached
+    assert ReleaseJob("j1") in d.other
+
+
+def test_cache_hit_by_hash_answers_without_preparing_audio():
+    d = Driver()
+    d.submit("j1")
+    d.done(d.take(Fingerprint), "abc")
+    d.done(d.take(LookupTranscript), transcript("from cache"))
+    (final,) = d.finals()
+    assert final.cached and final.transcript.text == "from cache"
+    assert not any(isinstance(s.message, PrepareAudio) for s in d.sent)
+
+
+def test_source_key_is_checked_before_fingerprinting_and_stored_as_an_alias():
+    d = Driver()
+    d.submit("j1", source_key="tg:AgADxyz")
+    first = d.take(LookupTranscript)
+    assert first.message.keys == ("tg:AgADxyz",)
+    assert not any(isinstance(s.message, Fingerprint) for s in d.sent)
+    d.done(first, None)
+    d.done(d.take(Fingerprint), "abc")
+    d.done(d.take(LookupTranscript), transcript("same bytes, other source"))
+    store = d.take(StoreTranscript)
+    assert set(store.message.keys) == {"tg:AgADxyz", "sha256:abc"}
+
+
+def test_failing_cache_lookup_counts_as_a_miss_not_a_failed_job():
+    d = Driver()
+    d.submit("j1")
+    d.done(d.take(Fingerprint), "abc")
+    d.fail(d.take(LookupTranscript), ProviderUnavailable("redis is down"))
+    assert d.take(PrepareAudio)
+    assert not d.finals()
+
+
+def test_rate_limited_provider_is_quarantined_and_the_job_fails_over_at_once():
+    d = Driver()
+    d.submit("j1")
+    send = d.to_transcription("j1")
+    assert send.to == "provider:groq-1"
+    d.fail(send, RateLimited("429", retry_after=42))
+    assert Quarantine("provider:groq", 42.0, "429") in d.other
+    nxt = d.take(Transcribe)
+    assert nxt.to == "provider:deepgram-1", "local goes last even though it comes second in the config"
+    assert nxt.message.chunk == send.message.chunk
+
+
+def test_quarantined_provider_gets_no_new_work_until_its_deadline():
+    d = Driver()
+    d.submit("j1")
+    d.fail(d.to_transcription("j1"), RateLimited("429", retry_after=30))
+    d.take(Transcribe)
+    d.submit("j2", user="u2")
+    assert d.to_transcription("j2").to == "provider:deepgram-1"
+    d.clock.advance(30)
+    d.submit("j3", user="u3")
+    assert d.to_transcription("j3").to == "provider:groq-1"
+
+
+def test_a_job_never_visits_the_same_provider_twice_in_one_attempt():
+    d = Driver(limits=DispatcherConfig(5, 3, retries=0))
+    d.submit("j1")
+    visited = []
+    send = d.to_transcription("j1")
+    for _ in range(3):
+        visited.append(send.to)
+        d.fail(send, ProviderUnavailable("500"))
+        if d.finals():
+            break
+        send = d.take(Transcribe)
+    assert visited == ["provider:groq-1", "provider:deepgram-1", "provider:local-1"]
+    (final,) = d.finals()
+    assert isinstance(final, Failed) and "500" in str(final.error)
+
+
+def test_failed_round_is_retried_up_to_the_configured_retries():
+    d = Driver(providers=(("local", "local"),), limits=DispatcherConfig(5, 3, retries=2))
+    d.submit("j1")
+    send = d.to_transcription("j1")
+    for _ in range(2):
+        d.fail(send, ProviderUnavailable("model crashed"))
+        send = d.take(Transcribe)
+    d.fail(send, ProviderUnavailable("model crashed"))
+    (final,) = d.finals()
+    assert isinstance(final, Failed)
+
+
+def test_users_chosen_provider_is_tried_first():
+    d = Driver()
+    d.submit("j1", provider="local")
+    assert d.to_transcription("j1").to == "provider:local-1"
+
+
+def test_unknown_provider_choice_fails_with_the_known_names():
+    d = Driver()
+    d.submit("j1", provider="openai")
+    (final,) = d.finals()
+    assert isinstance(final, Failed) and "groq, deepgram, local" in str(final.error)
+
+
+def test_bad_input_fails_the_job_without_any_failover():
+    d = Driver()
+    d.submit("j1")
+    d.fail(d.take(Fingerprint), BadInput("the file is empty"))
+    (final,) = d.finals()
+    assert isinstance(final, Failed) and final.error.kind == "bad_input"
+    assert not d.sent
+
+
+def test_bad_input_from_a_provider_is_not_failed_over():
+    d = Driver()
+    d.submit("j1")
+    d.fail(d.to_transcription("j1"), BadInput("audio is corrupt"))
+    assert isinstance(d.finals()[0], Failed)
+    assert not any(isinstance(s.message, Transcribe) for s in d.sent)
+
+
+def test_rejected_key_disables_the_provider_for_later_jobs():
+    d = Driver()
+    d.submit("j1")
+    d.fail(d.to_transcription("j1"), ProviderRejectedKey("401 invalid key"))
+    assert d.take(Transcribe).to == "provider:deepgram-1"
+    d.submit("j2", user="u2")
+    assert d.to_transcription("j2").to == "provider:deepgram-1"
+
+
+def test_all_providers_quarantined_tells_the_user_once_and_resumes_on_readmission():
+    d = Driver(providers=(("groq", "openai"), ("together", "openai")))
+    d.submit("j1")
+    d.fail(d.to_transcription("j1"), RateLimited("429", retry_after=60))
+    d.fail(d.take(Transcribe), RateLimited("429", retry_after=20))
+    waits = [e for e in d.events if isinstance(e, Waiting)]
+    assert len(waits) == 1 and waits[0].seconds == pytest.approx(20)
+    assert not d.finals() and not d.sent, "the job waits; it is neither failed nor sent anywhere"
+    d.clock.advance(20)
+    d.change("provider:together-1", "provider:together", "running")
+    assert d.take(Transcribe).to == "provider:together-1"
+
+
+def test_worker_that_dies_holding_a_task_gives_it_back_to_another_worker():
+    d = Driver(instances=2)
+    d.submit("j1")
+    send = d.to_transcription("j1")
+    d.change(send.to, "provider:groq", "restarting")
+    again = d.take(Transcribe)
+    assert again.to == "provider:groq-2" and again.message.chunk == send.message.chunk
+    d.done(again, transcript())
+    assert isinstance(d.finals()[0], Completed)
+
+
+def test_task_of_a_dead_worker_waits_for_its_restart_when_no_other_can_take_it():
+    d = Driver(providers=(("local", "local"),))
+    d.submit("j1")
+    d.done(d.take(Fingerprint), "abc")
+    d.done(d.take(LookupTranscript), None)
+    d.change("audio-1", "audio", "restarting")
+    d.done(d.take(PrepareAudio), audio("j1"))  # a late answer from the dead incarnation's ticket
+    assert not any(isinstance(s.message, Transcribe) for s in d.sent), "the stale answer must be ignored"
+    d.change("audio-1", "audio", "running")
+    d.done(d.take(PrepareAudio), audio("j1"))
+    assert d.take(Transcribe)
+
+
+def test_job_crashing_its_workers_more_than_retries_fails_with_a_clear_reason():
+    d = Driver(providers=(("local", "local"),), limits=DispatcherConfig(5, 3, retries=1))
+    d.submit("j1")
+    d.to_transcription("j1")
+    for _ in range(2):
+        d.change("provider:local-1", "provider:local", "restarting")
+        d.change("provider:local-1", "provider:local", "running")
+        d.sent.clear()
+    (final,) = d.finals()
+    assert isinstance(final, Failed) and "provider:local-1 stopped" in str(final.error)
+
+
+def test_failed_audio_group_fails_the_job_and_missing_cache_is_routed_around():
+    d = Driver()
+    d.change("cache", "cache", "failed")
+    d.submit("j1")
+    d.done(d.take(Fingerprint), "abc")
+    assert d.take(PrepareAudio), "no cache: straight to preparation"
+    d.change("audio-1", "audio", "failed")
+    (final,) = d.finals()
+    assert isinstance(final, Failed) and "audio preparation is unavailable" in str(final.error)
+
+
+def test_max_concurrent_jobs_queues_the_rest_and_reports_positions():
+    d = Driver(limits=DispatcherConfig(max_concurrent_jobs=2, per_user_limit=10, retries=2))
+    for i in range(4):
+        d.submit(f"j{i}")
+    fingerprints = [s for s in d.sent if isinstance(s.message, Fingerprint)]
+    assert len(fingerprints) == 2
+    queued = {e.job_id: e.position for e in d.events if isinstance(e, Queued)}
+    assert queued == {"j2": 1, "j3": 2}
+    d.fail(d.take(Fingerprint), BadInput("empty"))  # j0 ends, j2 starts, j3 moves up
+    assert [e for e in d.events if isinstance(e, Queued)][-1] == Queued("j3", 1)
+    assert len([s for s in d.sent if isinstance(s.message, Fingerprint)]) == 2
+
+
+def test_per_user_limit_lets_other_users_pass_a_busy_user():
+    d = Driver(limits=DispatcherConfig(max_concurrent_jobs=5, per_user_limit=1, retries=2))
+    d.submit("a1", user="alice")
+    d.submit("a2", user="alice")
+    d.submit("b1", user="bob")
+    started = {s.message.media.path for s in d.sent if isinstance(s.message, Fingerprint)}
+    assert started == {"/m/a1.ogg", "/m/b1.ogg"}
+
+
+def test_same_job_submitted_twice_is_one_job():
+    d = Driver()
+    d.submit("j1")
+    d.submit("j1")
+    assert len([s for s in d.sent if isinstance(s.message, Fingerprint)]) == 1
+
+
+def test_cancel_ends_the_job_and_ignores_late_answers():
+    d = Driver()
+    d.submit("j1")
+    send = d.to_transcription("j1")
+    d.apply(d.flow.cancel("j1"))
+    d.done(send, transcript())
+    (final,) = d.finals()
+    assert isinstance(final, Failed) and final.error.kind == "cancelled"
+
+
+def test_chunks_go_out_in_parallel_and_are_stitched_in_order_with_offsets():
+    d = Driver(instances=3)
+    d.submit("j1")
+    d.done(d.take(Fingerprint), "abc")
+    d.done(d.take(LookupTranscript), None)
+    d.done(d.take(PrepareAudio), audio("j1", chunks=3))
+    sends = [d.take(Transcribe) for _ in range(3)]
+    assert len({s.to for s in sends}) == 3, "each chunk on its own instance"
+    for send in reversed(sends):
+        i = send.message.chunk.index
+        d.done(send, Transcript(f"part{i}", "en", 10.0, "groq", (Segment(1.0, 2.0, f"part{i}"),)))
+    (final,) = d.finals()
+    assert final.transcript.text == "part0 part1 part2"
+    assert [s.start for s in final.transcript.segments] == [1.0, 11.0, 21.0]
+
+
+def test_restarted_dispatcher_places_every_in_flight_task_again_and_ignores_old_tickets():
+    d = Driver()
+    d.submit("j1")
+    send = d.to_transcription("j1")
+    members = [MemberView("cache", "cache", "running"), MemberView("audio-1", "audio", "running"),
+               MemberView("provider:groq-1", "provider:groq", "running")]
+    d.apply(d.flow.membership(members))
+    again = d.take(Transcribe)
+    assert again.message.ticket != send.message.ticket
+    d.done(send, transcript("old"))
+    assert not d.finals()
+    d.done(again, transcript("new"))
+    assert d.finals()[0].transcript.text == "new"
+
+
+def test_status_counts_jobs_and_reports_quarantine_time_left():
+    d = Driver()
+    d.submit("j1")
+    d.fail(d.to_transcription("j1"), RateLimited("429", retry_after=10))
+    status = d.flow.status()
+    groq = status["groups"]["provider:groq"][0]
+    assert groq["quarantined_for"] == pytest.approx(10)
+    assert status["active"] == 1 and status["queued"] == 0

@@ -1,0 +1,295 @@
+"""The supervisor, case by case after Erlang/OTP's supervisor suite. Time is a ManualClock: no test sleeps
+through a backoff or a quarantine."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from actors.base import ExitMonitor, SupervisedActor
+from supervisor import Supervisor
+from transhades.clock import ManualClock
+from transhades.messages import ChildExited, QuarantineGroup, StopTree, TreeStatus
+from transhades.registry import Registry
+from transhades.supervision import Backoff, ChildSpec, Escalation, Restart, RestartPolicy
+
+from conftest import wait_for
+
+
+class Probe(SupervisedActor):
+    """A child that does what it is told: crash, exit normally, or be slow to stop."""
+
+    def __init__(self, name: str, monitor: ExitMonitor, log: list, stop_delay: float = 0.0,
+                 fail_setup: bool = False) -> None:
+        super().__init__(name, monitor)
+        self.log = log
+        self.stop_delay = stop_delay
+        self.fail_setup = fail_setup
+
+    def setup(self) -> None:
+        self.log.append(("start", self.name))
+        if self.fail_setup:
+            raise RuntimeError("cannot open the thing")
+
+    def teardown(self) -> None:
+        if self.stop_delay:
+            time.sleep(self.stop_delay)
+
+    def receive(self, message: Any) -> Any:
+        if message == "crash":
+            raise RuntimeError("boom")
+        if message == "exit":
+            self.actor_ref.stop(block=False)
+        return None
+
+
+class Alerts(list):
+    def __call__(self, text: str) -> None:
+        self.append(text)
+
+
+class Harness:
+    def __init__(self, specs_kwargs: list[dict], policy: RestartPolicy, **probe_kwargs: Any) -> None:
+        self.clock = ManualClock()
+        self.registry = Registry()
+        self.log: list = []
+        self.alerts = Alerts()
+        self.tree_stopped: list[str] = []
+        self.changes: list = []
+        specs = []
+        for kw in specs_kwargs:
+            name = kw.pop("name")
+            extra = {**probe_kwargs, **kw.pop("probe", {})}
+            specs.append(ChildSpec(name, kw.pop("group", name),
+                                   lambda m, n=name, e=extra: Probe.start(n, m, self.log, **e), **kw))
+        harness = self
+
+        class Listener:
+            def member_changed(self, view, table):
+                harness.changes.append((view.name, view.state))
+
+        self.sup = Supervisor.start(specs, policy, self.clock, self.registry, Listener(), random.Random(7),
+                                    self.alerts, self.tree_stopped.append)
+        self.status()
+
+    def status(self) -> dict[str, dict]:
+        return {v["name"]: v for v in self.sup.ask(TreeStatus(), timeout=5)}
+
+    def state(self, name: str) -> str:
+        return self.status()[name]["state"]
+
+    def starts(self, name: str) -> int:
+        return sum(1 for event, who in self.log if event == "start" and who == name)
+
+    def crash(self, name: str) -> None:
+        generation_before = self.starts(name)
+        self.registry.get(name).tell("crash")
+        wait_for(lambda: self.state(name) in ("restarting", "failed"), what=f"{name} to be seen crashing")
+        assert self.starts(name) == generation_before
+
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        self.status()  # the supervisor has handled every timer message by the time it answers
+
+
+POLICY = RestartPolicy(max_restarts=3, within_seconds=60, backoff=Backoff(1.0, 8.0, 0.0))
+
+
+def test_child_that_crashes_is_restarted_after_its_backoff():
+    h = Harness([{"name": "a"}, {"name": "b"}], POLICY)
+    h.crash("a")
+    h.advance(0.99)
+    assert h.state("a") == "restarting" and h.starts("a") == 1
+    h.advance(0.02)
+    wait_for(lambda: h.starts("a") == 2, what="restart")
+    assert h.state("a") == "running"
+    assert h.registry.get("a") is not None
+    assert h.starts("b") == 1, "one_for_one: a sibling is never restarted"
+
+
+def test_permanent_child_that_exits_normally_is_restarted():
+    h = Harness([{"name": "a"}], POLICY)
+    h.registry.get("a").tell("exit")
+    wait_for(lambda: h.state("a") == "restarting", what="normal exit seen")
+    h.advance(1.0)
+    wait_for(lambda: h.starts("a") == 2, what="restart")
+
+
+def test_transient_child_that_exits_normally_is_not_restarted():
+    h = Harness([{"name": "a", "restart": Restart.TRANSIENT}], POLICY)
+    h.registry.get("a").tell("exit")
+    wait_for(lambda: h.state("a") == "stopped", what="normal exit seen")
+    h.advance(100)
+    assert h.starts("a") == 1
+    assert h.registry.get("a") is None
+
+
+def test_transient_child_that_crashes_is_restarted():
+    h = Harness([{"name": "a", "restart": Restart.TRANSIENT}], POLICY)
+    h.crash("a")
+    h.advance(1.0)
+    wait_for(lambda: h.starts("a") == 2, what="restart")
+
+
+def test_temporary_child_is_never_restarted():
+    h = Harness([{"name": "a", "restart": Restart.TEMPORARY}], POLICY)
+    h.registry.get("a").tell("crash")
+    wait_for(lambda: h.state("a") == "stopped", what="crash seen")
+    h.advance(100)
+    assert h.starts("a") == 1
+
+
+def test_backoff_grows_and_is_capped():
+    h = Harness([{"name": "a"}], RestartPolicy(max_restarts=10, within_seconds=1000, backoff=Backoff(1.0, 4.0, 0.0)))
+    expected = [1.0, 2.0, 4.0, 4.0, 4.0]
+    for restart, delay in enumerate(expected, start=2):
+        h.crash("a")
+        h.advance(delay - 0.01)
+        assert h.starts("a") == restart - 1, f"restart {restart - 1} came before its {delay} s backoff"
+        h.advance(0.01)
+        wait_for(lambda r=restart: h.starts("a") == r, what=f"restart after {delay} s")
+
+
+def test_backoff_jitter_stays_within_its_spread():
+    rng = random.Random(1)
+    backoff = Backoff(2.0, 30.0, 0.25)
+    delays = [backoff.delay(3, rng) for _ in range(500)]
+    assert min(delays) >= 6.0 and max(delays) <= 10.0
+    assert max(delays) - min(delays) > 2.0, "jitter must actually spread restarts"
+
+
+def test_crash_loop_escalates_and_marks_the_child_failed():
+    h = Harness([{"name": "a"}, {"name": "b"}], POLICY)
+    for _ in range(3):
+        h.crash("a")
+        h.advance(10)
+    h.crash("a")  # the fourth crash within 60 s: more than max_restarts=3
+    assert h.state("a") == "failed"
+    assert h.alerts and "a restarted 3 times" in h.alerts[0]
+    h.advance(1000)
+    assert h.starts("a") == 4, "a failed child is not restarted again"
+    assert h.state("b") == "running", "mark_failed leaves the rest of the tree running"
+
+
+def test_crash_loop_with_stop_tree_escalation_stops_every_child():
+    h = Harness([{"name": "a", "escalation": Escalation.STOP_TREE}, {"name": "b"}], POLICY)
+    for _ in range(3):
+        h.crash("a")
+        h.advance(10)
+    h.registry.get("a").tell("crash")
+    wait_for(lambda: h.tree_stopped, what="the tree to stop")
+    assert "a failed" in h.tree_stopped[0]
+    wait_for(lambda: not h.sup.is_alive(), what="the supervisor to stop")
+    assert h.registry.get("b") is None
+
+
+def test_restarts_outside_the_window_do_not_count():
+    h = Harness([{"name": "a"}], POLICY)
+    for _ in range(3):
+        h.crash("a")
+        h.advance(10)
+    h.advance(61)  # every earlier restart is now older than within_seconds
+    h.crash("a")
+    assert h.state("a") == "restarting"
+    h.advance(1.0)  # and the backoff starts from its minimum again
+    wait_for(lambda: h.starts("a") == 5, what="restart with a reset backoff")
+
+
+def test_child_that_fails_in_setup_is_restarted_like_a_crash():
+    h = Harness([{"name": "a", "probe": {"fail_setup": True}}],
+                RestartPolicy(max_restarts=2, within_seconds=60, backoff=Backoff(1.0, 1.0, 0.0)))
+    wait_for(lambda: h.state("a") == "restarting", what="setup failure seen")
+    h.advance(1.0)
+    wait_for(lambda: h.starts("a") == 2 and h.state("a") == "restarting", what="second failure")
+    h.advance(1.0)
+    wait_for(lambda: h.starts("a") == 3 and h.state("a") == "failed", what="escalation")
+    assert "cannot open the thing" in h.status()["a"]["reason"]
+
+
+def test_quarantine_expires_at_its_deadline_and_costs_no_restart():
+    h = Harness([{"name": "g-1", "group": "g"}, {"name": "g-2", "group": "g"}, {"name": "other"}], POLICY)
+    h.sup.tell(QuarantineGroup("g", 30.0, "FloodWait 30 s"))
+    assert h.state("g-1") == "quarantined" and h.state("g-2") == "quarantined"
+    assert h.state("other") == "running"
+    h.advance(29.9)
+    assert h.state("g-1") == "quarantined"
+    h.advance(0.1)
+    assert h.state("g-1") == "running" and h.state("g-2") == "running"
+    assert h.status()["g-1"]["restarts_in_window"] == 0
+    assert h.starts("g-1") == 1, "a quarantine never restarts the actor"
+
+
+def test_quarantine_extended_by_a_later_deadline_keeps_the_later_one():
+    h = Harness([{"name": "g-1", "group": "g"}], POLICY)
+    h.sup.tell(QuarantineGroup("g", 10.0, "first"))
+    h.sup.tell(QuarantineGroup("g", 50.0, "second"))
+    h.status()  # both quarantines are recorded before time moves
+    h.advance(10)
+    assert h.state("g-1") == "quarantined"
+    h.advance(40)
+    assert h.state("g-1") == "running"
+
+
+def test_child_restarted_during_quarantine_stays_quarantined_until_the_deadline():
+    h = Harness([{"name": "g-1", "group": "g"}], POLICY)
+    h.sup.tell(QuarantineGroup("g", 30.0, "rate limited"))
+    assert h.state("g-1") == "quarantined"
+    h.crash("g-1")
+    h.advance(1.0)
+    wait_for(lambda: h.starts("g-1") == 2, what="restart")
+    assert h.state("g-1") == "quarantined"
+    h.advance(29)
+    assert h.state("g-1") == "running"
+
+
+def test_stale_exit_report_from_a_replaced_incarnation_is_ignored():
+    h = Harness([{"name": "a"}], POLICY)
+    h.crash("a")
+    h.advance(1.0)
+    wait_for(lambda: h.starts("a") == 2, what="restart")
+    h.sup.tell(ChildExited("a", 1, True, "late news from the first incarnation"))
+    assert h.state("a") == "running"
+
+
+def test_stop_tree_stops_children_in_reverse_start_order():
+    order: list[str] = []
+    lock = threading.Lock()
+
+    class Recorder(Probe):
+        def teardown(self) -> None:
+            with lock:
+                order.append(self.name)
+
+    registry = Registry()
+    specs = [ChildSpec(n, n, lambda m, n=n: Recorder.start(n, m, [])) for n in ("first", "second", "third")]
+    sup = Supervisor.start(specs, POLICY, ManualClock(), registry)
+    outcome = sup.ask(StopTree(), timeout=10)
+    assert order == ["third", "second", "first"]
+    assert set(outcome.values()) == {"stopped"}
+
+
+def test_child_that_will_not_stop_in_time_is_abandoned_and_the_rest_still_stop():
+    h = Harness([{"name": "quick"}, {"name": "stuck", "shutdown_seconds": 0.2, "probe": {"stop_delay": 3.0}}],
+                POLICY)
+    started = time.monotonic()
+    outcome = h.sup.ask(StopTree(), timeout=10)
+    assert time.monotonic() - started < 2.5
+    assert outcome == {"stuck": "timeout", "quick": "stopped"}
+
+
+def test_restart_policy_reads_the_config_section():
+    from transhades.config import BackoffConfig, SupervisionConfig
+
+    policy = RestartPolicy.from_config(SupervisionConfig(7, 30.0, BackoffConfig(0.1, 2.0, 0.5), "stop_tree"))
+    assert (policy.max_restarts, policy.within_seconds, policy.escalation) == (7, 30.0, Escalation.STOP_TREE)
+    assert policy.backoff == Backoff(0.1, 2.0, 0.5)
+
+
+def test_duplicate_child_names_are_refused():
+    spec = ChildSpec("a", "a", lambda m: None)
+    with pytest.raises(ValueError):
+        Supervisor([spec, spec], POLICY, ManualClock(), Registry())
