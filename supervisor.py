@@ -28,6 +28,7 @@ from actors.cache import CacheActor
 from actors.dispatcher import DispatcherActor
 from actors.provider import ProviderActor
 from transhades import audio as audio_lib
+from transhades.breaker import ProviderBreaker
 from transhades.cache import open_store
 from transhades.clock import Clock, SystemClock
 from transhades.config import Config
@@ -290,7 +291,8 @@ class Tree:
 
 
 def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
-                provider_factory: ProviderFactory = build_provider) -> list[ChildSpec]:
+                provider_factory: ProviderFactory = build_provider,
+                on_alert: Callable[[str], None] | None = None) -> list[ChildSpec]:
     """transhades' tree, in start order: cache, audio workers, provider instances, dispatcher."""
     data_dir = Path(config.data_dir)
     temp_root = Path(config.audio.temp_dir) if config.audio.temp_dir else audio_lib.default_temp_root()
@@ -311,7 +313,7 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
                 lambda m, n=name, p=provider: ProviderActor.start(n, m, registry, lambda: provider_factory(p, data_dir)),
                 shutdown_seconds=shutdown))
     specs.append(ChildSpec(DISPATCHER, DISPATCHER, lambda m: DispatcherActor.start(
-        DISPATCHER, m, registry, flow, lambda job_id: audio_lib.discard(temp_root, job_id)),
+        DISPATCHER, m, registry, flow, lambda job_id: audio_lib.discard(temp_root, job_id), on_alert),
         shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE))
     return specs
 
@@ -320,8 +322,10 @@ def start_tree(config: Config, clock: Clock | None = None, provider_factory: Pro
                rng: random.Random | None = None, on_alert: Callable[[str], None] | None = None) -> Tree:
     clock = clock or SystemClock()
     registry = Registry()
-    flow = JobFlow(((p.name, p.kind) for p in config.enabled_providers), config.dispatcher, clock.now)
-    specs = child_specs(config, registry, flow, clock, provider_factory)
+    breakers = {p.name: ProviderBreaker(p.breaker_failures, p.breaker_seconds) for p in config.enabled_providers}
+    flow = JobFlow(((p.name, p.kind) for p in config.enabled_providers), config.dispatcher, clock.now,
+                   breakers=breakers)
+    specs = child_specs(config, registry, flow, clock, provider_factory, on_alert)
     stopped: list[str] = []
     sup = Supervisor.start(specs, RestartPolicy.from_config(config.supervision), clock, registry,
                            DispatcherFeed(registry), rng, on_alert, stopped.append)

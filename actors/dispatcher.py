@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from transhades.jobflow import Emit, JobFlow, Quarantine, ReleaseJob, Send
+from transhades.jobflow import Alert, Emit, JobFlow, Quarantine, ReleaseJob, Send
 from transhades.messages import (
     CancelJob,
     GetStatus,
@@ -31,11 +31,13 @@ log = logging.getLogger(__name__)
 
 class DispatcherActor(SupervisedActor):
     def __init__(self, name: str, monitor: ExitMonitor, registry: Registry, flow: JobFlow,
-                 release: Callable[[str], None], supervisor: str = "supervisor") -> None:
+                 release: Callable[[str], None], alert: Callable[[str], None] | None = None,
+                 supervisor: str = "supervisor") -> None:
         super().__init__(name, monitor)
         self.registry = registry
         self.flow = flow
         self.release = release
+        self.alert = alert or (lambda text: None)
         self.supervisor = supervisor
 
     def receive(self, message: Any) -> Any:
@@ -75,3 +77,6 @@ class DispatcherActor(SupervisedActor):
                 self.registry.tell(self.supervisor, QuarantineGroup(effect.group, effect.seconds, effect.reason))
             elif isinstance(effect, ReleaseJob):
                 self.release(effect.job_id)
+            elif isinstance(effect, Alert):
+                log.error("ALERT: %s", effect.text)
+                self.alert(effect.text)

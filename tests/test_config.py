@@ -27,7 +27,7 @@ def test_shipped_config_is_valid_with_no_keys_and_enables_only_local():
     assert [p.name for p in cfg.enabled_providers] == ["local"]
     reasons = {p.name: p.disabled_reason for p in cfg.providers if not p.enabled}
     assert reasons == {"groq": "GROQ_API_KEY is not set", "deepgram": "DEEPGRAM_API_KEY is not set",
-                       "together": "TOGETHER_API_KEY is not set"}
+                       "together": "TOGETHER_API_KEY is not set", "openai": "OPENAI_API_KEY is not set"}
 
 
 def test_key_from_the_environment_enables_the_provider_and_stays_out_of_repr():

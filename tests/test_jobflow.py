@@ -370,3 +370,62 @@ def test_status_counts_jobs_and_reports_quarantine_time_left():
     groq = status["groups"]["provider:groq"][0]
     assert groq["quarantined_for"] == pytest.approx(10)
     assert status["active"] == 1 and status["queued"] == 0
+
+
+def test_repeated_provider_failures_open_its_breaker_and_quarantine_it():
+    from transhades.breaker import ProviderBreaker
+
+    d = Driver()
+    d.flow.breakers["groq"] = ProviderBreaker(failures_to_open=2, break_seconds=45)
+    for job in ("j1", "j2"):
+        d.submit(job, user=job)
+        d.fail(d.to_transcription(job), ProviderUnavailable("502 bad gateway"))
+        d.take(Transcribe)
+    assert Quarantine("provider:groq", 45, "circuit open: 502 bad gateway") in d.other
+    assert d.flow.status()["providers"]["groq"]["breaker"] == "open"
+    d.submit("j3", user="j3")
+    assert d.to_transcription("j3").to == "provider:deepgram-1"
+
+
+def test_half_open_breaker_sends_one_trial_and_releases_the_rest_when_it_passes():
+    from transhades.breaker import ProviderBreaker
+
+    d = Driver(providers=(("groq", "openai"),))
+    d.flow.breakers["groq"] = ProviderBreaker(failures_to_open=1, break_seconds=10)
+    d.submit("j1", user="a")
+    d.fail(d.to_transcription("j1"), ProviderUnavailable("500"))
+    d.submit("j2", user="b")
+    d.clock.advance(10)
+    d.change("provider:groq-1", "provider:groq", "running")
+    trial = d.take(Transcribe)
+    d.done(d.take(Fingerprint), "hash-j2")
+    d.done(d.take(LookupTranscript), None)
+    d.done(d.take(PrepareAudio), audio("j2"))
+    assert not any(isinstance(s.message, Transcribe) for s in d.sent), "only the trial may run while half-open"
+    d.done(trial, transcript())
+    assert d.take(Transcribe), "the trial passed: the waiting task goes out"
+
+
+def test_rejected_key_alerts_the_operator_once():
+    from transhades.jobflow import Alert
+
+    d = Driver(instances=2)
+    d.submit("j1", user="a")
+    d.submit("j2", user="b")
+    first = d.to_transcription("j1")
+    second = d.to_transcription("j2")
+    d.fail(first, ProviderRejectedKey("groq: the API key was rejected (401: Invalid API Key)"))
+    d.fail(second, ProviderRejectedKey("groq: the API key was rejected (401: Invalid API Key)"))
+    alerts = [e for e in d.other if isinstance(e, Alert)]
+    assert len(alerts) == 1 and "groq is disabled until restart" in alerts[0].text
+    assert d.flow.status()["providers"]["groq"]["disabled"]
+
+
+def test_upload_too_large_fails_over_without_opening_the_breaker():
+    from transhades.errors import UploadTooLarge
+
+    d = Driver()
+    d.submit("j1")
+    d.fail(d.to_transcription("j1"), UploadTooLarge("groq: upload too large"))
+    assert d.take(Transcribe).to == "provider:deepgram-1"
+    assert d.flow.status()["providers"]["groq"] == {"breaker": "closed", "failures": 0, "disabled": None}

@@ -94,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
+    # transcribe's stderr is for the user: only errors unless asked (-v: operations, -vv: everything)
+    quiet = logging.ERROR if args.command == "transcribe" else logging.WARNING
+    level = quiet if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
     redactor = logs.setup(level)
     try:
         if args.command == "check-config":

@@ -39,6 +39,12 @@ class ProviderConfig:
     timeout_seconds: float = 120.0
     beam_size: int = 1
     cpu_threads: int = 0
+    http_attempts: int = 3
+    retry_min_seconds: float = 0.5
+    retry_max_seconds: float = 8.0
+    breaker_failures: int = 3
+    breaker_seconds: float = 30.0
+    auto_language: str | None = None
     enabled: bool = True
     disabled_reason: str | None = None
 
@@ -222,7 +228,8 @@ class _Section:
 
 
 _PROVIDER_KEYS = ("name", "kind", "model", "base_url", "api_key", "max_upload_mb", "instances", "timeout_seconds",
-                  "beam_size", "cpu_threads")
+                  "beam_size", "cpu_threads", "http_attempts", "retry_min_seconds", "retry_max_seconds",
+                  "breaker_failures", "breaker_seconds", "auto_language")
 _DEFAULT_MODELS = {"local": "base", "openai": "whisper-large-v3-turbo", "deepgram": "nova-3"}
 
 
@@ -246,6 +253,14 @@ def _provider(raw: Any, index: int, raw_key: Any, env_missing: set[str], problem
     timeout = s.number("timeout_seconds", 120.0, minimum=1)
     beam_size = s.number("beam_size", 1, minimum=1, maximum=10, integer=True)
     cpu_threads = s.number("cpu_threads", 0, minimum=0, maximum=256, integer=True)
+    http_attempts = s.number("http_attempts", 3, minimum=1, maximum=10, integer=True)
+    retry_min = s.number("retry_min_seconds", 0.5, minimum=0)
+    retry_max = s.number("retry_max_seconds", 8.0, minimum=0)
+    breaker_failures = s.number("breaker_failures", 3, minimum=1, integer=True)
+    breaker_seconds = s.number("breaker_seconds", 30.0, minimum=0.01)
+    auto_language = s.text("auto_language", None)
+    if auto_language is None and kind == "openai" and base_url and "together.xyz" in base_url:
+        auto_language = "auto"  # Together transcribes as English unless told to detect
     enabled, reason = True, None
     key_variable = None
     if isinstance(raw_key, str):
@@ -262,7 +277,10 @@ def _provider(raw: Any, index: int, raw_key: Any, env_missing: set[str], problem
     return ProviderConfig(name=name or f"provider{index}", kind=kind, model=model, instances=instances,
                           base_url=base_url.rstrip("/") if base_url else None, api_key=api_key or None,
                           api_key_variable=key_variable, max_upload_mb=max_upload_mb, timeout_seconds=timeout,
-                          beam_size=beam_size, cpu_threads=cpu_threads, enabled=enabled, disabled_reason=reason)
+                          beam_size=beam_size, cpu_threads=cpu_threads, http_attempts=http_attempts,
+                          retry_min_seconds=retry_min, retry_max_seconds=retry_max, breaker_failures=breaker_failures,
+                          breaker_seconds=breaker_seconds, auto_language=auto_language or None, enabled=enabled,
+                          disabled_reason=reason)
 
 
 def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> Config:

@@ -53,6 +53,12 @@ class ProviderRejectedKey(TranshadesError):
     kind = "provider_auth"
 
 
+class UploadTooLarge(TranshadesError):
+    """413: the provider will not take a chunk this big. The job fails over (or is cut smaller)."""
+
+    kind = "too_large"
+
+
 class Cancelled(TranshadesError):
     kind = "cancelled"
 

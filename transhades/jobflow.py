@@ -18,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from .breaker import ProviderBreaker
 from .config import DispatcherConfig
 from .errors import BadInput, Cancelled, ProviderRejectedKey, ProviderUnavailable, RateLimited, TranshadesError
 from .messages import (
@@ -74,7 +75,14 @@ class ReleaseJob:
     job_id: str
 
 
-Effect = Send | Emit | Quarantine | ReleaseJob
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Something the operator must hear about (a rejected key); sent once per cause."""
+
+    text: str
+
+
+Effect = Send | Emit | Quarantine | ReleaseJob | Alert
 
 # ------------------------------------------------------------------------------------------------- state
 
@@ -132,10 +140,14 @@ class Job:
 
 class JobFlow:
     def __init__(self, providers: Iterable[tuple[str, str]], limits: DispatcherConfig,
-                 now: Callable[[], float], retry_default: float = 30.0) -> None:
-        """``providers``: (name, kind) in config order; local-kind providers are moved to the end."""
+                 now: Callable[[], float], retry_default: float = 30.0,
+                 breakers: dict[str, ProviderBreaker] | None = None) -> None:
+        """``providers``: (name, kind) in config order; local-kind providers are moved to the end.
+        ``breakers``: per provider name; a provider without one gets the default breaker."""
         providers = list(providers)
         self.provider_order = tuple([n for n, k in providers if k != "local"] + [n for n, k in providers if k == "local"])
+        self.breakers = {name: (breakers or {}).get(name) or ProviderBreaker() for name, _ in providers}
+        self.disabled: dict[str, str] = {}  # provider group -> why (a rejected key), until restart
         self.limits = limits
         self.now = now
         self.retry_default = retry_default
@@ -193,11 +205,15 @@ class JobFlow:
         if task.step == "prepare":
             return self._after_prepare(job, result)
         if task.step == "transcribe":
+            breaker = self.breakers[task.group[len(PROVIDER_PREFIX):]]
+            was_closed = breaker.state == "closed"
+            breaker.succeeded()
             job.parts[task.chunk_index] = result
+            out = [] if was_closed else self._unpark()  # a passed trial lets the waiting tasks through
             if len(job.parts) < len(job.audio.chunks):
-                return []
+                return out
             transcript = stitch((job.audio.chunks[i].offset, t) for i, t in job.parts.items())
-            return self._complete(job, transcript, cached=False)
+            return out + self._complete(job, transcript, cached=False)
         raise AssertionError(f"unknown step {task.step}")
 
     def task_failed(self, ticket: int, error: TranshadesError) -> list[Effect]:
@@ -216,13 +232,15 @@ class JobFlow:
         provider = task.group[len(PROVIDER_PREFIX):]
         task.tried[provider] = error.kind
         out: list[Effect] = []
-        if isinstance(error, (RateLimited, ProviderUnavailable)) and getattr(error, "retry_after", None):
-            out += self._quarantine(task.group, float(error.retry_after), error.message)
-        elif isinstance(error, RateLimited):
-            out += self._quarantine(task.group, self.retry_default, error.message)
-        elif isinstance(error, ProviderRejectedKey):
-            for member in self._group(task.group):
-                member.state, member.reason = "failed", error.message
+        if isinstance(error, RateLimited):
+            out += self._quarantine(task.group, error.retry_after or self.retry_default, error.message)
+        elif isinstance(error, ProviderUnavailable):
+            opened = self.breakers[provider].failed(self.now(), error.retry_after)
+            if opened:
+                out += self._quarantine(task.group, opened, f"circuit open: {error.message}")
+        elif isinstance(error, ProviderRejectedKey) and task.group not in self.disabled:
+            self.disabled[task.group] = error.message
+            out.append(Alert(f"{error.message}; {provider} is disabled until restart"))
         return out + self._place(task)
 
     def task_progress(self, ticket: int, fraction: float) -> list[Effect]:
@@ -271,8 +289,11 @@ class JobFlow:
             groups.setdefault(m.group, []).append(
                 {"name": m.name, "state": m.state, "load": m.load, "quarantined_for": until and until - now,
                  "reason": m.reason})
+        providers = {name: {"breaker": b.state, "failures": b.failures,
+                            "disabled": self.disabled.get(PROVIDER_PREFIX + name)}
+                     for name, b in self.breakers.items()}
         return {"active": len(self.jobs) - len(self.waiting), "queued": len(self.waiting),
-                "counters": dict(self.counters), "groups": groups}
+                "counters": dict(self.counters), "groups": groups, "providers": providers}
 
     # ----------------------------------------------------------------------------------- internals
 
@@ -331,15 +352,22 @@ class JobFlow:
         return [m for m in self.members.values() if m.group == group]
 
     def _pick(self, group: str) -> Member | None:
+        if group in self.disabled:
+            return None
         now = self.now()
+        breaker = self.breakers.get(group[len(PROVIDER_PREFIX):]) if group.startswith(PROVIDER_PREFIX) else None
+        if breaker is not None and not breaker.allows(now):
+            return None
         usable = [m for m in self._group(group) if m.usable(now)]
         return min(usable, key=lambda m: (m.load, m.name)) if usable else None
 
     def _group_outlook(self, group: str) -> str:
-        """``usable`` | ``later`` (restarting, starting or quarantined) | ``gone`` (failed, stopped, absent)."""
+        """``usable`` | ``later`` (restarting, starting, quarantined, breaker open) | ``gone`` (failed, disabled)."""
+        if group in self.disabled:
+            return "gone"
         now = self.now()
         members = self._group(group)
-        if any(m.usable(now) for m in members):
+        if self._pick(group):
             return "usable"
         if any(m.state in ("starting", "restarting", "running", "quarantined") for m in members):
             return "later"
@@ -350,6 +378,8 @@ class JobFlow:
         task.ticket, task.worker, task.group = ticket, member.name, member.group
         member.load += 1
         self.tickets[ticket] = task
+        if task.step == "transcribe":
+            self.breakers[member.group[len(PROVIDER_PREFIX):]].sent()
         return [Send(member.name, self._message(self.jobs[task.job_id], task, ticket))]
 
     def _take(self, ticket: int) -> Task | None:

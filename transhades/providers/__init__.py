@@ -33,4 +33,16 @@ def build_provider(cfg: ProviderConfig, data_dir: Path) -> Provider:
 
         return LocalWhisper(cfg.name, cfg.model, data_dir / "models", beam_size=cfg.beam_size,
                             cpu_threads=cfg.cpu_threads)
-    raise NotImplementedError(f"provider kind {cfg.kind!r} is not available in this version")
+    from .http import RetryPolicy
+
+    retry = RetryPolicy(cfg.http_attempts, cfg.retry_min_seconds, cfg.retry_max_seconds)
+    if cfg.kind == "openai":
+        from .openai import OpenAICompatible
+
+        return OpenAICompatible(cfg.name, cfg.base_url, cfg.model, cfg.api_key, cfg.timeout_seconds, retry,
+                                cfg.auto_language)
+    if cfg.kind == "deepgram":
+        from .deepgram import Deepgram
+
+        return Deepgram(cfg.name, cfg.base_url, cfg.model, cfg.api_key, cfg.timeout_seconds, retry)
+    raise ValueError(f"unknown provider kind {cfg.kind!r}")

@@ -1,0 +1,92 @@
+"""Deepgram's pre-recorded API: raw audio bytes to ``{base_url}/listen``, header ``Authorization: Token KEY``.
+
+The transcript is at ``results.channels[0].alternatives[0].transcript``; segments come from
+``results.utterances`` (asked for with ``utterances=true``), else from the words; the detected language from
+``results.channels[0].detected_language``; the duration from ``metadata.duration``. Models: nova-3, whisper.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..errors import ProviderUnavailable
+from ..media import AudioChunk
+from ..transcript import Segment, Transcript
+from . import Progress
+from .http import HttpProvider, RetryPolicy
+from .languages import to_code
+
+SEGMENT_GAP = 1.0  # seconds of silence between words that start a new segment when there are no utterances
+SEGMENT_MAX = 15.0
+
+
+class Deepgram(HttpProvider):
+    def __init__(self, name: str, base_url: str, model: str, api_key: str | None, timeout: float = 120.0,
+                 retry: RetryPolicy = RetryPolicy(), sleep: Callable[[float], None] | None = None) -> None:
+        super().__init__(name, base_url, timeout, retry, **({"sleep": sleep} if sleep is not None else {}))
+        self.model = model
+        self.api_key = api_key
+
+    def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None,
+                   model: str | None = None) -> Transcript:
+        params = {"model": model or self.model, "smart_format": "true", "punctuate": "true", "utterances": "true"}
+        if language:
+            params["language"] = language
+        else:
+            params["detect_language"] = "true"
+        headers = {"Content-Type": chunk.content_type}
+        if self.api_key:
+            headers["Authorization"] = f"Token {self.api_key}"
+
+        def make() -> dict[str, Any]:
+            return {"params": params, "headers": headers, "data": open(chunk.path, "rb")}
+
+        return self.parse(self.post("/listen", size=chunk.size, make=make), chunk)
+
+    def parse(self, body: Any, chunk: AudioChunk) -> Transcript:
+        try:
+            channel = body["results"]["channels"][0]
+            best = channel["alternatives"][0]
+            text = str(best["transcript"])
+        except (KeyError, IndexError, TypeError):
+            raise ProviderUnavailable(f"{self.name}: answered without results.channels[0].alternatives[0]") from None
+        metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        try:
+            duration = float(metadata.get("duration") or chunk.duration)
+        except (TypeError, ValueError):
+            duration = chunk.duration
+        segments = _utterances(body["results"].get("utterances")) or _from_words(best.get("words") or [])
+        return Transcript(text.strip(), to_code(channel.get("detected_language")), duration, self.name, segments)
+
+
+def _utterances(raw: Any) -> tuple[Segment, ...]:
+    out = []
+    for u in raw or ():
+        try:
+            out.append(Segment(float(u["start"]), float(u["end"]), str(u["transcript"]).strip()))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return tuple(out)
+
+
+def _from_words(words: list[dict]) -> tuple[Segment, ...]:
+    segments: list[Segment] = []
+    current: list[dict] = []
+
+    def flush() -> None:
+        if current:
+            text = " ".join(str(w.get("punctuated_word") or w.get("word") or "") for w in current).strip()
+            segments.append(Segment(float(current[0]["start"]), float(current[-1]["end"]), text))
+            current.clear()
+
+    for word in words:
+        if not isinstance(word, dict) or "start" not in word or "end" not in word:
+            continue
+        if current and (float(word["start"]) - float(current[-1]["end"]) > SEGMENT_GAP
+                        or float(word["end"]) - float(current[0]["start"]) > SEGMENT_MAX):
+            flush()
+        current.append(word)
+        if str(word.get("punctuated_word", "")).endswith((".", "?", "!")):
+            flush()
+    flush()
+    return tuple(segments)

@@ -1,0 +1,72 @@
+"""Any OpenAI-compatible transcription server: Groq, Together, OpenAI, self-hosted servers.
+
+``POST {base_url}/audio/transcriptions`` as multipart with ``file``, ``model``, ``response_format`` and, when
+fixed, ``language``. ``verbose_json`` gives segments with timestamps; a server that rejects it with a 400 is asked
+again with ``json`` (and remembered), and a server that answers with only ``{"text": ...}`` is accepted.
+Together transcribes in English unless told otherwise, so ``auto_language: auto`` is sent when detecting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import BadInput, ProviderUnavailable
+from ..media import AudioChunk
+from ..transcript import Segment, Transcript
+from . import Progress
+from .http import HttpProvider, RetryPolicy
+from .languages import to_code
+
+
+class OpenAICompatible(HttpProvider):
+    def __init__(self, name: str, base_url: str, model: str, api_key: str | None, timeout: float = 120.0,
+                 retry: RetryPolicy = RetryPolicy(), auto_language: str | None = None,
+                 sleep: Callable[[float], None] | None = None) -> None:
+        super().__init__(name, base_url, timeout, retry, **({"sleep": sleep} if sleep is not None else {}))
+        self.model = model
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.auto_language = auto_language
+        self.verbose = True
+
+    def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None) -> Transcript:
+        try:
+            body = self._request(chunk, language)
+        except (BadInput, ProviderUnavailable) as error:
+            if not self.verbose or "response_format" not in error.message and "verbose_json" not in error.message:
+                raise
+            self.verbose = False  # this server knows only json: ask again, and from now on
+            body = self._request(chunk, language)
+        return self.parse(body, chunk)
+
+    def _request(self, chunk: AudioChunk, language: str | None) -> Any:
+        fields: list[tuple[str, str]] = [("model", self.model)]
+        if self.verbose:
+            fields += [("response_format", "verbose_json"), ("timestamp_granularities[]", "segment")]
+        else:
+            fields.append(("response_format", "json"))
+        if language or self.auto_language:
+            fields.append(("language", language or self.auto_language))
+        filename = Path(chunk.path).name
+
+        def make() -> dict[str, Any]:
+            return {"data": fields, "headers": self.headers,
+                    "files": {"file": (filename, open(chunk.path, "rb"), chunk.content_type)}}
+
+        return self.post("/audio/transcriptions", size=chunk.size, make=make)
+
+    def parse(self, body: Any, chunk: AudioChunk) -> Transcript:
+        if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+            raise ProviderUnavailable(f"{self.name}: answered without a transcript text")
+        segments = []
+        for raw in body.get("segments") or ():
+            try:
+                segments.append(Segment(float(raw["start"]), float(raw["end"]), str(raw["text"]).strip()))
+            except (KeyError, TypeError, ValueError):
+                continue
+        duration = body.get("duration")
+        try:
+            duration = float(duration) if duration is not None else chunk.duration
+        except (TypeError, ValueError):
+            duration = chunk.duration
+        return Transcript(body["text"].strip(), to_code(body.get("language")), duration, self.name, tuple(segments))
