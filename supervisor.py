@@ -14,7 +14,9 @@ one actor per provider instance, and the dispatcher, started in that order and s
 from __future__ import annotations
 
 import logging
+import os
 import random
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -271,6 +273,7 @@ class Tree:
     config: Config
     flow: JobFlow
     stopped_reason: list[str] = field(default_factory=list)
+    temp_root: Path | None = None
 
     @property
     def dispatcher(self) -> Any:
@@ -288,6 +291,14 @@ class Tree:
             self.supervisor.stop(block=True, timeout=timeout)
         except (pykka.ActorDeadError, pykka.Timeout):
             pass
+        if self.temp_root is not None:
+            shutil.rmtree(self.temp_root, ignore_errors=True)
+
+
+def temp_root_of(config: Config) -> Path:
+    if config.audio.temp_dir:
+        return Path(config.audio.temp_dir) / str(os.getpid())
+    return audio_lib.default_temp_root()
 
 
 def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
@@ -295,9 +306,11 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
                 on_alert: Callable[[str], None] | None = None) -> list[ChildSpec]:
     """transhades' tree, in start order: cache, audio workers, provider instances, dispatcher."""
     data_dir = Path(config.data_dir)
-    temp_root = Path(config.audio.temp_dir) if config.audio.temp_dir else audio_lib.default_temp_root()
-    preparer = audio_lib.AudioPreparer(temp_root, config.audio.codec, config.audio.bitrate_kbps,
-                                       config.audio.max_duration_seconds, config.audio.ffmpeg_timeout_seconds)
+    temp_root = temp_root_of(config)
+    a = config.audio
+    preparer = audio_lib.AudioPreparer(temp_root, a.codec, a.bitrate_kbps, a.max_duration_seconds,
+                                       a.ffmpeg_timeout_seconds, a.chunk_seconds, a.overlap_seconds,
+                                       int(a.max_job_disk_mb * 1_000_000))
     shutdown = config.supervision.shutdown_seconds
     specs = [ChildSpec(CACHE, CACHE, lambda m: CacheActor.start(
         CACHE, m, registry, lambda: open_store(config.cache)), shutdown_seconds=shutdown)]
@@ -323,14 +336,17 @@ def start_tree(config: Config, clock: Clock | None = None, provider_factory: Pro
     clock = clock or SystemClock()
     registry = Registry()
     breakers = {p.name: ProviderBreaker(p.breaker_failures, p.breaker_seconds) for p in config.enabled_providers}
+    upload_limits = {p.name: int(p.max_upload_mb * 1_000_000) for p in config.enabled_providers if p.kind != "local"}
     flow = JobFlow(((p.name, p.kind) for p in config.enabled_providers), config.dispatcher, clock.now,
-                   breakers=breakers)
+                   breakers=breakers, upload_limits=upload_limits)
+    temp_root = temp_root_of(config)
+    audio_lib.sweep_stale(temp_root)  # what a crashed or killed run left behind
     specs = child_specs(config, registry, flow, clock, provider_factory, on_alert)
     stopped: list[str] = []
     sup = Supervisor.start(specs, RestartPolicy.from_config(config.supervision), clock, registry,
                            DispatcherFeed(registry), rng, on_alert, stopped.append)
     sup.ask(TreeStatus(), timeout=30)  # answered only after on_start has started every child
-    return Tree(sup, registry, config, flow, stopped)
+    return Tree(sup, registry, config, flow, stopped, temp_root)
 
 
 def main(argv: list[str] | None = None) -> int:

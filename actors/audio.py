@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from transhades.audio import AudioPreparer, sha256_of
-from transhades.messages import Fingerprint, PrepareAudio
+from transhades.messages import Fingerprint, PrepareAudio, SplitChunk
 
 from .base import ExitMonitor, WorkerActor
 
@@ -22,5 +22,7 @@ class AudioActor(WorkerActor):
         elif isinstance(message, PrepareAudio):
             self.answer(message, lambda: self.preparer.prepare(message.job_id, Path(message.media.path),
                                                                message.max_chunk_bytes))
+        elif isinstance(message, SplitChunk):
+            self.answer(message, lambda: self.preparer.split(message.chunk))
         else:
             raise TypeError(f"audio actor got an unknown message {type(message).__name__}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 from transhades.formats import render
+from transhades.media import AudioChunk
 from transhades.transcript import Segment, Transcript, stitch
 
 T = Transcript("Hello there. General Kenobi.", "en", 3725.5, "local",
@@ -32,10 +33,39 @@ def test_transcript_without_segments_becomes_one_cue():
     assert out == "1\n00:00:00,000 --> 00:00:04,000\njust text\n"
 
 
+def chunk(offset: float, keep_from: float = 0.0, keep_until: float = float("inf")) -> AudioChunk:
+    return AudioChunk(0, "x.ogg", offset, 10.0, 1, "audio/ogg", keep_from, keep_until)
+
+
 def test_stitch_shifts_segments_by_chunk_offsets_and_joins_text():
     a = Transcript("one", "en", 10.0, "groq", (Segment(0.5, 2.0, "one"),))
     b = Transcript("two", "en", 8.0, "deepgram", (Segment(1.0, 3.0, "two"),))
-    whole = stitch([(600.0, b), (0.0, a)])
+    whole = stitch([(chunk(600.0), b), (chunk(0.0), a)])
     assert whole.text == "one two" and whole.provider == "groq+deepgram"
     assert [(s.start, s.end) for s in whole.segments] == [(0.5, 2.0), (601.0, 603.0)]
     assert whole.duration == 608.0
+
+
+def test_stitch_drops_what_the_overlap_repeated():
+    first = Transcript("a b c", "id", 10.0, "groq", (Segment(0, 4, "a"), Segment(4, 8.5, "b"), Segment(9.2, 10, "c")))
+    # the second chunk starts 1 s early (overlap): "b"'s tail and "c" appear in both
+    second = Transcript("b c d", "id", 10.0, "groq", (Segment(0.0, 0.5, "b"), Segment(1.2, 2.0, "c"),
+                                                       Segment(2.5, 6.0, "d")))
+    whole = stitch([(chunk(0.0, 0.0, 9.0), first), (chunk(8.0, 9.0), second)])
+    assert whole.text == "a b c d"
+    assert [s.start for s in whole.segments] == [0, 4, 9.2, 10.5]
+
+
+def test_stitch_keeps_the_text_of_a_chunk_without_segments():
+    whole = stitch([(chunk(0.0, 0.0, 5.0), Transcript("plain one", None, 5.0, "x")),
+                    (chunk(4.0, 5.0), Transcript("plain two", None, 5.0, "x"))])
+    assert whole.text == "plain one plain two"
+
+
+def test_stitch_keeps_the_whole_segment_when_the_cut_one_repeats_it():
+    # chunk one heard "b" cut short at 9.0; chunk two (starting 1 s early) heard it whole
+    first = Transcript("a b", "en", 9.0, "x", (Segment(0, 4, "a"), Segment(8.1, 9.0, "b-cut")))
+    second = Transcript("b c", "en", 10.0, "x", (Segment(0.1, 3.0, "b"), Segment(3.5, 6.0, "c")))
+    whole = stitch([(chunk(0.0, 0.0, 9.0), first), (chunk(8.0, 9.0), second)])
+    assert whole.text == "a b c"
+    assert [(s.start, s.end) for s in whole.segments] == [(0, 4), (8.1, 11.0), (11.5, 14.0)]

@@ -421,11 +421,70 @@ def test_rejected_key_alerts_the_operator_once():
     assert d.flow.status()["providers"]["groq"]["disabled"]
 
 
-def test_upload_too_large_fails_over_without_opening_the_breaker():
+def test_upload_too_large_cuts_the_chunk_smaller_and_sends_the_pieces():
     from transhades.errors import UploadTooLarge
+    from transhades.messages import SplitChunk
+
+    d = Driver()
+    d.submit("j1")
+    send = d.to_transcription("j1")
+    d.fail(send, UploadTooLarge("groq: upload too large"))
+    split = d.take(SplitChunk, "audio")
+    assert split.message.chunk == send.message.chunk
+    whole = send.message.chunk
+    pieces = (AudioChunk(0, "/tmp/a.0.ogg", 0.0, 5.0, 500, "audio/ogg", 0.0, 5.0),
+              AudioChunk(0, "/tmp/a.1.ogg", 4.0, 6.0, 600, "audio/ogg", 5.0, whole.keep_until))
+    d.done(split, pieces)
+    outs = [d.take(Transcribe), d.take(Transcribe)]
+    assert sorted(o.message.chunk.offset for o in outs) == [0.0, 4.0]
+    for out in outs:
+        c = out.message.chunk
+        d.done(out, Transcript(f"at{c.offset:g}", "en", c.duration, "groq", (Segment(2.0, 3.0, f"at{c.offset:g}"),)))
+    (final,) = d.finals()
+    assert final.transcript.text == "at0 at4" and [s.start for s in final.transcript.segments] == [2.0, 6.0]
+    assert d.flow.status()["providers"]["groq"]["breaker"] == "closed"
+
+
+def test_chunk_that_cannot_be_cut_smaller_goes_to_another_provider():
+    from transhades.errors import UploadTooLarge
+    from transhades.messages import SplitChunk
 
     d = Driver()
     d.submit("j1")
     d.fail(d.to_transcription("j1"), UploadTooLarge("groq: upload too large"))
+    d.fail(d.take(SplitChunk), BadInput("too large for every provider even when cut small"))
     assert d.take(Transcribe).to == "provider:deepgram-1"
-    assert d.flow.status()["providers"]["groq"] == {"breaker": "closed", "failures": 0, "disabled": None}
+    assert not d.finals()
+
+
+def test_chunks_of_a_long_file_fan_out_over_idle_remote_providers_and_never_to_local():
+    d = Driver()
+    d.submit("j1")
+    d.done(d.take(Fingerprint), "abc")
+    d.done(d.take(LookupTranscript), None)
+    d.done(d.take(PrepareAudio), audio("j1", chunks=4))
+    targets = [d.take(Transcribe).to for _ in range(4)]
+    assert targets[:2] == ["provider:groq-1", "provider:deepgram-1"]
+    assert sorted(targets[2:]) == ["provider:deepgram-1", "provider:groq-1"]
+
+
+def test_a_chosen_provider_keeps_all_the_chunks():
+    d = Driver()
+    d.submit("j1", provider="deepgram")
+    d.done(d.take(Fingerprint), "abc")
+    d.done(d.take(LookupTranscript), None)
+    d.done(d.take(PrepareAudio), audio("j1", chunks=3))
+    assert {d.take(Transcribe).to for _ in range(3)} == {"provider:deepgram-1"}
+
+
+def test_preparation_asks_for_chunks_that_fit_the_smallest_upload_limit():
+    d = Driver()
+    d.flow.max_chunk_bytes = None
+    flow = JobFlow((("groq", "openai"), ("local", "local")), DispatcherConfig(), d.clock.now,
+                   upload_limits={"groq": 25 << 20, "deepgram": 100 << 20})
+    d.flow = flow
+    d.apply(flow.membership([MemberView("cache", "cache", "running"), MemberView("audio-1", "audio", "running")]))
+    d.submit("j1")
+    d.done(d.take(Fingerprint), "abc")
+    d.done(d.take(LookupTranscript), None)
+    assert d.take(PrepareAudio).message.max_chunk_bytes == 25 << 20

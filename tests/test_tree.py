@@ -114,7 +114,7 @@ def test_job_goes_through_every_actor_and_temp_files_are_removed(running, tone, 
     assert isinstance(done, Completed) and done.transcript.provider == "alpha" and not done.cached
     def leftovers() -> list:
         try:
-            return list((tmp_path / "tmp").glob("*/audio.*"))
+            return list((tmp_path / "tmp").glob("*/*/audio.*"))
         except FileNotFoundError:  # a job directory vanished while we looked: removal is under way
             return ["busy"]
 

@@ -13,13 +13,16 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterable
 
 import av
 import ffmpeg
 
+from . import chunking
 from .errors import BadInput, ProviderUnavailable
 from .media import AudioChunk, PreparedAudio
 
@@ -110,29 +113,83 @@ def discard(root: Path, job_id: str) -> None:
 
 
 def default_temp_root() -> Path:
-    return Path(tempfile.gettempdir()) / f"transhades-{os.getuid()}"
+    """A directory of this process's own under the user's temp root, so two processes never sweep each other."""
+    return Path(tempfile.gettempdir()) / f"transhades-{os.getuid()}" / str(os.getpid())
 
 
-def conversion_args(source: Path, target: Path, codec: str, bitrate_kbps: int) -> list[str]:
-    """The ffmpeg argument list: first audio stream, no video, 16 kHz mono, a compact speech codec."""
+def sweep_stale(root: Path) -> int:
+    """Remove sibling directories left by processes that are gone (after a crash or kill -9)."""
+    removed = 0
+    parent = root.parent
+    if not parent.is_dir():
+        return 0
+    for entry in parent.iterdir():
+        if entry == root or not entry.name.isdigit():
+            continue
+        try:
+            os.kill(int(entry.name), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += 1
+        except PermissionError:
+            continue
+    return removed
+
+
+def conversion_args(source: str, target: Path, codec: str, bitrate_kbps: int, max_bytes: int | None = None,
+                    silences: bool = True) -> list[str]:
+    """The ffmpeg argument list: first audio stream, no video, 16 kHz mono, a compact speech codec; silences
+    are detected in the same pass (they cost no second decode); ``-fs`` bounds the disk a job may use."""
     encoder = CODECS[codec][0]
-    options = {"map": "0:a:0", "vn": None, "ac": 1, "ar": 16000, "acodec": encoder,
-               "audio_bitrate": f"{bitrate_kbps}k"}
+    options: dict = {"map": "0:a:0", "vn": None, "ac": 1, "ar": 16000, "acodec": encoder,
+                     "audio_bitrate": f"{bitrate_kbps}k"}
     if codec == "opus":
         options["application"] = "voip"
+    if silences:
+        options["af"] = f"silencedetect=noise={SILENCE_DB}dB:duration={SILENCE_SECONDS}"
+    if max_bytes:
+        options["fs"] = str(max_bytes)
+    stream = (
+        ffmpeg.input(source)
+        .output(str(target), **options)
+        .global_args("-nostdin", "-hide_banner", "-nostats", "-loglevel", "info" if silences else "error")
+    )
+    return stream.compile(cmd=ffmpeg_binary(), overwrite_output=True)
+
+
+def cut_args(source: Path, target: Path, start: float, duration: float) -> list[str]:
+    """Copy a time range without re-encoding; ``-ss`` after ``-i`` makes the cut packet-accurate."""
     stream = (
         ffmpeg.input(str(source))
-        .output(str(target), **options)
+        .output(str(target), ss=f"{start:.3f}", t=f"{duration:.3f}", map="0:a:0", c="copy")
         .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
     )
     return stream.compile(cmd=ffmpeg_binary(), overwrite_output=True)
 
 
+SILENCE_DB = -35
+SILENCE_SECONDS = 0.4
+_NO_AUDIO = re.compile(r"matches no streams|does not contain any stream|Output file #0 does not contain")
+_NOT_MEDIA = re.compile(r"Invalid data found when processing input|could not find codec parameters|"
+                        r"Error opening input|End of file")
+
+
+def _ffmpeg_failure(log: str, returncode: int) -> BadInput:
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    if any(_NO_AUDIO.search(line) for line in lines):
+        return BadInput("has no audio track")
+    if any(_NOT_MEDIA.search(line) for line in lines):
+        return BadInput("is not an audio or video file that ffmpeg can read")
+    errors = [line for line in lines if "rror" in line] or lines
+    return BadInput(f"ffmpeg could not decode its audio ({errors[-1][:200] if errors else f'exit code {returncode}'})")
+
+
 class AudioPreparer:
-    """Turns a media file into :class:`PreparedAudio` inside a job's private directory."""
+    """Turns media into :class:`PreparedAudio` inside a job's private directory, cut into chunks that fit."""
 
     def __init__(self, temp_root: Path, codec: str = "opus", bitrate_kbps: int = 24,
-                 max_duration: float = 6 * 3600, timeout: float = 1800) -> None:
+                 max_duration: float = 6 * 3600, timeout: float = 1800, chunk_seconds: float | None = 600.0,
+                 overlap: float = 1.0, max_job_bytes: int = 512 << 20) -> None:
         if codec not in CODECS:
             raise ValueError(f"unknown codec {codec!r}")
         self.temp_root = temp_root
@@ -140,38 +197,116 @@ class AudioPreparer:
         self.bitrate_kbps = bitrate_kbps
         self.max_duration = max_duration
         self.timeout = timeout
+        self.chunk_seconds = chunk_seconds
+        self.overlap = overlap
+        self.max_job_bytes = max_job_bytes
 
-    def prepare(self, job_id: str, source: Path, max_chunk_bytes: int | None = None) -> PreparedAudio:
-        source = source.resolve()  # absolute: ffmpeg must never read a name as a protocol or an option
-        info = probe(source)
-        if info.duration is not None and info.duration > self.max_duration:
-            raise BadInput(f"is {info.duration / 60:.0f} minutes long; the limit is "
-                           f"{self.max_duration / 60:.0f} minutes")
+    # ------------------------------------------------------------------------------------------- preparing
+
+    def prepare(self, job_id: str, source: Path | Iterable[bytes], max_chunk_bytes: int | None = None) -> PreparedAudio:
+        """``source``: a file, or the blocks of a download as they arrive (conversion overlaps the download)."""
+        feed = None
+        if isinstance(source, Path):
+            source = source.resolve()  # absolute: ffmpeg must never read a name as a protocol or an option
+            info = probe(source)
+            if info.duration is not None and info.duration > self.max_duration:
+                raise BadInput(self._too_long(info.duration))
+            input_spec = str(source)
+        else:
+            feed, input_spec = source, "pipe:0"
         _, suffix, content_type = CODECS[self.codec]
         target = workdir(self.temp_root, job_id) / f"audio{suffix}"
-        self._run(conversion_args(source, target, self.codec, self.bitrate_kbps), target)
+        log = self._run(conversion_args(input_spec, target, self.codec, self.bitrate_kbps, self.max_job_bytes),
+                        target, feed)
         duration = self._duration_of(target)
+        size = target.stat().st_size
+        if size >= self.max_job_bytes * 0.99:
+            target.unlink(missing_ok=True)
+            raise BadInput("is too long to prepare within this job's disk allowance")
         if duration <= 0.05:
             raise BadInput("its audio track is empty")
         if duration > self.max_duration:
-            raise BadInput(f"is {duration / 60:.0f} minutes long; the limit is {self.max_duration / 60:.0f} minutes")
-        size = target.stat().st_size
-        chunk = AudioChunk(0, str(target), 0.0, duration, size, content_type)
-        return PreparedAudio(str(target), duration, size, content_type, (chunk,))
+            raise BadInput(self._too_long(duration))
+        spans = chunking.plan(duration, size, chunking.parse_silences(log), max_chunk_bytes, self.chunk_seconds,
+                              self.overlap)
+        if len(spans) == 1:
+            chunks = (AudioChunk(0, str(target), 0.0, duration, size, content_type),)
+        else:
+            chunks = tuple(self._cut_spans(target, spans, max_chunk_bytes, content_type))
+        return PreparedAudio(str(target), duration, size, content_type, chunks)
 
-    def _run(self, args: list[str], target: Path) -> None:
+    def split(self, chunk: AudioChunk, parts: int = 2) -> tuple[AudioChunk, ...]:
+        """Cut one chunk smaller (a provider answered 413); the pieces keep the chunk's place in the whole."""
+        if chunk.duration < 2 * self.overlap + 2:
+            raise BadInput("a piece of this recording is too large for every provider even when cut small")
+        step = chunk.duration / parts
+        spans = []
+        for i in range(parts):
+            lo, hi = chunk.offset + i * step, chunk.offset + (i + 1) * step
+            start = lo - self.overlap if i else chunk.offset
+            spans.append(chunking.Span(start, hi if i < parts - 1 else chunk.offset + chunk.duration,
+                                       max(chunk.keep_from, lo) if i else chunk.keep_from,
+                                       min(chunk.keep_until, hi) if i < parts - 1 else chunk.keep_until))
+        source = Path(chunk.path)
+        pieces = []
+        for i, span in enumerate(spans):
+            target = source.with_name(f"{source.stem}.{i}{source.suffix}")
+            self._run(cut_args(source, target, span.start - chunk.offset, span.end - span.start), target)
+            pieces.append(AudioChunk(chunk.index, str(target), span.start, self._duration_of(target),
+                                     target.stat().st_size, chunk.content_type, span.keep_from, span.keep_until))
+        return tuple(pieces)
+
+    def _cut_spans(self, source: Path, spans: list[chunking.Span], max_bytes: int | None,
+                   content_type: str) -> list[AudioChunk]:
+        chunks: list[AudioChunk] = []
+        pending = list(spans)
+        while pending:
+            span = pending.pop(0)
+            target = source.with_name(f"chunk{len(chunks):04d}-{int(span.start * 1000)}{source.suffix}")
+            self._run(cut_args(source, target, span.start, span.end - span.start), target)
+            size = target.stat().st_size
+            if max_bytes and size > max_bytes and span.end - span.start > 2 * self.overlap + 2:
+                target.unlink()  # louder than average: cut this span in two and try again
+                middle = (span.start + span.end) / 2
+                pending[:0] = [chunking.Span(span.start, middle, span.keep_from, middle),
+                               chunking.Span(middle - self.overlap, span.end, middle, span.keep_until)]
+                continue
+            chunks.append(AudioChunk(len(chunks), str(target), span.start, self._duration_of(target), size,
+                                     content_type, span.keep_from, span.keep_until))
+        return chunks
+
+    def _too_long(self, duration: float) -> str:
+        return f"is {duration / 60:.0f} minutes long; the limit is {self.max_duration / 60:.0f} minutes"
+
+    # ------------------------------------------------------------------------------------------- ffmpeg
+
+    def _run(self, args: list[str], target: Path, feed: Iterable[bytes] | None = None) -> str:
+        """Run ffmpeg; returns its log. Bad media -> BadInput; overrunning -> killed, ProviderUnavailable."""
+        process = subprocess.Popen(args, stdin=subprocess.PIPE if feed is not None else subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        log_parts: list[bytes] = []
+        reader = threading.Thread(target=lambda: log_parts.append(process.stderr.read()), daemon=True)
+        reader.start()
+        writer = None
+        if feed is not None:
+            writer = threading.Thread(target=_feed, args=(process, feed), daemon=True)
+            writer.start()
         try:
-            done = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, timeout=self.timeout, check=False)
+            process.wait(timeout=self.timeout)
         except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
             target.unlink(missing_ok=True)
             raise ProviderUnavailable(f"ffmpeg took longer than {self.timeout:g} s and was stopped") from None
-        if done.returncode != 0:
+        finally:
+            reader.join(timeout=5)
+            if writer is not None:
+                writer.join(timeout=5)
+        log = b"".join(log_parts).decode("utf-8", "replace")
+        if process.returncode != 0:
             target.unlink(missing_ok=True)
-            detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
-            last = detail[-1][:200] if detail else f"exit code {done.returncode}"
-            raise BadInput(f"ffmpeg could not decode its audio ({last})")
-
+            raise _ffmpeg_failure(log, process.returncode)
+        return log
     @staticmethod
     def _duration_of(path: Path) -> float:
         try:
@@ -186,3 +321,13 @@ class AudioPreparer:
                 return samples / (stream.rate or 16000)
         except (av.FFmpegError, IndexError, OSError):
             return 0.0
+
+
+def _feed(process: subprocess.Popen, blocks: Iterable[bytes]) -> None:
+    """Write a download's blocks to ffmpeg as they come; stop quietly if ffmpeg has already given up."""
+    try:
+        for block in blocks:
+            process.stdin.write(block)
+        process.stdin.close()
+    except (BrokenPipeError, ValueError, OSError):
+        pass

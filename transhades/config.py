@@ -88,6 +88,9 @@ class AudioConfig:
     max_duration_seconds: float = 6 * 3600
     ffmpeg_timeout_seconds: float = 1800
     temp_dir: str | None = None
+    chunk_seconds: float = 600.0
+    overlap_seconds: float = 1.0
+    max_job_disk_mb: float = 512.0
 
 
 @dataclass(frozen=True)
@@ -343,7 +346,8 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     )
 
     a = _Section(expand(top.data.get("audio"), env, missing_top), "audio", problems,
-                 ("workers", "codec", "bitrate_kbps", "max_duration_seconds", "ffmpeg_timeout_seconds", "temp_dir"))
+                 ("workers", "codec", "bitrate_kbps", "max_duration_seconds", "ffmpeg_timeout_seconds", "temp_dir",
+                  "chunk_seconds", "overlap_seconds", "max_job_disk_mb"))
     audio = AudioConfig(
         workers=a.number("workers", 2, minimum=1, maximum=64, integer=True),
         codec=a.text("codec", "opus", choices=AUDIO_CODECS),
@@ -351,6 +355,9 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
         max_duration_seconds=a.number("max_duration_seconds", 6 * 3600, minimum=1),
         ffmpeg_timeout_seconds=a.number("ffmpeg_timeout_seconds", 1800, minimum=1),
         temp_dir=a.text("temp_dir", None),
+        chunk_seconds=a.number("chunk_seconds", 600.0, minimum=10),
+        overlap_seconds=a.number("overlap_seconds", 1.0, minimum=0, maximum=10),
+        max_job_disk_mb=a.number("max_job_disk_mb", 512.0, minimum=1),
     )
     data_dir = expand(top.data.get("data_dir", "data"), env, missing_top)
     if not isinstance(data_dir, str) or not data_dir:

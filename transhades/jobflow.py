@@ -20,7 +20,15 @@ from typing import Any, Callable, Iterable
 
 from .breaker import ProviderBreaker
 from .config import DispatcherConfig
-from .errors import BadInput, Cancelled, ProviderRejectedKey, ProviderUnavailable, RateLimited, TranshadesError
+from .errors import (
+    BadInput,
+    Cancelled,
+    ProviderRejectedKey,
+    ProviderUnavailable,
+    RateLimited,
+    TranshadesError,
+    UploadTooLarge,
+)
 from .messages import (
     Completed,
     Failed,
@@ -31,12 +39,13 @@ from .messages import (
     MemberView,
     PrepareAudio,
     Queued,
+    SplitChunk,
     Stage,
     StoreTranscript,
     Transcribe,
     Waiting,
 )
-from .media import PreparedAudio
+from .media import AudioChunk, PreparedAudio
 from .transcript import Transcript, stitch
 
 CACHE = "cache"
@@ -107,7 +116,7 @@ class Task:
     job_id: str
     step: str  # lookup_source | fingerprint | lookup_hash | prepare | transcribe
     group: str = ""
-    chunk_index: int = 0
+    chunk: AudioChunk | None = None
     worker: str | None = None
     ticket: int | None = None
     tried: dict[str, str] = field(default_factory=dict)  # provider -> error kind, this attempt
@@ -122,7 +131,8 @@ class Job:
     state: str = "queued"
     sha256: str | None = None
     audio: PreparedAudio | None = None
-    parts: dict[int, Transcript] = field(default_factory=dict)
+    finished: list[tuple[AudioChunk, Transcript]] = field(default_factory=list)
+    open_chunks: int = 0
     tasks: list[Task] = field(default_factory=list)
     crashes: int = 0
     attempts: int = 0
@@ -141,13 +151,17 @@ class Job:
 class JobFlow:
     def __init__(self, providers: Iterable[tuple[str, str]], limits: DispatcherConfig,
                  now: Callable[[], float], retry_default: float = 30.0,
-                 breakers: dict[str, ProviderBreaker] | None = None) -> None:
+                 breakers: dict[str, ProviderBreaker] | None = None,
+                 upload_limits: dict[str, int] | None = None) -> None:
         """``providers``: (name, kind) in config order; local-kind providers are moved to the end.
         ``breakers``: per provider name; a provider without one gets the default breaker."""
         providers = list(providers)
         self.provider_order = tuple([n for n, k in providers if k != "local"] + [n for n, k in providers if k == "local"])
         self.breakers = {name: (breakers or {}).get(name) or ProviderBreaker() for name, _ in providers}
         self.disabled: dict[str, str] = {}  # provider group -> why (a rejected key), until restart
+        self.local = {name for name, kind in providers if kind == "local"}
+        known = [v for v in (upload_limits or {}).values() if v]
+        self.max_chunk_bytes = min(known) if known else None  # a chunk must fit wherever it may be sent
         self.limits = limits
         self.now = now
         self.retry_default = retry_default
@@ -208,12 +222,22 @@ class JobFlow:
             breaker = self.breakers[task.group[len(PROVIDER_PREFIX):]]
             was_closed = breaker.state == "closed"
             breaker.succeeded()
-            job.parts[task.chunk_index] = result
+            job.finished.append((task.chunk, result))
+            job.open_chunks -= 1
             out = [] if was_closed else self._unpark()  # a passed trial lets the waiting tasks through
-            if len(job.parts) < len(job.audio.chunks):
+            if job.open_chunks:
                 return out
-            transcript = stitch((job.audio.chunks[i].offset, t) for i, t in job.parts.items())
-            return out + self._complete(job, transcript, cached=False)
+            return out + self._complete(job, stitch(job.finished), cached=False)
+        if task.step == "split":  # a provider refused the chunk as too large: its pieces go out instead
+            pieces = tuple(result)
+            job.open_chunks += len(pieces) - 1
+            out = []
+            for piece in pieces:
+                if job.id in self.jobs:
+                    piece_task = Task(job.id, "transcribe", chunk=piece)
+                    job.tasks.append(piece_task)
+                    out += self._place(piece_task)
+            return out
         raise AssertionError(f"unknown step {task.step}")
 
     def task_failed(self, ticket: int, error: TranshadesError) -> list[Effect]:
@@ -222,6 +246,9 @@ class JobFlow:
             return []
         job = self.jobs[task.job_id]
         job.last_error = error
+        if task.step == "split":  # cannot cut it smaller: send the whole chunk to another provider instead
+            task.step = "transcribe"
+            return self._place(task)
         if isinstance(error, BadInput):
             return self._finish(job, Failed(job.id, error))
         if task.step in ("lookup_source", "lookup_hash"):
@@ -241,6 +268,9 @@ class JobFlow:
         elif isinstance(error, ProviderRejectedKey) and task.group not in self.disabled:
             self.disabled[task.group] = error.message
             out.append(Alert(f"{error.message}; {provider} is disabled until restart"))
+        elif isinstance(error, UploadTooLarge):
+            task.step, task.group = "split", AUDIO
+            return out + self._place(task)
         return out + self._place(task)
 
     def task_progress(self, ticket: int, fraction: float) -> list[Effect]:
@@ -249,9 +279,10 @@ class JobFlow:
             return []
         job = self.jobs[task.job_id]
         task.fraction = max(0.0, min(1.0, fraction))
-        parts = len(job.audio.chunks)
-        done = len(job.parts) + sum(t.fraction for t in job.tasks if t.step == "transcribe")
-        return [Emit(job.listener, Stage(job.id, "transcribing", len(job.parts) + 1, parts, done / parts))]
+        parts = len(job.finished) + job.open_chunks
+        done = len(job.finished) + sum(t.fraction for t in job.tasks if t.step == "transcribe")
+        part = min(parts, len(job.finished) + 1)
+        return [Emit(job.listener, Stage(job.id, "transcribing", part, parts, done / parts))]
 
     # ----------------------------------------------------------------------------------- membership
 
@@ -345,8 +376,10 @@ class JobFlow:
         if task.step == "fingerprint":
             return Fingerprint(ticket, DISPATCHER, job.request.media)
         if task.step == "prepare":
-            return PrepareAudio(ticket, DISPATCHER, job.id, job.request.media)
-        return Transcribe(ticket, DISPATCHER, job.audio.chunks[task.chunk_index], job.request.language)
+            return PrepareAudio(ticket, DISPATCHER, job.id, job.request.media, self.max_chunk_bytes)
+        if task.step == "split":
+            return SplitChunk(ticket, DISPATCHER, task.chunk)
+        return Transcribe(ticket, DISPATCHER, task.chunk, job.request.language)
 
     def _group(self, group: str) -> list[Member]:
         return [m for m in self.members.values() if m.group == group]
@@ -411,16 +444,19 @@ class JobFlow:
     def _place_transcription(self, job: Job, task: Task) -> list[Effect]:
         for _ in range(2):
             later: list[str] = []
+            candidates: list[tuple[str, Member]] = []
             for provider in job.order:
                 if provider in task.tried:
                     continue
                 group = PROVIDER_PREFIX + provider
                 member = self._pick(group)
                 if member:
-                    job.waiting_told = False  # tell the user again if it has to wait again later
-                    return self._send(task, member)
-                if self._group_outlook(group) == "later":
+                    candidates.append((provider, member))
+                elif self._group_outlook(group) == "later":
                     later.append(group)
+            if candidates:
+                job.waiting_told = False  # tell the user again if it has to wait again later
+                return self._send(task, self._choose(job, candidates))
             if later:
                 self.parked.append(task)
                 return self._tell_waiting(job, later)
@@ -436,6 +472,17 @@ class JobFlow:
         if not isinstance(error, TranshadesError) or error.kind in ("rate_limited", "internal"):
             error = ProviderUnavailable(f"no transcription provider could take the job: {error}")
         return self._finish(job, Failed(job.id, error))
+
+    def _choose(self, job: Job, candidates: list[tuple[str, Member]]) -> Member:
+        """A user who chose a provider waits for it; otherwise work spreads to whichever remote provider is
+        idle, in failover order (the chunks of one long file fan out), and the local one is the last resort."""
+        if job.request.provider:
+            return candidates[0][1]
+        remote = [c for c in candidates if c[0] not in self.local] or candidates
+        idle = [member for _, member in remote if member.load == 0]
+        if idle:
+            return idle[0]
+        return min(enumerate(remote), key=lambda item: (item[1][1].load, item[0]))[1][1]
 
     def _tell_waiting(self, job: Job, groups: list[str]) -> list[Effect]:
         if job.waiting_told:
@@ -498,9 +545,10 @@ class JobFlow:
 
     def _after_prepare(self, job: Job, audio: PreparedAudio) -> list[Effect]:
         job.audio = audio
+        job.open_chunks = len(audio.chunks)
         out: list[Effect] = [Emit(job.listener, Stage(job.id, "transcribing", 1, len(audio.chunks), 0.0))]
         for chunk in audio.chunks:
-            task = Task(job.id, "transcribe", chunk_index=chunk.index)
+            task = Task(job.id, "transcribe", chunk=chunk)
             job.tasks.append(task)
             out += self._place(task)
             if job.id not in self.jobs:

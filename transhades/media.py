@@ -25,6 +25,10 @@ class AudioChunk:
     duration: float
     size: int
     content_type: str
+    # The part of the recording this chunk speaks for; the overlap beyond it belongs to a neighbour and is
+    # dropped when stitching (a segment counts where its midpoint falls).
+    keep_from: float = 0.0
+    keep_until: float = float("inf")
 
 
 @dataclass(frozen=True, slots=True)

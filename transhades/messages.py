@@ -123,6 +123,15 @@ class PrepareAudio:
 
 
 @dataclass(frozen=True, slots=True)
+class SplitChunk:
+    """Cut a chunk that a provider refused as too large (413) into smaller pieces."""
+
+    ticket: int
+    reply_to: str
+    chunk: AudioChunk
+
+
+@dataclass(frozen=True, slots=True)
 class Transcribe:
     ticket: int
     reply_to: str

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from .media import AudioChunk
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,30 +48,53 @@ class Transcript:
         )
 
 
-def stitch(parts: Iterable[tuple[float, Transcript]]) -> Transcript:
-    """Join chunk transcripts, each given with the offset (seconds) of its chunk in the whole recording.
+def stitch(parts: Iterable[tuple["AudioChunk", "Transcript"]]) -> "Transcript":
+    """Join chunk transcripts into one, in recording order.
 
-    Segment times are shifted by the chunk offset so the result reads as one recording. The language is the
-    one most chunks agree on; providers are listed in the order they first appear.
+    Segment times are shifted by each chunk's offset; a segment is kept only when its midpoint falls inside
+    the span its chunk speaks for (``keep_from``..``keep_until``), which drops the overlap that the neighbour
+    already transcribed. A chunk without segments contributes its whole text. The language is the one most
+    chunks agree on; providers are listed in the order they first appear.
     """
-    ordered = sorted(parts, key=lambda p: p[0])
+    ordered = sorted(parts, key=lambda p: p[0].offset)
     if not ordered:
         raise ValueError("stitch needs at least one part")
-    if len(ordered) == 1 and ordered[0][0] == 0.0:
+    if len(ordered) == 1 and ordered[0][0].offset == 0.0:
         return ordered[0][1]
-    segments: list[Segment] = []
-    texts: list[str] = []
+    kept: list[tuple[int, Segment]] = []  # (chunk number, segment), in recording order
     languages: dict[str, int] = {}
     providers: list[str] = []
     duration = 0.0
-    for offset, part in ordered:
-        segments.extend(replace(s, start=s.start + offset, end=s.end + offset) for s in part.segments)
-        if part.text.strip():
-            texts.append(part.text.strip())
+    for number, (chunk, part) in enumerate(ordered):
+        for s in part.segments:
+            shifted = replace(s, start=s.start + chunk.offset, end=s.end + chunk.offset)
+            if chunk.keep_from <= (shifted.start + shifted.end) / 2 < chunk.keep_until:
+                _append(kept, number, shifted)
         if part.language:
             languages[part.language] = languages.get(part.language, 0) + 1
         if part.provider not in providers:
             providers.append(part.provider)
-        duration = max(duration, offset + part.duration)
+        duration = max(duration, chunk.offset + part.duration)
+    texts = []
+    for number, (_, part) in enumerate(ordered):
+        if part.segments:
+            texts.extend(s.text.strip() for n, s in kept if n == number and s.text.strip())
+        elif part.text.strip():
+            texts.append(part.text.strip())
     language = max(languages, key=languages.__getitem__) if languages else None
-    return Transcript(" ".join(texts), language, duration, "+".join(providers), tuple(segments))
+    return Transcript(" ".join(texts), language, duration, "+".join(providers), tuple(s for _, s in kept))
+
+
+def _append(kept: list[tuple[int, Segment]], number: int, new: Segment) -> None:
+    """Add a segment in order. Around a cut, the chunk that ends there may keep a segment it heard cut short
+    while the next chunk heard the same speech whole: when two overlap by more than half of the shorter, they
+    are the same speech and the longer one stays; a smaller overlap moves the newcomer's start."""
+    if kept and new.start < kept[-1][1].end:
+        last = kept[-1][1]
+        overlap = min(last.end, new.end) - new.start
+        if overlap >= 0.5 * min(last.end - last.start, new.end - new.start):
+            if new.end - new.start > last.end - last.start:
+                kept[-1] = (number, new)
+            return
+        new = replace(new, start=last.end)
+    kept.append((number, new))
