@@ -31,6 +31,7 @@ from .errors import (
 )
 from .messages import (
     Completed,
+    Download,
     Failed,
     Fingerprint,
     JobEvent,
@@ -45,12 +46,14 @@ from .messages import (
     Transcribe,
     Waiting,
 )
-from .media import AudioChunk, PreparedAudio
+from .media import AudioChunk, LocalFile, PreparedAudio, TelegramFile
 from .transcript import Transcript, stitch
 
 CACHE = "cache"
 AUDIO = "audio"
 PROVIDER_PREFIX = "provider:"
+CREDENTIAL_PREFIX = "credential:"
+SUCCESS_WINDOW = 20  # recent downloads per credential that its success rate looks at
 DISPATCHER = "dispatcher"
 QUEUE_UPDATES = 100  # waiting jobs told their new position when the line moves
 
@@ -121,6 +124,7 @@ class Task:
     ticket: int | None = None
     tried: dict[str, str] = field(default_factory=dict)  # provider -> error kind, this attempt
     fraction: float = 0.0
+    worker_name: str | None = None  # who answered last
 
 
 @dataclass
@@ -131,6 +135,7 @@ class Job:
     state: str = "queued"
     sha256: str | None = None
     audio: PreparedAudio | None = None
+    local: LocalFile | None = None  # the media on this machine (given, or downloaded)
     finished: list[tuple[AudioChunk, Transcript]] = field(default_factory=list)
     open_chunks: int = 0
     tasks: list[Task] = field(default_factory=list)
@@ -172,6 +177,8 @@ class JobFlow:
         self.tickets: dict[int, Task] = {}
         self.parked: list[Task] = []
         self._ticket_seq = itertools.count(1)
+        self.downloads: dict[str, deque[bool]] = {}  # credential -> recent outcomes
+        self.requests: dict[str, int] = {}
         self.counters = {"submitted": 0, "completed": 0, "failed": 0, "cache_hits": 0, "cache_misses": 0}
 
     # ----------------------------------------------------------------------------------- client events
@@ -213,6 +220,10 @@ class JobFlow:
         job.tasks.remove(task)
         if task.step in ("lookup_source", "lookup_hash"):
             return self._after_lookup(job, task.step, result)
+        if task.step == "download":
+            self._record_download(task.worker_name, True)
+            job.local = result
+            return self._start_task(job, Task(job.id, "fingerprint"))
         if task.step == "fingerprint":
             job.sha256 = str(result)
             return self._start_task(job, Task(job.id, "lookup_hash"))
@@ -254,6 +265,11 @@ class JobFlow:
         if task.step in ("lookup_source", "lookup_hash"):
             job.tasks.remove(task)  # a cache that cannot answer is a miss, never a failed job
             return self._after_lookup(job, task.step, None)
+        if task.step == "download":
+            self._record_download(task.worker_name, False)
+            if isinstance(error, RateLimited):  # FloodWait: this credential waits, the job moves on at once
+                return self._quarantine(task.group, error.retry_after or self.retry_default, error.message) + \
+                    self._place(task)
         if task.step != "transcribe":
             return self._retry_or_fail(job, task, error)
         provider = task.group[len(PROVIDER_PREFIX):]
@@ -275,8 +291,11 @@ class JobFlow:
 
     def task_progress(self, ticket: int, fraction: float) -> list[Effect]:
         task = self.tickets.get(ticket)
-        if task is None or task.step != "transcribe":
+        if task is None or task.step not in ("transcribe", "download"):
             return []
+        if task.step == "download":
+            job = self.jobs[task.job_id]
+            return [Emit(job.listener, Stage(job.id, "downloading", fraction=max(0.0, min(1.0, fraction))))]
         job = self.jobs[task.job_id]
         task.fraction = max(0.0, min(1.0, fraction))
         parts = len(job.finished) + job.open_chunks
@@ -323,8 +342,11 @@ class JobFlow:
         providers = {name: {"breaker": b.state, "failures": b.failures,
                             "disabled": self.disabled.get(PROVIDER_PREFIX + name)}
                      for name, b in self.breakers.items()}
+        credentials = {name: {"requests": count, "success_rate": self._success_rate(name)}
+                       for name, count in self.requests.items()}
         return {"active": len(self.jobs) - len(self.waiting), "queued": len(self.waiting),
-                "counters": dict(self.counters), "groups": groups, "providers": providers}
+                "counters": dict(self.counters), "groups": groups, "providers": providers,
+                "credentials": credentials}
 
     # ----------------------------------------------------------------------------------- internals
 
@@ -349,8 +371,8 @@ class JobFlow:
             active += 1
             moved = True
             job.state = "running"
-            first = Task(job.id, "lookup_source") if job.request.source_key else Task(job.id, "fingerprint")
-            out += self._start_task(job, first)
+            out += self._start_task(job, Task(job.id, "lookup_source") if job.request.source_key
+                                    else self._fetch_or_fingerprint(job))
         if moved:
             for position, job_id in enumerate(itertools.islice(self.waiting, QUEUE_UPDATES), start=1):
                 job = self.jobs[job_id]
@@ -358,11 +380,11 @@ class JobFlow:
         return out
 
     def _start_task(self, job: Job, task: Task) -> list[Effect]:
-        task.group = {"lookup_source": CACHE, "lookup_hash": CACHE, "fingerprint": AUDIO, "prepare": AUDIO}.get(
-            task.step, task.group)
+        task.group = {"lookup_source": CACHE, "lookup_hash": CACHE, "fingerprint": AUDIO, "prepare": AUDIO,
+                      "download": CREDENTIAL_PREFIX}.get(task.step, task.group)
         job.tasks.append(task)
         stage = {"lookup_source": "checking cache", "lookup_hash": "checking cache", "fingerprint": "checking cache",
-                 "prepare": "preparing audio"}.get(task.step)
+                 "prepare": "preparing audio", "download": "downloading"}.get(task.step)
         out: list[Effect] = []
         if stage:
             out.append(Emit(job.listener, Stage(job.id, stage)))
@@ -373,10 +395,12 @@ class JobFlow:
             return LookupTranscript(ticket, DISPATCHER, (job.request.source_key,))
         if task.step == "lookup_hash":
             return LookupTranscript(ticket, DISPATCHER, (f"sha256:{job.sha256}",))
+        if task.step == "download":
+            return Download(ticket, DISPATCHER, job.id, job.request.media)
         if task.step == "fingerprint":
-            return Fingerprint(ticket, DISPATCHER, job.request.media)
+            return Fingerprint(ticket, DISPATCHER, job.local or job.request.media)
         if task.step == "prepare":
-            return PrepareAudio(ticket, DISPATCHER, job.id, job.request.media, self.max_chunk_bytes)
+            return PrepareAudio(ticket, DISPATCHER, job.id, job.local or job.request.media, self.max_chunk_bytes)
         if task.step == "split":
             return SplitChunk(ticket, DISPATCHER, task.chunk)
         return Transcribe(ticket, DISPATCHER, task.chunk, job.request.language)
@@ -422,11 +446,13 @@ class JobFlow:
         member = self.members.get(task.worker or "")
         if member and member.load > 0:
             member.load -= 1
-        task.worker = task.ticket = None
+        task.worker_name, task.worker, task.ticket = task.worker, None, None
         return task
 
     def _place(self, task: Task) -> list[Effect]:
         job = self.jobs[task.job_id]
+        if task.step == "download":
+            return self._place_download(job, task)
         if task.step != "transcribe":
             member = self._pick(task.group)
             if member:
@@ -473,6 +499,31 @@ class JobFlow:
             error = ProviderUnavailable(f"no transcription provider could take the job: {error}")
         return self._finish(job, Failed(job.id, error))
 
+    def _place_download(self, job: Job, task: Task) -> list[Effect]:
+        """The best credential: not quarantined, fewest downloads running, best recent success rate."""
+        now = self.now()
+        credentials = [m for m in self.members.values() if m.group.startswith(CREDENTIAL_PREFIX)]
+        usable = [m for m in credentials if m.usable(now)]
+        if usable:
+            best = min(usable, key=lambda m: (m.load, -self._success_rate(m.name), m.name))
+            self.requests[best.name] = self.requests.get(best.name, 0) + 1
+            job.waiting_told = False
+            return self._send(task, best)
+        later = sorted({m.group for m in credentials if self._group_outlook(m.group) == "later"})
+        if later:
+            self.parked.append(task)
+            return self._tell_waiting(job, later, "every Telegram connection is rate-limited")
+        return self._finish(job, Failed(job.id, ProviderUnavailable(
+            "no Telegram connection is available to download the file; the operator has been alerted")))
+
+    def _success_rate(self, name: str) -> float:
+        outcomes = self.downloads.get(name)
+        return sum(outcomes) / len(outcomes) if outcomes else 1.0
+
+    def _record_download(self, name: str | None, ok: bool) -> None:
+        if name:
+            self.downloads.setdefault(name, deque(maxlen=SUCCESS_WINDOW)).append(ok)
+
     def _choose(self, job: Job, candidates: list[tuple[str, Member]]) -> Member:
         """A user who chose a provider waits for it; otherwise work spreads to whichever remote provider is
         idle, in failover order (the chunks of one long file fan out), and the local one is the last resort."""
@@ -484,7 +535,8 @@ class JobFlow:
             return idle[0]
         return min(enumerate(remote), key=lambda item: (item[1][1].load, item[0]))[1][1]
 
-    def _tell_waiting(self, job: Job, groups: list[str]) -> list[Effect]:
+    def _tell_waiting(self, job: Job, groups: list[str],
+                      reason: str = "every transcription provider is busy or rate-limited") -> list[Effect]:
         if job.waiting_told:
             return []
         job.waiting_told = True
@@ -492,7 +544,6 @@ class JobFlow:
         deadlines = [m.quarantined_until for g in groups for m in self._group(g)
                      if m.quarantined_until and m.quarantined_until > now]
         seconds = min(deadlines) - now if deadlines else 0.0
-        reason = "every transcription provider is busy or rate-limited"
         return [Emit(job.listener, Waiting(job.id, seconds, reason))]
 
     def _unpark(self) -> list[Effect]:
@@ -539,9 +590,14 @@ class JobFlow:
             self.counters["cache_hits"] += 1
             return self._complete(job, found, cached=True)
         if step == "lookup_source":
-            return self._start_task(job, Task(job.id, "fingerprint"))
+            return self._start_task(job, self._fetch_or_fingerprint(job))
         self.counters["cache_misses"] += 1
         return self._start_task(job, Task(job.id, "prepare"))
+
+    def _fetch_or_fingerprint(self, job: Job) -> Task:
+        if isinstance(job.request.media, TelegramFile) and job.local is None:
+            return Task(job.id, "download")
+        return Task(job.id, "fingerprint")
 
     def _after_prepare(self, job: Job, audio: PreparedAudio) -> list[Effect]:
         job.audio = audio

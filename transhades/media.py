@@ -16,6 +16,24 @@ class LocalFile:
 
 
 @dataclass(frozen=True, slots=True)
+class TelegramFile:
+    """Media in a Telegram message, as any session of the bot can fetch it."""
+
+    chat_id: int
+    message_id: int
+    file_id: str
+    file_unique_id: str
+    size: int
+    kind: str  # voice | audio | video | video_note | document
+    mime_type: str | None = None
+    duration: float | None = None
+    file_name: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.file_unique_id}"
+
+
+@dataclass(frozen=True, slots=True)
 class AudioChunk:
     """One piece of prepared audio, small enough for the provider it is sent to."""
 

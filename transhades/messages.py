@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
 from .errors import TranshadesError
-from .media import AudioChunk, LocalFile, PreparedAudio
+from .media import AudioChunk, LocalFile, PreparedAudio, TelegramFile
 from .transcript import Transcript
 
-Media = Union[LocalFile]
+Media = Union[LocalFile, TelegramFile]
 
 # --------------------------------------------------------------------------------------- client -> dispatcher
 
@@ -104,6 +104,16 @@ class CacheStats:
 class StoreTranscript:
     keys: tuple[str, ...]
     transcript: Transcript
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """Fetch a Telegram file into the job's directory (resuming a partial file left by another credential)."""
+
+    ticket: int
+    reply_to: str
+    job_id: str
+    media: TelegramFile
 
 
 @dataclass(frozen=True, slots=True)

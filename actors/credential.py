@@ -1,0 +1,60 @@
+"""One actor per Telegram API credential: owns one MTProto session (its gateway) and downloads with it.
+
+The session is persisted in ``session_dir``, so a restarted actor connects again without logging in. The first
+credential also receives updates and hands them to the bot actor; the others run with ``no_updates``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from transhades.audio import workdir
+from transhades.messages import Download, TaskProgress
+from transhades.registry import Registry
+from transhades.telegram.download import download
+from transhades.telegram.gateway import Gateway
+
+from .base import ExitMonitor, WorkerActor
+
+PROGRESS_STEP = 0.05
+
+
+class CredentialActor(WorkerActor):
+    def __init__(self, name: str, monitor: ExitMonitor, registry: Registry, gateways: Registry,
+                 make_gateway: Callable[[], Gateway], temp_root: Path, max_bytes: int,
+                 on_update: Callable[[Any], None] | None = None) -> None:
+        super().__init__(name, monitor, registry)
+        self.gateways = gateways
+        self.make_gateway = make_gateway
+        self.temp_root = temp_root
+        self.max_bytes = max_bytes
+        self.on_update = on_update
+        self.gateway: Gateway | None = None
+
+    def setup(self) -> None:
+        gateway = self.make_gateway()
+        if self.on_update is not None:
+            gateway.on_update(self.on_update)
+        gateway.start()
+        self.gateway = gateway
+        self.gateways.register(self.name, gateway)
+
+    def teardown(self) -> None:
+        if self.gateway is not None:
+            self.gateways.unregister(self.name, self.gateway)
+            self.gateway.stop()
+            self.gateway = None
+
+    def receive(self, message: Any) -> Any:
+        if not isinstance(message, Download):
+            raise TypeError(f"credential actor got an unknown message {type(message).__name__}")
+        reported = [0.0]
+
+        def progress(fraction: float) -> None:
+            if fraction - reported[0] >= PROGRESS_STEP:
+                reported[0] = fraction
+                self.registry.tell(message.reply_to, TaskProgress(message.ticket, fraction))
+
+        target = workdir(self.temp_root, message.job_id) / "source"  # Telegram's file names never become paths
+        self.answer(message, lambda: download(self.gateway, message.media, target, self.max_bytes, progress))

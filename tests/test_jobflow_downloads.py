@@ -1,0 +1,142 @@
+"""Telegram downloads in the dispatcher's rules: credential choice, FloodWait failover, all-quarantined waits."""
+
+from __future__ import annotations
+
+import pytest
+
+from transhades.config import DispatcherConfig
+from transhades.errors import ProviderUnavailable, RateLimited
+from transhades.jobflow import Quarantine
+from transhades.media import LocalFile, TelegramFile
+from transhades.messages import (
+    Completed,
+    Download,
+    Fingerprint,
+    JobRequest,
+    LookupTranscript,
+    MemberView,
+    PrepareAudio,
+    Stage,
+    Waiting,
+)
+
+from test_jobflow import Driver, transcript
+
+
+def credentials(d: Driver, *names: str) -> None:
+    for name in names:
+        d.change(f"credential:{name}", f"credential:{name}", "running")
+
+
+def voice(n: int = 1) -> TelegramFile:
+    return TelegramFile(100, 10 + n, f"fid-{n}", f"AgAD{n}", 2_000_000, "voice", "audio/ogg", 5.0)
+
+
+def submit_voice(d: Driver, job_id: str, n: int = 1, user: str = "u1") -> None:
+    media = voice(n)
+    d.apply(d.flow.submit(JobRequest(job_id, user, media, source_key=f"tg:{media.file_unique_id}"),
+                          d.events.append))
+
+
+def test_telegram_job_checks_the_source_key_then_downloads_then_fingerprints_the_download():
+    d = Driver()
+    credentials(d, "API-1")
+    submit_voice(d, "j1")
+    d.done(d.take(LookupTranscript), None)
+    download = d.take(Download, "credential:API-1")
+    assert download.message.media == voice(1)
+    d.done(download, LocalFile("/tmp/j1/source"))
+    fingerprint = d.take(Fingerprint)
+    assert fingerprint.message.media == LocalFile("/tmp/j1/source")
+    d.done(fingerprint, "abc")
+    d.done(d.take(LookupTranscript), None)
+    assert d.take(PrepareAudio).message.media == LocalFile("/tmp/j1/source")
+
+
+def test_flood_wait_quarantines_the_credential_and_moves_the_download_in_the_same_step():
+    d = Driver()
+    credentials(d, "API-1", "API-2")
+    submit_voice(d, "j1")
+    d.done(d.take(LookupTranscript), None)
+    first = d.take(Download)
+    effects = d.flow.task_failed(first.message.ticket, RateLimited("API-1: FloodWait 120 s", 120))
+    moved = [e for e in effects if getattr(e, "to", None) == "credential:API-2"]
+    assert moved and isinstance(moved[0].message, Download), "the job moves on without waiting for anything"
+    assert Quarantine("credential:API-1", 120, "API-1: FloodWait 120 s") in effects
+
+
+def test_blocked_credential_is_not_asked_again_before_its_deadline():
+    d = Driver(limits=DispatcherConfig(20, 3, 2))
+    credentials(d, "API-1", "API-2")
+    submit_voice(d, "j1")
+    d.done(d.take(LookupTranscript), None)
+    d.fail(d.take(Download, "credential:API-1"), RateLimited("FloodWait", 300))
+    d.take(Download, "credential:API-2")
+    for n in range(2, 6):
+        submit_voice(d, f"j{n}", n, user=f"u{n}")
+        d.done(d.take(LookupTranscript), None)
+        assert d.take(Download).to == "credential:API-2"
+    d.clock.advance(300)
+    d.change("credential:API-1", "credential:API-1", "running")
+    submit_voice(d, "j9", 9, user="u9")
+    d.done(d.take(LookupTranscript), None)
+    assert d.take(Download).to == "credential:API-1", "back after its deadline, and least busy"
+
+
+def test_all_credentials_quarantined_tells_the_shortest_wait_and_resumes_by_itself():
+    d = Driver()
+    credentials(d, "API-1", "API-2")
+    submit_voice(d, "j1")
+    d.done(d.take(LookupTranscript), None)
+    d.fail(d.take(Download), RateLimited("FloodWait", 600))
+    d.fail(d.take(Download), RateLimited("FloodWait", 90))
+    (wait,) = [e for e in d.events if isinstance(e, Waiting)]
+    assert wait.seconds == pytest.approx(90) and "Telegram" in wait.reason
+    assert not d.sent and not d.finals()
+    d.clock.advance(90)
+    d.change("credential:API-2", "credential:API-2", "running")
+    assert d.take(Download).to == "credential:API-2"
+
+
+def test_duplicate_is_answered_from_the_cache_while_every_credential_is_quarantined():
+    d = Driver()
+    credentials(d, "API-1")
+    submit_voice(d, "j1")
+    d.done(d.take(LookupTranscript), None)
+    d.fail(d.take(Download), RateLimited("FloodWait", 600))
+    submit_voice(d, "j2", 1, user="u2")  # the same file, forwarded by someone else
+    d.done(d.take(LookupTranscript), transcript("already known"))
+    done = [e for e in d.finals() if e.job_id == "j2"]
+    assert done and isinstance(done[0], Completed) and done[0].cached
+
+
+def test_least_busy_credential_wins_then_the_better_success_rate():
+    d = Driver()
+    credentials(d, "API-1", "API-2", "API-3")
+    submit_voice(d, "f1", 11, user="f1")
+    d.done(d.take(LookupTranscript), None)
+    first = d.take(Download)
+    assert first.to == "credential:API-1"  # all equal: name order
+    d.fail(first, ProviderUnavailable("connection reset"))
+    retry = d.take(Download)
+    assert retry.to == "credential:API-2", "equally idle, but API-1 just failed"
+    d.done(retry, LocalFile("/tmp/f1"))
+    d.sent.clear()
+    targets = []
+    for n, user in ((1, "a"), (2, "b"), (3, "c")):
+        submit_voice(d, f"j{n}", n, user=user)
+        d.done(d.take(LookupTranscript), None)
+        targets.append(d.take(Download).to)
+    # idle and reliable first; then idle but failing beats busy
+    assert targets == ["credential:API-2", "credential:API-3", "credential:API-1"]
+    assert d.flow.status()["credentials"]["credential:API-1"]["success_rate"] == 0.0
+
+
+def test_download_progress_is_reported_as_a_stage():
+    d = Driver()
+    credentials(d, "API-1")
+    submit_voice(d, "j1")
+    d.done(d.take(LookupTranscript), None)
+    send = d.take(Download)
+    d.apply(d.flow.task_progress(send.message.ticket, 0.4))
+    assert Stage("j1", "downloading", fraction=0.4) in d.events

@@ -1,0 +1,202 @@
+"""An in-process Telegram for the tests and ``transhades simulate``: the same :class:`Gateway` protocol, real
+``pyrogram.types`` messages, the real ``pyrogram.errors`` exceptions, media served at a chosen speed, a record of
+everything sent, and sessions that persist in files (a second start of a credential does not log in again)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from pyrogram import enums, errors, types
+
+from ..media import TelegramFile
+from .gateway import CHUNK, Buttons
+
+
+@dataclass
+class Sent:
+    kind: str  # text | edit | document | callback
+    chat_id: int | None
+    text: str
+    message_id: int | None = None
+    reply_to: int | None = None
+    buttons: Buttons | None = None
+    data: bytes | None = None
+    file_name: str | None = None
+    at: float = field(default_factory=time.monotonic)
+
+
+class FakeTelegram:
+    """The shared world: files, chats, what was sent, and what the next calls will fail with."""
+
+    def __init__(self, bytes_per_second: float | None = None) -> None:
+        self.files: dict[str, bytes] = {}  # file_unique_id -> content
+        self.file_ids: dict[str, str] = {}  # current file_id per file_unique_id
+        self.expired: set[str] = set()  # file_ids whose reference has expired
+        self.bytes_per_second = bytes_per_second
+        self.sent: list[Sent] = []
+        self.logins: Counter[str] = Counter()
+        self.downloads: Counter[str] = Counter()  # credential -> stream calls
+        self.floods: dict[str, list[int]] = {}  # credential -> waits (s) its next stream calls raise
+        self.send_floods: list[int] = []  # waits the next sends raise
+        self.flood_after_chunks: dict[str, int] = {}  # credential -> raise mid-stream after N chunks
+        self.receiver: "FakeGateway | None" = None
+        self.lock = threading.Lock()
+        self._ids = itertools.count(1000)
+        self.bot = types.User(id=42, is_bot=True, first_name="transhades", username="transhades_bot")
+
+    # -------------------------------------------------------------------------------------- building updates
+
+    def user(self, user_id: int, language: str = "en", name: str = "Ayu") -> types.User:
+        return types.User(id=user_id, is_bot=False, first_name=name, language_code=language)
+
+    def chat(self, chat_id: int, kind: enums.ChatType = enums.ChatType.PRIVATE) -> types.Chat:
+        return types.Chat(id=chat_id, type=kind)
+
+    def media_message(self, user: types.User, data: bytes, kind: str = "voice", chat: types.Chat | None = None,
+                      mime_type: str = "audio/ogg", duration: int = 5, file_name: str | None = None,
+                      size: int | None = None, caption: str | None = None,
+                      forward: bool = False, reply_to: types.Message | None = None) -> types.Message:
+        unique = f"AgAD{next(self._ids)}"
+        file_id = f"fid-{unique}-1"
+        with self.lock:
+            self.files[unique] = data
+            self.file_ids[unique] = file_id
+        common = {"file_id": file_id, "file_unique_id": unique, "mime_type": mime_type,
+                  "file_size": len(data) if size is None else size}
+        media = {
+            "voice": lambda: types.Voice(duration=duration, **common),
+            "audio": lambda: types.Audio(duration=duration, file_name=file_name, **common),
+            "video": lambda: types.Video(width=320, height=240, duration=duration, file_name=file_name, **common),
+            "video_note": lambda: types.VideoNote(length=240, duration=duration, **common),
+            "document": lambda: types.Document(file_name=file_name or "file.bin", **common),
+        }[kind]()
+        chat = chat or self.chat(user.id)
+        extra: dict[str, Any] = {}
+        if forward:
+            extra["forward_origin"] = types.MessageOriginUser(date=None, sender_user=self.user(7, name="Budi"))
+        return types.Message(id=next(self._ids), from_user=user, chat=chat, caption=caption,
+                             reply_to_message=reply_to, **{kind: media}, **extra)
+
+    def text_message(self, user: types.User, text: str, chat: types.Chat | None = None,
+                     reply_to: types.Message | None = None) -> types.Message:
+        entities = None
+        if text.startswith("/"):
+            command = text.split()[0]
+            entities = [types.MessageEntity(type=enums.MessageEntityType.BOT_COMMAND, offset=0, length=len(command))]
+        return types.Message(id=next(self._ids), from_user=user, chat=chat or self.chat(user.id), text=text,
+                             entities=entities, reply_to_message=reply_to)
+
+    def callback(self, user: types.User, data: str, message_id: int, chat_id: int | None = None) -> types.CallbackQuery:
+        message = types.Message(id=message_id, chat=self.chat(chat_id or user.id), from_user=self.bot)
+        return types.CallbackQuery(id=str(next(self._ids)), from_user=user, chat_instance="ci", message=message,
+                                   data=data)
+
+    def deliver(self, update: Any) -> None:
+        """An update arrives at the receiving session, as Telegram would push it."""
+        if self.receiver is None or self.receiver.handler is None:
+            raise RuntimeError("no receiving session is running")
+        self.receiver.handler(update)
+
+    def expire(self, media: TelegramFile) -> None:
+        """Make the file reference inside ``media.file_id`` expire; a refresh hands out a new one."""
+        with self.lock:
+            self.expired.add(media.file_id)
+            number = int(self.file_ids[media.file_unique_id].rsplit("-", 1)[1]) + 1
+            self.file_ids[media.file_unique_id] = f"fid-{media.file_unique_id}-{number}"
+
+    # -------------------------------------------------------------------------------------- reading the record
+
+    def texts_to(self, chat_id: int) -> list[str]:
+        return [s.text for s in self.sent if s.chat_id == chat_id and s.kind in ("text", "edit", "document")]
+
+
+class FakeGateway:
+    def __init__(self, world: FakeTelegram, name: str, workdir: Path, receive_updates: bool) -> None:
+        self.world = world
+        self.name = name
+        self.workdir = workdir
+        self.receive_updates = receive_updates
+        self.handler: Callable[[Any], None] | None = None
+        self.started = False
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        session = self.workdir / f"{self.name}.session"
+        if not session.exists():  # ImportBotAuthorization happens only without a session
+            session.write_bytes(b"fake session")
+            os.chmod(session, 0o600)
+            with self.world.lock:
+                self.world.logins[self.name] += 1
+        self.started = True
+        if self.receive_updates:
+            self.world.receiver = self
+
+    def stop(self) -> None:
+        self.started = False
+        if self.world.receiver is self:
+            self.world.receiver = None
+
+    def _flood(self, queue: list[int]) -> None:
+        with self.world.lock:
+            wait = queue.pop(0) if queue else None
+        if wait is not None:
+            raise errors.FloodWait(value=wait)
+
+    def stream(self, media: TelegramFile, offset_chunks: int = 0) -> Iterator[bytes]:
+        world = self.world
+        with world.lock:
+            world.downloads[self.name] += 1
+            queue = world.floods.setdefault(self.name, [])
+            after = world.flood_after_chunks.pop(self.name, None)
+        if after is None:
+            self._flood(queue)
+        if media.file_id in world.expired:
+            raise errors.FileReferenceExpired()
+        data = world.files.get(media.file_unique_id)
+        if data is None:
+            raise errors.MessageIdInvalid()
+        for number, start in enumerate(range(offset_chunks * CHUNK, len(data), CHUNK)):
+            if after is not None and number == after:
+                self._flood(queue)
+            block = data[start:start + CHUNK]
+            if world.bytes_per_second:
+                time.sleep(len(block) / world.bytes_per_second)
+            yield block
+
+    def refresh(self, media: TelegramFile) -> TelegramFile:
+        with self.world.lock:
+            return replace(media, file_id=self.world.file_ids[media.file_unique_id])
+
+    def _record(self, sent: Sent) -> int:
+        self._flood(self.world.send_floods)
+        with self.world.lock:
+            sent.message_id = sent.message_id or next(self.world._ids)
+            self.world.sent.append(sent)
+        return sent.message_id
+
+    def send_text(self, chat_id: int, text: str, reply_to: int | None = None, buttons: Buttons | None = None) -> int:
+        if len(text) > 4096:
+            raise errors.MessageTooLong()
+        return self._record(Sent("text", chat_id, text, reply_to=reply_to, buttons=buttons))
+
+    def edit_text(self, chat_id: int, message_id: int, text: str, buttons: Buttons | None = None) -> None:
+        if len(text) > 4096:
+            raise errors.MessageTooLong()
+        self._record(Sent("edit", chat_id, text, message_id=message_id, buttons=buttons))
+
+    def send_document(self, chat_id: int, file_name: str, data: bytes, caption: str = "",
+                      reply_to: int | None = None) -> int:
+        return self._record(Sent("document", chat_id, caption, reply_to=reply_to, data=data, file_name=file_name))
+
+    def answer_callback(self, callback_id: str, text: str | None = None) -> None:
+        self._record(Sent("callback", None, text or "", message_id=None))
+
+    def on_update(self, handler: Callable[[Any], None]) -> None:
+        self.handler = handler

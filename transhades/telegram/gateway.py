@@ -1,0 +1,208 @@
+"""The one narrow door between the actors and the Telegram client library (kurigram, imported as pyrogram).
+
+Actors call a :class:`Gateway` synchronously from their own threads. :class:`KurigramGateway` runs one
+``pyrogram.Client`` per credential on an event loop of its own, in a thread of its own, created there and passed
+as ``loop=`` (a client is never driven from two loops); calls cross over with ``run_coroutine_threadsafe``.
+``sleep_threshold=0`` makes the library raise every FloodWait instead of sleeping through short ones, so the
+actor system, not a blocked thread, decides what to do. Errors are the library's own (``pyrogram.errors``);
+:mod:`transhades.telegram.download` turns them into ours.
+
+:mod:`transhades.telegram.fake` implements the same protocol in-process for the tests and the simulation; the
+tests bind every call below to the real library's signatures so the fake cannot drift.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol
+
+from ..media import TelegramFile
+
+log = logging.getLogger("transhades.telegram")
+
+Buttons = list[list[tuple[str, str]]]  # rows of (label, callback data)
+CHUNK = 1 << 20  # stream_media yields 1 MiB chunks
+
+
+class Gateway(Protocol):
+    name: str
+
+    def start(self) -> None:
+        """Connect, logging in only when no session exists yet."""
+
+    def stop(self) -> None: ...
+
+    def stream(self, media: TelegramFile, offset_chunks: int = 0) -> Iterator[bytes]:
+        """The file's bytes in 1 MiB chunks, from chunk ``offset_chunks`` on."""
+
+    def refresh(self, media: TelegramFile) -> TelegramFile:
+        """Fetch the message again for a fresh file reference."""
+
+    def send_text(self, chat_id: int, text: str, reply_to: int | None = None,
+                  buttons: Buttons | None = None) -> int: ...
+
+    def edit_text(self, chat_id: int, message_id: int, text: str, buttons: Buttons | None = None) -> None: ...
+
+    def send_document(self, chat_id: int, file_name: str, data: bytes, caption: str = "",
+                      reply_to: int | None = None) -> int: ...
+
+    def answer_callback(self, callback_id: str, text: str | None = None) -> None: ...
+
+    def on_update(self, handler: Callable[[Any], None]) -> None:
+        """Receive messages and callback queries (pyrogram types); only the receiving session has updates."""
+
+
+# ----------------------------------------------------------------------------------- the calls, as data
+
+
+def client_kwargs(name: str, api_id: int, api_hash: str, bot_token: str, workdir: Path, receive_updates: bool,
+                  transmissions: int, loop: Any) -> dict[str, Any]:
+    return {"name": name, "api_id": api_id, "api_hash": api_hash, "bot_token": bot_token, "workdir": str(workdir),
+            "no_updates": not receive_updates, "sleep_threshold": 0,
+            "max_concurrent_transmissions": transmissions, "loop": loop}
+
+
+def keyboard(buttons: Buttons | None) -> Any:
+    if not buttons:
+        return None
+    from pyrogram import types
+
+    return types.InlineKeyboardMarkup([[types.InlineKeyboardButton(text, callback_data=data) for text, data in row]
+                                       for row in buttons])
+
+
+def send_text_kwargs(chat_id: int, text: str, reply_to: int | None, buttons: Buttons | None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"chat_id": chat_id, "text": text, "reply_markup": keyboard(buttons)}
+    if reply_to:
+        kwargs["reply_to_message_id"] = reply_to
+    return kwargs
+
+
+def edit_text_kwargs(chat_id: int, message_id: int, text: str, buttons: Buttons | None) -> dict[str, Any]:
+    return {"chat_id": chat_id, "message_id": message_id, "text": text, "reply_markup": keyboard(buttons)}
+
+
+def send_document_kwargs(chat_id: int, file_name: str, data: bytes, caption: str,
+                         reply_to: int | None) -> dict[str, Any]:
+    import io
+
+    handle = io.BytesIO(data)
+    handle.name = file_name
+    kwargs: dict[str, Any] = {"chat_id": chat_id, "document": handle, "file_name": file_name, "caption": caption}
+    if reply_to:
+        kwargs["reply_to_message_id"] = reply_to
+    return kwargs
+
+
+def media_of(message: Any) -> Any:
+    for kind in ("voice", "audio", "video", "video_note", "document"):
+        found = getattr(message, kind, None)
+        if found is not None:
+            return found
+    return None
+
+
+class KurigramGateway:
+    def __init__(self, name: str, api_id: int, api_hash: str, bot_token: str, workdir: Path,
+                 receive_updates: bool, transmissions: int = 2, timeout: float = 120.0) -> None:
+        self.name = name
+        self._settings = (api_id, api_hash, bot_token, workdir, receive_updates, transmissions)
+        self.timeout = timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.client: Any = None
+        self._handler: Callable[[Any], None] | None = None
+
+    def _call(self, coroutine: Any, timeout: float | None = None) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout or self.timeout)
+
+    def start(self) -> None:
+        from pyrogram import Client
+
+        api_id, api_hash, bot_token, workdir, receive, transmissions = self._settings
+        workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ready = threading.Event()
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()  # created in the thread that runs it
+            asyncio.set_event_loop(self._loop)
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name=f"telegram-{self.name}", daemon=True)
+        self._thread.start()
+        ready.wait()
+
+        async def make() -> Any:
+            return Client(**client_kwargs(self.name, api_id, api_hash, bot_token, workdir, receive, transmissions,
+                                          self._loop))
+
+        self.client = self._call(make())
+        if self._handler is not None:
+            self._install_handlers()
+        self._call(self.client.start())
+        session = workdir / f"{self.name}.session"
+        if session.exists():
+            os.chmod(session, 0o600)
+
+    def stop(self) -> None:
+        if self.client is not None and self._loop is not None:
+            try:
+                self._call(self.client.stop(), timeout=10)
+            except Exception as exc:  # stopping must never raise into an actor's teardown
+                log.warning("%s: stop failed: %s", self.name, exc.__class__.__name__)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self.client = None
+
+    def stream(self, media: TelegramFile, offset_chunks: int = 0) -> Iterator[bytes]:
+        generator = self.client.stream_media(media.file_id, offset=offset_chunks)
+        while True:
+            try:
+                yield self._call(generator.__anext__())
+            except StopAsyncIteration:
+                return
+
+    def refresh(self, media: TelegramFile) -> TelegramFile:
+        from dataclasses import replace
+
+        message = self._call(self.client.get_messages(chat_id=media.chat_id, message_ids=media.message_id))
+        found = media_of(message)
+        if found is None:
+            from ..errors import BadInput
+
+            raise BadInput("the message with this media was deleted")
+        return replace(media, file_id=found.file_id)
+
+    def send_text(self, chat_id: int, text: str, reply_to: int | None = None,
+                  buttons: Buttons | None = None) -> int:
+        return self._call(self.client.send_message(**send_text_kwargs(chat_id, text, reply_to, buttons))).id
+
+    def edit_text(self, chat_id: int, message_id: int, text: str, buttons: Buttons | None = None) -> None:
+        self._call(self.client.edit_message_text(**edit_text_kwargs(chat_id, message_id, text, buttons)))
+
+    def send_document(self, chat_id: int, file_name: str, data: bytes, caption: str = "",
+                      reply_to: int | None = None) -> int:
+        kwargs = send_document_kwargs(chat_id, file_name, data, caption, reply_to)
+        return self._call(self.client.send_document(**kwargs)).id
+
+    def answer_callback(self, callback_id: str, text: str | None = None) -> None:
+        self._call(self.client.answer_callback_query(callback_query_id=callback_id, text=text))
+
+    def on_update(self, handler: Callable[[Any], None]) -> None:
+        self._handler = handler
+        if self.client is not None:
+            self._install_handlers()
+
+    def _install_handlers(self) -> None:
+        from pyrogram.handlers import CallbackQueryHandler, MessageHandler
+
+        async def deliver(_client: Any, update: Any) -> None:
+            self._handler(update)
+
+        self.client.add_handler(MessageHandler(deliver))
+        self.client.add_handler(CallbackQueryHandler(deliver))
