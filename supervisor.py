@@ -262,6 +262,19 @@ class DispatcherFeed:
 
 
 ProviderFactory = Callable[[Any, Path], Provider]
+GatewayFactory = Callable[[Any, bool], Any]  # (CredentialConfig, receives updates) -> Gateway
+
+
+def kurigram_gateways(config: Config) -> GatewayFactory:
+    from transhades.telegram.gateway import KurigramGateway
+
+    tg = config.telegram
+
+    def make(credential: Any, receive: bool) -> Any:
+        return KurigramGateway(credential.name, credential.api_id, credential.api_hash, tg.bot_token,
+                               Path(tg.session_dir), receive, tg.downloads_per_credential)
+
+    return make
 
 
 @dataclass
@@ -274,6 +287,7 @@ class Tree:
     flow: JobFlow
     stopped_reason: list[str] = field(default_factory=list)
     temp_root: Path | None = None
+    gateways: Registry | None = None
 
     @property
     def dispatcher(self) -> Any:
@@ -303,7 +317,9 @@ def temp_root_of(config: Config) -> Path:
 
 def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
                 provider_factory: ProviderFactory = build_provider,
-                on_alert: Callable[[str], None] | None = None) -> list[ChildSpec]:
+                on_alert: Callable[[str], None] | None = None,
+                gateway_factory: GatewayFactory | None = None, gateways: Registry | None = None) -> list[ChildSpec]:
+    gateways = gateways if gateways is not None else Registry()
     """transhades' tree, in start order: cache, audio workers, provider instances, dispatcher."""
     data_dir = Path(config.data_dir)
     temp_root = temp_root_of(config)
@@ -325,14 +341,56 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
                 name, PROVIDER_PREFIX + provider.name,
                 lambda m, n=name, p=provider: ProviderActor.start(n, m, registry, lambda: provider_factory(p, data_dir)),
                 shutdown_seconds=shutdown))
+    if gateway_factory is not None and config.telegram and config.telegram.credentials:
+        specs += telegram_specs(config, registry, gateways, gateway_factory, temp_root, shutdown)
     specs.append(ChildSpec(DISPATCHER, DISPATCHER, lambda m: DispatcherActor.start(
         DISPATCHER, m, registry, flow, lambda job_id: audio_lib.discard(temp_root, job_id), on_alert),
         shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE))
+    if gateway_factory is not None and config.telegram and config.telegram.credentials:
+        specs.append(bot_spec(config, registry, gateways, clock, shutdown))
     return specs
 
 
+def telegram_specs(config: Config, registry: Registry, gateways: Registry, gateway_factory: GatewayFactory,
+                   temp_root: Path, shutdown: float) -> list[ChildSpec]:
+    from actors.credential import CredentialActor
+    from transhades.jobflow import CREDENTIAL_PREFIX
+    from transhades.messages import Incoming
+
+    tg = config.telegram
+    specs = []
+    for index, credential in enumerate(tg.credentials):
+        name = CREDENTIAL_PREFIX + credential.name
+        receive = index == 0
+        on_update = (lambda update: registry.tell("bot", Incoming(update))) if receive else None
+        specs.append(ChildSpec(name, name, lambda m, n=name, c=credential, r=receive, u=on_update: CredentialActor.start(
+            n, m, registry, gateways, lambda: gateway_factory(c, r), temp_root, int(tg.max_file_mb * 1_000_000), u),
+            shutdown_seconds=shutdown))
+    return specs
+
+
+def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Clock, shutdown: float) -> ChildSpec:
+    from actors.bot import BOT, BotActor
+    from transhades.jobflow import CREDENTIAL_PREFIX
+    from transhades.telegram.desk import DeskRules, FrontDesk
+    from transhades.telegram.settings import UserSettings
+
+    tg = config.telegram
+    rules = DeskRules(tuple((p.name, p.kind) for p in config.enabled_providers), tg.max_file_mb,
+                      frozenset(tg.allowed_users), frozenset(tg.admins))
+    from transhades.telegram.outbox import Outbox
+
+    outbox = Outbox(tg.send_interval_seconds, tg.edit_interval_seconds)
+    desk = FrontDesk(rules, UserSettings(Path(config.data_dir) / "users.sqlite3"), outbox)  # outlives bot restarts
+    sender = CREDENTIAL_PREFIX + tg.credentials[0].name
+    return ChildSpec(BOT, BOT, lambda m: BotActor.start(BOT, m, registry, gateways, desk, sender, clock),
+                     shutdown_seconds=shutdown)
+
+
 def start_tree(config: Config, clock: Clock | None = None, provider_factory: ProviderFactory = build_provider,
-               rng: random.Random | None = None, on_alert: Callable[[str], None] | None = None) -> Tree:
+               rng: random.Random | None = None, on_alert: Callable[[str], None] | None = None,
+               gateway_factory: GatewayFactory | None = None) -> Tree:
+    """The whole tree; with ``gateway_factory`` also one actor per Telegram credential and the bot actor."""
     clock = clock or SystemClock()
     registry = Registry()
     breakers = {p.name: ProviderBreaker(p.breaker_failures, p.breaker_seconds) for p in config.enabled_providers}
@@ -341,12 +399,13 @@ def start_tree(config: Config, clock: Clock | None = None, provider_factory: Pro
                    breakers=breakers, upload_limits=upload_limits)
     temp_root = temp_root_of(config)
     audio_lib.sweep_stale(temp_root)  # what a crashed or killed run left behind
-    specs = child_specs(config, registry, flow, clock, provider_factory, on_alert)
+    gateways = Registry()  # credential name -> its running session (the bot sends through the receiving one)
+    specs = child_specs(config, registry, flow, clock, provider_factory, on_alert, gateway_factory, gateways)
     stopped: list[str] = []
     sup = Supervisor.start(specs, RestartPolicy.from_config(config.supervision), clock, registry,
                            DispatcherFeed(registry), rng, on_alert, stopped.append)
     sup.ask(TreeStatus(), timeout=30)  # answered only after on_start has started every child
-    return Tree(sup, registry, config, flow, stopped, temp_root)
+    return Tree(sup, registry, config, flow, stopped, temp_root, gateways)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,8 @@ from transhades.messages import (
     MemberChanged,
     Membership,
     QuarantineGroup,
+    StatusReport,
+    StatusRequest,
     SubmitJob,
     TaskDone,
     TaskFailed,
@@ -59,6 +61,9 @@ class DispatcherActor(SupervisedActor):
             effects = flow.membership(message.members)
         elif isinstance(message, GetStatus):
             return flow.status()
+        elif isinstance(message, StatusRequest):
+            self.registry.tell(message.reply_to, StatusReport(message.context, flow.status()))
+            return None
         else:
             raise TypeError(f"dispatcher got an unknown message {type(message).__name__}")
         self.carry_out(effects)

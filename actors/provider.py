@@ -37,4 +37,5 @@ class ProviderActor(WorkerActor):
                 reported[0] = fraction
                 self.registry.tell(message.reply_to, TaskProgress(message.ticket, fraction))
 
-        self.answer(message, lambda: self.client.transcribe(message.chunk, message.language, progress))
+        extra = {"model": message.model} if message.model else {}
+        self.answer(message, lambda: self.client.transcribe(message.chunk, message.language, progress, **extra))

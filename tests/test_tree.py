@@ -29,6 +29,9 @@ class Script:
         self.crash_next: set[str] = set()
         self.rate_limit: dict[str, float] = {}
         self.delay: dict[str, float] = {}
+        self.text_override: str | None = None
+        self.models: list[tuple[str, str]] = []
+        self.languages: list[str | None] = []
         self.lock = threading.Lock()
 
     def factory(self, cfg, data_dir):
@@ -37,9 +40,12 @@ class Script:
         class Scripted:
             name = cfg.name
 
-            def transcribe(self, chunk: AudioChunk, language, progress=None) -> Transcript:
+            def transcribe(self, chunk: AudioChunk, language, progress=None, model=None) -> Transcript:
                 with script.lock:
                     script.calls.append(cfg.name)
+                    script.languages.append(language)
+                    if model:
+                        script.models.append((cfg.name, model))
                     crash = cfg.name in script.crash_next
                     script.crash_next.discard(cfg.name)
                 if crash:
@@ -47,7 +53,7 @@ class Script:
                 if cfg.name in script.rate_limit:
                     raise RateLimited(f"{cfg.name}: 429 Too Many Requests", script.rate_limit[cfg.name])
                 time.sleep(script.delay.get(cfg.name, 0.0))
-                text = f"{Path(chunk.path).parent.name[:6]} by {cfg.name}"
+                text = script.text_override or f"{Path(chunk.path).parent.name[:6]} by {cfg.name}"
                 return Transcript(text, "en", chunk.duration, cfg.name, (Segment(0.0, chunk.duration, text),))
 
             def close(self) -> None:

@@ -106,10 +106,11 @@ def main(argv: list[str] | None = None) -> int:
             redactor.add(cfg.secrets())
             return transcribe(cfg, args, sys.stdout, sys.stderr)
         if args.command == "run":
-            load_config(args.config, allow_embedded=False)
-            print("error: the Telegram bot is not available in this version yet; "
-                  "use 'transhades transcribe FILE' for offline transcription", file=sys.stderr)
-            return EXIT_USAGE
+            cfg = load_config(args.config, allow_embedded=False)
+            redactor.add(cfg.secrets())
+            if args.verbose == 0:
+                logging.getLogger().setLevel(logging.INFO)  # a service logs what it does
+            return run(cfg, sys.stderr)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -164,6 +165,53 @@ def check_config(args: argparse.Namespace, out: TextIO) -> int:
         print("error: no provider is enabled; set a provider's key variable or add a local provider",
               file=sys.stderr)
         return EXIT_FAILED
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------------ run
+
+
+def missing_for_run(cfg: Config) -> list[str]:
+    tg = cfg.telegram
+    if tg is None:
+        return ["a telegram section in the config (see config.yaml)"]
+    missing = list(dict.fromkeys(tg.unset))
+    if not tg.bot_token and not tg.bot_token_variable:
+        missing.append("telegram.bot_token")
+    if not tg.credentials and not missing:
+        missing.append("at least one telegram.credentials entry with api_id and api_hash")
+    return missing if (not tg.bot_token or not tg.credentials) else []
+
+
+def run(cfg: Config, err: TextIO, gateway_factory: Any = None, stop_event: Any = None) -> int:
+    """The bot: the whole tree with one actor per credential, until SIGTERM or SIGINT."""
+    import signal
+    import threading
+
+    from supervisor import kurigram_gateways, start_tree
+
+    missing = missing_for_run(cfg)
+    if missing:
+        print(f"error: the bot needs {', '.join(missing)}; set them in the environment or .env", file=err)
+        return EXIT_USAGE
+    for skipped in cfg.telegram.skipped:
+        log.info("credential %s; skipped", skipped)
+    for p in cfg.providers:
+        if not p.enabled:
+            log.info("provider %s disabled: %s", p.name, p.disabled_reason)
+    stop = stop_event or threading.Event()
+    if stop_event is None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    tree = start_tree(cfg, gateway_factory=gateway_factory or kurigram_gateways(cfg))
+    log.info("transhades is running with %d credential(s); stop with SIGTERM or Ctrl-C", len(cfg.telegram.credentials))
+    try:
+        while not stop.wait(0.5):
+            if tree.stopped_reason:
+                print(f"error: the actor tree stopped: {tree.stopped_reason[0]}", file=err)
+                return EXIT_FAILED
+    finally:
+        tree.stop(timeout=20)
     return EXIT_OK
 
 

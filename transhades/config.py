@@ -94,6 +94,29 @@ class AudioConfig:
 
 
 @dataclass(frozen=True)
+class CredentialConfig:
+    name: str
+    api_id: int
+    api_hash: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    bot_token: str | None = field(default=None, repr=False)
+    bot_token_variable: str | None = None
+    session_dir: str = "data/sessions"
+    credentials: tuple[CredentialConfig, ...] = ()
+    skipped: tuple[str, ...] = ()  # "name: why", for credentials left out
+    unset: tuple[str, ...] = ()  # variables the token and the first credential need but are not set
+    max_file_mb: float = 2000.0
+    allowed_users: tuple[int, ...] = ()
+    admins: tuple[int, ...] = ()
+    downloads_per_credential: int = 2
+    send_interval_seconds: float = 1.0  # per chat
+    edit_interval_seconds: float = 3.0  # per status message
+
+
+@dataclass(frozen=True)
 class Config:
     providers: tuple[ProviderConfig, ...]
     cache: CacheConfig = CacheConfig()
@@ -102,6 +125,7 @@ class Config:
     audio: AudioConfig = AudioConfig()
     data_dir: str = "data"
     source: str | None = None
+    telegram: TelegramConfig | None = None
 
     @property
     def enabled_providers(self) -> tuple[ProviderConfig, ...]:
@@ -110,6 +134,8 @@ class Config:
     def secrets(self) -> list[str]:
         """Every secret value the config holds, for the log redactor."""
         values = [p.api_key for p in self.providers if p.api_key]
+        if self.telegram:
+            values += [self.telegram.bot_token or ""] + [c.api_hash for c in self.telegram.credentials]
         if self.cache.url and "@" in self.cache.url:
             values.append(self.cache.url)
         return values
@@ -363,12 +389,71 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     if not isinstance(data_dir, str) or not data_dir:
         problems.append("data_dir: must be a directory path")
         data_dir = "data"
+    telegram = _telegram(top.data.get("telegram"), env, problems) if "telegram" in top.data else None
     if missing_top:
         for name in sorted(missing_top):
             problems.append(f"${{{name}}}: is used in the config but not set; set it in the environment or .env")
     if problems:
         raise ConfigError(problems)
-    return Config(tuple(providers), cache, dispatcher, supervision, audio, data_dir, source)
+    return Config(tuple(providers), cache, dispatcher, supervision, audio, data_dir, source, telegram)
+
+
+def _ids(value: Any, where: str, problems: list[str]) -> tuple[int, ...]:
+    if value in (None, "", []):
+        return ()
+    if isinstance(value, (int, str)):
+        value = [value]
+    out = []
+    for item in value if isinstance(value, list) else [value]:
+        try:
+            out.append(int(str(item).strip()))
+        except ValueError:
+            problems.append(f"{where}: {item!r} is not a Telegram user or chat id (a whole number)")
+    return tuple(out)
+
+
+def _telegram(raw: Any, env: Mapping[str, str], problems: list[str]) -> TelegramConfig:
+    needed = []
+    if isinstance(raw, dict):
+        first = (raw.get("credentials") or [{}])[0] if isinstance(raw.get("credentials"), list) else {}
+        for value in (raw.get("bot_token"), *(first.get(k) for k in ("api_id", "api_hash") if isinstance(first, dict))):
+            if isinstance(value, str):
+                needed += [m.group(1) for m in _VAR.finditer(value) if not env.get(m.group(1))]
+    raw_token = raw.get("bot_token") if isinstance(raw, dict) else None
+    token_var = _VAR.search(raw_token).group(1) if isinstance(raw_token, str) and _VAR.search(raw_token) else None
+    t = _Section(expand(raw, env, set()), "telegram", problems,
+                 ("bot_token", "session_dir", "credentials", "max_file_mb", "allowed_users", "admins",
+                  "downloads_per_credential", "send_interval_seconds", "edit_interval_seconds"))
+    credentials: list[CredentialConfig] = []
+    skipped: list[str] = []
+    raw_list = t.data.get("credentials") or []
+    if not isinstance(raw_list, list):
+        problems.append("telegram.credentials: must be a list of {name, api_id, api_hash}")
+        raw_list = []
+    for index, item in enumerate(raw_list):
+        c = _Section(item, f"telegram.credentials[{index}]", problems, ("name", "api_id", "api_hash"))
+        name = c.text("name", f"API-{index + 1}") or f"API-{index + 1}"
+        api_id, api_hash = str(c.data.get("api_id") or "").strip(), str(c.data.get("api_hash") or "").strip()
+        if not api_id or not api_hash:
+            skipped.append(f"{name}: api_id or api_hash is empty")
+            continue
+        if not api_id.isdigit():
+            problems.append(f"telegram.credentials[{index}].api_id: must be a number from my.telegram.org")
+            continue
+        credentials.append(CredentialConfig(name, int(api_id), api_hash))
+    names = [c.name for c in credentials]
+    for name in {n for n in names if names.count(n) > 1}:
+        problems.append(f"telegram.credentials: name {name!r} is used twice")
+    return TelegramConfig(
+        bot_token=t.text("bot_token", None) or None, bot_token_variable=token_var, unset=tuple(needed),
+        session_dir=t.text("session_dir", "data/sessions"), credentials=tuple(credentials), skipped=tuple(skipped),
+        max_file_mb=t.number("max_file_mb", 2000.0, minimum=1, maximum=4000),
+        allowed_users=_ids(t.data.get("allowed_users"), "telegram.allowed_users", problems),
+        admins=_ids(t.data.get("admins"), "telegram.admins", problems),
+        downloads_per_credential=t.number("downloads_per_credential", 2, minimum=1, maximum=8, integer=True),
+        send_interval_seconds=t.number("send_interval_seconds", 1.0, minimum=0),
+        edit_interval_seconds=t.number("edit_interval_seconds", 3.0, minimum=0),
+    )
 
 
 def resolve_path(explicit: str | None, env: Mapping[str, str] | None = None) -> Path:

@@ -403,7 +403,8 @@ class JobFlow:
             return PrepareAudio(ticket, DISPATCHER, job.id, job.local or job.request.media, self.max_chunk_bytes)
         if task.step == "split":
             return SplitChunk(ticket, DISPATCHER, task.chunk)
-        return Transcribe(ticket, DISPATCHER, task.chunk, job.request.language)
+        provider = task.group[len(PROVIDER_PREFIX):]
+        return Transcribe(ticket, DISPATCHER, task.chunk, job.request.language, dict(job.request.models).get(provider))
 
     def _group(self, group: str) -> list[Member]:
         return [m for m in self.members.values() if m.group == group]

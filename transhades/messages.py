@@ -27,6 +27,7 @@ class JobRequest:
     source_key: str | None = None  # e.g. Telegram's file_unique_id, checked before any download
     provider: str | None = None  # the user's chosen provider, tried first
     language: str | None = None  # None = detect
+    models: tuple[tuple[str, str], ...] = ()  # (provider, model) overrides, e.g. Deepgram's whisper
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,42 @@ class Transcribe:
     reply_to: str
     chunk: AudioChunk
     language: str | None = None
+    model: str | None = None  # the user's model for this provider, when they chose one
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRequest:
+    """Tell-only: the dispatcher answers ``reply_to`` with a StatusReport carrying ``context`` back."""
+
+    reply_to: str
+    context: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    context: Any
+    status: dict
+
+
+# ---------------------------------------------------------------------------------------- telegram
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """An update (message or callback query) from the receiving session."""
+
+    update: Any
+
+
+@dataclass(frozen=True, slots=True)
+class JobUpdate:
+    route: Any  # transhades.telegram.desk.Route
+    event: "JobEvent"
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Look at the outbox again."""
 
 
 # ---------------------------------------------------------------------------------------- workers -> dispatcher

@@ -29,18 +29,19 @@ class OpenAICompatible(HttpProvider):
         self.auto_language = auto_language
         self.verbose = True
 
-    def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None) -> Transcript:
+    def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None,
+                   model: str | None = None) -> Transcript:
         try:
-            body = self._request(chunk, language)
+            body = self._request(chunk, language, model)
         except (BadInput, ProviderUnavailable) as error:
             if not self.verbose or "response_format" not in error.message and "verbose_json" not in error.message:
                 raise
             self.verbose = False  # this server knows only json: ask again, and from now on
-            body = self._request(chunk, language)
+            body = self._request(chunk, language, model)
         return self.parse(body, chunk)
 
-    def _request(self, chunk: AudioChunk, language: str | None) -> Any:
-        fields: list[tuple[str, str]] = [("model", self.model)]
+    def _request(self, chunk: AudioChunk, language: str | None, model: str | None = None) -> Any:
+        fields: list[tuple[str, str]] = [("model", model or self.model)]
         if self.verbose:
             fields += [("response_format", "verbose_json"), ("timestamp_granularities[]", "segment")]
         else:

@@ -73,7 +73,7 @@ class FakeTelegram:
         media = {
             "voice": lambda: types.Voice(duration=duration, **common),
             "audio": lambda: types.Audio(duration=duration, file_name=file_name, **common),
-            "video": lambda: types.Video(width=320, height=240, duration=duration, file_name=file_name, **common),
+            "video": lambda: types.Video(width=320, height=240, codec="h264", duration=duration, file_name=file_name, **common),
             "video_note": lambda: types.VideoNote(length=240, duration=duration, **common),
             "document": lambda: types.Document(file_name=file_name or "file.bin", **common),
         }[kind]()
@@ -83,6 +83,13 @@ class FakeTelegram:
             extra["forward_origin"] = types.MessageOriginUser(date=None, sender_user=self.user(7, name="Budi"))
         return types.Message(id=next(self._ids), from_user=user, chat=chat, caption=caption,
                              reply_to_message=reply_to, **{kind: media}, **extra)
+
+    def forward(self, original: types.Message, user: types.User) -> types.Message:
+        """The same file forwarded by someone else: a new message, the same file_unique_id."""
+        kind = next(k for k in ("voice", "audio", "video", "video_note", "document") if getattr(original, k, None))
+        return types.Message(id=next(self._ids), from_user=user, chat=self.chat(user.id),
+                             forward_origin=types.MessageOriginUser(date=None, sender_user=original.from_user),
+                             **{kind: getattr(original, kind)})
 
     def text_message(self, user: types.User, text: str, chat: types.Chat | None = None,
                      reply_to: types.Message | None = None) -> types.Message:
@@ -125,6 +132,7 @@ class FakeGateway:
         self.receive_updates = receive_updates
         self.handler: Callable[[Any], None] | None = None
         self.started = False
+        self.username = world.bot.username
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -14,6 +14,7 @@ tests bind every call below to the real library's signatures so the fake cannot 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import threading
@@ -116,12 +117,28 @@ class KurigramGateway:
         self._thread: threading.Thread | None = None
         self.client: Any = None
         self._handler: Callable[[Any], None] | None = None
+        self.username: str | None = None
 
-    def _call(self, coroutine: Any, timeout: float | None = None) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout or self.timeout)
+    def _call(self, make: Callable[[], Any], timeout: float | None = None) -> Any:
+        """Run ``make()`` inside this session's loop thread and await what it returns. The coroutine is created
+        there, never in the caller's thread: pyrogram's sync wrappers would otherwise run it on another loop."""
+
+        async def go() -> Any:
+            result = make()
+            return await result if inspect.isawaitable(result) else result
+
+        return asyncio.run_coroutine_threadsafe(go(), self._loop).result(timeout or self.timeout)
+
+    def _method(self, name: str) -> Callable[..., Any]:
+        """The client's own coroutine function, beneath pyrogram's sync wrapper when there is one."""
+        raw = getattr(getattr(type(self.client), name, None), "__wrapped__", None)
+        return raw.__get__(self.client) if inspect.isfunction(raw) else getattr(self.client, name)
+
+    def _run(self, name: str, **kwargs: Any) -> Any:
+        return self._call(lambda: self._method(name)(**kwargs))
 
     def start(self) -> None:
-        from pyrogram import Client
+        import pyrogram
 
         api_id, api_hash, bot_token, workdir, receive, transmissions = self._settings
         workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -136,15 +153,12 @@ class KurigramGateway:
         self._thread = threading.Thread(target=run, name=f"telegram-{self.name}", daemon=True)
         self._thread.start()
         ready.wait()
-
-        async def make() -> Any:
-            return Client(**client_kwargs(self.name, api_id, api_hash, bot_token, workdir, receive, transmissions,
-                                          self._loop))
-
-        self.client = self._call(make())
+        self.client = self._call(lambda: pyrogram.Client(**client_kwargs(
+            self.name, api_id, api_hash, bot_token, workdir, receive, transmissions, self._loop)))
         if self._handler is not None:
-            self._install_handlers()
-        self._call(self.client.start())
+            self._call(self._install_handlers)
+        self._run("start")  # logs in only when the session file does not exist yet
+        self.username = getattr(getattr(self.client, "me", None), "username", None)
         session = workdir / f"{self.name}.session"
         if session.exists():
             os.chmod(session, 0o600)
@@ -152,7 +166,7 @@ class KurigramGateway:
     def stop(self) -> None:
         if self.client is not None and self._loop is not None:
             try:
-                self._call(self.client.stop(), timeout=10)
+                self._run("stop")
             except Exception as exc:  # stopping must never raise into an actor's teardown
                 log.warning("%s: stop failed: %s", self.name, exc.__class__.__name__)
         if self._loop is not None:
@@ -160,17 +174,17 @@ class KurigramGateway:
         self.client = None
 
     def stream(self, media: TelegramFile, offset_chunks: int = 0) -> Iterator[bytes]:
-        generator = self.client.stream_media(media.file_id, offset=offset_chunks)
+        generator = self._call(lambda: self._method("stream_media")(message=media.file_id, offset=offset_chunks))
         while True:
             try:
-                yield self._call(generator.__anext__())
+                yield self._call(generator.__anext__)
             except StopAsyncIteration:
                 return
 
     def refresh(self, media: TelegramFile) -> TelegramFile:
         from dataclasses import replace
 
-        message = self._call(self.client.get_messages(chat_id=media.chat_id, message_ids=media.message_id))
+        message = self._run("get_messages", chat_id=media.chat_id, message_ids=media.message_id)
         found = media_of(message)
         if found is None:
             from ..errors import BadInput
@@ -180,23 +194,22 @@ class KurigramGateway:
 
     def send_text(self, chat_id: int, text: str, reply_to: int | None = None,
                   buttons: Buttons | None = None) -> int:
-        return self._call(self.client.send_message(**send_text_kwargs(chat_id, text, reply_to, buttons))).id
+        return self._run("send_message", **send_text_kwargs(chat_id, text, reply_to, buttons)).id
 
     def edit_text(self, chat_id: int, message_id: int, text: str, buttons: Buttons | None = None) -> None:
-        self._call(self.client.edit_message_text(**edit_text_kwargs(chat_id, message_id, text, buttons)))
+        self._run("edit_message_text", **edit_text_kwargs(chat_id, message_id, text, buttons))
 
     def send_document(self, chat_id: int, file_name: str, data: bytes, caption: str = "",
                       reply_to: int | None = None) -> int:
-        kwargs = send_document_kwargs(chat_id, file_name, data, caption, reply_to)
-        return self._call(self.client.send_document(**kwargs)).id
+        return self._run("send_document", **send_document_kwargs(chat_id, file_name, data, caption, reply_to)).id
 
     def answer_callback(self, callback_id: str, text: str | None = None) -> None:
-        self._call(self.client.answer_callback_query(callback_query_id=callback_id, text=text))
+        self._run("answer_callback_query", callback_query_id=callback_id, text=text)
 
     def on_update(self, handler: Callable[[Any], None]) -> None:
         self._handler = handler
         if self.client is not None:
-            self._install_handlers()
+            self._call(self._install_handlers)
 
     def _install_handlers(self) -> None:
         from pyrogram.handlers import CallbackQueryHandler, MessageHandler

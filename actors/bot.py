@@ -1,0 +1,139 @@
+"""The bot actor: hands updates and job events to the plain FrontDesk, carries out its actions, and sends what
+its outbox lets go, through the receiving credential's session. A FloodWait on sending holds the outbox until
+the deadline; nothing is dropped. The desk (and its outbox) outlives a crash of this actor."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from pyrogram import errors
+
+from transhades.clock import Clock
+from transhades.jobflow import DISPATCHER
+from transhades.messages import (
+    CancelJob,
+    Incoming,
+    JobUpdate,
+    StatusReport,
+    StatusRequest,
+    SubmitJob,
+    Tick,
+)
+from transhades.registry import Registry
+from transhades.telegram.desk import AskStatus, CancelJobs, FrontDesk, Route, StartJob
+from transhades.telegram.download import flood_seconds
+from transhades.telegram.outbox import Outgoing
+
+from .base import ExitMonitor, SupervisedActor
+
+log = logging.getLogger("transhades.bot")
+BOT = "bot"
+NO_SESSION_RETRY = 1.0
+
+
+class ChatListener:
+    """A job's listener: its events go to whoever is the bot actor now, with the route to the chat."""
+
+    def __init__(self, registry: Registry, route: Route) -> None:
+        self.registry = registry
+        self.route = route
+
+    def __call__(self, event: Any) -> None:
+        self.registry.tell(BOT, JobUpdate(self.route, event))
+
+
+class BotActor(SupervisedActor):
+    def __init__(self, name: str, monitor: ExitMonitor, registry: Registry, gateways: Registry, desk: FrontDesk,
+                 sender: str, clock: Clock) -> None:
+        super().__init__(name, monitor)
+        self.registry = registry
+        self.gateways = gateways
+        self.desk = desk
+        self.sender = sender  # the credential whose session receives updates and sends replies
+        self.clock = clock
+        self.tick_at: float | None = None
+
+    def setup(self) -> None:
+        self.flush()  # whatever a crashed incarnation left in the outbox
+
+    def receive(self, message: Any) -> Any:
+        if isinstance(message, Incoming):
+            self.carry_out(self.desk.on_update(message.update))
+        elif isinstance(message, JobUpdate):
+            self.desk.on_event(message.route, message.event)
+        elif isinstance(message, StatusReport):
+            chat_id, lang = message.context
+            self.desk.on_status(chat_id, lang, message.status, self.clock.wall())
+        elif isinstance(message, Tick):
+            self.tick_at = None
+        else:
+            raise TypeError(f"bot actor got an unknown message {type(message).__name__}")
+        self.flush()
+        return None
+
+    def carry_out(self, actions: list) -> None:
+        for action in actions:
+            if isinstance(action, StartJob):
+                self.registry.tell(DISPATCHER, SubmitJob(action.request, ChatListener(self.registry, action.route)))
+            elif isinstance(action, CancelJobs):
+                for job_id in action.job_ids:
+                    self.registry.tell(DISPATCHER, CancelJob(job_id))
+            elif isinstance(action, AskStatus):
+                self.registry.tell(DISPATCHER, StatusRequest(BOT, (action.chat_id, action.lang)))
+
+    def flush(self) -> None:
+        now = self.clock.now()
+        ready, later = self.desk.outbox.due(now)
+        gateway = self.gateways.get(self.sender)
+        if gateway is not None and not self.desk.username:
+            self.desk.username = getattr(gateway, "username", None)
+        for index, item in enumerate(ready):
+            if gateway is None:  # the session is restarting: try again shortly, in order
+                for rest in reversed(ready[index:]):
+                    self.desk.outbox.retry(rest)
+                later = now + NO_SESSION_RETRY
+                break
+            try:
+                self._send(gateway, item)
+            except errors.Flood as error:
+                for rest in reversed(ready[index:]):
+                    self.desk.outbox.retry(rest)
+                self.desk.outbox.hold(now + flood_seconds(error))
+                later = now + flood_seconds(error)
+                log.warning("sending is flood-waited for %s s", error.value)
+                break
+            except errors.MessageNotModified:
+                pass
+            except errors.RPCError as error:  # the chat is gone or the bot was blocked: nobody to tell
+                log.warning("could not send to chat %s: %s", item.chat_id, error.__class__.__name__)
+        if later is not None:
+            self._tick(later)
+
+    def _send(self, gateway: Any, item: Outgoing) -> None:
+        if item.kind == "text":
+            message_id = gateway.send_text(item.chat_id, item.text, item.reply_to, item.buttons)
+            if item.key is not None:
+                self.desk.sent(item.key, message_id)
+        elif item.kind == "edit":
+            gateway.edit_text(item.chat_id, item.message_id, item.text, item.buttons)
+        elif item.kind == "document":
+            gateway.send_document(item.chat_id, item.file_name, item.data, item.text, item.reply_to)
+        elif item.kind == "callback":
+            gateway.answer_callback(item.callback_id)
+
+    def _tick(self, at: float) -> None:
+        if self.tick_at is not None and self.tick_at <= at:
+            return
+        self.tick_at = at
+        ref = self.actor_ref
+        self.clock.call_later(max(0.0, at - self.clock.now()), lambda: _tell(ref, Tick()))
+
+
+def _tell(ref: Any, message: Any) -> None:
+    import pykka
+
+    try:
+        ref.tell(message)
+    except pykka.ActorDeadError:
+        pass

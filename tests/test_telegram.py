@@ -1,0 +1,356 @@
+"""The bot end to end against the in-process fake Telegram: the real actor tree, real ffmpeg, real pyrogram
+types and exceptions; a scripted provider so that each test is about Telegram behaviour."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+from pyrogram import enums
+
+from supervisor import start_tree
+from transhades import config as config_lib
+from transhades.telegram.fake import FakeGateway, FakeTelegram
+
+from conftest import make_media, wait_for
+from test_tree import Script
+
+
+@pytest.fixture(scope="module")
+def tone_bytes(tmp_path_factory) -> bytes:
+    from transhades.audio import ffmpeg_binary
+
+    path = make_media(ffmpeg_binary(), tmp_path_factory.mktemp("tg") / "note.ogg", "-f", "lavfi", "-i",
+                      "sine=frequency=330:duration=3", "-c:a", "libopus", "-b:a", "24k")
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def big_bytes(tmp_path_factory) -> bytes:
+    """A 2.6 MB WAV: three 1 MiB chunks to download."""
+    from transhades.audio import ffmpeg_binary
+
+    path = make_media(ffmpeg_binary(), tmp_path_factory.mktemp("tg") / "long.wav", "-f", "lavfi", "-i",
+                      "sine=frequency=300:duration=30", "-ar", "44100", "-ac", "1")
+    return path.read_bytes()
+
+
+class Bot:
+    def __init__(self, tmp_path: Path, script: Script, credentials: int = 2, **telegram: object) -> None:
+        self.world = FakeTelegram()
+        self.script = script
+        self.session_dir = tmp_path / "sessions"
+        raw = {
+            "providers": [{"name": n, "kind": "openai", "base_url": "http://127.0.0.1:9", "api_key": "k"}
+                          for n in ("alpha", "beta")] + [{"name": "dg", "kind": "deepgram",
+                                                           "base_url": "http://127.0.0.1:9", "api_key": "k"}],
+            "cache": {"backend": "sqlite", "path": str(tmp_path / "cache.sqlite3")},
+            "audio": {"workers": 1, "temp_dir": str(tmp_path / "tmp")},
+            "supervision": {"backoff": {"min_seconds": 0.01, "max_seconds": 0.05}},
+            "data_dir": str(tmp_path / "data"),
+            "telegram": {"bot_token": "123456:" + "x" * 35, "session_dir": str(self.session_dir),
+                         "credentials": [{"name": f"API-{i}", "api_id": 1000 + i, "api_hash": "h" * 32}
+                                         for i in range(1, credentials + 1)],
+                         "send_interval_seconds": 0.01, "edit_interval_seconds": 0.02, **telegram},
+        }
+        self.config = config_lib.parse(raw, env={})
+        self.tree = start_tree(self.config, provider_factory=script.factory,
+                               gateway_factory=lambda c, r: FakeGateway(self.world, c.name, self.session_dir, r))
+        wait_for(lambda: self.world.receiver is not None, what="the receiving session")
+        self.user = self.world.user(501, "en")
+
+    def send(self, update) -> None:
+        self.world.deliver(update)
+
+    def voice(self, data: bytes, user=None, **kw):
+        message = self.world.media_message(user or self.user, data, **kw)
+        self.send(message)
+        return message
+
+    def texts(self, chat_id: int | None = None) -> list[str]:
+        return self.world.texts_to(chat_id or self.user.id)
+
+    def wait_text(self, needle: str, chat_id: int | None = None, timeout: float = 20) -> str:
+        return wait_for(lambda: next((t for t in self.texts(chat_id) if needle in t), None), timeout,
+                        what=f"a message containing {needle!r}; got {self.texts(chat_id)}")
+
+    def status(self) -> dict:
+        return {s["name"]: s for s in self.tree.status()}
+
+    def stop(self) -> None:
+        self.tree.stop()
+
+
+@pytest.fixture
+def bot(tmp_path):
+    made = []
+
+    def start(**kw) -> Bot:
+        made.append(Bot(tmp_path, Script(), **kw))
+        return made[-1]
+
+    yield start
+    for b in made:
+        b.stop()
+
+
+def test_voice_note_gets_one_status_message_then_the_transcript(bot, tone_bytes):
+    b = bot()
+    note = b.voice(tone_bytes)
+    b.wait_text("by alpha")
+    def edits_of_status():
+        sent = [s for s in b.world.sent if s.chat_id == b.user.id]
+        statuses = [s for s in sent if s.kind == "text" and s.reply_to == note.id and "by alpha" not in s.text]
+        assert len(statuses) == 1, "exactly one status message per job; the rest are edits of it"
+        return [s.text for s in sent if s.kind == "edit" and s.message_id == statuses[0].message_id]
+
+    wait_for(lambda: edits_of_status()[-1:] == ["Done."], what="the status message to say Done.")
+    result = [s for s in b.world.sent if "by alpha" in s.text][0]
+    assert result.reply_to == note.id
+
+
+def test_flood_wait_mid_download_moves_the_job_to_another_credential(bot, big_bytes):
+    b = bot(credentials=2)
+    b.world.floods["API-1"] = [120]
+    b.world.flood_after_chunks["API-1"] = 1  # FloodWait after the first 1 MiB chunk
+    b.voice(big_bytes, kind="audio", mime_type="audio/wav")
+    b.wait_text("by alpha")
+    assert b.world.downloads == {"API-1": 1, "API-2": 1}
+    wait_for(lambda: b.status()["credential:API-1"]["state"] == "quarantined", what="API-1 quarantined")
+    assert b.status()["credential:API-2"]["state"] == "running"
+
+
+def test_all_credentials_flood_waited_tells_the_user_and_finishes_by_itself(bot, tone_bytes):
+    b = bot(credentials=2)
+    b.world.floods = {"API-1": [2], "API-2": [1]}
+    b.voice(tone_bytes)
+    waiting = b.wait_text("slow down")
+    assert "about 1 s" in waiting
+    b.wait_text("by alpha", timeout=15)
+
+
+def test_duplicate_is_answered_from_cache_while_every_credential_is_flood_waited(bot, tone_bytes):
+    b = bot(credentials=1)
+    first = b.voice(tone_bytes)
+    b.wait_text("by alpha")
+    b.world.floods["API-1"] = [300]
+    other = b.world.user(777, "en", name="Budi")
+    b.send(b.world.forward(first, other))
+    b.wait_text("I had transcribed this file before", chat_id=other.id)
+    assert b.world.downloads["API-1"] == 1, "the duplicate needed no download"
+
+
+def test_restarted_credential_reuses_its_session_and_never_logs_in_again(bot, tone_bytes):
+    b = bot(credentials=2)
+    wait_for(lambda: dict(b.world.logins) == {"API-1": 1, "API-2": 1}, what="both sessions logged in once")
+    for name in ("API-1", "API-2"):
+        mode = stat.S_IMODE(os.stat(b.session_dir / f"{name}.session").st_mode)
+        assert mode == 0o600
+    b.tree.registry.tell("credential:API-1", object())  # an unknown message crashes it
+    wait_for(lambda: b.status()["credential:API-1"]["restarts_in_window"] == 1
+             and b.status()["credential:API-1"]["state"] == "running", what="API-1 restarted")
+    wait_for(lambda: b.world.receiver is not None, what="the receiving session back")
+    b.voice(tone_bytes)
+    b.wait_text("by alpha")
+    assert dict(b.world.logins) == {"API-1": 1, "API-2": 1}
+
+
+def test_expired_file_reference_is_refreshed_in_the_downloading_session(bot, tone_bytes):
+    from transhades.telegram.desk import media_of
+
+    b = bot(credentials=1)
+    note = b.world.media_message(b.user, tone_bytes)
+    found = media_of(note)
+    from transhades.media import TelegramFile
+
+    b.world.expire(TelegramFile(note.chat.id, note.id, found.file_id, found.file_unique_id, 0, "voice"))
+    b.send(note)
+    b.wait_text("by alpha")
+
+
+def test_things_that_are_not_media_get_a_short_answer(bot):
+    b = bot()
+    b.send(b.world.text_message(b.user, "hello there"))
+    b.voice(b"%PDF-1.4 not audio", kind="document", mime_type="application/pdf", file_name="cv.pdf")
+    wait_for(lambda: len([t for t in b.texts() if t.startswith("I can transcribe")]) == 2, what="two answers")
+    assert not b.world.downloads
+
+
+def test_broken_audio_gets_a_clear_error(bot):
+    b = bot()
+    b.voice(b"OggS" + bytes(3000))
+    assert "Could not transcribe this file: is not an audio or video file" in b.wait_text("Could not")
+
+
+def test_file_over_the_limit_is_refused_without_downloading(bot, tone_bytes):
+    b = bot(max_file_mb=5)
+    b.voice(tone_bytes, kind="video", mime_type="video/mp4", size=2_000_000_000)
+    assert b.wait_text("limit") == "This file is 2000 MB; the limit is 5 MB."
+    assert not b.world.downloads
+
+
+def test_allowlist_keeps_strangers_out(bot, tone_bytes):
+    b = bot(allowed_users=[501])
+    stranger = b.world.user(999, "en")
+    b.voice(tone_bytes, user=stranger)
+    assert b.wait_text("private", chat_id=999) == "Sorry, this bot is private."
+    b.voice(tone_bytes)
+    b.wait_text("by alpha")
+    assert b.world.downloads["API-1"] == 1
+
+
+def test_long_transcript_is_split_at_4096_and_also_sent_as_a_file(bot, tone_bytes):
+    b = bot()
+    sentence = "Kalimat ini panjang dan berisi banyak kata yang perlu dipotong dengan rapi. "
+    b.script.text_override = sentence * 200  # about 15,000 characters
+    b.voice(tone_bytes)
+    doc = wait_for(lambda: next((s for s in b.world.sent if s.kind == "document"), None), what="the .txt file")
+    parts = [s.text for s in b.world.sent if s.kind == "text" and s.text.startswith("Kalimat")]
+    assert len(parts) == 4 and all(len(p) <= 4096 for p in parts)
+    assert all(p.endswith(".") for p in parts), "cut at sentence ends"
+    assert " ".join(parts) == (sentence * 200).strip()
+    assert doc.file_name == "transcript.txt" and doc.data.decode() == (sentence * 200).strip()
+
+
+def test_start_help_and_unknown_commands(bot):
+    b = bot()
+    b.send(b.world.text_message(b.user, "/start"))
+    assert "/provider" in b.wait_text("Send or forward")
+    b.send(b.world.text_message(b.user, "/frobnicate"))
+    b.wait_text("I do not know that command")
+
+
+def test_indonesian_users_are_answered_in_indonesian(bot):
+    b = bot()
+    user = b.world.user(612, "id")
+    b.send(b.world.text_message(user, "/help"))
+    b.wait_text("Kirim atau teruskan", chat_id=612)
+    b.send(b.world.text_message(user, "halo"))
+    b.wait_text("Saya bisa mentranskripsi", chat_id=612)
+
+
+def test_provider_choice_is_a_keyboard_and_is_persisted(bot, tone_bytes):
+    b = bot()
+    b.send(b.world.text_message(b.user, "/provider"))
+    pick = wait_for(lambda: next((s for s in b.world.sent if s.buttons), None), what="the keyboard")
+    labels = [data for row in pick.buttons for _, data in row]
+    assert labels[:4] == ["prov:auto", "prov:alpha", "prov:beta", "prov:dg"]
+    assert "dgm:whisper" in labels
+    b.send(b.world.callback(b.user, "prov:beta", pick.message_id))
+    b.wait_text("Provider: beta.")
+    b.voice(tone_bytes)
+    b.wait_text("by beta")
+    settings = b.tree.config.data_dir
+    from transhades.telegram.settings import UserSettings
+
+    assert UserSettings(Path(settings) / "users.sqlite3").get(b.user.id).provider == "beta"
+
+
+def test_deepgram_model_choice_reaches_the_provider(bot, tone_bytes):
+    b = bot()
+    b.send(b.world.callback(b.user, "dgm:whisper", 1))
+    b.send(b.world.callback(b.user, "prov:dg", 1))
+    b.wait_text("Provider: dg.")
+    b.voice(tone_bytes)
+    b.wait_text("by dg")
+    assert b.script.models == [("dg", "whisper")]
+
+
+def test_language_and_format_commands(bot, tone_bytes):
+    b = bot()
+    b.send(b.world.text_message(b.user, "/language id"))
+    b.wait_text("Language: id.")
+    b.send(b.world.text_message(b.user, "/language klingon!"))
+    b.wait_text("is not a language code")
+    b.send(b.world.text_message(b.user, "/format srt"))
+    b.wait_text("Format: srt.")
+    b.voice(tone_bytes)
+    doc = wait_for(lambda: next((s for s in b.world.sent if s.kind == "document"), None), what="the srt file")
+    assert doc.file_name == "transcript.srt" and doc.data.decode().startswith("1\n00:00:00,000 --> ")
+    assert b.script.languages == ["id"]
+
+
+def test_cancel_stops_the_users_running_job(bot, tone_bytes):
+    b = bot()
+    b.script.delay["alpha"] = 2.0
+    b.voice(tone_bytes)
+    wait_for(lambda: b.script.calls, what="transcription under way")
+    b.send(b.world.text_message(b.user, "/cancel"))
+    b.wait_text("Cancelled 1 job(s).")
+    b.wait_text("Cancelled.")
+    time.sleep(2.2)
+    assert not any("by alpha" in t for t in b.texts()), "a cancelled job sends no transcript"
+
+
+def test_status_shows_credentials_providers_queue_and_cache(bot, big_bytes):
+    b = bot(credentials=2)
+    b.world.floods["API-1"] = [600]
+    b.voice(big_bytes, kind="audio", mime_type="audio/wav")
+    b.wait_text("by alpha")
+    b.send(b.world.text_message(b.user, "/status"))
+    report = b.wait_text("Telegram connections:")
+    assert "API-1: quarantined until" in report and "API-2: running" in report
+    assert "alpha: running, breaker closed" in report
+    assert "Queue: 0 running, 0 waiting" in report and "Cache: hit rate" in report
+
+
+def test_status_is_for_admins_when_admins_are_set(bot):
+    b = bot(admins=[1])
+    b.send(b.world.text_message(b.user, "/status"))
+    b.wait_text("Only admins")
+
+
+def test_in_groups_the_bot_answers_only_when_addressed(bot, tone_bytes):
+    b = bot()
+    group = b.world.chat(-100123, enums.ChatType.SUPERGROUP)
+    note = b.voice(tone_bytes, chat=group)
+    b.send(b.world.text_message(b.user, "nice song", chat=group))
+    time.sleep(0.3)
+    assert not b.texts(-100123) and not b.world.downloads
+    b.send(b.world.text_message(b.user, "/transcribe", chat=group, reply_to=note))
+    b.wait_text("by alpha", chat_id=-100123)
+
+
+def test_flood_wait_on_sending_delays_the_reply_but_never_drops_it(bot, tone_bytes):
+    b = bot()
+    b.world.send_floods = [1]
+    started = time.monotonic()
+    b.send(b.world.text_message(b.user, "/help"))
+    b.wait_text("Send or forward")
+    assert time.monotonic() - started >= 0.9
+
+
+def test_run_serves_the_bot_until_told_to_stop_and_exits_zero(tmp_path, tone_bytes, monkeypatch):
+    import io
+    import threading
+
+    import supervisor
+    from transhades.cli import run
+
+    world = FakeTelegram()
+    config = config_lib.parse({
+        "providers": [{"name": "alpha", "kind": "openai", "base_url": "http://127.0.0.1:9", "api_key": "k"}],
+        "cache": {"backend": "memory"}, "audio": {"temp_dir": str(tmp_path / "tmp")}, "data_dir": str(tmp_path),
+        "telegram": {"bot_token": "1:x", "session_dir": str(tmp_path / "s"),
+                     "credentials": [{"name": "API-1", "api_id": 1, "api_hash": "h"}],
+                     "send_interval_seconds": 0.01, "edit_interval_seconds": 0.01},
+    }, env={})
+    script = Script()
+    real_start_tree = supervisor.start_tree
+    monkeypatch.setattr(supervisor, "start_tree",
+                        lambda cfg, **kw: real_start_tree(cfg, provider_factory=script.factory, **kw))
+    stop = threading.Event()
+    outcome: list[int] = []
+    runner = threading.Thread(target=lambda: outcome.append(run(
+        config, io.StringIO(), lambda c, r: FakeGateway(world, c.name, tmp_path / "s", r), stop)))
+    runner.start()
+    wait_for(lambda: world.receiver is not None, what="the bot to come up")
+    world.deliver(world.media_message(world.user(5), tone_bytes))
+    wait_for(lambda: any("by alpha" in t for t in world.texts_to(5)), what="the transcript")
+    stop.set()
+    runner.join(timeout=25)
+    assert outcome == [0]
+    assert world.receiver is None, "sessions are closed on the way out"

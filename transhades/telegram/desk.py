@@ -1,0 +1,320 @@
+"""The bot's front desk, as a plain object: it reads updates, decides what to answer and which jobs to start, and
+turns each job's events into one status message and, at the end, the transcript in the user's format.
+
+It returns actions for the bot actor (start a job, cancel jobs, ask for the status) and puts every outgoing
+message into the :class:`Outbox`, which paces them. It does no I/O besides the user settings store.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from pyrogram import enums, types
+
+from ..formats import render
+from ..media import TelegramFile
+from ..messages import Completed, Failed, JobEvent, JobRequest, Queued, Stage, Waiting
+from .gateway import media_of
+from .outbox import Outbox, Outgoing
+from .replies import split_message
+from .settings import FORMATS, UserSettings
+from .texts import duration_words, language_of, say
+
+LANGUAGE_CHOICES = ("auto", "en", "id", "ms", "jv", "su", "ar", "zh", "hi", "es", "fr", "de", "ja", "ko", "ru")
+DEEPGRAM_MODELS = ("nova-3", "whisper")
+MAX_MESSAGES_BEFORE_FILE = 3
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a job's messages go. It travels with the job's events, so a restarted bot still knows."""
+
+    job_id: str
+    chat_id: int
+    user_id: int
+    reply_to: int
+    lang: str
+    format: str
+
+
+@dataclass(frozen=True)
+class StartJob:
+    request: JobRequest
+    route: Route
+
+
+@dataclass(frozen=True)
+class CancelJobs:
+    job_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AskStatus:
+    chat_id: int
+    lang: str
+
+
+Action = StartJob | CancelJobs | AskStatus
+
+
+@dataclass(frozen=True)
+class DeskRules:
+    providers: tuple[tuple[str, str], ...]  # (name, kind) of enabled providers, config order
+    max_file_mb: float = 2000.0
+    allowed_users: frozenset[int] = frozenset()
+    admins: frozenset[int] = frozenset()
+    bot_username: str | None = None
+
+
+class FrontDesk:
+    def __init__(self, rules: DeskRules, settings: UserSettings, outbox: Outbox | None = None) -> None:
+        self.rules = rules
+        self.settings = settings
+        self.outbox = outbox or Outbox()
+        self.username = rules.bot_username  # learnt from the session when the config does not say
+        self.status_ids: dict[str, int] = {}
+        self.running: dict[int, set[str]] = {}  # user -> job ids
+
+    # ======================================================================================== updates
+
+    def on_update(self, update: Any) -> list[Action]:
+        if isinstance(update, types.CallbackQuery):
+            return self._on_callback(update)
+        if not isinstance(update, types.Message) or update.from_user is None or update.from_user.is_bot:
+            return []
+        message: types.Message = update
+        user = message.from_user
+        lang = language_of(user.language_code)
+        private = message.chat is None or message.chat.type in (enums.ChatType.PRIVATE, enums.ChatType.BOT)
+        if not private and not self._addressed(message):
+            return []  # in groups only when mentioned, or when a command answers a media message
+        if self.rules.allowed_users and user.id not in self.rules.allowed_users | self.rules.admins:
+            if private:
+                self._reply(message, say(lang, "not_allowed"))
+            return []
+        text = (message.text or "").strip()
+        if text.startswith("/"):
+            return self._on_command(message, text, lang, private)
+        target = message if media_of(message) is not None else message.reply_to_message
+        if target is not None and media_of(target) is not None:
+            return self._intake(message, target, lang)
+        if private:
+            self._reply(message, say(lang, "not_media"))
+        return []
+
+    def _addressed(self, message: types.Message) -> bool:
+        text = message.text or message.caption or ""
+        name = self.username
+        if name and f"@{name.lower()}" in text.lower():
+            return True
+        return text.startswith("/") and message.reply_to_message is not None and \
+            media_of(message.reply_to_message) is not None
+
+    def _intake(self, message: types.Message, target: types.Message, lang: str) -> list[Action]:
+        found = media_of(target)
+        kind = next(k for k in ("voice", "audio", "video", "video_note", "document") if getattr(target, k, None))
+        mime = getattr(found, "mime_type", None) or ""
+        if kind == "document" and not mime.startswith(("audio/", "video/")):
+            self._reply(message, say(lang, "not_media"))
+            return []
+        size = int(getattr(found, "file_size", 0) or 0)
+        if size > self.rules.max_file_mb * 1_000_000:
+            self._reply(message, say(lang, "too_large", size=round(size / 1_000_000), limit=round(self.rules.max_file_mb)))
+            return []
+        user = message.from_user
+        prefs = self.settings.get(user.id)
+        media = TelegramFile(target.chat.id, target.id, found.file_id, found.file_unique_id, size, kind, mime or None,
+                             float(getattr(found, "duration", 0) or 0) or None, getattr(found, "file_name", None))
+        job_id = f"tg-{target.chat.id}-{target.id}-{message.id}"
+        models = tuple((name, prefs.deepgram_model) for name, k in self.rules.providers
+                       if k == "deepgram" and prefs.deepgram_model)
+        provider = prefs.provider if prefs.provider in {n for n, _ in self.rules.providers} else None
+        request = JobRequest(job_id, str(user.id), media, source_key=f"tg:{found.file_unique_id}",
+                             provider=provider, language=prefs.language, models=models)
+        route = Route(job_id, message.chat.id, user.id, target.id, lang, prefs.format)
+        self.running.setdefault(user.id, set()).add(job_id)
+        self.outbox.put(Outgoing("text", route.chat_id, say(lang, "checking cache"), reply_to=route.reply_to,
+                                 key=("status", job_id)))
+        return [StartJob(request, route)]
+
+    # ======================================================================================== commands
+
+    def _on_command(self, message: types.Message, text: str, lang: str, private: bool) -> list[Action]:
+        head, _, arg = text.partition(" ")
+        command, _, addressee = head[1:].partition("@")
+        if addressee and self.username and addressee.lower() != self.username.lower():
+            return []
+        command, arg = command.lower(), arg.strip()
+        user = message.from_user
+        prefs = self.settings.get(user.id)
+        target = message.reply_to_message
+        if not private and target is not None and media_of(target) is not None and command in ("transcribe", "t"):
+            return self._intake(message, target, lang)
+        if command in ("start", "help"):
+            self._reply(message, say(lang, "help"))
+        elif command == "status":
+            if self.rules.admins and user.id not in self.rules.admins:
+                self._reply(message, say(lang, "status_admins"))
+            else:
+                return [AskStatus(message.chat.id, lang)]
+        elif command == "cancel":
+            jobs = tuple(sorted(self.running.get(user.id, ())))
+            self._reply(message, say(lang, "cancel_count", count=len(jobs)) if jobs else say(lang, "cancel_none"))
+            return [CancelJobs(jobs)] if jobs else []
+        elif command == "provider":
+            rows = [[(say(lang, "auto"), "prov:auto")]] + [[(name, f"prov:{name}")] for name, _ in self.rules.providers]
+            if any(k == "deepgram" for _, k in self.rules.providers):
+                rows.append([(f"{say(lang, 'dg_model')}: {m}", f"dgm:{m}") for m in DEEPGRAM_MODELS])
+            current = prefs.provider or say(lang, "auto")
+            self._reply(message, say(lang, "provider_pick", current=current), buttons=rows)
+        elif command == "language":
+            if arg:
+                return self._set(message.chat.id, None, user.id, lang, "lang", arg)
+            rows = [[(code if code != "auto" else say(lang, "auto"), f"lang:{code}") for code in LANGUAGE_CHOICES[i:i + 5]]
+                    for i in range(0, len(LANGUAGE_CHOICES), 5)]
+            self._reply(message, say(lang, "language_pick", current=prefs.language or say(lang, "auto")), buttons=rows)
+        elif command == "format":
+            if arg:
+                return self._set(message.chat.id, None, user.id, lang, "fmt", arg)
+            self._reply(message, say(lang, "format_pick", current=prefs.format),
+                        buttons=[[(f, f"fmt:{f}") for f in FORMATS]])
+        elif private:
+            self._reply(message, say(lang, "unknown_command"))
+        return []
+
+    def _on_callback(self, query: types.CallbackQuery) -> list[Action]:
+        user = query.from_user
+        lang = language_of(user.language_code)
+        data = query.data if isinstance(query.data, str) else (query.data or b"").decode()
+        kind, _, value = data.partition(":")
+        chat_id = query.message.chat.id if query.message and query.message.chat else user.id
+        message_id = query.message.id if query.message else None
+        self.outbox.put(Outgoing("callback", None, callback_id=query.id))
+        return self._set(chat_id, message_id, user.id, lang, kind, value)
+
+    def _set(self, chat_id: int, message_id: int | None, user_id: int, lang: str, kind: str, value: str) -> list[Action]:
+        value = value.strip().lower() if kind != "prov" else value.strip()
+        if kind == "prov" and (value == "auto" or value in {n for n, _ in self.rules.providers}):
+            self.settings.update(user_id, provider=None if value == "auto" else value)
+            text = say(lang, "provider_set", value=value if value != "auto" else say(lang, "auto"))
+        elif kind == "dgm" and value in DEEPGRAM_MODELS:
+            self.settings.update(user_id, deepgram_model=value)
+            text = say(lang, "provider_set", value=f"Deepgram {value}")
+        elif kind == "lang":
+            if value not in ("auto", "") and not (value.isalpha() and 2 <= len(value) <= 3):
+                text = say(lang, "language_bad", value=value)
+            else:
+                self.settings.update(user_id, language=None if value in ("auto", "") else value)
+                text = say(lang, "language_set", value=value if value != "auto" else say(lang, "auto"))
+        elif kind == "fmt" and value in FORMATS:
+            self.settings.update(user_id, format=value)
+            text = say(lang, "format_set", value=value)
+        else:
+            return []
+        if message_id is not None:
+            self.outbox.put(Outgoing("edit", chat_id, text, message_id=message_id))
+        else:
+            self.outbox.put(Outgoing("text", chat_id, text))
+        return []
+
+    # ======================================================================================== job events
+
+    def on_event(self, route: Route, event: JobEvent) -> None:
+        lang = route.lang
+        if isinstance(event, Queued):
+            self._status(route, say(lang, "queued", position=event.position))
+        elif isinstance(event, Stage):
+            if event.stage == "downloading":
+                self._status(route, say(lang, "downloading", percent=int(100 * (event.fraction or 0))))
+            elif event.stage == "transcribing" and event.parts > 1:
+                self._status(route, say(lang, "transcribing_parts", part=event.part, parts=event.parts))
+            elif event.stage in ("transcribing", "preparing audio", "checking cache"):
+                self._status(route, say(lang, event.stage))
+        elif isinstance(event, Waiting):
+            key = "waiting_telegram" if "Telegram" in event.reason else "waiting_providers"
+            self._status(route, say(lang, key, wait=duration_words(event.seconds, lang)))
+        elif isinstance(event, Completed):
+            self._done(route)
+            self._status(route, say(lang, "done_cached" if event.cached else "done"))
+            self._deliver(route, event)
+        elif isinstance(event, Failed):
+            self._done(route)
+            reason = say(lang, "cancelled") if event.error.kind == "cancelled" else say(lang, "failed", reason=event.error)
+            self._status(route, reason)
+
+    def sent(self, key: Any, message_id: int) -> None:
+        if isinstance(key, tuple) and key[0] == "status":
+            self.status_ids[key[1]] = message_id
+
+    def _done(self, route: Route) -> None:
+        jobs = self.running.get(route.user_id)
+        if jobs is not None:
+            jobs.discard(route.job_id)
+            if not jobs:
+                del self.running[route.user_id]
+
+    def _status(self, route: Route, text: str) -> None:
+        message_id = self.status_ids.get(route.job_id)
+        if message_id is not None:
+            self.outbox.put(Outgoing("edit", route.chat_id, text, message_id=message_id))
+            return
+        for waiting in self.outbox.queue:  # the status message is not out yet: change what it will say
+            if waiting.key == ("status", route.job_id):
+                waiting.text = text
+                return
+        self.outbox.put(Outgoing("text", route.chat_id, text, reply_to=route.reply_to, key=("status", route.job_id)))
+
+    def _deliver(self, route: Route, event: Completed) -> None:
+        transcript = event.transcript
+        text = transcript.text.strip() or say(route.lang, "empty")
+        if route.format in ("srt", "vtt"):
+            body = render(transcript, route.format)
+            self.outbox.put(Outgoing("document", route.chat_id, reply_to=route.reply_to,
+                                     file_name=f"transcript.{route.format}", data=body.encode()))
+            return
+        if route.format == "txt":
+            self.outbox.put(Outgoing("document", route.chat_id, reply_to=route.reply_to, file_name="transcript.txt",
+                                     data=text.encode()))
+            return
+        parts = split_message(text)
+        for part in parts:
+            self.outbox.put(Outgoing("text", route.chat_id, part, reply_to=route.reply_to))
+        if len(parts) > MAX_MESSAGES_BEFORE_FILE:
+            self.outbox.put(Outgoing("document", route.chat_id, say(route.lang, "full_text"), reply_to=route.reply_to,
+                                     file_name="transcript.txt", data=text.encode()))
+
+    def _reply(self, message: types.Message, text: str, buttons: Any = None) -> None:
+        self.outbox.put(Outgoing("text", message.chat.id, text, reply_to=message.id, buttons=buttons))
+
+    # ======================================================================================== /status
+
+    def on_status(self, chat_id: int, lang: str, status: dict[str, Any], wall_now: float | None = None) -> None:
+        wall_now = time.time() if wall_now is None else wall_now
+        lines = ["Telegram connections:"]
+        rates = status.get("credentials", {})
+        for group, members in sorted(status.get("groups", {}).items()):
+            if not group.startswith("credential:"):
+                continue
+            for m in members:
+                state = m["state"]
+                if m.get("quarantined_for"):
+                    until = time.strftime("%H:%M:%S", time.gmtime(wall_now + m["quarantined_for"]))
+                    state = f"quarantined until {until} UTC"
+                stats = rates.get(m["name"], {"requests": 0, "success_rate": 1.0})
+                lines.append(f"• {m['name'].split(':', 1)[1]}: {state}, {stats['success_rate'] * 100:.0f}% ok, "
+                             f"{stats['requests']} requests")
+        lines.append("Providers:")
+        for name, info in status.get("providers", {}).items():
+            members = status.get("groups", {}).get(f"provider:{name}", [])
+            states = ",".join(sorted({m["state"] for m in members})) or "absent"
+            extra = f", disabled: {info['disabled']}" if info.get("disabled") else ""
+            lines.append(f"• {name}: {states}, breaker {info['breaker']}{extra}")
+        counters = status.get("counters", {})
+        hits, misses = counters.get("cache_hits", 0), counters.get("cache_misses", 0)
+        rate = f"{100 * hits / (hits + misses):.0f}%" if hits + misses else "n/a"
+        lines.append(f"Queue: {status.get('active', 0)} running, {status.get('queued', 0)} waiting")
+        lines.append(f"Cache: hit rate {rate} ({hits} hits, {misses} misses)")
+        lines.append(f"Jobs: {counters.get('completed', 0)} done, {counters.get('failed', 0)} failed")
+        self.outbox.put(Outgoing("text", chat_id, "\n".join(lines)))

@@ -1,0 +1,95 @@
+"""What the bot says, in English and Indonesian, picked from the user's Telegram language code."""
+
+from __future__ import annotations
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "help": ("Send or forward a voice note, audio, video, video note, or an audio/video file and I reply with "
+                 "the transcript.\n\n/provider choose who transcribes\n/language auto or a fixed language\n"
+                 "/format text, txt, srt or vtt\n/cancel stop your jobs\n/status how the bot is doing"),
+        "not_media": "I can transcribe voice notes, audio, video, video notes and audio/video files. Send one of those.",
+        "too_large": "This file is {size} MB; the limit is {limit} MB.",
+        "not_allowed": "Sorry, this bot is private.",
+        "queued": "In the queue: position {position}.",
+        "checking cache": "Checking whether I already know this file…",
+        "downloading": "Downloading… {percent}%",
+        "preparing audio": "Preparing the audio…",
+        "transcribing": "Transcribing…",
+        "transcribing_parts": "Transcribing… part {part} of {parts}",
+        "waiting_telegram": "Telegram asks me to slow down. I will continue by myself in about {wait}.",
+        "waiting_providers": "All transcription services are busy. I will continue by myself in about {wait}.",
+        "done": "Done.",
+        "done_cached": "Done (I had transcribed this file before).",
+        "failed": "Could not transcribe this file: {reason}",
+        "cancelled": "Cancelled.",
+        "cancel_count": "Cancelled {count} job(s).",
+        "cancel_none": "You have no running jobs.",
+        "empty": "(no speech found)",
+        "full_text": "The full transcript as a file.",
+        "provider_pick": "Who should transcribe your files? Now: {current}.",
+        "provider_set": "Provider: {value}.",
+        "dg_model": "Deepgram model",
+        "language_pick": "Which language do you speak? Now: {current}.",
+        "language_set": "Language: {value}.",
+        "language_bad": "'{value}' is not a language code. Use a code such as en or id, or auto.",
+        "format_pick": "How should transcripts arrive? Now: {current}.",
+        "format_set": "Format: {value}.",
+        "auto": "automatic",
+        "status_admins": "Only admins can see the status.",
+        "unknown_command": "I do not know that command. /help lists what I can do.",
+    },
+    "id": {
+        "help": ("Kirim atau teruskan pesan suara, audio, video, video bulat, atau file audio/video, dan saya balas "
+                 "dengan transkripnya.\n\n/provider pilih layanan transkripsi\n/language otomatis atau bahasa tetap\n"
+                 "/format text, txt, srt atau vtt\n/cancel hentikan pekerjaan Anda\n/status keadaan bot"),
+        "not_media": "Saya bisa mentranskripsi pesan suara, audio, video, video bulat, dan file audio/video. Kirim salah satunya.",
+        "too_large": "File ini {size} MB; batasnya {limit} MB.",
+        "not_allowed": "Maaf, bot ini privat.",
+        "queued": "Dalam antrean: posisi {position}.",
+        "checking cache": "Memeriksa apakah file ini sudah pernah saya proses…",
+        "downloading": "Mengunduh… {percent}%",
+        "preparing audio": "Menyiapkan audio…",
+        "transcribing": "Mentranskripsi…",
+        "transcribing_parts": "Mentranskripsi… bagian {part} dari {parts}",
+        "waiting_telegram": "Telegram meminta saya memperlambat. Saya lanjutkan sendiri dalam sekitar {wait}.",
+        "waiting_providers": "Semua layanan transkripsi sedang sibuk. Saya lanjutkan sendiri dalam sekitar {wait}.",
+        "done": "Selesai.",
+        "done_cached": "Selesai (file ini sudah pernah saya transkripsi).",
+        "failed": "Tidak bisa mentranskripsi file ini: {reason}",
+        "cancelled": "Dibatalkan.",
+        "cancel_count": "{count} pekerjaan dibatalkan.",
+        "cancel_none": "Anda tidak punya pekerjaan yang berjalan.",
+        "empty": "(tidak ada ucapan)",
+        "full_text": "Transkrip lengkap sebagai file.",
+        "provider_pick": "Siapa yang mentranskripsi file Anda? Sekarang: {current}.",
+        "provider_set": "Layanan: {value}.",
+        "dg_model": "Model Deepgram",
+        "language_pick": "Bahasa apa yang Anda gunakan? Sekarang: {current}.",
+        "language_set": "Bahasa: {value}.",
+        "language_bad": "'{value}' bukan kode bahasa. Gunakan kode seperti en atau id, atau auto.",
+        "format_pick": "Dalam bentuk apa transkrip dikirim? Sekarang: {current}.",
+        "format_set": "Format: {value}.",
+        "auto": "otomatis",
+        "status_admins": "Hanya admin yang bisa melihat status.",
+        "unknown_command": "Saya tidak kenal perintah itu. /help berisi yang bisa saya lakukan.",
+    },
+}
+
+
+def language_of(code: str | None) -> str:
+    return "id" if code and code.lower().startswith(("id", "ms", "jv", "su")) else "en"
+
+
+def say(lang: str, key: str, **values: object) -> str:
+    table = TEXTS.get(lang, TEXTS["en"])
+    return (table.get(key) or TEXTS["en"][key]).format(**values)
+
+
+def duration_words(seconds: float, lang: str) -> str:
+    seconds = max(1, int(round(seconds)))
+    if seconds < 90:
+        return f"{seconds} {'detik' if lang == 'id' else 's'}"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"{minutes} {'menit' if lang == 'id' else 'min'}"
+    return f"{minutes / 60:.1f} {'jam' if lang == 'id' else 'h'}"
