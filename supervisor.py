@@ -364,7 +364,8 @@ def telegram_specs(config: Config, registry: Registry, gateways: Registry, gatew
         receive = index == 0
         on_update = (lambda update: registry.tell("bot", Incoming(update))) if receive else None
         specs.append(ChildSpec(name, name, lambda m, n=name, c=credential, r=receive, u=on_update: CredentialActor.start(
-            n, m, registry, gateways, lambda: gateway_factory(c, r), temp_root, int(tg.max_file_mb * 1_000_000), u),
+            n, m, registry, gateways, lambda: gateway_factory(c, r), temp_root, int(tg.max_file_mb * 1_000_000), u,
+            tg.downloads_per_credential),
             shutdown_seconds=shutdown))
     return specs
 

@@ -105,6 +105,8 @@ def test_check_config_prints_the_tree_and_exits_zero():
     assert "provider:deepgram  x0  disabled: DEEPGRAM_API_KEY is not set" in out
     assert "audio-1, audio-2" in out and "dispatcher (max 5 jobs, 3 per user, 2 retries)" in out
     assert "failover order: groq -> local" in out
+    assert "credential:API-2   x0  skipped: api_id or api_hash is empty" in out
+    assert "bot                x0  not started: needs TELEGRAM_BOT_TOKEN, TELEGRAM_API_ID, TELEGRAM_API_HASH" in out
     assert "gsk_x" not in out + done.stderr
 
 

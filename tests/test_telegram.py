@@ -354,3 +354,14 @@ def test_run_serves_the_bot_until_told_to_stop_and_exits_zero(tmp_path, tone_byt
     runner.join(timeout=25)
     assert outcome == [0]
     assert world.receiver is None, "sessions are closed on the way out"
+
+
+def test_one_credential_downloads_several_files_at_once(bot, tone_bytes):
+    b = bot(credentials=1, downloads_per_credential=3)
+    b.world.bytes_per_second = len(tone_bytes) / 1.0  # each download takes about a second
+    for n in range(3):
+        b.voice(tone_bytes, user=b.world.user(700 + n))
+    for n in range(3):
+        b.wait_text("by alpha", chat_id=700 + n, timeout=20)
+    assert b.world.downloads["API-1"] == 3
+    assert b.world.most_streaming["API-1"] == 3, "the three downloads ran side by side"

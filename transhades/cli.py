@@ -144,9 +144,22 @@ def describe_tree(cfg: Config) -> list[str]:
         names = ", ".join(f"provider:{p.name}-{i}" for i in range(1, p.instances + 1))
         where = f"model {p.model}" + (f", {p.base_url}, upload limit {p.max_upload_mb:g} MB" if p.base_url else "")
         rows.append((f"provider:{p.name}", str(p.instances), f"{names} ({p.kind}, {where})"))
+    tg = cfg.telegram
+    if tg is not None:
+        for index, c in enumerate(tg.credentials):
+            role = "receives updates, sends replies" if index == 0 else "downloads only (no_updates)"
+            rows.append((f"credential:{c.name}", "1", f"credential:{c.name} ({role}, "
+                                                       f"{tg.downloads_per_credential} downloads at once)"))
+        for skipped in tg.skipped:
+            name, _, why = skipped.partition(": ")
+            rows.append((f"credential:{name}", "0", f"skipped: {why}"))
     d = cfg.dispatcher
     rows.append(("dispatcher", "1", f"dispatcher (max {d.max_concurrent_jobs} jobs, {d.per_user_limit} per user, "
                                     f"{d.retries} retries)"))
+    if tg is not None:
+        missing = missing_for_run(cfg)
+        rows.append(("bot", "1" if not missing else "0",
+                     "bot (transhades run)" if not missing else f"not started: needs {', '.join(missing)}"))
     width = max(len(r[0]) for r in rows)
     for index, (kind, count, detail) in enumerate(rows):
         branch = "└─" if index == len(rows) - 1 else "├─"

@@ -43,6 +43,8 @@ class FakeTelegram:
         self.sent: list[Sent] = []
         self.logins: Counter[str] = Counter()
         self.downloads: Counter[str] = Counter()  # credential -> stream calls
+        self.streaming: Counter[str] = Counter()  # credential -> streams open now
+        self.most_streaming: Counter[str] = Counter()  # credential -> most streams open at once
         self.floods: dict[str, list[int]] = {}  # credential -> waits (s) its next stream calls raise
         self.send_floods: list[int] = []  # waits the next sends raise
         self.flood_after_chunks: dict[str, int] = {}  # credential -> raise mid-stream after N chunks
@@ -170,13 +172,20 @@ class FakeGateway:
         data = world.files.get(media.file_unique_id)
         if data is None:
             raise errors.MessageIdInvalid()
-        for number, start in enumerate(range(offset_chunks * CHUNK, len(data), CHUNK)):
-            if after is not None and number == after:
-                self._flood(queue)
-            block = data[start:start + CHUNK]
-            if world.bytes_per_second:
-                time.sleep(len(block) / world.bytes_per_second)
-            yield block
+        with world.lock:
+            world.streaming[self.name] += 1
+            world.most_streaming[self.name] = max(world.most_streaming[self.name], world.streaming[self.name])
+        try:
+            for number, start in enumerate(range(offset_chunks * CHUNK, len(data), CHUNK)):
+                if after is not None and number == after:
+                    self._flood(queue)
+                block = data[start:start + CHUNK]
+                if world.bytes_per_second:
+                    time.sleep(len(block) / world.bytes_per_second)
+                yield block
+        finally:
+            with world.lock:
+                world.streaming[self.name] -= 1
 
     def refresh(self, media: TelegramFile) -> TelegramFile:
         with self.world.lock:
