@@ -98,18 +98,22 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _directory_name(job_id: str) -> str:
+    """Job ids never become paths unchecked: no separators, no '..', bounded length."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", job_id)[:120].strip(".")
+    return name or "job"
+
+
 def workdir(root: Path, job_id: str) -> Path:
-    """A private directory for one job's files (mode 0700); job ids never become paths unchecked."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", job_id)[:120] or "job"
+    """A private directory for one job's files (mode 0700)."""
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = root / safe
+    path = root / _directory_name(job_id)
     path.mkdir(exist_ok=True, mode=0o700)
     return path
 
 
 def discard(root: Path, job_id: str) -> None:
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", job_id)[:120] or "job"
-    shutil.rmtree(root / safe, ignore_errors=True)
+    shutil.rmtree(root / _directory_name(job_id), ignore_errors=True)
 
 
 def default_temp_root() -> Path:
