@@ -318,15 +318,16 @@ def temp_root_of(config: Config) -> Path:
 def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
                 provider_factory: ProviderFactory = build_provider,
                 on_alert: Callable[[str], None] | None = None,
-                gateway_factory: GatewayFactory | None = None, gateways: Registry | None = None) -> list[ChildSpec]:
+                gateway_factory: GatewayFactory | None = None, gateways: Registry | None = None,
+                preparer: Any = None) -> list[ChildSpec]:
     gateways = gateways if gateways is not None else Registry()
     """transhades' tree, in start order: cache, audio workers, provider instances, dispatcher."""
     data_dir = Path(config.data_dir)
     temp_root = temp_root_of(config)
     a = config.audio
-    preparer = audio_lib.AudioPreparer(temp_root, a.codec, a.bitrate_kbps, a.max_duration_seconds,
-                                       a.ffmpeg_timeout_seconds, a.chunk_seconds, a.overlap_seconds,
-                                       int(a.max_job_disk_mb * 1_000_000))
+    preparer = preparer or audio_lib.AudioPreparer(temp_root, a.codec, a.bitrate_kbps, a.max_duration_seconds,
+                                                   a.ffmpeg_timeout_seconds, a.chunk_seconds, a.overlap_seconds,
+                                                   int(a.max_job_disk_mb * 1_000_000))
     shutdown = config.supervision.shutdown_seconds
     specs = [ChildSpec(CACHE, CACHE, lambda m: CacheActor.start(
         CACHE, m, registry, lambda: open_store(config.cache)), shutdown_seconds=shutdown)]
@@ -382,7 +383,8 @@ def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Cloc
     from transhades.telegram.outbox import Outbox
 
     outbox = Outbox(tg.send_interval_seconds, tg.edit_interval_seconds)
-    desk = FrontDesk(rules, UserSettings(Path(config.data_dir) / "users.sqlite3"), outbox)  # outlives bot restarts
+    desk = FrontDesk(rules, UserSettings(Path(config.data_dir) / "users.sqlite3"), outbox, clock.now,
+                     tg.status_delay_seconds)  # outlives bot restarts
     sender = CREDENTIAL_PREFIX + tg.credentials[0].name
     return ChildSpec(BOT, BOT, lambda m: BotActor.start(BOT, m, registry, gateways, desk, sender, clock),
                      shutdown_seconds=shutdown)
@@ -390,7 +392,7 @@ def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Cloc
 
 def start_tree(config: Config, clock: Clock | None = None, provider_factory: ProviderFactory = build_provider,
                rng: random.Random | None = None, on_alert: Callable[[str], None] | None = None,
-               gateway_factory: GatewayFactory | None = None) -> Tree:
+               gateway_factory: GatewayFactory | None = None, preparer: Any = None) -> Tree:
     """The whole tree; with ``gateway_factory`` also one actor per Telegram credential and the bot actor."""
     clock = clock or SystemClock()
     registry = Registry()
@@ -401,7 +403,8 @@ def start_tree(config: Config, clock: Clock | None = None, provider_factory: Pro
     temp_root = temp_root_of(config)
     audio_lib.sweep_stale(temp_root)  # what a crashed or killed run left behind
     gateways = Registry()  # credential name -> its running session (the bot sends through the receiving one)
-    specs = child_specs(config, registry, flow, clock, provider_factory, on_alert, gateway_factory, gateways)
+    specs = child_specs(config, registry, flow, clock, provider_factory, on_alert, gateway_factory, gateways,
+                        preparer)
     stopped: list[str] = []
     sup = Supervisor.start(specs, RestartPolicy.from_config(config.supervision), clock, registry,
                            DispatcherFeed(registry), rng, on_alert, stopped.append)

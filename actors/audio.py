@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from transhades.audio import AudioPreparer, sha256_of
+from transhades.audio import AudioPreparer
 from transhades.messages import Fingerprint, PrepareAudio, SplitChunk
 
 from .base import ExitMonitor, WorkerActor
@@ -18,7 +18,7 @@ class AudioActor(WorkerActor):
 
     def receive(self, message: Any) -> Any:
         if isinstance(message, Fingerprint):
-            self.answer(message, lambda: sha256_of(Path(message.media.path)))
+            self.answer(message, lambda: self.preparer.fingerprint(Path(message.media.path)))
         elif isinstance(message, PrepareAudio):
             self.answer(message, lambda: self.preparer.prepare(message.job_id, Path(message.media.path),
                                                                message.max_chunk_bytes))

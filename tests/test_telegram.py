@@ -98,7 +98,7 @@ def bot(tmp_path):
 
 
 def test_voice_note_gets_one_status_message_then_the_transcript(bot, tone_bytes):
-    b = bot()
+    b = bot(status_delay_seconds=0)
     note = b.voice(tone_bytes)
     b.wait_text("by alpha")
     def edits_of_status():
@@ -139,8 +139,18 @@ def test_duplicate_is_answered_from_cache_while_every_credential_is_flood_waited
     b.world.floods["API-1"] = [300]
     other = b.world.user(777, "en", name="Budi")
     b.send(b.world.forward(first, other))
-    b.wait_text("I had transcribed this file before", chat_id=other.id)
+    b.wait_text("by alpha", chat_id=other.id)
     assert b.world.downloads["API-1"] == 1, "the duplicate needed no download"
+
+
+def test_an_instant_answer_comes_without_a_status_message(bot, tone_bytes):
+    b = bot(status_delay_seconds=5)
+    first = b.voice(tone_bytes)
+    b.wait_text("by alpha")
+    other = b.world.user(778, "en")
+    b.send(b.world.forward(first, other))
+    b.wait_text("by alpha", chat_id=other.id)
+    assert [s.kind for s in b.world.sent if s.chat_id == other.id] == ["text"], "just the transcript"
 
 
 def test_restarted_credential_reuses_its_session_and_never_logs_in_again(bot, tone_bytes):

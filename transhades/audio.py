@@ -207,6 +207,9 @@ class AudioPreparer:
 
     # ------------------------------------------------------------------------------------------- preparing
 
+    def fingerprint(self, source: Path) -> str:
+        return sha256_of(source)
+
     def prepare(self, job_id: str, source: Path | Iterable[bytes], max_chunk_bytes: int | None = None) -> PreparedAudio:
         """``source``: a file, or the blocks of a download as they arrive (conversion overlaps the download)."""
         feed = None

@@ -114,6 +114,7 @@ class TelegramConfig:
     downloads_per_credential: int = 2
     send_interval_seconds: float = 1.0  # per chat
     edit_interval_seconds: float = 3.0  # per status message
+    status_delay_seconds: float = 1.0  # no status message for a job answered within this time
 
 
 @dataclass(frozen=True)
@@ -423,7 +424,8 @@ def _telegram(raw: Any, env: Mapping[str, str], problems: list[str]) -> Telegram
     token_var = _VAR.search(raw_token).group(1) if isinstance(raw_token, str) and _VAR.search(raw_token) else None
     t = _Section(expand(raw, env, set()), "telegram", problems,
                  ("bot_token", "session_dir", "credentials", "max_file_mb", "allowed_users", "admins",
-                  "downloads_per_credential", "send_interval_seconds", "edit_interval_seconds"))
+                  "downloads_per_credential", "send_interval_seconds", "edit_interval_seconds",
+                  "status_delay_seconds"))
     credentials: list[CredentialConfig] = []
     skipped: list[str] = []
     raw_list = t.data.get("credentials") or []
@@ -453,6 +455,7 @@ def _telegram(raw: Any, env: Mapping[str, str], problems: list[str]) -> Telegram
         downloads_per_credential=t.number("downloads_per_credential", 2, minimum=1, maximum=8, integer=True),
         send_interval_seconds=t.number("send_interval_seconds", 1.0, minimum=0),
         edit_interval_seconds=t.number("edit_interval_seconds", 3.0, minimum=0),
+        status_delay_seconds=t.number("status_delay_seconds", 1.0, minimum=0),
     )
 
 

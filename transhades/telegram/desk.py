@@ -69,8 +69,11 @@ class DeskRules:
 
 
 class FrontDesk:
-    def __init__(self, rules: DeskRules, settings: UserSettings, outbox: Outbox | None = None) -> None:
+    def __init__(self, rules: DeskRules, settings: UserSettings, outbox: Outbox | None = None,
+                 now: Any = time.monotonic, status_delay: float = 1.0) -> None:
         self.rules = rules
+        self.now = now
+        self.status_delay = status_delay
         self.settings = settings
         self.outbox = outbox or Outbox()
         self.username = rules.bot_username  # learnt from the session when the config does not say
@@ -136,7 +139,7 @@ class FrontDesk:
         route = Route(job_id, message.chat.id, user.id, target.id, lang, prefs.format)
         self.running.setdefault(user.id, set()).add(job_id)
         self.outbox.put(Outgoing("text", route.chat_id, say(lang, "checking cache"), reply_to=route.reply_to,
-                                 key=("status", job_id)))
+                                 key=("status", job_id), not_before=self.now() + self.status_delay))
         return [StartJob(request, route)]
 
     # ======================================================================================== commands
@@ -237,7 +240,8 @@ class FrontDesk:
             self._status(route, say(lang, key, wait=duration_words(event.seconds, lang)))
         elif isinstance(event, Completed):
             self._done(route)
-            self._status(route, say(lang, "done_cached" if event.cached else "done"))
+            if not self.outbox.drop(("status", route.job_id)):  # answered before any status was needed
+                self._status(route, say(lang, "done_cached" if event.cached else "done"))
             self._deliver(route, event)
         elif isinstance(event, Failed):
             self._done(route)

@@ -45,6 +45,7 @@ class FakeTelegram:
         self.downloads: Counter[str] = Counter()  # credential -> stream calls
         self.streaming: Counter[str] = Counter()  # credential -> streams open now
         self.most_streaming: Counter[str] = Counter()  # credential -> most streams open at once
+        self.timeline: list[tuple[str, str, str, float]] = []  # (flood | stream, credential, file, monotonic time)
         self.floods: dict[str, list[int]] = {}  # credential -> waits (s) its next stream calls raise
         self.send_floods: list[int] = []  # waits the next sends raise
         self.flood_after_chunks: dict[str, int] = {}  # credential -> raise mid-stream after N chunks
@@ -166,7 +167,12 @@ class FakeGateway:
             queue = world.floods.setdefault(self.name, [])
             after = world.flood_after_chunks.pop(self.name, None)
         if after is None:
-            self._flood(queue)
+            try:
+                self._flood(queue)
+            except errors.Flood:
+                world.timeline.append(("flood", self.name, media.file_unique_id, time.monotonic()))
+                raise
+        world.timeline.append(("stream", self.name, media.file_unique_id, time.monotonic()))
         if media.file_id in world.expired:
             raise errors.FileReferenceExpired()
         data = world.files.get(media.file_unique_id)

@@ -25,6 +25,7 @@ class Outgoing:
     data: bytes | None = None
     callback_id: str | None = None
     key: Any = None  # who wants the sent message's id (a job's status message)
+    not_before: float = 0.0  # a status message waits a moment: a job done by then needs none
 
 
 @dataclass
@@ -69,10 +70,18 @@ class Outbox:
         self.queue = kept
         return ready, later
 
+    def drop(self, key: Any) -> bool:
+        """Take back a message not sent yet (a status message the job no longer needs)."""
+        for item in self.queue:
+            if item.key == key:
+                self.queue.remove(item)
+                return True
+        return False
+
     def _earliest(self, item: Outgoing, now: float) -> float:
         if item.kind == "callback" or item.chat_id is None:
             return now
-        at = self.last_in_chat.get(item.chat_id, -1e9) + self.per_chat_seconds
+        at = max(item.not_before, self.last_in_chat.get(item.chat_id, -1e9) + self.per_chat_seconds)
         if item.kind == "edit":
             at = max(at, self.last_edit.get((item.chat_id, item.message_id), -1e9) + self.edit_seconds)
         return at
