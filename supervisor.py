@@ -398,8 +398,10 @@ def start_tree(config: Config, clock: Clock | None = None, provider_factory: Pro
     registry = Registry()
     breakers = {p.name: ProviderBreaker(p.breaker_failures, p.breaker_seconds) for p in config.enabled_providers}
     upload_limits = {p.name: int(p.max_upload_mb * 1_000_000) for p in config.enabled_providers if p.kind != "local"}
+    download_slots = config.telegram.downloads_per_credential if config.telegram else 2
     flow = JobFlow(((p.name, p.kind) for p in config.enabled_providers), config.dispatcher, clock.now,
-                   breakers=breakers, upload_limits=upload_limits)
+                   breakers=breakers, upload_limits=upload_limits, download_slots=download_slots,
+                   provider_slots=1, audio_slots=1)
     temp_root = temp_root_of(config)
     audio_lib.sweep_stale(temp_root)  # what a crashed or killed run left behind
     gateways = Registry()  # credential name -> its running session (the bot sends through the receiving one)

@@ -157,7 +157,7 @@ def test_quarantined_provider_gets_no_new_work_until_its_deadline():
     d = Driver()
     d.submit("j1")
     d.fail(d.to_transcription("j1"), RateLimited("429", retry_after=30))
-    d.take(Transcribe)
+    d.done(d.take(Transcribe), transcript())
     d.submit("j2", user="u2")
     assert d.to_transcription("j2").to == "provider:deepgram-1"
     d.clock.advance(30)
@@ -227,7 +227,9 @@ def test_rejected_key_disables_the_provider_for_later_jobs():
     d = Driver()
     d.submit("j1")
     d.fail(d.to_transcription("j1"), ProviderRejectedKey("401 invalid key"))
-    assert d.take(Transcribe).to == "provider:deepgram-1"
+    retry = d.take(Transcribe)
+    assert retry.to == "provider:deepgram-1"
+    d.done(retry, transcript())
     d.submit("j2", user="u2")
     assert d.to_transcription("j2").to == "provider:deepgram-1"
 
@@ -380,7 +382,7 @@ def test_repeated_provider_failures_open_its_breaker_and_quarantine_it():
     for job in ("j1", "j2"):
         d.submit(job, user=job)
         d.fail(d.to_transcription(job), ProviderUnavailable("502 bad gateway"))
-        d.take(Transcribe)
+        d.done(d.take(Transcribe), transcript())
     assert Quarantine("provider:groq", 45, "circuit open: 502 bad gateway") in d.other
     assert d.flow.status()["providers"]["groq"]["breaker"] == "open"
     d.submit("j3", user="j3")
@@ -463,9 +465,13 @@ def test_chunks_of_a_long_file_fan_out_over_idle_remote_providers_and_never_to_l
     d.done(d.take(Fingerprint), "abc")
     d.done(d.take(LookupTranscript), None)
     d.done(d.take(PrepareAudio), audio("j1", chunks=4))
-    targets = [d.take(Transcribe).to for _ in range(4)]
-    assert targets[:2] == ["provider:groq-1", "provider:deepgram-1"]
-    assert sorted(targets[2:]) == ["provider:deepgram-1", "provider:groq-1"]
+    first = [d.take(Transcribe), d.take(Transcribe)]
+    assert [s.to for s in first] == ["provider:groq-1", "provider:deepgram-1"]
+    assert not any(isinstance(s.message, Transcribe) for s in d.sent), "the rest wait for a free remote slot"
+    d.done(first[1], transcript())
+    assert d.take(Transcribe).to == "provider:deepgram-1", "pulled by whichever provider frees up first"
+    d.done(first[0], transcript())
+    assert d.take(Transcribe).to == "provider:groq-1"
 
 
 def test_a_chosen_provider_keeps_all_the_chunks():
@@ -474,7 +480,12 @@ def test_a_chosen_provider_keeps_all_the_chunks():
     d.done(d.take(Fingerprint), "abc")
     d.done(d.take(LookupTranscript), None)
     d.done(d.take(PrepareAudio), audio("j1", chunks=3))
-    assert {d.take(Transcribe).to for _ in range(3)} == {"provider:deepgram-1"}
+    for _ in range(3):
+        send = d.take(Transcribe)
+        assert send.to == "provider:deepgram-1"
+        assert not any(isinstance(s.message, Transcribe) for s in d.sent), "one at a time, others idle or not"
+        d.done(send, transcript())
+    assert isinstance(d.finals()[0], Completed)
 
 
 def test_preparation_asks_for_chunks_that_fit_the_smallest_upload_limit():

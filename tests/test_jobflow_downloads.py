@@ -71,16 +71,19 @@ def test_blocked_credential_is_not_asked_again_before_its_deadline():
     submit_voice(d, "j1")
     d.done(d.take(LookupTranscript), None)
     d.fail(d.take(Download, "credential:API-1"), RateLimited("FloodWait", 300))
-    d.take(Download, "credential:API-2")
+    d.done(d.take(Download, "credential:API-2"), LocalFile("/tmp/j1"))
     for n in range(2, 6):
         submit_voice(d, f"j{n}", n, user=f"u{n}")
         d.done(d.take(LookupTranscript), None)
-        assert d.take(Download).to == "credential:API-2"
+        send = d.take(Download)
+        assert send.to == "credential:API-2"
+        if n < 5:
+            d.done(send, LocalFile(f"/tmp/j{n}"))  # j5 keeps API-2 busy
     d.clock.advance(300)
     d.change("credential:API-1", "credential:API-1", "running")
     submit_voice(d, "j9", 9, user="u9")
     d.done(d.take(LookupTranscript), None)
-    assert d.take(Download).to == "credential:API-1", "back after its deadline, and least busy"
+    assert d.take(Download).to == "credential:API-1", "back after its deadline, and the least busy"
 
 
 def test_all_credentials_quarantined_tells_the_shortest_wait_and_resumes_by_itself():
@@ -140,3 +143,22 @@ def test_download_progress_is_reported_as_a_stage():
     send = d.take(Download)
     d.apply(d.flow.task_progress(send.message.ticket, 0.4))
     assert Stage("j1", "downloading", fraction=0.4) in d.events
+
+
+def test_downloads_beyond_a_sessions_slots_wait_in_the_dispatcher_not_behind_a_flood():
+    d = Driver(limits=DispatcherConfig(20, 20, 2))
+    credentials(d, "API-1", "API-2")
+    for n in range(1, 6):
+        submit_voice(d, f"j{n}", n)
+        d.done(d.take(LookupTranscript), None)
+    first = [s for s in d.sent if isinstance(s.message, Download)]
+    assert sorted(s.to for s in first) == ["credential:API-1", "credential:API-1", "credential:API-2",
+                                           "credential:API-2"], "two slots per session; the fifth waits"
+    flooded = next(s for s in first if s.to == "credential:API-1")
+    d.sent.clear()
+    d.fail(flooded, RateLimited("FloodWait", 60))
+    moved = [s for s in d.sent if isinstance(s.message, Download)]
+    assert not moved, "API-2 is full and API-1 is blocked: nothing is queued behind the flood"
+    other = next(s for s in first if s.to == "credential:API-2")
+    d.done(other, LocalFile("/tmp/x"))
+    assert d.take(Download).to == "credential:API-2", "the freed slot takes the oldest waiting download"

@@ -89,13 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run the Telegram bot")
     r.add_argument("--config")
+
+    b = sub.add_parser("bench", help="measure the brief's numbers against baselines in the same run")
+    b.add_argument("--quick", action="store_true", help="smaller inputs; under 2 minutes on 2 cores")
+    b.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    b.add_argument("--out", help="also write the JSON here, and a PNG of latency distributions beside it")
+    b.add_argument("--history", help="append this run as one line to a JSON-lines file")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # transcribe's stderr is for the user: only errors unless asked (-v: operations, -vv: everything)
-    quiet = logging.ERROR if args.command == "transcribe" else logging.WARNING
+    quiet = logging.ERROR if args.command in ("transcribe", "bench") else logging.WARNING
     level = quiet if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
     redactor = logs.setup(level)
     try:
@@ -105,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             cfg = load_config(args.config, allow_embedded=True)
             redactor.add(cfg.secrets())
             return transcribe(cfg, args, sys.stdout, sys.stderr)
+        if args.command == "bench":
+            return bench(args)
         if args.command == "run":
             cfg = load_config(args.config, allow_embedded=False)
             redactor.add(cfg.secrets())
@@ -178,6 +186,25 @@ def check_config(args: argparse.Namespace, out: TextIO) -> int:
         print("error: no provider is enabled; set a provider's key variable or add a local provider",
               file=sys.stderr)
         return EXIT_FAILED
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------------ bench
+
+
+def bench(args: argparse.Namespace) -> int:
+    import json
+
+    from . import bench as bench_lib
+
+    result = bench_lib.run(args.quick, progress=lambda label: print(f"bench: {label}…", file=sys.stderr))
+    if args.out:
+        bench_lib.write(result, Path(args.out))
+    result.pop("_latencies", None)
+    if args.history:
+        with open(args.history, "a", encoding="utf-8") as history:
+            history.write(json.dumps(result) + "\n")
+    print(json.dumps(result, indent=2) if args.json else bench_lib.table(result))
     return EXIT_OK
 
 

@@ -56,6 +56,7 @@ CREDENTIAL_PREFIX = "credential:"
 SUCCESS_WINDOW = 20  # recent downloads per credential that its success rate looks at
 DISPATCHER = "dispatcher"
 QUEUE_UPDATES = 100  # waiting jobs told their new position when the line moves
+UNPARK_MISSES = 32  # parked tasks tried in a row without success before a queue is left for later
 
 
 # ------------------------------------------------------------------------------------------------- effects
@@ -107,6 +108,10 @@ class Member:
     quarantined_until: float | None = None
     reason: str | None = None
     load: int = 0
+    slots: int = 1  # tasks it may hold at once; the rest wait in the dispatcher, not in its mailbox
+
+    def free(self, now: float) -> bool:
+        return self.usable(now) and self.load < self.slots
 
     def usable(self, now: float) -> bool:
         if self.state not in ("running", "quarantined"):
@@ -157,7 +162,8 @@ class JobFlow:
     def __init__(self, providers: Iterable[tuple[str, str]], limits: DispatcherConfig,
                  now: Callable[[], float], retry_default: float = 30.0,
                  breakers: dict[str, ProviderBreaker] | None = None,
-                 upload_limits: dict[str, int] | None = None) -> None:
+                 upload_limits: dict[str, int] | None = None, download_slots: int = 2,
+                 provider_slots: int = 1, audio_slots: int = 4) -> None:
         """``providers``: (name, kind) in config order; local-kind providers are moved to the end.
         ``breakers``: per provider name; a provider without one gets the default breaker."""
         providers = list(providers)
@@ -175,7 +181,8 @@ class JobFlow:
         self.active_by_user: dict[str, int] = {}
         self.members: dict[str, Member] = {}
         self.tickets: dict[int, Task] = {}
-        self.parked: list[Task] = []
+        self.parked: dict[str, deque[Task]] = {}  # tasks waiting for a free slot, per kind of work
+        self.slot_counts = {CREDENTIAL_PREFIX: download_slots, PROVIDER_PREFIX: provider_slots, AUDIO: audio_slots}
         self._ticket_seq = itertools.count(1)
         self.downloads: dict[str, deque[bool]] = {}  # credential -> recent outcomes
         self.requests: dict[str, int] = {}
@@ -213,6 +220,14 @@ class JobFlow:
     # ----------------------------------------------------------------------------------- worker events
 
     def task_done(self, ticket: int, result: Any) -> list[Effect]:
+        group = self.tickets[ticket].group if ticket in self.tickets else None
+        return self._task_done(ticket, result) + self._freed(group)
+
+    def task_failed(self, ticket: int, error: TranshadesError) -> list[Effect]:
+        group = self.tickets[ticket].group if ticket in self.tickets else None
+        return self._task_failed(ticket, error) + self._freed(group)
+
+    def _task_done(self, ticket: int, result: Any) -> list[Effect]:
         task = self._take(ticket)
         if task is None:
             return []
@@ -251,7 +266,7 @@ class JobFlow:
             return out
         raise AssertionError(f"unknown step {task.step}")
 
-    def task_failed(self, ticket: int, error: TranshadesError) -> list[Effect]:
+    def _task_failed(self, ticket: int, error: TranshadesError) -> list[Effect]:
         task = self._take(ticket)
         if task is None:
             return []
@@ -309,18 +324,19 @@ class JobFlow:
         """The whole table, as after a dispatcher restart: forget loads, place every task again."""
         self.members = {}
         for view in members:
-            self.members[view.name] = Member(view.name, view.group, view.state, view.quarantined_until, view.reason)
+            self.members[view.name] = Member(view.name, view.group, view.state, view.quarantined_until, view.reason,
+                                             slots=self._slots_of(view.group))
         in_flight = list(self.tickets.values())
         self.tickets.clear()
         for task in in_flight:
             task.worker = task.ticket = None
-            self.parked.append(task)
+            self._park(task)
         return self._unpark()
 
     def member_changed(self, view: MemberView) -> list[Effect]:
         member = self.members.get(view.name)
         if member is None:
-            member = self.members[view.name] = Member(view.name, view.group)
+            member = self.members[view.name] = Member(view.name, view.group, slots=self._slots_of(view.group))
         was_running = member.state in ("running", "quarantined")
         member.state, member.reason = view.state, view.reason
         member.quarantined_until = view.quarantined_until
@@ -416,17 +432,21 @@ class JobFlow:
         breaker = self.breakers.get(group[len(PROVIDER_PREFIX):]) if group.startswith(PROVIDER_PREFIX) else None
         if breaker is not None and not breaker.allows(now):
             return None
-        usable = [m for m in self._group(group) if m.usable(now)]
-        return min(usable, key=lambda m: (m.load, m.name)) if usable else None
+        free = [m for m in self._group(group) if m.free(now)]
+        return min(free, key=lambda m: (m.load, m.name)) if free else None
 
     def _group_outlook(self, group: str) -> str:
-        """``usable`` | ``later`` (restarting, starting, quarantined, breaker open) | ``gone`` (failed, disabled)."""
+        """``usable`` | ``busy`` (every slot taken) | ``later`` (restarting, starting, quarantined, breaker open) |
+        ``gone`` (failed, disabled)."""
         if group in self.disabled:
             return "gone"
         now = self.now()
         members = self._group(group)
         if self._pick(group):
             return "usable"
+        breaker = self.breakers.get(group[len(PROVIDER_PREFIX):]) if group.startswith(PROVIDER_PREFIX) else None
+        if (breaker is None or breaker.state == "closed") and any(m.usable(now) for m in members):
+            return "busy"
         if any(m.state in ("starting", "restarting", "running", "quarantined") for m in members):
             return "later"
         return "gone"
@@ -458,8 +478,8 @@ class JobFlow:
             member = self._pick(task.group)
             if member:
                 return self._send(task, member)
-            if self._group_outlook(task.group) == "later":
-                self.parked.append(task)
+            if self._group_outlook(task.group) in ("busy", "later"):
+                self._park(task)
                 return []
             if task.group == CACHE:  # no cache at all: route around it
                 job.tasks.remove(task)
@@ -471,6 +491,7 @@ class JobFlow:
     def _place_transcription(self, job: Job, task: Task) -> list[Effect]:
         for _ in range(2):
             later: list[str] = []
+            busy: set[str] = set()
             candidates: list[tuple[str, Member]] = []
             for provider in job.order:
                 if provider in task.tried:
@@ -479,14 +500,22 @@ class JobFlow:
                 member = self._pick(group)
                 if member:
                     candidates.append((provider, member))
-                elif self._group_outlook(group) == "later":
+                    continue
+                outlook = self._group_outlook(group)
+                if outlook == "busy":
+                    busy.add(provider)
+                elif outlook == "later":
                     later.append(group)
+            if busy - self.local:  # a remote provider will free up: the local model stays the last resort
+                candidates = [c for c in candidates if c[0] not in self.local]
+            if job.request.provider in busy:  # the user's choice is busy: wait for it rather than go elsewhere
+                candidates = []
             if candidates:
                 job.waiting_told = False  # tell the user again if it has to wait again later
                 return self._send(task, self._choose(job, candidates))
-            if later:
-                self.parked.append(task)
-                return self._tell_waiting(job, later)
+            if busy or later:
+                self._park(task)  # a slot frees up, or a quarantine ends; either brings it back
+                return [] if busy else self._tell_waiting(job, later)
             # Every provider was tried in this attempt. Rate limits cost no attempt; real failures do.
             if any(kind != RateLimited.kind for kind in task.tried.values()):
                 job.attempts += 1
@@ -504,15 +533,18 @@ class JobFlow:
         """The best credential: not quarantined, fewest downloads running, best recent success rate."""
         now = self.now()
         credentials = [m for m in self.members.values() if m.group.startswith(CREDENTIAL_PREFIX)]
-        usable = [m for m in credentials if m.usable(now)]
-        if usable:
-            best = min(usable, key=lambda m: (m.load, -self._success_rate(m.name), m.name))
+        free = [m for m in credentials if m.free(now)]
+        if free:
+            best = min(free, key=lambda m: (m.load, -self._success_rate(m.name), m.name))
             self.requests[best.name] = self.requests.get(best.name, 0) + 1
             job.waiting_told = False
             return self._send(task, best)
+        if any(m.usable(now) for m in credentials):
+            self._park(task)  # every session is busy downloading: wait for a slot, never queue behind a flood
+            return []
         later = sorted({m.group for m in credentials if self._group_outlook(m.group) == "later"})
         if later:
-            self.parked.append(task)
+            self._park(task)
             return self._tell_waiting(job, later, "every Telegram connection is rate-limited")
         return self._finish(job, Failed(job.id, ProviderUnavailable(
             "no Telegram connection is available to download the file; the operator has been alerted")))
@@ -547,17 +579,53 @@ class JobFlow:
         seconds = min(deadlines) - now if deadlines else 0.0
         return [Emit(job.listener, Waiting(job.id, seconds, reason))]
 
-    def _unpark(self) -> list[Effect]:
-        if not self.parked:
-            return []
-        parked, self.parked = self.parked, []
+    def _slots_of(self, group: str) -> int:
+        for prefix, count in self.slot_counts.items():
+            if group.startswith(prefix):
+                return count
+        return 1_000_000  # the cache answers as fast as it is asked
+
+    @staticmethod
+    def _queue_of(task: Task) -> str:
+        if task.step == "download":
+            return "download"
+        if task.step == "transcribe":
+            return "transcribe"
+        return task.group
+
+    def _park(self, task: Task) -> None:
+        self.parked.setdefault(self._queue_of(task), deque()).append(task)
+
+    def _unpark(self, queues: Iterable[str] | None = None, slots: int | None = None) -> list[Effect]:
+        """Place parked tasks again, oldest first, until ``slots`` of them went out (one freed slot takes one
+        task) or many in a row still could not go (the rest wait for the next freed slot)."""
         out: list[Effect] = []
-        for task in parked:
-            job = self.jobs.get(task.job_id)
-            if job is None or task not in job.tasks:
-                continue
-            out += self._place(task)
+        for name in list(self.parked) if queues is None else queues:
+            waiting = self.parked.get(name)
+            misses = placed = 0
+            for _ in range(len(waiting) if waiting else 0):
+                if not waiting or misses >= UNPARK_MISSES or (slots is not None and placed >= slots):
+                    break
+                task = waiting.popleft()
+                job = self.jobs.get(task.job_id)
+                if job is None or task not in job.tasks:
+                    continue
+                out += self._place(task)
+                if task.ticket is not None or task.job_id not in self.jobs:
+                    placed, misses = placed + 1, 0
+                else:
+                    misses += 1
         return out
+
+    def _freed(self, group: str | None) -> list[Effect]:
+        """A slot in ``group`` came free: the tasks waiting for that kind of work may go."""
+        if not group:
+            return []
+        if group.startswith(CREDENTIAL_PREFIX):
+            return self._unpark(["download"], slots=1)
+        if group.startswith(PROVIDER_PREFIX):
+            return self._unpark(["transcribe"], slots=1)
+        return self._unpark([group], slots=1)
 
     def _quarantine(self, group: str, seconds: float, reason: str) -> list[Effect]:
         until = self.now() + seconds
@@ -625,6 +693,7 @@ class JobFlow:
     def _finish(self, job: Job, event: JobEvent, count: bool = True) -> list[Effect]:
         if count and isinstance(event, Failed):
             self.counters["failed"] += 1
+        freed = {task.group for task in job.tasks if task.ticket is not None}
         for task in job.tasks:
             if task.ticket is not None:
                 self._take(task.ticket)
@@ -641,4 +710,7 @@ class JobFlow:
         out: list[Effect] = [Emit(job.listener, event)]
         if job.audio is not None or job.state == "running":
             out.append(ReleaseJob(job.id))
-        return out + self._admit()
+        out += self._admit()
+        for group in freed:
+            out += self._freed(group)
+        return out

@@ -46,6 +46,14 @@ class FakeTelegram:
         self.streaming: Counter[str] = Counter()  # credential -> streams open now
         self.most_streaming: Counter[str] = Counter()  # credential -> most streams open at once
         self.timeline: list[tuple[str, str, str, float]] = []  # (flood | stream, credential, file, monotonic time)
+        self.flood_waits: list[tuple[str, float, int]] = []  # (credential, when, seconds) of every flood raised
+        self.flood_rate = 0.0  # chance that a stream call raises FloodWait (a storm)
+        self.flood_first: int | None = None  # every file's first stream call raises FloodWait(this many seconds)
+        self.storm_seconds: tuple[int, ...] = (1,)
+        import random
+
+        self.rng = random.Random(0)
+        self._attempted: set[str] = set()
         self.floods: dict[str, list[int]] = {}  # credential -> waits (s) its next stream calls raise
         self.send_floods: list[int] = []  # waits the next sends raise
         self.flood_after_chunks: dict[str, int] = {}  # credential -> raise mid-stream after N chunks
@@ -154,9 +162,18 @@ class FakeGateway:
         if self.world.receiver is self:
             self.world.receiver = None
 
-    def _flood(self, queue: list[int]) -> None:
-        with self.world.lock:
+    def _flood(self, queue: list[int], unique: str | None = None) -> None:
+        world = self.world
+        with world.lock:
             wait = queue.pop(0) if queue else None
+            if wait is None and unique is not None:
+                if world.flood_first is not None and unique not in world._attempted:
+                    wait = world.flood_first
+                elif world.flood_rate and world.rng.random() < world.flood_rate:
+                    wait = world.rng.choice(world.storm_seconds)
+                world._attempted.add(unique)
+            if wait is not None:
+                world.flood_waits.append((self.name, time.monotonic(), wait))
         if wait is not None:
             raise errors.FloodWait(value=wait)
 
@@ -168,7 +185,7 @@ class FakeGateway:
             after = world.flood_after_chunks.pop(self.name, None)
         if after is None:
             try:
-                self._flood(queue)
+                self._flood(queue, media.file_unique_id)
             except errors.Flood:
                 world.timeline.append(("flood", self.name, media.file_unique_id, time.monotonic()))
                 raise
@@ -189,6 +206,7 @@ class FakeGateway:
                 if world.bytes_per_second:
                     time.sleep(len(block) / world.bytes_per_second)
                 yield block
+            world.timeline.append(("done", self.name, media.file_unique_id, time.monotonic()))
         finally:
             with world.lock:
                 world.streaming[self.name] -= 1

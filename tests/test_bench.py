@@ -1,0 +1,46 @@
+"""The benchmark harness measures what it says: each benchmark at a tiny size, then the command as CI runs it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from transhades import bench
+
+from conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_benchmark_runs_at_a_tiny_size_and_gives_sane_numbers(tmp_path):
+    assert bench.bench_pykka(500)["pykka_ask_roundtrips_per_s"] > 100
+    orchestration = bench.bench_orchestration(tmp_path, 200)
+    assert orchestration["orchestration_failed"] == 0 and orchestration["orchestration_jobs_per_s"] > 50
+    hit = bench.bench_cache_hit(tmp_path, 5)
+    assert 0 < hit["cache_hit_p99_ms"] < 1000
+    failover = bench.bench_failover(tmp_path, 5)
+    assert failover["failover_samples"] == 5 and 0 < failover["failover_p99_ms"] < 1000
+    storm = bench.bench_flood_storm(tmp_path, 12)
+    assert 0 < storm["flood_storm_efficiency"] <= 1.2
+    prep = bench.bench_audio_prep(tmp_path, 60)
+    assert 0.5 < prep["audio_prep_ratio"] < 5
+    chunks = bench.bench_parallel_chunks(tmp_path, 2, 240)
+    assert chunks["parallel_chunk_count"] >= 4 and chunks["parallel_chunk_speedup"] > 1.2
+    rss = bench.bench_peak_rss(tmp_path, 20)
+    assert 10 < rss["peak_rss_mb_large_video"] < 300 and rss["large_video_mb"] >= 15
+
+
+def test_bench_quick_json_prints_every_key_and_writes_the_results(tmp_path):
+    out = tmp_path / "results" / "quick.json"
+    done = run_cli("bench", "--quick", "--json", "--out", str(out), "--history", str(tmp_path / "history.jsonl"),
+                   cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    for key in ("failover_p99_ms", "cache_hit_p99_ms", "flood_storm_efficiency", "orchestration_jobs_per_s",
+                "pykka_ask_roundtrips_per_s", "audio_prep_ratio", "parallel_chunk_speedup", "parallel_chunk_k",
+                "peak_rss_mb_large_video", "local_provider_overhead", "notes", "machine", "targets"):
+        assert key in result, f"{key} missing; notes: {result.get('notes')}"
+    assert json.loads(out.read_text())["quick"] is True
+    assert out.with_suffix(".png").stat().st_size > 1000
+    assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 1

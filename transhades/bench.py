@@ -1,0 +1,515 @@
+"""``transhades bench``: measure every number in the brief against a baseline taken in the same run.
+
+Each benchmark runs the real actor tree (supervisor, dispatcher, cache, audio, providers, credentials, bot) with
+in-process stand-ins only where the brief's number is about orchestration (instant providers, the fake Telegram),
+and real ffmpeg and faster-whisper where it is about audio. Machines are noisy, so each figure comes with the
+baseline it is compared to, measured moments before on the same machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import queue
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pykka
+
+from . import config as config_lib
+from .audio import AudioPreparer, ffmpeg_binary
+from .media import AudioChunk, LocalFile, PreparedAudio
+from .messages import Completed, Failed, JobRequest, Stage, SubmitJob
+from .transcript import Segment, Transcript
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+TARGETS = {
+    "failover_p99_ms": ("<", 50.0), "cache_hit_p99_ms": ("<", 20.0), "flood_storm_efficiency": (">=", 0.95),
+    "orchestration_jobs_per_s": (">=", 3000.0), "audio_prep_ratio": ("<=", 1.2),
+    "parallel_chunk_speedup": (">=", None), "peak_rss_mb_large_video": ("<=", 300.0),
+}
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, int(round(p / 100 * (len(ordered) - 1)))))
+    return ordered[index]
+
+
+# ================================================================================================ stand-ins
+
+
+class InstantPreparer:
+    """Audio preparation that costs nothing: for benchmarks about orchestration, not ffmpeg."""
+
+    def __init__(self, prepared: PreparedAudio | None = None) -> None:
+        self.prepared = prepared
+
+    def fingerprint(self, source: Path) -> str:
+        return hashlib.sha256(str(source).encode() + (source.read_bytes()[:64] if source.exists() else b"")).hexdigest()
+
+    def prepare(self, job_id: str, source: Any, max_chunk_bytes: int | None = None) -> PreparedAudio:
+        if self.prepared is not None:
+            return self.prepared
+        chunk = AudioChunk(0, str(source), 0.0, 1.0, 100, "audio/ogg")
+        return PreparedAudio(str(source), 1.0, 100, "audio/ogg", (chunk,))
+
+    def split(self, chunk: AudioChunk, parts: int = 2) -> tuple[AudioChunk, ...]:
+        return (chunk,)
+
+
+def simulated_providers(seconds_per_audio_second: float = 0.0) -> Callable[[Any, Path], Any]:
+    """Providers that answer at once, or after a time proportional to the audio they were sent."""
+
+    def factory(cfg: Any, data_dir: Path) -> Any:
+        class Simulated:
+            name = cfg.name
+
+            def transcribe(self, chunk: AudioChunk, language: Any, progress: Any = None, model: Any = None):
+                if seconds_per_audio_second:
+                    time.sleep(chunk.duration * seconds_per_audio_second)
+                return Transcript("simulated", "en", chunk.duration, cfg.name,
+                                  (Segment(0.0, chunk.duration, "simulated"),))
+
+            def close(self) -> None:
+                pass
+
+        return Simulated()
+
+    return factory
+
+
+def bench_config(tmp: Path, providers: int = 1, instances: int = 2, telegram: dict | None = None,
+                 concurrency: int = 100_000, audio_workers: int = 2) -> config_lib.Config:
+    raw: dict[str, Any] = {
+        "providers": [{"name": f"sim{i}", "kind": "openai", "base_url": "http://127.0.0.1:9", "api_key": "k",
+                       "instances": instances} for i in range(1, providers + 1)],
+        "cache": {"backend": "memory", "max_items": 1_000_000},
+        "dispatcher": {"max_concurrent_jobs": concurrency, "per_user_limit": concurrency, "retries": 2},
+        "audio": {"workers": audio_workers, "temp_dir": str(tmp / "tmp")},
+        "data_dir": str(tmp / "data"),
+    }
+    if telegram is not None:
+        raw["telegram"] = {"bot_token": "1:x", "session_dir": str(tmp / "sessions"), **telegram}
+    return config_lib.parse(raw, env={})
+
+
+class Collector:
+    """A job listener that remembers when each job ended."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.ended: dict[str, float] = {}
+        self.failed = 0
+        self.stages: dict[str, float] = {}
+        self.done = threading.Event()
+        self.lock = threading.Lock()
+
+    def __call__(self, event: Any) -> None:
+        if isinstance(event, Stage) and event.stage == "transcribing":
+            self.stages.setdefault(event.job_id, time.perf_counter())
+        if isinstance(event, (Completed, Failed)):
+            with self.lock:
+                self.ended[event.job_id] = time.perf_counter()
+                self.failed += isinstance(event, Failed)
+                if len(self.ended) >= self.expected:
+                    self.done.set()
+
+
+# ================================================================================================ benchmarks
+
+
+class Echo(pykka.ThreadingActor):
+    def on_receive(self, message: Any) -> Any:
+        return message
+
+
+def bench_pykka(count: int) -> dict[str, Any]:
+    ref = Echo.start()
+    try:
+        for _ in range(200):
+            ref.ask(1)
+        latencies = []
+        started = time.perf_counter()
+        for _ in range(count):
+            t = time.perf_counter()
+            ref.ask(1)
+            latencies.append(time.perf_counter() - t)
+        elapsed = time.perf_counter() - started
+    finally:
+        ref.stop()
+    return {"pykka_ask_roundtrips_per_s": count / elapsed, "pykka_ask_p99_ms": percentile(latencies, 99) * 1000,
+            "_latencies": {"pykka ask": latencies}}
+
+
+def bench_orchestration(tmp: Path, jobs: int) -> dict[str, Any]:
+    from supervisor import start_tree
+
+    # enough workers that the dispatcher, not the worker count, is what limits the rate
+    tree = start_tree(bench_config(tmp / "orch", providers=2, instances=4, audio_workers=6),
+                      provider_factory=simulated_providers(), preparer=InstantPreparer())
+    try:
+        warm = Collector(50)
+        for i in range(50):
+            tree.tell_dispatcher(SubmitJob(JobRequest(f"w{i}", "u", LocalFile(f"/bench/warm/{i}")), warm))
+        warm.done.wait(30)
+        collector = Collector(jobs)
+        started = time.perf_counter()
+        for i in range(jobs):
+            tree.tell_dispatcher(SubmitJob(JobRequest(f"j{i}", f"u{i % 50}", LocalFile(f"/bench/{i}")), collector))
+        if not collector.done.wait(120):
+            raise RuntimeError("orchestration benchmark did not finish")
+        elapsed = time.perf_counter() - started
+    finally:
+        tree.stop()
+    return {"orchestration_jobs_per_s": jobs / elapsed, "orchestration_failed": collector.failed}
+
+
+def _telegram_tree(tmp: Path, world: Any, credentials: int, parallel: int, **telegram: Any):
+    from supervisor import start_tree
+    from transhades.telegram.fake import FakeGateway
+
+    creds = [{"name": f"API-{i}", "api_id": 1000 + i, "api_hash": "h" * 32} for i in range(1, credentials + 1)]
+    cfg = bench_config(tmp, telegram={"credentials": creds, "downloads_per_credential": parallel, **telegram})
+    return start_tree(cfg, provider_factory=simulated_providers(), preparer=InstantPreparer(),
+                      gateway_factory=lambda c, r: FakeGateway(world, c.name, tmp / "sessions", r))
+
+
+def _wait(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError("benchmark timed out")
+        time.sleep(0.002)
+
+
+def bench_cache_hit(tmp: Path, count: int) -> dict[str, Any]:
+    from transhades.telegram.fake import FakeTelegram
+
+    world = FakeTelegram()
+    tree = _telegram_tree(tmp / "hit", world, credentials=1, parallel=2)
+    try:
+        _wait(lambda: world.receiver is not None, 10)
+        first_user = world.user(1)
+        original = world.media_message(first_user, b"OggS" + os.urandom(2000))
+        world.deliver(original)
+        _wait(lambda: any(s.chat_id == 1 and s.text == "simulated" for s in world.sent), 20)
+        latencies = []
+        for n in range(count):
+            user = world.user(10_000 + n)
+            sent_before = len(world.sent)
+            started = time.monotonic()
+            world.deliver(world.forward(original, user))
+            _wait(lambda: any(s.chat_id == user.id and s.text == "simulated" for s in world.sent[sent_before:]), 10)
+            answer = next(s for s in world.sent[sent_before:] if s.chat_id == user.id and s.text == "simulated")
+            latencies.append(answer.at - started)
+            time.sleep(0.04)  # stay under Telegram's 30 messages per second
+    finally:
+        tree.stop()
+    return {"cache_hit_p99_ms": percentile(latencies, 99) * 1000, "cache_hit_p50_ms": percentile(latencies, 50) * 1000,
+            "_latencies": {"cache hit": latencies}}
+
+
+def bench_failover(tmp: Path, count: int) -> dict[str, Any]:
+    from transhades.telegram.fake import FakeTelegram
+
+    world = FakeTelegram()
+    world.flood_first = 1  # the first attempt at every file is flood-waited for 1 s
+    tree = _telegram_tree(tmp / "failover", world, credentials=12, parallel=1)
+    try:
+        _wait(lambda: world.receiver is not None and len(world.logins) == 12, 10)
+        for n in range(count):
+            world.deliver(world.media_message(world.user(20_000 + n), b"OggS" + os.urandom(1500)))
+            time.sleep(0.1)
+        _wait(lambda: sum(1 for s in world.sent if s.text == "simulated") >= count, 60)
+    finally:
+        tree.stop()
+    floods = {f: t for kind, _, f, t in world.timeline if kind == "flood"}
+    retries: dict[str, float] = {}
+    for kind, _, f, t in world.timeline:
+        if kind == "stream" and f in floods and t >= floods[f]:
+            retries.setdefault(f, t)
+    latencies = [retries[f] - floods[f] for f in floods if f in retries]
+    return {"failover_p99_ms": percentile(latencies, 99) * 1000, "failover_p50_ms": percentile(latencies, 50) * 1000,
+            "failover_samples": len(latencies), "_latencies": {"failover": latencies}}
+
+
+def bench_flood_storm(tmp: Path, jobs: int) -> dict[str, Any]:
+    from transhades.telegram.fake import FakeTelegram
+
+    download_seconds = 0.2  # a small voice note over MTProto; the dispatcher's hand-off costs 1-2 ms of it
+    size = 200_000
+    world = FakeTelegram(bytes_per_second=size / download_seconds)
+    world.flood_rate, world.storm_seconds = 0.25, (1, 2)
+    tree = _telegram_tree(tmp / "storm", world, credentials=3, parallel=1)
+    try:
+        _wait(lambda: world.receiver is not None and len(world.logins) == 3, 10)
+        started = time.monotonic()
+        for n in range(jobs):
+            world.deliver(world.media_message(world.user(30_000 + n), os.urandom(size)))
+        _wait(lambda: sum(1 for kind, *_ in world.timeline if kind == "done") >= jobs, 300)
+        # download capacity is what this measures; replies are paced by Telegram's limits, not by credentials
+        finished = max(t for kind, _, _, t in world.timeline if kind == "done")
+    finally:
+        tree.stop()
+    elapsed = finished - started
+    # the ideal bound: every moment a credential was not quarantined, it could have been downloading
+    available = 0.0
+    for name in (f"API-{i}" for i in (1, 2, 3)):
+        blocked = sorted((t, t + w) for c, t, w in world.flood_waits if c == name)
+        covered, edge = 0.0, started
+        for lo, hi in blocked:
+            lo, hi = max(lo, edge), min(hi, finished)
+            if hi > lo:
+                covered += hi - lo
+                edge = hi
+        available += elapsed - covered
+    ideal = available / download_seconds / elapsed
+    achieved = jobs / elapsed
+    return {"flood_storm_efficiency": achieved / ideal, "flood_storm_jobs_per_s": achieved,
+            "flood_storm_ideal_jobs_per_s": ideal, "flood_storm_floods": len(world.flood_waits),
+            "flood_storm_setup": f"3 credentials, 1 download each at a time, {download_seconds:g} s per download, "
+                                 f"FloodWait of 1-2 s on {world.flood_rate:.0%} of attempts"}
+
+
+def _make_audio(path: Path, seconds: int) -> Path:
+    subprocess.run([ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    f"sine=frequency=220:duration={seconds}", "-af", "volume='if(lt(mod(t,20),17),1,0)':eval=frame",
+                    "-c:a", "libopus", "-b:a", "32k", str(path)], check=True)
+    return path
+
+
+def bench_audio_prep(tmp: Path, seconds: int) -> dict[str, Any]:
+    source = _make_audio(tmp / "prep-source.ogg", seconds)
+    bare = [ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(source), "-map",
+            "0:a:0", "-vn", "-ac", "1", "-ar", "16000", "-c:a", "libopus", "-b:a", "24k", "-application", "voip",
+            str(tmp / "bare.ogg")]
+    preparer = AudioPreparer(tmp / "prep-work")
+    bare_times, ours_times = [], []
+    for round_ in range(2):
+        t = time.perf_counter()
+        subprocess.run(bare, check=True)
+        bare_times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        preparer.prepare(f"prep{round_}", source, max_chunk_bytes=25_000_000)
+        ours_times.append(time.perf_counter() - t)
+    return {"audio_prep_ratio": min(ours_times) / min(bare_times), "audio_prep_seconds": min(ours_times),
+            "audio_prep_bare_seconds": min(bare_times), "audio_prep_audio_seconds": seconds}
+
+
+def bench_parallel_chunks(tmp: Path, k: int, seconds: int) -> dict[str, Any]:
+    from supervisor import start_tree
+
+    source = _make_audio(tmp / "chunks-source.ogg", seconds)
+    prepared = AudioPreparer(tmp / "chunks-work", chunk_seconds=seconds / (4 * k) + 1).prepare("chunks", source)
+    times = {}
+    for instances in (1, k):
+        tree = start_tree(bench_config(tmp / f"chunks{instances}", providers=1, instances=instances),
+                          provider_factory=simulated_providers(0.001), preparer=InstantPreparer(prepared))
+        try:
+            collector = Collector(1)
+            tree.tell_dispatcher(SubmitJob(JobRequest(f"long{instances}", "u", LocalFile(str(source))), collector))
+            if not collector.done.wait(300):
+                raise RuntimeError("parallel chunk benchmark did not finish")
+            times[instances] = collector.ended[f"long{instances}"] - collector.stages[f"long{instances}"]
+        finally:
+            tree.stop()
+    return {"parallel_chunk_speedup": times[1] / times[k], "parallel_chunk_k": k,
+            "parallel_chunk_count": len(prepared.chunks)}
+
+
+def _tree_rss_mb(pid: int) -> float:
+    """RSS of a process and all its descendants, from /proc."""
+    total = 0
+    pids = [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            with open(f"/proc/{current}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            pids.extend(int(c) for c in children)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total / 1024
+
+
+def bench_peak_rss(tmp: Path, size_mb: int) -> dict[str, Any]:
+    video = tmp / "large.mkv"
+    seconds = max(5, int(size_mb * 1_000_000 / (320 * 240 * 1.5 * 25 + 88_200)))
+    subprocess.run([ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    f"testsrc=size=320x240:rate=25:duration={seconds}", "-f", "lavfi", "-i",
+                    f"sine=frequency=440:duration={seconds}", "-c:v", "rawvideo", "-pix_fmt", "yuv420p", "-c:a",
+                    "pcm_s16le", "-ac", "1", str(video)], check=True)
+    script = ("import sys; from pathlib import Path; from transhades.audio import AudioPreparer, sha256_of;"
+              "p = Path(sys.argv[1]); sha256_of(p);"
+              "AudioPreparer(Path(sys.argv[2])).prepare('large', p, max_chunk_bytes=25_000_000)")
+    process = subprocess.Popen([os.sys.executable, "-c", script, str(video), str(tmp / "rss-work")])
+    peak = 0.0
+    while process.poll() is None:
+        peak = max(peak, _tree_rss_mb(process.pid))
+        time.sleep(0.02)
+    if process.returncode != 0:
+        raise RuntimeError("large video preparation failed")
+    actual = video.stat().st_size / 1_000_000
+    video.unlink()
+    return {"peak_rss_mb_large_video": peak, "large_video_mb": round(actual)}
+
+
+def bench_local_overhead(tmp: Path) -> dict[str, Any]:
+    from faster_whisper import WhisperModel
+
+    from supervisor import start_tree
+    from transhades.providers.local import resolve_model
+
+    cfg = config_lib.parse({"providers": [{"name": "local", "kind": "local", "model": "base"}],
+                            "cache": {"backend": "memory"}, "audio": {"temp_dir": str(tmp / "tmp")},
+                            "data_dir": str(Path(tempfile.gettempdir()) / "transhades-bench-models")}, env={})
+    tree = start_tree(cfg)
+    try:
+        for sample in ("hello-en.ogg", "halo-id.ogg"):
+            collector = Collector(1)
+            started = time.perf_counter()
+            tree.tell_dispatcher(SubmitJob(JobRequest(uuid.uuid4().hex, "u", LocalFile(str(SAMPLES / sample))),
+                                           collector))
+            collector.done.wait(300)
+            ours = max(collector.ended.values()) - started
+    finally:
+        tree.stop()
+    prepared = AudioPreparer(tmp / "local-direct").prepare("direct", SAMPLES / "halo-id.ogg")
+    model = WhisperModel(resolve_model("base", Path(cfg.data_dir) / "models"), device="cpu", compute_type="int8")
+    list(model.transcribe(prepared.path, beam_size=1, vad_filter=True)[0])
+    started = time.perf_counter()
+    list(model.transcribe(prepared.path, beam_size=1, vad_filter=True)[0])
+    direct = time.perf_counter() - started
+    return {"local_provider_overhead": ours / direct, "local_provider_seconds": ours, "local_direct_seconds": direct}
+
+
+# ================================================================================================ the run
+
+
+@dataclass
+class Plan:
+    quick: bool
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        if self.quick:
+            return {"asks": 20_000, "jobs": 3_000, "hits": 40, "failovers": 30, "storm": 60, "prep": 600,
+                    "chunks": 1200, "rss_mb": 200}
+        return {"asks": 100_000, "jobs": 10_000, "hits": 200, "failovers": 100, "storm": 200, "prep": 3600,
+                "chunks": 3600, "rss_mb": 2000}
+
+
+def machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine()}
+
+
+def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    sizes = Plan(quick).sizes
+    notes: list[str] = []
+    result: dict[str, Any] = {"quick": quick, "machine": machine(), "when": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                                         time.gmtime())}
+    latencies: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="transhades-bench-") as directory:
+        tmp = Path(directory)
+        steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+            ("pykka asks (baseline)", lambda: bench_pykka(sizes["asks"])),
+            ("orchestration", lambda: bench_orchestration(tmp, sizes["jobs"])),
+            ("cache hit", lambda: bench_cache_hit(tmp, sizes["hits"])),
+            ("failover", lambda: bench_failover(tmp, sizes["failovers"])),
+            ("flood storm", lambda: bench_flood_storm(tmp, sizes["storm"])),
+            ("audio preparation", lambda: bench_audio_prep(tmp, sizes["prep"])),
+            ("parallel chunks", lambda: bench_parallel_chunks(tmp, 4, sizes["chunks"])),
+            ("large video memory", lambda: bench_peak_rss(tmp, sizes["rss_mb"])),
+            ("local provider", lambda: bench_local_overhead(tmp)),
+        ]
+        for label, step in steps:
+            progress(label)
+            try:
+                measured = step()
+            except Exception as exc:  # one broken benchmark must not hide the others
+                notes.append(f"{label}: failed ({exc.__class__.__name__}: {exc})")
+                continue
+            latencies.update(measured.pop("_latencies", {}))
+            result.update(measured)
+    if quick:
+        notes.append(f"quick mode: audio preparation on {sizes['prep'] // 60} min instead of 60 min, large video "
+                     f"{sizes['rss_mb']} MB instead of 2 GB")
+    result["orchestration_vs_ask_ratio"] = (result.get("orchestration_jobs_per_s", 0)
+                                            / max(1e-9, result.get("pykka_ask_roundtrips_per_s", 1)))
+    result["cache_hit_vs_ask_p99_ratio"] = (result.get("cache_hit_p99_ms", 0)
+                                            / max(1e-9, result.get("pykka_ask_p99_ms", 1)))
+    k = result.get("parallel_chunk_k", 4)
+    verdicts = {}
+    for key, (op, target) in TARGETS.items():
+        target = 0.8 * k if key == "parallel_chunk_speedup" else target
+        value = result.get(key)
+        if value is None:
+            continue
+        ok = {"<": value < target, "<=": value <= target, ">=": value >= target}[op]
+        verdicts[key] = f"{'ok' if ok else 'MISSED'} ({op} {target:g})"
+    result["targets"] = verdicts
+    result["notes"] = notes
+    result["_latencies"] = latencies
+    return result
+
+
+def table(result: dict[str, Any]) -> str:
+    keys = ["failover_p99_ms", "cache_hit_p99_ms", "flood_storm_efficiency", "orchestration_jobs_per_s",
+            "pykka_ask_roundtrips_per_s", "audio_prep_ratio", "parallel_chunk_speedup", "parallel_chunk_k",
+            "peak_rss_mb_large_video", "local_provider_overhead"]
+    lines = [f"{'figure':32} {'value':>12}  target"]
+    for key in keys:
+        value = result.get(key)
+        shown = "n/a" if value is None else (f"{value:,.2f}" if isinstance(value, float) else str(value))
+        lines.append(f"{key:32} {shown:>12}  {result.get('targets', {}).get(key, '')}")
+    for note in result.get("notes", []):
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def write(result: dict[str, Any], out: Path) -> None:
+    latencies = result.pop("_latencies", {})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        result.setdefault("notes", []).append("no plot: pip install matplotlib (the bench extra)")
+        return
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    for label, values in latencies.items():
+        if not values:
+            continue
+        ordered = sorted(v * 1000 for v in values)
+        fractions = [(i + 1) / len(ordered) for i in range(len(ordered))]
+        line, = axis.step(ordered, fractions, where="post", label=f"{label} (n={len(ordered)}, "
+                                                                  f"p99 {percentile(ordered, 99):.2f} ms)")
+        axis.axvline(percentile(ordered, 99), color=line.get_color(), linestyle=":", linewidth=1)
+    axis.set_xscale("log")
+    axis.set_xlabel("milliseconds (log scale)")
+    axis.set_ylabel("fraction of samples at or below")
+    axis.set_title("transhades latencies (dotted: p99)")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(out.with_suffix(".png"), dpi=100)
+    plt.close(figure)
