@@ -12,6 +12,8 @@ from pyrogram import errors
 from transhades.clock import Clock
 from transhades.jobflow import DISPATCHER
 from transhades.messages import (
+    CacheReport,
+    CacheStats,
     CancelJob,
     Incoming,
     JobUpdate,
@@ -63,8 +65,9 @@ class BotActor(SupervisedActor):
         elif isinstance(message, JobUpdate):
             self.desk.on_event(message.route, message.event)
         elif isinstance(message, StatusReport):
-            chat_id, lang = message.context
-            self.desk.on_status(chat_id, lang, message.status, self.clock.wall())
+            self.desk.status_part(message.context, "status", message.status, self.clock.wall())
+        elif isinstance(message, CacheReport):
+            self.desk.status_part(message.context, "cache", message.stats, self.clock.wall())
         elif isinstance(message, Tick):
             self.tick_at = None
         else:
@@ -80,7 +83,10 @@ class BotActor(SupervisedActor):
                 for job_id in action.job_ids:
                     self.registry.tell(DISPATCHER, CancelJob(job_id))
             elif isinstance(action, AskStatus):
-                self.registry.tell(DISPATCHER, StatusRequest(BOT, (action.chat_id, action.lang)))
+                context = self.desk.status_wanted(action.chat_id, action.lang)
+                self.registry.tell(DISPATCHER, StatusRequest(BOT, context))
+                if not self.registry.tell("cache", CacheStats(BOT, context)):
+                    self.desk.status_part(context, "cache", None, self.clock.wall())  # no cache to ask
 
     def flush(self) -> None:
         now = self.clock.now()

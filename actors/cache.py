@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from transhades.cache import CountingStore, TranscriptStore
 from transhades.errors import TranshadesError
-from transhades.messages import CacheStats, LookupTranscript, StoreTranscript
+from transhades.messages import CacheReport, CacheStats, LookupTranscript, StoreTranscript
 
 from .base import ExitMonitor, WorkerActor
 
@@ -37,6 +37,9 @@ class CacheActor(WorkerActor):
             except TranshadesError as error:  # a failed store costs a future hit, nothing more
                 log.warning("cache: %s", error)
         elif isinstance(message, CacheStats):
-            return {"items": self.store.count(), "hits": self.store.hits, "misses": self.store.misses}
+            stats = {"items": self.store.count(), "hits": self.store.hits, "misses": self.store.misses}
+            if message.reply_to:
+                self.registry.tell(message.reply_to, CacheReport(message.context, stats))
+            return stats
         else:
             raise TypeError(f"cache actor got an unknown message {type(message).__name__}")

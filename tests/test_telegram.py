@@ -304,7 +304,7 @@ def test_status_shows_credentials_providers_queue_and_cache(bot, big_bytes):
     report = b.wait_text("Telegram connections:")
     assert "API-1: quarantined until" in report and "API-2: running" in report
     assert "alpha: running, breaker closed" in report
-    assert "Queue: 0 running, 0 waiting" in report and "Cache: hit rate" in report
+    assert "Queue: 0 running, 0 waiting" in report and "Cache: 1 transcripts, hit rate" in report
 
 
 def test_status_is_for_admins_when_admins_are_set(bot):

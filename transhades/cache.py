@@ -25,7 +25,8 @@ class TranscriptStore(Protocol):
 
     def put(self, keys: Iterable[str], transcript: Transcript) -> None: ...
 
-    def count(self) -> int: ...
+    def count(self) -> int:
+        """Transcripts held: one per distinct media (its ``sha256:`` key), however many aliases it has."""
 
     def close(self) -> None: ...
 
@@ -56,7 +57,8 @@ class MemoryStore:
                 self._items.popitem(last=False)
 
     def count(self) -> int:
-        return len(self._items)
+        with self._lock:
+            return sum(1 for key in self._items if key.startswith("sha256:"))
 
     def close(self) -> None:
         pass
@@ -104,7 +106,7 @@ class SqliteStore:
             raise ProviderUnavailable(f"cache store failed: {exc}") from None
 
     def count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM transcripts").fetchone()[0])
+        return int(self._db.execute("SELECT COUNT(*) FROM transcripts WHERE key LIKE 'sha256:%'").fetchone()[0])
 
     def close(self) -> None:
         self._db.close()
@@ -147,7 +149,7 @@ class RedisStore:
 
     def count(self) -> int:
         try:
-            return sum(1 for _ in self._redis.scan_iter(match=self.PREFIX + "*", count=1000))
+            return sum(1 for _ in self._redis.scan_iter(match=self.PREFIX + "sha256:*", count=1000))
         except self._errors:
             return -1
 

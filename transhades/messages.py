@@ -98,7 +98,17 @@ class LookupTranscript:
 
 @dataclass(frozen=True, slots=True)
 class CacheStats:
-    """Ask-only: {"items", "hits", "misses"} of the cache actor's store."""
+    """Ask, or tell with ``reply_to``: {"items", "hits", "misses"} of the cache actor's store, sent back as a
+    CacheReport carrying ``context``."""
+
+    reply_to: str | None = None
+    context: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class CacheReport:
+    context: Any
+    stats: dict
 
 
 @dataclass(frozen=True, slots=True)

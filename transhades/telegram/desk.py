@@ -78,6 +78,8 @@ class FrontDesk:
         self.outbox = outbox or Outbox()
         self.username = rules.bot_username  # learnt from the session when the config does not say
         self.status_ids: dict[str, int] = {}
+        self.status_parts: dict[int, dict[str, Any]] = {}  # /status requests waiting for their answers
+        self._status_numbers = iter(range(1, 1 << 62))
         self.running: dict[int, set[str]] = {}  # user -> job ids
 
     # ======================================================================================== updates
@@ -294,7 +296,23 @@ class FrontDesk:
 
     # ======================================================================================== /status
 
-    def on_status(self, chat_id: int, lang: str, status: dict[str, Any], wall_now: float | None = None) -> None:
+    def status_wanted(self, chat_id: int, lang: str) -> int:
+        """A /status report is composed from the dispatcher's and the cache's answers; this numbers it."""
+        number = next(self._status_numbers)
+        self.status_parts[number] = {"chat_id": chat_id, "lang": lang}
+        return number
+
+    def status_part(self, number: int, part: str, value: Any, wall_now: float | None = None) -> None:
+        parts = self.status_parts.get(number)
+        if parts is None:
+            return
+        parts[part] = value
+        if "status" in parts and "cache" in parts:
+            del self.status_parts[number]
+            self.on_status(parts["chat_id"], parts["lang"], parts["status"], wall_now, parts["cache"])
+
+    def on_status(self, chat_id: int, lang: str, status: dict[str, Any], wall_now: float | None = None,
+                  cache: dict[str, Any] | None = None) -> None:
         wall_now = time.time() if wall_now is None else wall_now
         lines = ["Telegram connections:"]
         rates = status.get("credentials", {})
@@ -319,6 +337,7 @@ class FrontDesk:
         hits, misses = counters.get("cache_hits", 0), counters.get("cache_misses", 0)
         rate = f"{100 * hits / (hits + misses):.0f}%" if hits + misses else "n/a"
         lines.append(f"Queue: {status.get('active', 0)} running, {status.get('queued', 0)} waiting")
-        lines.append(f"Cache: hit rate {rate} ({hits} hits, {misses} misses)")
+        items = f"{cache['items']} transcripts, " if cache and cache.get("items", -1) >= 0 else ""
+        lines.append(f"Cache: {items}hit rate {rate} ({hits} hits, {misses} misses)")
         lines.append(f"Jobs: {counters.get('completed', 0)} done, {counters.get('failed', 0)} failed")
         self.outbox.put(Outgoing("text", chat_id, "\n".join(lines)))
