@@ -395,7 +395,7 @@ def start_tree(config: Config, clock: Clock | None = None, provider_factory: Pro
                gateway_factory: GatewayFactory | None = None, preparer: Any = None) -> Tree:
     """The whole tree; with ``gateway_factory`` also one actor per Telegram credential and the bot actor."""
     clock = clock or SystemClock()
-    registry = Registry()
+    registry = Registry(keep_for=frozenset({DISPATCHER, "bot"}))
     breakers = {p.name: ProviderBreaker(p.breaker_failures, p.breaker_seconds) for p in config.enabled_providers}
     upload_limits = {p.name: int(p.max_upload_mb * 1_000_000) for p in config.enabled_providers if p.kind != "local"}
     download_slots = config.telegram.downloads_per_credential if config.telegram else 2

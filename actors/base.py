@@ -84,9 +84,16 @@ class WorkerActor(SupervisedActor):
     Only typed errors are answered; anything else is a bug and crashes the actor (let it crash), which the
     supervisor restarts and the dispatcher notices, placing the task again."""
 
+    faults = None  # a transhades.chaos.Faults, set by ``transhades simulate`` only
+
     def __init__(self, name: str, monitor: ExitMonitor, registry: Registry) -> None:
         super().__init__(name, monitor)
         self.registry = registry
+
+    def on_receive(self, message: Any) -> Any:
+        if WorkerActor.faults is not None and hasattr(message, "ticket"):
+            WorkerActor.faults.maybe_crash(self.name)  # crash while handling a task, before doing it
+        return self.receive(message)
 
     def answer(self, message: Any, work: Callable[[], Any]) -> None:
         try:

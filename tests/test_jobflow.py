@@ -499,3 +499,13 @@ def test_preparation_asks_for_chunks_that_fit_the_smallest_upload_limit():
     d.done(d.take(Fingerprint), "abc")
     d.done(d.take(LookupTranscript), None)
     assert d.take(PrepareAudio).message.max_chunk_bytes == 25 << 20
+
+
+def test_cache_that_dies_holding_lookups_costs_the_jobs_nothing():
+    d = Driver(limits=DispatcherConfig(5, 5, retries=0))
+    d.submit("j1")
+    d.done(d.take(Fingerprint), "abc")
+    d.take(LookupTranscript)
+    d.change("cache", "cache", "restarting")
+    assert d.take(PrepareAudio), "treated as a miss: the job goes on"
+    assert not d.finals()

@@ -375,3 +375,19 @@ def test_one_credential_downloads_several_files_at_once(bot, tone_bytes):
         b.wait_text("by alpha", chat_id=700 + n, timeout=20)
     assert b.world.downloads["API-1"] == 3
     assert b.world.most_streaming["API-1"] == 3, "the three downloads ran side by side"
+
+
+def test_messages_sent_while_the_receiving_session_restarts_are_not_lost(bot, tone_bytes):
+    b = bot(credentials=2)
+    receiving = b.world.receiver
+    receiving.stop()  # the receiving session is down, as during a restart
+    b.voice(tone_bytes)  # Telegram keeps this update meanwhile
+    assert b.world.pending_updates
+    receiving.start()
+    b.wait_text("by alpha")
+
+
+def test_the_receiving_session_asks_telegram_for_updates_it_missed(tmp_path):
+    from transhades.telegram.gateway import client_kwargs
+
+    assert client_kwargs("API-1", 1, "h", "1:x", tmp_path, True, 1, None)["skip_updates"] is False

@@ -227,3 +227,18 @@ def test_local_whisper_through_the_tree_recognises_speech_and_caches_it(tmp_path
         assert elapsed < 0.5, f"a cached answer took {elapsed * 1000:.0f} ms"
     finally:
         tree.stop()
+
+
+def test_job_submitted_while_the_dispatcher_restarts_is_kept_and_done(running, tone, script):
+    tree, client = running()
+    dispatcher = tree.registry.get("dispatcher")
+    tree.registry.unregister("dispatcher")  # as between a crash and the restart
+    client.submit("kept", tone)
+    tree.registry.register("dispatcher", dispatcher)
+    assert isinstance(client.result("kept"), Completed)
+
+
+def test_a_workers_messages_are_not_kept_while_it_is_down(running, tone):
+    tree, _ = running()
+    tree.registry.unregister("audio-1")
+    assert tree.registry.tell("audio-1", object()) is False

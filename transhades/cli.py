@@ -90,6 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run the Telegram bot")
     r.add_argument("--config")
 
+    s = sub.add_parser("simulate", help="the actor system against a simulated Telegram, with faults injected")
+    s.add_argument("--jobs", type=int, default=200)
+    s.add_argument("--users", type=int, default=50)
+    s.add_argument("--credentials", type=int, default=3)
+    s.add_argument("--providers", type=int, default=2)
+    s.add_argument("--crash-rate", type=float, default=0.0, help="chance a worker crashes handling a task")
+    s.add_argument("--flood-rate", type=float, default=0.0, help="chance a download raises FloodWait")
+    s.add_argument("--provider-error-rate", type=float, default=0.0, help="chance of a 429, 5xx or timeout")
+    s.add_argument("--duplicate-rate", type=float, default=0.0, help="chance a message forwards an earlier file")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+
     b = sub.add_parser("bench", help="measure the brief's numbers against baselines in the same run")
     b.add_argument("--quick", action="store_true", help="smaller inputs; under 2 minutes on 2 cores")
     b.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -101,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # transcribe's stderr is for the user: only errors unless asked (-v: operations, -vv: everything)
-    quiet = logging.ERROR if args.command in ("transcribe", "bench") else logging.WARNING
+    quiet = logging.ERROR if args.command in ("transcribe", "bench", "simulate") else logging.WARNING
     level = quiet if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
     redactor = logs.setup(level)
     try:
@@ -113,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
             return transcribe(cfg, args, sys.stdout, sys.stderr)
         if args.command == "bench":
             return bench(args)
+        if args.command == "simulate":
+            if args.verbose == 0:
+                logging.getLogger("pykka").setLevel(logging.CRITICAL)  # the crashes are on purpose
+            return simulate(args)
         if args.command == "run":
             cfg = load_config(args.config, allow_embedded=False)
             redactor.add(cfg.secrets())
@@ -187,6 +203,36 @@ def check_config(args: argparse.Namespace, out: TextIO) -> int:
               file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------------ simulate
+
+
+def simulate(args: argparse.Namespace) -> int:
+    import json
+
+    from .simulate import Options, run as run_simulation
+
+    for name in ("crash_rate", "flood_rate", "provider_error_rate", "duplicate_rate"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            print(f"error: --{name.replace('_', '-')} must be between 0 and 1", file=sys.stderr)
+            return EXIT_USAGE
+    if args.jobs < 1 or args.users < 1 or args.credentials < 1 or args.providers < 1:
+        print("error: --jobs, --users, --credentials and --providers must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    result = run_simulation(Options(args.jobs, args.users, args.credentials, args.providers, args.crash_rate,
+                                    args.flood_rate, args.provider_error_rate, args.duplicate_rate, args.seed))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key in ("submitted", "completed", "failed", "lost", "duplicate_replies", "restarts", "quarantines",
+                    "throughput_jobs_per_s", "ideal_jobs_per_s"):
+            value = result[key]
+            print(f"{key:24} {value:.2f}" if isinstance(value, float) else f"{key:24} {value}")
+        for key in ("latency_ms", "failover_ms", "cache_hit_ms"):
+            print(f"{key:24} " + ", ".join(f"{p} {'n/a' if v is None else f'{v:.1f}'}"
+                                           for p, v in result[key].items()))
+    return EXIT_FAILED if result["lost"] or result["duplicate_replies"] else EXIT_OK
 
 
 # ------------------------------------------------------------------------------------------------ bench

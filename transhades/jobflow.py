@@ -640,7 +640,13 @@ class JobFlow:
         for ticket, task in lost:
             del self.tickets[ticket]
             task.worker = task.ticket = None
-            job = self.jobs[task.job_id]
+            job = self.jobs.get(task.job_id)
+            if job is None:
+                continue
+            if task.step in ("lookup_source", "lookup_hash"):  # a cache that died answered nothing: a miss
+                job.tasks.remove(task)
+                out += self._after_lookup(job, task.step, None)
+                continue
             out += self._retry_or_fail(job, task, None, crashed=member.name)
         member.load = 0
         return out

@@ -1,8 +1,10 @@
 """Stable names for actors whose refs change when they are restarted (Erlang's registered names).
 
 Actors address each other by name (``dispatcher``, ``cache``, ``provider:groq-1``) so that a reply sent after a
-restart reaches the new incarnation. Telling a name with no live actor drops the message and returns False:
-the dispatcher re-sends work it has not heard back about, so a drop is never a loss.
+restart reaches the new incarnation. Telling a worker's name with no live actor drops the message and returns
+False: the dispatcher places work it has not heard back about again, so a drop is never a loss. Messages for the
+names in ``keep_for`` (the dispatcher, the bot) are instead kept while that actor is down and handed, in order,
+to its next incarnation: a job submitted or an update received during a restart is not lost.
 """
 
 from __future__ import annotations
@@ -16,14 +18,21 @@ import pykka
 log = logging.getLogger(__name__)
 
 
+KEEP_AT_MOST = 100_000
+
+
 class Registry:
-    def __init__(self) -> None:
+    def __init__(self, keep_for: frozenset[str] = frozenset()) -> None:
         self._refs: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self.keep_for = keep_for
+        self._kept: dict[str, list[Any]] = {}
 
     def register(self, name: str, ref: Any) -> None:
         with self._lock:
             self._refs[name] = ref
+            for message in self._kept.pop(name, ()):  # first what waited for it, in order
+                ref.tell(message)
 
     def unregister(self, name: str, ref: Any | None = None) -> None:
         """Forget ``name``; with ``ref``, only if it still points at that incarnation."""
@@ -40,13 +49,21 @@ class Registry:
             return list(self._refs)
 
     def tell(self, name: str, message: Any) -> bool:
-        ref = self.get(name)
-        if ref is None:
-            log.debug("dropped %s for %s: no live actor", type(message).__name__, name)
-            return False
-        try:
-            ref.tell(message)
-            return True
-        except pykka.ActorDeadError:
-            log.debug("dropped %s for %s: actor is dead", type(message).__name__, name)
-            return False
+        with self._lock:
+            ref = self._refs.get(name)
+            if ref is not None:
+                try:
+                    ref.tell(message)
+                    return True
+                except pykka.ActorDeadError:
+                    pass
+            if name in self.keep_for:
+                kept = self._kept.setdefault(name, [])
+                if len(kept) < KEEP_AT_MOST:
+                    kept.append(message)
+                    return True
+                log.error("dropped %s for %s: %d messages already wait for it", type(message).__name__, name,
+                          KEEP_AT_MOST)
+                return False
+        log.debug("dropped %s for %s: no live actor", type(message).__name__, name)
+        return False

@@ -111,6 +111,8 @@ class ChildRecord:
     restarts: deque[float] = field(default_factory=deque)
     quarantined_until: float | None = None
     last_reason: str | None = None
+    total_restarts: int = 0
+    total_quarantines: int = 0
 
     def on_exit(self, now: float, crashed: bool, rng: random.Random) -> RestartAfter | Escalate | LetRest:
         """Decide what an exit at ``now`` means. Does not change state beyond the restart log."""
@@ -122,6 +124,7 @@ class ChildRecord:
         if len(self.restarts) + 1 > self.policy.max_restarts:
             return Escalate(self.spec.escalation or self.policy.escalation, len(self.restarts))
         self.restarts.append(now)
+        self.total_restarts += 1
         number = len(self.restarts)
         return RestartAfter(self.policy.backoff.delay(number, rng), number)
 
@@ -130,6 +133,7 @@ class ChildRecord:
         if self.quarantined_until is not None and self.quarantined_until >= until:
             return False
         self.quarantined_until = until
+        self.total_quarantines += 1
         return True
 
     def view(self) -> dict[str, Any]:
@@ -138,6 +142,8 @@ class ChildRecord:
             "group": self.spec.group,
             "state": self.state.value,
             "restarts_in_window": len(self.restarts),
+            "total_restarts": self.total_restarts,
+            "total_quarantines": self.total_quarantines,
             "quarantined_until": self.quarantined_until,
             "reason": self.last_reason,
         }

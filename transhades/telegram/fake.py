@@ -58,6 +58,7 @@ class FakeTelegram:
         self.send_floods: list[int] = []  # waits the next sends raise
         self.flood_after_chunks: dict[str, int] = {}  # credential -> raise mid-stream after N chunks
         self.receiver: "FakeGateway | None" = None
+        self.pending_updates: list[Any] = []  # Telegram keeps updates while no session receives them
         self.lock = threading.Lock()
         self._ids = itertools.count(1000)
         self.bot = types.User(id=42, is_bot=True, first_name="transhades", username="transhades_bot")
@@ -117,10 +118,14 @@ class FakeTelegram:
                                    data=data)
 
     def deliver(self, update: Any) -> None:
-        """An update arrives at the receiving session, as Telegram would push it."""
-        if self.receiver is None or self.receiver.handler is None:
-            raise RuntimeError("no receiving session is running")
-        self.receiver.handler(update)
+        """An update arrives at the receiving session, as Telegram would push it; while none is connected,
+        Telegram keeps it and hands it over when the receiving session is back."""
+        with self.lock:
+            receiver = self.receiver
+            if receiver is None or receiver.handler is None:
+                self.pending_updates.append(update)
+                return
+        receiver.handler(update)
 
     def expire(self, media: TelegramFile) -> None:
         """Make the file reference inside ``media.file_id`` expire; a refresh hands out a new one."""
@@ -155,12 +160,17 @@ class FakeGateway:
                 self.world.logins[self.name] += 1
         self.started = True
         if self.receive_updates:
-            self.world.receiver = self
+            with self.world.lock:
+                self.world.receiver = self
+                pending, self.world.pending_updates = self.world.pending_updates, []
+            for update in pending:
+                self.handler(update)
 
     def stop(self) -> None:
         self.started = False
-        if self.world.receiver is self:
-            self.world.receiver = None
+        with self.world.lock:
+            if self.world.receiver is self:
+                self.world.receiver = None
 
     def _flood(self, queue: list[int], unique: str | None = None) -> None:
         world = self.world

@@ -62,8 +62,10 @@ class Gateway(Protocol):
 
 def client_kwargs(name: str, api_id: int, api_hash: str, bot_token: str, workdir: Path, receive_updates: bool,
                   transmissions: int, loop: Any) -> dict[str, Any]:
+    # skip_updates=False: Telegram keeps a bot's updates while its session is down (a restart, a crash); the
+    # receiving session must take them when it is back instead of dropping users' messages.
     return {"name": name, "api_id": api_id, "api_hash": api_hash, "bot_token": bot_token, "workdir": str(workdir),
-            "no_updates": not receive_updates, "sleep_threshold": 0,
+            "no_updates": not receive_updates, "skip_updates": False, "sleep_threshold": 0,
             "max_concurrent_transmissions": transmissions, "loop": loop}
 
 

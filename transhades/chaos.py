@@ -1,0 +1,27 @@
+"""Faults on purpose, for ``transhades simulate``: a worker actor that crashes while handling a message."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+
+class ChaosCrash(RuntimeError):
+    """Not a TranshadesError: the actor crashes and supervision takes over, as with any bug."""
+
+
+class Faults:
+    def __init__(self, crash_rate: float = 0.0, seed: int = 0) -> None:
+        self.crash_rate = crash_rate
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.crashes = 0
+
+    def maybe_crash(self, actor: str) -> None:
+        if not self.crash_rate:
+            return
+        with self.lock:
+            crash = self.rng.random() < self.crash_rate
+            self.crashes += crash
+        if crash:
+            raise ChaosCrash(f"chaos: {actor} crashed on purpose")
