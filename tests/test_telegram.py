@@ -340,10 +340,17 @@ def test_run_serves_the_bot_until_told_to_stop_and_exits_zero(tmp_path, tone_byt
     import supervisor
     from transhades.cli import run
 
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     world = FakeTelegram()
     config = config_lib.parse({
         "providers": [{"name": "alpha", "kind": "openai", "base_url": "http://127.0.0.1:9", "api_key": "k"}],
         "cache": {"backend": "memory"}, "audio": {"temp_dir": str(tmp_path / "tmp")}, "data_dir": str(tmp_path),
+        "http": {"host": "127.0.0.1", "port": port},
         "telegram": {"bot_token": "1:x", "session_dir": str(tmp_path / "s"),
                      "credentials": [{"name": "API-1", "api_id": 1, "api_hash": "h"}],
                      "send_interval_seconds": 0.01, "edit_interval_seconds": 0.01},
@@ -360,6 +367,8 @@ def test_run_serves_the_bot_until_told_to_stop_and_exits_zero(tmp_path, tone_byt
     wait_for(lambda: world.receiver is not None, what="the bot to come up")
     world.deliver(world.media_message(world.user(5), tone_bytes))
     wait_for(lambda: any("by alpha" in t for t in world.texts_to(5)), what="the transcript")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+        assert response.status == 200
     stop.set()
     runner.join(timeout=25)
     assert outcome == [0]

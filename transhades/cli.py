@@ -290,6 +290,17 @@ def run(cfg: Config, err: TextIO, gateway_factory: Any = None, stop_event: Any =
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     tree = start_tree(cfg, gateway_factory=gateway_factory or kurigram_gateways(cfg))
+    server = None
+    if cfg.http.port:
+        from .health import HealthServer
+
+        try:
+            server = HealthServer(tree, cfg.http.host, cfg.http.port).start()
+        except OSError as exc:
+            tree.stop()
+            print(f"error: cannot serve /healthz and /metrics on {cfg.http.host}:{cfg.http.port} ({exc.strerror}); "
+                  f"set http.port (0 turns it off)", file=err)
+            return EXIT_USAGE
     log.info("transhades is running with %d credential(s); stop with SIGTERM or Ctrl-C", len(cfg.telegram.credentials))
     try:
         while not stop.wait(0.5):
@@ -297,6 +308,8 @@ def run(cfg: Config, err: TextIO, gateway_factory: Any = None, stop_event: Any =
                 print(f"error: the actor tree stopped: {tree.stopped_reason[0]}", file=err)
                 return EXIT_FAILED
     finally:
+        if server is not None:
+            server.stop()
         tree.stop(timeout=20)
     return EXIT_OK
 

@@ -118,6 +118,12 @@ class TelegramConfig:
 
 
 @dataclass(frozen=True)
+class HttpConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080  # 0: no HTTP endpoint (transhades run only; the CLI never serves one)
+
+
+@dataclass(frozen=True)
 class Config:
     providers: tuple[ProviderConfig, ...]
     cache: CacheConfig = CacheConfig()
@@ -127,6 +133,7 @@ class Config:
     data_dir: str = "data"
     source: str | None = None
     telegram: TelegramConfig | None = None
+    http: HttpConfig = HttpConfig()
 
     @property
     def enabled_providers(self) -> tuple[ProviderConfig, ...]:
@@ -316,7 +323,8 @@ def _provider(raw: Any, index: int, raw_key: Any, env_missing: set[str], problem
 def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> Config:
     problems: list[str] = []
     top = _Section(document, "", problems,
-                   ("providers", "cache", "dispatcher", "supervision", "audio", "data_dir", "telegram", "logging"))
+                   ("providers", "cache", "dispatcher", "supervision", "audio", "data_dir", "telegram", "logging",
+                    "http"))
     raw_providers = top.data.get("providers")
     providers: list[ProviderConfig] = []
     if not isinstance(raw_providers, list) or not raw_providers:
@@ -391,12 +399,15 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
         problems.append("data_dir: must be a directory path")
         data_dir = "data"
     telegram = _telegram(top.data.get("telegram"), env, problems) if "telegram" in top.data else None
+    h = _Section(expand(top.data.get("http"), env, missing_top), "http", problems, ("host", "port"))
+    http = HttpConfig(host=h.text("host", "127.0.0.1"), port=h.number("port", 8080, minimum=0, maximum=65535,
+                                                                       integer=True))
     if missing_top:
         for name in sorted(missing_top):
             problems.append(f"${{{name}}}: is used in the config but not set; set it in the environment or .env")
     if problems:
         raise ConfigError(problems)
-    return Config(tuple(providers), cache, dispatcher, supervision, audio, data_dir, source, telegram)
+    return Config(tuple(providers), cache, dispatcher, supervision, audio, data_dir, source, telegram, http)
 
 
 def _ids(value: Any, where: str, problems: list[str]) -> tuple[int, ...]:

@@ -146,6 +146,7 @@ class Job:
     tasks: list[Task] = field(default_factory=list)
     crashes: int = 0
     attempts: int = 0
+    submitted_at: float = 0.0
     last_error: TranshadesError | None = None
     waiting_told: bool = False
 
@@ -185,6 +186,9 @@ class JobFlow:
         self.slot_counts = {CREDENTIAL_PREFIX: download_slots, PROVIDER_PREFIX: provider_slots, AUDIO: audio_slots}
         self._ticket_seq = itertools.count(1)
         self.downloads: dict[str, deque[bool]] = {}  # credential -> recent outcomes
+        self.duration_bounds = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, float("inf"))
+        self.duration_counts = [0] * len(self.duration_bounds)
+        self.duration_sum = 0.0
         self.requests: dict[str, int] = {}
         self.counters = {"submitted": 0, "completed": 0, "failed": 0, "cache_hits": 0, "cache_misses": 0}
 
@@ -202,7 +206,7 @@ class JobFlow:
                     f"unknown provider {request.provider!r}; configured providers: {known}"))))
                 return out
             order = (request.provider,) + tuple(p for p in order if p != request.provider)
-        job = Job(request, listener, order)
+        job = Job(request, listener, order, submitted_at=self.now())
         self.jobs[request.id] = job
         self.counters["submitted"] += 1
         self.waiting.append(request.id)
@@ -362,7 +366,10 @@ class JobFlow:
                        for name, count in self.requests.items()}
         return {"active": len(self.jobs) - len(self.waiting), "queued": len(self.waiting),
                 "counters": dict(self.counters), "groups": groups, "providers": providers,
-                "credentials": credentials}
+                "credentials": credentials,
+                "durations": {"buckets": [("+Inf" if b == float("inf") else b, c)
+                                          for b, c in zip(self.duration_bounds, self.duration_counts)],
+                              "sum": self.duration_sum}}
 
     # ----------------------------------------------------------------------------------- internals
 
@@ -699,6 +706,11 @@ class JobFlow:
     def _finish(self, job: Job, event: JobEvent, count: bool = True) -> list[Effect]:
         if count and isinstance(event, Failed):
             self.counters["failed"] += 1
+        took = max(0.0, self.now() - job.submitted_at)
+        self.duration_sum += took
+        for index, bound in enumerate(self.duration_bounds):
+            if took <= bound:
+                self.duration_counts[index] += 1  # Prometheus buckets are cumulative: every bound above too
         freed = {task.group for task in job.tasks if task.ticket is not None}
         for task in job.tasks:
             if task.ticket is not None:

@@ -1,0 +1,150 @@
+"""/healthz, /readyz and Prometheus /metrics on one small HTTP server.
+
+It reads the system's state at request time by asking the supervisor and the dispatcher (asks from outside the
+actor system, with a timeout), so the numbers are the same ones /status shows and nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+from .messages import GetStatus
+
+log = logging.getLogger("transhades.health")
+ASK_SECONDS = 2.0
+
+
+def snapshot(tree: Any) -> tuple[list[dict], dict] | None:
+    try:
+        return tree.status(), tree.dispatcher.ask(GetStatus(), timeout=ASK_SECONDS)
+    except Exception:  # the supervisor or dispatcher is gone or stuck: not healthy, not ready
+        return None
+
+
+def readiness(tree: Any) -> tuple[bool, str]:
+    taken = snapshot(tree)
+    if taken is None:
+        return False, "the dispatcher does not answer"
+    _, status = taken
+    groups = status["groups"]
+
+    def usable(prefix: str) -> bool:
+        return any(m["state"] == "running" or (m["state"] == "quarantined" and not m["quarantined_for"])
+                   for g, members in groups.items() if g.startswith(prefix) for m in members
+                   if not status["providers"].get(g[len("provider:"):], {}).get("disabled"))
+
+    if not usable("provider:"):
+        return False, "no transcription provider is usable"
+    if tree.config.telegram is not None and any(g.startswith("credential:") for g in groups) \
+            and not usable("credential:"):
+        return False, "no Telegram credential is usable"
+    return True, "ready"
+
+
+class TreeCollector:
+    """Prometheus metrics, read from the running tree at scrape time."""
+
+    def __init__(self, tree: Any) -> None:
+        self.tree = tree
+
+    def collect(self):
+        taken = snapshot(self.tree)
+        if taken is None:
+            return
+        children, status = taken
+        counters = status["counters"]
+        jobs = CounterMetricFamily("transhades_jobs", "Jobs that ended, by outcome", labels=["outcome"])
+        jobs.add_metric(["completed"], counters["completed"])
+        jobs.add_metric(["failed"], counters["failed"])
+        yield jobs
+        submitted = CounterMetricFamily("transhades_jobs_submitted", "Jobs accepted by the dispatcher")
+        submitted.add_metric([], counters["submitted"])
+        yield submitted
+        durations = status["durations"]
+        histogram = HistogramMetricFamily("transhades_job_duration_seconds", "From submission to the final answer")
+        histogram.add_metric([], [(str(b), c) for b, c in durations["buckets"]], durations["sum"])
+        yield histogram
+        cache = CounterMetricFamily("transhades_cache_lookups", "Cache lookups, by result", labels=["result"])
+        cache.add_metric(["hit"], counters["cache_hits"])
+        cache.add_metric(["miss"], counters["cache_misses"])
+        yield cache
+        queue = GaugeMetricFamily("transhades_queue_length", "Jobs waiting for admission")
+        queue.add_metric([], status["queued"])
+        yield queue
+        active = GaugeMetricFamily("transhades_jobs_active", "Jobs being worked on")
+        active.add_metric([], status["active"])
+        yield active
+        restarts = CounterMetricFamily("transhades_actor_restarts", "Actor restarts", labels=["actor", "kind"])
+        quarantines = CounterMetricFamily("transhades_actor_quarantines", "Quarantines (FloodWait, rate limits)",
+                                          labels=["actor", "kind"])
+        state = GaugeMetricFamily("transhades_actor_state", "1 for the state each actor is in",
+                                  labels=["actor", "kind", "state"])
+        for child in children:
+            kind = child["group"].split(":")[0]
+            restarts.add_metric([child["name"], kind], child.get("total_restarts", 0))
+            quarantines.add_metric([child["name"], kind], child.get("total_quarantines", 0))
+            state.add_metric([child["name"], kind, child["state"]], 1)
+        yield restarts
+        yield quarantines
+        yield state
+        breaker = GaugeMetricFamily("transhades_provider_breaker_open", "1 while a provider's breaker is not closed",
+                                    labels=["provider"])
+        for name, info in status["providers"].items():
+            breaker.add_metric([name], 0 if info["breaker"] == "closed" else 1)
+        yield breaker
+
+
+class HealthServer:
+    def __init__(self, tree: Any, host: str = "127.0.0.1", port: int = 8080) -> None:
+        registry = CollectorRegistry()
+        registry.register(TreeCollector(tree))
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                path = self.path.split("?")[0]
+                if path == "/healthz":
+                    alive = tree.supervisor.is_alive()
+                    self._send(200 if alive else 503, "ok\n" if alive else "the supervisor is not running\n")
+                elif path == "/readyz":
+                    ready, why = readiness(tree)
+                    self._send(200 if ready else 503, why + "\n")
+                elif path == "/metrics":
+                    self._send(200, generate_latest(registry).decode(), "text/plain; version=0.0.4")
+                else:
+                    self._send(404, "not found; try /healthz, /readyz or /metrics\n")
+
+            def _send(self, code: int, body: str, ctype: str = "text/plain; charset=utf-8") -> None:
+                data = body.encode()
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                                       name="transhades-http", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
+
+    def start(self) -> "HealthServer":
+        self.thread.start()
+        log.info("health and metrics on port %d", self.port)
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
