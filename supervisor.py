@@ -319,7 +319,7 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
                 provider_factory: ProviderFactory = build_provider,
                 on_alert: Callable[[str], None] | None = None,
                 gateway_factory: GatewayFactory | None = None, gateways: Registry | None = None,
-                preparer: Any = None) -> list[ChildSpec]:
+                preparer: Any = None, faults: Any = None) -> list[ChildSpec]:
     gateways = gateways if gateways is not None else Registry()
     """transhades' tree, in start order: cache, audio workers, provider instances, dispatcher."""
     data_dir = Path(config.data_dir)
@@ -330,20 +330,21 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
                                                    int(a.max_job_disk_mb * 1_000_000))
     shutdown = config.supervision.shutdown_seconds
     specs = [ChildSpec(CACHE, CACHE, lambda m: CacheActor.start(
-        CACHE, m, registry, lambda: open_store(config.cache)), shutdown_seconds=shutdown)]
+        CACHE, m, registry, lambda: open_store(config.cache), faults), shutdown_seconds=shutdown)]
     for i in range(1, config.audio.workers + 1):
         name = f"audio-{i}"
-        specs.append(ChildSpec(name, AUDIO, lambda m, n=name: AudioActor.start(n, m, registry, preparer),
+        specs.append(ChildSpec(name, AUDIO, lambda m, n=name: AudioActor.start(n, m, registry, preparer, faults),
                                shutdown_seconds=shutdown))
     for provider in config.enabled_providers:
         for i in range(1, provider.instances + 1):
             name = f"{PROVIDER_PREFIX}{provider.name}-{i}"
             specs.append(ChildSpec(
                 name, PROVIDER_PREFIX + provider.name,
-                lambda m, n=name, p=provider: ProviderActor.start(n, m, registry, lambda: provider_factory(p, data_dir)),
+                lambda m, n=name, p=provider: ProviderActor.start(n, m, registry, lambda: provider_factory(p, data_dir),
+                                                                  faults),
                 shutdown_seconds=shutdown))
     if gateway_factory is not None and config.telegram and config.telegram.credentials:
-        specs += telegram_specs(config, registry, gateways, gateway_factory, temp_root, shutdown)
+        specs += telegram_specs(config, registry, gateways, gateway_factory, temp_root, shutdown, faults)
     specs.append(ChildSpec(DISPATCHER, DISPATCHER, lambda m: DispatcherActor.start(
         DISPATCHER, m, registry, flow, lambda job_id: audio_lib.discard(temp_root, job_id), on_alert),
         shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE))
@@ -353,7 +354,7 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
 
 
 def telegram_specs(config: Config, registry: Registry, gateways: Registry, gateway_factory: GatewayFactory,
-                   temp_root: Path, shutdown: float) -> list[ChildSpec]:
+                   temp_root: Path, shutdown: float, faults: Any = None) -> list[ChildSpec]:
     from actors.credential import CredentialActor
     from transhades.jobflow import CREDENTIAL_PREFIX
     from transhades.messages import Incoming
@@ -366,7 +367,7 @@ def telegram_specs(config: Config, registry: Registry, gateways: Registry, gatew
         on_update = (lambda update: registry.tell("bot", Incoming(update))) if receive else None
         specs.append(ChildSpec(name, name, lambda m, n=name, c=credential, r=receive, u=on_update: CredentialActor.start(
             n, m, registry, gateways, lambda: gateway_factory(c, r), temp_root, int(tg.max_file_mb * 1_000_000), u,
-            tg.downloads_per_credential),
+            tg.downloads_per_credential, faults),
             shutdown_seconds=shutdown))
     return specs
 
@@ -392,7 +393,7 @@ def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Cloc
 
 def start_tree(config: Config, clock: Clock | None = None, provider_factory: ProviderFactory = build_provider,
                rng: random.Random | None = None, on_alert: Callable[[str], None] | None = None,
-               gateway_factory: GatewayFactory | None = None, preparer: Any = None) -> Tree:
+               gateway_factory: GatewayFactory | None = None, preparer: Any = None, faults: Any = None) -> Tree:
     """The whole tree; with ``gateway_factory`` also one actor per Telegram credential and the bot actor."""
     clock = clock or SystemClock()
     registry = Registry(keep_for=frozenset({DISPATCHER, "bot"}))
@@ -406,7 +407,7 @@ def start_tree(config: Config, clock: Clock | None = None, provider_factory: Pro
     audio_lib.sweep_stale(temp_root)  # what a crashed or killed run left behind
     gateways = Registry()  # credential name -> its running session (the bot sends through the receiving one)
     specs = child_specs(config, registry, flow, clock, provider_factory, on_alert, gateway_factory, gateways,
-                        preparer)
+                        preparer, faults)
     stopped: list[str] = []
     sup = Supervisor.start(specs, RestartPolicy.from_config(config.supervision), clock, registry,
                            DispatcherFeed(registry), rng, on_alert, stopped.append)

@@ -12,8 +12,9 @@ from .base import ExitMonitor, WorkerActor
 
 
 class AudioActor(WorkerActor):
-    def __init__(self, name: str, monitor: ExitMonitor, registry: Any, preparer: AudioPreparer) -> None:
-        super().__init__(name, monitor, registry)
+    def __init__(self, name: str, monitor: ExitMonitor, registry: Any, preparer: AudioPreparer,
+                 faults: Any = None) -> None:
+        super().__init__(name, monitor, registry, faults)
         self.preparer = preparer
 
     def receive(self, message: Any) -> Any:

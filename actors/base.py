@@ -84,15 +84,14 @@ class WorkerActor(SupervisedActor):
     Only typed errors are answered; anything else is a bug and crashes the actor (let it crash), which the
     supervisor restarts and the dispatcher notices, placing the task again."""
 
-    faults = None  # a transhades.chaos.Faults, set by ``transhades simulate`` only
-
-    def __init__(self, name: str, monitor: ExitMonitor, registry: Registry) -> None:
+    def __init__(self, name: str, monitor: ExitMonitor, registry: Registry, faults: Any = None) -> None:
         super().__init__(name, monitor)
         self.registry = registry
+        self.faults = faults  # a transhades.chaos.Faults, given by ``transhades simulate`` only
 
     def on_receive(self, message: Any) -> Any:
-        if WorkerActor.faults is not None and hasattr(message, "ticket"):
-            WorkerActor.faults.maybe_crash(self.name)  # crash while handling a task, before doing it
+        if self.faults is not None and hasattr(message, "ticket"):
+            self.faults.maybe_crash(self.name)  # crash while handling a task, before doing it
         return self.receive(message)
 
     def answer(self, message: Any, work: Callable[[], Any]) -> None:

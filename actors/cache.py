@@ -15,8 +15,9 @@ log = logging.getLogger(__name__)
 
 
 class CacheActor(WorkerActor):
-    def __init__(self, name: str, monitor: ExitMonitor, registry: Any, open_store: Callable[[], TranscriptStore]):
-        super().__init__(name, monitor, registry)
+    def __init__(self, name: str, monitor: ExitMonitor, registry: Any, open_store: Callable[[], TranscriptStore],
+                 faults: Any = None):
+        super().__init__(name, monitor, registry, faults)
         self.open_store = open_store
         self.store: CountingStore | None = None
 

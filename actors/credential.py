@@ -32,8 +32,8 @@ class _DownloadCrashed:
 class CredentialActor(WorkerActor):
     def __init__(self, name: str, monitor: ExitMonitor, registry: Registry, gateways: Registry,
                  make_gateway: Callable[[], Gateway], temp_root: Path, max_bytes: int,
-                 on_update: Callable[[Any], None] | None = None, parallel: int = 2) -> None:
-        super().__init__(name, monitor, registry)
+                 on_update: Callable[[Any], None] | None = None, parallel: int = 2, faults: Any = None) -> None:
+        super().__init__(name, monitor, registry, faults)
         self.gateways = gateways
         self.make_gateway = make_gateway
         self.temp_root = temp_root

@@ -14,8 +14,9 @@ PROGRESS_STEP = 0.05  # report progress in steps of at least 5 %, not per segmen
 
 
 class ProviderActor(WorkerActor):
-    def __init__(self, name: str, monitor: ExitMonitor, registry: Any, build: Callable[[], Provider]) -> None:
-        super().__init__(name, monitor, registry)
+    def __init__(self, name: str, monitor: ExitMonitor, registry: Any, build: Callable[[], Provider],
+                 faults: Any = None) -> None:
+        super().__init__(name, monitor, registry, faults)
         self.build = build
         self.client: Provider | None = None
 

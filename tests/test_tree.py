@@ -242,3 +242,23 @@ def test_a_workers_messages_are_not_kept_while_it_is_down(running, tone):
     tree, _ = running()
     tree.registry.unregister("audio-1")
     assert tree.registry.tell("audio-1", object()) is False
+
+
+def test_faults_given_to_one_tree_never_reach_another(tmp_path, tone, script):
+    from supervisor import start_tree
+    from transhades.chaos import Faults
+
+    faulted = start_tree(tree_config(tmp_path / "faulted"), provider_factory=script.factory,
+                         faults=Faults(crash_rate=1.0))
+    clean = start_tree(tree_config(tmp_path / "clean"), provider_factory=Script().factory)
+    try:
+        chaotic, calm = Client(faulted), Client(clean)
+        chaotic.submit("c1", tone)
+        calm.submit("k1", tone)
+        assert isinstance(calm.result("k1"), Completed)
+        assert isinstance(chaotic.result("c1"), Failed), "every task crashes its worker until retries run out"
+        assert all(s["total_restarts"] == 0 for s in clean.status())
+        assert sum(s["total_restarts"] for s in faulted.status()) > 0
+    finally:
+        faulted.stop()
+        clean.stop()

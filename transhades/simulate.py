@@ -71,7 +71,6 @@ def flaky_providers(rate: float, seed: int):
 
 
 def run(options: Options) -> dict[str, Any]:
-    from actors.base import WorkerActor
     from supervisor import start_tree
     from transhades.telegram.fake import FakeGateway, FakeTelegram
 
@@ -99,9 +98,8 @@ def run(options: Options) -> dict[str, Any]:
                          "edit_interval_seconds": 0.5, "status_delay_seconds": 1.0},
         }
         cfg = config_lib.parse(raw, env={})
-        WorkerActor.faults = faults
         tree = start_tree(cfg, provider_factory=flaky_providers(options.provider_error_rate, options.seed + 3),
-                          preparer=InstantPreparer(),
+                          preparer=InstantPreparer(), faults=faults,
                           gateway_factory=lambda c, r: FakeGateway(world, c.name, tmp / "sessions", r))
         try:
             deadline = time.monotonic() + 10
@@ -135,7 +133,6 @@ def run(options: Options) -> dict[str, Any]:
             status = {s["name"]: s for s in tree.status()}
         finally:
             tree.stop()
-            WorkerActor.faults = None
     return _account(options, world, submitted, finals, elapsed, status, faults)
 
 
