@@ -400,3 +400,50 @@ def test_the_receiving_session_asks_telegram_for_updates_it_missed(tmp_path):
     from transhades.telegram.gateway import client_kwargs
 
     assert client_kwargs("API-1", 1, "h", "1:x", tmp_path, True, 1, None)["skip_updates"] is False
+
+
+def test_run_with_its_health_port_taken_says_so_in_one_line_and_exits_2(tmp_path):
+    import io
+    import socket
+
+    from transhades.cli import run
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = config_lib.parse({
+            "providers": [{"name": "alpha", "kind": "openai", "base_url": "http://127.0.0.1:9", "api_key": "k"}],
+            "cache": {"backend": "memory"}, "audio": {"temp_dir": str(tmp_path / "tmp")}, "data_dir": str(tmp_path),
+            "http": {"host": "127.0.0.1", "port": port},
+            "telegram": {"bot_token": "1:x", "session_dir": str(tmp_path / "s"),
+                         "credentials": [{"name": "API-1", "api_id": 1, "api_hash": "h"}]},
+        }, env={})
+        err = io.StringIO()
+        world = FakeTelegram()
+        assert run(config, err, lambda c, r: FakeGateway(world, c.name, tmp_path / "s", r)) == 2
+    assert err.getvalue().count("\n") == 1
+    assert err.getvalue().startswith(f"error: cannot serve /healthz and /metrics on 127.0.0.1:{port} (")
+    assert world.receiver is None, "the tree it had started is stopped again"
+
+
+def test_a_failed_run_leaves_the_callers_signal_handlers_alone(tmp_path):
+    import io
+    import signal
+    import socket
+
+    from transhades.cli import run
+
+    before = signal.getsignal(signal.SIGINT)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        config = config_lib.parse({
+            "providers": [{"name": "alpha", "kind": "openai", "base_url": "http://127.0.0.1:9", "api_key": "k"}],
+            "cache": {"backend": "memory"}, "audio": {"temp_dir": str(tmp_path / "tmp")}, "data_dir": str(tmp_path),
+            "http": {"host": "127.0.0.1", "port": taken.getsockname()[1]},
+            "telegram": {"bot_token": "1:x", "session_dir": str(tmp_path / "s"),
+                         "credentials": [{"name": "API-1", "api_id": 1, "api_hash": "h"}]},
+        }, env={})
+        run(config, io.StringIO(), lambda c, r: FakeGateway(FakeTelegram(), c.name, tmp_path / "s", r))
+    assert signal.getsignal(signal.SIGINT) is before

@@ -286,9 +286,6 @@ def run(cfg: Config, err: TextIO, gateway_factory: Any = None, stop_event: Any =
         if not p.enabled:
             log.info("provider %s disabled: %s", p.name, p.disabled_reason)
     stop = stop_event or threading.Event()
-    if stop_event is None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
     tree = start_tree(cfg, gateway_factory=gateway_factory or kurigram_gateways(cfg))
     server = None
     if cfg.http.port:
@@ -301,6 +298,10 @@ def run(cfg: Config, err: TextIO, gateway_factory: Any = None, stop_event: Any =
             print(f"error: cannot serve /healthz and /metrics on {cfg.http.host}:{cfg.http.port} ({exc.strerror}); "
                   f"set http.port (0 turns it off)", file=err)
             return EXIT_USAGE
+    previous = {}
+    if stop_event is None:  # only once the bot is up, and given back on the way out
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
     log.info("transhades is running with %d credential(s); stop with SIGTERM or Ctrl-C", len(cfg.telegram.credentials))
     try:
         while not stop.wait(0.5):
@@ -308,6 +309,8 @@ def run(cfg: Config, err: TextIO, gateway_factory: Any = None, stop_event: Any =
                 print(f"error: the actor tree stopped: {tree.stopped_reason[0]}", file=err)
                 return EXIT_FAILED
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if server is not None:
             server.stop()
         tree.stop(timeout=20)
