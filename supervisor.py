@@ -364,12 +364,40 @@ def telegram_specs(config: Config, registry: Registry, gateways: Registry, gatew
     for index, credential in enumerate(tg.credentials):
         name = CREDENTIAL_PREFIX + credential.name
         receive = index == 0
-        on_update = (lambda update: registry.tell("bot", Incoming(update))) if receive else None
+        on_update = (lambda update: hand_over(registry, update)) if receive else None
         specs.append(ChildSpec(name, name, lambda m, n=name, c=credential, r=receive, u=on_update: CredentialActor.start(
             n, m, registry, gateways, lambda: gateway_factory(c, r), temp_root, int(tg.max_file_mb * 1_000_000), u,
             tg.downloads_per_credential, faults),
             shutdown_seconds=shutdown))
     return specs
+
+
+HAND_OVER_SECONDS = 30.0
+
+
+def hand_over(registry: Registry, update: Any, timeout: float = HAND_OVER_SECONDS) -> bool:
+    """The receiving session's handler: give the update to the bot and wait until the bot has taken it (a job
+    is in the journal by then), so the session acknowledges to Telegram only what is written down. While the
+    bot restarts the registry keeps the update and this waits for the next incarnation."""
+    import threading
+
+    from transhades.messages import Incoming
+
+    taken = threading.Event()
+    if not registry.tell("bot", Incoming(update, taken)):
+        return False
+    if not taken.wait(timeout):
+        log.warning("the bot has not taken an update within %.0f s; it stays queued for it", timeout)
+        return False
+    return True
+
+
+def private_dir(path: Path) -> Path:
+    """The data directory holds sessions, the journal and users' settings: only this user may look in."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
 
 
 def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Clock, shutdown: float) -> ChildSpec:
@@ -380,12 +408,15 @@ def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Cloc
 
     tg = config.telegram
     rules = DeskRules(tuple((p.name, p.kind) for p in config.enabled_providers), tg.max_file_mb,
-                      frozenset(tg.allowed_users), frozenset(tg.admins))
+                      frozenset(tg.allowed_users), frozenset(tg.admins), user_jobs_per_minute=tg.user_jobs_per_minute)
+    from transhades.telegram.journal import Journal
     from transhades.telegram.outbox import Outbox
 
+    data_dir = private_dir(Path(config.data_dir))
     outbox = Outbox(tg.send_interval_seconds, tg.edit_interval_seconds)
-    desk = FrontDesk(rules, UserSettings(Path(config.data_dir) / "users.sqlite3"), outbox, clock.now,
-                     tg.status_delay_seconds)  # outlives bot restarts
+    journal = Journal(data_dir / "journal.sqlite3", tg.journal_keep_hours * 3600, clock.wall)
+    desk = FrontDesk(rules, UserSettings(data_dir / "users.sqlite3"), outbox, clock.now,
+                     tg.status_delay_seconds, journal)  # outlives bot restarts
     sender = CREDENTIAL_PREFIX + tg.credentials[0].name
     return ChildSpec(BOT, BOT, lambda m: BotActor.start(BOT, m, registry, gateways, desk, sender, clock),
                      shutdown_seconds=shutdown)

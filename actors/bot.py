@@ -15,6 +15,7 @@ from transhades.messages import (
     CacheReport,
     CacheStats,
     CancelJob,
+    Drain,
     Incoming,
     JobUpdate,
     StatusReport,
@@ -57,11 +58,20 @@ class BotActor(SupervisedActor):
         self.tick_at: float | None = None
 
     def setup(self) -> None:
+        self.carry_out(self.desk.resume())  # the first incarnation takes up what the journal holds
         self.flush()  # whatever a crashed incarnation left in the outbox
 
     def receive(self, message: Any) -> Any:
         if isinstance(message, Incoming):
-            self.carry_out(self.desk.on_update(message.update))
+            try:
+                self.carry_out(self.desk.on_update(message.update))
+            finally:
+                if message.taken is not None:
+                    message.taken.set()
+        elif isinstance(message, Drain):
+            self.desk.closing = True
+            self.flush()
+            return self.desk.in_flight()
         elif isinstance(message, JobUpdate):
             self.desk.on_event(message.route, message.event)
         elif isinstance(message, StatusReport):
@@ -113,20 +123,32 @@ class BotActor(SupervisedActor):
                 pass
             except errors.RPCError as error:  # the chat is gone or the bot was blocked: nobody to tell
                 log.warning("could not send to chat %s: %s", item.chat_id, error.__class__.__name__)
+                if item.key is not None and item.key[0] == "reply":
+                    self.desk.sent(item.key, None)  # settled: resending after a restart would fail the same way
+            except Exception:  # the connection broke: keep this and the rest for the next incarnation
+                for rest in reversed(ready[index:]):
+                    self.desk.outbox.retry(rest)
+                raise
         if later is not None:
             self._tick(later)
 
     def _send(self, gateway: Any, item: Outgoing) -> None:
+        message_id = None
         if item.kind == "text":
-            message_id = gateway.send_text(item.chat_id, item.text, item.reply_to, item.buttons)
-            if item.key is not None:
-                self.desk.sent(item.key, message_id)
+            message_id = gateway.send_text(item.chat_id, item.text, item.reply_to, item.buttons,
+                                           random_id=item.random_id)
         elif item.kind == "edit":
-            gateway.edit_text(item.chat_id, item.message_id, item.text, item.buttons)
+            try:
+                gateway.edit_text(item.chat_id, item.message_id, item.text, item.buttons)
+            except errors.MessageNotModified:
+                pass  # it already says so (the edit went out before a restart)
         elif item.kind == "document":
-            gateway.send_document(item.chat_id, item.file_name, item.data, item.text, item.reply_to)
+            message_id = gateway.send_document(item.chat_id, item.file_name, item.data, item.text, item.reply_to,
+                                               random_id=item.random_id)
         elif item.kind == "callback":
             gateway.answer_callback(item.callback_id)
+        if item.key is not None:
+            self.desk.sent(item.key, message_id)
 
     def _tick(self, at: float) -> None:
         if self.tick_at is not None and self.tick_at <= at:

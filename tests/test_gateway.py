@@ -46,6 +46,9 @@ def test_every_call_binds_to_the_real_method_signatures():
     bind(pyrogram.Client.stream_media, message="fid", offset=2)
     bind(pyrogram.Client.get_messages, chat_id=1, message_ids=2)
     bind(pyrogram.Client.answer_callback_query, callback_query_id="q", text=None)
+    for method, argument in ((pyrogram.Client.resolve_peer, 1), (pyrogram.Client.invoke, object()),
+                             (pyrogram.Client.save_file, object())):  # the once-only path calls them positionally
+        inspect.signature(method).bind(mock.sentinel.client, argument)
 
 
 def test_keyboard_is_a_real_inline_keyboard():
@@ -133,3 +136,38 @@ def test_coroutines_come_from_beneath_pyrograms_sync_wrappers(tmp_path):
         assert inspect.isasyncgenfunction(streaming)
     finally:
         loop.close()
+
+
+def test_a_reply_with_a_random_id_goes_out_as_a_real_raw_call_and_a_repeat_is_absorbed(real_gateway):
+    from pyrogram import raw
+
+    gateway, client = real_gateway
+    peer = raw.types.InputPeerUser(user_id=5, access_hash=1)
+    client.resolve_peer.return_value = peer
+    client.invoke.return_value = raw.types.UpdateShortSentMessage(id=321, pts=1, pts_count=1, date=0)
+    assert gateway.send_text(5, "*not markdown*", 77, random_id=-42) == 321
+    (call,), _ = client.invoke.call_args
+    assert isinstance(call, raw.functions.messages.SendMessage)
+    assert (call.peer, call.message, call.random_id, call.reply_to.reply_to_msg_id) == (peer, "*not markdown*", -42, 77)
+    call.write()  # it serialises as the TL schema says
+
+    client.save_file.return_value = raw.types.InputFile(id=1, parts=1, name="t.txt", md5_checksum="")
+    client.invoke.return_value = raw.types.Updates(updates=[raw.types.UpdateMessageID(id=555, random_id=7)],
+                                                   users=[], chats=[], date=0, seq=0)
+    assert gateway.send_document(5, "t.txt", b"all of it", "caption", 77, random_id=7) == 555
+    (call,), _ = client.invoke.call_args
+    assert isinstance(call, raw.functions.messages.SendMedia) and call.random_id == 7
+    assert call.media.attributes[0].file_name == "t.txt"
+    call.write()
+
+    client.invoke.side_effect = errors.RandomIdDuplicate()
+    assert gateway.send_text(5, "again", 77, random_id=-42) is None, "Telegram had it already: not an error"
+
+
+def test_the_fake_refuses_a_repeated_random_id_like_telegram(tmp_path):
+    world = FakeTelegram()
+    gateway = FakeGateway(world, "API-1", tmp_path, False)
+    assert gateway.send_text(5, "once", 1, random_id=9) is not None
+    assert gateway.send_text(5, "once", 1, random_id=9) is None
+    assert gateway.send_text(5, "plain", 1) is not None and gateway.send_text(5, "plain", 1) is not None
+    assert [s.text for s in world.sent] == ["once", "plain", "plain"] and world.refused_repeats == 1

@@ -39,8 +39,9 @@ def big_bytes(tmp_path_factory) -> bytes:
 
 
 class Bot:
-    def __init__(self, tmp_path: Path, script: Script, credentials: int = 2, **telegram: object) -> None:
-        self.world = FakeTelegram()
+    def __init__(self, tmp_path: Path, script: Script, credentials: int = 2, world: FakeTelegram | None = None,
+                 **telegram: object) -> None:
+        self.world = world or FakeTelegram()
         self.script = script
         self.session_dir = tmp_path / "sessions"
         raw = {

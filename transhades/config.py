@@ -115,12 +115,21 @@ class TelegramConfig:
     send_interval_seconds: float = 1.0  # per chat
     edit_interval_seconds: float = 3.0  # per status message
     status_delay_seconds: float = 1.0  # no status message for a job answered within this time
+    user_jobs_per_minute: int = 10  # per user (admins are exempt); 0: no limit
+    journal_keep_hours: float = 24.0  # finished jobs stay in the journal this long
+    drain_seconds: float = 15.0  # on SIGTERM, in-flight jobs get this long to finish before they are parked
 
 
 @dataclass(frozen=True)
 class HttpConfig:
     host: str = "127.0.0.1"
     port: int = 8080  # 0: no HTTP endpoint (transhades run only; the CLI never serves one)
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    format: str = "plain"  # plain | json, one line per record on stdout
+    level: str = "info"
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,7 @@ class Config:
     source: str | None = None
     telegram: TelegramConfig | None = None
     http: HttpConfig = HttpConfig()
+    logging: LoggingConfig = LoggingConfig()
 
     @property
     def enabled_providers(self) -> tuple[ProviderConfig, ...]:
@@ -402,12 +412,16 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     h = _Section(expand(top.data.get("http"), env, missing_top), "http", problems, ("host", "port"))
     http = HttpConfig(host=h.text("host", "127.0.0.1"), port=h.number("port", 8080, minimum=0, maximum=65535,
                                                                        integer=True))
+    lg = _Section(expand(top.data.get("logging"), env, missing_top), "logging", problems, ("format", "level"))
+    logging_config = LoggingConfig(format=lg.text("format", "plain", choices=("plain", "json")),
+                                   level=lg.text("level", "info", choices=("debug", "info", "warning", "error")))
     if missing_top:
         for name in sorted(missing_top):
             problems.append(f"${{{name}}}: is used in the config but not set; set it in the environment or .env")
     if problems:
         raise ConfigError(problems)
-    return Config(tuple(providers), cache, dispatcher, supervision, audio, data_dir, source, telegram, http)
+    return Config(tuple(providers), cache, dispatcher, supervision, audio, data_dir, source, telegram, http,
+                  logging_config)
 
 
 def _ids(value: Any, where: str, problems: list[str]) -> tuple[int, ...]:
@@ -436,7 +450,7 @@ def _telegram(raw: Any, env: Mapping[str, str], problems: list[str]) -> Telegram
     t = _Section(expand(raw, env, set()), "telegram", problems,
                  ("bot_token", "session_dir", "credentials", "max_file_mb", "allowed_users", "admins",
                   "downloads_per_credential", "send_interval_seconds", "edit_interval_seconds",
-                  "status_delay_seconds"))
+                  "status_delay_seconds", "user_jobs_per_minute", "journal_keep_hours", "drain_seconds"))
     credentials: list[CredentialConfig] = []
     skipped: list[str] = []
     raw_list = t.data.get("credentials") or []
@@ -467,6 +481,9 @@ def _telegram(raw: Any, env: Mapping[str, str], problems: list[str]) -> Telegram
         send_interval_seconds=t.number("send_interval_seconds", 1.0, minimum=0),
         edit_interval_seconds=t.number("edit_interval_seconds", 3.0, minimum=0),
         status_delay_seconds=t.number("status_delay_seconds", 1.0, minimum=0),
+        user_jobs_per_minute=t.number("user_jobs_per_minute", 10, minimum=0, integer=True),
+        journal_keep_hours=t.number("journal_keep_hours", 24.0, minimum=0),
+        drain_seconds=t.number("drain_seconds", 15.0, minimum=0, maximum=20),
     )
 
 

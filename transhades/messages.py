@@ -180,9 +180,17 @@ class StatusReport:
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
-    """An update (message or callback query) from the receiving session."""
+    """An update (message or callback query) from the receiving session. ``taken`` (a threading.Event) is set
+    once the bot has handled it, a job written to the journal included: the session's handler waits for it."""
 
     update: Any
+    taken: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Drain:
+    """Shutting down: take no new jobs (write them down and park them). Answered with how many jobs and
+    messages are still in flight."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ message into the :class:`Outbox`, which paces them. It does no I/O besides the u
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from ..formats import render
 from ..media import TelegramFile
 from ..messages import Completed, Failed, JobEvent, JobRequest, Queued, Stage, Waiting
 from .gateway import media_of
+from .journal import Journal
 from .outbox import Outbox, Outgoing
 from .replies import split_message
 from .settings import FORMATS, UserSettings
@@ -66,12 +68,16 @@ class DeskRules:
     allowed_users: frozenset[int] = frozenset()
     admins: frozenset[int] = frozenset()
     bot_username: str | None = None
+    user_jobs_per_minute: int = 0  # 0: no limit; admins are never limited
 
 
 class FrontDesk:
     def __init__(self, rules: DeskRules, settings: UserSettings, outbox: Outbox | None = None,
-                 now: Any = time.monotonic, status_delay: float = 1.0) -> None:
+                 now: Any = time.monotonic, status_delay: float = 1.0, journal: Journal | None = None) -> None:
         self.rules = rules
+        self.journal = journal
+        self.closing = False  # shutting down: new jobs are written down and parked, not started
+        self.resumed = False
         self.now = now
         self.status_delay = status_delay
         self.settings = settings
@@ -81,6 +87,8 @@ class FrontDesk:
         self.status_parts: dict[int, dict[str, Any]] = {}  # /status requests waiting for their answers
         self._status_numbers = iter(range(1, 1 << 62))
         self.running: dict[int, set[str]] = {}  # user -> job ids
+        self.recent_jobs: dict[int, deque[float]] = {}  # user -> when their last jobs came in (rate limit)
+        self.marked_running: set[str] = set()
 
     # ======================================================================================== updates
 
@@ -129,6 +137,8 @@ class FrontDesk:
             self._reply(message, say(lang, "too_large", size=round(size / 1_000_000), limit=round(self.rules.max_file_mb)))
             return []
         user = message.from_user
+        if self._limited(message, user.id, lang):
+            return []
         prefs = self.settings.get(user.id)
         media = TelegramFile(target.chat.id, target.id, found.file_id, found.file_unique_id, size, kind, mime or None,
                              float(getattr(found, "duration", 0) or 0) or None, getattr(found, "file_name", None))
@@ -139,10 +149,59 @@ class FrontDesk:
         request = JobRequest(job_id, str(user.id), media, source_key=f"tg:{found.file_unique_id}",
                              provider=provider, language=prefs.language, models=models)
         route = Route(job_id, message.chat.id, user.id, target.id, lang, prefs.format)
+        if self.journal is not None and not self.journal.accept(request, route):
+            return []  # Telegram delivered the same update again: the job is already accepted
+        self.recent_jobs.setdefault(user.id, deque()).append(self.now())
+        if self.closing:  # written down; the next start takes it up
+            self.outbox.put(Outgoing("text", route.chat_id, say(lang, "parked"), reply_to=route.reply_to,
+                                     key=("status", job_id)))
+            return []
         self.running.setdefault(user.id, set()).add(job_id)
         self.outbox.put(Outgoing("text", route.chat_id, say(lang, "checking cache"), reply_to=route.reply_to,
                                  key=("status", job_id), not_before=self.now() + self.status_delay))
         return [StartJob(request, route)]
+
+    def _limited(self, message: types.Message, user_id: int, lang: str) -> bool:
+        limit = self.rules.user_jobs_per_minute
+        if not limit or user_id in self.rules.admins:
+            return False
+        recent = self.recent_jobs.setdefault(user_id, deque())
+        now = self.now()
+        while recent and recent[0] <= now - 60.0:
+            recent.popleft()
+        if len(recent) < limit:
+            return False
+        self._reply(message, say(lang, "rate_limited", limit=limit, wait=duration_words(recent[0] + 60.0 - now, lang)))
+        return True
+
+    def resume(self) -> list[Action]:
+        """Once per process: take up what the journal holds from before (jobs to run, replies to finish)."""
+        if self.journal is None or self.resumed:
+            return []
+        self.resumed = True
+        pruned = self.journal.prune()
+        actions: list[Action] = []
+        for job in self.journal.unfinished():
+            route = job.route
+            if job.status_message:
+                self.status_ids[route.job_id] = job.status_message
+            if job.state == "replying":
+                for part, item in job.parts:
+                    item.key = ("reply", route.job_id, part)
+                    self.outbox.put(item)
+                continue
+            self.running.setdefault(route.user_id, set()).add(route.job_id)
+            actions.append(StartJob(job.request, route))
+        if actions or pruned:
+            import logging
+
+            logging.getLogger("transhades.journal").info(
+                "journal: %d unfinished job(s) resumed, %d finished one(s) pruned", len(actions), pruned)
+        return actions
+
+    def in_flight(self) -> int:
+        """Jobs started and not answered yet, plus messages still waiting to go out."""
+        return sum(len(jobs) for jobs in self.running.values()) + len(self.outbox.queue)
 
     # ======================================================================================== commands
 
@@ -228,6 +287,9 @@ class FrontDesk:
 
     def on_event(self, route: Route, event: JobEvent) -> None:
         lang = route.lang
+        if self.journal is not None and isinstance(event, Stage) and route.job_id not in self.marked_running:
+            self.marked_running.add(route.job_id)
+            self.journal.running(route.job_id)
         if isinstance(event, Queued):
             self._status(route, say(lang, "queued", position=event.position))
         elif isinstance(event, Stage):
@@ -241,25 +303,55 @@ class FrontDesk:
             key = "waiting_telegram" if "Telegram" in event.reason else "waiting_providers"
             self._status(route, say(lang, key, wait=duration_words(event.seconds, lang)))
         elif isinstance(event, Completed):
-            self._done(route)
+            if not self._done(route):
+                return  # already answered (a job resumed twice); never a second reply
             if not self.outbox.drop(("status", route.job_id)):  # answered before any status was needed
                 self._status(route, say(lang, "done_cached" if event.cached else "done"))
-            self._deliver(route, event)
+            self.status_ids.pop(route.job_id, None)
+            self._reply_with(route, self._deliver(route, event))
         elif isinstance(event, Failed):
-            self._done(route)
+            if not self._done(route):
+                return
             reason = say(lang, "cancelled") if event.error.kind == "cancelled" else say(lang, "failed", reason=event.error)
-            self._status(route, reason)
+            self.outbox.drop(("status", route.job_id))
+            message_id = self.status_ids.pop(route.job_id, None)
+            if message_id is not None:
+                self._reply_with(route, [Outgoing("edit", route.chat_id, reason, message_id=message_id)])
+            else:
+                self._reply_with(route, [Outgoing("text", route.chat_id, reason, reply_to=route.reply_to)])
 
-    def sent(self, key: Any, message_id: int) -> None:
-        if isinstance(key, tuple) and key[0] == "status":
+    def _reply_with(self, route: Route, items: list[Outgoing]) -> None:
+        """The job's one reply: written to the journal, part by part, before anything of it is sent."""
+        self.marked_running.discard(route.job_id)
+        if self.journal is None:
+            for item in items:
+                self.outbox.put(item)
+            return
+        for part, item in self.journal.replying(route.job_id, items):
+            item.key = ("reply", route.job_id, part)
+            self.outbox.put(item)
+
+    def sent(self, key: Any, message_id: int | None) -> None:
+        """An item with a key went out (``message_id`` None: Telegram had it already, by its random_id)."""
+        if not isinstance(key, tuple):
+            return
+        if key[0] == "status" and message_id is not None:
             self.status_ids[key[1]] = message_id
+            if self.journal is not None:
+                self.journal.status_message(key[1], message_id)
+        elif key[0] == "reply" and self.journal is not None:
+            self.journal.part_sent(key[1], key[2])
 
-    def _done(self, route: Route) -> None:
+    def _done(self, route: Route) -> bool:
+        """Take the job off its user's list; False when it was not there (answered already, or never started
+        here: a parked job's late event)."""
         jobs = self.running.get(route.user_id)
-        if jobs is not None:
-            jobs.discard(route.job_id)
-            if not jobs:
-                del self.running[route.user_id]
+        if jobs is None or route.job_id not in jobs:
+            return False
+        jobs.discard(route.job_id)
+        if not jobs:
+            del self.running[route.user_id]
+        return True
 
     def _status(self, route: Route, text: str) -> None:
         message_id = self.status_ids.get(route.job_id)
@@ -272,24 +364,21 @@ class FrontDesk:
                 return
         self.outbox.put(Outgoing("text", route.chat_id, text, reply_to=route.reply_to, key=("status", route.job_id)))
 
-    def _deliver(self, route: Route, event: Completed) -> None:
+    def _deliver(self, route: Route, event: Completed) -> list[Outgoing]:
         transcript = event.transcript
         text = transcript.text.strip() or say(route.lang, "empty")
         if route.format in ("srt", "vtt"):
             body = render(transcript, route.format)
-            self.outbox.put(Outgoing("document", route.chat_id, reply_to=route.reply_to,
-                                     file_name=f"transcript.{route.format}", data=body.encode()))
-            return
+            return [Outgoing("document", route.chat_id, reply_to=route.reply_to, file_name=f"transcript.{route.format}",
+                             data=body.encode())]
         if route.format == "txt":
-            self.outbox.put(Outgoing("document", route.chat_id, reply_to=route.reply_to, file_name="transcript.txt",
-                                     data=text.encode()))
-            return
-        parts = split_message(text)
-        for part in parts:
-            self.outbox.put(Outgoing("text", route.chat_id, part, reply_to=route.reply_to))
-        if len(parts) > MAX_MESSAGES_BEFORE_FILE:
-            self.outbox.put(Outgoing("document", route.chat_id, say(route.lang, "full_text"), reply_to=route.reply_to,
-                                     file_name="transcript.txt", data=text.encode()))
+            return [Outgoing("document", route.chat_id, reply_to=route.reply_to, file_name="transcript.txt",
+                             data=text.encode())]
+        items = [Outgoing("text", route.chat_id, part, reply_to=route.reply_to) for part in split_message(text)]
+        if len(items) > MAX_MESSAGES_BEFORE_FILE:
+            items.append(Outgoing("document", route.chat_id, say(route.lang, "full_text"), reply_to=route.reply_to,
+                                  file_name="transcript.txt", data=text.encode()))
+        return items
 
     def _reply(self, message: types.Message, text: str, buttons: Any = None) -> None:
         self.outbox.put(Outgoing("text", message.chat.id, text, reply_to=message.id, buttons=buttons))

@@ -29,6 +29,7 @@ class Sent:
     buttons: Buttons | None = None
     data: bytes | None = None
     file_name: str | None = None
+    random_id: int | None = None
     at: float = field(default_factory=time.monotonic)
 
 
@@ -56,6 +57,9 @@ class FakeTelegram:
         self._attempted: set[str] = set()
         self.floods: dict[str, list[int]] = {}  # credential -> waits (s) its next stream calls raise
         self.send_floods: list[int] = []  # waits the next sends raise
+        self.random_ids: set[int] = set()  # of every message sent with one
+        self.refused_repeats = 0
+        self.crash_after_send: BaseException | None = None  # raised by the next send, after it went out
         self.flood_after_chunks: dict[str, int] = {}  # credential -> raise mid-stream after N chunks
         self.receiver: "FakeGateway | None" = None
         self.pending_updates: list[Any] = []  # Telegram keeps updates while no session receives them
@@ -163,8 +167,9 @@ class FakeGateway:
             with self.world.lock:
                 self.world.receiver = self
                 pending, self.world.pending_updates = self.world.pending_updates, []
-            for update in pending:
-                self.handler(update)
+            if pending:  # handed over in the background, as a real session does after it connects
+                threading.Thread(target=lambda: [self.handler(u) for u in pending], daemon=True,
+                                 name=f"updates-{self.name}").start()
 
     def stop(self) -> None:
         self.started = False
@@ -225,17 +230,26 @@ class FakeGateway:
         with self.world.lock:
             return replace(media, file_id=self.world.file_ids[media.file_unique_id])
 
-    def _record(self, sent: Sent) -> int:
+    def _record(self, sent: Sent) -> int | None:
         self._flood(self.world.send_floods)
         with self.world.lock:
+            if sent.random_id is not None:  # Telegram refuses a repeat: RANDOM_ID_DUPLICATE, which we absorb
+                if sent.random_id in self.world.random_ids:
+                    self.world.refused_repeats += 1
+                    return None
+                self.world.random_ids.add(sent.random_id)
             sent.message_id = sent.message_id or next(self.world._ids)
             self.world.sent.append(sent)
+            crash, self.world.crash_after_send = self.world.crash_after_send, None
+        if crash is not None:
+            raise crash  # the message is out; whoever sent it dies before hearing so
         return sent.message_id
 
-    def send_text(self, chat_id: int, text: str, reply_to: int | None = None, buttons: Buttons | None = None) -> int:
+    def send_text(self, chat_id: int, text: str, reply_to: int | None = None, buttons: Buttons | None = None,
+                  random_id: int | None = None) -> int | None:
         if len(text) > 4096:
             raise errors.MessageTooLong()
-        return self._record(Sent("text", chat_id, text, reply_to=reply_to, buttons=buttons))
+        return self._record(Sent("text", chat_id, text, reply_to=reply_to, buttons=buttons, random_id=random_id))
 
     def edit_text(self, chat_id: int, message_id: int, text: str, buttons: Buttons | None = None) -> None:
         if len(text) > 4096:
@@ -243,8 +257,9 @@ class FakeGateway:
         self._record(Sent("edit", chat_id, text, message_id=message_id, buttons=buttons))
 
     def send_document(self, chat_id: int, file_name: str, data: bytes, caption: str = "",
-                      reply_to: int | None = None) -> int:
-        return self._record(Sent("document", chat_id, caption, reply_to=reply_to, data=data, file_name=file_name))
+                      reply_to: int | None = None, random_id: int | None = None) -> int | None:
+        return self._record(Sent("document", chat_id, caption, reply_to=reply_to, data=data, file_name=file_name,
+                                 random_id=random_id))
 
     def answer_callback(self, callback_id: str, text: str | None = None) -> None:
         self._record(Sent("callback", None, text or "", message_id=None))

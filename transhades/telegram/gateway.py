@@ -43,13 +43,14 @@ class Gateway(Protocol):
     def refresh(self, media: TelegramFile) -> TelegramFile:
         """Fetch the message again for a fresh file reference."""
 
-    def send_text(self, chat_id: int, text: str, reply_to: int | None = None,
-                  buttons: Buttons | None = None) -> int: ...
+    def send_text(self, chat_id: int, text: str, reply_to: int | None = None, buttons: Buttons | None = None,
+                  random_id: int | None = None) -> int | None:
+        """With ``random_id``, sent at most once: Telegram refuses a repeat, and the answer is None."""
 
     def edit_text(self, chat_id: int, message_id: int, text: str, buttons: Buttons | None = None) -> None: ...
 
     def send_document(self, chat_id: int, file_name: str, data: bytes, caption: str = "",
-                      reply_to: int | None = None) -> int: ...
+                      reply_to: int | None = None, random_id: int | None = None) -> int | None: ...
 
     def answer_callback(self, callback_id: str, text: str | None = None) -> None: ...
 
@@ -99,6 +100,49 @@ def send_document_kwargs(chat_id: int, file_name: str, data: bytes, caption: str
     if reply_to:
         kwargs["reply_to_message_id"] = reply_to
     return kwargs
+
+
+def once_text_call(peer: Any, text: str, reply_to: int | None, markup: Any, random_id: int) -> Any:
+    """messages.sendMessage with our own random_id (pyrogram's send_message draws a fresh one each call). The
+    text is sent as it is, with no markdown parsing: a transcript is plain text."""
+    from pyrogram import raw
+
+    reply = raw.types.InputReplyToMessage(reply_to_msg_id=reply_to) if reply_to else None
+    return raw.functions.messages.SendMessage(peer=peer, message=text, random_id=random_id, no_webpage=True,
+                                              reply_to=reply, reply_markup=markup)
+
+
+def once_document_call(peer: Any, uploaded: Any, file_name: str, caption: str, reply_to: int | None,
+                       random_id: int) -> Any:
+    from pyrogram import raw
+
+    media = raw.types.InputMediaUploadedDocument(
+        file=uploaded, mime_type="text/plain" if file_name.endswith((".txt", ".srt", ".vtt")) else "application/octet-stream",
+        attributes=[raw.types.DocumentAttributeFilename(file_name=file_name)], force_file=True)
+    reply = raw.types.InputReplyToMessage(reply_to_msg_id=reply_to) if reply_to else None
+    return raw.functions.messages.SendMedia(peer=peer, media=media, message=caption, random_id=random_id,
+                                            reply_to=reply)
+
+
+def sent_message_id(result: Any, random_id: int) -> int | None:
+    """The new message's id from what messages.sendMessage/sendMedia return."""
+    from pyrogram import raw
+
+    if isinstance(result, raw.types.UpdateShortSentMessage):
+        return result.id
+    for update in getattr(result, "updates", None) or ():
+        if isinstance(update, raw.types.UpdateMessageID) and update.random_id == random_id:
+            return update.id
+    for update in getattr(result, "updates", None) or ():
+        message = getattr(update, "message", None)
+        if isinstance(update, (raw.types.UpdateNewMessage, raw.types.UpdateNewChannelMessage)) and message is not None:
+            return message.id
+    return None
+
+
+async def _settle(value: Any) -> Any:
+    """Await what the client returned when it is awaitable (the real one), take it as it is otherwise."""
+    return await value if inspect.isawaitable(value) else value
 
 
 def media_of(message: Any) -> Any:
@@ -194,16 +238,42 @@ class KurigramGateway:
             raise BadInput("the message with this media was deleted")
         return replace(media, file_id=found.file_id)
 
-    def send_text(self, chat_id: int, text: str, reply_to: int | None = None,
-                  buttons: Buttons | None = None) -> int:
-        return self._run("send_message", **send_text_kwargs(chat_id, text, reply_to, buttons)).id
+    def send_text(self, chat_id: int, text: str, reply_to: int | None = None, buttons: Buttons | None = None,
+                  random_id: int | None = None) -> int | None:
+        if random_id is None:
+            return self._run("send_message", **send_text_kwargs(chat_id, text, reply_to, buttons)).id
+
+        async def once() -> Any:
+            peer = await _settle(self._method("resolve_peer")(chat_id))
+            markup = await keyboard(buttons).write(self.client) if buttons else None
+            return await _settle(self._method("invoke")(once_text_call(peer, text, reply_to, markup, random_id)))
+
+        return self._once(once, random_id)
+
+    def _once(self, make: Callable[[], Any], random_id: int) -> int | None:
+        from pyrogram import errors
+
+        try:
+            return sent_message_id(self._call(make), random_id)
+        except errors.RandomIdDuplicate:  # it went out before (the process died before noting it)
+            return None
 
     def edit_text(self, chat_id: int, message_id: int, text: str, buttons: Buttons | None = None) -> None:
         self._run("edit_message_text", **edit_text_kwargs(chat_id, message_id, text, buttons))
 
     def send_document(self, chat_id: int, file_name: str, data: bytes, caption: str = "",
-                      reply_to: int | None = None) -> int:
-        return self._run("send_document", **send_document_kwargs(chat_id, file_name, data, caption, reply_to)).id
+                      reply_to: int | None = None, random_id: int | None = None) -> int | None:
+        if random_id is None:
+            return self._run("send_document", **send_document_kwargs(chat_id, file_name, data, caption, reply_to)).id
+
+        async def once() -> Any:
+            peer = await _settle(self._method("resolve_peer")(chat_id))
+            handle = send_document_kwargs(chat_id, file_name, data, caption, reply_to)["document"]
+            uploaded = await _settle(self._method("save_file")(handle))
+            return await _settle(self._method("invoke")(once_document_call(peer, uploaded, file_name, caption,
+                                                                           reply_to, random_id)))
+
+        return self._once(once, random_id)
 
     def answer_callback(self, callback_id: str, text: str | None = None) -> None:
         self._run("answer_callback_query", callback_query_id=callback_id, text=text)
@@ -217,7 +287,8 @@ class KurigramGateway:
         from pyrogram.handlers import CallbackQueryHandler, MessageHandler
 
         async def deliver(_client: Any, update: Any) -> None:
-            self._handler(update)
+            # The handler waits until the bot has the update written down; not on this loop's thread.
+            await asyncio.get_running_loop().run_in_executor(None, self._handler, update)
 
         self.client.add_handler(MessageHandler(deliver))
         self.client.add_handler(CallbackQueryHandler(deliver))

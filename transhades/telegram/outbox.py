@@ -24,7 +24,8 @@ class Outgoing:
     file_name: str | None = None
     data: bytes | None = None
     callback_id: str | None = None
-    key: Any = None  # who wants the sent message's id (a job's status message)
+    key: Any = None  # who wants the sent message's id (a job's status message, a journaled reply part)
+    random_id: int | None = None  # Telegram's idempotency key: a second send with it is refused, not shown
     not_before: float = 0.0  # a status message waits a moment: a job done by then needs none
 
 

@@ -1,0 +1,219 @@
+"""The job journal: every accepted Telegram job, written before the user hears anything about it, with its state,
+so that a restarted process finishes what a killed one had started and never answers a job twice.
+
+States: ``accepted`` (written at intake; the job is to run), ``running`` (a stage has begun), ``replying`` (the
+reply is written down, part by part, before any part goes out), ``done`` (every part is out). Each reply part
+carries a ``random_id`` derived from the job and the part: Telegram refuses a second message with the same
+random_id, so a part that went out just before the process died is not sent again when it is resent.
+
+SQLite in WAL mode, one connection guarded by a lock: the bot actor writes, the update handler asks. A committed
+row survives ``kill -9``. Rows are JSON, not pickles, so an upgrade can still read what an older version wrote.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..media import TelegramFile
+from ..messages import JobRequest
+from .outbox import Outgoing
+
+log = logging.getLogger("transhades.journal")
+
+UNFINISHED = ("accepted", "running", "replying")
+
+
+def random_id(job_id: str, part: int) -> int:
+    """A signed 64-bit id that is the same for the same part of the same job, in every process."""
+    digest = hashlib.sha256(f"{job_id}\x00{part}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True) or 1
+
+
+@dataclass
+class Unfinished:
+    """A job to take up again after a restart: run it, or send what is left of its reply."""
+
+    request: JobRequest
+    route: Any  # desk.Route
+    state: str
+    status_message: int | None = None
+    parts: list[tuple[int, Outgoing]] = field(default_factory=list)  # (part, item) not sent yet
+
+
+class Journal:
+    def __init__(self, path: Path | str, keep_seconds: float = 86400.0, wall: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self.keep_seconds = keep_seconds
+        self.wall = wall
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # in WAL, a commit survives the process dying
+        self._db.executescript("""
+            CREATE TABLE IF NOT EXISTS jobs (
+                job_id TEXT PRIMARY KEY, user_id INTEGER NOT NULL, chat_id INTEGER NOT NULL,
+                state TEXT NOT NULL, request TEXT NOT NULL, route TEXT NOT NULL, status_message INTEGER,
+                accepted_at REAL NOT NULL, updated_at REAL NOT NULL, finished_at REAL);
+            CREATE INDEX IF NOT EXISTS jobs_open ON jobs (state, finished_at);
+            CREATE TABLE IF NOT EXISTS reply_parts (
+                job_id TEXT NOT NULL, part INTEGER NOT NULL, item TEXT NOT NULL, sent_at REAL,
+                PRIMARY KEY (job_id, part));
+        """)
+
+    # ------------------------------------------------------------------------------------------- writing
+
+    def accept(self, request: JobRequest, route: Any) -> bool:
+        """Write a new job down. False when it is already known (Telegram delivered the update again)."""
+        now = self.wall()
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO jobs (job_id, user_id, chat_id, state, request, route, accepted_at, updated_at)"
+                " VALUES (?, ?, ?, 'accepted', ?, ?, ?, ?)",
+                (request.id, route.user_id, route.chat_id, _dump_request(request), json.dumps(asdict(route)), now, now))
+        return cursor.rowcount == 1
+
+    def knows(self, job_id: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone() is not None
+
+    def running(self, job_id: str) -> None:
+        self._set(job_id, "running", only_from=("accepted",))
+
+    def status_message(self, job_id: str, message_id: int) -> None:
+        with self._lock:
+            self._db.execute("UPDATE jobs SET status_message = ? WHERE job_id = ?", (message_id, job_id))
+
+    def replying(self, job_id: str, items: list[Outgoing]) -> list[tuple[int, Outgoing]]:
+        """Write the whole reply down before any of it is sent; gives each part its number and random_id."""
+        parts = []
+        for number, item in enumerate(items):
+            if item.kind in ("text", "document"):
+                item.random_id = random_id(job_id, number)
+            parts.append((number, item))
+        now = self.wall()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("INSERT OR IGNORE INTO reply_parts (job_id, part, item) VALUES (?, ?, ?)",
+                                     [(job_id, n, _dump_item(i)) for n, i in parts])
+                self._db.execute("UPDATE jobs SET state = 'replying', updated_at = ? WHERE job_id = ?", (now, job_id))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return parts
+
+    def part_sent(self, job_id: str, part: int) -> bool:
+        """Mark one part as out; when it was the last, the job is done. True when the job is now done."""
+        now = self.wall()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("UPDATE reply_parts SET sent_at = ? WHERE job_id = ? AND part = ? AND sent_at IS NULL",
+                                 (now, job_id, part))
+                left = self._db.execute("SELECT COUNT(*) FROM reply_parts WHERE job_id = ? AND sent_at IS NULL",
+                                        (job_id,)).fetchone()[0]
+                if not left:
+                    self._db.execute("UPDATE jobs SET state = 'done', updated_at = ?, finished_at = ? "
+                                     "WHERE job_id = ? AND state = 'replying'", (now, now, job_id))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return not left
+
+    def _set(self, job_id: str, state: str, only_from: tuple[str, ...]) -> None:
+        marks = ",".join("?" * len(only_from))
+        with self._lock:
+            self._db.execute(f"UPDATE jobs SET state = ?, updated_at = ? WHERE job_id = ? AND state IN ({marks})",
+                             (state, self.wall(), job_id, *only_from))
+
+    # ------------------------------------------------------------------------------------------- reading
+
+    def unfinished(self) -> list[Unfinished]:
+        """Every job a previous process accepted and did not finish, oldest first."""
+        from .desk import Route
+
+        with self._lock:
+            rows = self._db.execute("SELECT job_id, state, request, route, status_message FROM jobs "
+                                    "WHERE state IN ('accepted', 'running', 'replying') ORDER BY accepted_at").fetchall()
+            parts = self._db.execute("SELECT job_id, part, item FROM reply_parts WHERE sent_at IS NULL "
+                                     "ORDER BY job_id, part").fetchall()
+        left: dict[str, list[tuple[int, Outgoing]]] = {}
+        for job_id, number, item in parts:
+            left.setdefault(job_id, []).append((number, _load_item(item)))
+        out = []
+        for job_id, state, request, route, status_message in rows:
+            try:
+                out.append(Unfinished(_load_request(request), Route(**json.loads(route)), state, status_message,
+                                      left.get(job_id, [])))
+            except (ValueError, TypeError, KeyError) as exc:  # written by a version that no longer matches
+                log.error("journal: job %s cannot be read back (%s); it is left out", job_id, exc.__class__.__name__)
+        return out
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
+
+    def prune(self) -> int:
+        """Forget finished jobs older than ``keep_seconds``; their replies are long out."""
+        cutoff = self.wall() - self.keep_seconds
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                old = [r[0] for r in self._db.execute(
+                    "SELECT job_id FROM jobs WHERE state = 'done' AND finished_at < ?", (cutoff,)).fetchall()]
+                self._db.executemany("DELETE FROM reply_parts WHERE job_id = ?", [(j,) for j in old])
+                self._db.executemany("DELETE FROM jobs WHERE job_id = ?", [(j,) for j in old])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return len(old)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+# ---------------------------------------------------------------------------------------------------- rows
+
+
+def _dump_request(request: JobRequest) -> str:
+    if not isinstance(request.media, TelegramFile):
+        raise TypeError("the journal keeps Telegram jobs only")
+    return json.dumps({"id": request.id, "user": request.user, "media": asdict(request.media),
+                       "source_key": request.source_key, "provider": request.provider, "language": request.language,
+                       "models": [list(m) for m in request.models]})
+
+
+def _load_request(text: str) -> JobRequest:
+    data = json.loads(text)
+    return JobRequest(data["id"], data["user"], TelegramFile(**data["media"]), data["source_key"], data["provider"],
+                      data["language"], tuple(tuple(m) for m in data["models"]))
+
+
+_ITEM_FIELDS = ("kind", "chat_id", "text", "reply_to", "message_id", "file_name", "random_id")
+
+
+def _dump_item(item: Outgoing) -> str:
+    data = {name: getattr(item, name) for name in _ITEM_FIELDS}
+    data["data"] = base64.b64encode(item.data).decode() if item.data is not None else None
+    return json.dumps(data)
+
+
+def _load_item(text: str) -> Outgoing:
+    data = json.loads(text)
+    raw = data.pop("data")
+    return Outgoing(**data, data=base64.b64decode(raw) if raw is not None else None)
