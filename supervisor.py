@@ -110,7 +110,7 @@ class Supervisor(pykka.ThreadingActor):
         elif isinstance(message, QuarantineOver):
             self._quarantine_over(message)
         elif isinstance(message, StopTree):
-            return self._stop_children("requested")
+            return self._stop_children("requested", message.budget)
         elif isinstance(message, TreeStatus):
             return [r.view() for r in self.records.values()]
         else:
@@ -195,9 +195,13 @@ class Supervisor(pykka.ThreadingActor):
         log.info("%s readmitted", message.name)
         self._notify(record)
 
-    def _stop_children(self, reason: str) -> dict[str, str]:
-        """Stop every child in reverse start order, each within its shutdown time. Returns name -> outcome."""
+    def _stop_children(self, reason: str, budget: float | None = None) -> dict[str, str]:
+        """Stop every child in reverse start order, each within its shutdown time and all within ``budget``
+        (real seconds: a stop waits on threads, not on the tree's clock). Returns name -> outcome."""
+        import time
+
         self.stopping = True
+        deadline = None if budget is None else time.monotonic() + budget
         outcome: dict[str, str] = {}
         for spec in reversed(self.specs):
             ref = self.refs.pop(spec.name, None)
@@ -205,11 +209,14 @@ class Supervisor(pykka.ThreadingActor):
             if ref is None:
                 outcome[spec.name] = "not running"
                 continue
+            timeout = spec.shutdown_seconds
+            if deadline is not None:
+                timeout = max(0.05, min(timeout, deadline - time.monotonic()))
             try:
-                ref.stop(block=True, timeout=spec.shutdown_seconds)
+                ref.stop(block=True, timeout=timeout)
                 outcome[spec.name] = "stopped"
             except pykka.Timeout:
-                log.error("%s did not stop within %.1f s; abandoning it", spec.name, spec.shutdown_seconds)
+                log.error("%s did not stop within %.1f s; abandoning it", spec.name, timeout)
                 outcome[spec.name] = "timeout"
             except pykka.ActorDeadError:
                 outcome[spec.name] = "already dead"
@@ -301,7 +308,7 @@ class Tree:
 
     def stop(self, timeout: float = 25.0) -> None:
         try:
-            self.supervisor.ask(StopTree(), timeout=timeout)
+            self.supervisor.ask(StopTree(max(0.1, timeout - 0.5)), timeout=timeout)
             self.supervisor.stop(block=True, timeout=timeout)
         except (pykka.ActorDeadError, pykka.Timeout):
             pass

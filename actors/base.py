@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import pykka
 
+from transhades import logs
 from transhades.errors import TranshadesError
 from transhades.messages import ChildExited, TaskDone, TaskFailed
 from transhades.registry import Registry
@@ -51,7 +52,18 @@ class SupervisedActor(pykka.ThreadingActor):
     def receive(self, message: Any) -> Any:
         raise NotImplementedError
 
+    def log_fields(self, message: Any) -> tuple[str | None, Any]:
+        """(job id, user id) the message is about, for every line logged while handling it."""
+        request = getattr(message, "request", None)
+        if request is not None:
+            return getattr(request, "id", None), getattr(request, "user", None)
+        route = getattr(message, "route", None)
+        if route is not None:
+            return getattr(route, "job_id", None), getattr(route, "user_id", None)
+        return getattr(message, "job_id", None), None
+
     def on_start(self) -> None:
+        logs.bind_actor(self.name)
         try:
             self.setup()
         except Exception as exc:
@@ -61,6 +73,10 @@ class SupervisedActor(pykka.ThreadingActor):
             raise
 
     def on_receive(self, message: Any) -> Any:
+        logs.bind_job(*self.log_fields(message))
+        return self.deliver(message)
+
+    def deliver(self, message: Any) -> Any:
         return self.receive(message)
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
@@ -89,7 +105,7 @@ class WorkerActor(SupervisedActor):
         self.registry = registry
         self.faults = faults  # a transhades.chaos.Faults, given by ``transhades simulate`` only
 
-    def on_receive(self, message: Any) -> Any:
+    def deliver(self, message: Any) -> Any:
         if self.faults is not None and hasattr(message, "ticket"):
             self.faults.maybe_crash(self.name)  # crash while handling a task, before doing it
         return self.receive(message)

@@ -9,13 +9,16 @@ from typing import Any, Callable
 
 from pyrogram import errors
 
+from transhades import logs
 from transhades.clock import Clock
 from transhades.jobflow import DISPATCHER
 from transhades.messages import (
     CacheReport,
     CacheStats,
     CancelJob,
+    Completed,
     Drain,
+    Failed,
     Incoming,
     JobUpdate,
     StatusReport,
@@ -61,6 +64,12 @@ class BotActor(SupervisedActor):
         self.carry_out(self.desk.resume())  # the first incarnation takes up what the journal holds
         self.flush()  # whatever a crashed incarnation left in the outbox
 
+    def log_fields(self, message: Any) -> tuple[str | None, Any]:
+        if isinstance(message, Incoming):
+            user = getattr(message.update, "from_user", None)
+            return None, getattr(user, "id", None)
+        return super().log_fields(message)
+
     def receive(self, message: Any) -> Any:
         if isinstance(message, Incoming):
             try:
@@ -73,6 +82,9 @@ class BotActor(SupervisedActor):
             self.flush()
             return self.desk.in_flight()
         elif isinstance(message, JobUpdate):
+            if isinstance(message.event, (Completed, Failed)):
+                outcome = "answered" if isinstance(message.event, Completed) else f"failed: {message.event.error}"
+                log.info("job %s", outcome)
             self.desk.on_event(message.route, message.event)
         elif isinstance(message, StatusReport):
             self.desk.status_part(message.context, "status", message.status, self.clock.wall())
@@ -88,6 +100,9 @@ class BotActor(SupervisedActor):
     def carry_out(self, actions: list) -> None:
         for action in actions:
             if isinstance(action, StartJob):
+                logs.bind_job(action.route.job_id, action.route.user_id)
+                media = action.request.media
+                log.info("job started: %s of %d bytes", media.describe(), getattr(media, "size", 0))
                 self.registry.tell(DISPATCHER, SubmitJob(action.request, ChatListener(self.registry, action.route)))
             elif isinstance(action, CancelJobs):
                 for job_id in action.job_ids:

@@ -42,6 +42,13 @@ class DispatcherActor(SupervisedActor):
         self.alert = alert or (lambda text: None)
         self.supervisor = supervisor
 
+    def log_fields(self, message: Any) -> tuple[str | None, Any]:
+        task = self.flow.tickets.get(getattr(message, "ticket", None))
+        if task is None:
+            return super().log_fields(message)
+        job = self.flow.jobs.get(task.job_id)
+        return task.job_id, job.user if job is not None else None
+
     def receive(self, message: Any) -> Any:
         flow = self.flow
         if isinstance(message, TaskDone):

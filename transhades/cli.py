@@ -16,6 +16,7 @@ import os
 import queue
 import re
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any, TextIO
@@ -131,9 +132,9 @@ def main(argv: list[str] | None = None) -> int:
             return simulate(args)
         if args.command == "run":
             cfg = load_config(args.config, allow_embedded=False)
-            redactor.add(cfg.secrets())
-            if args.verbose == 0:
-                logging.getLogger().setLevel(logging.INFO)  # a service logs what it does
+            # a service logs what it does, to stdout, in the configured format
+            level = getattr(logging, cfg.logging.level.upper()) if args.verbose == 0 else level
+            logs.setup(level, sys.stdout, cfg.secrets(), cfg.logging.format)
             return run(cfg, sys.stderr)
     except ConfigError as exc:
         for problem in exc.problems:
@@ -286,6 +287,12 @@ def run(cfg: Config, err: TextIO, gateway_factory: Any = None, stop_event: Any =
         if not p.enabled:
             log.info("provider %s disabled: %s", p.name, p.disabled_reason)
     stop = stop_event or threading.Event()
+    fake_world = os.environ.get("TRANSHADES_FAKE_TELEGRAM")
+    if gateway_factory is None and fake_world:  # for tests and demos of the whole process, without Telegram
+        from .telegram.fake import shared_gateways
+
+        log.warning("talking to the fake Telegram in %s (TRANSHADES_FAKE_TELEGRAM), not to Telegram", fake_world)
+        gateway_factory = shared_gateways(fake_world, Path(cfg.telegram.session_dir))
     tree = start_tree(cfg, gateway_factory=gateway_factory or kurigram_gateways(cfg))
     server = None
     if cfg.http.port:
@@ -299,22 +306,62 @@ def run(cfg: Config, err: TextIO, gateway_factory: Any = None, stop_event: Any =
                   f"set http.port (0 turns it off)", file=err)
             return EXIT_USAGE
     previous = {}
+    signals: list[int] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        signals.append(signum)
+        if len(signals) > 1:  # asked twice: leave now; every accepted job is in the journal already
+            os.write(2, b"second signal: exiting at once; unfinished jobs resume on the next start\n")
+            os._exit(128 + signum)
+        stop.set()
+
     if stop_event is None:  # only once the bot is up, and given back on the way out
         for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+            previous[sig] = signal.signal(sig, on_signal)
     log.info("transhades is running with %d credential(s); stop with SIGTERM or Ctrl-C", len(cfg.telegram.credentials))
+    began = None
     try:
         while not stop.wait(0.5):
             if tree.stopped_reason:
                 print(f"error: the actor tree stopped: {tree.stopped_reason[0]}", file=err)
                 return EXIT_FAILED
+        began = time.monotonic()
+        log.info("stopping: no new jobs; running ones get %.0f s to finish", cfg.telegram.drain_seconds)
+        left = drain(tree, cfg.telegram.drain_seconds)
+        if left:
+            log.info("stopping: %d job(s) or message(s) not finished; they are parked in the journal", left)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         if server is not None:
             server.stop()
-        tree.stop(timeout=20)
+        spent = time.monotonic() - began if began is not None else 0.0
+        tree.stop(timeout=max(2.0, SHUTDOWN_SECONDS - spent))
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("stopped")
     return EXIT_OK
+
+
+SHUTDOWN_SECONDS = 24.0  # Heroku sends SIGKILL 30 s after SIGTERM; the process is gone well before
+
+
+def drain(tree: Any, seconds: float) -> int:
+    """Stop intake and give running jobs up to ``seconds`` to be answered. Returns what is still in flight
+    (those jobs stay in the journal and are taken up by the next start)."""
+    import pykka
+
+    from transhades.messages import Drain
+
+    deadline = time.monotonic() + seconds
+    left = -1
+    while True:
+        bot = tree.registry.get("bot")
+        try:
+            left = bot.ask(Drain(), timeout=2.0) if bot is not None else left
+        except (pykka.ActorDeadError, pykka.Timeout):
+            pass
+        if left == 0 or time.monotonic() >= deadline:
+            return max(left, 0)
+        time.sleep(0.2)
 
 
 # ------------------------------------------------------------------------------------------------ transcribe

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
-from typing import Iterable
+import threading
+import time
+from typing import Any, Iterable
 
 _TOKEN_SHAPES = [
     re.compile(r"\b\d{8,10}:[A-Za-z0-9_-]{35}\b"),  # Telegram bot tokens
@@ -37,10 +40,65 @@ class Redactor(logging.Filter):
         return True
 
 
-def setup(level: int = logging.WARNING, stream=None, secrets: Iterable[str] = ()) -> Redactor:
+# ------------------------------------------------------------------------------------- who a line is about
+
+_local = threading.local()
+
+
+def bind_actor(name: str) -> None:
+    """Name the actor that owns this thread; every line logged from it says so."""
+    _local.actor = name
+
+
+def bind_job(job_id: str | None = None, user_id: Any = None) -> None:
+    """The job (and its user) the current message is about, until the next bind_job()."""
+    _local.job_id, _local.user_id = job_id, user_id
+
+
+class Context(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.actor = getattr(_local, "actor", None) or threading.current_thread().name
+        record.job_id = getattr(_local, "job_id", None) or "-"
+        user = getattr(_local, "user_id", None)
+        record.user_id = "-" if user is None else str(user)
+        return True
+
+
+PLAIN = "%(asctime)s %(levelname)s [%(actor)s job=%(job_id)s user=%(user_id)s] %(name)s: %(message)s"
+
+
+class PlainFormatter(logging.Formatter):
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__(PLAIN)
+        self.redactor = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redactor.redact(super().format(record))  # the traceback too
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log collectors."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) +
+                f".{int(record.msecs):03d}Z",
+                "level": record.levelname.lower(), "logger": record.name,
+                "actor": getattr(record, "actor", "-"), "job_id": getattr(record, "job_id", "-"),
+                "user_id": getattr(record, "user_id", "-"), "message": self.redactor.redact(record.getMessage())}
+        if record.exc_info:
+            line["error"] = self.redactor.redact(self.formatException(record.exc_info))
+        return json.dumps(line, ensure_ascii=False)
+
+
+def setup(level: int = logging.WARNING, stream=None, secrets: Iterable[str] = (), fmt: str = "plain") -> Redactor:
     redactor = Redactor(secrets)
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter(redactor) if fmt == "json" else PlainFormatter(redactor))
+    handler.addFilter(Context())
     handler.addFilter(redactor)
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -261,7 +261,10 @@ class QuarantineOver:
 
 @dataclass(frozen=True, slots=True)
 class StopTree:
-    """Ask-only: stop every child in reverse start order, then the supervisor."""
+    """Ask-only: stop every child in reverse start order, then the supervisor; all within ``budget`` seconds
+    (each child within its own shutdown time, and none past the budget)."""
+
+    budget: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ everything sent, and sessions that persist in files (a second start of a credent
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import threading
 import time
@@ -266,3 +267,164 @@ class FakeGateway:
 
     def on_update(self, handler: Callable[[Any], None]) -> None:
         self.handler = handler
+
+
+# ------------------------------------------------------------------------------------------- across processes
+
+
+class SharedTelegram(FakeTelegram):
+    """The fake Telegram kept in one SQLite file, so that a test can feed updates to a real ``transhades run``
+    process (``TRANSHADES_FAKE_TELEGRAM=PATH``), kill it, start it again, and read everything it sent.
+
+    As Telegram does, it keeps an update until the receiving session has handled it (our handler returns only
+    once the bot has the job in its journal), refuses a second message with the same random_id, and keeps
+    files and what was sent whatever happens to the bot's process."""
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__()
+        import sqlite3
+
+        self.path = Path(path)
+        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript("""
+            CREATE TABLE IF NOT EXISTS files (file_unique_id TEXT PRIMARY KEY, file_id TEXT NOT NULL, data BLOB);
+            CREATE TABLE IF NOT EXISTS updates (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL,
+                                                taken_at REAL);
+            CREATE TABLE IF NOT EXISTS sent (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT, chat_id INTEGER,
+                                             text TEXT, message_id INTEGER, reply_to INTEGER, random_id INTEGER UNIQUE,
+                                             file_name TEXT, at REAL);
+            CREATE TABLE IF NOT EXISTS ids (n INTEGER);
+        """)
+        self.files = _Column(self, "data")
+        self.file_ids = _Column(self, "file_id")
+        self._polling: threading.Event | None = None
+
+    def _next_id(self) -> int:
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            row = self.db.execute("SELECT n FROM ids").fetchone()
+            n = (row[0] if row else 1000) + 1
+            self.db.execute("DELETE FROM ids")
+            self.db.execute("INSERT INTO ids VALUES (?)", (n,))
+            self.db.execute("COMMIT")
+        return n
+
+    # ------------------------------------------------------------------------------------- the test's side
+
+    def post_voice(self, user_id: int, data: bytes, duration: int = 3, language: str = "en") -> int:
+        """A user sends a voice note; returns its message id."""
+        number = self._next_id()
+        unique = f"AgAD{number}"
+        with self.lock:
+            self.db.execute("INSERT INTO files VALUES (?, ?, ?)", (unique, f"fid-{unique}-1", data))
+            self.db.execute("INSERT INTO updates (body) VALUES (?)", (json.dumps(
+                {"message_id": number, "user_id": user_id, "language": language, "unique": unique,
+                 "size": len(data), "duration": duration}),))
+        return number
+
+    def sent_rows(self) -> list[Sent]:
+        with self.lock:
+            rows = self.db.execute("SELECT kind, chat_id, text, message_id, reply_to, random_id, file_name, at "
+                                   "FROM sent ORDER BY seq").fetchall()
+        return [Sent(k, c, t or "", message_id=m, reply_to=r, random_id=rid, file_name=f, at=at)
+                for k, c, t, m, r, rid, f, at in rows]
+
+    def untaken(self) -> int:
+        with self.lock:
+            return self.db.execute("SELECT COUNT(*) FROM updates WHERE taken_at IS NULL").fetchone()[0]
+
+    # ------------------------------------------------------------------------------------- the bot's side
+
+    def _record_sent(self, sent: Sent) -> int | None:
+        import sqlite3
+
+        sent.message_id = sent.message_id or self._next_id()
+        with self.lock:
+            try:
+                self.db.execute("INSERT INTO sent (kind, chat_id, text, message_id, reply_to, random_id, file_name, at)"
+                                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                (sent.kind, sent.chat_id, sent.text, sent.message_id, sent.reply_to, sent.random_id,
+                                 sent.file_name, time.time()))
+            except sqlite3.IntegrityError:  # RANDOM_ID_DUPLICATE
+                self.refused_repeats += 1
+                return None
+        self.sent.append(sent)
+        return sent.message_id
+
+    def start_polling(self, gateway: "FakeGateway") -> None:
+        """Push updates not taken yet to the receiving session, oldest first, until it stops."""
+        stop = threading.Event()
+        self._polling = stop
+
+        def poll() -> None:
+            while not stop.wait(0.05):
+                with self.lock:
+                    rows = self.db.execute("SELECT seq, body FROM updates WHERE taken_at IS NULL ORDER BY seq "
+                                           "LIMIT 20").fetchall()
+                for seq, body in rows:
+                    if stop.is_set() or gateway.handler is None:
+                        return
+                    if gateway.handler(self._message(json.loads(body))) is not False:
+                        with self.lock:
+                            self.db.execute("UPDATE updates SET taken_at = ? WHERE seq = ?", (time.time(), seq))
+
+        threading.Thread(target=poll, name="fake-telegram-updates", daemon=True).start()
+
+    def stop_polling(self) -> None:
+        if self._polling is not None:
+            self._polling.set()
+
+    def _message(self, body: dict[str, Any]) -> types.Message:
+        user = self.user(body["user_id"], body["language"])
+        unique = body["unique"]
+        voice = types.Voice(file_id=f"fid-{unique}-1", file_unique_id=unique, duration=body["duration"],
+                            mime_type="audio/ogg", file_size=body["size"])
+        return types.Message(id=body["message_id"], from_user=user, chat=self.chat(user.id), voice=voice)
+
+
+class _Column:
+    """``files[unique]`` and ``file_ids[unique]`` read from the shared file."""
+
+    def __init__(self, world: SharedTelegram, column: str) -> None:
+        self.world, self.column = world, column
+
+    def get(self, unique: str, default: Any = None) -> Any:
+        with self.world.lock:
+            row = self.world.db.execute(f"SELECT {self.column} FROM files WHERE file_unique_id = ?",
+                                        (unique,)).fetchone()
+        return row[0] if row else default
+
+    def __getitem__(self, unique: str) -> Any:
+        value = self.get(unique)
+        if value is None:
+            raise KeyError(unique)
+        return value
+
+
+def shared_gateways(path: Path | str, session_dir: Path) -> Callable[[Any, bool], "FakeGateway"]:
+    """A gateway factory for ``transhades run`` against a :class:`SharedTelegram` file."""
+    world = SharedTelegram(path)
+
+    def make(credential: Any, receive: bool) -> FakeGateway:
+        return SharedGateway(world, credential.name, session_dir, receive)
+
+    return make
+
+
+class SharedGateway(FakeGateway):
+    world: SharedTelegram
+
+    def start(self) -> None:
+        super().start()
+        if self.receive_updates:
+            self.world.start_polling(self)
+
+    def stop(self) -> None:
+        if self.receive_updates:
+            self.world.stop_polling()
+        super().stop()
+
+    def _record(self, sent: Sent) -> int | None:
+        self._flood(self.world.send_floods)
+        return self.world._record_sent(sent)
