@@ -236,6 +236,8 @@ class _Section:
                 problems.append(f"{self._key(str(key))}: unknown key; known keys are {', '.join(known)}")
 
     def _key(self, key: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", key):
+            key = repr(key)  # a stray key with a newline or spaces still makes one readable line
         return f"{self.where}.{key}" if self.where else key
 
     def number(self, key: str, default: float, *, minimum: float | None = None, maximum: float | None = None,
