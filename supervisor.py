@@ -420,7 +420,7 @@ def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Cloc
     from transhades.telegram.outbox import Outbox
 
     data_dir = private_dir(Path(config.data_dir))
-    outbox = Outbox(tg.send_interval_seconds, tg.edit_interval_seconds)
+    outbox = Outbox(tg.send_interval_seconds, tg.edit_interval_seconds, tg.send_per_second)
     journal = Journal(data_dir / "journal.sqlite3", tg.journal_keep_hours * 3600, clock.wall)
     desk = FrontDesk(rules, UserSettings(data_dir / "users.sqlite3"), outbox, clock.now,
                      tg.status_delay_seconds, journal)  # outlives bot restarts

@@ -113,6 +113,7 @@ class TelegramConfig:
     admins: tuple[int, ...] = ()
     downloads_per_credential: int = 2
     send_interval_seconds: float = 1.0  # per chat
+    send_per_second: int = 30  # in all chats: Telegram's limit for a bot (higher only with paid broadcasts)
     edit_interval_seconds: float = 3.0  # per status message
     status_delay_seconds: float = 1.0  # no status message for a job answered within this time
     user_jobs_per_minute: int = 10  # per user (admins are exempt); 0: no limit
@@ -451,7 +452,7 @@ def _telegram(raw: Any, env: Mapping[str, str], problems: list[str]) -> Telegram
     token_var = _VAR.search(raw_token).group(1) if isinstance(raw_token, str) and _VAR.search(raw_token) else None
     t = _Section(expand(raw, env, set()), "telegram", problems,
                  ("bot_token", "session_dir", "credentials", "max_file_mb", "allowed_users", "admins",
-                  "downloads_per_credential", "send_interval_seconds", "edit_interval_seconds",
+                  "downloads_per_credential", "send_interval_seconds", "send_per_second", "edit_interval_seconds",
                   "status_delay_seconds", "user_jobs_per_minute", "journal_keep_hours", "drain_seconds"))
     credentials: list[CredentialConfig] = []
     skipped: list[str] = []
@@ -481,6 +482,7 @@ def _telegram(raw: Any, env: Mapping[str, str], problems: list[str]) -> Telegram
         admins=_ids(t.data.get("admins"), "telegram.admins", problems),
         downloads_per_credential=t.number("downloads_per_credential", 2, minimum=1, maximum=8, integer=True),
         send_interval_seconds=t.number("send_interval_seconds", 1.0, minimum=0),
+        send_per_second=t.number("send_per_second", 30, minimum=1, maximum=1000, integer=True),
         edit_interval_seconds=t.number("edit_interval_seconds", 3.0, minimum=0),
         status_delay_seconds=t.number("status_delay_seconds", 1.0, minimum=0),
         user_jobs_per_minute=t.number("user_jobs_per_minute", 10, minimum=0, integer=True),

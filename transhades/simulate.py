@@ -22,6 +22,7 @@ from .media import AudioChunk
 from .transcript import Segment, Transcript
 
 FAILURE_PREFIX = "Could not transcribe"
+TIME_SCALE = 4  # one real second stands for this many simulated ones (sending limits, waits)
 
 
 @dataclass
@@ -95,7 +96,10 @@ def run(options: Options) -> dict[str, Any]:
                          "credentials": [{"name": f"API-{i}", "api_id": 1000 + i, "api_hash": "h" * 32}
                                          for i in range(1, options.credentials + 1)],
                          "downloads_per_credential": 2, "send_interval_seconds": 0.0,
-                         "edit_interval_seconds": 0.5, "status_delay_seconds": 1.0},
+                         # simulated time runs faster: Telegram's 30 messages/s stands for 4 simulated seconds' worth
+                         "send_per_second": 30 * TIME_SCALE,
+                         "edit_interval_seconds": 0.5, "status_delay_seconds": 1.0,
+                         "user_jobs_per_minute": 0},  # the simulated users send far faster than people do
         }
         cfg = config_lib.parse(raw, env={})
         tree = start_tree(cfg, provider_factory=flaky_providers(options.provider_error_rate, options.seed + 3),

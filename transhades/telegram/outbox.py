@@ -33,6 +33,7 @@ class Outgoing:
 class Outbox:
     per_chat_seconds: float = PER_CHAT_SECONDS
     edit_seconds: float = EDIT_SECONDS
+    per_second: int = GLOBAL_PER_SECOND
     queue: deque[Outgoing] = field(default_factory=deque)
     last_in_chat: dict[int, float] = field(default_factory=dict)
     last_edit: dict[tuple[int, int], float] = field(default_factory=dict)
@@ -61,12 +62,12 @@ class Outbox:
         kept: deque[Outgoing] = deque()
         for item in self.queue:
             at = self._earliest(item, now)
-            if at <= now and len(self.recent) < GLOBAL_PER_SECOND:
+            if at <= now and len(self.recent) < self.per_second:
                 ready.append(item)
                 self._spend(item, now)
             else:
                 kept.append(item)
-                at = max(at, self.recent[0] + 1.0 if len(self.recent) >= GLOBAL_PER_SECOND else at)
+                at = max(at, self.recent[0] + 1.0 if len(self.recent) >= self.per_second else at)
                 later = at if later is None else min(later, at)
         self.queue = kept
         return ready, later
