@@ -74,6 +74,23 @@ supervision: {backoff: {min_seconds: 5, max_seconds: 1}, colour: red}
     assert any(p.startswith("supervision.colour: unknown key") for p in found)
 
 
+def test_operations_settings_are_read_and_checked(tmp_path):
+    found = problems(tmp_path, """
+providers: [{name: l, kind: local}]
+telegram: {user_jobs_per_minute: -1, drain_seconds: 60, journal_keep_hours: soon}
+logging: {format: xml, level: loud}
+""")
+    assert "telegram.user_jobs_per_minute: must be >= 0" in found
+    assert "telegram.drain_seconds: must be <= 20" in found, "the drain must leave time to stop within 25 s"
+    assert any(p.startswith("telegram.journal_keep_hours: must be a number") for p in found)
+    assert "logging.format: must be one of plain, json, got 'xml'" in found
+    assert any(p.startswith("logging.level: must be one of debug, info") for p in found)
+    cfg = config_lib.parse({"providers": [{"name": "l", "kind": "local"}], "logging": {"format": "json"},
+                            "telegram": {"user_jobs_per_minute": 3, "drain_seconds": 5}}, env={})
+    assert (cfg.logging.format, cfg.telegram.user_jobs_per_minute, cfg.telegram.drain_seconds) == ("json", 3, 5.0)
+    assert config_lib.parse({"providers": [{"name": "l", "kind": "local"}]}, env={}).logging.format == "plain"
+
+
 def test_unset_variable_outside_a_provider_key_is_an_error_naming_it(tmp_path):
     found = problems(tmp_path, "providers: [{name: l, kind: local}]\ncache: {backend: redis, url: '${REDIS_URL}'}\n")
     assert "${REDIS_URL}: is used in the config but not set; set it in the environment or .env" in found

@@ -205,3 +205,41 @@ def test_the_data_directory_is_private(tmp_path):
         assert (tmp_path / "data" / "journal.sqlite3").exists()
     finally:
         b.stop()
+
+
+# ------------------------------------------------------------------------------------------------ the desk alone
+
+
+def test_the_desk_writes_the_reply_down_marks_each_part_and_prunes_as_it_goes(tmp_path, monkeypatch):
+    from transhades.messages import Completed
+    from transhades.telegram import desk as desk_module
+    from transhades.telegram.desk import DeskRules, FrontDesk, StartJob
+    from transhades.telegram.settings import UserSettings
+    from transhades.transcript import Segment, Transcript
+
+    monkeypatch.setattr(desk_module, "PRUNE_EVERY", 2)
+    wall = Wall()
+    journal = Journal(tmp_path / "j.sqlite3", keep_seconds=60, wall=wall)
+    desk = FrontDesk(DeskRules((("alpha", "openai"),)), UserSettings(tmp_path / "u.sqlite3"), now=lambda: 0.0,
+                     journal=journal)
+    world = FakeTelegram()
+    user = world.user(5)
+
+    def finish(note) -> None:
+        (start,) = desk.on_update(note)
+        assert isinstance(start, StartJob)
+        text = "word " * 1200  # two messages
+        desk.on_event(start.route, Completed(start.route.job_id, Transcript(text, "en", 1.0, "alpha",
+                                                                             (Segment(0, 1, text),)), False))
+        parts = [item for item in desk.outbox.queue if isinstance(item.key, tuple) and item.key[0] == "reply"]
+        assert [p.random_id for p in parts] == [random_id(start.route.job_id, n) for n in range(2)]
+        assert journal.counts().get("replying") == 1
+        for part in parts:
+            desk.sent(part.key, 1)
+        desk.outbox.queue.clear()
+
+    finish(world.media_message(user, b"one"))
+    assert journal.counts() == {"done": 1}
+    wall.now += 61
+    finish(world.media_message(user, b"two"))  # the second accepted job prunes the first, now old
+    assert journal.counts() == {"done": 1}

@@ -27,6 +27,7 @@ from .texts import duration_words, language_of, say
 LANGUAGE_CHOICES = ("auto", "en", "id", "ms", "jv", "su", "ar", "zh", "hi", "es", "fr", "de", "ja", "ko", "ru")
 DEEPGRAM_MODELS = ("nova-3", "whisper")
 MAX_MESSAGES_BEFORE_FILE = 3
+PRUNE_EVERY = 500  # accepted jobs between two prunes of the journal
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class FrontDesk:
                  now: Any = time.monotonic, status_delay: float = 1.0, journal: Journal | None = None) -> None:
         self.rules = rules
         self.journal = journal
+        self.accepted = 0
         self.closing = False  # shutting down: new jobs are written down and parked, not started
         self.resumed = False
         self.now = now
@@ -149,8 +151,12 @@ class FrontDesk:
         request = JobRequest(job_id, str(user.id), media, source_key=f"tg:{found.file_unique_id}",
                              provider=provider, language=prefs.language, models=models)
         route = Route(job_id, message.chat.id, user.id, target.id, lang, prefs.format)
-        if self.journal is not None and not self.journal.accept(request, route):
-            return []  # Telegram delivered the same update again: the job is already accepted
+        if self.journal is not None:
+            if not self.journal.accept(request, route):
+                return []  # Telegram delivered the same update again: the job is already accepted
+            self.accepted += 1
+            if self.accepted % PRUNE_EVERY == 0:  # a long-running process forgets old jobs as it goes
+                self.journal.prune()
         self.recent_jobs.setdefault(user.id, deque()).append(self.now())
         if self.closing:  # written down; the next start takes it up
             self.outbox.put(Outgoing("text", route.chat_id, say(lang, "parked"), reply_to=route.reply_to,
