@@ -353,10 +353,10 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
     if gateway_factory is not None and config.telegram and config.telegram.credentials:
         specs += telegram_specs(config, registry, gateways, gateway_factory, temp_root, shutdown, faults)
     specs.append(ChildSpec(DISPATCHER, DISPATCHER, lambda m: DispatcherActor.start(
-        DISPATCHER, m, registry, flow, lambda job_id: audio_lib.discard(temp_root, job_id), on_alert),
+        DISPATCHER, m, registry, flow, lambda job_id: audio_lib.discard(temp_root, job_id), on_alert, faults=faults),
         shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE))
     if gateway_factory is not None and config.telegram and config.telegram.credentials:
-        specs.append(bot_spec(config, registry, gateways, clock, shutdown))
+        specs.append(bot_spec(config, registry, gateways, clock, shutdown, faults))
     return specs
 
 
@@ -382,21 +382,24 @@ def telegram_specs(config: Config, registry: Registry, gateways: Registry, gatew
 HAND_OVER_SECONDS = 30.0
 
 
-def hand_over(registry: Registry, update: Any, timeout: float = HAND_OVER_SECONDS) -> bool:
+def hand_over(registry: Registry, update: Any, timeout: float = HAND_OVER_SECONDS, attempts: int = 3) -> bool:
     """The receiving session's handler: give the update to the bot and wait until the bot has taken it (a job
     is in the journal by then), so the session acknowledges to Telegram only what is written down. While the
-    bot restarts the registry keeps the update and this waits for the next incarnation."""
-    import threading
+    bot restarts the registry keeps the update and this waits for the next incarnation; when the bot crashed
+    on it, it is handed to the next incarnation again (a bug that crashes on every try gives up after a few)."""
+    from transhades.messages import Handover, Incoming
 
-    from transhades.messages import Incoming
-
-    taken = threading.Event()
-    if not registry.tell("bot", Incoming(update, taken)):
-        return False
-    if not taken.wait(timeout):
-        log.warning("the bot has not taken an update within %.0f s; it stays queued for it", timeout)
-        return False
-    return True
+    for _ in range(attempts):
+        taken = Handover()
+        if not registry.tell("bot", Incoming(update, taken)):
+            return False
+        if not taken.done.wait(timeout):
+            log.warning("the bot has not taken an update within %.0f s; it stays queued for it", timeout)
+            return False
+        if taken.ok:
+            return True
+    log.error("the bot crashed on the same update %d times; it is dropped", attempts)
+    return False
 
 
 def private_dir(path: Path) -> Path:
@@ -407,7 +410,8 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Clock, shutdown: float) -> ChildSpec:
+def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Clock, shutdown: float,
+             faults: Any = None) -> ChildSpec:
     from actors.bot import BOT, BotActor
     from transhades.jobflow import CREDENTIAL_PREFIX
     from transhades.telegram.desk import DeskRules, FrontDesk
@@ -425,7 +429,7 @@ def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Cloc
     desk = FrontDesk(rules, UserSettings(data_dir / "users.sqlite3"), outbox, clock.now,
                      tg.status_delay_seconds, journal)  # outlives bot restarts
     sender = CREDENTIAL_PREFIX + tg.credentials[0].name
-    return ChildSpec(BOT, BOT, lambda m: BotActor.start(BOT, m, registry, gateways, desk, sender, clock),
+    return ChildSpec(BOT, BOT, lambda m: BotActor.start(BOT, m, registry, gateways, desk, sender, clock, faults),
                      shutdown_seconds=shutdown)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import queue
 from typing import Any, Callable
 
 import pykka
@@ -79,13 +80,34 @@ class SupervisedActor(pykka.ThreadingActor):
     def deliver(self, message: Any) -> Any:
         return self.receive(message)
 
+    carry_over: Callable[[list[Any]], None] | None = None  # where a crash's unhandled messages go
+
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        if self.carry_over is not None:
+            self.carry_over(self._unhandled())
         self._release()
         self.monitor.exited(True, f"{getattr(exception_type, '__name__', 'error')}: {exception_value}")
 
     def on_stop(self) -> None:
         self._release()
         self.monitor.exited(False, "normal")
+
+    def _unhandled(self) -> list[Any]:
+        """The messages told to this incarnation that it will never handle (pykka drops them when an actor
+        crashes). By now the actor counts as dead, so later ones go to the registry instead."""
+        left, asks = [], []
+        while True:
+            try:
+                envelope = self.actor_inbox.get_nowait()
+            except queue.Empty:
+                break
+            if envelope.reply_to is not None:
+                asks.append(envelope)
+            elif not type(envelope.message).__module__.startswith("pykka"):
+                left.append(envelope.message)
+        for envelope in asks:  # pykka answers these with ActorDeadError
+            self.actor_inbox.put(envelope)
+        return left
 
     def _release(self) -> None:
         try:

@@ -51,8 +51,10 @@ class ChatListener:
 
 class BotActor(SupervisedActor):
     def __init__(self, name: str, monitor: ExitMonitor, registry: Registry, gateways: Registry, desk: FrontDesk,
-                 sender: str, clock: Clock) -> None:
+                 sender: str, clock: Clock, faults: Any = None) -> None:
         super().__init__(name, monitor)
+        self.faults = faults  # transhades simulate: crash on an update or a job event now and then
+        self.carry_over = lambda messages: registry.keep_first(name, messages)
         self.registry = registry
         self.gateways = gateways
         self.desk = desk
@@ -62,7 +64,25 @@ class BotActor(SupervisedActor):
 
     def setup(self) -> None:
         self.carry_out(self.desk.resume())  # the first incarnation takes up what the journal holds
+        message, self.desk.in_hand = self.desk.in_hand, None
+        if message is not None:  # a crashed incarnation died on this job event: once more
+            log.warning("handling again the job event a crashed bot died on")
+            self.receive(message)
         self.flush()  # whatever a crashed incarnation left in the outbox
+
+    def deliver(self, message: Any) -> Any:
+        if isinstance(message, JobUpdate):
+            self.desk.in_hand = message  # an update is handed again by the session; an event only lives here
+        if self.faults is not None and isinstance(message, (Incoming, JobUpdate)):
+            try:
+                self.faults.maybe_crash(self.name)
+            except Exception:
+                if isinstance(message, Incoming) and message.taken is not None:
+                    message.taken.settle(False)
+                raise
+        result = self.receive(message)
+        self.desk.in_hand = None
+        return result
 
     def log_fields(self, message: Any) -> tuple[str | None, Any]:
         if isinstance(message, Incoming):
@@ -74,9 +94,12 @@ class BotActor(SupervisedActor):
         if isinstance(message, Incoming):
             try:
                 self.carry_out(self.desk.on_update(message.update))
-            finally:
+            except BaseException:
                 if message.taken is not None:
-                    message.taken.set()
+                    message.taken.settle(False)  # the session hands it to the next incarnation
+                raise
+            if message.taken is not None:
+                message.taken.settle(True)
         elif isinstance(message, Drain):
             self.desk.closing = True
             self.flush()

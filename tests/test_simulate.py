@@ -20,6 +20,8 @@ def test_crashes_floods_and_provider_errors_lose_no_job_and_answer_each_once(see
     assert result["lost"] == 0 and result["duplicate_replies"] == 0
     assert result["completed"] + result["failed"] == result["submitted"] == 80
     assert result["crashes_injected"] > 0 and result["restarts"] >= result["crashes_injected"] * 0.9
+    crashed = result["crashes_by_actor"]
+    assert crashed.get("dispatcher") and crashed.get("bot"), "the central actors crash too, and nothing is lost"
     assert result["quarantines"] > 0 and result["floods"] > 0
     assert result["cache_hit_ms"]["p50"] is not None
 

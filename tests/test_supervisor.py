@@ -293,3 +293,63 @@ def test_duplicate_child_names_are_refused():
     spec = ChildSpec("a", "a", lambda m: None)
     with pytest.raises(ValueError):
         Supervisor([spec, spec], POLICY, ManualClock(), Registry())
+
+
+
+def test_an_incarnation_that_dies_while_the_registry_hands_it_kept_messages_loses_none():
+    """Found by the chaos run: the supervisor itself crashed when a restarted bot died during the hand-over."""
+    import pykka
+
+    from transhades.registry import Registry
+
+    class Ref:
+        def __init__(self, dies_at: int | None = None) -> None:
+            self.got: list = []
+            self.dies_at = dies_at
+
+        def tell(self, message) -> None:
+            if self.dies_at is not None and len(self.got) >= self.dies_at:
+                raise pykka.ActorDeadError("gone")
+            self.got.append(message)
+
+    registry = Registry(keep_for=frozenset({"bot"}))
+    for message in ("a", "b", "c"):
+        registry.tell("bot", message)  # kept: nobody is registered yet
+    first = Ref(dies_at=1)
+    registry.register("bot", first)  # must not raise
+    assert first.got == ["a"]
+    assert registry.tell("bot", "d"), "the dead incarnation is still registered: the message is kept"
+    second = Ref()
+    registry.register("bot", second)
+    assert second.got == ["b", "c", "d"], "the rest, in order, go to the next incarnation"
+
+
+def test_a_crashed_actor_hands_the_messages_it_never_handled_to_its_carry_over():
+    """pykka drops a crashed actor's queued tells; the dispatcher and the bot must not lose them."""
+    import threading
+
+    from actors.base import ExitMonitor, SupervisedActor
+
+    gate = threading.Event()
+    carried: list = []
+
+    class Quiet:
+        def tell(self, message):
+            pass
+
+    class Slow(SupervisedActor):
+        carry_over = staticmethod(carried.extend)
+
+        def receive(self, message):
+            gate.wait(5)  # the others queue up meanwhile
+            if message == "crash":
+                raise RuntimeError("a bug")
+
+    actor = Slow.start("dispatcher", ExitMonitor(Quiet(), "dispatcher", 1))
+    for message in ("crash", "one", "two"):
+        actor.tell(message)
+    gate.set()
+    deadline = __import__("time").monotonic() + 5
+    while actor.is_alive() and __import__("time").monotonic() < deadline:
+        pass
+    assert carried == ["one", "two"]

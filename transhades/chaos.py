@@ -1,9 +1,11 @@
-"""Faults on purpose, for ``transhades simulate``: a worker actor that crashes while handling a message."""
+"""Faults on purpose, for ``transhades simulate``: an actor that crashes while handling a message (workers on
+a task, the dispatcher on a job's message, the bot on an update or a job event)."""
 
 from __future__ import annotations
 
 import random
 import threading
+from collections import Counter
 
 
 class ChaosCrash(RuntimeError):
@@ -16,6 +18,7 @@ class Faults:
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
         self.crashes = 0
+        self.by_actor: Counter[str] = Counter()
 
     def maybe_crash(self, actor: str) -> None:
         if not self.crash_rate:
@@ -23,5 +26,7 @@ class Faults:
         with self.lock:
             crash = self.rng.random() < self.crash_rate
             self.crashes += crash
+            if crash:
+                self.by_actor[actor] += 1
         if crash:
             raise ChaosCrash(f"chaos: {actor} crashed on purpose")

@@ -233,6 +233,9 @@ def simulate(args: argparse.Namespace) -> int:
         for key in ("latency_ms", "failover_ms", "cache_hit_ms"):
             print(f"{key:24} " + ", ".join(f"{p} {'n/a' if v is None else f'{v:.1f}'}"
                                            for p, v in result[key].items()))
+    if result.get("tree_stopped"):
+        print(f"error: the actor tree stopped during the simulation: {result['tree_stopped']}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_FAILED if result["lost"] or result["duplicate_replies"] else EXIT_OK
 
 

@@ -184,7 +184,21 @@ class Incoming:
     once the bot has handled it, a job written to the journal included: the session's handler waits for it."""
 
     update: Any
-    taken: Any = None
+    taken: Any = None  # a Handover
+
+
+class Handover:
+    """Set once the bot has handled an update; ``ok`` False when it crashed on it (the caller hands it again)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.done = threading.Event()
+        self.ok = False
+
+    def settle(self, ok: bool) -> None:
+        self.ok = ok
+        self.done.set()
 
 
 @dataclass(frozen=True, slots=True)

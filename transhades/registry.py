@@ -31,14 +31,26 @@ class Registry:
     def register(self, name: str, ref: Any) -> None:
         with self._lock:
             self._refs[name] = ref
-            for message in self._kept.pop(name, ()):  # first what waited for it, in order
-                ref.tell(message)
+            kept = self._kept.pop(name, [])
+            for index, message in enumerate(kept):  # first what waited for it, in order
+                try:
+                    ref.tell(message)
+                except pykka.ActorDeadError:  # it died already, on one of these: the rest wait for the next one
+                    self._kept[name] = kept[index:] + self._kept.get(name, [])
+                    break
 
     def unregister(self, name: str, ref: Any | None = None) -> None:
         """Forget ``name``; with ``ref``, only if it still points at that incarnation."""
         with self._lock:
             if ref is None or self._refs.get(name) is ref:
                 self._refs.pop(name, None)
+
+    def keep_first(self, name: str, messages: list[Any]) -> None:
+        """Messages a crashed incarnation had queued and not handled: first in line for the next one."""
+        if name not in self.keep_for or not messages:
+            return
+        with self._lock:
+            self._kept[name] = list(messages) + self._kept.get(name, [])
 
     def get(self, name: str) -> Any | None:
         with self._lock:

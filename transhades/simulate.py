@@ -89,8 +89,8 @@ def run(options: Options) -> dict[str, Any]:
             "cache": {"backend": "memory"},
             "dispatcher": {"max_concurrent_jobs": 200, "per_user_limit": 10, "retries": 3},
             "audio": {"workers": 2, "temp_dir": str(tmp / "tmp")},
-            "supervision": {"max_restarts": 1000, "within_seconds": 60,
-                            "backoff": {"min_seconds": 0.01, "max_seconds": 0.2, "jitter": 0.2}},
+            "supervision": {"max_restarts": 100_000, "within_seconds": 60,  # chaos is not a crash loop
+                            "backoff": {"min_seconds": 0.01, "max_seconds": 0.05, "jitter": 0.2}},
             "data_dir": str(tmp / "data"),
             "telegram": {"bot_token": "1:x", "session_dir": str(tmp / "sessions"),
                          "credentials": [{"name": f"API-{i}", "api_id": 1000 + i, "api_hash": "h" * 32}
@@ -113,6 +113,8 @@ def run(options: Options) -> dict[str, Any]:
             originals = []
             started = time.monotonic()
             for n in range(options.jobs):
+                if tree.stopped_reason:
+                    break  # escalation stopped the tree: what was not sent counts as not submitted
                 user = world.user(100_000 + rng.randrange(options.users))
                 if originals and rng.random() < options.duplicate_rate:
                     message = world.forward(rng.choice(originals), user)
@@ -128,16 +130,20 @@ def run(options: Options) -> dict[str, Any]:
             deadline = time.monotonic() + options.timeout
             while time.monotonic() < deadline:
                 finals = _finals(world, submitted)
-                if len(finals) >= len(submitted):
+                if len(finals) >= len(submitted) or tree.stopped_reason:
                     break
                 time.sleep(0.05)
             time.sleep(0.5)  # anything sent twice would arrive now
             finals = _finals(world, submitted)
             elapsed = max((t for replies in finals.values() for _, t in replies), default=time.monotonic()) - started
-            status = {s["name"]: s for s in tree.status()}
+            status = {s["name"]: s for s in tree.status()} if not tree.stopped_reason else {}
+            stopped = tree.stopped_reason[:1]
         finally:
             tree.stop()
-    return _account(options, world, submitted, finals, elapsed, status, faults)
+    result = _account(options, world, submitted, finals, elapsed, status, faults)
+    if stopped:
+        result["tree_stopped"] = stopped[0]
+    return result
 
 
 def _finals(world: Any, submitted: dict[int, tuple[int, float, bool]]) -> dict[int, list[tuple[str, float]]]:
@@ -172,7 +178,12 @@ def _account(options: Options, world: Any, submitted: dict, finals: dict, elapse
     # the ideal: every second a credential was not quarantined it could have been downloading
     available = 0.0
     for i in range(1, options.credentials + 1):
-        blocked = sum(w for c, _, w in world.flood_waits if c == f"API-{i}")
+        spans = sorted((at, at + wait) for c, at, wait in world.flood_waits if c == f"API-{i}")
+        blocked, reach = 0.0, float("-inf")
+        for start, end in spans:  # overlapping waits block once
+            if end > reach:
+                blocked += end - max(start, reach)
+                reach = end
         available += max(0.0, elapsed - blocked)
     downloads_per_s = available * 2 / max(options.download_seconds, 1e-6) / max(elapsed, 1e-6)
     downloads_needed = max(1, sum(1 for _, _, duplicate in submitted.values() if not duplicate))
@@ -185,6 +196,7 @@ def _account(options: Options, world: Any, submitted: dict, finals: dict, elapse
         "lost": len(submitted) - len(finals), "duplicate_replies": sum(len(r) - 1 for r in finals.values()),
         "restarts": sum(s.get("total_restarts", 0) for s in status.values()),
         "crashes_injected": faults.crashes,
+        "crashes_by_actor": dict(sorted(faults.by_actor.items())),
         "quarantines": sum(s.get("total_quarantines", 0) for s in status.values()),
         "floods": len(world.flood_waits),
         "throughput_jobs_per_s": len(finals) / elapsed if elapsed else 0.0,

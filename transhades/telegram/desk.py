@@ -78,6 +78,7 @@ class FrontDesk:
         self.rules = rules
         self.journal = journal
         self.accepted = 0
+        self.in_hand: Any = None  # the job event the bot actor was handling (a crash does not lose it)
         self.closing = False  # shutting down: new jobs are written down and parked, not started
         self.resumed = False
         self.now = now
