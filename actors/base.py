@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import time
 from typing import Any, Callable
 
 import pykka
@@ -70,7 +71,7 @@ class SupervisedActor(pykka.ThreadingActor):
         except Exception as exc:
             # pykka stops the actor without on_failure/on_stop when on_start raises; report it ourselves.
             self._release()
-            self.monitor.exited(True, f"{exc.__class__.__name__} in setup: {exc}")
+            self._crash = f"{exc.__class__.__name__} in setup: {exc}"
             raise
 
     def on_receive(self, message: Any) -> Any:
@@ -81,12 +82,22 @@ class SupervisedActor(pykka.ThreadingActor):
         return self.receive(message)
 
     carry_over: Callable[[list[Any]], None] | None = None  # where a crash's unhandled messages go
+    _crash: str | None = None
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
-        if self.carry_over is not None:
-            self.carry_over(self._unhandled())
         self._release()
-        self.monitor.exited(True, f"{getattr(exception_type, '__name__', 'error')}: {exception_value}")
+        self._crash = f"{getattr(exception_type, '__name__', 'error')}: {exception_value}"
+
+    def _actor_loop_teardown(self) -> None:
+        """After the loop has stopped (pykka's last step in the actor's thread): hand over what was queued and
+        never handled, then report the crash, so the next incarnation cannot start before the hand-over."""
+        if self._crash is not None:
+            if self.carry_over is not None:
+                left = self._unhandled()
+                time.sleep(0.01)  # a sender that saw this actor alive a moment ago may still be putting
+                self.carry_over(left + self._unhandled())
+            self.monitor.exited(True, self._crash)
+        super()._actor_loop_teardown()
 
     def on_stop(self) -> None:
         self._release()
