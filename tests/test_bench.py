@@ -29,6 +29,9 @@ def test_every_benchmark_runs_at_a_tiny_size_and_gives_sane_numbers(tmp_path):
     assert chunks["parallel_chunk_count"] >= 4 and chunks["parallel_chunk_speedup"] > 1.2
     rss = bench.bench_peak_rss(tmp_path, 20)
     assert 10 < rss["peak_rss_mb_large_video"] < 300 and rss["large_video_mb"] >= 15
+    chaos = bench.bench_chaos(30)
+    assert chaos["chaos_jobs"] == 30 and chaos["chaos_lost"] == 0 and chaos["chaos_duplicate_replies"] == 0
+    assert chaos["chaos_restarts"] > 0
 
 
 def test_bench_quick_json_prints_every_key_and_writes_the_results(tmp_path):
@@ -39,7 +42,8 @@ def test_bench_quick_json_prints_every_key_and_writes_the_results(tmp_path):
     result = json.loads(done.stdout)
     for key in ("failover_p99_ms", "cache_hit_p99_ms", "flood_storm_efficiency", "orchestration_jobs_per_s",
                 "pykka_ask_roundtrips_per_s", "audio_prep_ratio", "parallel_chunk_speedup", "parallel_chunk_k",
-                "peak_rss_mb_large_video", "local_provider_overhead", "notes", "machine", "targets"):
+                "peak_rss_mb_large_video", "local_provider_overhead", "chaos_lost", "chaos_duplicate_replies", "notes",
+                "machine", "targets"):
         assert key in result, f"{key} missing; notes: {result.get('notes')}"
     assert json.loads(out.read_text())["quick"] is True
     assert out.with_suffix(".png").stat().st_size > 1000

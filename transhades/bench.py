@@ -36,6 +36,7 @@ TARGETS = {
     "failover_p99_ms": ("<", 50.0), "cache_hit_p99_ms": ("<", 20.0), "flood_storm_efficiency": (">=", 0.95),
     "orchestration_jobs_per_s": (">=", 3000.0), "audio_prep_ratio": ("<=", 1.2),
     "parallel_chunk_speedup": (">=", None), "peak_rss_mb_large_video": ("<=", 300.0),
+    "chaos_lost": ("==", 0), "chaos_duplicate_replies": ("==", 0),
 }
 
 
@@ -401,6 +402,19 @@ def bench_local_overhead(tmp: Path) -> dict[str, Any]:
 # ================================================================================================ the run
 
 
+def bench_chaos(jobs: int) -> dict[str, Any]:
+    """The issue's chaos run (5 % crashes of any actor, 10 % FloodWaits, 10 % provider errors, 10 % duplicates),
+    with a fixed seed: nothing may be lost or answered twice."""
+    from .simulate import Options, run as simulate
+
+    r = simulate(Options(jobs=jobs, crash_rate=0.05, flood_rate=0.1, provider_error_rate=0.1, duplicate_rate=0.1,
+                         seed=7))
+    return {"chaos_jobs": r["submitted"], "chaos_completed": r["completed"], "chaos_failed": r["failed"],
+            "chaos_lost": r["lost"], "chaos_duplicate_replies": r["duplicate_replies"], "chaos_restarts": r["restarts"],
+            "chaos_quarantines": r["quarantines"], "chaos_throughput_jobs_per_s": r["throughput_jobs_per_s"],
+            "chaos_latency_p99_ms": r["latency_ms"]["p99"], "chaos_seconds": r["seconds"]}
+
+
 @dataclass
 class Plan:
     quick: bool
@@ -409,9 +423,9 @@ class Plan:
     def sizes(self) -> dict[str, int]:
         if self.quick:
             return {"asks": 20_000, "jobs": 3_000, "hits": 40, "failovers": 30, "storm": 60, "prep": 600,
-                    "chunks": 1200, "rss_mb": 200}
+                    "chunks": 1200, "rss_mb": 200, "chaos": 100}
         return {"asks": 100_000, "jobs": 10_000, "hits": 200, "failovers": 100, "storm": 200, "prep": 3600,
-                "chunks": 3600, "rss_mb": 2000}
+                "chunks": 3600, "rss_mb": 2000, "chaos": 1000}
 
 
 def machine() -> dict[str, Any]:
@@ -437,6 +451,7 @@ def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[s
             ("parallel chunks", lambda: bench_parallel_chunks(tmp, 4, sizes["chunks"])),
             ("large video memory", lambda: bench_peak_rss(tmp, sizes["rss_mb"])),
             ("local provider", lambda: bench_local_overhead(tmp)),
+            ("chaos", lambda: bench_chaos(sizes["chaos"])),
         ]
         for label, step in steps:
             progress(label)
@@ -461,7 +476,7 @@ def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[s
         value = result.get(key)
         if value is None:
             continue
-        ok = {"<": value < target, "<=": value <= target, ">=": value >= target}[op]
+        ok = {"<": value < target, "<=": value <= target, ">=": value >= target, "==": value == target}[op]
         verdicts[key] = f"{'ok' if ok else 'MISSED'} ({op} {target:g})"
     result["targets"] = verdicts
     result["notes"] = notes
@@ -472,7 +487,8 @@ def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[s
 def table(result: dict[str, Any]) -> str:
     keys = ["failover_p99_ms", "cache_hit_p99_ms", "flood_storm_efficiency", "orchestration_jobs_per_s",
             "pykka_ask_roundtrips_per_s", "audio_prep_ratio", "parallel_chunk_speedup", "parallel_chunk_k",
-            "peak_rss_mb_large_video", "local_provider_overhead"]
+            "peak_rss_mb_large_video", "local_provider_overhead", "chaos_lost", "chaos_duplicate_replies",
+            "chaos_restarts", "chaos_throughput_jobs_per_s"]
     lines = [f"{'figure':32} {'value':>12}  target"]
     for key in keys:
         value = result.get(key)
