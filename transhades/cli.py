@@ -125,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
             redactor.add(cfg.secrets())
             return transcribe(cfg, args, sys.stdout, sys.stderr)
         if args.command == "bench":
+            if args.verbose == 0:
+                logging.getLogger("pykka").setLevel(logging.CRITICAL)  # the chaos run's crashes are on purpose
             return bench(args)
         if args.command == "simulate":
             if args.verbose == 0:
