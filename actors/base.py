@@ -64,10 +64,14 @@ class SupervisedActor(pykka.ThreadingActor):
             return getattr(route, "job_id", None), getattr(route, "user_id", None)
         return getattr(message, "job_id", None), None
 
+    keeper: Any = None  # outlives this actor (the dispatcher's JobFlow, the bot's desk); holds ``in_hand``
+    kept_types: tuple[type, ...] = ()  # told messages that only live in this actor: one it dies on is kept
+
     def on_start(self) -> None:
         logs.bind_actor(self.name)
         try:
             self.setup()
+            self._handle_again()
         except Exception as exc:
             # pykka stops the actor without on_failure/on_stop when on_start raises; report it ourselves.
             self._release()
@@ -76,7 +80,22 @@ class SupervisedActor(pykka.ThreadingActor):
 
     def on_receive(self, message: Any) -> Any:
         logs.bind_job(*self.log_fields(message))
-        return self.deliver(message)
+        kept = self.keeper is not None and isinstance(message, self.kept_types)
+        if kept:
+            self.keeper.in_hand = message  # where the next incarnation finds it if this one dies on it
+        result = self.deliver(message)
+        if kept:
+            self.keeper.in_hand = None
+        return result
+
+    def _handle_again(self) -> None:
+        """The message a crashed incarnation died on, once more (a second crash drops it: no poison loop)."""
+        if self.keeper is None:
+            return
+        message, self.keeper.in_hand = self.keeper.in_hand, None
+        if message is not None:
+            log.warning("%s: handling again the %s a crashed incarnation died on", self.name, type(message).__name__)
+            self.receive(message)
 
     def deliver(self, message: Any) -> Any:
         return self.receive(message)

@@ -55,6 +55,7 @@ class BotActor(SupervisedActor):
         super().__init__(name, monitor)
         self.faults = faults  # transhades simulate: crash on an update or a job event now and then
         self.carry_over = lambda messages: registry.keep_first(name, messages)
+        self.keeper = desk
         self.registry = registry
         self.gateways = gateways
         self.desk = desk
@@ -62,27 +63,21 @@ class BotActor(SupervisedActor):
         self.clock = clock
         self.tick_at: float | None = None
 
+    kept_types = (JobUpdate,)  # a job event lives only here; an update is handed again by the session
+
     def setup(self) -> None:
         self.carry_out(self.desk.resume())  # the first incarnation takes up what the journal holds
-        message, self.desk.in_hand = self.desk.in_hand, None
-        if message is not None:  # a crashed incarnation died on this job event: once more
-            log.warning("handling again the job event a crashed bot died on")
-            self.receive(message)
         self.flush()  # whatever a crashed incarnation left in the outbox
 
     def deliver(self, message: Any) -> Any:
-        if isinstance(message, JobUpdate):
-            self.desk.in_hand = message  # an update is handed again by the session; an event only lives here
-        if self.faults is not None and isinstance(message, (Incoming, JobUpdate)):
-            try:
+        try:
+            if self.faults is not None and isinstance(message, (Incoming, JobUpdate)):
                 self.faults.maybe_crash(self.name)
-            except Exception:
-                if isinstance(message, Incoming) and message.taken is not None:
-                    message.taken.settle(False)
-                raise
-        result = self.receive(message)
-        self.desk.in_hand = None
-        return result
+            return self.receive(message)
+        except BaseException:
+            if isinstance(message, Incoming) and message.taken is not None:
+                message.taken.settle(False)  # the session hands it to the next incarnation
+            raise
 
     def log_fields(self, message: Any) -> tuple[str | None, Any]:
         if isinstance(message, Incoming):
@@ -92,12 +87,7 @@ class BotActor(SupervisedActor):
 
     def receive(self, message: Any) -> Any:
         if isinstance(message, Incoming):
-            try:
-                self.carry_out(self.desk.on_update(message.update))
-            except BaseException:
-                if message.taken is not None:
-                    message.taken.settle(False)  # the session hands it to the next incarnation
-                raise
+            self.carry_out(self.desk.on_update(message.update))
             if message.taken is not None:
                 message.taken.settle(True)
         elif isinstance(message, Drain):

@@ -29,7 +29,6 @@ from transhades.registry import Registry
 from .base import ExitMonitor, SupervisedActor
 
 log = logging.getLogger(__name__)
-RETRIED = (SubmitJob, CancelJob, TaskDone, TaskFailed, TaskProgress)  # told, and lost if a crash took them
 
 
 class DispatcherActor(SupervisedActor):
@@ -39,6 +38,7 @@ class DispatcherActor(SupervisedActor):
         super().__init__(name, monitor)
         self.faults = faults  # transhades simulate: crash on a job's message now and then
         self.carry_over = lambda messages: registry.keep_first(name, messages)
+        self.keeper = flow
         self.registry = registry
         self.flow = flow
         self.release = release
@@ -52,20 +52,12 @@ class DispatcherActor(SupervisedActor):
         job = self.flow.jobs.get(task.job_id)
         return task.job_id, job.user if job is not None else None
 
-    def setup(self) -> None:
-        message, self.flow.in_hand = self.flow.in_hand, None
-        if message is not None:  # a crashed incarnation died on it: once more (a second crash drops it)
-            log.warning("handling again the %s a crashed dispatcher died on", type(message).__name__)
-            self.receive(message)
+    kept_types = (SubmitJob, CancelJob, TaskDone, TaskFailed, TaskProgress)  # a crash must not lose these
 
     def deliver(self, message: Any) -> Any:
-        if isinstance(message, RETRIED):
-            self.flow.in_hand = message  # kept where the next incarnation finds it
         if self.faults is not None and isinstance(message, (SubmitJob, TaskDone, TaskFailed)):
             self.faults.maybe_crash(self.name)
-        result = self.receive(message)
-        self.flow.in_hand = None
-        return result
+        return self.receive(message)
 
     def receive(self, message: Any) -> Any:
         flow = self.flow

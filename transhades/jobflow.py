@@ -182,7 +182,7 @@ class JobFlow:
         self.active_by_user: dict[str, int] = {}
         self.members: dict[str, Member] = {}
         self.tickets: dict[int, Task] = {}
-        self.in_hand: Any = None  # the message the dispatcher actor was handling (a crash does not lose it)
+        self.in_hand: Any = None  # the message the dispatcher actor is handling (kept if it dies on it)
         self.parked: dict[str, deque[Task]] = {}  # tasks waiting for a free slot, per kind of work
         self.slot_counts = {CREDENTIAL_PREFIX: download_slots, PROVIDER_PREFIX: provider_slots, AUDIO: audio_slots}
         self._ticket_seq = itertools.count(1)

@@ -7,6 +7,7 @@ message into the :class:`Outbox`, which paces them. It does no I/O besides the u
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from .replies import split_message
 from .settings import FORMATS, UserSettings
 from .texts import duration_words, language_of, say
 
+log = logging.getLogger("transhades.bot")
 LANGUAGE_CHOICES = ("auto", "en", "id", "ms", "jv", "su", "ar", "zh", "hi", "es", "fr", "de", "ja", "ko", "ru")
 DEEPGRAM_MODELS = ("nova-3", "whisper")
 MAX_MESSAGES_BEFORE_FILE = 3
@@ -78,7 +80,7 @@ class FrontDesk:
         self.rules = rules
         self.journal = journal
         self.accepted = 0
-        self.in_hand: Any = None  # the job event the bot actor was handling (a crash does not lose it)
+        self.in_hand: Any = None  # the job event the bot actor is handling (kept if it dies on it)
         self.closing = False  # shutting down: new jobs are written down and parked, not started
         self.resumed = False
         self.now = now
@@ -200,10 +202,7 @@ class FrontDesk:
             self.running.setdefault(route.user_id, set()).add(route.job_id)
             actions.append(StartJob(job.request, route))
         if actions or pruned:
-            import logging
-
-            logging.getLogger("transhades.journal").info(
-                "journal: %d unfinished job(s) resumed, %d finished one(s) pruned", len(actions), pruned)
+            log.info("journal: %d unfinished job(s) resumed, %d finished one(s) pruned", len(actions), pruned)
         return actions
 
     def in_flight(self) -> int:
