@@ -419,7 +419,8 @@ def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Cloc
 
     tg = config.telegram
     rules = DeskRules(tuple((p.name, p.kind) for p in config.enabled_providers), tg.max_file_mb,
-                      frozenset(tg.allowed_users), frozenset(tg.admins), user_jobs_per_minute=tg.user_jobs_per_minute)
+                      frozenset(tg.allowed_users), frozenset(tg.admins), user_jobs_per_minute=tg.user_jobs_per_minute,
+                      max_duration_seconds=config.audio.max_duration_seconds)
     from transhades.telegram.journal import Journal
     from transhades.telegram.outbox import Outbox
 

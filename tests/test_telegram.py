@@ -203,6 +203,13 @@ def test_file_over_the_limit_is_refused_without_downloading(bot, tone_bytes):
     assert not b.world.downloads
 
 
+def test_a_recording_over_the_length_limit_is_refused_without_downloading(bot, tone_bytes):
+    b = bot()  # audio.max_duration_seconds: 6 h by default
+    b.voice(tone_bytes, duration=7 * 3600)
+    assert b.wait_text("limit") == "This recording is 7.0 h long; the limit is 6.0 h."
+    assert not b.world.downloads
+
+
 def test_allowlist_keeps_strangers_out(bot, tone_bytes):
     b = bot(allowed_users=[501])
     stranger = b.world.user(999, "en")

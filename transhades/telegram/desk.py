@@ -72,6 +72,7 @@ class DeskRules:
     admins: frozenset[int] = frozenset()
     bot_username: str | None = None
     user_jobs_per_minute: int = 0  # 0: no limit; admins are never limited
+    max_duration_seconds: float = 6 * 3600  # refused before any download when Telegram tells the length
 
 
 class FrontDesk:
@@ -140,6 +141,11 @@ class FrontDesk:
         size = int(getattr(found, "file_size", 0) or 0)
         if size > self.rules.max_file_mb * 1_000_000:
             self._reply(message, say(lang, "too_large", size=round(size / 1_000_000), limit=round(self.rules.max_file_mb)))
+            return []
+        length = float(getattr(found, "duration", 0) or 0)
+        if length > self.rules.max_duration_seconds:
+            self._reply(message, say(lang, "too_long", length=duration_words(length, lang),
+                                     limit=duration_words(self.rules.max_duration_seconds, lang)))
             return []
         user = message.from_user
         if self._limited(message, user.id, lang):
