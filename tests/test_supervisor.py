@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Any
 
+import pykka
 import pytest
 
 from actors.base import ExitMonitor, SupervisedActor
@@ -298,10 +299,6 @@ def test_duplicate_child_names_are_refused():
 
 def test_an_incarnation_that_dies_while_the_registry_hands_it_kept_messages_loses_none():
     """Found by the chaos run: the supervisor itself crashed when a restarted bot died during the hand-over."""
-    import pykka
-
-    from transhades.registry import Registry
-
     class Ref:
         def __init__(self, dies_at: int | None = None) -> None:
             self.got: list = []
@@ -326,10 +323,6 @@ def test_an_incarnation_that_dies_while_the_registry_hands_it_kept_messages_lose
 
 def test_a_crashed_actor_hands_the_messages_it_never_handled_to_its_carry_over():
     """pykka drops a crashed actor's queued tells; the dispatcher and the bot must not lose them."""
-    import threading
-
-    from actors.base import ExitMonitor, SupervisedActor
-
     gate = threading.Event()
     carried: list = []
 
@@ -349,7 +342,5 @@ def test_a_crashed_actor_hands_the_messages_it_never_handled_to_its_carry_over()
     for message in ("crash", "one", "two"):
         actor.tell(message)
     gate.set()
-    deadline = __import__("time").monotonic() + 5
-    while len(carried) < 2 and __import__("time").monotonic() < deadline:
-        __import__("time").sleep(0.01)
+    wait_for(lambda: len(carried) >= 2, what="the queued messages carried over")
     assert carried == ["one", "two"]
