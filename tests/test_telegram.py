@@ -435,6 +435,29 @@ def test_run_with_its_health_port_taken_says_so_in_one_line_and_exits_2(tmp_path
     assert world.receiver is None, "the tree it had started is stopped again"
 
 
+def test_run_with_an_unusable_data_dir_or_fake_world_says_so_in_one_line_and_exits_2(tmp_path, monkeypatch):
+    import io
+
+    from transhades.cli import run
+
+    (tmp_path / "file").write_text("not a directory")
+    raw = {"providers": [{"name": "alpha", "kind": "openai", "base_url": "http://127.0.0.1:9", "api_key": "k"}],
+           "cache": {"backend": "memory"}, "audio": {"temp_dir": str(tmp_path / "tmp")},
+           "data_dir": str(tmp_path / "file" / "data"), "http": {"port": 0},
+           "telegram": {"bot_token": "1:x", "session_dir": str(tmp_path / "s"),
+                        "credentials": [{"name": "API-1", "api_id": 1, "api_hash": "h"}]}}
+    err = io.StringIO()
+    assert run(config_lib.parse(raw, env={}), err) == 2
+    assert err.getvalue().count("\n") == 1
+    assert err.getvalue().startswith(f"error: data_dir {tmp_path / 'file' / 'data'}: cannot create or use it (")
+
+    raw["data_dir"] = str(tmp_path / "data")
+    monkeypatch.setenv("TRANSHADES_FAKE_TELEGRAM", str(tmp_path / "missing" / "world.sqlite3"))
+    err = io.StringIO()
+    assert run(config_lib.parse(raw, env={}), err) == 2
+    assert err.getvalue().count("\n") == 1 and "TRANSHADES_FAKE_TELEGRAM=" in err.getvalue()
+
+
 def test_a_failed_run_leaves_the_callers_signal_handlers_alone(tmp_path):
     import io
     import signal

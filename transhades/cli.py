@@ -292,12 +292,27 @@ def run(cfg: Config, err: TextIO, gateway_factory: Any = None, stop_event: Any =
         if not p.enabled:
             log.info("provider %s disabled: %s", p.name, p.disabled_reason)
     stop = stop_event or threading.Event()
+    import sqlite3
+
+    from supervisor import private_dir
+
+    try:  # sessions, the journal and users' settings live there: say so now, not in a traceback later
+        private_dir(Path(cfg.data_dir))
+    except OSError as exc:
+        print(f"error: data_dir {cfg.data_dir}: cannot create or use it ({exc.strerror}); "
+              f"set data_dir to a writable directory", file=err)
+        return EXIT_USAGE
     fake_world = os.environ.get("TRANSHADES_FAKE_TELEGRAM")
     if gateway_factory is None and fake_world:  # for tests and demos of the whole process, without Telegram
         from .telegram.fake import shared_gateways
 
         log.warning("talking to the fake Telegram in %s (TRANSHADES_FAKE_TELEGRAM), not to Telegram", fake_world)
-        gateway_factory = shared_gateways(fake_world, Path(cfg.telegram.session_dir))
+        try:
+            gateway_factory = shared_gateways(fake_world, Path(cfg.telegram.session_dir))
+        except (sqlite3.Error, OSError) as exc:
+            print(f"error: TRANSHADES_FAKE_TELEGRAM={fake_world}: cannot open it ({exc}); "
+                  f"point it at a file in a writable directory, or unset it", file=err)
+            return EXIT_USAGE
     tree = start_tree(cfg, gateway_factory=gateway_factory or kurigram_gateways(cfg))
     server = None
     if cfg.http.port:
