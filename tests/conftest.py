@@ -10,6 +10,13 @@ from typing import Callable
 
 import pykka
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every CI run (a red CI must mean a change broke something, not that
+# the fuzzer got lucky); locally they explore. Cases found once are kept as explicit @example lines.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("TRANSHADES_HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "explore"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

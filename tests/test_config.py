@@ -136,3 +136,63 @@ def test_check_config_on_a_bad_file_exits_2_with_one_line_per_problem(tmp_path):
     assert done.stderr.splitlines() == ["error: providers[0].instances: must be >= 1",
                                         "error: providers[1].beam_size: must be <= 10"]
     assert "Traceback" not in done.stderr
+
+
+def test_a_provider_without_api_key_is_enabled_and_one_whose_variable_is_unset_is_not():
+    cfg = config_lib.parse({"providers": [
+        {"name": "selfhosted", "kind": "openai", "base_url": "http://127.0.0.1:8000/v1"},
+        {"name": "groq", "kind": "openai", "base_url": "https://api.groq.com/openai/v1", "api_key": "${GROQ_API_KEY}"},
+    ]}, env={}, source="x")
+    selfhosted, groq = cfg.providers
+    assert selfhosted.enabled and selfhosted.api_key is None and selfhosted.disabled_reason is None
+    assert not groq.enabled and groq.disabled_reason == "GROQ_API_KEY is not set"
+
+
+NUMERIC_KEYS = [
+    ("providers", "instances"), ("providers", "timeout_seconds"), ("providers", "max_upload_mb"),
+    ("providers", "breaker_seconds"), ("dispatcher", "max_concurrent_jobs"), ("dispatcher", "retries"),
+    ("audio", "max_duration_seconds"), ("audio", "chunk_seconds"), ("audio", "workers"),
+    ("backoff", "min_seconds"), ("backoff", "max_seconds"), ("backoff", "jitter"), ("supervision", "within_seconds"),
+    ("cache", "max_items"), ("telegram", "journal_keep_hours"), ("telegram", "downloads_per_credential"),
+]
+
+
+def _document_with(section: str, key: str, literal: str) -> str:
+    provider = "{name: l, kind: local}"
+    if section == "providers":
+        return f"providers: [{{name: l, kind: local, {key}: {literal}}}]\n"
+    if section == "backoff":
+        return f"providers: [{provider}]\nsupervision: {{backoff: {{{key}: {literal}}}}}\n"
+    return f"providers: [{provider}]\n{section}: {{{key}: {literal}}}\n"
+
+
+@pytest.mark.parametrize("literal", [".inf", "-.inf", ".nan", ".NaN", "1e400", "-1e400", "1.0e+400", "1.0e+300"])
+@pytest.mark.parametrize("section,key", NUMERIC_KEYS)
+def test_non_finite_and_huge_numbers_are_one_line_errors_naming_the_key(tmp_path, section, key, literal):
+    where = {"providers": "providers[0]", "backoff": "supervision.backoff"}.get(section, section)
+    found = problems(tmp_path, _document_with(section, key, literal))
+    assert found and all(p.startswith(f"{where}.{key}: must be ") for p in found), found
+
+
+def test_nan_never_turns_a_limit_off(tmp_path):
+    (found,) = problems(tmp_path, "providers: [{name: l, kind: local}]\naudio: {max_duration_seconds: .nan}\n")
+    assert found == "audio.max_duration_seconds: must be a finite number, got nan"
+
+
+def test_a_deeply_nested_document_is_one_line_not_a_recursion_error(tmp_path):
+    (found,) = problems(tmp_path, "providers: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert "nested too deeply" in found
+
+
+def test_a_scalar_document_says_the_file_must_be_a_mapping(tmp_path):
+    found = problems(tmp_path, "just a sentence\n")
+    assert found[0] == "the config file: must be a mapping of keys to values, got a string"
+
+
+@pytest.mark.parametrize("literal", [".inf", ".nan", "1e400"])
+def test_check_config_with_a_non_finite_number_exits_2_without_a_traceback(tmp_path, literal):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"providers:\n  - {{name: a, kind: local, instances: {literal}}}\n")
+    done = run_cli("check-config", "--config", str(bad))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: providers[0].instances: must be ")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pyrogram import enums, types
 
@@ -50,6 +50,15 @@ def config_documents(draw):
 
 @FUZZ
 @given(config_documents(), st.dictionaries(st.sampled_from(["GROQ_API_KEY", "PORT", "X"]), st.text(max_size=8)))
+# Cases the fuzzer found once, kept so every run checks them whatever it draws.
+@example({"providers": [{"name": "l", "kind": "local", "instances": float("inf")}]}, {})
+@example({"providers": [{"name": "l", "kind": "local", "beam_size": float("nan")}]}, {})
+@example({"providers": [{"name": "l", "kind": "local"}], "dispatcher": {"retries": float("-inf")}}, {})
+@example({"providers": [{"name": "l", "kind": "local"}], "supervision": {"backoff": {"max_seconds": float("nan")}}}, {})
+@example({"providers": [{"name": "l", "kind": "local"}], "cache": {"max_items": 1e300}}, {})
+@example({"providers": [{"name": "l", "kind": "local"}], "telegram": {"credentials": [{"name": "x"}], "drain_seconds": 1e400}}, {})
+@example("a scalar document", {})
+@example([1, 2], {})
 def test_any_config_document_is_accepted_or_refused_with_one_line_problems(document, env):
     try:
         config_lib.parse(document, env)

@@ -103,7 +103,7 @@ def test_job_runs_fingerprint_cache_prepare_transcribe_store_in_order():
     send = d.take(Transcribe, "provider:groq")
     d.done(send, transcript())
     store = d.take(StoreTranscript, "cache")
-    assert store.message.keys == ("sha256:abc",)
+    assert store.message.keys == ("sha256:abc", "lang:en:sha256:abc"), "by hash, and by hash in its language"
     (final,) = d.finals()
     assert isinstance(final, Completed) and final.transcript.text == "hello" and not final.cached
     assert ReleaseJob("j1") in d.other
@@ -129,7 +129,35 @@ def test_source_key_is_checked_before_fingerprinting_and_stored_as_an_alias():
     d.done(d.take(Fingerprint), "abc")
     d.done(d.take(LookupTranscript), transcript("same bytes, other source"))
     store = d.take(StoreTranscript)
-    assert set(store.message.keys) == {"tg:AgADxyz", "sha256:abc"}
+    assert set(store.message.keys) == {"tg:AgADxyz", "sha256:abc", "lang:en:tg:AgADxyz", "lang:en:sha256:abc"}
+
+
+def test_a_request_for_a_fixed_language_is_answered_only_by_a_transcript_in_that_language():
+    d = Driver()
+    d.submit("j1", source_key="tg:AgADxyz", language="id")
+    first = d.take(LookupTranscript)
+    assert first.message.keys == ("lang:id:tg:AgADxyz",), "the English transcript of the same file must not answer"
+    d.done(first, None)
+    d.done(d.take(Fingerprint), "abc")
+    assert d.take(LookupTranscript).message.keys == ("lang:id:sha256:abc",)
+
+
+def test_a_transcript_is_stored_under_the_requested_and_the_detected_language():
+    d = Driver()
+    d.submit("j1", language="id")
+    d.done(d.take(Fingerprint), "abc")
+    d.done(d.take(LookupTranscript), None)
+    d.done(d.take(PrepareAudio), audio("j1"))
+    d.done(d.take(Transcribe), Transcript("selamat pagi", "ms", 10.0, "groq"))  # the provider heard Malay
+    keys = d.take(StoreTranscript).message.keys
+    assert keys == ("sha256:abc", "lang:id:sha256:abc", "lang:ms:sha256:abc")
+
+
+def test_a_detecting_request_takes_any_cached_language():
+    d = Driver()
+    d.submit("j1")
+    d.done(d.take(Fingerprint), "abc")
+    assert d.take(LookupTranscript).message.keys == ("sha256:abc",)
 
 
 def test_failing_cache_lookup_counts_as_a_miss_not_a_failed_job():

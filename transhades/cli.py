@@ -69,7 +69,7 @@ def _language(value: str) -> str | None:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line and exit 2, as for every other user error
-        self.exit(EXIT_USAGE, f"error: {message} (see transhades {self.prog.split()[-1]} --help)\n")
+        self.exit(EXIT_USAGE, f"error: {message} (see {self.prog} --help)\n")  # prog: "transhades [command]"
 
 
 def build_parser() -> argparse.ArgumentParser:

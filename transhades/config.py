@@ -8,6 +8,7 @@ config runs on a machine with no keys.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ ESCALATIONS = ("mark_failed", "stop_tree")
 AUDIO_CODECS = ("opus", "mp3")
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# No setting needs more: a billion seconds is 31 years, and anything larger overflows timers and sleeps.
+NUMBER_CEILING = 1e9
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,11 @@ def expand(value: Any, env: Mapping[str, str], missing: set[str]) -> Any:
 # ---------------------------------------------------------------------------------------------- validation
 
 
+def _kind_of(value: Any) -> str:
+    return {list: "a list", str: "a string", bool: "true/false", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__)
+
+
 class _Section:
     """Reads typed values from one mapping, recording a problem per bad key instead of raising."""
 
@@ -229,7 +237,8 @@ class _Section:
         if data is None:
             data = {}
         if not isinstance(data, dict):
-            problems.append(f"{where}: must be a mapping of keys to values")
+            what = where or "the config file"
+            problems.append(f"{what}: must be a mapping of keys to values, got {_kind_of(data)}")
             data = {}
         self.data = data
         for key in data:
@@ -251,15 +260,22 @@ class _Section:
                 value = float(value) if not integer else int(value)
             except ValueError:
                 pass
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and int(value) != value):
-            self.problems.append(f"{self._key(key)}: must be {'a whole number' if integer else 'a number'}, "
-                                 f"got {value!r}")
+        kind = "a whole number" if integer else "a number"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.problems.append(f"{self._key(key)}: must be {kind}, got {value!r}")
+            return default
+        if not math.isfinite(value):  # YAML's .inf and .nan; int() of them would raise
+            self.problems.append(f"{self._key(key)}: must be a finite number, got {value!r}")
+            return default
+        if integer and int(value) != value:
+            self.problems.append(f"{self._key(key)}: must be {kind}, got {value!r}")
             return default
         if minimum is not None and value < minimum:
             self.problems.append(f"{self._key(key)}: must be >= {minimum:g}")
             return default
-        if maximum is not None and value > maximum:
-            self.problems.append(f"{self._key(key)}: must be <= {maximum:g}")
+        ceiling = NUMBER_CEILING if maximum is None else maximum
+        if value > ceiling:
+            self.problems.append(f"{self._key(key)}: must be <= {ceiling:g}")
             return default
         return int(value) if integer else float(value)
 
@@ -321,9 +337,10 @@ def _provider(raw: Any, index: int, raw_key: Any, env_missing: set[str], problem
             problems.append(f"{where}.base_url: is required for kind {kind}")
         elif not re.match(r"https?://", base_url):
             problems.append(f"{where}.base_url: must start with http:// or https://, got {base_url!r}")
-        if not api_key:
+        if not api_key and key_variable:  # a key was asked for and is missing: off, with the reason
             enabled = False
-            reason = f"{key_variable} is not set" if key_variable else "no api_key configured"
+            reason = f"{key_variable} is not set"
+        # no api_key at all: a self-hosted server without auth (faster-whisper-server, LocalAI, vLLM)
     return ProviderConfig(name=name or f"provider{index}", kind=kind, model=model, instances=instances,
                           base_url=base_url.rstrip("/") if base_url else None, api_key=api_key or None,
                           api_key_variable=key_variable, max_upload_mb=max_upload_mb, timeout_seconds=timeout,
@@ -507,6 +524,8 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError([f"{path}: cannot read the config file ({exc.__class__.__name__})"]) from None
     try:
         document = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError([f"{path}: nested too deeply to be a config file; see config.yaml for its shape"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -514,4 +533,7 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError([f"{path}: {problem}{where}"]) from None
     if env is None:
         env = environment(path.parent / ".env") if (path.parent / ".env").exists() else environment()
-    return parse(document, env, source=str(path))
+    try:
+        return parse(document, env, source=str(path))
+    except RecursionError:  # a document shallow enough for YAML can still be too deep to walk
+        raise ConfigError([f"{path}: nested too deeply to be a config file; see config.yaml for its shape"]) from None

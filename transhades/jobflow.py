@@ -59,6 +59,26 @@ QUEUE_UPDATES = 100  # waiting jobs told their new position when the line moves
 UNPARK_MISSES = 32  # parked tasks tried in a row without success before a queue is left for later
 
 
+# ------------------------------------------------------------------------------------------------- cache keys
+
+
+def language_key(base: str, language: str) -> str:
+    """The key of a transcript in one language. It does not start with ``sha256:``, so stores count media,
+    not languages."""
+    return f"lang:{language}:{base}"
+
+
+def lookup_keys(base: str, language: str | None) -> tuple[str, ...]:
+    """A request that fixes a language is answered only by a transcript in that language; one that detects
+    takes whatever is cached."""
+    return (language_key(base, language),) if language else (base,)
+
+
+def store_keys(bases: Iterable[str], requested: str | None, detected: str | None) -> tuple[str, ...]:
+    languages = [lang for lang in dict.fromkeys((requested, detected)) if lang]
+    return tuple(key for base in bases for key in (base, *(language_key(base, lang) for lang in languages)))
+
+
 # ------------------------------------------------------------------------------------------------- effects
 
 
@@ -416,9 +436,9 @@ class JobFlow:
 
     def _message(self, job: Job, task: Task, ticket: int) -> Any:
         if task.step == "lookup_source":
-            return LookupTranscript(ticket, DISPATCHER, (job.request.source_key,))
+            return LookupTranscript(ticket, DISPATCHER, lookup_keys(job.request.source_key, job.request.language))
         if task.step == "lookup_hash":
-            return LookupTranscript(ticket, DISPATCHER, (f"sha256:{job.sha256}",))
+            return LookupTranscript(ticket, DISPATCHER, lookup_keys(f"sha256:{job.sha256}", job.request.language))
         if task.step == "download":
             return Download(ticket, DISPATCHER, job.id, job.request.media)
         if task.step == "fingerprint":
@@ -695,7 +715,8 @@ class JobFlow:
         return out
 
     def _complete(self, job: Job, transcript: Transcript, cached: bool) -> list[Effect]:
-        keys = tuple(k for k in (job.request.source_key, job.sha256 and f"sha256:{job.sha256}") if k)
+        bases = tuple(k for k in (job.request.source_key, job.sha256 and f"sha256:{job.sha256}") if k)
+        keys = store_keys(bases, job.request.language, transcript.language)
         out: list[Effect] = []
         if keys and (not cached or job.request.source_key and job.sha256):
             member = self._pick(CACHE)
