@@ -353,7 +353,8 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
     if gateway_factory is not None and config.telegram and config.telegram.credentials:
         specs += telegram_specs(config, registry, gateways, gateway_factory, temp_root, shutdown, faults)
     specs.append(ChildSpec(DISPATCHER, DISPATCHER, lambda m: DispatcherActor.start(
-        DISPATCHER, m, registry, flow, lambda job_id: audio_lib.discard(temp_root, job_id), on_alert, faults=faults),
+        DISPATCHER, m, registry, flow, lambda job_id: audio_lib.discard(temp_root, job_id), on_alert, faults=faults,
+        clock=clock),
         shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE))
     if gateway_factory is not None and config.telegram and config.telegram.credentials:
         specs.append(bot_spec(config, registry, gateways, clock, shutdown, faults))
@@ -445,7 +446,8 @@ def start_tree(config: Config, clock: Clock | None = None, provider_factory: Pro
     download_slots = config.telegram.downloads_per_credential if config.telegram else 2
     flow = JobFlow(((p.name, p.kind) for p in config.enabled_providers), config.dispatcher, clock.now,
                    breakers=breakers, upload_limits=upload_limits, download_slots=download_slots,
-                   provider_slots=1, audio_slots=1)
+                   provider_slots=1, audio_slots=1,
+                   downloads_per_minute=config.telegram.downloads_per_minute if config.telegram else 0)
     temp_root = temp_root_of(config)
     audio_lib.sweep_stale(temp_root)  # what a crashed or killed run left behind
     gateways = Registry()  # credential name -> its running session (the bot sends through the receiving one)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from transhades.jobflow import Alert, Emit, JobFlow, Quarantine, ReleaseJob, Send
+from transhades.jobflow import Alert, Emit, JobFlow, Quarantine, ReleaseJob, Send, WakeUp
 from transhades.messages import (
     CancelJob,
     GetStatus,
@@ -23,6 +23,7 @@ from transhades.messages import (
     TaskDone,
     TaskFailed,
     TaskProgress,
+    Tick,
 )
 from transhades.registry import Registry
 
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 class DispatcherActor(SupervisedActor):
     def __init__(self, name: str, monitor: ExitMonitor, registry: Registry, flow: JobFlow,
                  release: Callable[[str], None], alert: Callable[[str], None] | None = None,
-                 supervisor: str = "supervisor", faults: Any = None) -> None:
+                 supervisor: str = "supervisor", faults: Any = None, clock: Any = None) -> None:
         super().__init__(name, monitor)
         self.faults = faults  # transhades simulate: crash on a job's message now and then
         self.carry_over = lambda messages: registry.keep_first(name, messages)
@@ -44,6 +45,7 @@ class DispatcherActor(SupervisedActor):
         self.release = release
         self.alert = alert or (lambda text: None)
         self.supervisor = supervisor
+        self.clock = clock  # for wake-ups; without one (tests of other things) nothing is paced
 
     def log_fields(self, message: Any) -> tuple[str | None, Any]:
         task = self.flow.tickets.get(getattr(message, "ticket", None))
@@ -76,6 +78,8 @@ class DispatcherActor(SupervisedActor):
             effects = flow.member_changed(message.member)
         elif isinstance(message, Membership):
             effects = flow.membership(message.members)
+        elif isinstance(message, Tick):
+            effects = flow.tick()
         elif isinstance(message, GetStatus):
             return flow.status()
         elif isinstance(message, StatusRequest):
@@ -99,6 +103,9 @@ class DispatcherActor(SupervisedActor):
                 self.registry.tell(self.supervisor, QuarantineGroup(effect.group, effect.seconds, effect.reason))
             elif isinstance(effect, ReleaseJob):
                 self.release(effect.job_id)
+            elif isinstance(effect, WakeUp):
+                if self.clock is not None:  # by name: a restarted dispatcher still gets it
+                    self.clock.call_later(effect.seconds, lambda: self.registry.tell(self.name, Tick()))
             elif isinstance(effect, Alert):
                 log.error("ALERT: %s", effect.text)
                 self.alert(effect.text)

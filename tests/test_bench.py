@@ -22,6 +22,8 @@ def test_every_benchmark_runs_at_a_tiny_size_and_gives_sane_numbers(tmp_path):
     failover = bench.bench_failover(tmp_path, 5)
     assert failover["failover_samples"] == 5 and 0 < failover["failover_p99_ms"] < 1000
     storm = bench.bench_flood_storm(tmp_path, 12)
+    spread = bench.bench_credential_spread(tmp_path, 9)
+    assert sum(spread["credential_spread_downloads"].values()) == 9 and 0 <= spread["credential_spread"] <= 1
     assert 0 < storm["flood_storm_efficiency"] <= 1.2
     prep = bench.bench_audio_prep(tmp_path, 60)
     assert 0.5 < prep["audio_prep_ratio"] < 5
@@ -42,7 +44,7 @@ def test_bench_quick_json_prints_every_key_and_writes_the_results(tmp_path):
     result = json.loads(done.stdout)
     for key in ("failover_p99_ms", "cache_hit_p99_ms", "flood_storm_efficiency", "orchestration_jobs_per_s",
                 "pykka_ask_roundtrips_per_s", "audio_prep_ratio", "parallel_chunk_speedup", "parallel_chunk_k",
-                "peak_rss_mb_large_video", "local_provider_overhead", "chaos_lost", "chaos_duplicate_replies", "notes",
+                "peak_rss_mb_large_video", "local_provider_overhead", "chaos_lost", "chaos_duplicate_replies", "credential_spread", "notes",
                 "machine", "targets"):
         assert key in result, f"{key} missing; notes: {result.get('notes')}"
     assert json.loads(out.read_text())["quick"] is True

@@ -6,7 +6,7 @@ import pytest
 
 from transhades.config import DispatcherConfig
 from transhades.errors import ProviderUnavailable, RateLimited
-from transhades.jobflow import Quarantine
+from transhades.jobflow import Quarantine, WakeUp
 from transhades.media import LocalFile, TelegramFile
 from transhades.messages import (
     Completed,
@@ -130,8 +130,8 @@ def test_least_busy_credential_wins_then_the_better_success_rate():
         submit_voice(d, f"j{n}", n, user=user)
         d.done(d.take(LookupTranscript), None)
         targets.append(d.take(Download).to)
-    # idle and reliable first; then idle but failing beats busy
-    assert targets == ["credential:API-2", "credential:API-3", "credential:API-1"]
+    # idle and reliable first (the least recently used of them first); then idle but failing beats busy
+    assert targets == ["credential:API-3", "credential:API-2", "credential:API-1"]
     assert d.flow.status()["credentials"]["credential:API-1"]["success_rate"] == 0.0
 
 
@@ -162,3 +162,57 @@ def test_downloads_beyond_a_sessions_slots_wait_in_the_dispatcher_not_behind_a_f
     other = next(s for s in first if s.to == "credential:API-2")
     d.done(other, LocalFile("/tmp/x"))
     assert d.take(Download).to == "credential:API-2", "the freed slot takes the oldest waiting download"
+
+
+def finish_download(d: Driver, job_id: str) -> str:
+    download = d.take(Download)
+    d.done(download, LocalFile(f"/tmp/{job_id}"))
+    return download.to
+
+
+def test_sustained_load_spreads_evenly_over_every_credential():
+    d = Driver(limits=DispatcherConfig(100, 100, 2))
+    credentials(d, "API-1", "API-2", "API-3")
+    counts: dict[str, int] = {}
+    for n in range(1, 31):  # one at a time: every session is idle whenever a download starts
+        submit_voice(d, f"j{n}", n, user=f"u{n}")
+        d.done(d.take(LookupTranscript), None)
+        to = finish_download(d, f"j{n}")
+        counts[to] = counts.get(to, 0) + 1
+    assert counts == {"credential:API-1": 10, "credential:API-2": 10, "credential:API-3": 10}
+    status = d.flow.status()["credentials"]
+    assert {name: info["downloads"] for name, info in status.items()} == counts
+
+
+def test_an_old_failure_stops_counting_against_a_credential():
+    d = Driver(limits=DispatcherConfig(100, 100, 2))
+    credentials(d, "API-1", "API-2")
+    submit_voice(d, "f1", 1)
+    d.done(d.take(LookupTranscript), None)
+    d.fail(d.take(Download), ProviderUnavailable("connection reset"))  # API-1 failed once
+    finish_download(d, "f1")
+    assert d.flow.status()["credentials"]["credential:API-1"]["success_rate"] == 0.0
+    d.clock.advance(301)
+    assert d.flow.status()["credentials"]["credential:API-1"]["success_rate"] == 1.0
+
+
+def test_downloads_per_minute_paces_each_credential_and_wakes_when_a_slot_is_due():
+    d = Driver(limits=DispatcherConfig(100, 100, 2))
+    d.flow.downloads_per_minute = 2
+    credentials(d, "API-1")
+    for n in (1, 2):
+        submit_voice(d, f"j{n}", n, user=f"u{n}")
+        d.done(d.take(LookupTranscript), None)
+        finish_download(d, f"j{n}")
+    d.clock.advance(10)
+    submit_voice(d, "j3", 3, user="u3")
+    d.done(d.take(LookupTranscript), None)
+    assert not [s for s in d.sent if isinstance(s.message, Download)], "a third download within the minute"
+    (wake,) = [e for e in d.other if isinstance(e, WakeUp)]
+    assert wake.seconds == pytest.approx(50.0)
+    d.clock.advance(49)
+    d.apply(d.flow.tick())
+    assert not [s for s in d.sent if isinstance(s.message, Download)]
+    d.clock.advance(1)
+    d.apply(d.flow.tick())
+    assert d.take(Download).message.job_id == "j3"

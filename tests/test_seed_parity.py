@@ -81,3 +81,55 @@ def test_a_usage_error_names_the_command_once(argv, names):
     (line,) = done.stderr.splitlines()
     assert line.startswith("error: ") and line.endswith(f"(see {names} --help)")
     assert "transhades transhades" not in line
+
+
+# ------------------------------------------------------------------------------------------ a seed user's .env
+
+SEED_ENV = {"TELEGRAM_BOT_TOKEN": "123456:" + "x" * 35,
+            **{f"TELEGRAM_API_ID{suffix}": str(1000 + n) for n, suffix in enumerate(["", "_2", "_3", "_4", "_5"])},
+            **{f"TELEGRAM_API_HASH{suffix}": f"{n:x}" * 32 for n, suffix in enumerate(["", "_2", "_3", "_4", "_5"])}}
+
+
+def test_every_credential_of_a_seed_env_becomes_a_credential_actor(tmp_path):
+    from dataclasses import replace
+
+    from supervisor import start_tree
+    from transhades import config as config_lib
+    from transhades.telegram.fake import FakeGateway, FakeTelegram
+
+    from conftest import ROOT, wait_for
+    from test_tree import Script
+
+    cfg = config_lib.load(ROOT / "config.yaml", env=SEED_ENV)
+    assert [(c.name, c.api_id) for c in cfg.telegram.credentials] == [
+        ("API-1", 1000), ("API-2", 1001), ("API-3", 1002), ("API-4", 1003), ("API-5", 1004)]
+    assert not cfg.telegram.skipped and not cfg.telegram.unused
+    cfg = replace(cfg, data_dir=str(tmp_path / "data"), http=replace(cfg.http, port=0),
+                  cache=replace(cfg.cache, path=str(tmp_path / "cache.sqlite3")),
+                  audio=replace(cfg.audio, temp_dir=str(tmp_path / "tmp")),
+                  telegram=replace(cfg.telegram, session_dir=str(tmp_path / "sessions")))
+    world = FakeTelegram()
+    tree = start_tree(cfg, provider_factory=Script().factory,
+                      gateway_factory=lambda c, r: FakeGateway(world, c.name, tmp_path / "sessions", r))
+    try:
+        running = wait_for(lambda: {s["name"] for s in tree.status()
+                                    if s["name"].startswith("credential:") and s["state"] == "running"} or None)
+        wait_for(lambda: len({s["name"] for s in tree.status()
+                              if s["name"].startswith("credential:") and s["state"] == "running"}) == 5,
+                 what=f"five credential actors; running: {running}")
+    finally:
+        tree.stop()
+
+
+def test_check_config_warns_about_a_seed_credential_that_no_entry_reads(tmp_path):
+    from conftest import ROOT
+
+    env = {**SEED_ENV, "TELEGRAM_API_ID_6": "2006", "TELEGRAM_API_HASH_6": "f" * 32}
+    done = run_cli("check-config", "--config", str(ROOT / "config.yaml"), env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for n in range(1, 6):
+        assert f"credential:API-{n}   x1" in done.stdout
+    (warning,) = [line for line in done.stderr.splitlines() if line.startswith("warning: ")]
+    assert warning.startswith("warning: TELEGRAM_API_ID_6 is set but no telegram.credentials entry reads it; add "
+                              '{name: API-6, api_id: "${TELEGRAM_API_ID_6}", api_hash: "${TELEGRAM_API_HASH_6}"}')
+    assert "f" * 32 not in done.stdout + done.stderr

@@ -130,6 +130,7 @@ def test_all_credentials_flood_waited_tells_the_user_and_finishes_by_itself(bot,
     b.voice(tone_bytes)
     waiting = b.wait_text("slow down")
     assert "about 1 s" in waiting
+    assert "Files I transcribed before are still answered at once." in waiting, "as the original bot said"
     b.wait_text("by alpha", timeout=15)
 
 
@@ -478,3 +479,59 @@ def test_a_failed_run_leaves_the_callers_signal_handlers_alone(tmp_path):
         }, env={})
         run(config, io.StringIO(), lambda c, r: FakeGateway(FakeTelegram(), c.name, tmp_path / "s", r))
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_status_opens_with_the_summary_and_counts_downloads_per_credential(bot, tone_bytes):
+    b = bot(credentials=3)
+    b.world.floods["API-2"] = [600]
+    for n in range(3):
+        b.voice(tone_bytes + bytes([n]))
+        b.wait_text("by alpha") if n == 0 else None
+    wait_for(lambda: len([t for t in b.texts() if "by alpha" in t]) == 3, what="three transcripts")
+    b.send(b.world.text_message(b.user, "/status"))
+    report = b.wait_text("APIs available")
+    lines = report.splitlines()
+    assert lines[:3] == ["APIs available: 2/3", "Jobs running: 0/5", "Cache: 3 transcripts"], lines
+    downloads = {line.split(":")[0][2:]: int(line.rsplit(", ", 1)[1].split()[0]) for line in lines
+                 if line.startswith("• API-")}
+    assert sum(downloads.values()) == 3 and downloads["API-2"] == 0
+    from urllib.request import urlopen
+
+    from transhades.health import HealthServer
+
+    server = HealthServer(b.tree, "127.0.0.1", 0).start()
+    try:
+        metrics = urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=10).read().decode()
+    finally:
+        server.stop()
+    served = {line.split('"')[1]: float(line.split()[-1]) for line in metrics.splitlines()
+              if line.startswith("transhades_credential_downloads_total{")}
+    assert served == {name: float(count) for name, count in downloads.items()}
+
+
+def test_status_speaks_indonesian_to_indonesian_users(bot):
+    b = bot(credentials=2)
+    user = b.world.user(613, "id")
+    b.send(b.world.text_message(user, "/status"))
+    report = b.wait_text("API tersedia", chat_id=613)
+    assert report.startswith("API tersedia: 2/2\nPekerjaan berjalan: 0/5\nCache: 0 transkrip")
+    assert "Koneksi Telegram:" in report and "API-1: berjalan, 100% berhasil" in report
+    assert "Antrean: 0 berjalan, 0 menunggu" in report and "requests" not in report
+
+
+def test_provider_keyboard_marks_the_current_choice(bot):
+    b = bot()
+    b.send(b.world.text_message(b.user, "/provider"))
+    first = wait_for(lambda: next((s for s in b.world.sent if s.buttons), None), what="the keyboard")
+    labels = {data: label for row in first.buttons for label, data in row}
+    assert labels["prov:auto"] == "✓ automatic" and labels["prov:beta"] == "beta"
+    b.send(b.world.callback(b.user, "prov:beta", first.message_id))
+    b.wait_text("Provider: beta.")
+    b.send(b.world.callback(b.user, "dgm:whisper", first.message_id))
+    b.wait_text("Provider: Deepgram whisper.")
+    b.send(b.world.text_message(b.user, "/provider"))
+    second = wait_for(lambda: next((s for s in b.world.sent if s.buttons and s is not first), None),
+                      what="the second keyboard")
+    labels = {data: label for row in second.buttons for label, data in row}
+    assert labels["prov:auto"] == "automatic" and labels["prov:beta"] == "✓ beta"
+    assert labels["dgm:whisper"] == "✓ Deepgram model: whisper" and labels["dgm:nova-3"] == "Deepgram model: nova-3"

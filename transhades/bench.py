@@ -36,7 +36,7 @@ TARGETS = {
     "failover_p99_ms": ("<", 50.0), "cache_hit_p99_ms": ("<", 20.0), "flood_storm_efficiency": (">=", 0.95),
     "orchestration_jobs_per_s": (">=", 3000.0), "audio_prep_ratio": ("<=", 1.2),
     "parallel_chunk_speedup": (">=", None), "peak_rss_mb_large_video": ("<=", 300.0),
-    "chaos_lost": ("==", 0), "chaos_duplicate_replies": ("==", 0),
+    "chaos_lost": ("==", 0), "chaos_duplicate_replies": ("==", 0), "credential_spread": (">=", 0.8),
 }
 
 
@@ -284,6 +284,29 @@ def bench_flood_storm(tmp: Path, jobs: int) -> dict[str, Any]:
                                  f"FloodWait of 1-2 s on {world.flood_rate:.0%} of attempts"}
 
 
+def bench_credential_spread(tmp: Path, jobs: int) -> dict[str, Any]:
+    """Sustained load over three credentials and no floods: how evenly the downloads spread (least / most)."""
+    from transhades.telegram.fake import FakeTelegram
+
+    size = 50_000
+    world = FakeTelegram(bytes_per_second=size / 0.05)  # 50 ms per download
+    tree = _telegram_tree(tmp / "spread", world, credentials=3, parallel=2)
+    try:
+        _wait(lambda: world.receiver is not None and len(world.logins) == 3, 10)
+        for n in range(jobs):  # a steady stream: about one download running at a time
+            world.deliver(world.media_message(world.user(40_000 + n), os.urandom(size)))
+            time.sleep(0.06)
+        _wait(lambda: sum(1 for kind, *_ in world.timeline if kind == "done") >= jobs, 120)
+    finally:
+        tree.stop()
+    counts = {f"API-{i}": 0 for i in (1, 2, 3)}
+    for kind, credential, _, _ in world.timeline:
+        if kind == "done":
+            counts[credential] += 1
+    return {"credential_spread": min(counts.values()) / max(1, max(counts.values())),
+            "credential_spread_downloads": counts}
+
+
 def _make_audio(path: Path, seconds: int) -> Path:
     subprocess.run([ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
                     f"sine=frequency=220:duration={seconds}", "-af", "volume='if(lt(mod(t,20),17),1,0)':eval=frame",
@@ -423,9 +446,11 @@ class Plan:
     def sizes(self) -> dict[str, int]:
         if self.quick:
             return {"asks": 20_000, "jobs": 3_000, "hits": 40, "failovers": 30, "storm": 60, "prep": 600,
-                    "chunks": 1200, "rss_mb": 200, "chaos": 100}
+                    "chunks": 1200, "rss_mb": 200, "chaos": 100,
+                    "spread": 60}
         return {"asks": 100_000, "jobs": 10_000, "hits": 200, "failovers": 100, "storm": 200, "prep": 3600,
-                "chunks": 3600, "rss_mb": 2000, "chaos": 1000}
+                "chunks": 3600, "rss_mb": 2000, "chaos": 1000,
+                    "spread": 300}
 
 
 def machine() -> dict[str, Any]:
@@ -447,6 +472,7 @@ def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[s
             ("cache hit", lambda: bench_cache_hit(tmp, sizes["hits"])),
             ("failover", lambda: bench_failover(tmp, sizes["failovers"])),
             ("flood storm", lambda: bench_flood_storm(tmp, sizes["storm"])),
+            ("credential spread", lambda: bench_credential_spread(tmp, sizes["spread"])),
             ("audio preparation", lambda: bench_audio_prep(tmp, sizes["prep"])),
             ("parallel chunks", lambda: bench_parallel_chunks(tmp, 4, sizes["chunks"])),
             ("large video memory", lambda: bench_peak_rss(tmp, sizes["rss_mb"])),
@@ -488,7 +514,7 @@ def table(result: dict[str, Any]) -> str:
     keys = ["failover_p99_ms", "cache_hit_p99_ms", "flood_storm_efficiency", "orchestration_jobs_per_s",
             "pykka_ask_roundtrips_per_s", "audio_prep_ratio", "parallel_chunk_speedup", "parallel_chunk_k",
             "peak_rss_mb_large_video", "local_provider_overhead", "chaos_lost", "chaos_duplicate_replies",
-            "chaos_restarts", "chaos_throughput_jobs_per_s"]
+            "chaos_restarts", "chaos_throughput_jobs_per_s", "credential_spread"]
     lines = [f"{'figure':32} {'value':>12}  target"]
     for key in keys:
         value = result.get(key)

@@ -197,10 +197,25 @@ def describe_tree(cfg: Config) -> list[str]:
     return lines
 
 
+def unused_credential_warnings(cfg: Config) -> list[str]:
+    """A credential in the environment (the original bot's TELEGRAM_API_ID_N) that no config entry reads."""
+    if cfg.telegram is None:
+        return []
+    out = []
+    for variable in cfg.telegram.unused:
+        suffix = variable[len("TELEGRAM_API_ID"):]
+        out.append(f"{variable} is set but no telegram.credentials entry reads it; add "
+                   f'{{name: API{suffix.replace("_", "-") or "-1"}, api_id: "${{{variable}}}", '
+                   f'api_hash: "${{TELEGRAM_API_HASH{suffix}}}"}} to telegram.credentials')
+    return out
+
+
 def check_config(args: argparse.Namespace, out: TextIO) -> int:
     cfg = load_config(args.config, allow_embedded=False)
     for line in describe_tree(cfg):
         print(line, file=out)
+    for warning in unused_credential_warnings(cfg):
+        print(f"warning: {warning}", file=sys.stderr)
     if not cfg.enabled_providers:
         print("error: no provider is enabled; set a provider's key variable or add a local provider",
               file=sys.stderr)
@@ -288,6 +303,8 @@ def run(cfg: Config, err: TextIO, gateway_factory: Any = None, stop_event: Any =
         return EXIT_USAGE
     for skipped in cfg.telegram.skipped:
         log.info("credential %s; skipped", skipped)
+    for warning in unused_credential_warnings(cfg):
+        log.warning("%s", warning)
     for p in cfg.providers:
         if not p.enabled:
             log.info("provider %s disabled: %s", p.name, p.disabled_reason)

@@ -25,6 +25,8 @@ ESCALATIONS = ("mark_failed", "stop_tree")
 AUDIO_CODECS = ("opus", "mp3")
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# The original bot's .env names its credentials TELEGRAM_API_ID, TELEGRAM_API_ID_2, ... TELEGRAM_API_ID_5.
+_SEED_CREDENTIAL = re.compile(r"TELEGRAM_API_ID(?:_(\d+))?")
 # No setting needs more: a billion seconds is 31 years, and anything larger overflows timers and sleeps.
 NUMBER_CEILING = 1e9
 
@@ -111,10 +113,12 @@ class TelegramConfig:
     credentials: tuple[CredentialConfig, ...] = ()
     skipped: tuple[str, ...] = ()  # "name: why", for credentials left out
     unset: tuple[str, ...] = ()  # variables the token and the first credential need but are not set
+    unused: tuple[str, ...] = ()  # TELEGRAM_API_ID_N variables that are set but that no credential reads
     max_file_mb: float = 2000.0
     allowed_users: tuple[int, ...] = ()
     admins: tuple[int, ...] = ()
     downloads_per_credential: int = 2
+    downloads_per_minute: int = 0  # per credential: paces each session; 0: no pacing
     send_interval_seconds: float = 1.0  # per chat
     send_per_second: int = 30  # in all chats: Telegram's limit for a bot (higher only with paid broadcasts)
     edit_interval_seconds: float = 3.0  # per status message
@@ -459,17 +463,16 @@ def _ids(value: Any, where: str, problems: list[str]) -> tuple[int, ...]:
 
 
 def _telegram(raw: Any, env: Mapping[str, str], problems: list[str]) -> TelegramConfig:
-    needed = []
-    if isinstance(raw, dict):
-        first = (raw.get("credentials") or [{}])[0] if isinstance(raw.get("credentials"), list) else {}
-        for value in (raw.get("bot_token"), *(first.get(k) for k in ("api_id", "api_hash") if isinstance(first, dict))):
-            if isinstance(value, str):
-                needed += [m.group(1) for m in _VAR.finditer(value) if not env.get(m.group(1))]
+    def unset_in(*values: Any) -> list[str]:
+        return [m.group(1) for v in values if isinstance(v, str) for m in _VAR.finditer(v) if not env.get(m.group(1))]
+
+    needed = unset_in(raw.get("bot_token")) if isinstance(raw, dict) else []
     raw_token = raw.get("bot_token") if isinstance(raw, dict) else None
     token_var = _VAR.search(raw_token).group(1) if isinstance(raw_token, str) and _VAR.search(raw_token) else None
     t = _Section(expand(raw, env, set()), "telegram", problems,
                  ("bot_token", "session_dir", "credentials", "max_file_mb", "allowed_users", "admins",
-                  "downloads_per_credential", "send_interval_seconds", "send_per_second", "edit_interval_seconds",
+                  "downloads_per_credential", "downloads_per_minute", "send_interval_seconds", "send_per_second",
+                  "edit_interval_seconds",
                   "status_delay_seconds", "user_jobs_per_minute", "journal_keep_hours", "drain_seconds"))
     credentials: list[CredentialConfig] = []
     skipped: list[str] = []
@@ -488,16 +491,24 @@ def _telegram(raw: Any, env: Mapping[str, str], problems: list[str]) -> Telegram
             problems.append(f"telegram.credentials[{index}].api_id: must be a number from my.telegram.org")
             continue
         credentials.append(CredentialConfig(name, int(api_id), api_hash))
+    unexpanded = raw.get("credentials") if isinstance(raw, dict) else None
+    if not credentials and isinstance(unexpanded, list) and unexpanded and isinstance(unexpanded[0], dict):
+        needed += unset_in(unexpanded[0].get("api_id"), unexpanded[0].get("api_hash"))  # name what it lacks
     names = [c.name for c in credentials]
     for name in {n for n in names if names.count(n) > 1}:
         problems.append(f"telegram.credentials: name {name!r} is used twice")
+    read = {m.group(1) for m in _VAR.finditer(repr(raw.get("credentials") if isinstance(raw, dict) else None))}
+    unused = tuple(sorted((n for n in env if _SEED_CREDENTIAL.fullmatch(n) and env[n] and n not in read),
+                          key=lambda n: int(_SEED_CREDENTIAL.fullmatch(n).group(1) or 1)))
     return TelegramConfig(
         bot_token=t.text("bot_token", None) or None, bot_token_variable=token_var, unset=tuple(needed),
         session_dir=t.text("session_dir", "data/sessions"), credentials=tuple(credentials), skipped=tuple(skipped),
+        unused=unused,
         max_file_mb=t.number("max_file_mb", 2000.0, minimum=1, maximum=4000),
         allowed_users=_ids(t.data.get("allowed_users"), "telegram.allowed_users", problems),
         admins=_ids(t.data.get("admins"), "telegram.admins", problems),
         downloads_per_credential=t.number("downloads_per_credential", 2, minimum=1, maximum=8, integer=True),
+        downloads_per_minute=t.number("downloads_per_minute", 0, minimum=0, maximum=10_000, integer=True),
         send_interval_seconds=t.number("send_interval_seconds", 1.0, minimum=0),
         send_per_second=t.number("send_per_second", 30, minimum=1, maximum=1000, integer=True),
         edit_interval_seconds=t.number("edit_interval_seconds", 3.0, minimum=0),

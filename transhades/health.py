@@ -80,6 +80,15 @@ class TreeCollector:
         active = GaugeMetricFamily("transhades_jobs_active", "Jobs being worked on")
         active.add_metric([], status["active"])
         yield active
+        requests = CounterMetricFamily("transhades_credential_requests", "Downloads given to each Telegram credential",
+                                       labels=["credential"])
+        downloads = CounterMetricFamily("transhades_credential_downloads",
+                                        "Downloads each Telegram credential finished", labels=["credential"])
+        for name, info in sorted(status.get("credentials", {}).items()):
+            requests.add_metric([name.split(":", 1)[-1]], info["requests"])
+            downloads.add_metric([name.split(":", 1)[-1]], info["downloads"])
+        yield requests
+        yield downloads
         restarts = CounterMetricFamily("transhades_actor_restarts", "Actor restarts", labels=["actor", "kind"])
         quarantines = CounterMetricFamily("transhades_actor_quarantines", "Quarantines (FloodWait, rate limits)",
                                           labels=["actor", "kind"])

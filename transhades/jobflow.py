@@ -53,7 +53,9 @@ CACHE = "cache"
 AUDIO = "audio"
 PROVIDER_PREFIX = "provider:"
 CREDENTIAL_PREFIX = "credential:"
-SUCCESS_WINDOW = 20  # recent downloads per credential that its success rate looks at
+SUCCESS_WINDOW = 20  # recent downloads per credential that its success rate looks at ...
+SUCCESS_SECONDS = 300.0  # ... within this time, so one old failure does not keep a session idle for good
+PACING_SECONDS = 60.0  # downloads_per_minute counts the downloads started within this window
 DISPATCHER = "dispatcher"
 QUEUE_UPDATES = 100  # waiting jobs told their new position when the line moves
 UNPARK_MISSES = 32  # parked tasks tried in a row without success before a queue is left for later
@@ -109,13 +111,20 @@ class ReleaseJob:
 
 
 @dataclass(frozen=True, slots=True)
+class WakeUp:
+    """Call ``tick`` after this long: work waits for a moment, not for an event (a paced credential)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """Something the operator must hear about (a rejected key); sent once per cause."""
 
     text: str
 
 
-Effect = Send | Emit | Quarantine | ReleaseJob | Alert
+Effect = Send | Emit | Quarantine | ReleaseJob | Alert | WakeUp
 
 # ------------------------------------------------------------------------------------------------- state
 
@@ -184,7 +193,7 @@ class JobFlow:
                  now: Callable[[], float], retry_default: float = 30.0,
                  breakers: dict[str, ProviderBreaker] | None = None,
                  upload_limits: dict[str, int] | None = None, download_slots: int = 2,
-                 provider_slots: int = 1, audio_slots: int = 4) -> None:
+                 provider_slots: int = 1, audio_slots: int = 4, downloads_per_minute: int = 0) -> None:
         """``providers``: (name, kind) in config order; local-kind providers are moved to the end.
         ``breakers``: per provider name; a provider without one gets the default breaker."""
         providers = list(providers)
@@ -206,7 +215,13 @@ class JobFlow:
         self.parked: dict[str, deque[Task]] = {}  # tasks waiting for a free slot, per kind of work
         self.slot_counts = {CREDENTIAL_PREFIX: download_slots, PROVIDER_PREFIX: provider_slots, AUDIO: audio_slots}
         self._ticket_seq = itertools.count(1)
-        self.downloads: dict[str, deque[bool]] = {}  # credential -> recent outcomes
+        self.downloads: dict[str, deque[tuple[float, bool]]] = {}  # credential -> recent (when, succeeded)
+        self.downloads_per_minute = downloads_per_minute  # per credential; 0: no pacing
+        self.download_starts: dict[str, deque[float]] = {}  # credential -> when its recent downloads started
+        self.downloaded: dict[str, int] = {}  # credential -> downloads finished
+        self._use_seq = itertools.count(1)
+        self.last_used: dict[str, int] = {}  # credential -> order of its latest download (least recent first)
+        self.wake_at: float | None = None
         self.duration_bounds = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, float("inf"))
         self.duration_counts = [0] * len(self.duration_bounds)
         self.duration_sum = 0.0
@@ -383,9 +398,11 @@ class JobFlow:
         providers = {name: {"breaker": b.state, "failures": b.failures,
                             "disabled": self.disabled.get(PROVIDER_PREFIX + name)}
                      for name, b in self.breakers.items()}
-        credentials = {name: {"requests": count, "success_rate": self._success_rate(name)}
+        credentials = {name: {"requests": count, "downloads": self.downloaded.get(name, 0),
+                              "success_rate": self._success_rate(name)}
                        for name, count in self.requests.items()}
         return {"active": len(self.jobs) - len(self.waiting), "queued": len(self.waiting),
+                "max_active": self.limits.max_concurrent_jobs,
                 "counters": dict(self.counters), "groups": groups, "providers": providers,
                 "credentials": credentials,
                 "durations": {"buckets": [("+Inf" if b == float("inf") else b, c)
@@ -558,15 +575,25 @@ class JobFlow:
         return self._finish(job, Failed(job.id, error))
 
     def _place_download(self, job: Job, task: Task) -> list[Effect]:
-        """The best credential: not quarantined, fewest downloads running, best recent success rate."""
+        """The best credential: the most free download slots, then the best recent success rate, then the one
+        used least recently, so sustained load spreads over every session and none collects the flood risk."""
         now = self.now()
         credentials = [m for m in self.members.values() if m.group.startswith(CREDENTIAL_PREFIX)]
         free = [m for m in credentials if m.free(now)]
+        paced = [m for m in free if self._paced(m.name, now)]
+        free = [m for m in free if m not in paced]
         if free:
-            best = min(free, key=lambda m: (m.load, -self._success_rate(m.name), m.name))
+            best = min(free, key=lambda m: (m.load - m.slots, -self._success_rate(m.name),
+                                            self.last_used.get(m.name, 0), m.name))
             self.requests[best.name] = self.requests.get(best.name, 0) + 1
+            self.last_used[best.name] = next(self._use_seq)
+            if self.downloads_per_minute:
+                self.download_starts.setdefault(best.name, deque()).append(now)
             job.waiting_told = False
             return self._send(task, best)
+        if paced:
+            self._park(task)  # the first paced session to have room again takes it
+            return self._wake_for_pacing(paced, now)
         if any(m.usable(now) for m in credentials):
             self._park(task)  # every session is busy downloading: wait for a slot, never queue behind a flood
             return []
@@ -577,13 +604,40 @@ class JobFlow:
         return self._finish(job, Failed(job.id, ProviderUnavailable(
             "no Telegram connection is available to download the file; the operator has been alerted")))
 
+    def _paced(self, name: str, now: float) -> bool:
+        """This session started ``downloads_per_minute`` downloads within the last minute."""
+        if not self.downloads_per_minute:
+            return False
+        starts = self.download_starts.get(name)
+        while starts and starts[0] <= now - PACING_SECONDS:
+            starts.popleft()
+        return bool(starts) and len(starts) >= self.downloads_per_minute
+
+    def _wake_for_pacing(self, paced: list[Member], now: float) -> list[Effect]:
+        due = min(self.download_starts[m.name][0] for m in paced) + PACING_SECONDS
+        if self.wake_at is not None and now < self.wake_at <= due:
+            return []  # a wake-up is already on its way
+        self.wake_at = due
+        return [WakeUp(max(0.0, due - now))]
+
+    def tick(self) -> list[Effect]:
+        """A wake-up came: the time that work was waiting for has passed."""
+        self.wake_at = None
+        return self._unpark(["download"])
+
     def _success_rate(self, name: str) -> float:
         outcomes = self.downloads.get(name)
-        return sum(outcomes) / len(outcomes) if outcomes else 1.0
+        if not outcomes:
+            return 1.0
+        since = self.now() - SUCCESS_SECONDS
+        recent = [ok for when, ok in outcomes if when >= since]
+        return sum(recent) / len(recent) if recent else 1.0
 
     def _record_download(self, name: str | None, ok: bool) -> None:
         if name:
-            self.downloads.setdefault(name, deque(maxlen=SUCCESS_WINDOW)).append(ok)
+            self.downloads.setdefault(name, deque(maxlen=SUCCESS_WINDOW)).append((self.now(), ok))
+            if ok:
+                self.downloaded[name] = self.downloaded.get(name, 0) + 1
 
     def _choose(self, job: Job, candidates: list[tuple[str, Member]]) -> Member:
         """A user who chose a provider waits for it; otherwise work spreads to whichever remote provider is

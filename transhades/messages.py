@@ -42,6 +42,11 @@ class CancelJob:
 
 
 @dataclass(frozen=True, slots=True)
+class Tick:
+    """The dispatcher's own wake-up: work that waited for a moment (a paced credential) may go now."""
+
+
+@dataclass(frozen=True, slots=True)
 class GetStatus:
     """Ask-only (from outside the actor system): returns a status snapshot."""
 

@@ -23,7 +23,7 @@ from .journal import Journal
 from .outbox import Outbox, Outgoing
 from .replies import split_message
 from .settings import FORMATS, UserSettings
-from .texts import duration_words, language_of, say
+from .texts import duration_words, language_of, say, state_word
 
 log = logging.getLogger("transhades.bot")
 LANGUAGE_CHOICES = ("auto", "en", "id", "ms", "jv", "su", "ar", "zh", "hi", "es", "fr", "de", "ja", "ko", "ru")
@@ -240,9 +240,14 @@ class FrontDesk:
             self._reply(message, say(lang, "cancel_count", count=len(jobs)) if jobs else say(lang, "cancel_none"))
             return [CancelJobs(jobs)] if jobs else []
         elif command == "provider":
-            rows = [[(say(lang, "auto"), "prov:auto")]] + [[(name, f"prov:{name}")] for name, _ in self.rules.providers]
+            def mark(label: str, chosen: bool) -> str:
+                return say(lang, "current", label=label) if chosen else label
+
+            rows = [[(mark(say(lang, "auto"), prefs.provider is None), "prov:auto")]] + [
+                [(mark(name, name == prefs.provider), f"prov:{name}")] for name, _ in self.rules.providers]
             if any(k == "deepgram" for _, k in self.rules.providers):
-                rows.append([(f"{say(lang, 'dg_model')}: {m}", f"dgm:{m}") for m in DEEPGRAM_MODELS])
+                rows.append([(mark(f"{say(lang, 'dg_model')}: {m}", m == prefs.deepgram_model),
+                              f"dgm:{m}") for m in DEEPGRAM_MODELS])
             current = prefs.provider or say(lang, "auto")
             self._reply(message, say(lang, "provider_pick", current=current), buttons=rows)
         elif command == "language":
@@ -414,31 +419,43 @@ class FrontDesk:
 
     def on_status(self, chat_id: int, lang: str, status: dict[str, Any], wall_now: float | None = None,
                   cache: dict[str, Any] | None = None) -> None:
-        wall_now = time.time() if wall_now is None else wall_now
-        lines = ["Telegram connections:"]
-        rates = status.get("credentials", {})
-        for group, members in sorted(status.get("groups", {}).items()):
-            if not group.startswith("credential:"):
-                continue
-            for m in members:
-                state = m["state"]
-                if m.get("quarantined_for"):
-                    until = time.strftime("%H:%M:%S", time.gmtime(wall_now + m["quarantined_for"]))
-                    state = f"quarantined until {until} UTC"
-                stats = rates.get(m["name"], {"requests": 0, "success_rate": 1.0})
-                lines.append(f"• {m['name'].split(':', 1)[1]}: {state}, {stats['success_rate'] * 100:.0f}% ok, "
-                             f"{stats['requests']} requests")
-        lines.append("Providers:")
-        for name, info in status.get("providers", {}).items():
-            members = status.get("groups", {}).get(f"provider:{name}", [])
-            states = ",".join(sorted({m["state"] for m in members})) or "absent"
-            extra = f", disabled: {info['disabled']}" if info.get("disabled") else ""
-            lines.append(f"• {name}: {states}, breaker {info['breaker']}{extra}")
-        counters = status.get("counters", {})
-        hits, misses = counters.get("cache_hits", 0), counters.get("cache_misses", 0)
-        rate = f"{100 * hits / (hits + misses):.0f}%" if hits + misses else "n/a"
-        lines.append(f"Queue: {status.get('active', 0)} running, {status.get('queued', 0)} waiting")
-        items = f"{cache['items']} transcripts, " if cache and cache.get("items", -1) >= 0 else ""
-        lines.append(f"Cache: {items}hit rate {rate} ({hits} hits, {misses} misses)")
-        lines.append(f"Jobs: {counters.get('completed', 0)} done, {counters.get('failed', 0)} failed")
-        self.outbox.put(Outgoing("text", chat_id, "\n".join(lines)))
+        self.outbox.put(Outgoing("text", chat_id, status_report(lang, status, cache, wall_now)))
+
+
+def status_report(lang: str, status: dict[str, Any], cache: dict[str, Any] | None = None,
+                  wall_now: float | None = None) -> str:
+    """/status: the original bot's summary first (APIs available, jobs running, cache), then the details."""
+    wall_now = time.time() if wall_now is None else wall_now
+    groups = status.get("groups", {})
+    credentials = [m for group, members in sorted(groups.items()) if group.startswith("credential:") for m in members]
+    available = sum(1 for m in credentials if m["state"] == "running" and not m.get("quarantined_for"))
+    items = cache.get("items", -1) if cache else -1
+    lines = [say(lang, "status_summary", available=available, total=len(credentials), running=status.get("active", 0),
+                 max=status.get("max_active", "?"),
+                 cache=say(lang, "status_cache_items", items=items) if items >= 0 else "?"),
+             "", say(lang, "status_credentials")]
+    rates = status.get("credentials", {})
+    for m in credentials:
+        state = state_word(lang, m["state"])
+        if m.get("quarantined_for"):
+            state = say(lang, "status_quarantined",
+                        until=time.strftime("%H:%M:%S", time.gmtime(wall_now + m["quarantined_for"])))
+        stats = rates.get(m["name"], {})
+        lines.append(say(lang, "status_credential", name=m["name"].split(":", 1)[1], state=state,
+                         rate=f"{stats.get('success_rate', 1.0) * 100:.0f}", requests=stats.get("requests", 0),
+                         downloads=stats.get("downloads", 0)))
+    lines.append(say(lang, "status_providers"))
+    for name, info in status.get("providers", {}).items():
+        members = groups.get(f"provider:{name}", [])
+        states = ",".join(sorted({state_word(lang, m["state"]) for m in members})) or state_word(lang, "absent")
+        extra = say(lang, "status_disabled", why=info["disabled"]) if info.get("disabled") else ""
+        lines.append(say(lang, "status_provider", name=name, states=states,
+                         breaker=state_word(lang, info["breaker"]), extra=extra))
+    counters = status.get("counters", {})
+    hits, misses = counters.get("cache_hits", 0), counters.get("cache_misses", 0)
+    rate = f"{100 * hits / (hits + misses):.0f}%" if hits + misses else "n/a"
+    lines.append(say(lang, "status_queue", running=status.get("active", 0), waiting=status.get("queued", 0)))
+    lines.append(say(lang, "status_cache", items=f"{say(lang, 'status_cache_items', items=items)}, " if items >= 0
+                     else "", rate=rate, hits=hits, misses=misses))
+    lines.append(say(lang, "status_jobs", done=counters.get("completed", 0), failed=counters.get("failed", 0)))
+    return "\n".join(lines)

@@ -19,7 +19,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "preparing audio": "Preparing the audio…",
         "transcribing": "Transcribing…",
         "transcribing_parts": "Transcribing… part {part} of {parts}",
-        "waiting_telegram": "Telegram asks me to slow down. I will continue by myself in about {wait}.",
+        "waiting_telegram": "Telegram asks me to slow down. I will continue by myself in about {wait}. Files I "
+                            "transcribed before are still answered at once.",
         "waiting_providers": "All transcription services are busy. I will continue by myself in about {wait}.",
         "done": "Done.",
         "done_cached": "Done (I had transcribed this file before).",
@@ -40,6 +41,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "auto": "automatic",
         "status_admins": "Only admins can see the status.",
         "unknown_command": "I do not know that command. /help lists what I can do.",
+        "status_summary": "APIs available: {available}/{total}\nJobs running: {running}/{max}\nCache: {cache}",
+        "status_cache_items": "{items} transcripts",
+        "status_credentials": "Telegram connections:",
+        "status_credential": "• {name}: {state}, {rate}% ok, {requests} requests, {downloads} downloads",
+        "status_quarantined": "quarantined until {until} UTC",
+        "status_providers": "Providers:",
+        "status_provider": "• {name}: {states}, breaker {breaker}{extra}",
+        "status_disabled": ", disabled: {why}",
+        "status_queue": "Queue: {running} running, {waiting} waiting",
+        "status_cache": "Cache: {items}hit rate {rate} ({hits} hits, {misses} misses)",
+        "status_jobs": "Jobs: {done} done, {failed} failed",
+        "current": "✓ {label}",
     },
     "id": {
         "help": ("Kirim atau teruskan pesan suara, audio, video, video bulat, atau file audio/video, dan saya balas "
@@ -57,7 +70,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "preparing audio": "Menyiapkan audio…",
         "transcribing": "Mentranskripsi…",
         "transcribing_parts": "Mentranskripsi… bagian {part} dari {parts}",
-        "waiting_telegram": "Telegram meminta saya memperlambat. Saya lanjutkan sendiri dalam sekitar {wait}.",
+        "waiting_telegram": "Telegram meminta saya memperlambat. Saya lanjutkan sendiri dalam sekitar {wait}. File "
+                            "yang pernah saya transkripsi tetap langsung dijawab.",
         "waiting_providers": "Semua layanan transkripsi sedang sibuk. Saya lanjutkan sendiri dalam sekitar {wait}.",
         "done": "Selesai.",
         "done_cached": "Selesai (file ini sudah pernah saya transkripsi).",
@@ -78,8 +92,29 @@ TEXTS: dict[str, dict[str, str]] = {
         "auto": "otomatis",
         "status_admins": "Hanya admin yang bisa melihat status.",
         "unknown_command": "Saya tidak kenal perintah itu. /help berisi yang bisa saya lakukan.",
+        "status_summary": "API tersedia: {available}/{total}\nPekerjaan berjalan: {running}/{max}\nCache: {cache}",
+        "status_cache_items": "{items} transkrip",
+        "status_credentials": "Koneksi Telegram:",
+        "status_credential": "• {name}: {state}, {rate}% berhasil, {requests} permintaan, {downloads} unduhan",
+        "status_quarantined": "dikarantina sampai {until} UTC",
+        "status_providers": "Layanan transkripsi:",
+        "status_provider": "• {name}: {states}, pemutus {breaker}{extra}",
+        "status_disabled": ", nonaktif: {why}",
+        "status_queue": "Antrean: {running} berjalan, {waiting} menunggu",
+        "status_cache": "Cache: {items}tingkat temu {rate} ({hits} temu, {misses} tidak)",
+        "status_jobs": "Pekerjaan: {done} selesai, {failed} gagal",
     },
 }
+
+
+STATES = {"id": {"running": "berjalan", "starting": "memulai", "restarting": "memulai ulang", "failed": "gagal",
+                  "stopped": "berhenti", "quarantined": "dikarantina", "absent": "tidak ada", "closed": "tertutup",
+                  "open": "terbuka", "half_open": "setengah terbuka"}}
+
+
+def state_word(lang: str, state: str) -> str:
+    """An actor's or a breaker's state in the user's language (the English names are the states' own)."""
+    return STATES.get(lang, {}).get(state, state)
 
 
 def language_of(code: str | None) -> str:
