@@ -447,7 +447,8 @@ def start_tree(config: Config, clock: Clock | None = None, provider_factory: Pro
     flow = JobFlow(((p.name, p.kind) for p in config.enabled_providers), config.dispatcher, clock.now,
                    breakers=breakers, upload_limits=upload_limits, download_slots=download_slots,
                    provider_slots=1, audio_slots=1,
-                   downloads_per_minute=config.telegram.downloads_per_minute if config.telegram else 0)
+                   downloads_per_minute=config.telegram.downloads_per_minute if config.telegram else 0,
+                   languages=config.languages)
     temp_root = temp_root_of(config)
     audio_lib.sweep_stale(temp_root)  # what a crashed or killed run left behind
     gateways = Registry()  # credential name -> its running session (the bot sends through the receiving one)

@@ -38,5 +38,7 @@ class ProviderActor(WorkerActor):
                 reported[0] = fraction
                 self.registry.tell(message.reply_to, TaskProgress(message.ticket, fraction))
 
-        extra = {"model": message.model} if message.model else {}
+        extra: dict[str, Any] = {"model": message.model} if message.model else {}
+        if message.languages:
+            extra.update(languages=message.languages, hint=message.hint)
         self.answer(message, lambda: self.client.transcribe(message.chunk, message.language, progress, **extra))

@@ -40,7 +40,7 @@ def big_bytes(tmp_path_factory) -> bytes:
 
 class Bot:
     def __init__(self, tmp_path: Path, script: Script, credentials: int = 2, world: FakeTelegram | None = None,
-                 **telegram: object) -> None:
+                 languages: tuple[str, ...] = (), **telegram: object) -> None:
         self.world = world or FakeTelegram()
         self.script = script
         self.session_dir = tmp_path / "sessions"
@@ -52,6 +52,7 @@ class Bot:
             "audio": {"workers": 1, "temp_dir": str(tmp_path / "tmp")},
             "supervision": {"backoff": {"min_seconds": 0.01, "max_seconds": 0.05}},
             "data_dir": str(tmp_path / "data"),
+            "languages": list(languages),
             "telegram": {"bot_token": "123456:" + "x" * 35, "session_dir": str(self.session_dir),
                          "credentials": [{"name": f"API-{i}", "api_id": 1000 + i, "api_hash": "h" * 32}
                                          for i in range(1, credentials + 1)],
@@ -535,3 +536,14 @@ def test_provider_keyboard_marks_the_current_choice(bot):
     labels = {data: label for row in second.buttons for label, data in row}
     assert labels["prov:auto"] == "automatic" and labels["prov:beta"] == "✓ beta"
     assert labels["dgm:whisper"] == "✓ Deepgram model: whisper" and labels["dgm:nova-3"] == "Deepgram model: nova-3"
+
+
+def test_a_users_telegram_language_is_a_hint_only_among_the_configured_languages(bot, tone_bytes):
+    b = bot(languages=("id", "en"))
+    indonesian, russian = b.world.user(620, "id"), b.world.user(621, "ru")
+    b.voice(tone_bytes, user=indonesian)
+    b.wait_text("by alpha", chat_id=620)
+    b.voice(tone_bytes + b"x", user=russian)
+    b.wait_text("by alpha", chat_id=621)
+    assert b.script.languages == [None, None], "a hint is not a fixed language"
+    assert b.script.detection == [(("id", "en"), "id"), (("id", "en"), None)]

@@ -32,6 +32,7 @@ class Script:
         self.text_override: str | None = None
         self.models: list[tuple[str, str]] = []
         self.languages: list[str | None] = []
+        self.detection: list[tuple[tuple[str, ...], str | None]] = []  # (languages to detect among, hint)
         self.lock = threading.Lock()
 
     def factory(self, cfg, data_dir):
@@ -40,10 +41,12 @@ class Script:
         class Scripted:
             name = cfg.name
 
-            def transcribe(self, chunk: AudioChunk, language, progress=None, model=None) -> Transcript:
+            def transcribe(self, chunk: AudioChunk, language, progress=None, model=None, languages=(),
+                           hint=None) -> Transcript:
                 with script.lock:
                     script.calls.append(cfg.name)
                     script.languages.append(language)
+                    script.detection.append((languages, hint))
                     if model:
                         script.models.append((cfg.name, model))
                     crash = cfg.name in script.crash_next

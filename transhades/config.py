@@ -152,6 +152,7 @@ class Config:
     telegram: TelegramConfig | None = None
     http: HttpConfig = HttpConfig()
     logging: LoggingConfig = LoggingConfig()
+    languages: tuple[str, ...] = ()  # what auto-detection may choose among; empty: any language
 
     @property
     def enabled_providers(self) -> tuple[ProviderConfig, ...]:
@@ -358,7 +359,7 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     problems: list[str] = []
     top = _Section(document, "", problems,
                    ("providers", "cache", "dispatcher", "supervision", "audio", "data_dir", "telegram", "logging",
-                    "http"))
+                    "http", "languages"))
     raw_providers = top.data.get("providers")
     providers: list[ProviderConfig] = []
     if not isinstance(raw_providers, list) or not raw_providers:
@@ -439,13 +440,32 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     lg = _Section(expand(top.data.get("logging"), env, missing_top), "logging", problems, ("format", "level"))
     logging_config = LoggingConfig(format=lg.text("format", "plain", choices=("plain", "json")),
                                    level=lg.text("level", "info", choices=("debug", "info", "warning", "error")))
+    languages = _languages(expand(top.data.get("languages"), env, missing_top), problems)
     if missing_top:
         for name in sorted(missing_top):
             problems.append(f"${{{name}}}: is used in the config but not set; set it in the environment or .env")
     if problems:
         raise ConfigError(problems)
     return Config(tuple(providers), cache, dispatcher, supervision, audio, data_dir, source, telegram, http,
-                  logging_config)
+                  logging_config, languages)
+
+
+def _languages(value: Any, problems: list[str]) -> tuple[str, ...]:
+    if value in (None, "", []):
+        return ()
+    if isinstance(value, str):
+        value = [v for v in re.split(r"[\s,]+", value) if v]  # "${LANGUAGES:-id,en}" works too
+    if not isinstance(value, list):
+        problems.append("languages: must be a list of language codes, e.g. [id, en]")
+        return ()
+    codes: list[str] = []
+    for index, item in enumerate(value):
+        code = str(item).strip().lower() if isinstance(item, str) else None
+        if not code or not re.fullmatch(r"[a-z]{2,3}", code):
+            problems.append(f"languages[{index}]: {item!r} is not a language code; use codes such as id or en")
+        elif code not in codes:
+            codes.append(code)
+    return tuple(codes)
 
 
 def _ids(value: Any, where: str, problems: list[str]) -> tuple[int, ...]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
 from .breaker import ProviderBreaker
@@ -193,7 +193,8 @@ class JobFlow:
                  now: Callable[[], float], retry_default: float = 30.0,
                  breakers: dict[str, ProviderBreaker] | None = None,
                  upload_limits: dict[str, int] | None = None, download_slots: int = 2,
-                 provider_slots: int = 1, audio_slots: int = 4, downloads_per_minute: int = 0) -> None:
+                 provider_slots: int = 1, audio_slots: int = 4, downloads_per_minute: int = 0,
+                 languages: tuple[str, ...] = ()) -> None:
         """``providers``: (name, kind) in config order; local-kind providers are moved to the end.
         ``breakers``: per provider name; a provider without one gets the default breaker."""
         providers = list(providers)
@@ -204,6 +205,7 @@ class JobFlow:
         known = [v for v in (upload_limits or {}).values() if v]
         self.max_chunk_bytes = min(known) if known else None  # a chunk must fit wherever it may be sent
         self.limits = limits
+        self.languages = tuple(languages)  # what detection may choose among (config ``languages``)
         self.now = now
         self.retry_default = retry_default
         self.jobs: dict[str, Job] = {}
@@ -242,6 +244,8 @@ class JobFlow:
                     f"unknown provider {request.provider!r}; configured providers: {known}"))))
                 return out
             order = (request.provider,) + tuple(p for p in order if p != request.provider)
+        if request.language is None and len(self.languages) == 1:  # one language allowed: nothing to detect
+            request = replace(request, language=self.languages[0])
         job = Job(request, listener, order, submitted_at=self.now())
         self.jobs[request.id] = job
         self.counters["submitted"] += 1
@@ -465,7 +469,11 @@ class JobFlow:
         if task.step == "split":
             return SplitChunk(ticket, DISPATCHER, task.chunk)
         provider = task.group[len(PROVIDER_PREFIX):]
-        return Transcribe(ticket, DISPATCHER, task.chunk, job.request.language, dict(job.request.models).get(provider))
+        request = job.request
+        languages = self.languages if request.language is None else ()
+        hint = request.language_hint if request.language_hint in languages else None
+        return Transcribe(ticket, DISPATCHER, task.chunk, request.language, dict(request.models).get(provider),
+                          languages, hint)
 
     def _group(self, group: str) -> list[Member]:
         return [m for m in self.members.values() if m.group == group]

@@ -28,6 +28,7 @@ class JobRequest:
     provider: str | None = None  # the user's chosen provider, tried first
     language: str | None = None  # None = detect
     models: tuple[tuple[str, str], ...] = ()  # (provider, model) overrides, e.g. Deepgram's whisper
+    language_hint: str | None = None  # e.g. the user's Telegram language; counts only among config languages
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +165,8 @@ class Transcribe:
     chunk: AudioChunk
     language: str | None = None
     model: str | None = None  # the user's model for this provider, when they chose one
+    languages: tuple[str, ...] = ()  # when detecting: choose among these (config ``languages``); empty: any
+    hint: str | None = None  # one of ``languages`` to prefer when detection is unsure
 
 
 @dataclass(frozen=True, slots=True)

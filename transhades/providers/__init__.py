@@ -19,7 +19,9 @@ Progress = Callable[[float], None]
 class Provider(Protocol):
     name: str
 
-    def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None) -> Transcript:
+    def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None, *,
+                   languages: tuple[str, ...] = (), hint: str | None = None) -> Transcript:
+        """``language`` None: detect, among ``languages`` when given (``hint`` preferred when unsure)."""
         ...
 
     def close(self) -> None:

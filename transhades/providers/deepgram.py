@@ -28,7 +28,9 @@ class Deepgram(HttpProvider):
         self.api_key = api_key
 
     def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None,
-                   model: str | None = None) -> Transcript:
+                   model: str | None = None, languages: tuple[str, ...] = (), hint: str | None = None) -> Transcript:
+        # detect_language=true detects among all the languages Deepgram knows; a single expected language
+        # arrives here as ``language`` already (the dispatcher fixes it).
         params = {"model": model or self.model, "smart_format": "true", "punctuate": "true", "utterances": "true"}
         if language:
             params["language"] = language

@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from ..errors import BadInput, ProviderUnavailable
 from ..media import AudioChunk
@@ -77,6 +78,26 @@ def resolve_model(name: str, models_dir: Path) -> str:
     return name
 
 
+HINT_WEIGHT = 2.0  # a hinted language wins unless another is more than twice as likely
+# Whisper spreads a language's probability over its close relatives (Indonesian speech scores as Malay and
+# Javanese too); an unlisted relative's share counts for the listed language of its group.
+RELATED = (frozenset({"id", "ms", "jw", "jv", "su"}), frozenset({"zh", "yue"}), frozenset({"hi", "ur"}),
+           frozenset({"no", "nn", "da"}), frozenset({"sr", "hr", "bs"}), frozenset({"es", "gl"}))
+
+
+def pick_language(probabilities: dict[str, float], allowed: tuple[str, ...], hint: str | None = None) -> str:
+    """The most likely of the ``allowed`` languages, from Whisper's probabilities over every language it knows.
+    A ``hint`` among them (the user's Telegram language) counts double. Ties go to the first listed."""
+    def score(item: tuple[int, str]) -> tuple[float, int]:
+        index, code = item
+        family = next((group for group in RELATED if code in group), frozenset({code}))
+        evidence = sum(p for other, p in probabilities.items()
+                       if other == code or (other in family and other not in allowed))
+        return evidence * (HINT_WEIGHT if code == hint else 1.0), -index
+
+    return max(enumerate(allowed), key=score)[1]
+
+
 class LocalWhisper:
     def __init__(self, name: str, model: str, models_dir: Path, beam_size: int = 1, cpu_threads: int = 0,
                  vad_filter: bool = True) -> None:
@@ -95,9 +116,17 @@ class LocalWhisper:
             ) from None
         log.info("local provider %s loaded model %s", name, model)
 
-    def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None) -> Transcript:
+    def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None,
+                   languages: tuple[str, ...] = (), hint: str | None = None) -> Transcript:
         try:
-            segments, info = self.model.transcribe(chunk.path, language=language, beam_size=self.beam_size,
+            audio: Any = chunk.path
+            if language is None and languages:  # detect, but only among the languages the operator expects
+                from faster_whisper import decode_audio
+
+                audio = decode_audio(chunk.path)  # once: detection and decoding both read it
+                _, _, probabilities = self.model.detect_language(audio, vad_filter=self.vad_filter)
+                language = pick_language(dict(probabilities), languages, hint)
+            segments, info = self.model.transcribe(audio, language=language, beam_size=self.beam_size,
                                                    vad_filter=self.vad_filter)
             collected: list[Segment] = []
             for seg in segments:  # a generator: decoding happens while we iterate

@@ -30,7 +30,10 @@ class OpenAICompatible(HttpProvider):
         self.verbose = True
 
     def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None,
-                   model: str | None = None) -> Transcript:
+                   model: str | None = None, languages: tuple[str, ...] = (),
+                   hint: str | None = None) -> Transcript:
+        # Whisper's API takes one language or none: with several expected, the server detects among all.
+
         try:
             body = self._request(chunk, language, model)
         except (BadInput, ProviderUnavailable) as error:

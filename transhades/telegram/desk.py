@@ -158,7 +158,8 @@ class FrontDesk:
                        if k == "deepgram" and prefs.deepgram_model)
         provider = prefs.provider if prefs.provider in {n for n, _ in self.rules.providers} else None
         request = JobRequest(job_id, str(user.id), media, source_key=f"tg:{found.file_unique_id}",
-                             provider=provider, language=prefs.language, models=models)
+                             provider=provider, language=prefs.language, models=models,
+                             language_hint=(user.language_code or "").split("-")[0].lower() or None)
         route = Route(job_id, message.chat.id, user.id, target.id, lang, prefs.format)
         if self.journal is not None:
             if not self.journal.accept(request, route):

@@ -195,13 +195,13 @@ def _dump_request(request: JobRequest) -> str:
         raise TypeError("the journal keeps Telegram jobs only")
     return json.dumps({"id": request.id, "user": request.user, "media": asdict(request.media),
                        "source_key": request.source_key, "provider": request.provider, "language": request.language,
-                       "models": [list(m) for m in request.models]})
+                       "models": [list(m) for m in request.models], "language_hint": request.language_hint})
 
 
 def _load_request(text: str) -> JobRequest:
     data = json.loads(text)
     return JobRequest(data["id"], data["user"], TelegramFile(**data["media"]), data["source_key"], data["provider"],
-                      data["language"], tuple(tuple(m) for m in data["models"]))
+                      data["language"], tuple(tuple(m) for m in data["models"]), data.get("language_hint"))
 
 
 _ITEM_FIELDS = ("kind", "chat_id", "text", "reply_to", "message_id", "file_name", "random_id")
