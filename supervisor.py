@@ -30,6 +30,7 @@ from actors.cache import CacheActor
 from actors.dispatcher import DispatcherActor
 from actors.provider import ProviderActor
 from transhades import audio as audio_lib
+from transhades import redaction
 from transhades.breaker import ProviderBreaker
 from transhades.cache import open_store
 from transhades.clock import Clock, SystemClock
@@ -440,6 +441,7 @@ def start_tree(config: Config, clock: Clock | None = None, provider_factory: Pro
                gateway_factory: GatewayFactory | None = None, preparer: Any = None, faults: Any = None) -> Tree:
     """The whole tree; with ``gateway_factory`` also one actor per Telegram credential and the bot actor."""
     clock = clock or SystemClock()
+    redaction.remember(config.secrets())  # before any error text can quote one
     registry = Registry(keep_for=frozenset({DISPATCHER, "bot"}))
     breakers = {p.name: ProviderBreaker(p.breaker_failures, p.breaker_seconds) for p in config.enabled_providers}
     upload_limits = {p.name: int(p.max_upload_mb * 1_000_000) for p in config.enabled_providers if p.kind != "local"}

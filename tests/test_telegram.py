@@ -547,3 +547,17 @@ def test_a_users_telegram_language_is_a_hint_only_among_the_configured_languages
     b.wait_text("by alpha", chat_id=621)
     assert b.script.languages == [None, None], "a hint is not a fixed language"
     assert b.script.detection == [(("id", "en"), "id"), (("id", "en"), None)]
+
+
+def test_a_providers_error_text_never_carries_a_secret_to_the_user(bot, tone_bytes):
+    from transhades.errors import BadInput
+
+    b = bot()
+    api_hash = "h" * 32  # configured for every credential of the harness
+    b.script.errors["alpha"] = BadInput(f"alpha cannot use this audio (request had Bearer sk-live-{'z' * 24}; "
+                                        f"api_hash {api_hash}; token {b.config.telegram.bot_token})")
+    b.voice(tone_bytes)
+    reply = b.wait_text("Could not transcribe")
+    assert "[redacted]" in reply
+    for secret in (api_hash, "sk-live-", b.config.telegram.bot_token):
+        assert secret not in reply

@@ -28,6 +28,7 @@ class Script:
         self.calls: list[str] = []
         self.crash_next: set[str] = set()
         self.rate_limit: dict[str, float] = {}
+        self.errors: dict[str, Exception] = {}  # provider -> the typed error it answers every call with
         self.delay: dict[str, float] = {}
         self.text_override: str | None = None
         self.models: list[tuple[str, str]] = []
@@ -53,6 +54,8 @@ class Script:
                     script.crash_next.discard(cfg.name)
                 if crash:
                     raise RuntimeError(f"{cfg.name} fell over")  # not a typed error: the actor crashes
+                if cfg.name in script.errors:
+                    raise script.errors[cfg.name]
                 if cfg.name in script.rate_limit:
                     raise RateLimited(f"{cfg.name}: 429 Too Many Requests", script.rate_limit[cfg.name])
                 time.sleep(script.delay.get(cfg.name, 0.0))

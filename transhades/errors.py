@@ -7,6 +7,8 @@ the actor and the supervisor restarts it.
 
 from __future__ import annotations
 
+from .redaction import redact
+
 
 class TranshadesError(Exception):
     """Base of every expected failure. ``message`` is one line a user or operator can act on."""
@@ -14,6 +16,7 @@ class TranshadesError(Exception):
     kind = "internal"
 
     def __init__(self, message: str) -> None:
+        message = redact(message)  # it may quote a provider's body, which may quote our key back
         super().__init__(message)
         self.message = message
 
@@ -70,4 +73,4 @@ class ConfigError(TranshadesError):
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
-        self.problems = list(problems)
+        self.problems = [redact(problem) for problem in problems]

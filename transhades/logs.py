@@ -4,33 +4,25 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import threading
 import time
 from typing import Any, Iterable
 
-_TOKEN_SHAPES = [
-    re.compile(r"\b\d{8,10}:[A-Za-z0-9_-]{35}\b"),  # Telegram bot tokens
-    re.compile(r"\bgsk_[A-Za-z0-9]{20,}\b"),  # Groq keys
-    re.compile(r"(?i)(authorization:\s*(?:bearer|token)\s+)\S+"),
-]
-
+from . import redaction
 
 class Redactor(logging.Filter):
+    """Log lines go through :mod:`transhades.redaction`, like every other text a person reads."""
+
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        redaction.remember(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
-        self.secrets = sorted(set(self.secrets) | {s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        redaction.remember(secrets)
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "[redacted]")
-        for shape in _TOKEN_SHAPES:
-            text = shape.sub(lambda m: (m.group(1) if m.groups() else "") + "[redacted]", text)
-        return text
+        return redaction.redact(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -8,6 +8,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..redaction import redact
+
 PER_CHAT_SECONDS = 1.0
 GLOBAL_PER_SECOND = 30
 EDIT_SECONDS = 3.0
@@ -63,6 +65,7 @@ class Outbox:
         for item in self.queue:
             at = self._earliest(item, now)
             if at <= now and len(self.recent) < self.per_second:
+                item.text = redact(item.text)  # every text the bot sends leaves through here
                 ready.append(item)
                 self._spend(item, now)
             else:

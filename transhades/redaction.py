@@ -1,0 +1,50 @@
+"""Secrets never reach a reader: one process-wide list of the configured secrets, and the shapes of keys.
+
+Every text a user or an operator reads passes here: log lines (``logs``), error messages (a
+:class:`~transhades.errors.TranshadesError` redacts its message when it is made, so the CLI's ``error:`` lines, the
+bot's failure replies, ``/status`` and alerts are clean at the source), and every message the bot sends
+(``telegram.outbox``). A provider that echoes the request's ``Authorization`` header in its error body cannot hand
+the key to a user.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Iterable
+
+MARK = "[redacted]"
+_SHAPES = [
+    re.compile(r"\b\d{8,10}:[A-Za-z0-9_-]{35}\b"),  # Telegram bot tokens
+    re.compile(r"\bgsk_[A-Za-z0-9]{20,}"),  # Groq keys
+    re.compile(r"\bsk-[A-Za-z0-9_-]{20,}"),  # OpenAI-style keys
+    re.compile(r"\b[0-9a-fA-F]{32}\b|\b[0-9a-fA-F]{40}\b"),  # Telegram api_hash (32), Deepgram keys (40)
+]
+_WITH_PREFIX = re.compile(r"(?i)\b((?:authorization:\s*)?(?:bearer|token)\s+)[^\s\"',;)]{8,}")
+
+_lock = threading.Lock()
+_secrets: list[str] = []  # longest first, so a secret that contains another is replaced whole
+
+
+def remember(secrets: Iterable[str]) -> None:
+    """Add configured secrets (keys, the bot token, api_hashes, URLs with passwords)."""
+    global _secrets
+    with _lock:
+        _secrets = sorted(set(_secrets) | {s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+
+def forget_all() -> None:
+    """For tests: start from no configured secrets."""
+    global _secrets
+    with _lock:
+        _secrets = []
+
+
+def redact(text: str) -> str:
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, MARK)
+    text = _WITH_PREFIX.sub(lambda m: m.group(1) + MARK, text)
+    for shape in _SHAPES:
+        text = shape.sub(MARK, text)
+    return text
