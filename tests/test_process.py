@@ -171,3 +171,13 @@ def test_a_second_signal_exits_at_once_and_the_journal_still_finishes_every_job(
     wait_for(lambda: set(s.answers()) >= set(posted), timeout=120, what=f"every job; log: {s.output()[-3000:]}")
     time.sleep(1.0)
     assert all(count == 1 for count in s.answers().values())
+
+
+@pytest.mark.parametrize("after", [0.3, 0.8])
+def test_sigterm_in_the_first_second_of_run_is_a_clean_exit_0(service, after):
+    s = service(delay=0.1)
+    s.start()
+    time.sleep(after)  # still importing, reading the config or starting the tree
+    s.process.send_signal(signal.SIGTERM)
+    assert s.process.wait(25) == 0, s.output()[-2000:]
+    assert "Traceback" not in s.output()

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import av
 import ffmpeg
@@ -289,8 +289,14 @@ class AudioPreparer:
 
     def _run(self, args: list[str], target: Path, feed: Iterable[bytes] | None = None) -> str:
         """Run ffmpeg; returns its log. Bad media -> BadInput; overrunning -> killed, ProviderUnavailable."""
-        process = subprocess.Popen(args, stdin=subprocess.PIPE if feed is not None else subprocess.DEVNULL,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = CHILDREN.start(args, stdin=subprocess.PIPE if feed is not None else subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            return self._wait_for(process, target, feed)
+        finally:
+            CHILDREN.forget(process)
+
+    def _wait_for(self, process: subprocess.Popen, target: Path, feed: Iterable[bytes] | None) -> str:
         log_parts: list[bytes] = []
         reader = threading.Thread(target=lambda: log_parts.append(process.stderr.read()), daemon=True)
         reader.start()
@@ -328,6 +334,49 @@ class AudioPreparer:
                 return samples / (stream.rate or 16000)
         except (av.FFmpegError, IndexError, OSError):
             return 0.0
+
+
+class ChildProcesses:
+    """Every ffmpeg this process runs, so that an interrupted command can stop them all and start no more
+    (a child left behind would go on converting, re-parented to init, into a directory being removed)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen] = set()
+        self._closed = False
+
+    def start(self, args: list[str], **options: Any) -> subprocess.Popen:
+        with self._lock:
+            if self._closed:
+                raise ProviderUnavailable("transhades is stopping; no new ffmpeg is started")
+            process = subprocess.Popen(args, **options)
+            self._running.add(process)
+            return process
+
+    def forget(self, process: subprocess.Popen) -> None:
+        with self._lock:
+            self._running.discard(process)
+
+    def stop_all(self) -> int:
+        """Kill every running child and refuse new ones; returns how many were killed."""
+        with self._lock:
+            self._closed = True
+            running = list(self._running)
+        for process in running:
+            process.kill()
+        for process in running:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        return len(running)
+
+    def reopen(self) -> None:
+        with self._lock:
+            self._closed = False
+
+
+CHILDREN = ChildProcesses()
 
 
 def _feed(process: subprocess.Popen, blocks: Iterable[bytes]) -> None:

@@ -11,15 +11,18 @@ User errors end in one ``error: ...`` line on stderr and a non-zero exit code, n
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import queue
 import re
+import shutil
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Iterator, TextIO
 
 from . import config as config_lib
 from . import logs
@@ -133,11 +136,12 @@ def main(argv: list[str] | None = None) -> int:
                 logging.getLogger("pykka").setLevel(logging.CRITICAL)  # the crashes are on purpose
             return simulate(args)
         if args.command == "run":
-            cfg = load_config(args.config, allow_embedded=False)
-            # a service logs what it does, to stdout, in the configured format
-            level = getattr(logging, cfg.logging.level.upper()) if args.verbose == 0 else level
-            logs.setup(level, sys.stdout, cfg.secrets(), cfg.logging.format)
-            return run(cfg, sys.stderr)
+            with stop_signals() as stop:  # before anything slow: a SIGTERM from now on is a clean stop
+                cfg = load_config(args.config, allow_embedded=False)
+                # a service logs what it does, to stdout, in the configured format
+                level = getattr(logging, cfg.logging.level.upper()) if args.verbose == 0 else level
+                logs.setup(level, sys.stdout, cfg.secrets(), cfg.logging.format)
+                return run(cfg, sys.stderr, stop_event=stop)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -292,11 +296,6 @@ def missing_for_run(cfg: Config) -> list[str]:
 
 def run(cfg: Config, err: TextIO, gateway_factory: Any = None, stop_event: Any = None) -> int:
     """The bot: the whole tree with one actor per credential, until SIGTERM or SIGINT."""
-    import signal
-    import threading
-
-    from supervisor import kurigram_gateways, start_tree
-
     missing = missing_for_run(cfg)
     if missing:
         print(f"error: the bot needs {', '.join(missing)}; set them in the environment or .env", file=err)
@@ -308,10 +307,40 @@ def run(cfg: Config, err: TextIO, gateway_factory: Any = None, stop_event: Any =
     for p in cfg.providers:
         if not p.enabled:
             log.info("provider %s disabled: %s", p.name, p.disabled_reason)
-    stop = stop_event or threading.Event()
+    if stop_event is not None:
+        return _serve(cfg, err, gateway_factory, stop_event)
+    with stop_signals() as stop:
+        return _serve(cfg, err, gateway_factory, stop)
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[threading.Event]:
+    """SIGTERM/SIGINT set the event (a clean stop: drain, park, exit 0); a second one exits at once. Installed
+    from the first moment of ``run``, so a signal while the tree starts is a clean stop too; given back after."""
+    import signal
+
+    stop = threading.Event()
+    signals: list[int] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        signals.append(signum)
+        if len(signals) > 1:  # asked twice: leave now; every accepted job is in the journal already
+            os.write(2, b"second signal: exiting at once; unfinished jobs resume on the next start\n")
+            os._exit(128 + signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _serve(cfg: Config, err: TextIO, gateway_factory: Any, stop: Any) -> int:
     import sqlite3
 
-    from supervisor import private_dir
+    from supervisor import kurigram_gateways, private_dir, start_tree
 
     try:  # sessions, the journal and users' settings live there: say so now, not in a traceback later
         private_dir(Path(cfg.data_dir))
@@ -342,19 +371,6 @@ def run(cfg: Config, err: TextIO, gateway_factory: Any = None, stop_event: Any =
             print(f"error: cannot serve /healthz and /metrics on {cfg.http.host}:{cfg.http.port} ({exc.strerror}); "
                   f"set http.port (0 turns it off)", file=err)
             return EXIT_USAGE
-    previous = {}
-    signals: list[int] = []
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        signals.append(signum)
-        if len(signals) > 1:  # asked twice: leave now; every accepted job is in the journal already
-            os.write(2, b"second signal: exiting at once; unfinished jobs resume on the next start\n")
-            os._exit(128 + signum)
-        stop.set()
-
-    if stop_event is None:  # only once the bot is up, and given back on the way out
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, on_signal)
     log.info("transhades is running with %d credential(s); stop with SIGTERM or Ctrl-C", len(cfg.telegram.credentials))
     began = None
     try:
@@ -372,8 +388,6 @@ def run(cfg: Config, err: TextIO, gateway_factory: Any = None, stop_event: Any =
             server.stop()
         spent = time.monotonic() - began if began is not None else 0.0
         tree.stop(timeout=max(2.0, SHUTDOWN_SECONDS - spent))
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     log.info("stopped")
     return EXIT_OK
 
@@ -432,8 +446,42 @@ class _Bar:
             bar.close()
 
 
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived while a command was working."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`Interrupted` in the main thread while the block runs."""
+    import signal
+
+    def raise_interrupted(signum: int, _frame: Any) -> None:
+        raise Interrupted(signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may install handlers (in-process tests call from others)
+        return
+    previous = {sig: signal.signal(sig, raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+INTERRUPTED_STOP_SECONDS = 1.0  # an interrupted command stops its actors this quickly; nothing is worth keeping
+
+
 def transcribe(cfg: Config, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from supervisor import start_tree  # the CLI runs the very same tree as the bot
+    """One job per file through the very same tree as the bot; results in file order. On SIGINT or SIGTERM every
+    ffmpeg is stopped, the temporary files go, and the exit code is 128 + the signal's number, at once."""
+    from supervisor import start_tree, temp_root_of
+
+    from . import audio as audio_lib
 
     if not cfg.enabled_providers:
         print("error: no provider is enabled; run 'transhades check-config' to see why", file=err)
@@ -442,21 +490,33 @@ def transcribe(cfg: Config, args: argparse.Namespace, out: TextIO, err: TextIO) 
         names = ", ".join(p.name for p in cfg.enabled_providers)
         print(f"error: --provider {args.provider}: no such enabled provider; enabled: {names}", file=err)
         return EXIT_USAGE
+    audio_lib.CHILDREN.reopen()
     events: queue.Queue = queue.Queue()
-    tree = start_tree(cfg)
-    jobs: list[tuple[str, str]] = []
+    tree = None
+    stop_seconds = 25.0
     try:
-        for file in args.files:
-            job_id = uuid.uuid4().hex
-            jobs.append((job_id, file))
-            request = JobRequest(job_id, "cli", LocalFile(str(Path(file).absolute())), provider=args.provider,
-                                 language=args.language)
-            if not tree.tell_dispatcher(SubmitJob(request, events.put)):
-                print("error: the dispatcher is not running; see the log above", file=err)
-                return EXIT_FAILED
-        return _collect(jobs, events, args, out, err)
+        with signals_interrupt():
+            tree = start_tree(cfg)
+            jobs: list[tuple[str, str]] = []
+            for file in args.files:
+                job_id = uuid.uuid4().hex
+                jobs.append((job_id, file))
+                request = JobRequest(job_id, "cli", LocalFile(str(Path(file).absolute())), provider=args.provider,
+                                     language=args.language)
+                if not tree.tell_dispatcher(SubmitJob(request, events.put)):
+                    print("error: the dispatcher is not running; see the log above", file=err)
+                    return EXIT_FAILED
+            return _collect(jobs, events, args, out, err)
+    except Interrupted as exc:
+        audio_lib.CHILDREN.stop_all()  # first, so nothing writes into the directories about to go
+        stop_seconds = INTERRUPTED_STOP_SECONDS
+        if tree is None:  # interrupted while starting: the tree's handle never came back
+            shutil.rmtree(temp_root_of(cfg), ignore_errors=True)
+        print("interrupted: stopped; the files not printed above were not transcribed", file=err)
+        return 128 + exc.signum
     finally:
-        tree.stop()
+        if tree is not None:
+            tree.stop(timeout=stop_seconds)  # also removes the temporary files
 
 
 def _collect(jobs: list[tuple[str, str]], events: queue.Queue, args: argparse.Namespace, out: TextIO,
