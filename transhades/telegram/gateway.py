@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
 from ..media import TelegramFile
+from ..private import private_dir
 
 log = logging.getLogger("transhades.telegram")
 
@@ -187,7 +188,7 @@ class KurigramGateway:
         import pyrogram
 
         api_id, api_hash, bot_token, workdir, receive, transmissions = self._settings
-        workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(workdir)
         ready = threading.Event()
 
         def run() -> None:

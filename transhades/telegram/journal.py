@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from ..media import TelegramFile
 from ..messages import JobRequest
+from ..private import private_file
 from .outbox import Outgoing
 
 log = logging.getLogger("transhades.journal")
@@ -55,7 +56,7 @@ class Journal:
         self.keep_seconds = keep_seconds
         self.wall = wall
         if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_file(self.path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")

@@ -6,6 +6,8 @@ import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..private import private_file
+
 FORMATS = ("text", "txt", "srt", "vtt")
 
 
@@ -19,7 +21,7 @@ class Prefs:
 
 class UserSettings:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS prefs (user_id INTEGER PRIMARY KEY, provider TEXT, "
