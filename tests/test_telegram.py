@@ -222,6 +222,20 @@ def test_allowlist_keeps_strangers_out(bot, tone_bytes):
     assert b.world.downloads["API-1"] == 1
 
 
+@pytest.mark.parametrize("data", ["fmt:srt", "lang:id", "prov:beta", "dgm:whisper", "prov:auto"])
+def test_a_stranger_pressing_a_button_stores_nothing_and_gets_no_reply(bot, data):
+    import sqlite3
+
+    b = bot(allowed_users=[501])
+    stranger = b.world.user(999, "en")
+    b.send(b.world.callback(stranger, data, 77))  # crafted: the bot never showed them a keyboard
+    b.send(b.world.callback(b.user, "fmt:txt", 78))  # an allowed user's press, to know the first was handled
+    b.wait_text("Format: txt.")
+    assert not [s for s in b.world.sent if s.chat_id == 999 and s.kind != "callback"]
+    rows = sqlite3.connect(Path(b.config.data_dir) / "users.sqlite3").execute("SELECT user_id FROM prefs").fetchall()
+    assert rows == [(501,)], "a stranger leaves no rows behind"
+
+
 def test_long_transcript_is_split_at_4096_and_also_sent_as_a_file(bot, tone_bytes):
     b = bot()
     sentence = "Kalimat ini panjang dan berisi banyak kata yang perlu dipotong dengan rapi. "

@@ -100,6 +100,11 @@ class FrontDesk:
 
     def on_update(self, update: Any) -> list[Action]:
         if isinstance(update, types.CallbackQuery):
+            if update.from_user is None or not self._allowed(update.from_user.id):
+                # a button press (real or crafted) from someone not allowed: stop the client's spinner, store
+                # nothing, say nothing
+                self.outbox.put(Outgoing("callback", None, callback_id=update.id))
+                return []
             return self._on_callback(update)
         if not isinstance(update, types.Message) or update.from_user is None or update.from_user.is_bot:
             return []
@@ -109,7 +114,7 @@ class FrontDesk:
         private = message.chat is None or message.chat.type in (enums.ChatType.PRIVATE, enums.ChatType.BOT)
         if not private and not self._addressed(message):
             return []  # in groups only when mentioned, or when a command answers a media message
-        if self.rules.allowed_users and user.id not in self.rules.allowed_users | self.rules.admins:
+        if not self._allowed(user.id):
             if private:
                 self._reply(message, say(lang, "not_allowed"))
             return []
@@ -122,6 +127,10 @@ class FrontDesk:
         if private:
             self._reply(message, say(lang, "not_media"))
         return []
+
+    def _allowed(self, user_id: int) -> bool:
+        """The one access check every kind of update passes (messages, commands, button presses)."""
+        return not self.rules.allowed_users or user_id in self.rules.allowed_users | self.rules.admins
 
     def _addressed(self, message: types.Message) -> bool:
         text = message.text or message.caption or ""
