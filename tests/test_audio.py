@@ -138,3 +138,36 @@ def test_without_ffmpeg_on_path_the_pip_shipped_binary_is_used(tmp_path, tone, m
         assert prepared.duration == pytest.approx(3.0, abs=0.1)
     finally:
         audio.ffmpeg_binary.cache_clear()
+
+
+def mean_volume(ffmpeg: str, path: str) -> float:
+    import re
+    import subprocess
+
+    log = subprocess.run([ffmpeg, "-nostdin", "-hide_banner", "-i", path, "-af", "volumedetect", "-f", "null", "-"],
+                         capture_output=True, text=True).stderr
+    return float(re.search(r"mean_volume: (-?[\d.]+|-inf) dB", log).group(1))
+
+
+@pytest.mark.parametrize("default_track", [0, 1, None])
+def test_of_several_audio_tracks_the_one_that_carries_sound_is_prepared(ffmpeg, tmp_path, preparer, default_track,
+                                                                        caplog):
+    dispositions = [] if default_track is None else [f"-disposition:a:{default_track}", "default",
+                                                     f"-disposition:a:{1 - default_track}", "0"]
+    media = make_media(ffmpeg, tmp_path / "dubbed.mkv", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono",
+                       "-f", "lavfi", "-i", "sine=frequency=440:duration=4", "-t", "4", "-map", "0:a", "-map", "1:a",
+                       "-c:a", "libopus", *dispositions)
+    assert probe(media).audio_streams == 2
+    with caplog.at_level("INFO", logger="transhades.audio"):
+        prepared = preparer.prepare("dub", media)
+    assert mean_volume(ffmpeg, prepared.path) > -40, "the silent first track was transcribed"
+    assert "2 audio tracks" in caplog.text and "transcribing track #2" in caplog.text
+
+
+def test_a_default_track_that_carries_sound_wins_over_a_louder_one():
+    from transhades.audio import speech_stream
+
+    assert speech_stream({0: -30.0, 1: -12.0}, default=0) == 0
+    assert speech_stream({0: -91.0, 1: -25.0}, default=0) == 1
+    assert speech_stream({0: -40.0, 1: -20.0, 2: -35.0}, default=None) == 1
+    assert speech_stream({}, default=None) == 0

@@ -117,3 +117,19 @@ def test_offline_detection_among_id_and_en_gets_real_speech_right(tmp_path, mode
     result = json.loads(done.stdout)
     assert result["language"] == expected
     assert words in result["text"].lower()
+
+
+@pytest.mark.slow
+def test_speech_on_the_second_audio_track_is_transcribed(tmp_path, models, ffmpeg):
+    from conftest import make_media
+
+    speech = speak(tmp_path, "en", ENGLISH)
+    dubbed = make_media(ffmpeg, tmp_path / "dubbed.mkv", "-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono",
+                        "-i", str(speech), "-shortest", "-map", "0:a", "-map", "1:a", "-c:a", "libopus",
+                        "-disposition:a:0", "default", "-disposition:a:1", "0")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"providers: [{{name: local, kind: local}}]\ncache: {{backend: memory}}\n"
+                      f"data_dir: \"{models}\"\n")
+    done = run_cli("transcribe", "--format", "json", "--config", str(config), str(dubbed), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "good morning" in json.loads(done.stdout)["text"].lower()

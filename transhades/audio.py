@@ -8,6 +8,7 @@ dependency), because the ffmpeg that ``imageio-ffmpeg`` ships comes without ffpr
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -26,6 +27,8 @@ from . import chunking
 from .errors import BadInput, ProviderUnavailable
 from .media import AudioChunk, PreparedAudio
 from .private import private_dir
+
+logger = logging.getLogger(__name__)
 
 CODECS = {
     # name: (ffmpeg encoder, file suffix, content type)
@@ -56,6 +59,8 @@ class MediaInfo:
     duration: float | None  # seconds; None when the container does not say
     audio_codec: str
     has_video: bool
+    audio_streams: int = 1
+    default_audio: int | None = None  # the audio stream (0-based among audio streams) marked default, if any
 
 
 def _readable(path: Path) -> None:
@@ -83,7 +88,9 @@ def probe(path: Path) -> MediaInfo:
                 duration = container.duration / 1_000_000
             elif stream.duration and stream.time_base:
                 duration = float(stream.duration * stream.time_base)
-            return MediaInfo(duration, stream.codec_context.name, bool(container.streams.video))
+            defaults = [i for i, s in enumerate(audio) if int(getattr(s, "disposition", 0) or 0) & 1]
+            return MediaInfo(duration, stream.codec_context.name, bool(container.streams.video), len(audio),
+                             defaults[0] if defaults else None)
     except BadInput:
         raise
     except (av.FFmpegError, UnicodeDecodeError, ValueError, OSError):
@@ -139,11 +146,11 @@ def sweep_stale(root: Path) -> int:
 
 
 def conversion_args(source: str, target: Path, codec: str, bitrate_kbps: int, max_bytes: int | None = None,
-                    silences: bool = True) -> list[str]:
-    """The ffmpeg argument list: first audio stream, no video, 16 kHz mono, a compact speech codec; silences
+                    silences: bool = True, stream: int = 0) -> list[str]:
+    """The ffmpeg argument list: one audio stream (the first unless told), no video, 16 kHz mono, a compact speech codec; silences
     are detected in the same pass (they cost no second decode); ``-fs`` bounds the disk a job may use."""
     encoder = CODECS[codec][0]
-    options: dict = {"map": "0:a:0", "vn": None, "ac": 1, "ar": 16000, "acodec": encoder,
+    options: dict = {"map": f"0:a:{stream}", "vn": None, "ac": 1, "ar": 16000, "acodec": encoder,
                      "audio_bitrate": f"{bitrate_kbps}k"}
     if codec == "opus":
         options["application"] = "voip"
@@ -170,6 +177,28 @@ def cut_args(source: Path, target: Path, start: float, duration: float) -> list[
 
 
 SILENCE_DB = -35
+SILENT_STREAM_DB = -60.0  # a track whose mean volume is below this carries no speech
+LOUDNESS_SECONDS = 300  # how much of each track is measured to choose one
+_MEAN_VOLUME = re.compile(r"Parsed_volumedetect_(\d+) @ [^\]]*\] mean_volume: (-?[\d.]+|-inf) dB")
+
+
+def loudness_args(source: str, streams: int) -> list[str]:
+    """One decode that measures the mean volume of every audio track over the first minutes."""
+    graph = ";".join(f"[0:a:{i}]volumedetect[v{i}]" for i in range(streams))
+    args = [ffmpeg_binary(), "-nostdin", "-hide_banner", "-nostats", "-t", str(LOUDNESS_SECONDS), "-i", source,
+            "-filter_complex", graph]
+    for i in range(streams):
+        args += ["-map", f"[v{i}]", "-f", "null", "-"]
+    return args
+
+
+def speech_stream(loudness: dict[int, float], default: int | None) -> int:
+    """The audio track that carries speech: the default one unless it is silent, else the loudest."""
+    if default is not None and loudness.get(default, SILENT_STREAM_DB) > SILENT_STREAM_DB:
+        return default
+    if not loudness:
+        return default or 0
+    return max(sorted(loudness), key=lambda index: loudness[index])
 SILENCE_SECONDS = 0.4
 _NO_AUDIO = re.compile(r"matches no streams|does not contain any stream|Output file #0 does not contain")
 _NOT_MEDIA = re.compile(r"Invalid data found when processing input|could not find codec parameters|"
@@ -221,8 +250,9 @@ class AudioPreparer:
             feed, input_spec = source, "pipe:0"
         _, suffix, content_type = CODECS[self.codec]
         target = workdir(self.temp_root, job_id) / f"audio{suffix}"
-        log = self._run(conversion_args(input_spec, target, self.codec, self.bitrate_kbps, self.max_job_bytes),
-                        target, feed)
+        stream = self._speech_stream(input_spec, info) if feed is None and info.audio_streams > 1 else 0
+        log = self._run(conversion_args(input_spec, target, self.codec, self.bitrate_kbps, self.max_job_bytes,
+                                        stream=stream), target, feed)
         duration = self._duration_of(target)
         size = target.stat().st_size
         if size >= self.max_job_bytes * 0.99:
@@ -239,6 +269,25 @@ class AudioPreparer:
         else:
             chunks = tuple(self._cut_spans(target, spans, max_chunk_bytes, content_type))
         return PreparedAudio(str(target), duration, size, content_type, chunks)
+
+    def _speech_stream(self, source: str, info: MediaInfo) -> int:
+        """With several audio tracks (dubbing, commentary) the one that carries speech, said in the log."""
+        process = CHILDREN.start(loudness_args(source, info.audio_streams), stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            _, err = process.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            err = b""
+        finally:
+            CHILDREN.forget(process)
+        log = err.decode("utf-8", "replace")
+        loudness = {int(i): (float("-inf") if v == "-inf" else float(v)) for i, v in _MEAN_VOLUME.findall(log)}
+        chosen = speech_stream(loudness, info.default_audio)
+        heard = ", ".join(f"#{i + 1} {v:.0f} dB" for i, v in sorted(loudness.items()))
+        logger.info("%d audio tracks (%s); transcribing track #%d", info.audio_streams, heard, chosen + 1)
+        return chosen
 
     def split(self, chunk: AudioChunk, parts: int = 2) -> tuple[AudioChunk, ...]:
         """Cut one chunk smaller (a provider answered 413); the pieces keep the chunk's place in the whole."""
