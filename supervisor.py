@@ -390,7 +390,7 @@ def hand_over(registry: Registry, update: Any, timeout: float = HAND_OVER_SECOND
     is in the journal by then), so the session acknowledges to Telegram only what is written down. While the
     bot restarts the registry keeps the update and this waits for the next incarnation; when the bot crashed
     on it, it is handed to the next incarnation again (a bug that crashes on every try gives up after a few)."""
-    from transhades.messages import Handover, Incoming
+    from transhades.messages import Handover, Incoming, Poisoned
 
     for _ in range(attempts):
         taken = Handover()
@@ -401,8 +401,17 @@ def hand_over(registry: Registry, update: Any, timeout: float = HAND_OVER_SECOND
             return False
         if taken.ok:
             return True
-    log.error("the bot crashed on the same update %d times; it is dropped", attempts)
-    return False
+    log.error("the bot crashed on the same update %d times; its sender is told: %s", attempts, describe_update(update))
+    return registry.tell("bot", Poisoned(update))
+
+
+def describe_update(update: Any) -> str:
+    """One log line about an update: its kind, chat, message and user ids, the media kind; never its content."""
+    user = getattr(getattr(update, "from_user", None), "id", None)
+    chat = getattr(getattr(update, "chat", None), "id", None)
+    kinds = [k for k in ("voice", "audio", "video", "video_note", "document", "text", "data") if getattr(update, k, None)]
+    return (f"{type(update).__name__} id={getattr(update, 'id', None)} chat={chat} user={user} "
+            f"kind={kinds[0] if kinds else 'other'}")
 
 
 def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Clock, shutdown: float,

@@ -21,6 +21,7 @@ from transhades.messages import (
     Failed,
     Incoming,
     JobUpdate,
+    Poisoned,
     StatusReport,
     StatusRequest,
     SubmitJob,
@@ -63,7 +64,7 @@ class BotActor(SupervisedActor):
         self.clock = clock
         self.tick_at: float | None = None
 
-    kept_types = (JobUpdate,)  # a job event lives only here; an update is handed again by the session
+    kept_types = (JobUpdate, Poisoned)  # these live only here; an update is handed again by the session
 
     def setup(self) -> None:
         self.carry_out(self.desk.resume())  # the first incarnation takes up what the journal holds
@@ -90,6 +91,8 @@ class BotActor(SupervisedActor):
             self.carry_out(self.desk.on_update(message.update))
             if message.taken is not None:
                 message.taken.settle(True)
+        elif isinstance(message, Poisoned):
+            self.desk.on_poisoned(message.update)
         elif isinstance(message, Drain):
             self.desk.closing = True
             self.flush()

@@ -575,3 +575,28 @@ def test_a_providers_error_text_never_carries_a_secret_to_the_user(bot, tone_byt
     assert "[redacted]" in reply
     for secret in (api_hash, "sk-live-", b.config.telegram.bot_token):
         assert secret not in reply
+
+
+def test_an_update_the_bot_crashes_on_every_time_gets_an_error_reply_not_silence(bot, tone_bytes, monkeypatch,
+                                                                                caplog):
+    from transhades.telegram.desk import FrontDesk
+
+    b = bot()
+    poisoned_id = []
+    intake = FrontDesk._intake
+
+    def crash_on_the_poisoned_one(self, message, target, lang):
+        if message.id in poisoned_id:
+            raise RuntimeError("a bug this update triggers")
+        return intake(self, message, target, lang)
+
+    monkeypatch.setattr(FrontDesk, "_intake", crash_on_the_poisoned_one)
+    message = b.world.media_message(b.user, tone_bytes)
+    poisoned_id.append(message.id)
+    with caplog.at_level("ERROR", logger="transhades.supervisor"):
+        b.send(message)
+        reply = b.wait_text("internal error")
+    assert reply == "Could not transcribe this file: an internal error kept me from handling it; please send it again"
+    assert f"Message id={message.id} chat={b.user.id} user={b.user.id} kind=voice" in caplog.text
+    b.voice(tone_bytes + b"2")  # the bot is still up and working
+    b.wait_text("by alpha")

@@ -195,6 +195,14 @@ class Incoming:
     taken: Any = None  # a Handover
 
 
+@dataclass(frozen=True, slots=True)
+class Poisoned:
+    """An update the bot crashed on every time it was handed over: its sender gets an error reply instead of
+    silence, through a path that runs none of the logic that crashed."""
+
+    update: Any
+
+
 class Handover:
     """Set once the bot has handled an update; ``ok`` False when it crashed on it (the caller hands it again)."""
 

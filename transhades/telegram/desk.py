@@ -132,6 +132,19 @@ class FrontDesk:
         """The one access check every kind of update passes (messages, commands, button presses)."""
         return not self.rules.allowed_users or user_id in self.rules.allowed_users | self.rules.admins
 
+    def on_poisoned(self, update: Any) -> None:
+        """The bot crashed on this update every time: tell its sender, touching nothing else of the desk."""
+        if isinstance(update, types.CallbackQuery):
+            self.outbox.put(Outgoing("callback", None, callback_id=update.id))
+            return
+        user, chat = getattr(update, "from_user", None), getattr(update, "chat", None)
+        if user is None or chat is None or not self._allowed(user.id):
+            return
+        lang = language_of(user.language_code)
+        target = update if media_of(update) is not None else update.reply_to_message
+        key = "failed" if target is not None and media_of(target) is not None else "internal_error"
+        self._reply(update, say(lang, key, reason=say(lang, "internal_reason")))
+
     def _addressed(self, message: types.Message) -> bool:
         text = message.text or message.caption or ""
         name = self.username
