@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,6 +166,11 @@ def _status_messages(world: Any) -> dict[int, int]:
             if s.kind == "text" and s.reply_to is not None and not s.text.startswith(("transcript of", FAILURE_PREFIX))}
 
 
+def _reason(text: str) -> str:
+    """A failure reply without what varies between jobs (counts, names), so alike reasons count together."""
+    return re.sub(r"\d+", "N", text[len(FAILURE_PREFIX):].removeprefix(" this file:")).strip()[:120]
+
+
 def _account(options: Options, world: Any, submitted: dict, finals: dict, elapsed: float, status: dict,
              faults: Faults) -> dict[str, Any]:
     completed = sum(1 for replies in finals.values() if replies[0][0].startswith("transcript of"))
@@ -193,6 +200,8 @@ def _account(options: Options, world: Any, submitted: dict, finals: dict, elapse
 
     result = {
         "submitted": len(submitted), "completed": completed, "failed": failed,
+        "failure_reasons": dict(Counter(_reason(replies[0][0]) for replies in finals.values()
+                                        if replies[0][0].startswith(FAILURE_PREFIX)).most_common(5)),
         "lost": len(submitted) - len(finals), "duplicate_replies": sum(len(r) - 1 for r in finals.values()),
         "restarts": sum(s.get("total_restarts", 0) for s in status.values()),
         "crashes_injected": faults.crashes,
