@@ -57,7 +57,6 @@ from transhades.supervision import (
     Escalate,
     Escalation,
     LetRest,
-    Restart,
     RestartAfter,
     RestartPolicy,
 )
@@ -210,6 +209,9 @@ class Supervisor(pykka.ThreadingActor):
             self.registry.unregister(spec.name, ref)
             if ref is None:
                 outcome[spec.name] = "not running"
+                record = self.records[spec.name]
+                if record.state is not ChildState.FAILED:  # one waiting for its restart will not get one
+                    record.state = ChildState.STOPPED
                 continue
             timeout = spec.shutdown_seconds
             if deadline is not None:
@@ -367,7 +369,6 @@ def telegram_specs(config: Config, registry: Registry, gateways: Registry, gatew
                    temp_root: Path, shutdown: float, faults: Any = None) -> list[ChildSpec]:
     from actors.credential import CredentialActor
     from transhades.jobflow import CREDENTIAL_PREFIX
-    from transhades.messages import Incoming
 
     tg = config.telegram
     specs = []

@@ -5,7 +5,7 @@ the deadline; nothing is dropped. The desk (and its outbox) outlives a crash of 
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Any
 
 from pyrogram import errors
 

@@ -23,7 +23,7 @@ from transhades.messages import (
     TaskDone,
     TaskFailed,
     TaskProgress,
-    Tick,
+    Wake,
 )
 from transhades.registry import Registry
 
@@ -78,7 +78,7 @@ class DispatcherActor(SupervisedActor):
             effects = flow.member_changed(message.member)
         elif isinstance(message, Membership):
             effects = flow.membership(message.members)
-        elif isinstance(message, Tick):
+        elif isinstance(message, Wake):
             effects = flow.tick()
         elif isinstance(message, GetStatus):
             return flow.status()
@@ -105,7 +105,7 @@ class DispatcherActor(SupervisedActor):
                 self.release(effect.job_id)
             elif isinstance(effect, WakeUp):
                 if self.clock is not None:  # by name: a restarted dispatcher still gets it
-                    self.clock.call_later(effect.seconds, lambda: self.registry.tell(self.name, Tick()))
+                    self.clock.call_later(effect.seconds, lambda: self.registry.tell(self.name, Wake()))
             elif isinstance(effect, Alert):
                 log.error("ALERT: %s", effect.text)
                 self.alert(effect.text)

@@ -344,3 +344,142 @@ def test_a_crashed_actor_hands_the_messages_it_never_handled_to_its_carry_over()
     gate.set()
     wait_for(lambda: len(carried) >= 2, what="the queued messages carried over")
     assert carried == ["one", "two"]
+
+
+# ------------------------------------------------------------------------ cases mutation testing asked for
+
+
+def test_a_stop_budget_bounds_the_whole_stop_not_only_each_child():
+    slow = {"shutdown_seconds": 5.0, "probe": {"stop_delay": 1.0}}
+    h = Harness([{"name": "a", **slow}, {"name": "b", **slow}], POLICY)
+    started = time.monotonic()
+    outcome = h.sup.ask(StopTree(0.3), timeout=10)
+    assert time.monotonic() - started < 0.9, "each child waited its own 5 s instead of sharing the 0.3 s budget"
+    assert outcome == {"b": "timeout", "a": "timeout"}
+
+
+def test_each_child_is_stopped_within_its_own_shutdown_time_without_a_budget():
+    h = Harness([{"name": "stuck", "shutdown_seconds": 0.2, "probe": {"stop_delay": 2.0}}], POLICY)
+    started = time.monotonic()
+    assert h.sup.ask(StopTree(), timeout=10) == {"stuck": "timeout"}
+    assert time.monotonic() - started < 1.5
+
+
+def test_stopping_the_supervisor_itself_stops_its_children_and_unregisters_it():
+    h = Harness([{"name": "a"}, {"name": "b"}], POLICY)
+    children = [h.registry.get("a"), h.registry.get("b")]
+    assert h.registry.get("supervisor") is not None
+    h.sup.stop(block=True, timeout=10)
+    assert not any(child.is_alive() for child in children)
+    assert h.registry.get("a") is None and h.registry.get("supervisor") is None
+
+
+def test_a_restarted_dispatcher_is_handed_the_whole_membership_table():
+    from supervisor import DispatcherFeed
+    from transhades.messages import MemberChanged, Membership, MemberView
+
+    told: list = []
+
+    class Recording:
+        def tell(self, name, message):
+            told.append((name, message))
+            return True
+
+    feed = DispatcherFeed(Recording())
+    table = (MemberView("cache", "cache", "running"), MemberView("dispatcher", "dispatcher", "running"),
+             MemberView("audio-1", "audio", "quarantined", 12.0))
+    feed.member_changed(table[1], table)
+    assert told == [("dispatcher", Membership((table[0], table[2])))], "everything but itself, as it is now"
+    told.clear()
+    feed.member_changed(MemberView("dispatcher", "dispatcher", "restarting"), table)
+    assert told == [], "a dispatcher that is not running is told nothing"
+    feed.member_changed(table[2], table)
+    assert told == [("dispatcher", MemberChanged(table[2]))]
+
+
+def test_a_stale_restart_timer_never_restarts_a_newer_incarnation():
+    from transhades.messages import RestartDue
+
+    h = Harness([{"name": "a"}], POLICY)
+    h.crash("a")
+    h.advance(1.0)
+    wait_for(lambda: h.starts("a") == 2 and h.state("a") == "running", what="restart")
+    h.sup.tell(RestartDue("a", 1))  # the first crash's timer, arriving late
+    h.sup.tell(RestartDue("a", 2))  # the current incarnation's number, but it is running, not restarting
+    h.status()
+    assert h.starts("a") == 2 and h.state("a") == "running"
+
+
+def test_no_restart_happens_once_the_tree_is_stopping():
+    h = Harness([{"name": "a"}, {"name": "b"}], POLICY)
+    h.crash("a")
+    h.sup.ask(StopTree(), timeout=10)
+    h.advance(100)  # the restart timer fires after the stop
+    assert h.starts("a") == 1
+    assert h.registry.get("a") is None
+    assert {v["state"] for v in h.status().values()} == {"stopped"}
+
+
+def test_a_child_whose_start_raises_is_retried_after_its_backoff():
+    clock, registry, log = ManualClock(), Registry(), []
+    attempts = []
+
+    def start(monitor):
+        attempts.append(monitor.generation)
+        if len(attempts) == 1:
+            raise RuntimeError("constructor failed")
+        return Probe.start("a", monitor, log)
+
+    sup = Supervisor.start([ChildSpec("a", "a", start)], POLICY, clock, registry)
+    status = {v["name"]: v for v in sup.ask(TreeStatus(), timeout=5)}
+    wait_for(lambda: {v["name"]: v for v in sup.ask(TreeStatus(), timeout=5)}["a"]["state"] == "restarting",
+             what="the failed start seen as a crash")
+    assert "start failed: constructor failed" in {v["name"]: v for v in sup.ask(TreeStatus(), timeout=5)}["a"]["reason"]
+    clock.advance(0.99)
+    sup.ask(TreeStatus(), timeout=5)
+    assert attempts == [1]
+    clock.advance(0.01)
+    wait_for(lambda: {v["name"]: v for v in sup.ask(TreeStatus(), timeout=5)}["a"]["state"] == "running",
+             what="the second start")
+    assert attempts == [1, 2] and registry.get("a") is not None
+    assert status  # the first answer came while the child was failing: the supervisor itself stayed up
+    sup.stop()
+
+
+def test_a_failed_or_stopped_child_is_never_quarantined():
+    h = Harness([{"name": "g-1", "group": "g"}, {"name": "g-2", "group": "g", "restart": Restart.TEMPORARY}],
+                RestartPolicy(max_restarts=0, within_seconds=60, backoff=Backoff(1.0, 1.0, 0.0)))
+    h.crash("g-1")  # no restarts allowed: failed at once
+    h.registry.get("g-2").tell("exit")
+    wait_for(lambda: h.state("g-1") == "failed" and h.state("g-2") == "stopped", what="failed and stopped")
+    h.sup.tell(QuarantineGroup("g", 30.0, "FloodWait"))
+    status = h.status()
+    assert (status["g-1"]["state"], status["g-2"]["state"]) == ("failed", "stopped")
+    assert status["g-1"]["total_quarantines"] == 0 and status["g-1"]["quarantined_until"] is None
+
+
+def test_backoff_with_jitter_never_passes_its_maximum():
+    rng = random.Random(3)
+    backoff = Backoff(1.0, 30.0, 0.2)
+    delays = [backoff.delay(n, rng) for n in range(1, 12) for _ in range(50)]
+    assert max(delays) <= 30.0 and max(delays) > 29.0
+    assert min(backoff.delay(1, rng) for _ in range(200)) >= 0.8
+    assert Backoff(1.0, 30.0, 1.0).delay(1, random.Random(0)) >= 0.0
+
+
+def test_restart_and_quarantine_counters_count_every_one_for_the_metrics():
+    h = Harness([{"name": "g-1", "group": "g"}],
+                RestartPolicy(max_restarts=10, within_seconds=5, backoff=Backoff(1.0, 1.0, 0.0)))
+    for n in range(1, 4):
+        h.crash("g-1")
+        h.advance(3.0)
+        wait_for(lambda n=n: h.starts("g-1") == n + 1, what="restart")
+    view = h.status()["g-1"]
+    assert view["total_restarts"] == 3
+    assert view["restarts_in_window"] == 2, "the first restart fell out of the 5 s window; the total keeps it"
+    h.sup.tell(QuarantineGroup("g", 10.0, "first"))
+    h.sup.tell(QuarantineGroup("g", 5.0, "earlier deadline: no change"))
+    h.sup.tell(QuarantineGroup("g", 20.0, "later deadline"))
+    view = h.status()["g-1"]
+    assert view["total_quarantines"] == 2
+    assert view["quarantined_until"] == pytest.approx(h.clock.now() + 20.0)

@@ -8,12 +8,9 @@ baseline it is compared to, measured moments before on the same machine.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
-import queue
-import statistics
 import subprocess
 import tempfile
 import threading
@@ -27,9 +24,9 @@ import pykka
 
 from . import config as config_lib
 from .audio import AudioPreparer, ffmpeg_binary
-from .media import AudioChunk, LocalFile, PreparedAudio
+from .media import LocalFile
 from .messages import Completed, Failed, JobRequest, Stage, SubmitJob
-from .transcript import Segment, Transcript
+from .doubles import InstantPreparer, percentile, simulated_providers
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 TARGETS = {
@@ -38,57 +35,6 @@ TARGETS = {
     "parallel_chunk_speedup": (">=", None), "peak_rss_mb_large_video": ("<=", 300.0),
     "chaos_lost": ("==", 0), "chaos_duplicate_replies": ("==", 0), "credential_spread": (">=", 0.8),
 }
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, int(round(p / 100 * (len(ordered) - 1)))))
-    return ordered[index]
-
-
-# ================================================================================================ stand-ins
-
-
-class InstantPreparer:
-    """Audio preparation that costs nothing: for benchmarks about orchestration, not ffmpeg."""
-
-    def __init__(self, prepared: PreparedAudio | None = None) -> None:
-        self.prepared = prepared
-
-    def fingerprint(self, source: Path) -> str:
-        return hashlib.sha256(str(source).encode() + (source.read_bytes()[:64] if source.exists() else b"")).hexdigest()
-
-    def prepare(self, job_id: str, source: Any, max_chunk_bytes: int | None = None) -> PreparedAudio:
-        if self.prepared is not None:
-            return self.prepared
-        chunk = AudioChunk(0, str(source), 0.0, 1.0, 100, "audio/ogg")
-        return PreparedAudio(str(source), 1.0, 100, "audio/ogg", (chunk,))
-
-    def split(self, chunk: AudioChunk, parts: int = 2) -> tuple[AudioChunk, ...]:
-        return (chunk,)
-
-
-def simulated_providers(seconds_per_audio_second: float = 0.0) -> Callable[[Any, Path], Any]:
-    """Providers that answer at once, or after a time proportional to the audio they were sent."""
-
-    def factory(cfg: Any, data_dir: Path) -> Any:
-        class Simulated:
-            name = cfg.name
-
-            def transcribe(self, chunk: AudioChunk, language: Any, progress: Any = None, model: Any = None):
-                if seconds_per_audio_second:
-                    time.sleep(chunk.duration * seconds_per_audio_second)
-                return Transcript("simulated", "en", chunk.duration, cfg.name,
-                                  (Segment(0.0, chunk.duration, "simulated"),))
-
-            def close(self) -> None:
-                pass
-
-        return Simulated()
-
-    return factory
 
 
 def bench_config(tmp: Path, providers: int = 1, instances: int = 2, telegram: dict | None = None,

@@ -113,7 +113,6 @@ class HealthServer:
     def __init__(self, tree: Any, host: str = "127.0.0.1", port: int = 8080) -> None:
         registry = CollectorRegistry()
         registry.register(TreeCollector(tree))
-        server = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:

@@ -43,7 +43,7 @@ class CancelJob:
 
 
 @dataclass(frozen=True, slots=True)
-class Tick:
+class Wake:
     """The dispatcher's own wake-up: work that waited for a moment (a paced credential) may go now."""
 
 

@@ -12,18 +12,20 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import config as config_lib
-from .bench import InstantPreparer, percentile
 from .chaos import Faults
+from .doubles import InstantPreparer, percentile
 from .errors import ProviderUnavailable, RateLimited
 from .media import AudioChunk
 from .transcript import Segment, Transcript
 
 FAILURE_PREFIX = "Could not transcribe"
+UPDATE_WORKERS = 4  # handlers running at once in the receiving session
 TIME_SCALE = 4  # one real second stands for this many simulated ones (sending limits, waits)
 
 
@@ -112,6 +114,8 @@ def run(options: Options) -> dict[str, Any]:
             while (world.receiver is None or len(world.logins) < options.credentials) and time.monotonic() < deadline:
                 time.sleep(0.01)
             submitted: dict[int, tuple[int, float, bool]] = {}  # media message id -> (chat, when, duplicate)
+            # pyrogram runs update handlers on several workers, each waiting for its hand-over; so do we
+            updates = ThreadPoolExecutor(max_workers=UPDATE_WORKERS, thread_name_prefix="updates")
             originals = []
             started = time.monotonic()
             for n in range(options.jobs):
@@ -126,8 +130,9 @@ def run(options: Options) -> dict[str, Any]:
                     originals.append(message)
                     duplicate = False
                 submitted[message.id] = (user.id, time.monotonic(), duplicate)
-                world.deliver(message)
+                updates.submit(world.deliver, message)
                 time.sleep(0.002)
+            updates.shutdown(wait=True)
             finals: dict[int, list[tuple[str, float]]] = {}
             deadline = time.monotonic() + options.timeout
             while time.monotonic() < deadline:

@@ -7,25 +7,11 @@ input) and nothing else on an expected failure; the provider actor turns them in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Protocol
 
 from ..config import ProviderConfig
-from ..media import AudioChunk
-from ..transcript import Transcript
+from .base import Progress, Provider
 
-Progress = Callable[[float], None]
-
-
-class Provider(Protocol):
-    name: str
-
-    def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None, *,
-                   languages: tuple[str, ...] = (), hint: str | None = None) -> Transcript:
-        """``language`` None: detect, among ``languages`` when given (``hint`` preferred when unsure)."""
-        ...
-
-    def close(self) -> None:
-        ...
+__all__ = ["Progress", "Provider", "build_provider"]
 
 
 def build_provider(cfg: ProviderConfig, data_dir: Path) -> Provider:

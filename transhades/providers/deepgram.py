@@ -12,7 +12,7 @@ from typing import Any, Callable
 from ..errors import ProviderUnavailable
 from ..media import AudioChunk
 from ..transcript import Segment, Transcript
-from . import Progress
+from .base import Progress
 from .http import HttpProvider, RetryPolicy
 from .languages import to_code
 

@@ -23,7 +23,7 @@ from ..errors import BadInput, ProviderUnavailable
 from ..media import AudioChunk
 from ..private import private_dir
 from ..transcript import Segment, Transcript
-from . import Progress
+from .base import Progress
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from ..errors import BadInput, ProviderUnavailable
 from ..media import AudioChunk
 from ..transcript import Segment, Transcript
-from . import Progress
+from .base import Progress
 from .http import HttpProvider, RetryPolicy
 from .languages import to_code
 

@@ -22,6 +22,7 @@ from .gateway import media_of
 from .journal import Journal
 from .outbox import Outbox, Outgoing
 from .replies import split_message
+from .route import Route
 from .settings import FORMATS, UserSettings
 from .texts import duration_words, language_of, say, state_word
 
@@ -30,18 +31,6 @@ LANGUAGE_CHOICES = ("auto", "en", "id", "ms", "jv", "su", "ar", "zh", "hi", "es"
 DEEPGRAM_MODELS = ("nova-3", "whisper")
 MAX_MESSAGES_BEFORE_FILE = 3
 PRUNE_EVERY = 500  # accepted jobs between two prunes of the journal
-
-
-@dataclass(frozen=True)
-class Route:
-    """Where a job's messages go. It travels with the job's events, so a restarted bot still knows."""
-
-    job_id: str
-    chat_id: int
-    user_id: int
-    reply_to: int
-    lang: str
-    format: str
 
 
 @dataclass(frozen=True)

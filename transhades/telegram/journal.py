@@ -27,6 +27,7 @@ from ..media import TelegramFile
 from ..messages import JobRequest
 from ..private import private_file
 from .outbox import Outgoing
+from .route import Route
 
 log = logging.getLogger("transhades.journal")
 
@@ -144,8 +145,6 @@ class Journal:
 
     def unfinished(self) -> list[Unfinished]:
         """Every job a previous process accepted and did not finish, oldest first."""
-        from .desk import Route
-
         with self._lock:
             rows = self._db.execute("SELECT job_id, state, request, route, status_message FROM jobs "
                                     "WHERE state IN ('accepted', 'running', 'replying') ORDER BY accepted_at").fetchall()

@@ -1,0 +1,22 @@
+"""What every transcription provider client is: one method, audio chunk in, transcript out."""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+from ..media import AudioChunk
+from ..transcript import Transcript
+
+Progress = Callable[[float], None]
+
+
+class Provider(Protocol):
+    name: str
+
+    def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None, *,
+                   languages: tuple[str, ...] = (), hint: str | None = None) -> Transcript:
+        """``language`` None: detect, among ``languages`` when given (``hint`` preferred when unsure)."""
+        ...
+
+    def close(self) -> None:
+        ...
