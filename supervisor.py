@@ -1,34 +1,28 @@
-"""transhades' entry point and supervision.
+"""transhades' application supervisor, in OTP's sense: the tree as data, and the entry point.
 
-``Supervisor`` is a generic one_for_one supervisor for pykka actors, with Erlang/OTP semantics (restart
-types, restart intensity within a period, exponential backoff with jitter, escalation) and quarantine until a
-deadline, which is not a crash. Its policy is data (``transhades.supervision``); it knows its children only
-through their ``ChildSpec``.
-
-``start_tree(config)`` builds transhades' own tree from ``config.yaml``: the cache actor, the audio actors,
-one actor per provider instance, and the dispatcher, started in that order and stopped in reverse.
-
-``python supervisor.py`` (the Procfile's command) runs the bot, like ``transhades run``.
+``child_specs`` lists the children in start order (they stop in reverse): the cache actor, the audio actors, one
+actor per provider instance, one per Telegram credential, the dispatcher and the bot. ``start_tree(config)``
+starts them under the generic one_for_one supervisor (``actors/supervisor.py``) with the restart policy from
+``config.yaml``. ``python supervisor.py`` (the Procfile's command) runs the bot, like ``transhades run``.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 import pykka
 
 from actors.audio import AudioActor
-from actors.base import ExitMonitor
 from actors.cache import CacheActor
 from actors.dispatcher import DispatcherActor
 from actors.provider import ProviderActor
+from actors.supervisor import Supervisor
 from transhades import audio as audio_lib
 from transhades import redaction
 from transhades.breaker import ProviderBreaker
@@ -36,223 +30,13 @@ from transhades.cache import open_store
 from transhades.clock import Clock, SystemClock
 from transhades.config import Config
 from transhades.jobflow import AUDIO, CACHE, DISPATCHER, PROVIDER_PREFIX, JobFlow
-from transhades.messages import (
-    ChildExited,
-    MemberChanged,
-    Membership,
-    MemberView,
-    QuarantineGroup,
-    QuarantineOver,
-    RestartDue,
-    StopTree,
-    TreeStatus,
-)
+from transhades.messages import MemberChanged, Membership, MemberView, StopTree, TreeStatus
 from transhades.private import private_dir
 from transhades.providers import Provider, build_provider
 from transhades.registry import Registry
-from transhades.supervision import (
-    ChildRecord,
-    ChildSpec,
-    ChildState,
-    Escalate,
-    Escalation,
-    LetRest,
-    RestartAfter,
-    RestartPolicy,
-)
+from transhades.supervision import ChildSpec, ChildState, Escalation, RestartPolicy
 
-log = logging.getLogger("transhades.supervisor")
-
-SUPERVISOR = "supervisor"
-
-
-class TreeListener(Protocol):
-    def member_changed(self, view: MemberView, table: tuple[MemberView, ...]) -> None: ...
-
-
-class Supervisor(pykka.ThreadingActor):
-    use_daemon_thread = True
-
-    def __init__(self, specs: list[ChildSpec], policy: RestartPolicy, clock: Clock, registry: Registry,
-                 listener: TreeListener | None = None, rng: random.Random | None = None,
-                 on_alert: Callable[[str], None] | None = None,
-                 on_tree_stopped: Callable[[str], None] | None = None) -> None:
-        super().__init__()
-        names = [s.name for s in specs]
-        if len(set(names)) != len(names):
-            raise ValueError("child names must be unique")
-        self.specs = specs
-        self.clock = clock
-        self.registry = registry
-        self.listener = listener
-        self.rng = rng or random.Random()
-        self.on_alert = on_alert if on_alert is not None else (lambda text: None)
-        self.on_tree_stopped = on_tree_stopped if on_tree_stopped is not None else (lambda reason: None)
-        self.records = {s.name: ChildRecord(s, policy) for s in specs}
-        self.refs: dict[str, Any] = {}
-        self.stopping = False
-
-    # ------------------------------------------------------------------------------------------ lifecycle
-
-    def on_start(self) -> None:
-        self.registry.register(SUPERVISOR, self.actor_ref)
-        for spec in self.specs:
-            self._start_child(spec.name)
-
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, ChildExited):
-            self._child_exited(message)
-        elif isinstance(message, RestartDue):
-            record = self.records[message.name]
-            if not self.stopping and record.generation == message.generation and record.state is ChildState.RESTARTING:
-                self._start_child(message.name)
-        elif isinstance(message, QuarantineGroup):
-            self._quarantine(message)
-        elif isinstance(message, QuarantineOver):
-            self._quarantine_over(message)
-        elif isinstance(message, StopTree):
-            return self._stop_children("requested", message.budget)
-        elif isinstance(message, TreeStatus):
-            return [r.view() for r in self.records.values()]
-        else:
-            raise TypeError(f"supervisor got an unknown message {type(message).__name__}")
-        return None
-
-    # ------------------------------------------------------------------------------------------ children
-
-    def _start_child(self, name: str) -> None:
-        record = self.records[name]
-        record.generation += 1
-        monitor = ExitMonitor(self.actor_ref, name, record.generation)
-        try:
-            ref = record.spec.start(monitor)
-        except Exception as exc:  # the actor could not even be constructed: a crash like any other
-            log.error("%s could not start: %s", name, exc)
-            self.actor_ref.tell(ChildExited(name, record.generation, True, f"start failed: {exc}"))
-            return
-        self.refs[name] = ref
-        self.registry.register(name, ref)
-        now = self.clock.now()
-        quarantined = record.quarantined_until is not None and record.quarantined_until > now
-        record.state = ChildState.QUARANTINED if quarantined else ChildState.RUNNING
-        self._notify(record)
-
-    def _child_exited(self, message: ChildExited) -> None:
-        record = self.records.get(message.name)
-        if record is None or self.stopping or message.generation != record.generation:
-            return  # a stale report from an incarnation already replaced, or the tree is stopping
-        self.registry.unregister(message.name, self.refs.pop(message.name, None))
-        record.last_reason = message.reason
-        decision = record.on_exit(self.clock.now(), message.crashed, self.rng)
-        if isinstance(decision, RestartAfter):
-            record.state = ChildState.RESTARTING
-            log.warning("%s %s (%s); restart %d in %.2f s", message.name,
-                        "crashed" if message.crashed else "exited", message.reason, decision.restart_number,
-                        decision.delay)
-            generation = record.generation
-            self.clock.call_later(decision.delay, lambda: self._tell_self(RestartDue(message.name, generation)))
-            self._notify(record)
-        elif isinstance(decision, LetRest):
-            record.state = ChildState.STOPPED
-            log.info("%s exited (%s) and is not restarted (%s)", message.name, message.reason,
-                     record.spec.restart.value)
-            self._notify(record)
-        elif isinstance(decision, Escalate):
-            record.state = ChildState.FAILED
-            alert = (f"ALERT: {message.name} restarted {decision.restarts} times within "
-                     f"{record.policy.within_seconds:g} s and crashed again ({message.reason}); ")
-            if decision.how is Escalation.STOP_TREE:
-                log.error("%sstopping the whole tree", alert)
-                self.on_alert(alert + "stopping the whole tree")
-                self._notify(record)
-                self._stop_children(f"{message.name} failed")
-                self.on_tree_stopped(f"{message.name} failed: {message.reason}")
-                self.actor_ref.stop(block=False)
-            else:
-                log.error("%smarked failed", alert)
-                self.on_alert(alert + "marked failed")
-                self._notify(record)
-
-    def _quarantine(self, message: QuarantineGroup) -> None:
-        until = self.clock.now() + message.seconds
-        for record in self.records.values():
-            if record.spec.group != message.group or record.state in (ChildState.FAILED, ChildState.STOPPED):
-                continue
-            if record.quarantine(until):
-                if record.state is ChildState.RUNNING:
-                    record.state = ChildState.QUARANTINED
-                log.warning("%s quarantined for %.1f s: %s", record.spec.name, message.seconds, message.reason)
-                name = record.spec.name
-                self.clock.call_later(message.seconds, lambda n=name, u=until: self._tell_self(QuarantineOver(n, u)))
-                self._notify(record)
-
-    def _quarantine_over(self, message: QuarantineOver) -> None:
-        record = self.records[message.name]
-        if record.quarantined_until != message.deadline:
-            return  # the deadline moved later; a later timer will readmit it
-        record.quarantined_until = None
-        if record.state is ChildState.QUARANTINED:
-            record.state = ChildState.RUNNING
-        log.info("%s readmitted", message.name)
-        self._notify(record)
-
-    def _stop_children(self, reason: str, budget: float | None = None) -> dict[str, str]:
-        """Stop every child in reverse start order, each within its shutdown time and all within ``budget``
-        (real seconds: a stop waits on threads, not on the tree's clock). Returns name -> outcome."""
-        import time
-
-        self.stopping = True
-        deadline = None if budget is None else time.monotonic() + budget
-        outcome: dict[str, str] = {}
-        for spec in reversed(self.specs):
-            ref = self.refs.pop(spec.name, None)
-            self.registry.unregister(spec.name, ref)
-            if ref is None:
-                outcome[spec.name] = "not running"
-                record = self.records[spec.name]
-                if record.state is not ChildState.FAILED:  # one waiting for its restart will not get one
-                    record.state = ChildState.STOPPED
-                continue
-            timeout = spec.shutdown_seconds
-            if deadline is not None:
-                timeout = max(0.05, min(timeout, deadline - time.monotonic()))
-            try:
-                ref.stop(block=True, timeout=timeout)
-                outcome[spec.name] = "stopped"
-            except pykka.Timeout:
-                log.error("%s did not stop within %.1f s; abandoning it", spec.name, timeout)
-                outcome[spec.name] = "timeout"
-            except pykka.ActorDeadError:
-                outcome[spec.name] = "already dead"
-            self.records[spec.name].state = ChildState.STOPPED
-        log.info("tree stopped (%s)", reason)
-        return outcome
-
-    def on_stop(self) -> None:
-        if not self.stopping:
-            self._stop_children("supervisor stopped")
-        self.registry.unregister(SUPERVISOR, self.actor_ref)
-
-    # ------------------------------------------------------------------------------------------ helpers
-
-    def _tell_self(self, message: Any) -> None:
-        try:
-            self.actor_ref.tell(message)
-        except pykka.ActorDeadError:
-            pass
-
-    def _view(self, record: ChildRecord) -> MemberView:
-        return MemberView(record.spec.name, record.spec.group, record.state.value, record.quarantined_until,
-                          record.last_reason)
-
-    def _notify(self, record: ChildRecord) -> None:
-        if self.listener is None:
-            return
-        table = tuple(self._view(r) for r in self.records.values())
-        try:
-            self.listener.member_changed(self._view(record), table)
-        except Exception:
-            log.exception("tree listener failed")
+__all__ = ["Supervisor", "Tree", "child_specs", "start_tree", "main"]
 
 
 # ================================================================================================ the tree
@@ -367,6 +151,7 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
 
 def telegram_specs(config: Config, registry: Registry, gateways: Registry, gateway_factory: GatewayFactory,
                    temp_root: Path, shutdown: float, faults: Any = None) -> list[ChildSpec]:
+    from actors.bot import hand_over
     from actors.credential import CredentialActor
     from transhades.jobflow import CREDENTIAL_PREFIX
 
@@ -375,44 +160,12 @@ def telegram_specs(config: Config, registry: Registry, gateways: Registry, gatew
     for index, credential in enumerate(tg.credentials):
         name = CREDENTIAL_PREFIX + credential.name
         receive = index == 0
-        on_update = (lambda update: hand_over(registry, update)) if receive else None
+        on_update = (lambda update: hand_over(registry, update)) if receive else None  # the bot's intake
         specs.append(ChildSpec(name, name, lambda m, n=name, c=credential, r=receive, u=on_update: CredentialActor.start(
             n, m, registry, gateways, lambda: gateway_factory(c, r), temp_root, int(tg.max_file_mb * 1_000_000), u,
             tg.downloads_per_credential, faults),
             shutdown_seconds=shutdown))
     return specs
-
-
-HAND_OVER_SECONDS = 30.0
-
-
-def hand_over(registry: Registry, update: Any, timeout: float = HAND_OVER_SECONDS, attempts: int = 3) -> bool:
-    """The receiving session's handler: give the update to the bot and wait until the bot has taken it (a job
-    is in the journal by then), so the session acknowledges to Telegram only what is written down. While the
-    bot restarts the registry keeps the update and this waits for the next incarnation; when the bot crashed
-    on it, it is handed to the next incarnation again (a bug that crashes on every try gives up after a few)."""
-    from transhades.messages import Handover, Incoming, Poisoned
-
-    for _ in range(attempts):
-        taken = Handover()
-        if not registry.tell("bot", Incoming(update, taken)):
-            return False
-        if not taken.done.wait(timeout):
-            log.warning("the bot has not taken an update within %.0f s; it stays queued for it", timeout)
-            return False
-        if taken.ok:
-            return True
-    log.error("the bot crashed on the same update %d times; its sender is told: %s", attempts, describe_update(update))
-    return registry.tell("bot", Poisoned(update))
-
-
-def describe_update(update: Any) -> str:
-    """One log line about an update: its kind, chat, message and user ids, the media kind; never its content."""
-    user = getattr(getattr(update, "from_user", None), "id", None)
-    chat = getattr(getattr(update, "chat", None), "id", None)
-    kinds = [k for k in ("voice", "audio", "video", "video_note", "document", "text", "data") if getattr(update, k, None)]
-    return (f"{type(update).__name__} id={getattr(update, 'id', None)} chat={chat} user={user} "
-            f"kind={kinds[0] if kinds else 'other'}")
 
 
 def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Clock, shutdown: float,
@@ -467,9 +220,16 @@ def start_tree(config: Config, clock: Clock | None = None, provider_factory: Pro
 
 
 def main(argv: list[str] | None = None) -> int:
-    from transhades.cli import main as cli_main
+    """``python supervisor.py [--config PATH] [-v]``: the bot, as ``transhades run``."""
+    import argparse
 
-    return cli_main(["run", *(sys.argv[1:] if argv is None else argv)])
+    from transhades import service
+
+    parser = argparse.ArgumentParser(prog="python supervisor.py", description="Run the transhades Telegram bot.")
+    parser.add_argument("--config", help="config file (default: $TRANSHADES_CONFIG, ./config.yaml)")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    return service.main(args.config, args.verbose, start_tree, kurigram_gateways)
 
 
 if __name__ == "__main__":

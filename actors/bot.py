@@ -19,6 +19,7 @@ from transhades.messages import (
     Completed,
     Drain,
     Failed,
+    Handover,
     Incoming,
     JobUpdate,
     Poisoned,
@@ -35,6 +36,7 @@ from transhades.telegram.outbox import Outgoing
 from .base import ExitMonitor, SupervisedActor
 
 log = logging.getLogger("transhades.bot")
+intake_log = logging.getLogger("transhades.supervisor")  # where operators already look for it
 BOT = "bot"
 NO_SESSION_RETRY = 1.0
 
@@ -196,3 +198,35 @@ def _tell(ref: Any, message: Any) -> None:
         ref.tell(message)
     except pykka.ActorDeadError:
         pass
+
+
+HAND_OVER_SECONDS = 30.0
+
+
+def hand_over(registry: Registry, update: Any, timeout: float = HAND_OVER_SECONDS, attempts: int = 3) -> bool:
+    """The receiving session's handler: give the update to the bot and wait until the bot has taken it (a job
+    is in the journal by then), so the session acknowledges to Telegram only what is written down. While the
+    bot restarts the registry keeps the update and this waits for the next incarnation; when the bot crashed
+    on it, it is handed to the next incarnation again (a bug that crashes on every try gives up after a few)."""
+    for _ in range(attempts):
+        taken = Handover()
+        if not registry.tell(BOT, Incoming(update, taken)):
+            return False
+        if not taken.done.wait(timeout):
+            intake_log.warning("the bot has not taken an update within %.0f s; it stays queued for it", timeout)
+            return False
+        if taken.ok:
+            return True
+    intake_log.error("the bot crashed on the same update %d times; its sender is told: %s", attempts,
+                     describe_update(update))
+    return registry.tell(BOT, Poisoned(update))
+
+
+def describe_update(update: Any) -> str:
+    """One log line about an update: its kind, chat, message and user ids, the media kind; never its content."""
+    user = getattr(getattr(update, "from_user", None), "id", None)
+    chat = getattr(getattr(update, "chat", None), "id", None)
+    kinds = [k for k in ("voice", "audio", "video", "video_note", "document", "text", "data")
+             if getattr(update, k, None)]
+    return (f"{type(update).__name__} id={getattr(update, 'id', None)} chat={chat} user={user} "
+            f"kind={kinds[0] if kinds else 'other'}")

@@ -19,13 +19,12 @@ import re
 import shutil
 import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
 from . import config as config_lib
-from . import logs
+from . import logs, service
 from .config import Config, ConfigError
 from .formats import FORMATS, render
 from .messages import Completed, Failed, JobRequest, Queued, Stage, SubmitJob, Waiting
@@ -136,12 +135,9 @@ def main(argv: list[str] | None = None) -> int:
                 logging.getLogger("pykka").setLevel(logging.CRITICAL)  # the crashes are on purpose
             return simulate(args)
         if args.command == "run":
-            with stop_signals() as stop:  # before anything slow: a SIGTERM from now on is a clean stop
-                cfg = load_config(args.config, allow_embedded=False)
-                # a service logs what it does, to stdout, in the configured format
-                level = getattr(logging, cfg.logging.level.upper()) if args.verbose == 0 else level
-                logs.setup(level, sys.stdout, cfg.secrets(), cfg.logging.format)
-                return run(cfg, sys.stderr, stop_event=stop)
+            import supervisor
+
+            return service.main(args.config, args.verbose, supervisor.start_tree, supervisor.kurigram_gateways)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -188,7 +184,7 @@ def describe_tree(cfg: Config) -> list[str]:
     rows.append(("dispatcher", "1", f"dispatcher (max {d.max_concurrent_jobs} jobs, {d.per_user_limit} per user, "
                                     f"{d.retries} retries)"))
     if tg is not None:
-        missing = missing_for_run(cfg)
+        missing = service.missing_for_run(cfg)
         rows.append(("bot", "1" if not missing else "0",
                      "bot (transhades run)" if not missing else f"not started: needs {', '.join(missing)}"))
     width = max(len(r[0]) for r in rows)
@@ -201,24 +197,11 @@ def describe_tree(cfg: Config) -> list[str]:
     return lines
 
 
-def unused_credential_warnings(cfg: Config) -> list[str]:
-    """A credential in the environment (the original bot's TELEGRAM_API_ID_N) that no config entry reads."""
-    if cfg.telegram is None:
-        return []
-    out = []
-    for variable in cfg.telegram.unused:
-        suffix = variable[len("TELEGRAM_API_ID"):]
-        out.append(f"{variable} is set but no telegram.credentials entry reads it; add "
-                   f'{{name: API{suffix.replace("_", "-") or "-1"}, api_id: "${{{variable}}}", '
-                   f'api_hash: "${{TELEGRAM_API_HASH{suffix}}}"}} to telegram.credentials')
-    return out
-
-
 def check_config(args: argparse.Namespace, out: TextIO) -> int:
     cfg = load_config(args.config, allow_embedded=False)
     for line in describe_tree(cfg):
         print(line, file=out)
-    for warning in unused_credential_warnings(cfg):
+    for warning in service.unused_credential_warnings(cfg):
         print(f"warning: {warning}", file=sys.stderr)
     if not cfg.enabled_providers:
         print("error: no provider is enabled; set a provider's key variable or add a local provider",
@@ -282,139 +265,11 @@ def bench(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------------ run
 
 
-def missing_for_run(cfg: Config) -> list[str]:
-    tg = cfg.telegram
-    if tg is None:
-        return ["a telegram section in the config (see config.yaml)"]
-    missing = list(dict.fromkeys(tg.unset))
-    if not tg.bot_token and not tg.bot_token_variable:
-        missing.append("telegram.bot_token")
-    if not tg.credentials and not missing:
-        missing.append("at least one telegram.credentials entry with api_id and api_hash")
-    return missing if (not tg.bot_token or not tg.credentials) else []
-
-
 def run(cfg: Config, err: TextIO, gateway_factory: Any = None, stop_event: Any = None) -> int:
-    """The bot: the whole tree with one actor per credential, until SIGTERM or SIGINT."""
-    missing = missing_for_run(cfg)
-    if missing:
-        print(f"error: the bot needs {', '.join(missing)}; set them in the environment or .env", file=err)
-        return EXIT_USAGE
-    for skipped in cfg.telegram.skipped:
-        log.info("credential %s; skipped", skipped)
-    for warning in unused_credential_warnings(cfg):
-        log.warning("%s", warning)
-    for p in cfg.providers:
-        if not p.enabled:
-            log.info("provider %s disabled: %s", p.name, p.disabled_reason)
-    if stop_event is not None:
-        return _serve(cfg, err, gateway_factory, stop_event)
-    with stop_signals() as stop:
-        return _serve(cfg, err, gateway_factory, stop)
+    """The bot (``transhades run``): the service loop over the application's tree."""
+    import supervisor
 
-
-@contextlib.contextmanager
-def stop_signals() -> Iterator[threading.Event]:
-    """SIGTERM/SIGINT set the event (a clean stop: drain, park, exit 0); a second one exits at once. Installed
-    from the first moment of ``run``, so a signal while the tree starts is a clean stop too; given back after."""
-    import signal
-
-    stop = threading.Event()
-    signals: list[int] = []
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        signals.append(signum)
-        if len(signals) > 1:  # asked twice: leave now; every accepted job is in the journal already
-            os.write(2, b"second signal: exiting at once; unfinished jobs resume on the next start\n")
-            os._exit(128 + signum)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _serve(cfg: Config, err: TextIO, gateway_factory: Any, stop: Any) -> int:
-    import sqlite3
-
-    from supervisor import kurigram_gateways, start_tree
-
-    from .private import private_dir
-
-    try:  # sessions, the journal and users' settings live there: say so now, not in a traceback later
-        private_dir(Path(cfg.data_dir))
-    except OSError as exc:
-        print(f"error: data_dir {cfg.data_dir}: cannot create or use it ({exc.strerror}); "
-              f"set data_dir to a writable directory", file=err)
-        return EXIT_USAGE
-    fake_world = os.environ.get("TRANSHADES_FAKE_TELEGRAM")
-    if gateway_factory is None and fake_world:  # for tests and demos of the whole process, without Telegram
-        from .telegram.fake import shared_gateways
-
-        log.warning("talking to the fake Telegram in %s (TRANSHADES_FAKE_TELEGRAM), not to Telegram", fake_world)
-        try:
-            gateway_factory = shared_gateways(fake_world, Path(cfg.telegram.session_dir))
-        except (sqlite3.Error, OSError) as exc:
-            print(f"error: TRANSHADES_FAKE_TELEGRAM={fake_world}: cannot open it ({exc}); "
-                  f"point it at a file in a writable directory, or unset it", file=err)
-            return EXIT_USAGE
-    tree = start_tree(cfg, gateway_factory=gateway_factory or kurigram_gateways(cfg))
-    server = None
-    if cfg.http.port:
-        from .health import HealthServer
-
-        try:
-            server = HealthServer(tree, cfg.http.host, cfg.http.port).start()
-        except OSError as exc:
-            tree.stop()
-            print(f"error: cannot serve /healthz and /metrics on {cfg.http.host}:{cfg.http.port} ({exc.strerror}); "
-                  f"set http.port (0 turns it off)", file=err)
-            return EXIT_USAGE
-    log.info("transhades is running with %d credential(s); stop with SIGTERM or Ctrl-C", len(cfg.telegram.credentials))
-    began = None
-    try:
-        while not stop.wait(0.5):
-            if tree.stopped_reason:
-                print(f"error: the actor tree stopped: {tree.stopped_reason[0]}", file=err)
-                return EXIT_FAILED
-        began = time.monotonic()
-        log.info("stopping: no new jobs; running ones get %.0f s to finish", cfg.telegram.drain_seconds)
-        left = drain(tree, cfg.telegram.drain_seconds)
-        if left:
-            log.info("stopping: %d job(s) or message(s) not finished; they are parked in the journal", left)
-    finally:
-        if server is not None:
-            server.stop()
-        spent = time.monotonic() - began if began is not None else 0.0
-        tree.stop(timeout=max(2.0, SHUTDOWN_SECONDS - spent))
-    log.info("stopped")
-    return EXIT_OK
-
-
-SHUTDOWN_SECONDS = 24.0  # Heroku sends SIGKILL 30 s after SIGTERM; the process is gone well before
-
-
-def drain(tree: Any, seconds: float) -> int:
-    """Stop intake and give running jobs up to ``seconds`` to be answered. Returns what is still in flight
-    (those jobs stay in the journal and are taken up by the next start)."""
-    import pykka
-
-    from transhades.messages import Drain
-
-    deadline = time.monotonic() + seconds
-    left = -1
-    while True:
-        bot = tree.registry.get("bot")
-        try:
-            left = bot.ask(Drain(), timeout=2.0) if bot is not None else left
-        except (pykka.ActorDeadError, pykka.Timeout):
-            pass
-        if left == 0 or time.monotonic() >= deadline:
-            return max(left, 0)
-        time.sleep(0.2)
+    return service.run(cfg, err, supervisor.start_tree, supervisor.kurigram_gateways, gateway_factory, stop_event)
 
 
 # ------------------------------------------------------------------------------------------------ transcribe
