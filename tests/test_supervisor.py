@@ -483,3 +483,43 @@ def test_restart_and_quarantine_counters_count_every_one_for_the_metrics():
     view = h.status()["g-1"]
     assert view["total_quarantines"] == 2
     assert view["quarantined_until"] == pytest.approx(h.clock.now() + 20.0)
+
+
+def test_a_quarantine_and_its_end_are_told_to_the_listener_and_logged_for_the_operator(caplog):
+    h = Harness([{"name": "g-1", "group": "g"}], POLICY)
+    with caplog.at_level("INFO", logger="transhades.supervisor"):
+        h.sup.tell(QuarantineGroup("g", 30.0, "FloodWait 30 s"))
+        assert h.state("g-1") == "quarantined"
+        assert h.status()["g-1"]["quarantined_until"] == pytest.approx(h.clock.now() + 30.0)
+        h.advance(30.0)
+    assert h.changes[-2:] == [("g-1", "quarantined"), ("g-1", "running")]
+    assert h.status()["g-1"]["quarantined_until"] is None
+    assert "g-1 quarantined for 30.0 s: FloodWait 30 s" in caplog.text
+    assert "g-1 readmitted" in caplog.text
+
+
+def test_the_same_deadline_twice_is_one_quarantine():
+    h = Harness([{"name": "g-1", "group": "g"}], POLICY)
+    h.sup.tell(QuarantineGroup("g", 30.0, "one"))
+    h.sup.tell(QuarantineGroup("g", 30.0, "the same deadline again"))
+    assert h.status()["g-1"]["total_quarantines"] == 1
+
+
+def test_a_restart_exactly_as_old_as_the_window_no_longer_counts():
+    from transhades.supervision import ChildRecord, Escalate, RestartAfter
+
+    record = ChildRecord(ChildSpec("a", "a", lambda m: None),
+                         RestartPolicy(max_restarts=1, within_seconds=60, backoff=Backoff(1.0, 1.0, 0.0)))
+    rng = random.Random(0)
+    assert isinstance(record.on_exit(0.0, True, rng), RestartAfter)
+    assert isinstance(record.on_exit(59.999, True, rng), Escalate), "inside the window: one too many"
+    record.restarts.clear()
+    record.restarts.append(0.0)
+    assert isinstance(record.on_exit(60.0, True, rng), RestartAfter), "at the window's edge it has fallen out"
+    assert record.total_restarts == 2
+
+
+def test_jitter_is_added_to_the_base_delay():
+    backoff = Backoff(2.0, 30.0, 0.25)
+    drawn = random.Random(11).uniform(-0.5, 0.5)  # the spread of the first delay: 2 s * 0.25
+    assert backoff.delay(1, random.Random(11)) == pytest.approx(2.0 + drawn)
