@@ -234,47 +234,62 @@ class FrontDesk:
         command, _, addressee = head[1:].partition("@")
         if addressee and self.username and addressee.lower() != self.username.lower():
             return []
-        command, arg = command.lower(), arg.strip()
-        user = message.from_user
-        prefs = self.settings.get(user.id)
+        command = command.lower()
         target = message.reply_to_message
         if not private and target is not None and media_of(target) is not None and command in ("transcribe", "t"):
             return self._intake(message, target, lang)
-        if command in ("start", "help"):
-            self._reply(message, say(lang, "help"))
-        elif command == "status":
-            if self.rules.admins and user.id not in self.rules.admins:
-                self._reply(message, say(lang, "status_admins"))
-            else:
-                return [AskStatus(message.chat.id, lang)]
-        elif command == "cancel":
-            jobs = tuple(sorted(self.running.get(user.id, ())))
-            self._reply(message, say(lang, "cancel_count", count=len(jobs)) if jobs else say(lang, "cancel_none"))
-            return [CancelJobs(jobs)] if jobs else []
-        elif command == "provider":
-            def mark(label: str, chosen: bool) -> str:
-                return say(lang, "current", label=label) if chosen else label
+        handler = COMMANDS.get(command)
+        if handler is None:
+            if private:
+                self._reply(message, say(lang, "unknown_command"))
+            return []
+        return handler(self, Command(message, arg.strip(), lang, self.settings.get(message.from_user.id)))
 
-            rows = [[(mark(say(lang, "auto"), prefs.provider is None), "prov:auto")]] + [
-                [(mark(name, name == prefs.provider), f"prov:{name}")] for name, _ in self.rules.providers]
-            if any(k == "deepgram" for _, k in self.rules.providers):
-                rows.append([(mark(f"{say(lang, 'dg_model')}: {m}", m == prefs.deepgram_model),
-                              f"dgm:{m}") for m in DEEPGRAM_MODELS])
-            current = prefs.provider or say(lang, "auto")
-            self._reply(message, say(lang, "provider_pick", current=current), buttons=rows)
-        elif command == "language":
-            if arg:
-                return self._set(message.chat.id, None, user.id, lang, "lang", arg)
-            rows = [[(code if code != "auto" else say(lang, "auto"), f"lang:{code}") for code in LANGUAGE_CHOICES[i:i + 5]]
-                    for i in range(0, len(LANGUAGE_CHOICES), 5)]
-            self._reply(message, say(lang, "language_pick", current=prefs.language or say(lang, "auto")), buttons=rows)
-        elif command == "format":
-            if arg:
-                return self._set(message.chat.id, None, user.id, lang, "fmt", arg)
-            self._reply(message, say(lang, "format_pick", current=prefs.format),
-                        buttons=[[(f, f"fmt:{f}") for f in FORMATS]])
-        elif private:
-            self._reply(message, say(lang, "unknown_command"))
+    # One small handler per command; COMMANDS (below the class) names them.
+
+    def _help(self, c: "Command") -> list[Action]:
+        self._reply(c.message, say(c.lang, "help"))
+        return []
+
+    def _status_command(self, c: "Command") -> list[Action]:
+        if self.rules.admins and c.user_id not in self.rules.admins:
+            self._reply(c.message, say(c.lang, "status_admins"))
+            return []
+        return [AskStatus(c.message.chat.id, c.lang)]
+
+    def _cancel(self, c: "Command") -> list[Action]:
+        jobs = tuple(sorted(self.running.get(c.user_id, ())))
+        self._reply(c.message, say(c.lang, "cancel_count", count=len(jobs)) if jobs else say(c.lang, "cancel_none"))
+        return [CancelJobs(jobs)] if jobs else []
+
+    def _provider(self, c: "Command") -> list[Action]:
+        lang, prefs = c.lang, c.prefs
+
+        def mark(label: str, chosen: bool) -> str:
+            return say(lang, "current", label=label) if chosen else label
+
+        rows = [[(mark(say(lang, "auto"), prefs.provider is None), "prov:auto")]] + [
+            [(mark(name, name == prefs.provider), f"prov:{name}")] for name, _ in self.rules.providers]
+        if any(k == "deepgram" for _, k in self.rules.providers):
+            rows.append([(mark(f"{say(lang, 'dg_model')}: {m}", m == prefs.deepgram_model), f"dgm:{m}")
+                         for m in DEEPGRAM_MODELS])
+        self._reply(c.message, say(lang, "provider_pick", current=prefs.provider or say(lang, "auto")), buttons=rows)
+        return []
+
+    def _language(self, c: "Command") -> list[Action]:
+        if c.arg:
+            return self._set(c.message.chat.id, None, c.user_id, c.lang, "lang", c.arg)
+        rows = [[(code if code != "auto" else say(c.lang, "auto"), f"lang:{code}") for code in LANGUAGE_CHOICES[i:i + 5]]
+                for i in range(0, len(LANGUAGE_CHOICES), 5)]
+        self._reply(c.message, say(c.lang, "language_pick", current=c.prefs.language or say(c.lang, "auto")),
+                    buttons=rows)
+        return []
+
+    def _format(self, c: "Command") -> list[Action]:
+        if c.arg:
+            return self._set(c.message.chat.id, None, c.user_id, c.lang, "fmt", c.arg)
+        self._reply(c.message, say(c.lang, "format_pick", current=c.prefs.format),
+                    buttons=[[(f, f"fmt:{f}") for f in FORMATS]])
         return []
 
     def _on_callback(self, query: types.CallbackQuery) -> list[Action]:
@@ -433,6 +448,27 @@ class FrontDesk:
                   cache: dict[str, Any] | None = None) -> None:
         self.outbox.put(Outgoing("text", chat_id, status_report(lang, status, cache, wall_now)))
 
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command as its handler sees it."""
+
+    message: types.Message
+    arg: str
+    lang: str
+    prefs: Any  # the user's settings.Prefs
+
+    @property
+    def user_id(self) -> int:
+        return self.message.from_user.id
+
+
+COMMANDS = {
+    "start": FrontDesk._help, "help": FrontDesk._help, "status": FrontDesk._status_command,
+    "cancel": FrontDesk._cancel, "provider": FrontDesk._provider, "language": FrontDesk._language,
+    "format": FrontDesk._format,
+}
 
 def status_report(lang: str, status: dict[str, Any], cache: dict[str, Any] | None = None,
                   wall_now: float | None = None) -> str:
