@@ -523,3 +523,150 @@ def test_jitter_is_added_to_the_base_delay():
     backoff = Backoff(2.0, 30.0, 0.25)
     drawn = random.Random(11).uniform(-0.5, 0.5)  # the spread of the first delay: 2 s * 0.25
     assert backoff.delay(1, random.Random(11)) == pytest.approx(2.0 + drawn)
+
+
+def test_what_the_operator_reads_in_the_log_and_the_alerts(caplog):
+    h = Harness([{"name": "a"}, {"name": "t", "restart": Restart.TRANSIENT}], POLICY)
+    with caplog.at_level("INFO", logger="transhades.supervisor"):
+        h.crash("a")
+        h.advance(1.0)
+        wait_for(lambda: h.starts("a") == 2, what="restart")
+        h.registry.get("a").tell("exit")
+        wait_for(lambda: h.state("a") == "restarting", what="normal exit")
+        h.registry.get("t").tell("exit")
+        wait_for(lambda: h.state("t") == "stopped", what="transient exit")
+        h.advance(2.0)
+        wait_for(lambda: h.state("a") == "running", what="running again")
+        h.crash("a")  # restart 3
+        h.advance(4.0)
+        wait_for(lambda: h.state("a") == "running", what="running again")
+        h.crash("a")  # a fourth within 60 s: more than max_restarts=3
+        h.sup.ask(StopTree(), timeout=10)
+    lines = [r.getMessage() for r in caplog.records if r.name == "transhades.supervisor"]
+    assert "a crashed (RuntimeError: boom); restart 1 in 1.00 s" in lines
+    assert "a exited (normal); restart 2 in 2.00 s" in lines
+    assert "t exited (normal) and is not restarted (transient)" in lines
+    alert = "ALERT: a restarted 3 times within 60 s and crashed again (RuntimeError: boom); "
+    assert alert + "marked failed" in lines
+    assert h.alerts == [alert + "marked failed"]
+    assert "tree stopped (requested)" in lines
+
+
+def test_a_tree_stopped_by_escalation_says_why_and_alerts(caplog):
+    h = Harness([{"name": "a", "escalation": Escalation.STOP_TREE}], RestartPolicy(0, 60, Backoff(1.0, 1.0, 0.0)))
+    with caplog.at_level("INFO", logger="transhades.supervisor"):
+        h.registry.get("a").tell("crash")
+        wait_for(lambda: h.tree_stopped, what="the tree to stop")
+    alert = "ALERT: a restarted 0 times within 60 s and crashed again (RuntimeError: boom); stopping the whole tree"
+    assert h.alerts == [alert]
+    lines = [r.getMessage() for r in caplog.records]
+    assert alert in lines and "tree stopped (a failed)" in lines
+    assert h.tree_stopped == ["a failed: RuntimeError: boom"]
+
+
+def test_a_supervisor_without_alert_hooks_escalates_and_stays_up():
+    registry = Registry()
+    sup = Supervisor.start([ChildSpec("a", "a", lambda m: Probe.start("a", m, []))],
+                           RestartPolicy(0, 60, Backoff(1.0, 1.0, 0.0)), ManualClock(), registry)
+    sup.ask(TreeStatus(), timeout=5)
+    registry.get("a").tell("crash")
+    wait_for(lambda: {v["name"]: v for v in sup.ask(TreeStatus(), timeout=5)}["a"]["state"] == "failed",
+             what="escalation without hooks")
+    assert sup.is_alive()
+    sup.stop()
+
+
+def test_the_listener_gets_whole_views_and_the_whole_table():
+    seen: list = []
+
+    class Listener:
+        def member_changed(self, view, table):
+            seen.append((view, table))
+
+    clock, registry = ManualClock(), Registry()
+    specs = [ChildSpec(n, "g", lambda m, n=n: Probe.start(n, m, [])) for n in ("g-1", "g-2")]
+    sup = Supervisor.start(specs, POLICY, clock, registry, Listener())
+    sup.ask(TreeStatus(), timeout=5)
+    sup.tell(QuarantineGroup("g", 10.0, "FloodWait 10 s"))
+    sup.ask(TreeStatus(), timeout=5)
+    view, table = seen[-1]
+    assert (view.name, view.group, view.state, view.quarantined_until) == ("g-2", "g", "quarantined",
+                                                                          clock.now() + 10.0)
+    assert [(v.name, v.state) for v in table] == [("g-1", "quarantined"), ("g-2", "quarantined")]
+    registry.get("g-1").tell("crash")
+    wait_for(lambda: seen[-1][0].state == "restarting", what="the crash told")
+    assert seen[-1][0].reason == "RuntimeError: boom"
+    sup.stop()
+
+
+def test_a_quarantine_skips_failed_members_and_still_reaches_the_rest():
+    h = Harness([{"name": "g-1", "group": "g"}, {"name": "g-2", "group": "g"}],
+                RestartPolicy(max_restarts=0, within_seconds=60, backoff=Backoff(1.0, 1.0, 0.0)))
+    h.crash("g-1")
+    wait_for(lambda: h.state("g-1") == "failed", what="g-1 failed")
+    changes = len(h.changes)
+    h.sup.tell(QuarantineGroup("g", 30.0, "FloodWait"))
+    h.sup.tell(QuarantineGroup("g", 30.0, "the same deadline: nothing new"))
+    assert h.state("g-2") == "quarantined" and h.state("g-1") == "failed"
+    assert h.changes[changes:] == [("g-2", "quarantined")], "told once, for the member that can be quarantined"
+
+
+def test_a_transient_child_whose_start_raises_counts_as_crashed_and_is_retried():
+    clock, registry, attempts = ManualClock(), Registry(), []
+
+    def start(monitor):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("constructor failed")
+        return Probe.start("a", monitor, [])
+
+    sup = Supervisor.start([ChildSpec("a", "a", start, restart=Restart.TRANSIENT)], POLICY, clock, registry)
+    wait_for(lambda: {v["name"]: v for v in sup.ask(TreeStatus(), timeout=5)}["a"]["state"] == "restarting",
+             what="a failed start is a crash, not a normal exit")
+    clock.advance(1.0)
+    wait_for(lambda: len(attempts) == 2, what="the retry")
+    sup.stop()
+
+
+def test_a_generous_stop_budget_lets_every_child_finish_stopping():
+    h = Harness([{"name": "a", "probe": {"stop_delay": 0.2}}, {"name": "b", "probe": {"stop_delay": 0.2}}], POLICY)
+    assert h.sup.ask(StopTree(5.0), timeout=10) == {"b": "stopped", "a": "stopped"}
+    assert h.registry.get("a") is None and h.registry.get("b") is None
+
+
+def test_a_child_waiting_for_its_restart_is_reported_not_running_when_the_tree_stops():
+    h = Harness([{"name": "a"}, {"name": "b"}], POLICY)
+    h.crash("a")
+    assert h.sup.ask(StopTree(), timeout=10) == {"b": "stopped", "a": "not running"}
+
+
+def test_an_unknown_message_is_refused_by_name_and_names_are_unique():
+    h = Harness([{"name": "a"}], POLICY)
+    with pytest.raises(TypeError, match="supervisor got an unknown message str"):
+        h.sup.ask("hello", timeout=5)
+    spec = ChildSpec("a", "a", lambda m: None)
+    with pytest.raises(ValueError, match="child names must be unique"):
+        Supervisor([spec, spec], POLICY, ManualClock(), Registry())
+
+
+def test_short_backoffs_are_not_rounded_up():
+    assert Backoff(0.1, 5.0, 0.0).delay(1, random.Random(0)) == pytest.approx(0.1)
+
+
+def test_a_childs_view_names_its_group_for_status_and_metrics():
+    h = Harness([{"name": "g-1", "group": "g"}], POLICY)
+    assert h.status()["g-1"]["group"] == "g"
+
+
+def test_a_listener_that_raises_is_logged_and_the_supervisor_goes_on(caplog):
+    class Broken:
+        def member_changed(self, view, table):
+            raise RuntimeError("listener bug")
+
+    registry = Registry()
+    with caplog.at_level("ERROR", logger="transhades.supervisor"):
+        sup = Supervisor.start([ChildSpec("a", "a", lambda m: Probe.start("a", m, []))], POLICY, ManualClock(),
+                               registry, Broken())
+        sup.ask(TreeStatus(), timeout=5)
+    assert "tree listener failed" in caplog.text and sup.is_alive()
+    sup.stop()
