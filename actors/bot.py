@@ -7,8 +7,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pyrogram import errors
-
 from transhades import logs
 from transhades.clock import Clock
 from transhades.jobflow import DISPATCHER
@@ -30,15 +28,13 @@ from transhades.messages import (
 )
 from transhades.registry import Registry
 from transhades.telegram.desk import AskStatus, CancelJobs, FrontDesk, Route, StartJob
-from transhades.telegram.download import flood_seconds
-from transhades.telegram.outbox import Outgoing
+from transhades.telegram.sender import Sender
 
 from .base import ExitMonitor, SupervisedActor
 
 log = logging.getLogger("transhades.bot")
 intake_log = logging.getLogger("transhades.supervisor")  # where operators already look for it
 BOT = "bot"
-NO_SESSION_RETRY = 1.0
 
 
 class ChatListener:
@@ -132,56 +128,12 @@ class BotActor(SupervisedActor):
                     self.desk.status_part(context, "cache", None, self.clock.wall())  # no cache to ask
 
     def flush(self) -> None:
-        now = self.clock.now()
-        ready, later = self.desk.outbox.due(now)
         gateway = self.gateways.get(self.sender)
         if gateway is not None and not self.desk.username:
             self.desk.username = getattr(gateway, "username", None)
-        for index, item in enumerate(ready):
-            if gateway is None:  # the session is restarting: try again shortly, in order
-                for rest in reversed(ready[index:]):
-                    self.desk.outbox.retry(rest)
-                later = now + NO_SESSION_RETRY
-                break
-            try:
-                self._send(gateway, item)
-            except errors.Flood as error:
-                for rest in reversed(ready[index:]):
-                    self.desk.outbox.retry(rest)
-                self.desk.outbox.hold(now + flood_seconds(error))
-                later = now + flood_seconds(error)
-                log.warning("sending is flood-waited for %s s", error.value)
-                break
-            except errors.MessageNotModified:
-                pass
-            except errors.RPCError as error:  # the chat is gone or the bot was blocked: nobody to tell
-                log.warning("could not send to chat %s: %s", item.chat_id, error.__class__.__name__)
-                if item.key is not None and item.key[0] == "reply":
-                    self.desk.sent(item.key, None)  # settled: resending after a restart would fail the same way
-            except Exception:  # the connection broke: keep this and the rest for the next incarnation
-                for rest in reversed(ready[index:]):
-                    self.desk.outbox.retry(rest)
-                raise
+        later = Sender(self.desk.outbox, self.desk.sent).flush(gateway, self.clock.now())
         if later is not None:
             self._tick(later)
-
-    def _send(self, gateway: Any, item: Outgoing) -> None:
-        message_id = None
-        if item.kind == "text":
-            message_id = gateway.send_text(item.chat_id, item.text, item.reply_to, item.buttons,
-                                           random_id=item.random_id)
-        elif item.kind == "edit":
-            try:
-                gateway.edit_text(item.chat_id, item.message_id, item.text, item.buttons)
-            except errors.MessageNotModified:
-                pass  # it already says so (the edit went out before a restart)
-        elif item.kind == "document":
-            message_id = gateway.send_document(item.chat_id, item.file_name, item.data, item.text, item.reply_to,
-                                               random_id=item.random_id)
-        elif item.kind == "callback":
-            gateway.answer_callback(item.callback_id)
-        if item.key is not None:
-            self.desk.sent(item.key, message_id)
 
     def _tick(self, at: float) -> None:
         if self.tick_at is not None and self.tick_at <= at:
