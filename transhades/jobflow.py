@@ -47,15 +47,13 @@ from .messages import (
     Waiting,
 )
 from .media import AudioChunk, LocalFile, PreparedAudio, TelegramFile
+from .routing import CredentialRouter, FlowMetrics
 from .transcript import Transcript, stitch
 
 CACHE = "cache"
 AUDIO = "audio"
 PROVIDER_PREFIX = "provider:"
 CREDENTIAL_PREFIX = "credential:"
-SUCCESS_WINDOW = 20  # recent downloads per credential that its success rate looks at ...
-SUCCESS_SECONDS = 300.0  # ... within this time, so one old failure does not keep a session idle for good
-PACING_SECONDS = 60.0  # downloads_per_minute counts the downloads started within this window
 DISPATCHER = "dispatcher"
 QUEUE_UPDATES = 100  # waiting jobs told their new position when the line moves
 UNPARK_MISSES = 32  # parked tasks tried in a row without success before a queue is left for later
@@ -217,18 +215,8 @@ class JobFlow:
         self.parked: dict[str, deque[Task]] = {}  # tasks waiting for a free slot, per kind of work
         self.slot_counts = {CREDENTIAL_PREFIX: download_slots, PROVIDER_PREFIX: provider_slots, AUDIO: audio_slots}
         self._ticket_seq = itertools.count(1)
-        self.downloads: dict[str, deque[tuple[float, bool]]] = {}  # credential -> recent (when, succeeded)
-        self.downloads_per_minute = downloads_per_minute  # per credential; 0: no pacing
-        self.download_starts: dict[str, deque[float]] = {}  # credential -> when its recent downloads started
-        self.downloaded: dict[str, int] = {}  # credential -> downloads finished
-        self._use_seq = itertools.count(1)
-        self.last_used: dict[str, int] = {}  # credential -> order of its latest download (least recent first)
-        self.wake_at: float | None = None
-        self.duration_bounds = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, float("inf"))
-        self.duration_counts = [0] * len(self.duration_bounds)
-        self.duration_sum = 0.0
-        self.requests: dict[str, int] = {}
-        self.counters = {"submitted": 0, "completed": 0, "failed": 0, "cache_hits": 0, "cache_misses": 0}
+        self.credentials = CredentialRouter(downloads_per_minute)
+        self.metrics = FlowMetrics()
 
     # ----------------------------------------------------------------------------------- client events
 
@@ -248,7 +236,7 @@ class JobFlow:
             request = replace(request, language=self.languages[0])
         job = Job(request, listener, order, submitted_at=self.now())
         self.jobs[request.id] = job
-        self.counters["submitted"] += 1
+        self.metrics.count("submitted")
         self.waiting.append(request.id)
         out += self._admit()
         if job.state == "queued":
@@ -280,7 +268,7 @@ class JobFlow:
         if task.step in ("lookup_source", "lookup_hash"):
             return self._after_lookup(job, task.step, result)
         if task.step == "download":
-            self._record_download(task.worker_name, True)
+            self.credentials.record(task.worker_name, True, self.now())
             job.local = result
             return self._start_task(job, Task(job.id, "fingerprint"))
         if task.step == "fingerprint":
@@ -325,7 +313,7 @@ class JobFlow:
             job.tasks.remove(task)  # a cache that cannot answer is a miss, never a failed job
             return self._after_lookup(job, task.step, None)
         if task.step == "download":
-            self._record_download(task.worker_name, False)
+            self.credentials.record(task.worker_name, False, self.now())
             if isinstance(error, RateLimited):  # FloodWait: this credential waits, the job moves on at once
                 return self._quarantine(task.group, error.retry_after or self.retry_default, error.message) + \
                     self._place(task)
@@ -402,16 +390,10 @@ class JobFlow:
         providers = {name: {"breaker": b.state, "failures": b.failures,
                             "disabled": self.disabled.get(PROVIDER_PREFIX + name)}
                      for name, b in self.breakers.items()}
-        credentials = {name: {"requests": count, "downloads": self.downloaded.get(name, 0),
-                              "success_rate": self._success_rate(name)}
-                       for name, count in self.requests.items()}
         return {"active": len(self.jobs) - len(self.waiting), "queued": len(self.waiting),
                 "max_active": self.limits.max_concurrent_jobs,
-                "counters": dict(self.counters), "groups": groups, "providers": providers,
-                "credentials": credentials,
-                "durations": {"buckets": [("+Inf" if b == float("inf") else b, c)
-                                          for b, c in zip(self.duration_bounds, self.duration_counts)],
-                              "sum": self.duration_sum}}
+                "counters": dict(self.metrics.counters), "groups": groups, "providers": providers,
+                "credentials": self.credentials.status(now), "durations": self.metrics.durations()}
 
     # ----------------------------------------------------------------------------------- internals
 
@@ -587,21 +569,14 @@ class JobFlow:
         used least recently, so sustained load spreads over every session and none collects the flood risk."""
         now = self.now()
         credentials = [m for m in self.members.values() if m.group.startswith(CREDENTIAL_PREFIX)]
-        free = [m for m in credentials if m.free(now)]
-        paced = [m for m in free if self._paced(m.name, now)]
-        free = [m for m in free if m not in paced]
-        if free:
-            best = min(free, key=lambda m: (m.load - m.slots, -self._success_rate(m.name),
-                                            self.last_used.get(m.name, 0), m.name))
-            self.requests[best.name] = self.requests.get(best.name, 0) + 1
-            self.last_used[best.name] = next(self._use_seq)
-            if self.downloads_per_minute:
-                self.download_starts.setdefault(best.name, deque()).append(now)
+        ready, paced = self.credentials.split_paced((m for m in credentials if m.free(now)), now)
+        if ready:
             job.waiting_told = False
-            return self._send(task, best)
+            return self._send(task, self.credentials.choose(ready, now))
         if paced:
             self._park(task)  # the first paced session to have room again takes it
-            return self._wake_for_pacing(paced, now)
+            wait = self.credentials.wake_after(paced, now)
+            return [] if wait is None else [WakeUp(wait)]
         if any(m.usable(now) for m in credentials):
             self._park(task)  # every session is busy downloading: wait for a slot, never queue behind a flood
             return []
@@ -612,40 +587,18 @@ class JobFlow:
         return self._finish(job, Failed(job.id, ProviderUnavailable(
             "no Telegram connection is available to download the file; the operator has been alerted")))
 
-    def _paced(self, name: str, now: float) -> bool:
-        """This session started ``downloads_per_minute`` downloads within the last minute."""
-        if not self.downloads_per_minute:
-            return False
-        starts = self.download_starts.get(name)
-        while starts and starts[0] <= now - PACING_SECONDS:
-            starts.popleft()
-        return bool(starts) and len(starts) >= self.downloads_per_minute
-
-    def _wake_for_pacing(self, paced: list[Member], now: float) -> list[Effect]:
-        due = min(self.download_starts[m.name][0] for m in paced) + PACING_SECONDS
-        if self.wake_at is not None and now < self.wake_at <= due:
-            return []  # a wake-up is already on its way
-        self.wake_at = due
-        return [WakeUp(max(0.0, due - now))]
-
     def tick(self) -> list[Effect]:
         """A wake-up came: the time that work was waiting for has passed."""
-        self.wake_at = None
+        self.credentials.woken()
         return self._unpark(["download"])
 
-    def _success_rate(self, name: str) -> float:
-        outcomes = self.downloads.get(name)
-        if not outcomes:
-            return 1.0
-        since = self.now() - SUCCESS_SECONDS
-        recent = [ok for when, ok in outcomes if when >= since]
-        return sum(recent) / len(recent) if recent else 1.0
+    @property
+    def downloads_per_minute(self) -> int:
+        return self.credentials.downloads_per_minute
 
-    def _record_download(self, name: str | None, ok: bool) -> None:
-        if name:
-            self.downloads.setdefault(name, deque(maxlen=SUCCESS_WINDOW)).append((self.now(), ok))
-            if ok:
-                self.downloaded[name] = self.downloaded.get(name, 0) + 1
+    @downloads_per_minute.setter
+    def downloads_per_minute(self, value: int) -> None:
+        self.credentials.downloads_per_minute = value
 
     def _choose(self, job: Job, candidates: list[tuple[str, Member]]) -> Member:
         """A user who chose a provider waits for it; otherwise work spreads to whichever remote provider is
@@ -752,11 +705,11 @@ class JobFlow:
 
     def _after_lookup(self, job: Job, step: str, found: Transcript | None) -> list[Effect]:
         if found is not None:
-            self.counters["cache_hits"] += 1
+            self.metrics.count("cache_hits")
             return self._complete(job, found, cached=True)
         if step == "lookup_source":
             return self._start_task(job, self._fetch_or_fingerprint(job))
-        self.counters["cache_misses"] += 1
+        self.metrics.count("cache_misses")
         return self._start_task(job, Task(job.id, "prepare"))
 
     def _fetch_or_fingerprint(self, job: Job) -> Task:
@@ -784,17 +737,13 @@ class JobFlow:
             member = self._pick(CACHE)
             if member:
                 out.append(Send(member.name, StoreTranscript(keys, transcript)))
-        self.counters["completed"] += 1
+        self.metrics.count("completed")
         return out + self._finish(job, Completed(job.id, transcript, cached), count=False)
 
     def _finish(self, job: Job, event: JobEvent, count: bool = True) -> list[Effect]:
         if count and isinstance(event, Failed):
-            self.counters["failed"] += 1
-        took = max(0.0, self.now() - job.submitted_at)
-        self.duration_sum += took
-        for index, bound in enumerate(self.duration_bounds):
-            if took <= bound:
-                self.duration_counts[index] += 1  # Prometheus buckets are cumulative: every bound above too
+            self.metrics.count("failed")
+        self.metrics.job_took(max(0.0, self.now() - job.submitted_at))
         freed = {task.group for task in job.tasks if task.ticket is not None}
         for task in job.tasks:
             if task.ticket is not None:
