@@ -47,13 +47,11 @@ from .messages import (
     Waiting,
 )
 from .media import AudioChunk, LocalFile, PreparedAudio, TelegramFile
+from .roster import AUDIO, CREDENTIAL_PREFIX, PROVIDER_PREFIX, Member, Roster, Task
 from .routing import CredentialRouter, FlowMetrics
 from .transcript import Transcript, stitch
 
 CACHE = "cache"
-AUDIO = "audio"
-PROVIDER_PREFIX = "provider:"
-CREDENTIAL_PREFIX = "credential:"
 DISPATCHER = "dispatcher"
 QUEUE_UPDATES = 100  # waiting jobs told their new position when the line moves
 UNPARK_MISSES = 32  # parked tasks tried in a row without success before a queue is left for later
@@ -128,38 +126,6 @@ Effect = Send | Emit | Quarantine | ReleaseJob | Alert | WakeUp
 
 
 @dataclass
-class Member:
-    name: str
-    group: str
-    state: str = "starting"
-    quarantined_until: float | None = None
-    reason: str | None = None
-    load: int = 0
-    slots: int = 1  # tasks it may hold at once; the rest wait in the dispatcher, not in its mailbox
-
-    def free(self, now: float) -> bool:
-        return self.usable(now) and self.load < self.slots
-
-    def usable(self, now: float) -> bool:
-        if self.state not in ("running", "quarantined"):
-            return False
-        return self.quarantined_until is None or now >= self.quarantined_until
-
-
-@dataclass
-class Task:
-    job_id: str
-    step: str  # lookup_source | fingerprint | lookup_hash | prepare | transcribe
-    group: str = ""
-    chunk: AudioChunk | None = None
-    worker: str | None = None
-    ticket: int | None = None
-    tried: dict[str, str] = field(default_factory=dict)  # provider -> error kind, this attempt
-    fraction: float = 0.0
-    worker_name: str | None = None  # who answered last
-
-
-@dataclass
 class Job:
     request: JobRequest
     listener: Callable[[JobEvent], None]
@@ -209,12 +175,8 @@ class JobFlow:
         self.jobs: dict[str, Job] = {}
         self.waiting: deque[str] = deque()
         self.active_by_user: dict[str, int] = {}
-        self.members: dict[str, Member] = {}
-        self.tickets: dict[int, Task] = {}
         self.in_hand: Any = None  # the message the dispatcher actor is handling (kept if it dies on it)
-        self.parked: dict[str, deque[Task]] = {}  # tasks waiting for a free slot, per kind of work
-        self.slot_counts = {CREDENTIAL_PREFIX: download_slots, PROVIDER_PREFIX: provider_slots, AUDIO: audio_slots}
-        self._ticket_seq = itertools.count(1)
+        self.roster = Roster({CREDENTIAL_PREFIX: download_slots, PROVIDER_PREFIX: provider_slots, AUDIO: audio_slots})
         self.credentials = CredentialRouter(downloads_per_minute)
         self.metrics = FlowMetrics()
 
@@ -354,39 +316,23 @@ class JobFlow:
 
     def membership(self, members: Iterable[MemberView]) -> list[Effect]:
         """The whole table, as after a dispatcher restart: forget loads, place every task again."""
-        self.members = {}
-        for view in members:
-            self.members[view.name] = Member(view.name, view.group, view.state, view.quarantined_until, view.reason,
-                                             slots=self._slots_of(view.group))
-        in_flight = list(self.tickets.values())
-        self.tickets.clear()
-        for task in in_flight:
-            task.worker = task.ticket = None
-            self._park(task)
+        for task in self.roster.reset(members):
+            self.roster.park(task)
         return self._unpark()
 
     def member_changed(self, view: MemberView) -> list[Effect]:
-        member = self.members.get(view.name)
-        if member is None:
-            member = self.members[view.name] = Member(view.name, view.group, slots=self._slots_of(view.group))
-        was_running = member.state in ("running", "quarantined")
-        member.state, member.reason = view.state, view.reason
-        member.quarantined_until = view.quarantined_until
-        out: list[Effect] = []
-        if was_running and view.state not in ("running", "quarantined"):
-            out += self._worker_lost(member)
-        return out + self._unpark()
+        member, lost = self.roster.change(view)
+        return (self._worker_lost(member) if lost else []) + self._unpark()
+
+    @property
+    def tickets(self) -> dict[int, Task]:
+        return self.roster.tickets
 
     # ----------------------------------------------------------------------------------- status
 
     def status(self) -> dict[str, Any]:
         now = self.now()
-        groups: dict[str, list[dict[str, Any]]] = {}
-        for m in self.members.values():
-            until = m.quarantined_until if m.quarantined_until and m.quarantined_until > now else None
-            groups.setdefault(m.group, []).append(
-                {"name": m.name, "state": m.state, "load": m.load, "quarantined_for": until and until - now,
-                 "reason": m.reason})
+        groups = self.roster.status(now)
         providers = {name: {"breaker": b.state, "failures": b.failures,
                             "disabled": self.disabled.get(PROVIDER_PREFIX + name)}
                      for name, b in self.breakers.items()}
@@ -457,9 +403,6 @@ class JobFlow:
         return Transcribe(ticket, DISPATCHER, task.chunk, request.language, dict(request.models).get(provider),
                           languages, hint)
 
-    def _group(self, group: str) -> list[Member]:
-        return [m for m in self.members.values() if m.group == group]
-
     def _pick(self, group: str) -> Member | None:
         if group in self.disabled:
             return None
@@ -467,8 +410,7 @@ class JobFlow:
         breaker = self.breakers.get(group[len(PROVIDER_PREFIX):]) if group.startswith(PROVIDER_PREFIX) else None
         if breaker is not None and not breaker.allows(now):
             return None
-        free = [m for m in self._group(group) if m.free(now)]
-        return min(free, key=lambda m: (m.load, m.name)) if free else None
+        return self.roster.least_loaded_free(group, now)
 
     def _group_outlook(self, group: str) -> str:
         """``usable`` | ``busy`` (every slot taken) | ``later`` (restarting, starting, quarantined, breaker open) |
@@ -476,7 +418,7 @@ class JobFlow:
         if group in self.disabled:
             return "gone"
         now = self.now()
-        members = self._group(group)
+        members = self.roster.group(group)
         if self._pick(group):
             return "usable"
         breaker = self.breakers.get(group[len(PROVIDER_PREFIX):]) if group.startswith(PROVIDER_PREFIX) else None
@@ -487,23 +429,13 @@ class JobFlow:
         return "gone"
 
     def _send(self, task: Task, member: Member) -> list[Effect]:
-        ticket = next(self._ticket_seq)
-        task.ticket, task.worker, task.group = ticket, member.name, member.group
-        member.load += 1
-        self.tickets[ticket] = task
+        ticket = self.roster.assign(task, member)
         if task.step == "transcribe":
             self.breakers[member.group[len(PROVIDER_PREFIX):]].sent()
         return [Send(member.name, self._message(self.jobs[task.job_id], task, ticket))]
 
     def _take(self, ticket: int) -> Task | None:
-        task = self.tickets.pop(ticket, None)
-        if task is None:
-            return None
-        member = self.members.get(task.worker or "")
-        if member and member.load > 0:
-            member.load -= 1
-        task.worker_name, task.worker, task.ticket = task.worker, None, None
-        return task
+        return self.roster.take(ticket)
 
     def _place(self, task: Task) -> list[Effect]:
         job = self.jobs[task.job_id]
@@ -568,7 +500,7 @@ class JobFlow:
         """The best credential: the most free download slots, then the best recent success rate, then the one
         used least recently, so sustained load spreads over every session and none collects the flood risk."""
         now = self.now()
-        credentials = [m for m in self.members.values() if m.group.startswith(CREDENTIAL_PREFIX)]
+        credentials = [m for m in self.roster.members.values() if m.group.startswith(CREDENTIAL_PREFIX)]
         ready, paced = self.credentials.split_paced((m for m in credentials if m.free(now)), now)
         if ready:
             job.waiting_told = False
@@ -617,34 +549,20 @@ class JobFlow:
             return []
         job.waiting_told = True
         now = self.now()
-        deadlines = [m.quarantined_until for g in groups for m in self._group(g)
+        deadlines = [m.quarantined_until for g in groups for m in self.roster.group(g)
                      if m.quarantined_until and m.quarantined_until > now]
         seconds = min(deadlines) - now if deadlines else 0.0
         return [Emit(job.listener, Waiting(job.id, seconds, reason))]
 
-    def _slots_of(self, group: str) -> int:
-        for prefix, count in self.slot_counts.items():
-            if group.startswith(prefix):
-                return count
-        return 1_000_000  # the cache answers as fast as it is asked
-
-    @staticmethod
-    def _queue_of(task: Task) -> str:
-        if task.step == "download":
-            return "download"
-        if task.step == "transcribe":
-            return "transcribe"
-        return task.group
-
     def _park(self, task: Task) -> None:
-        self.parked.setdefault(self._queue_of(task), deque()).append(task)
+        self.roster.park(task)
 
     def _unpark(self, queues: Iterable[str] | None = None, slots: int | None = None) -> list[Effect]:
         """Place parked tasks again, oldest first, until ``slots`` of them went out (one freed slot takes one
         task) or many in a row still could not go (the rest wait for the next freed slot)."""
         out: list[Effect] = []
-        for name in list(self.parked) if queues is None else queues:
-            waiting = self.parked.get(name)
+        for name in list(self.roster.parked) if queues is None else queues:
+            waiting = self.roster.parked.get(name)
             misses = placed = 0
             for _ in range(len(waiting) if waiting else 0):
                 if not waiting or misses >= UNPARK_MISSES or (slots is not None and placed >= slots):
@@ -662,27 +580,15 @@ class JobFlow:
 
     def _freed(self, group: str | None) -> list[Effect]:
         """A slot in ``group`` came free: the tasks waiting for that kind of work may go."""
-        if not group:
-            return []
-        if group.startswith(CREDENTIAL_PREFIX):
-            return self._unpark(["download"], slots=1)
-        if group.startswith(PROVIDER_PREFIX):
-            return self._unpark(["transcribe"], slots=1)
-        return self._unpark([group], slots=1)
+        return self._unpark([self.roster.queue_freed_by(group)], slots=1) if group else []
 
     def _quarantine(self, group: str, seconds: float, reason: str) -> list[Effect]:
-        until = self.now() + seconds
-        for member in self._group(group):
-            if member.quarantined_until is None or member.quarantined_until < until:
-                member.quarantined_until = until
+        self.roster.quarantine(group, self.now() + seconds)
         return [Quarantine(group, seconds, reason)]
 
     def _worker_lost(self, member: Member) -> list[Effect]:
         out: list[Effect] = []
-        lost = [(t, task) for t, task in self.tickets.items() if task.worker == member.name]
-        for ticket, task in lost:
-            del self.tickets[ticket]
-            task.worker = task.ticket = None
+        for task in self.roster.lose(member):
             job = self.jobs.get(task.job_id)
             if job is None:
                 continue
@@ -691,7 +597,6 @@ class JobFlow:
                 out += self._after_lookup(job, task.step, None)
                 continue
             out += self._retry_or_fail(job, task, None, crashed=member.name)
-        member.load = 0
         return out
 
     def _retry_or_fail(self, job: Job, task: Task, error: TranshadesError | None, crashed: str = "") -> list[Effect]:

@@ -1,0 +1,156 @@
+"""Who works on what: the tree's members as the dispatcher sees them, the tasks each one holds (by ticket), how
+many it may hold (its slots), and the tasks parked until a slot frees up. Plain bookkeeping for ``JobFlow``."""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from .media import AudioChunk
+from .messages import MemberView
+
+CREDENTIAL_PREFIX = "credential:"
+PROVIDER_PREFIX = "provider:"
+AUDIO = "audio"
+LIVE = ("running", "quarantined")  # states in which a member holds its tasks
+
+
+@dataclass
+class Member:
+    name: str
+    group: str
+    state: str = "starting"
+    quarantined_until: float | None = None
+    reason: str | None = None
+    load: int = 0
+    slots: int = 1  # tasks it may hold at once; the rest wait in the dispatcher, not in its mailbox
+
+    def free(self, now: float) -> bool:
+        return self.usable(now) and self.load < self.slots
+
+    def usable(self, now: float) -> bool:
+        if self.state not in ("running", "quarantined"):
+            return False
+        return self.quarantined_until is None or now >= self.quarantined_until
+
+
+@dataclass
+class Task:
+    job_id: str
+    step: str  # lookup_source | fingerprint | lookup_hash | prepare | transcribe
+    group: str = ""
+    chunk: AudioChunk | None = None
+    worker: str | None = None
+    ticket: int | None = None
+    tried: dict[str, str] = field(default_factory=dict)  # provider -> error kind, this attempt
+    fraction: float = 0.0
+    worker_name: str | None = None  # who answered last
+
+
+class Roster:
+    def __init__(self, slot_counts: dict[str, int]) -> None:
+        self.slot_counts = slot_counts  # group prefix -> tasks a member may hold
+        self.members: dict[str, Member] = {}
+        self.tickets: dict[int, Task] = {}
+        self.parked: dict[str, deque[Task]] = {}  # tasks waiting for a free slot, per kind of work
+        self._ticket_seq = itertools.count(1)
+
+    # ----------------------------------------------------------------------------------- members
+
+    def reset(self, views: Iterable[MemberView]) -> list[Task]:
+        """The whole table anew (a dispatcher restart): loads forgotten; returns the tasks that were out."""
+        self.members = {view.name: Member(view.name, view.group, view.state, view.quarantined_until, view.reason,
+                                          slots=self.slots_of(view.group)) for view in views}
+        in_flight = list(self.tickets.values())
+        self.tickets.clear()
+        for task in in_flight:
+            task.worker = task.ticket = None
+        return in_flight
+
+    def change(self, view: MemberView) -> tuple[Member, bool]:
+        """One member's new state; True when it stopped holding its tasks (they are lost with it)."""
+        member = self.members.get(view.name)
+        if member is None:
+            member = self.members[view.name] = Member(view.name, view.group, slots=self.slots_of(view.group))
+        was_live = member.state in LIVE
+        member.state, member.reason = view.state, view.reason
+        member.quarantined_until = view.quarantined_until
+        return member, was_live and view.state not in LIVE
+
+    def group(self, group: str) -> list[Member]:
+        return [m for m in self.members.values() if m.group == group]
+
+    def least_loaded_free(self, group: str, now: float) -> Member | None:
+        free = [m for m in self.group(group) if m.free(now)]
+        return min(free, key=lambda m: (m.load, m.name)) if free else None
+
+    def quarantine(self, group: str, until: float) -> None:
+        for member in self.group(group):
+            if member.quarantined_until is None or member.quarantined_until < until:
+                member.quarantined_until = until
+
+    def slots_of(self, group: str) -> int:
+        for prefix, count in self.slot_counts.items():
+            if group.startswith(prefix):
+                return count
+        return 1_000_000  # the cache answers as fast as it is asked
+
+    # ----------------------------------------------------------------------------------- tickets
+
+    def assign(self, task: Task, member: Member) -> int:
+        ticket = next(self._ticket_seq)
+        task.ticket, task.worker, task.group = ticket, member.name, member.group
+        member.load += 1
+        self.tickets[ticket] = task
+        return ticket
+
+    def take(self, ticket: int) -> Task | None:
+        """The task a reply is about, off its worker; None for a ticket no longer waited for."""
+        task = self.tickets.pop(ticket, None)
+        if task is None:
+            return None
+        member = self.members.get(task.worker or "")
+        if member and member.load > 0:
+            member.load -= 1
+        task.worker_name, task.worker, task.ticket = task.worker, None, None
+        return task
+
+    def lose(self, member: Member) -> list[Task]:
+        """Every task the member held (it died); they are off the books, to be placed again or failed."""
+        lost = [(t, task) for t, task in self.tickets.items() if task.worker == member.name]
+        for ticket, task in lost:
+            del self.tickets[ticket]
+            task.worker = task.ticket = None
+        member.load = 0
+        return [task for _, task in lost]
+
+    # ----------------------------------------------------------------------------------- parking
+
+    @staticmethod
+    def queue_of(task: Task) -> str:
+        if task.step in ("download", "transcribe"):
+            return task.step
+        return task.group
+
+    def park(self, task: Task) -> None:
+        self.parked.setdefault(self.queue_of(task), deque()).append(task)
+
+    @staticmethod
+    def queue_freed_by(group: str) -> str:
+        """Which parked queue a freed slot in ``group`` serves."""
+        if group.startswith(CREDENTIAL_PREFIX):
+            return "download"
+        if group.startswith(PROVIDER_PREFIX):
+            return "transcribe"
+        return group
+
+    def status(self, now: float) -> dict[str, list[dict]]:
+        groups: dict[str, list[dict]] = {}
+        for m in self.members.values():
+            until = m.quarantined_until if m.quarantined_until and m.quarantined_until > now else None
+            groups.setdefault(m.group, []).append(
+                {"name": m.name, "state": m.state, "load": m.load, "quarantined_for": until and until - now,
+                 "reason": m.reason})
+        return groups
