@@ -550,6 +550,9 @@ def test_what_the_operator_reads_in_the_log_and_the_alerts(caplog):
     assert alert + "marked failed" in lines
     assert h.alerts == [alert + "marked failed"]
     assert "tree stopped (requested)" in lines
+    told = [state for name, state in h.changes if name == "a"]
+    assert told[:5] == ["running", "restarting", "running", "restarting", "running"], told
+    assert told[-1] == "failed" and ("t", "stopped") in h.changes
 
 
 def test_a_tree_stopped_by_escalation_says_why_and_alerts(caplog):
@@ -634,10 +637,12 @@ def test_a_generous_stop_budget_lets_every_child_finish_stopping():
     assert h.registry.get("a") is None and h.registry.get("b") is None
 
 
-def test_a_child_waiting_for_its_restart_is_reported_not_running_when_the_tree_stops():
+def test_a_child_waiting_for_its_restart_is_reported_not_running_and_the_rest_still_stop():
     h = Harness([{"name": "a"}, {"name": "b"}], POLICY)
-    h.crash("a")
-    assert h.sup.ask(StopTree(), timeout=10) == {"b": "stopped", "a": "not running"}
+    a = h.registry.get("a")
+    h.crash("b")  # the last started is the first stopped
+    assert h.sup.ask(StopTree(), timeout=10) == {"b": "not running", "a": "stopped"}
+    assert not a.is_alive()
 
 
 def test_an_unknown_message_is_refused_by_name_and_names_are_unique():
