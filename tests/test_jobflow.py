@@ -406,7 +406,7 @@ def test_repeated_provider_failures_open_its_breaker_and_quarantine_it():
     from transhades.breaker import ProviderBreaker
 
     d = Driver()
-    d.flow.breakers["groq"] = ProviderBreaker(failures_to_open=2, break_seconds=45)
+    d.flow.providers.breakers["groq"] = ProviderBreaker(failures_to_open=2, break_seconds=45)
     for job in ("j1", "j2"):
         d.submit(job, user=job)
         d.fail(d.to_transcription(job), ProviderUnavailable("502 bad gateway"))
@@ -421,7 +421,7 @@ def test_half_open_breaker_sends_one_trial_and_releases_the_rest_when_it_passes(
     from transhades.breaker import ProviderBreaker
 
     d = Driver(providers=(("groq", "openai"),))
-    d.flow.breakers["groq"] = ProviderBreaker(failures_to_open=1, break_seconds=10)
+    d.flow.providers.breakers["groq"] = ProviderBreaker(failures_to_open=1, break_seconds=10)
     d.submit("j1", user="a")
     d.fail(d.to_transcription("j1"), ProviderUnavailable("500"))
     d.submit("j2", user="b")

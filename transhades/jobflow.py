@@ -48,7 +48,7 @@ from .messages import (
 )
 from .media import AudioChunk, LocalFile, PreparedAudio, TelegramFile
 from .roster import AUDIO, CREDENTIAL_PREFIX, PROVIDER_PREFIX, Member, Roster, Task
-from .routing import CredentialRouter, FlowMetrics
+from .routing import CredentialRouter, FlowMetrics, ProviderRouter
 from .transcript import Transcript, stitch
 
 CACHE = "cache"
@@ -161,11 +161,7 @@ class JobFlow:
                  languages: tuple[str, ...] = ()) -> None:
         """``providers``: (name, kind) in config order; local-kind providers are moved to the end.
         ``breakers``: per provider name; a provider without one gets the default breaker."""
-        providers = list(providers)
-        self.provider_order = tuple([n for n, k in providers if k != "local"] + [n for n, k in providers if k == "local"])
-        self.breakers = {name: (breakers or {}).get(name) or ProviderBreaker() for name, _ in providers}
-        self.disabled: dict[str, str] = {}  # provider group -> why (a rejected key), until restart
-        self.local = {name for name, kind in providers if kind == "local"}
+        self.providers = ProviderRouter(providers, breakers)
         known = [v for v in (upload_limits or {}).values() if v]
         self.max_chunk_bytes = min(known) if known else None  # a chunk must fit wherever it may be sent
         self.limits = limits
@@ -186,14 +182,11 @@ class JobFlow:
         out: list[Effect] = []
         if request.id in self.jobs:
             return out  # the same job submitted twice is one job
-        order = self.provider_order
-        if request.provider:
-            if request.provider not in self.provider_order:
-                known = ", ".join(self.provider_order) or "none"
-                out.append(Emit(listener, Failed(request.id, BadInput(
-                    f"unknown provider {request.provider!r}; configured providers: {known}"))))
-                return out
-            order = (request.provider,) + tuple(p for p in order if p != request.provider)
+        order = self.providers.order_for(request.provider)
+        if order is None:
+            known = ", ".join(self.providers.order) or "none"
+            return [Emit(listener, Failed(request.id, BadInput(
+                f"unknown provider {request.provider!r}; configured providers: {known}")))]
         if request.language is None and len(self.languages) == 1:  # one language allowed: nothing to detect
             request = replace(request, language=self.languages[0])
         job = Job(request, listener, order, submitted_at=self.now())
@@ -239,7 +232,7 @@ class JobFlow:
         if task.step == "prepare":
             return self._after_prepare(job, result)
         if task.step == "transcribe":
-            breaker = self.breakers[task.group[len(PROVIDER_PREFIX):]]
+            breaker = self.providers.breaker_of(task.group)
             was_closed = breaker.state == "closed"
             breaker.succeeded()
             job.finished.append((task.chunk, result))
@@ -287,11 +280,10 @@ class JobFlow:
         if isinstance(error, RateLimited):
             out += self._quarantine(task.group, error.retry_after or self.retry_default, error.message)
         elif isinstance(error, ProviderUnavailable):
-            opened = self.breakers[provider].failed(self.now(), error.retry_after)
+            opened = self.providers.breakers[provider].failed(self.now(), error.retry_after)
             if opened:
                 out += self._quarantine(task.group, opened, f"circuit open: {error.message}")
-        elif isinstance(error, ProviderRejectedKey) and task.group not in self.disabled:
-            self.disabled[task.group] = error.message
+        elif isinstance(error, ProviderRejectedKey) and self.providers.disable(task.group, error.message):
             out.append(Alert(f"{error.message}; {provider} is disabled until restart"))
         elif isinstance(error, UploadTooLarge):
             task.step, task.group = "split", AUDIO
@@ -333,12 +325,9 @@ class JobFlow:
     def status(self) -> dict[str, Any]:
         now = self.now()
         groups = self.roster.status(now)
-        providers = {name: {"breaker": b.state, "failures": b.failures,
-                            "disabled": self.disabled.get(PROVIDER_PREFIX + name)}
-                     for name, b in self.breakers.items()}
         return {"active": len(self.jobs) - len(self.waiting), "queued": len(self.waiting),
                 "max_active": self.limits.max_concurrent_jobs,
-                "counters": dict(self.metrics.counters), "groups": groups, "providers": providers,
+                "counters": dict(self.metrics.counters), "groups": groups, "providers": self.providers.status(),
                 "credentials": self.credentials.status(now), "durations": self.metrics.durations()}
 
     # ----------------------------------------------------------------------------------- internals
@@ -404,24 +393,19 @@ class JobFlow:
                           languages, hint)
 
     def _pick(self, group: str) -> Member | None:
-        if group in self.disabled:
-            return None
         now = self.now()
-        breaker = self.breakers.get(group[len(PROVIDER_PREFIX):]) if group.startswith(PROVIDER_PREFIX) else None
-        if breaker is not None and not breaker.allows(now):
-            return None
-        return self.roster.least_loaded_free(group, now)
+        return None if self.providers.blocked(group, now) else self.roster.least_loaded_free(group, now)
 
     def _group_outlook(self, group: str) -> str:
         """``usable`` | ``busy`` (every slot taken) | ``later`` (restarting, starting, quarantined, breaker open) |
         ``gone`` (failed, disabled)."""
-        if group in self.disabled:
+        if group in self.providers.disabled:
             return "gone"
         now = self.now()
         members = self.roster.group(group)
         if self._pick(group):
             return "usable"
-        breaker = self.breakers.get(group[len(PROVIDER_PREFIX):]) if group.startswith(PROVIDER_PREFIX) else None
+        breaker = self.providers.breaker_of(group)
         if (breaker is None or breaker.state == "closed") and any(m.usable(now) for m in members):
             return "busy"
         if any(m.state in ("starting", "restarting", "running", "quarantined") for m in members):
@@ -431,7 +415,7 @@ class JobFlow:
     def _send(self, task: Task, member: Member) -> list[Effect]:
         ticket = self.roster.assign(task, member)
         if task.step == "transcribe":
-            self.breakers[member.group[len(PROVIDER_PREFIX):]].sent()
+            self.providers.breaker_of(member.group).sent()
         return [Send(member.name, self._message(self.jobs[task.job_id], task, ticket))]
 
     def _take(self, ticket: int) -> Task | None:
@@ -473,13 +457,13 @@ class JobFlow:
                     busy.add(provider)
                 elif outlook == "later":
                     later.append(group)
-            if busy - self.local:  # a remote provider will free up: the local model stays the last resort
-                candidates = [c for c in candidates if c[0] not in self.local]
+            if busy - self.providers.local:  # a remote provider will free up: the local model stays the last resort
+                candidates = [c for c in candidates if c[0] not in self.providers.local]
             if job.request.provider in busy:  # the user's choice is busy: wait for it rather than go elsewhere
                 candidates = []
             if candidates:
                 job.waiting_told = False  # tell the user again if it has to wait again later
-                return self._send(task, self._choose(job, candidates))
+                return self._send(task, self.providers.choose(job.request.provider, candidates))
             if busy or later:
                 self._park(task)  # a slot frees up, or a quarantine ends; either brings it back
                 return [] if busy else self._tell_waiting(job, later)
@@ -531,17 +515,6 @@ class JobFlow:
     @downloads_per_minute.setter
     def downloads_per_minute(self, value: int) -> None:
         self.credentials.downloads_per_minute = value
-
-    def _choose(self, job: Job, candidates: list[tuple[str, Member]]) -> Member:
-        """A user who chose a provider waits for it; otherwise work spreads to whichever remote provider is
-        idle, in failover order (the chunks of one long file fan out), and the local one is the last resort."""
-        if job.request.provider:
-            return candidates[0][1]
-        remote = [c for c in candidates if c[0] not in self.local] or candidates
-        idle = [member for _, member in remote if member.load == 0]
-        if idle:
-            return idle[0]
-        return min(enumerate(remote), key=lambda item: (item[1][1].load, item[0]))[1][1]
 
     def _tell_waiting(self, job: Job, groups: list[str],
                       reason: str = "every transcription provider is busy or rate-limited") -> list[Effect]:

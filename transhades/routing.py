@@ -1,4 +1,5 @@
-"""Which Telegram credential downloads next, as a plain object the dispatcher's flow consults.
+"""Where work goes, as plain objects the dispatcher's flow consults: which Telegram credential downloads next,
+and which transcription provider takes a chunk.
 
 The most free download slots first, then the best success rate of the last five minutes (an old failure must not
 idle a session for good), then the one used least recently, so sustained load spreads over every session and none
@@ -10,6 +11,8 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from typing import Any, Iterable
+
+from .roster import PROVIDER_PREFIX
 
 SUCCESS_WINDOW = 20  # recent downloads per credential that its success rate looks at ...
 SUCCESS_SECONDS = 300.0  # ... within this time
@@ -101,3 +104,55 @@ class FlowMetrics:
     def durations(self) -> dict[str, Any]:
         return {"buckets": [("+Inf" if b == float("inf") else b, c) for b, c in zip(self.BOUNDS, self.duration_counts)],
                 "sum": self.duration_sum}
+
+
+class ProviderRouter:
+    """The transcription providers as routing sees them: the failover order (local models last), a circuit
+    breaker each, and the ones disabled for a rejected key; and the choice among those free to take a chunk."""
+
+    def __init__(self, providers: Iterable[tuple[str, str]], breakers: dict[str, Any] | None = None) -> None:
+        from .breaker import ProviderBreaker
+
+        providers = list(providers)
+        self.order = tuple([n for n, k in providers if k != "local"] + [n for n, k in providers if k == "local"])
+        self.local = {name for name, kind in providers if kind == "local"}
+        self.breakers = {name: (breakers or {}).get(name) or ProviderBreaker() for name, _ in providers}
+        self.disabled: dict[str, str] = {}  # provider group -> why (a rejected key), until restart
+
+    def order_for(self, chosen: str | None) -> tuple[str, ...] | None:
+        """The failover order for a job: the user's choice first. None when the choice is not configured."""
+        if not chosen:
+            return self.order
+        if chosen not in self.order:
+            return None
+        return (chosen,) + tuple(p for p in self.order if p != chosen)
+
+    def breaker_of(self, group: str) -> Any:
+        return self.breakers.get(group[len(PROVIDER_PREFIX):]) if group.startswith(PROVIDER_PREFIX) else None
+
+    def blocked(self, group: str, now: float) -> bool:
+        """Disabled, or its breaker lets nothing through now."""
+        breaker = self.breaker_of(group)
+        return group in self.disabled or (breaker is not None and not breaker.allows(now))
+
+    def disable(self, group: str, why: str) -> bool:
+        """True the first time (the operator is alerted once per cause)."""
+        if group in self.disabled:
+            return False
+        self.disabled[group] = why
+        return True
+
+    def choose(self, chosen: str | None, candidates: list[tuple[str, Any]]) -> Any:
+        """A user who chose a provider waits for it; otherwise work spreads to whichever remote provider is idle,
+        in failover order (the chunks of one long file fan out), and the local one is the last resort."""
+        if chosen:
+            return candidates[0][1]
+        remote = [c for c in candidates if c[0] not in self.local] or candidates
+        idle = [member for _, member in remote if member.load == 0]
+        if idle:
+            return idle[0]
+        return min(enumerate(remote), key=lambda item: (item[1][1].load, item[0]))[1][1]
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        return {name: {"breaker": b.state, "failures": b.failures, "disabled": self.disabled.get(PROVIDER_PREFIX + name)}
+                for name, b in self.breakers.items()}
