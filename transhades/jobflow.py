@@ -13,11 +13,10 @@ that worker dies the task is placed again (at most ``retries`` times per job), s
 
 from __future__ import annotations
 
-import itertools
-from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
+from .admission import Admission
 from .breaker import ProviderBreaker
 from .config import DispatcherConfig
 from .errors import (
@@ -53,7 +52,6 @@ from .transcript import Transcript, stitch
 
 CACHE = "cache"
 DISPATCHER = "dispatcher"
-QUEUE_UPDATES = 100  # waiting jobs told their new position when the line moves
 UNPARK_MISSES = 32  # parked tasks tried in a row without success before a queue is left for later
 
 
@@ -169,8 +167,7 @@ class JobFlow:
         self.now = now
         self.retry_default = retry_default
         self.jobs: dict[str, Job] = {}
-        self.waiting: deque[str] = deque()
-        self.active_by_user: dict[str, int] = {}
+        self.admission = Admission(limits)
         self.in_hand: Any = None  # the message the dispatcher actor is handling (kept if it dies on it)
         self.roster = Roster({CREDENTIAL_PREFIX: download_slots, PROVIDER_PREFIX: provider_slots, AUDIO: audio_slots})
         self.credentials = CredentialRouter(downloads_per_minute)
@@ -192,10 +189,10 @@ class JobFlow:
         job = Job(request, listener, order, submitted_at=self.now())
         self.jobs[request.id] = job
         self.metrics.count("submitted")
-        self.waiting.append(request.id)
+        self.admission.enqueue(request.id)
         out += self._admit()
         if job.state == "queued":
-            out.append(Emit(listener, Queued(job.id, self._position(job.id))))
+            out.append(Emit(listener, Queued(job.id, self.admission.position(job.id))))
         return out
 
     def cancel(self, job_id: str) -> list[Effect]:
@@ -325,40 +322,23 @@ class JobFlow:
     def status(self) -> dict[str, Any]:
         now = self.now()
         groups = self.roster.status(now)
-        return {"active": len(self.jobs) - len(self.waiting), "queued": len(self.waiting),
+        return {"active": self.admission.active, "queued": len(self.admission.waiting),
                 "max_active": self.limits.max_concurrent_jobs,
                 "counters": dict(self.metrics.counters), "groups": groups, "providers": self.providers.status(),
                 "credentials": self.credentials.status(now), "durations": self.metrics.durations()}
 
     # ----------------------------------------------------------------------------------- internals
 
-    def _position(self, job_id: str) -> int:
-        for index, waiting_id in enumerate(self.waiting):
-            if waiting_id == job_id:
-                return index + 1
-        return 0
-
     def _admit(self) -> list[Effect]:
         out: list[Effect] = []
-        active = len(self.jobs) - len(self.waiting)
-        moved = False
-        for job_id in list(self.waiting):
-            if active >= self.limits.max_concurrent_jobs:
-                break
+        admitted = self.admission.admit(lambda job_id: self.jobs[job_id].user)
+        for job_id in admitted:
             job = self.jobs[job_id]
-            if self.active_by_user.get(job.user, 0) >= self.limits.per_user_limit:
-                continue
-            self.waiting.remove(job_id)
-            self.active_by_user[job.user] = self.active_by_user.get(job.user, 0) + 1
-            active += 1
-            moved = True
             job.state = "running"
             out += self._start_task(job, Task(job.id, "lookup_source") if job.request.source_key
                                     else self._fetch_or_fingerprint(job))
-        if moved:
-            for position, job_id in enumerate(itertools.islice(self.waiting, QUEUE_UPDATES), start=1):
-                job = self.jobs[job_id]
-                out.append(Emit(job.listener, Queued(job_id, position)))
+        if admitted:
+            out += [Emit(self.jobs[job_id].listener, Queued(job_id, n)) for job_id, n in self.admission.positions()]
         return out
 
     def _start_task(self, job: Job, task: Task) -> list[Effect]:
@@ -628,14 +608,7 @@ class JobFlow:
                 self._take(task.ticket)
         job.tasks.clear()
         del self.jobs[job.id]
-        if job.state == "queued":
-            self.waiting.remove(job.id)
-        else:
-            remaining = self.active_by_user.get(job.user, 1) - 1
-            if remaining:
-                self.active_by_user[job.user] = remaining
-            else:
-                self.active_by_user.pop(job.user, None)
+        self.admission.leave(job.id, job.user, was_waiting=job.state == "queued")
         out: list[Effect] = [Emit(job.listener, event)]
         if job.audio is not None or job.state == "running":
             out.append(ReleaseJob(job.id))
