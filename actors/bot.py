@@ -27,7 +27,9 @@ from transhades.messages import (
     Tick,
 )
 from transhades.registry import Registry
-from transhades.telegram.desk import AskStatus, CancelJobs, FrontDesk, Route, StartJob
+from transhades.telegram.actions import AskStatus, CancelJobs, StartJob
+from transhades.telegram.desk import FrontDesk
+from transhades.telegram.route import Route
 from transhades.telegram.sender import Sender
 
 from .base import ExitMonitor, SupervisedActor

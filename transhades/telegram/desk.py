@@ -18,39 +18,20 @@ from pyrogram import enums, types
 from ..formats import render
 from ..media import TelegramFile
 from ..messages import Completed, Failed, JobEvent, JobRequest, Queued, Stage, Waiting
+from .actions import Action, StartJob
+from .commands import Commands
 from .gateway import media_of
 from .journal import Journal
 from .outbox import Outbox, Outgoing
 from .replies import split_message
 from .route import Route
-from .settings import FORMATS, UserSettings
-from .texts import duration_words, language_of, say, state_word
+from .settings import UserSettings
+from .status import StatusRequests, status_report
+from .texts import duration_words, language_of, say
 
 log = logging.getLogger("transhades.bot")
-LANGUAGE_CHOICES = ("auto", "en", "id", "ms", "jv", "su", "ar", "zh", "hi", "es", "fr", "de", "ja", "ko", "ru")
-DEEPGRAM_MODELS = ("nova-3", "whisper")
 MAX_MESSAGES_BEFORE_FILE = 3
 PRUNE_EVERY = 500  # accepted jobs between two prunes of the journal
-
-
-@dataclass(frozen=True)
-class StartJob:
-    request: JobRequest
-    route: Route
-
-
-@dataclass(frozen=True)
-class CancelJobs:
-    job_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class AskStatus:
-    chat_id: int
-    lang: str
-
-
-Action = StartJob | CancelJobs | AskStatus
 
 
 @dataclass(frozen=True)
@@ -79,11 +60,11 @@ class FrontDesk:
         self.outbox = outbox or Outbox()
         self.username = rules.bot_username  # learnt from the session when the config does not say
         self.status_ids: dict[str, int] = {}
-        self.status_parts: dict[int, dict[str, Any]] = {}  # /status requests waiting for their answers
-        self._status_numbers = iter(range(1, 1 << 62))
+        self.status_requests = StatusRequests()  # /status requests waiting for their answers
         self.running: dict[int, set[str]] = {}  # user -> job ids
         self.recent_jobs: dict[int, deque[float]] = {}  # user -> when their last jobs came in (rate limit)
         self.marked_running: set[str] = set()
+        self.commands = Commands(rules, settings, self.outbox, lambda user: set(self.running.get(user, ())))
 
     # ======================================================================================== updates
 
@@ -94,7 +75,7 @@ class FrontDesk:
                 # nothing, say nothing
                 self.outbox.put(Outgoing("callback", None, callback_id=update.id))
                 return []
-            return self._on_callback(update)
+            return self.commands.on_callback(update)
         if not isinstance(update, types.Message) or update.from_user is None or update.from_user.is_bot:
             return []
         message: types.Message = update
@@ -238,94 +219,7 @@ class FrontDesk:
         target = message.reply_to_message
         if not private and target is not None and media_of(target) is not None and command in ("transcribe", "t"):
             return self._intake(message, target, lang)
-        handler = COMMANDS.get(command)
-        if handler is None:
-            if private:
-                self._reply(message, say(lang, "unknown_command"))
-            return []
-        return handler(self, Command(message, arg.strip(), lang, self.settings.get(message.from_user.id)))
-
-    # One small handler per command; COMMANDS (below the class) names them.
-
-    def _help(self, c: "Command") -> list[Action]:
-        self._reply(c.message, say(c.lang, "help"))
-        return []
-
-    def _status_command(self, c: "Command") -> list[Action]:
-        if self.rules.admins and c.user_id not in self.rules.admins:
-            self._reply(c.message, say(c.lang, "status_admins"))
-            return []
-        return [AskStatus(c.message.chat.id, c.lang)]
-
-    def _cancel(self, c: "Command") -> list[Action]:
-        jobs = tuple(sorted(self.running.get(c.user_id, ())))
-        self._reply(c.message, say(c.lang, "cancel_count", count=len(jobs)) if jobs else say(c.lang, "cancel_none"))
-        return [CancelJobs(jobs)] if jobs else []
-
-    def _provider(self, c: "Command") -> list[Action]:
-        lang, prefs = c.lang, c.prefs
-
-        def mark(label: str, chosen: bool) -> str:
-            return say(lang, "current", label=label) if chosen else label
-
-        rows = [[(mark(say(lang, "auto"), prefs.provider is None), "prov:auto")]] + [
-            [(mark(name, name == prefs.provider), f"prov:{name}")] for name, _ in self.rules.providers]
-        if any(k == "deepgram" for _, k in self.rules.providers):
-            rows.append([(mark(f"{say(lang, 'dg_model')}: {m}", m == prefs.deepgram_model), f"dgm:{m}")
-                         for m in DEEPGRAM_MODELS])
-        self._reply(c.message, say(lang, "provider_pick", current=prefs.provider or say(lang, "auto")), buttons=rows)
-        return []
-
-    def _language(self, c: "Command") -> list[Action]:
-        if c.arg:
-            return self._set(c.message.chat.id, None, c.user_id, c.lang, "lang", c.arg)
-        rows = [[(code if code != "auto" else say(c.lang, "auto"), f"lang:{code}") for code in LANGUAGE_CHOICES[i:i + 5]]
-                for i in range(0, len(LANGUAGE_CHOICES), 5)]
-        self._reply(c.message, say(c.lang, "language_pick", current=c.prefs.language or say(c.lang, "auto")),
-                    buttons=rows)
-        return []
-
-    def _format(self, c: "Command") -> list[Action]:
-        if c.arg:
-            return self._set(c.message.chat.id, None, c.user_id, c.lang, "fmt", c.arg)
-        self._reply(c.message, say(c.lang, "format_pick", current=c.prefs.format),
-                    buttons=[[(f, f"fmt:{f}") for f in FORMATS]])
-        return []
-
-    def _on_callback(self, query: types.CallbackQuery) -> list[Action]:
-        user = query.from_user
-        lang = language_of(user.language_code)
-        data = query.data if isinstance(query.data, str) else (query.data or b"").decode()
-        kind, _, value = data.partition(":")
-        chat_id = query.message.chat.id if query.message and query.message.chat else user.id
-        message_id = query.message.id if query.message else None
-        self.outbox.put(Outgoing("callback", None, callback_id=query.id))
-        return self._set(chat_id, message_id, user.id, lang, kind, value)
-
-    def _set(self, chat_id: int, message_id: int | None, user_id: int, lang: str, kind: str, value: str) -> list[Action]:
-        value = value.strip().lower() if kind != "prov" else value.strip()
-        if kind == "prov" and (value == "auto" or value in {n for n, _ in self.rules.providers}):
-            self.settings.update(user_id, provider=None if value == "auto" else value)
-            text = say(lang, "provider_set", value=value if value != "auto" else say(lang, "auto"))
-        elif kind == "dgm" and value in DEEPGRAM_MODELS:
-            self.settings.update(user_id, deepgram_model=value)
-            text = say(lang, "provider_set", value=f"Deepgram {value}")
-        elif kind == "lang":
-            if value not in ("auto", "") and not (value.isalpha() and 2 <= len(value) <= 3):
-                text = say(lang, "language_bad", value=value)
-            else:
-                self.settings.update(user_id, language=None if value in ("auto", "") else value)
-                text = say(lang, "language_set", value=value if value != "auto" else say(lang, "auto"))
-        elif kind == "fmt" and value in FORMATS:
-            self.settings.update(user_id, format=value)
-            text = say(lang, "format_set", value=value)
-        else:
-            return []
-        if message_id is not None:
-            self.outbox.put(Outgoing("edit", chat_id, text, message_id=message_id))
-        else:
-            self.outbox.put(Outgoing("text", chat_id, text))
-        return []
+        return self.commands.handle(command, message, arg, lang, private)
 
     # ======================================================================================== job events
 
@@ -431,79 +325,10 @@ class FrontDesk:
 
     def status_wanted(self, chat_id: int, lang: str) -> int:
         """A /status report is composed from the dispatcher's and the cache's answers; this numbers it."""
-        number = next(self._status_numbers)
-        self.status_parts[number] = {"chat_id": chat_id, "lang": lang}
-        return number
+        return self.status_requests.wanted(chat_id, lang)
 
     def status_part(self, number: int, part: str, value: Any, wall_now: float | None = None) -> None:
-        parts = self.status_parts.get(number)
-        if parts is None:
-            return
-        parts[part] = value
-        if "status" in parts and "cache" in parts:
-            del self.status_parts[number]
-            self.on_status(parts["chat_id"], parts["lang"], parts["status"], wall_now, parts["cache"])
-
-    def on_status(self, chat_id: int, lang: str, status: dict[str, Any], wall_now: float | None = None,
-                  cache: dict[str, Any] | None = None) -> None:
-        self.outbox.put(Outgoing("text", chat_id, status_report(lang, status, cache, wall_now)))
-
-
-
-@dataclass(frozen=True)
-class Command:
-    """One command as its handler sees it."""
-
-    message: types.Message
-    arg: str
-    lang: str
-    prefs: Any  # the user's settings.Prefs
-
-    @property
-    def user_id(self) -> int:
-        return self.message.from_user.id
-
-
-COMMANDS = {
-    "start": FrontDesk._help, "help": FrontDesk._help, "status": FrontDesk._status_command,
-    "cancel": FrontDesk._cancel, "provider": FrontDesk._provider, "language": FrontDesk._language,
-    "format": FrontDesk._format,
-}
-
-def status_report(lang: str, status: dict[str, Any], cache: dict[str, Any] | None = None,
-                  wall_now: float | None = None) -> str:
-    """/status: the original bot's summary first (APIs available, jobs running, cache), then the details."""
-    wall_now = time.time() if wall_now is None else wall_now
-    groups = status.get("groups", {})
-    credentials = [m for group, members in sorted(groups.items()) if group.startswith("credential:") for m in members]
-    available = sum(1 for m in credentials if m["state"] == "running" and not m.get("quarantined_for"))
-    items = cache.get("items", -1) if cache else -1
-    lines = [say(lang, "status_summary", available=available, total=len(credentials), running=status.get("active", 0),
-                 max=status.get("max_active", "?"),
-                 cache=say(lang, "status_cache_items", items=items) if items >= 0 else "?"),
-             "", say(lang, "status_credentials")]
-    rates = status.get("credentials", {})
-    for m in credentials:
-        state = state_word(lang, m["state"])
-        if m.get("quarantined_for"):
-            state = say(lang, "status_quarantined",
-                        until=time.strftime("%H:%M:%S", time.gmtime(wall_now + m["quarantined_for"])))
-        stats = rates.get(m["name"], {})
-        lines.append(say(lang, "status_credential", name=m["name"].split(":", 1)[1], state=state,
-                         rate=f"{stats.get('success_rate', 1.0) * 100:.0f}", requests=stats.get("requests", 0),
-                         downloads=stats.get("downloads", 0)))
-    lines.append(say(lang, "status_providers"))
-    for name, info in status.get("providers", {}).items():
-        members = groups.get(f"provider:{name}", [])
-        states = ",".join(sorted({state_word(lang, m["state"]) for m in members})) or state_word(lang, "absent")
-        extra = say(lang, "status_disabled", why=info["disabled"]) if info.get("disabled") else ""
-        lines.append(say(lang, "status_provider", name=name, states=states,
-                         breaker=state_word(lang, info["breaker"]), extra=extra))
-    counters = status.get("counters", {})
-    hits, misses = counters.get("cache_hits", 0), counters.get("cache_misses", 0)
-    rate = f"{100 * hits / (hits + misses):.0f}%" if hits + misses else "n/a"
-    lines.append(say(lang, "status_queue", running=status.get("active", 0), waiting=status.get("queued", 0)))
-    lines.append(say(lang, "status_cache", items=f"{say(lang, 'status_cache_items', items=items)}, " if items >= 0
-                     else "", rate=rate, hits=hits, misses=misses))
-    lines.append(say(lang, "status_jobs", done=counters.get("completed", 0), failed=counters.get("failed", 0)))
-    return "\n".join(lines)
+        whole = self.status_requests.part(number, part, value)
+        if whole is not None:
+            self.outbox.put(Outgoing("text", whole["chat_id"],
+                                     status_report(whole["lang"], whole["status"], whole["cache"], wall_now)))

@@ -1,0 +1,140 @@
+"""The settings commands and their buttons: /start, /help, /status, /cancel, /provider, /language, /format, and the
+inline keyboard presses that change a user's provider, Deepgram model, language or format. A table of small
+handlers; the desk hands each command here after its access check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from pyrogram import types
+
+from .actions import Action, AskStatus, CancelJobs
+from .outbox import Outbox, Outgoing
+from .settings import FORMATS, UserSettings
+from .texts import language_of, say
+
+LANGUAGE_CHOICES = ("auto", "en", "id", "ms", "jv", "su", "ar", "zh", "hi", "es", "fr", "de", "ja", "ko", "ru")
+DEEPGRAM_MODELS = ("nova-3", "whisper")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command as its handler sees it."""
+
+    message: types.Message
+    arg: str
+    lang: str
+    prefs: Any  # the user's settings.Prefs
+
+    @property
+    def user_id(self) -> int:
+        return self.message.from_user.id
+
+
+
+class Commands:
+    def __init__(self, rules: Any, settings: UserSettings, outbox: Outbox,
+                 running: Callable[[int], set[str]]) -> None:
+        self.rules = rules
+        self.settings = settings
+        self.outbox = outbox
+        self.running = running  # user id -> the job ids running for them
+
+    def handle(self, command: str, message: types.Message, arg: str, lang: str, private: bool) -> list[Action]:
+        handler = COMMANDS.get(command)
+        if handler is None:
+            if private:
+                self._reply(message, say(lang, "unknown_command"))
+            return []
+        return handler(self, Command(message, arg.strip(), lang, self.settings.get(message.from_user.id)))
+
+    def _reply(self, message: types.Message, text: str, buttons: Any = None) -> None:
+        self.outbox.put(Outgoing("text", message.chat.id, text, reply_to=message.id, buttons=buttons))
+
+    def _help(self, c: Command) -> list[Action]:
+        self._reply(c.message, say(c.lang, "help"))
+        return []
+
+    def _status_command(self, c: Command) -> list[Action]:
+        if self.rules.admins and c.user_id not in self.rules.admins:
+            self._reply(c.message, say(c.lang, "status_admins"))
+            return []
+        return [AskStatus(c.message.chat.id, c.lang)]
+
+    def _cancel(self, c: Command) -> list[Action]:
+        jobs = tuple(sorted(self.running(c.user_id)))
+        self._reply(c.message, say(c.lang, "cancel_count", count=len(jobs)) if jobs else say(c.lang, "cancel_none"))
+        return [CancelJobs(jobs)] if jobs else []
+
+    def _provider(self, c: Command) -> list[Action]:
+        lang, prefs = c.lang, c.prefs
+
+        def mark(label: str, chosen: bool) -> str:
+            return say(lang, "current", label=label) if chosen else label
+
+        rows = [[(mark(say(lang, "auto"), prefs.provider is None), "prov:auto")]] + [
+            [(mark(name, name == prefs.provider), f"prov:{name}")] for name, _ in self.rules.providers]
+        if any(k == "deepgram" for _, k in self.rules.providers):
+            rows.append([(mark(f"{say(lang, 'dg_model')}: {m}", m == prefs.deepgram_model), f"dgm:{m}")
+                         for m in DEEPGRAM_MODELS])
+        self._reply(c.message, say(lang, "provider_pick", current=prefs.provider or say(lang, "auto")), buttons=rows)
+        return []
+
+    def _language(self, c: Command) -> list[Action]:
+        if c.arg:
+            return self.set(c.message.chat.id, None, c.user_id, c.lang, "lang", c.arg)
+        rows = [[(code if code != "auto" else say(c.lang, "auto"), f"lang:{code}") for code in LANGUAGE_CHOICES[i:i + 5]]
+                for i in range(0, len(LANGUAGE_CHOICES), 5)]
+        self._reply(c.message, say(c.lang, "language_pick", current=c.prefs.language or say(c.lang, "auto")),
+                    buttons=rows)
+        return []
+
+    def _format(self, c: Command) -> list[Action]:
+        if c.arg:
+            return self.set(c.message.chat.id, None, c.user_id, c.lang, "fmt", c.arg)
+        self._reply(c.message, say(c.lang, "format_pick", current=c.prefs.format),
+                    buttons=[[(f, f"fmt:{f}") for f in FORMATS]])
+        return []
+
+    def on_callback(self, query: types.CallbackQuery) -> list[Action]:
+        user = query.from_user
+        lang = language_of(user.language_code)
+        data = query.data if isinstance(query.data, str) else (query.data or b"").decode()
+        kind, _, value = data.partition(":")
+        chat_id = query.message.chat.id if query.message and query.message.chat else user.id
+        message_id = query.message.id if query.message else None
+        self.outbox.put(Outgoing("callback", None, callback_id=query.id))
+        return self.set(chat_id, message_id, user.id, lang, kind, value)
+
+    def set(self, chat_id: int, message_id: int | None, user_id: int, lang: str, kind: str, value: str) -> list[Action]:
+        value = value.strip().lower() if kind != "prov" else value.strip()
+        if kind == "prov" and (value == "auto" or value in {n for n, _ in self.rules.providers}):
+            self.settings.update(user_id, provider=None if value == "auto" else value)
+            text = say(lang, "provider_set", value=value if value != "auto" else say(lang, "auto"))
+        elif kind == "dgm" and value in DEEPGRAM_MODELS:
+            self.settings.update(user_id, deepgram_model=value)
+            text = say(lang, "provider_set", value=f"Deepgram {value}")
+        elif kind == "lang":
+            if value not in ("auto", "") and not (value.isalpha() and 2 <= len(value) <= 3):
+                text = say(lang, "language_bad", value=value)
+            else:
+                self.settings.update(user_id, language=None if value in ("auto", "") else value)
+                text = say(lang, "language_set", value=value if value != "auto" else say(lang, "auto"))
+        elif kind == "fmt" and value in FORMATS:
+            self.settings.update(user_id, format=value)
+            text = say(lang, "format_set", value=value)
+        else:
+            return []
+        if message_id is not None:
+            self.outbox.put(Outgoing("edit", chat_id, text, message_id=message_id))
+        else:
+            self.outbox.put(Outgoing("text", chat_id, text))
+        return []
+
+
+COMMANDS = {
+    "start": Commands._help, "help": Commands._help, "status": Commands._status_command,
+    "cancel": Commands._cancel, "provider": Commands._provider, "language": Commands._language,
+    "format": Commands._format,
+}
