@@ -385,16 +385,20 @@ def test_run_serves_the_bot_until_told_to_stop_and_exits_zero(tmp_path, tone_byt
                         lambda cfg, **kw: real_start_tree(cfg, provider_factory=script.factory, **kw))
     stop = threading.Event()
     outcome: list[int] = []
+    err = io.StringIO()
     runner = threading.Thread(target=lambda: outcome.append(run(
-        config, io.StringIO(), lambda c, r: FakeGateway(world, c.name, tmp_path / "s", r), stop)))
+        config, err, lambda c, r: FakeGateway(world, c.name, tmp_path / "s", r), stop)), daemon=True)
     runner.start()
-    wait_for(lambda: world.receiver is not None, what="the bot to come up")
-    world.deliver(world.media_message(world.user(5), tone_bytes))
-    wait_for(lambda: any("by alpha" in t for t in world.texts_to(5)), what="the transcript")
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
-        assert response.status == 200
-    stop.set()
-    runner.join(timeout=25)
+    try:  # whatever fails, the bot is told to stop: a running bot must not keep the test process alive
+        wait_for(lambda: world.receiver is not None or outcome, what="the bot to come up")
+        assert not outcome, f"run ended early with {outcome}: {err.getvalue()}"
+        world.deliver(world.media_message(world.user(5), tone_bytes))
+        wait_for(lambda: any("by alpha" in t for t in world.texts_to(5)), what="the transcript")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            assert response.status == 200
+    finally:
+        stop.set()
+        runner.join(timeout=25)
     assert outcome == [0]
     assert world.receiver is None, "sessions are closed on the way out"
 

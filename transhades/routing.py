@@ -154,5 +154,5 @@ class ProviderRouter:
         return min(enumerate(remote), key=lambda item: (item[1][1].load, item[0]))[1][1]
 
     def status(self) -> dict[str, dict[str, Any]]:
-        return {name: {"breaker": b.state, "failures": b.failures, "disabled": self.disabled.get(PROVIDER_PREFIX + name)}
-                for name, b in self.breakers.items()}
+        return {name: {"breaker": b.state, "failures": b.failures,
+                       "disabled": self.disabled.get(PROVIDER_PREFIX + name)} for name, b in self.breakers.items()}

@@ -84,8 +84,8 @@ class Commands:
     def _language(self, c: Command) -> list[Action]:
         if c.arg:
             return self.set(c.message.chat.id, None, c.user_id, c.lang, "lang", c.arg)
-        rows = [[(code if code != "auto" else say(c.lang, "auto"), f"lang:{code}") for code in LANGUAGE_CHOICES[i:i + 5]]
-                for i in range(0, len(LANGUAGE_CHOICES), 5)]
+        rows = [[(code if code != "auto" else say(c.lang, "auto"), f"lang:{code}")
+                 for code in LANGUAGE_CHOICES[i:i + 5]] for i in range(0, len(LANGUAGE_CHOICES), 5)]
         self._reply(c.message, say(c.lang, "language_pick", current=c.prefs.language or say(c.lang, "auto")),
                     buttons=rows)
         return []

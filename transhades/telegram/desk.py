@@ -70,23 +70,13 @@ class FrontDesk:
 
     def on_update(self, update: Any) -> list[Action]:
         if isinstance(update, types.CallbackQuery):
-            if update.from_user is None or not self._allowed(update.from_user.id):
-                # a button press (real or crafted) from someone not allowed: stop the client's spinner, store
-                # nothing, say nothing
-                self.outbox.put(Outgoing("callback", None, callback_id=update.id))
-                return []
-            return self.commands.on_callback(update)
+            return self._on_press(update)
         if not isinstance(update, types.Message) or update.from_user is None or update.from_user.is_bot:
             return []
         message: types.Message = update
-        user = message.from_user
-        lang = language_of(user.language_code)
+        lang = language_of(message.from_user.language_code)
         private = message.chat is None or message.chat.type in (enums.ChatType.PRIVATE, enums.ChatType.BOT)
-        if not private and not self._addressed(message):
-            return []  # in groups only when mentioned, or when a command answers a media message
-        if not self._allowed(user.id):
-            if private:
-                self._reply(message, say(lang, "not_allowed"))
+        if not self._admitted(message, lang, private):
             return []
         text = (message.text or "").strip()
         if text.startswith("/"):
@@ -97,6 +87,25 @@ class FrontDesk:
         if private:
             self._reply(message, say(lang, "not_media"))
         return []
+
+    def _admitted(self, message: types.Message, lang: str, private: bool) -> bool:
+        """In groups only when addressed (mentioned, or a command answering a media message); and only allowed
+        users (a stranger in a private chat is told the bot is private)."""
+        if not private and not addressed(message, self.username):
+            return False
+        if not self._allowed(message.from_user.id):
+            if private:
+                self._reply(message, say(lang, "not_allowed"))
+            return False
+        return True
+
+    def _on_press(self, query: types.CallbackQuery) -> list[Action]:
+        if query.from_user is None or not self._allowed(query.from_user.id):
+            # a button press (real or crafted) from someone not allowed: stop the client's spinner, store nothing,
+            # say nothing
+            self.outbox.put(Outgoing("callback", None, callback_id=query.id))
+            return []
+        return self.commands.on_callback(query)
 
     def _allowed(self, user_id: int) -> bool:
         """The one access check every kind of update passes (messages, commands, button presses)."""
@@ -115,71 +124,46 @@ class FrontDesk:
         key = "failed" if target is not None and media_of(target) is not None else "internal_error"
         self._reply(update, say(lang, key, reason=say(lang, "internal_reason")))
 
-    def _addressed(self, message: types.Message) -> bool:
-        text = message.text or message.caption or ""
-        name = self.username
-        if name and f"@{name.lower()}" in text.lower():
-            return True
-        return text.startswith("/") and message.reply_to_message is not None and \
-            media_of(message.reply_to_message) is not None
-
     def _intake(self, message: types.Message, target: types.Message, lang: str) -> list[Action]:
-        found = media_of(target)
-        kind = next(k for k in ("voice", "audio", "video", "video_note", "document") if getattr(target, k, None))
-        mime = getattr(found, "mime_type", None) or ""
-        if kind == "document" and not mime.startswith(("audio/", "video/")):
-            self._reply(message, say(lang, "not_media"))
-            return []
-        size = int(getattr(found, "file_size", 0) or 0)
-        if size > self.rules.max_file_mb * 1_000_000:
-            self._reply(message, say(lang, "too_large", size=round(size / 1_000_000), limit=round(self.rules.max_file_mb)))
-            return []
-        length = float(getattr(found, "duration", 0) or 0)
-        if length > self.rules.max_duration_seconds:
-            self._reply(message, say(lang, "too_long", length=duration_words(length, lang),
-                                     limit=duration_words(self.rules.max_duration_seconds, lang)))
+        refused = refusal(self.rules, target, lang)
+        if refused is not None:
+            self._reply(message, refused)
             return []
         user = message.from_user
         if self._limited(message, user.id, lang):
             return []
-        prefs = self.settings.get(user.id)
-        media = TelegramFile(target.chat.id, target.id, found.file_id, found.file_unique_id, size, kind, mime or None,
-                             float(getattr(found, "duration", 0) or 0) or None, getattr(found, "file_name", None))
-        job_id = f"tg-{target.chat.id}-{target.id}-{message.id}"
-        models = tuple((name, prefs.deepgram_model) for name, k in self.rules.providers
-                       if k == "deepgram" and prefs.deepgram_model)
-        provider = prefs.provider if prefs.provider in {n for n, _ in self.rules.providers} else None
-        request = JobRequest(job_id, str(user.id), media, source_key=f"tg:{found.file_unique_id}",
-                             provider=provider, language=prefs.language, models=models,
-                             language_hint=(user.language_code or "").split("-")[0].lower() or None)
-        route = Route(job_id, message.chat.id, user.id, target.id, lang, prefs.format)
-        if self.journal is not None:
-            if not self.journal.accept(request, route):
-                return []  # Telegram delivered the same update again: the job is already accepted
-            self.accepted += 1
-            if self.accepted % PRUNE_EVERY == 0:  # a long-running process forgets old jobs as it goes
-                self.journal.prune()
+        request, route = job_request(message, target, self.settings.get(user.id), self.rules, lang)
+        if not self._write_down(request, route):
+            return []  # Telegram delivered the same update again: the job is already accepted
         self.recent_jobs.setdefault(user.id, deque()).append(self.now())
         if self.closing:  # written down; the next start takes it up
             self.outbox.put(Outgoing("text", route.chat_id, say(lang, "parked"), reply_to=route.reply_to,
-                                     key=("status", job_id)))
+                                     key=("status", route.job_id)))
             return []
-        self.running.setdefault(user.id, set()).add(job_id)
+        self.running.setdefault(user.id, set()).add(route.job_id)
         self.outbox.put(Outgoing("text", route.chat_id, say(lang, "checking cache"), reply_to=route.reply_to,
-                                 key=("status", job_id), not_before=self.now() + self.status_delay))
+                                 key=("status", route.job_id), not_before=self.now() + self.status_delay))
         return [StartJob(request, route)]
 
+    def _write_down(self, request: JobRequest, route: Route) -> bool:
+        """The job in the journal before anything is said about it; False when it was there already."""
+        if self.journal is None:
+            return True
+        if not self.journal.accept(request, route):
+            return False
+        self.accepted += 1
+        if self.accepted % PRUNE_EVERY == 0:  # a long-running process forgets old jobs as it goes
+            self.journal.prune()
+        return True
+
     def _limited(self, message: types.Message, user_id: int, lang: str) -> bool:
-        limit = self.rules.user_jobs_per_minute
-        if not limit or user_id in self.rules.admins:
+        if user_id in self.rules.admins:
             return False
-        recent = self.recent_jobs.setdefault(user_id, deque())
-        now = self.now()
-        while recent and recent[0] <= now - 60.0:
-            recent.popleft()
-        if len(recent) < limit:
+        wait = wait_for_slot(self.recent_jobs.setdefault(user_id, deque()), self.rules.user_jobs_per_minute, self.now())
+        if wait is None:
             return False
-        self._reply(message, say(lang, "rate_limited", limit=limit, wait=duration_words(recent[0] + 60.0 - now, lang)))
+        self._reply(message, say(lang, "rate_limited", limit=self.rules.user_jobs_per_minute,
+                                 wait=duration_words(wait, lang)))
         return True
 
     def resume(self) -> list[Action]:
@@ -211,11 +195,9 @@ class FrontDesk:
     # ======================================================================================== commands
 
     def _on_command(self, message: types.Message, text: str, lang: str, private: bool) -> list[Action]:
-        head, _, arg = text.partition(" ")
-        command, _, addressee = head[1:].partition("@")
-        if addressee and self.username and addressee.lower() != self.username.lower():
-            return []
-        command = command.lower()
+        command, arg = parse_command(text, self.username)
+        if command is None:
+            return []  # addressed to another bot in the group
         target = message.reply_to_message
         if not private and target is not None and media_of(target) is not None and command in ("transcribe", "t"):
             return self._intake(message, target, lang)
@@ -224,39 +206,37 @@ class FrontDesk:
     # ======================================================================================== job events
 
     def on_event(self, route: Route, event: JobEvent) -> None:
-        lang = route.lang
         if self.journal is not None and isinstance(event, Stage) and route.job_id not in self.marked_running:
             self.marked_running.add(route.job_id)
             self.journal.running(route.job_id)
-        if isinstance(event, Queued):
-            self._status(route, say(lang, "queued", position=event.position))
-        elif isinstance(event, Stage):
-            if event.stage == "downloading":
-                self._status(route, say(lang, "downloading", percent=int(100 * (event.fraction or 0))))
-            elif event.stage == "transcribing" and event.parts > 1:
-                self._status(route, say(lang, "transcribing_parts", part=event.part, parts=event.parts))
-            elif event.stage in ("transcribing", "preparing audio", "checking cache"):
-                self._status(route, say(lang, event.stage))
-        elif isinstance(event, Waiting):
-            key = "waiting_telegram" if "Telegram" in event.reason else "waiting_providers"
-            self._status(route, say(lang, key, wait=duration_words(event.seconds, lang)))
-        elif isinstance(event, Completed):
-            if not self._done(route):
-                return  # already answered (a job resumed twice); never a second reply
-            if not self.outbox.drop(("status", route.job_id)):  # answered before any status was needed
-                self._status(route, say(lang, "done_cached" if event.cached else "done"))
-            self.status_ids.pop(route.job_id, None)
-            self._reply_with(route, self._deliver(route, event))
+        if isinstance(event, Completed):
+            self._completed(route, event)
         elif isinstance(event, Failed):
-            if not self._done(route):
-                return
-            reason = say(lang, "cancelled") if event.error.kind == "cancelled" else say(lang, "failed", reason=event.error)
-            self.outbox.drop(("status", route.job_id))
-            message_id = self.status_ids.pop(route.job_id, None)
-            if message_id is not None:
-                self._reply_with(route, [Outgoing("edit", route.chat_id, reason, message_id=message_id)])
-            else:
-                self._reply_with(route, [Outgoing("text", route.chat_id, reason, reply_to=route.reply_to)])
+            self._failed(route, event)
+        else:
+            text = progress_text(route.lang, event)
+            if text is not None:
+                self._status(route, text)
+
+    def _completed(self, route: Route, event: Completed) -> None:
+        if not self._done(route):
+            return  # already answered (a job resumed twice); never a second reply
+        if not self.outbox.drop(("status", route.job_id)):  # answered before any status was needed
+            self._status(route, say(route.lang, "done_cached" if event.cached else "done"))
+        self.status_ids.pop(route.job_id, None)
+        self._reply_with(route, transcript_items(route, event.transcript))
+
+    def _failed(self, route: Route, event: Failed) -> None:
+        if not self._done(route):
+            return
+        lang = route.lang
+        reason = say(lang, "cancelled") if event.error.kind == "cancelled" else say(lang, "failed", reason=event.error)
+        self.outbox.drop(("status", route.job_id))
+        message_id = self.status_ids.pop(route.job_id, None)
+        if message_id is not None:
+            self._reply_with(route, [Outgoing("edit", route.chat_id, reason, message_id=message_id)])
+        else:
+            self._reply_with(route, [Outgoing("text", route.chat_id, reason, reply_to=route.reply_to)])
 
     def _reply_with(self, route: Route, items: list[Outgoing]) -> None:
         """The job's one reply: written to the journal, part by part, before anything of it is sent."""
@@ -302,22 +282,6 @@ class FrontDesk:
                 return
         self.outbox.put(Outgoing("text", route.chat_id, text, reply_to=route.reply_to, key=("status", route.job_id)))
 
-    def _deliver(self, route: Route, event: Completed) -> list[Outgoing]:
-        transcript = event.transcript
-        text = transcript.text.strip() or say(route.lang, "empty")
-        if route.format in ("srt", "vtt"):
-            body = render(transcript, route.format)
-            return [Outgoing("document", route.chat_id, reply_to=route.reply_to, file_name=f"transcript.{route.format}",
-                             data=body.encode())]
-        if route.format == "txt":
-            return [Outgoing("document", route.chat_id, reply_to=route.reply_to, file_name="transcript.txt",
-                             data=text.encode())]
-        items = [Outgoing("text", route.chat_id, part, reply_to=route.reply_to) for part in split_message(text)]
-        if len(items) > MAX_MESSAGES_BEFORE_FILE:
-            items.append(Outgoing("document", route.chat_id, say(route.lang, "full_text"), reply_to=route.reply_to,
-                                  file_name="transcript.txt", data=text.encode()))
-        return items
-
     def _reply(self, message: types.Message, text: str, buttons: Any = None) -> None:
         self.outbox.put(Outgoing("text", message.chat.id, text, reply_to=message.id, buttons=buttons))
 
@@ -332,3 +296,106 @@ class FrontDesk:
         if whole is not None:
             self.outbox.put(Outgoing("text", whole["chat_id"],
                                      status_report(whole["lang"], whole["status"], whole["cache"], wall_now)))
+
+
+def progress_text(lang: str, event: JobEvent) -> str | None:
+    """What a job's one status message says while it runs (queue position, download %, part i of n, waits)."""
+    if isinstance(event, Queued):
+        return say(lang, "queued", position=event.position)
+    if isinstance(event, Waiting):
+        key = "waiting_telegram" if "Telegram" in event.reason else "waiting_providers"
+        return say(lang, key, wait=duration_words(event.seconds, lang))
+    if not isinstance(event, Stage):
+        return None
+    if event.stage == "downloading":
+        return say(lang, "downloading", percent=int(100 * (event.fraction or 0)))
+    if event.stage == "transcribing" and event.parts > 1:
+        return say(lang, "transcribing_parts", part=event.part, parts=event.parts)
+    if event.stage in ("transcribing", "preparing audio", "checking cache"):
+        return say(lang, event.stage)
+    return None
+
+
+def transcript_items(route: Route, transcript: Any) -> list[Outgoing]:
+    """The transcript in the user's format: messages of at most 4096 characters (and the whole as a .txt when
+    there are more than three), or one document (txt, srt, vtt)."""
+    text = transcript.text.strip() or say(route.lang, "empty")
+    if route.format in ("srt", "vtt"):
+        body = render(transcript, route.format)
+        return [Outgoing("document", route.chat_id, reply_to=route.reply_to, file_name=f"transcript.{route.format}",
+                         data=body.encode())]
+    if route.format == "txt":
+        return [Outgoing("document", route.chat_id, reply_to=route.reply_to, file_name="transcript.txt",
+                         data=text.encode())]
+    items = [Outgoing("text", route.chat_id, part, reply_to=route.reply_to) for part in split_message(text)]
+    if len(items) > MAX_MESSAGES_BEFORE_FILE:
+        items.append(Outgoing("document", route.chat_id, say(route.lang, "full_text"), reply_to=route.reply_to,
+                              file_name="transcript.txt", data=text.encode()))
+    return items
+
+
+def addressed(message: types.Message, username: str | None) -> bool:
+    """In a group: the bot is mentioned, or a command answers a media message."""
+    text = message.text or message.caption or ""
+    if username and f"@{username.lower()}" in text.lower():
+        return True
+    return text.startswith("/") and message.reply_to_message is not None and \
+        media_of(message.reply_to_message) is not None
+
+
+def parse_command(text: str, username: str | None) -> tuple[str | None, str]:
+    """("command", "argument") of "/command@bot argument"; command None when addressed to another bot."""
+    head, _, arg = text.partition(" ")
+    command, _, addressee = head[1:].partition("@")
+    if addressee and username and addressee.lower() != username.lower():
+        return None, arg
+    return command.lower(), arg
+
+
+def wait_for_slot(recent: deque[float], per_minute: int, now: float) -> float | None:
+    """Seconds until a user who sent ``recent`` jobs may send another (None: now; ``per_minute`` 0: no limit)."""
+    while recent and recent[0] <= now - 60.0:
+        recent.popleft()
+    if not per_minute or len(recent) < per_minute:
+        return None
+    return recent[0] + 60.0 - now
+
+
+MEDIA_KINDS = ("voice", "audio", "video", "video_note", "document")
+
+
+def refusal(rules: DeskRules, target: types.Message, lang: str) -> str | None:
+    """Why this media is refused before any download (a document that is not audio or video, over the size or
+    length limit), or None."""
+    found = media_of(target)
+    kind = next(k for k in MEDIA_KINDS if getattr(target, k, None))
+    mime = getattr(found, "mime_type", None) or ""
+    if kind == "document" and not mime.startswith(("audio/", "video/")):
+        return say(lang, "not_media")
+    size = int(getattr(found, "file_size", 0) or 0)
+    if size > rules.max_file_mb * 1_000_000:
+        return say(lang, "too_large", size=round(size / 1_000_000), limit=round(rules.max_file_mb))
+    length = float(getattr(found, "duration", 0) or 0)
+    if length > rules.max_duration_seconds:
+        return say(lang, "too_long", length=duration_words(length, lang),
+                   limit=duration_words(rules.max_duration_seconds, lang))
+    return None
+
+
+def job_request(message: types.Message, target: types.Message, prefs: Any, rules: DeskRules,
+                lang: str) -> tuple[JobRequest, Route]:
+    """The job for a media message, with the user's choices, and where its answers go."""
+    found = media_of(target)
+    kind = next(k for k in MEDIA_KINDS if getattr(target, k, None))
+    user = message.from_user
+    media = TelegramFile(target.chat.id, target.id, found.file_id, found.file_unique_id,
+                         int(getattr(found, "file_size", 0) or 0), kind, getattr(found, "mime_type", None) or None,
+                         float(getattr(found, "duration", 0) or 0) or None, getattr(found, "file_name", None))
+    job_id = f"tg-{target.chat.id}-{target.id}-{message.id}"
+    models = tuple((name, prefs.deepgram_model) for name, k in rules.providers
+                   if k == "deepgram" and prefs.deepgram_model)
+    provider = prefs.provider if prefs.provider in {n for n, _ in rules.providers} else None
+    request = JobRequest(job_id, str(user.id), media, source_key=f"tg:{found.file_unique_id}", provider=provider,
+                         language=prefs.language, models=models,
+                         language_hint=(user.language_code or "").split("-")[0].lower() or None)
+    return request, Route(job_id, message.chat.id, user.id, target.id, lang, prefs.format)
