@@ -113,16 +113,11 @@ class FrontDesk:
 
     def on_poisoned(self, update: Any) -> None:
         """The bot crashed on this update every time: tell its sender, touching nothing else of the desk."""
-        if isinstance(update, types.CallbackQuery):
-            self.outbox.put(Outgoing("callback", None, callback_id=update.id))
-            return
-        user, chat = getattr(update, "from_user", None), getattr(update, "chat", None)
-        if user is None or chat is None or not self._allowed(user.id):
-            return
-        lang = language_of(user.language_code)
-        target = update if media_of(update) is not None else update.reply_to_message
-        key = "failed" if target is not None and media_of(target) is not None else "internal_error"
-        self._reply(update, say(lang, key, reason=say(lang, "internal_reason")))
+        user = getattr(update, "from_user", None)
+        if isinstance(update, types.CallbackQuery) or user is not None and self._allowed(user.id):
+            reply = poison_reply(update)
+            if reply is not None:
+                self.outbox.put(reply)
 
     def _intake(self, message: types.Message, target: types.Message, lang: str) -> list[Action]:
         refused = refusal(self.rules, target, lang)
@@ -332,6 +327,18 @@ def transcript_items(route: Route, transcript: Any) -> list[Outgoing]:
         items.append(Outgoing("document", route.chat_id, say(route.lang, "full_text"), reply_to=route.reply_to,
                               file_name="transcript.txt", data=text.encode()))
     return items
+
+
+def poison_reply(update: Any) -> Outgoing | None:
+    """The answer to an update the bot could not handle: an error for its sender, or a stopped button spinner."""
+    if isinstance(update, types.CallbackQuery):
+        return Outgoing("callback", None, callback_id=update.id)
+    if getattr(update, "chat", None) is None:
+        return None
+    lang = language_of(update.from_user.language_code)
+    target = update if media_of(update) is not None else update.reply_to_message
+    key = "failed" if target is not None and media_of(target) is not None else "internal_error"
+    return Outgoing("text", update.chat.id, say(lang, key, reason=say(lang, "internal_reason")), reply_to=update.id)
 
 
 def addressed(message: types.Message, username: str | None) -> bool:
