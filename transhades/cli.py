@@ -384,7 +384,10 @@ def _collect(jobs: list[tuple[str, str]], events: queue.Queue, args: argparse.Na
     printed = 0
     failures = 0
     while printed < len(jobs):
-        event = events.get()
+        try:  # never block for good: a signal delivered to another thread runs its handler only when the
+            event = events.get(timeout=0.2)  # main thread wakes up
+        except queue.Empty:
+            continue
         job_id = event.job_id
         if isinstance(event, (Completed, Failed)):
             bar.close(job_id)
