@@ -133,3 +133,20 @@ def test_check_config_warns_about_a_seed_credential_that_no_entry_reads(tmp_path
     assert warning.startswith("warning: TELEGRAM_API_ID_6 is set but no telegram.credentials entry reads it; add "
                               '{name: API-6, api_id: "${TELEGRAM_API_ID_6}", api_hash: "${TELEGRAM_API_HASH_6}"}')
     assert "f" * 32 not in done.stdout + done.stderr
+
+
+def test_output_piped_into_a_reader_that_leaves_early_ends_without_a_traceback():
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    exe = shutil.which("transhades")
+    command = [exe] if exe else [sys.executable, "-m", "transhades.cli"]
+    process = subprocess.Popen([*command, "check-config", "--config", str(ROOT / "config.yaml")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # like `| head -0`: the reader is gone before anything is written
+    err = process.stderr.read()
+    assert process.wait(30) == 1
+    assert "Traceback" not in err and "BrokenPipe" not in err

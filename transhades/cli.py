@@ -145,10 +145,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `transhades ... | head`: the reader left; nothing more to say, no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     return EXIT_USAGE
 
 
 # ------------------------------------------------------------------------------------------------ check-config
+
+
+Row = tuple[str, str, str]  # (kind, count, detail) of one line of the tree
 
 
 def describe_tree(cfg: Config) -> list[str]:
@@ -159,34 +165,10 @@ def describe_tree(cfg: Config) -> list[str]:
         f"({s.escalation}); backoff {s.backoff.min_seconds:g}..{s.backoff.max_seconds:g} s, jitter "
         f"{s.backoff.jitter:g}",
     ]
-    cache_where = cfg.cache.path if cfg.cache.backend == "sqlite" else (
-        f"max {cfg.cache.max_items} items" if cfg.cache.backend == "memory" else "redis")
-    rows = [("cache", "1", f"cache ({cfg.cache.backend}, {cache_where})")]
-    rows.append(("audio", str(cfg.audio.workers), ", ".join(f"audio-{i}" for i in range(1, cfg.audio.workers + 1))
-                 + f" ({cfg.audio.codec} {cfg.audio.bitrate_kbps} kbps)"))
-    for p in cfg.providers:
-        if not p.enabled:
-            rows.append((f"provider:{p.name}", "0", f"disabled: {p.disabled_reason}"))
-            continue
-        names = ", ".join(f"provider:{p.name}-{i}" for i in range(1, p.instances + 1))
-        where = f"model {p.model}" + (f", {p.base_url}, upload limit {p.max_upload_mb:g} MB" if p.base_url else "")
-        rows.append((f"provider:{p.name}", str(p.instances), f"{names} ({p.kind}, {where})"))
-    tg = cfg.telegram
-    if tg is not None:
-        for index, c in enumerate(tg.credentials):
-            role = "receives updates, sends replies" if index == 0 else "downloads only (no_updates)"
-            rows.append((f"credential:{c.name}", "1", f"credential:{c.name} ({role}, "
-                                                       f"{tg.downloads_per_credential} downloads at once)"))
-        for skipped in tg.skipped:
-            name, _, why = skipped.partition(": ")
-            rows.append((f"credential:{name}", "0", f"skipped: {why}"))
     d = cfg.dispatcher
-    rows.append(("dispatcher", "1", f"dispatcher (max {d.max_concurrent_jobs} jobs, {d.per_user_limit} per user, "
-                                    f"{d.retries} retries)"))
-    if tg is not None:
-        missing = service.missing_for_run(cfg)
-        rows.append(("bot", "1" if not missing else "0",
-                     "bot (transhades run)" if not missing else f"not started: needs {', '.join(missing)}"))
+    rows = [*_cache_and_audio_rows(cfg), *(_provider_row(p) for p in cfg.providers), *_telegram_rows(cfg),
+            ("dispatcher", "1", f"dispatcher (max {d.max_concurrent_jobs} jobs, {d.per_user_limit} per user, "
+                                f"{d.retries} retries)"), *_bot_rows(cfg)]
     width = max(len(r[0]) for r in rows)
     for index, (kind, count, detail) in enumerate(rows):
         branch = "└─" if index == len(rows) - 1 else "├─"
@@ -195,6 +177,45 @@ def describe_tree(cfg: Config) -> list[str]:
         p.name for p in cfg.enabled_providers if p.kind == "local"]
     lines.append(f"failover order: {' -> '.join(order) if order else 'none: no provider is enabled'}")
     return lines
+
+
+def _cache_and_audio_rows(cfg: Config) -> list[Row]:
+    where = {"sqlite": cfg.cache.path, "memory": f"max {cfg.cache.max_items} items"}.get(cfg.cache.backend, "redis")
+    workers = ", ".join(f"audio-{i}" for i in range(1, cfg.audio.workers + 1))
+    return [("cache", "1", f"cache ({cfg.cache.backend}, {where})"),
+            ("audio", str(cfg.audio.workers), f"{workers} ({cfg.audio.codec} {cfg.audio.bitrate_kbps} kbps)")]
+
+
+def _provider_row(p: Any) -> Row:
+    if not p.enabled:
+        return f"provider:{p.name}", "0", f"disabled: {p.disabled_reason}"
+    names = ", ".join(f"provider:{p.name}-{i}" for i in range(1, p.instances + 1))
+    where = f"model {p.model}" + (f", {p.base_url}, upload limit {p.max_upload_mb:g} MB" if p.base_url else "")
+    return f"provider:{p.name}", str(p.instances), f"{names} ({p.kind}, {where})"
+
+
+def _telegram_rows(cfg: Config) -> list[Row]:
+    tg = cfg.telegram
+    if tg is None:
+        return []
+    rows = []
+    for index, c in enumerate(tg.credentials):
+        role = "receives updates, sends replies" if index == 0 else "downloads only (no_updates)"
+        rows.append((f"credential:{c.name}", "1",
+                     f"credential:{c.name} ({role}, {tg.downloads_per_credential} downloads at once)"))
+    for skipped in tg.skipped:
+        name, _, why = skipped.partition(": ")
+        rows.append((f"credential:{name}", "0", f"skipped: {why}"))
+    return rows
+
+
+def _bot_rows(cfg: Config) -> list[Row]:
+    if cfg.telegram is None:
+        return []
+    missing = service.missing_for_run(cfg)
+    if missing:
+        return [("bot", "0", f"not started: needs {', '.join(missing)}")]
+    return [("bot", "1", "bot (transhades run)")]
 
 
 def check_config(args: argparse.Namespace, out: TextIO) -> int:
