@@ -46,11 +46,10 @@ from .messages import (
     Waiting,
 )
 from .media import AudioChunk, LocalFile, PreparedAudio, TelegramFile
-from .roster import AUDIO, CREDENTIAL_PREFIX, PROVIDER_PREFIX, Member, Roster, Task
+from .roster import AUDIO, CACHE, CREDENTIAL_PREFIX, PROVIDER_PREFIX, STEPS, Member, Roster, Step, Task
 from .routing import CredentialRouter, FlowMetrics, ProviderRouter
 from .transcript import Transcript, stitch
 
-CACHE = "cache"
 DISPATCHER = "dispatcher"
 UNPARK_MISSES = 32  # parked tasks tried in a row without success before a queue is left for later
 
@@ -217,18 +216,18 @@ class JobFlow:
             return []
         job = self.jobs[task.job_id]
         job.tasks.remove(task)
-        if task.step in ("lookup_source", "lookup_hash"):
+        if task.step in (Step.LOOKUP_SOURCE, Step.LOOKUP_HASH):
             return self._after_lookup(job, task.step, result)
-        if task.step == "download":
+        if task.step == Step.DOWNLOAD:
             self.credentials.record(task.worker_name, True, self.now())
             job.local = result
-            return self._start_task(job, Task(job.id, "fingerprint"))
-        if task.step == "fingerprint":
+            return self._start_task(job, Task(job.id, Step.FINGERPRINT))
+        if task.step == Step.FINGERPRINT:
             job.sha256 = str(result)
-            return self._start_task(job, Task(job.id, "lookup_hash"))
-        if task.step == "prepare":
+            return self._start_task(job, Task(job.id, Step.LOOKUP_HASH))
+        if task.step == Step.PREPARE:
             return self._after_prepare(job, result)
-        if task.step == "transcribe":
+        if task.step == Step.TRANSCRIBE:
             breaker = self.providers.breaker_of(task.group)
             was_closed = breaker.state == "closed"
             breaker.succeeded()
@@ -238,13 +237,13 @@ class JobFlow:
             if job.open_chunks:
                 return out
             return out + self._complete(job, stitch(job.finished), cached=False)
-        if task.step == "split":  # a provider refused the chunk as too large: its pieces go out instead
+        if task.step == Step.SPLIT:  # a provider refused the chunk as too large: its pieces go out instead
             pieces = tuple(result)
             job.open_chunks += len(pieces) - 1
             out = []
             for piece in pieces:
                 if job.id in self.jobs:
-                    piece_task = Task(job.id, "transcribe", chunk=piece)
+                    piece_task = Task(job.id, Step.TRANSCRIBE, chunk=piece)
                     job.tasks.append(piece_task)
                     out += self._place(piece_task)
             return out
@@ -256,21 +255,26 @@ class JobFlow:
             return []
         job = self.jobs[task.job_id]
         job.last_error = error
-        if task.step == "split":  # cannot cut it smaller: send the whole chunk to another provider instead
-            task.step = "transcribe"
+        if task.step == Step.SPLIT:  # cannot cut it smaller: send the whole chunk to another provider instead
+            task.step = Step.TRANSCRIBE
             return self._place(task)
         if isinstance(error, BadInput):
             return self._finish(job, Failed(job.id, error))
-        if task.step in ("lookup_source", "lookup_hash"):
+        if task.step in (Step.LOOKUP_SOURCE, Step.LOOKUP_HASH):
             job.tasks.remove(task)  # a cache that cannot answer is a miss, never a failed job
             return self._after_lookup(job, task.step, None)
-        if task.step == "download":
+        if task.step == Step.DOWNLOAD:
             self.credentials.record(task.worker_name, False, self.now())
             if isinstance(error, RateLimited):  # FloodWait: this credential waits, the job moves on at once
                 return self._quarantine(task.group, error.retry_after or self.retry_default, error.message) + \
                     self._place(task)
-        if task.step != "transcribe":
+        if task.step != Step.TRANSCRIBE:
             return self._retry_or_fail(job, task, error)
+        return self._provider_failed(task, error)
+
+    def _provider_failed(self, task: Task, error: TranshadesError) -> list[Effect]:
+        """A provider could not transcribe a chunk: quarantine, breaker, disable or split as the error says, then
+        the chunk goes to the next provider at once."""
         provider = task.group[len(PROVIDER_PREFIX):]
         task.tried[provider] = error.kind
         out: list[Effect] = []
@@ -283,21 +287,21 @@ class JobFlow:
         elif isinstance(error, ProviderRejectedKey) and self.providers.disable(task.group, error.message):
             out.append(Alert(f"{error.message}; {provider} is disabled until restart"))
         elif isinstance(error, UploadTooLarge):
-            task.step, task.group = "split", AUDIO
+            task.step, task.group = Step.SPLIT, AUDIO
             return out + self._place(task)
         return out + self._place(task)
 
     def task_progress(self, ticket: int, fraction: float) -> list[Effect]:
         task = self.tickets.get(ticket)
-        if task is None or task.step not in ("transcribe", "download"):
+        if task is None or task.step not in (Step.TRANSCRIBE, Step.DOWNLOAD):
             return []
-        if task.step == "download":
+        if task.step == Step.DOWNLOAD:
             job = self.jobs[task.job_id]
             return [Emit(job.listener, Stage(job.id, "downloading", fraction=max(0.0, min(1.0, fraction))))]
         job = self.jobs[task.job_id]
         task.fraction = max(0.0, min(1.0, fraction))
         parts = len(job.finished) + job.open_chunks
-        done = len(job.finished) + sum(t.fraction for t in job.tasks if t.step == "transcribe")
+        done = len(job.finished) + sum(t.fraction for t in job.tasks if t.step == Step.TRANSCRIBE)
         part = min(parts, len(job.finished) + 1)
         return [Emit(job.listener, Stage(job.id, "transcribing", part, parts, done / parts))]
 
@@ -335,35 +339,33 @@ class JobFlow:
         for job_id in admitted:
             job = self.jobs[job_id]
             job.state = "running"
-            out += self._start_task(job, Task(job.id, "lookup_source") if job.request.source_key
+            out += self._start_task(job, Task(job.id, Step.LOOKUP_SOURCE) if job.request.source_key
                                     else self._fetch_or_fingerprint(job))
         if admitted:
             out += [Emit(self.jobs[job_id].listener, Queued(job_id, n)) for job_id, n in self.admission.positions()]
         return out
 
     def _start_task(self, job: Job, task: Task) -> list[Effect]:
-        task.group = {"lookup_source": CACHE, "lookup_hash": CACHE, "fingerprint": AUDIO, "prepare": AUDIO,
-                      "download": CREDENTIAL_PREFIX}.get(task.step, task.group)
+        task.group = STEPS[task.step].group or task.group
         job.tasks.append(task)
-        stage = {"lookup_source": "checking cache", "lookup_hash": "checking cache", "fingerprint": "checking cache",
-                 "prepare": "preparing audio", "download": "downloading"}.get(task.step)
+        stage = STEPS[task.step].stage
         out: list[Effect] = []
         if stage:
             out.append(Emit(job.listener, Stage(job.id, stage)))
         return out + self._place(task)
 
     def _message(self, job: Job, task: Task, ticket: int) -> Any:
-        if task.step == "lookup_source":
+        if task.step == Step.LOOKUP_SOURCE:
             return LookupTranscript(ticket, DISPATCHER, lookup_keys(job.request.source_key, job.request.language))
-        if task.step == "lookup_hash":
+        if task.step == Step.LOOKUP_HASH:
             return LookupTranscript(ticket, DISPATCHER, lookup_keys(f"sha256:{job.sha256}", job.request.language))
-        if task.step == "download":
+        if task.step == Step.DOWNLOAD:
             return Download(ticket, DISPATCHER, job.id, job.request.media)
-        if task.step == "fingerprint":
+        if task.step == Step.FINGERPRINT:
             return Fingerprint(ticket, DISPATCHER, job.local or job.request.media)
-        if task.step == "prepare":
+        if task.step == Step.PREPARE:
             return PrepareAudio(ticket, DISPATCHER, job.id, job.local or job.request.media, self.max_chunk_bytes)
-        if task.step == "split":
+        if task.step == Step.SPLIT:
             return SplitChunk(ticket, DISPATCHER, task.chunk)
         provider = task.group[len(PROVIDER_PREFIX):]
         request = job.request
@@ -394,7 +396,7 @@ class JobFlow:
 
     def _send(self, task: Task, member: Member) -> list[Effect]:
         ticket = self.roster.assign(task, member)
-        if task.step == "transcribe":
+        if task.step == Step.TRANSCRIBE:
             self.providers.breaker_of(member.group).sent()
         return [Send(member.name, self._message(self.jobs[task.job_id], task, ticket))]
 
@@ -403,9 +405,9 @@ class JobFlow:
 
     def _place(self, task: Task) -> list[Effect]:
         job = self.jobs[task.job_id]
-        if task.step == "download":
+        if task.step == Step.DOWNLOAD:
             return self._place_download(job, task)
-        if task.step != "transcribe":
+        if task.step != Step.TRANSCRIBE:
             member = self._pick(task.group)
             if member:
                 return self._send(task, member)
@@ -419,24 +421,29 @@ class JobFlow:
                 "audio preparation is unavailable; the operator has been alerted")))
         return self._place_transcription(job, task)
 
+    def _survey(self, job: Job, task: Task) -> tuple[list[tuple[str, Member]], set[str], list[str]]:
+        """The providers not tried yet in this attempt: (free ones with a member each, busy ones, the groups that
+        will be back later)."""
+        candidates: list[tuple[str, Member]] = []
+        busy: set[str] = set()
+        later: list[str] = []
+        for provider in job.order:
+            if provider in task.tried:
+                continue
+            group = PROVIDER_PREFIX + provider
+            member = self._pick(group)
+            outlook = "usable" if member else self._group_outlook(group)
+            if member:
+                candidates.append((provider, member))
+            elif outlook == "busy":
+                busy.add(provider)
+            elif outlook == "later":
+                later.append(group)
+        return candidates, busy, later
+
     def _place_transcription(self, job: Job, task: Task) -> list[Effect]:
         for _ in range(2):
-            later: list[str] = []
-            busy: set[str] = set()
-            candidates: list[tuple[str, Member]] = []
-            for provider in job.order:
-                if provider in task.tried:
-                    continue
-                group = PROVIDER_PREFIX + provider
-                member = self._pick(group)
-                if member:
-                    candidates.append((provider, member))
-                    continue
-                outlook = self._group_outlook(group)
-                if outlook == "busy":
-                    busy.add(provider)
-                elif outlook == "later":
-                    later.append(group)
+            candidates, busy, later = self._survey(job, task)
             if busy - self.providers.local:  # a remote provider will free up: the local model stays the last resort
                 candidates = [c for c in candidates if c[0] not in self.providers.local]
             if job.request.provider in busy:  # the user's choice is busy: wait for it rather than go elsewhere
@@ -486,7 +493,7 @@ class JobFlow:
     def tick(self) -> list[Effect]:
         """A wake-up came: the time that work was waiting for has passed."""
         self.credentials.woken()
-        return self._unpark(["download"])
+        return self._unpark([STEPS[Step.DOWNLOAD].queue])
 
     @property
     def downloads_per_minute(self) -> int:
@@ -545,7 +552,7 @@ class JobFlow:
             job = self.jobs.get(task.job_id)
             if job is None:
                 continue
-            if task.step in ("lookup_source", "lookup_hash"):  # a cache that died answered nothing: a miss
+            if task.step in (Step.LOOKUP_SOURCE, Step.LOOKUP_HASH):  # a cache that died answered nothing: a miss
                 job.tasks.remove(task)
                 out += self._after_lookup(job, task.step, None)
                 continue
@@ -565,22 +572,22 @@ class JobFlow:
         if found is not None:
             self.metrics.count("cache_hits")
             return self._complete(job, found, cached=True)
-        if step == "lookup_source":
+        if step == Step.LOOKUP_SOURCE:
             return self._start_task(job, self._fetch_or_fingerprint(job))
         self.metrics.count("cache_misses")
-        return self._start_task(job, Task(job.id, "prepare"))
+        return self._start_task(job, Task(job.id, Step.PREPARE))
 
     def _fetch_or_fingerprint(self, job: Job) -> Task:
         if isinstance(job.request.media, TelegramFile) and job.local is None:
-            return Task(job.id, "download")
-        return Task(job.id, "fingerprint")
+            return Task(job.id, Step.DOWNLOAD)
+        return Task(job.id, Step.FINGERPRINT)
 
     def _after_prepare(self, job: Job, audio: PreparedAudio) -> list[Effect]:
         job.audio = audio
         job.open_chunks = len(audio.chunks)
         out: list[Effect] = [Emit(job.listener, Stage(job.id, "transcribing", 1, len(audio.chunks), 0.0))]
         for chunk in audio.chunks:
-            task = Task(job.id, "transcribe", chunk=chunk)
+            task = Task(job.id, Step.TRANSCRIBE, chunk=chunk)
             job.tasks.append(task)
             out += self._place(task)
             if job.id not in self.jobs:

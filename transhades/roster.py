@@ -3,10 +3,11 @@ many it may hold (its slots), and the tasks parked until a slot frees up. Plain 
 
 from __future__ import annotations
 
+import enum
 import itertools
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from .media import AudioChunk
 from .messages import MemberView
@@ -14,7 +15,38 @@ from .messages import MemberView
 CREDENTIAL_PREFIX = "credential:"
 PROVIDER_PREFIX = "provider:"
 AUDIO = "audio"
+CACHE = "cache"
 LIVE = ("running", "quarantined")  # states in which a member holds its tasks
+
+
+class Step(str, enum.Enum):
+    """The steps of a job, in order: cache by source, download, fingerprint, cache by hash, prepare, transcribe
+    (a chunk a provider refused as too large is split by the audio workers, then transcribed in pieces)."""
+
+    LOOKUP_SOURCE = "lookup_source"
+    DOWNLOAD = "download"
+    FINGERPRINT = "fingerprint"
+    LOOKUP_HASH = "lookup_hash"
+    PREPARE = "prepare"
+    TRANSCRIBE = "transcribe"
+    SPLIT = "split"
+
+
+class StepInfo(NamedTuple):
+    group: str  # which workers take it ("" = chosen per task: a provider)
+    stage: str | None  # what the user's status message says when it starts
+    queue: str  # where it waits for a free slot
+
+
+STEPS = {
+    Step.LOOKUP_SOURCE: StepInfo(CACHE, "checking cache", CACHE),
+    Step.DOWNLOAD: StepInfo(CREDENTIAL_PREFIX, "downloading", "download"),
+    Step.FINGERPRINT: StepInfo(AUDIO, "checking cache", AUDIO),
+    Step.LOOKUP_HASH: StepInfo(CACHE, "checking cache", CACHE),
+    Step.PREPARE: StepInfo(AUDIO, "preparing audio", AUDIO),
+    Step.TRANSCRIBE: StepInfo("", None, "transcribe"),
+    Step.SPLIT: StepInfo(AUDIO, None, AUDIO),
+}
 
 
 @dataclass
@@ -39,7 +71,7 @@ class Member:
 @dataclass
 class Task:
     job_id: str
-    step: str  # lookup_source | fingerprint | lookup_hash | prepare | transcribe
+    step: Step
     group: str = ""
     chunk: AudioChunk | None = None
     worker: str | None = None
@@ -130,10 +162,7 @@ class Roster:
 
     @staticmethod
     def queue_of(task: Task) -> str:
-        if task.step in ("download", "transcribe"):
-            return task.step
-        return task.group
-
+        return STEPS[task.step].queue
     def park(self, task: Task) -> None:
         self.parked.setdefault(self.queue_of(task), deque()).append(task)
 
@@ -141,9 +170,9 @@ class Roster:
     def queue_freed_by(group: str) -> str:
         """Which parked queue a freed slot in ``group`` serves."""
         if group.startswith(CREDENTIAL_PREFIX):
-            return "download"
+            return STEPS[Step.DOWNLOAD].queue
         if group.startswith(PROVIDER_PREFIX):
-            return "transcribe"
+            return STEPS[Step.TRANSCRIBE].queue
         return group
 
     def status(self, now: float) -> dict[str, list[dict]]:

@@ -108,33 +108,49 @@ class Commands:
         return self.set(chat_id, message_id, user.id, lang, kind, value)
 
     def set(self, chat_id: int, message_id: int | None, user_id: int, lang: str, kind: str, value: str) -> list[Action]:
-        value = value.strip().lower() if kind != "prov" else value.strip()
-        if kind == "prov" and (value == "auto" or value in {n for n, _ in self.rules.providers}):
-            self.settings.update(user_id, provider=None if value == "auto" else value)
-            text = say(lang, "provider_set", value=value if value != "auto" else say(lang, "auto"))
-        elif kind == "dgm" and value in DEEPGRAM_MODELS:
-            self.settings.update(user_id, deepgram_model=value)
-            text = say(lang, "provider_set", value=f"Deepgram {value}")
-        elif kind == "lang":
-            if value not in ("auto", "") and not (value.isalpha() and 2 <= len(value) <= 3):
-                text = say(lang, "language_bad", value=value)
-            else:
-                self.settings.update(user_id, language=None if value in ("auto", "") else value)
-                text = say(lang, "language_set", value=value if value != "auto" else say(lang, "auto"))
-        elif kind == "fmt" and value in FORMATS:
-            self.settings.update(user_id, format=value)
-            text = say(lang, "format_set", value=value)
-        else:
-            return []
+        """A choice from a button (``kind:value``) or a command argument; the answer edits the keyboard's message."""
+        change = SETTERS.get(kind)
+        text = change(self, user_id, lang, value.strip()) if change else None
+        if text is None:
+            return []  # not a choice this bot offers: nothing is stored
         if message_id is not None:
             self.outbox.put(Outgoing("edit", chat_id, text, message_id=message_id))
         else:
             self.outbox.put(Outgoing("text", chat_id, text))
         return []
 
+    def _set_provider(self, user_id: int, lang: str, value: str) -> str | None:
+        if value != "auto" and value not in {n for n, _ in self.rules.providers}:
+            return None
+        self.settings.update(user_id, provider=None if value == "auto" else value)
+        return say(lang, "provider_set", value=value if value != "auto" else say(lang, "auto"))
+
+    def _set_deepgram_model(self, user_id: int, lang: str, value: str) -> str | None:
+        value = value.lower()
+        if value not in DEEPGRAM_MODELS:
+            return None
+        self.settings.update(user_id, deepgram_model=value)
+        return say(lang, "provider_set", value=f"Deepgram {value}")
+
+    def _set_language(self, user_id: int, lang: str, value: str) -> str | None:
+        value = value.lower()
+        if value not in ("auto", "") and not (value.isalpha() and 2 <= len(value) <= 3):
+            return say(lang, "language_bad", value=value)
+        self.settings.update(user_id, language=None if value in ("auto", "") else value)
+        return say(lang, "language_set", value=value if value != "auto" else say(lang, "auto"))
+
+    def _set_format(self, user_id: int, lang: str, value: str) -> str | None:
+        value = value.lower()
+        if value not in FORMATS:
+            return None
+        self.settings.update(user_id, format=value)
+        return say(lang, "format_set", value=value)
 
 COMMANDS = {
     "start": Commands._help, "help": Commands._help, "status": Commands._status_command,
     "cancel": Commands._cancel, "provider": Commands._provider, "language": Commands._language,
     "format": Commands._format,
 }
+
+SETTERS = {"prov": Commands._set_provider, "dgm": Commands._set_deepgram_model, "lang": Commands._set_language,
+           "fmt": Commands._set_format}
