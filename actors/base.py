@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
+import queue
+import time
 from typing import Any, Callable
 
 import pykka
 
 from transhades import logs
 from transhades.errors import TranshadesError
-from transhades.messages import ChildExited, Doorbell, TaskDone, TaskFailed
+from transhades.messages import ChildExited, TaskDone, TaskFailed
 from transhades.registry import Registry
 
 log = logging.getLogger(__name__)
-MAIL_BATCH = 64  # messages read from the registry before the actor's own inbox (asks, timers) gets a turn
 
 
 class ExitMonitor:
@@ -65,7 +66,6 @@ class SupervisedActor(pykka.ThreadingActor):
 
     keeper: Any = None  # outlives this actor (the dispatcher's JobFlow, the bot's desk); holds ``in_hand``
     kept_types: tuple[type, ...] = ()  # told messages that only live in this actor: one it dies on is kept
-    mailbox: Callable[[], Any] | None = None  # registry.take for this name: where its told messages wait
 
     def on_start(self) -> None:
         logs.bind_actor(self.name)
@@ -75,26 +75,10 @@ class SupervisedActor(pykka.ThreadingActor):
         except Exception as exc:
             # pykka stops the actor without on_failure/on_stop when on_start raises; report it ourselves.
             self._release()
-            self.monitor.exited(True, f"{exc.__class__.__name__} in setup: {exc}")
+            self._crash = f"{exc.__class__.__name__} in setup: {exc}"
             raise
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, Doorbell):
-            return self._read_mail()
-        return self._handle(message)
-
-    def _read_mail(self) -> None:
-        """Handle what waits in the registry, oldest first; a message stays there until it is taken, so one
-        told as this actor crashes is read by the next incarnation. After a batch, asks and timers get a turn."""
-        for _ in range(MAIL_BATCH):
-            message = self.mailbox() if self.mailbox is not None else None
-            if message is None:
-                return None
-            self._handle(message)
-        self.actor_ref.tell(Doorbell())  # more may wait: come back after what else is in the inbox
-        return None
-
-    def _handle(self, message: Any) -> Any:
         logs.bind_job(*self.log_fields(message))
         kept = self.keeper is not None and isinstance(message, self.kept_types)
         if kept:
@@ -116,13 +100,44 @@ class SupervisedActor(pykka.ThreadingActor):
     def deliver(self, message: Any) -> Any:
         return self.receive(message)
 
+    carry_over: Callable[[list[Any]], None] | None = None  # where a crash's unhandled messages go
+    _crash: str | None = None
+
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         self._release()
-        self.monitor.exited(True, f"{getattr(exception_type, '__name__', 'error')}: {exception_value}")
+        self._crash = f"{getattr(exception_type, '__name__', 'error')}: {exception_value}"
+
+    def _actor_loop_teardown(self) -> None:
+        """After the loop has stopped (pykka's last step in the actor's thread): hand over what was queued and
+        never handled, then report the crash, so the next incarnation cannot start before the hand-over."""
+        if self._crash is not None:
+            if self.carry_over is not None:
+                left = self._unhandled()
+                time.sleep(0.01)  # a sender that saw this actor alive a moment ago may still be putting
+                self.carry_over(left + self._unhandled())
+            self.monitor.exited(True, self._crash)
+        super()._actor_loop_teardown()
 
     def on_stop(self) -> None:
         self._release()
         self.monitor.exited(False, "normal")
+
+    def _unhandled(self) -> list[Any]:
+        """The messages told to this incarnation that it will never handle (pykka drops them when an actor
+        crashes). By now the actor counts as dead, so later ones go to the registry instead."""
+        left, asks = [], []
+        while True:
+            try:
+                envelope = self.actor_inbox.get_nowait()
+            except queue.Empty:
+                break
+            if envelope.reply_to is not None:
+                asks.append(envelope)
+            elif not type(envelope.message).__module__.startswith("pykka"):
+                left.append(envelope.message)
+        for envelope in asks:  # pykka answers these with ActorDeadError
+            self.actor_inbox.put(envelope)
+        return left
 
     def _release(self) -> None:
         try:

@@ -43,11 +43,6 @@ class CancelJob:
 
 
 @dataclass(frozen=True, slots=True)
-class Doorbell:
-    """There is mail for this actor in the registry (the dispatcher's and the bot's messages wait there)."""
-
-
-@dataclass(frozen=True, slots=True)
 class Wake:
     """The dispatcher's own wake-up: work that waited for a moment (a paced credential) may go now."""
 
