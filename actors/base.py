@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import time
 from typing import Any, Callable
 
 import pykka
@@ -75,7 +74,7 @@ class SupervisedActor(pykka.ThreadingActor):
         except Exception as exc:
             # pykka stops the actor without on_failure/on_stop when on_start raises; report it ourselves.
             self._release()
-            self._crash = f"{exc.__class__.__name__} in setup: {exc}"
+            self._crashed(f"{exc.__class__.__name__} in setup: {exc}")
             raise
 
     def on_receive(self, message: Any) -> Any:
@@ -100,31 +99,26 @@ class SupervisedActor(pykka.ThreadingActor):
     def deliver(self, message: Any) -> Any:
         return self.receive(message)
 
-    carry_over: Callable[[list[Any]], None] | None = None  # where a crash's unhandled messages go
-    _crash: str | None = None
+    registry: Registry | None = None  # set by the actors whose told messages must outlive a crash
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         self._release()
-        self._crash = f"{getattr(exception_type, '__name__', 'error')}: {exception_value}"
+        self._crashed(f"{getattr(exception_type, '__name__', 'error')}: {exception_value}")
 
-    def _actor_loop_teardown(self) -> None:
-        """After the loop has stopped (pykka's last step in the actor's thread): hand over what was queued and
-        never handled, then report the crash, so the next incarnation cannot start before the hand-over."""
-        if self._crash is not None:
-            if self.carry_over is not None:
-                left = self._unhandled()
-                time.sleep(0.01)  # a sender that saw this actor alive a moment ago may still be putting
-                self.carry_over(left + self._unhandled())
-            self.monitor.exited(True, self._crash)
-        super()._actor_loop_teardown()
+    def _crashed(self, reason: str) -> None:
+        """Hand over what was queued and never handled, then report the crash, so that the next incarnation
+        cannot start before the hand-over (pykka discards a crashed actor's queued tells)."""
+        if self.registry is not None and self.keeper is not None:
+            self.registry.retire(self.name, self.actor_ref, self._unhandled)
+        self.monitor.exited(True, reason)
 
     def on_stop(self) -> None:
         self._release()
         self.monitor.exited(False, "normal")
 
     def _unhandled(self) -> list[Any]:
-        """The messages told to this incarnation that it will never handle (pykka drops them when an actor
-        crashes). By now the actor counts as dead, so later ones go to the registry instead."""
+        """Empties the inbox: the messages told to this incarnation that it will never handle. Asks go back,
+        for pykka to answer with ActorDeadError."""
         left, asks = [], []
         while True:
             try:

@@ -55,7 +55,6 @@ class BotActor(SupervisedActor):
                  sender: str, clock: Clock, faults: Any = None) -> None:
         super().__init__(name, monitor)
         self.faults = faults  # transhades simulate: crash on an update or a job event now and then
-        self.carry_over = lambda messages: registry.keep_first(name, messages)
         self.keeper = desk
         self.registry = registry
         self.gateways = gateways

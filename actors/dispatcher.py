@@ -38,7 +38,6 @@ class DispatcherActor(SupervisedActor):
                  supervisor: str = "supervisor", faults: Any = None, clock: Any = None) -> None:
         super().__init__(name, monitor)
         self.faults = faults  # transhades simulate: crash on a job's message now and then
-        self.carry_over = lambda messages: registry.keep_first(name, messages)
         self.keeper = flow
         self.registry = registry
         self.flow = flow

@@ -29,7 +29,7 @@ anything = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_siz
                         max_leaves=20)
 KEYS = {
     "": ["providers", "cache", "dispatcher", "supervision", "audio", "data_dir", "telegram", "logging", "http"],
-    "provider": list(config_lib._PROVIDER_KEYS),
+    "provider": list(config_lib.settings(config_lib.ProviderConfig)),
     "telegram": ["bot_token", "session_dir", "credentials", "max_file_mb", "allowed_users", "admins",
                  "downloads_per_credential", "user_jobs_per_minute", "journal_keep_hours", "drain_seconds"],
 }

@@ -397,9 +397,9 @@ def test_status_counts_jobs_and_reports_quarantine_time_left():
     d.submit("j1")
     d.fail(d.to_transcription("j1"), RateLimited("429", retry_after=10))
     status = d.flow.status()
-    groq = status["groups"]["provider:groq"][0]
-    assert groq["quarantined_for"] == pytest.approx(10)
-    assert status["active"] == 1 and status["queued"] == 0
+    groq = status.groups["provider:groq"][0]
+    assert groq.quarantined_for == pytest.approx(10)
+    assert status.active == 1 and status.queued == 0
 
 
 def test_repeated_provider_failures_open_its_breaker_and_quarantine_it():
@@ -412,7 +412,7 @@ def test_repeated_provider_failures_open_its_breaker_and_quarantine_it():
         d.fail(d.to_transcription(job), ProviderUnavailable("502 bad gateway"))
         d.done(d.take(Transcribe), transcript())
     assert Quarantine("provider:groq", 45, "circuit open: 502 bad gateway") in d.other
-    assert d.flow.status()["providers"]["groq"]["breaker"] == "open"
+    assert d.flow.status().providers["groq"].breaker == "open"
     d.submit("j3", user="j3")
     assert d.to_transcription("j3").to == "provider:deepgram-1"
 
@@ -448,7 +448,7 @@ def test_rejected_key_alerts_the_operator_once():
     d.fail(second, ProviderRejectedKey("groq: the API key was rejected (401: Invalid API Key)"))
     alerts = [e for e in d.other if isinstance(e, Alert)]
     assert len(alerts) == 1 and "groq is disabled until restart" in alerts[0].text
-    assert d.flow.status()["providers"]["groq"]["disabled"]
+    assert d.flow.status().providers["groq"].disabled
 
 
 def test_upload_too_large_cuts_the_chunk_smaller_and_sends_the_pieces():
@@ -472,7 +472,7 @@ def test_upload_too_large_cuts_the_chunk_smaller_and_sends_the_pieces():
         d.done(out, Transcript(f"at{c.offset:g}", "en", c.duration, "groq", (Segment(2.0, 3.0, f"at{c.offset:g}"),)))
     (final,) = d.finals()
     assert final.transcript.text == "at0 at4" and [s.start for s in final.transcript.segments] == [2.0, 6.0]
-    assert d.flow.status()["providers"]["groq"]["breaker"] == "closed"
+    assert d.flow.status().providers["groq"].breaker == "closed"
 
 
 def test_chunk_that_cannot_be_cut_smaller_goes_to_another_provider():
@@ -518,7 +518,6 @@ def test_a_chosen_provider_keeps_all_the_chunks():
 
 def test_preparation_asks_for_chunks_that_fit_the_smallest_upload_limit():
     d = Driver()
-    d.flow.max_chunk_bytes = None
     flow = JobFlow((("groq", "openai"), ("local", "local")), DispatcherConfig(), d.clock.now,
                    upload_limits={"groq": 25 << 20, "deepgram": 100 << 20})
     d.flow = flow

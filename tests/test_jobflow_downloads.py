@@ -132,7 +132,7 @@ def test_least_busy_credential_wins_then_the_better_success_rate():
         targets.append(d.take(Download).to)
     # idle and reliable first (the least recently used of them first); then idle but failing beats busy
     assert targets == ["credential:API-3", "credential:API-2", "credential:API-1"]
-    assert d.flow.status()["credentials"]["credential:API-1"]["success_rate"] == 0.0
+    assert d.flow.status().credentials["credential:API-1"].success_rate == 0.0
 
 
 def test_download_progress_is_reported_as_a_stage():
@@ -180,8 +180,8 @@ def test_sustained_load_spreads_evenly_over_every_credential():
         to = finish_download(d, f"j{n}")
         counts[to] = counts.get(to, 0) + 1
     assert counts == {"credential:API-1": 10, "credential:API-2": 10, "credential:API-3": 10}
-    status = d.flow.status()["credentials"]
-    assert {name: info["downloads"] for name, info in status.items()} == counts
+    status = d.flow.status().credentials
+    assert {name: stats.downloads for name, stats in status.items()} == counts
 
 
 def test_an_old_failure_stops_counting_against_a_credential():
@@ -191,9 +191,9 @@ def test_an_old_failure_stops_counting_against_a_credential():
     d.done(d.take(LookupTranscript), None)
     d.fail(d.take(Download), ProviderUnavailable("connection reset"))  # API-1 failed once
     finish_download(d, "f1")
-    assert d.flow.status()["credentials"]["credential:API-1"]["success_rate"] == 0.0
+    assert d.flow.status().credentials["credential:API-1"].success_rate == 0.0
     d.clock.advance(301)
-    assert d.flow.status()["credentials"]["credential:API-1"]["success_rate"] == 1.0
+    assert d.flow.status().credentials["credential:API-1"].success_rate == 1.0
 
 
 def test_downloads_per_minute_paces_each_credential_and_wakes_when_a_slot_is_due():

@@ -138,7 +138,7 @@ def test_a_reply_that_went_out_just_before_a_crash_is_not_sent_again(tmp_path, t
         b.world.crash_after_send = ConnectionResetError("the connection broke after the message went out")
         note = b.voice(tone_bytes)  # its first send is the transcript itself (answered within the status delay)
         wait_for(lambda: b.world.crash_after_send is None, what="the crash after sending")
-        wait_for(lambda: b.tree.flow.status()["counters"]["completed"] >= 1, what="the job")
+        wait_for(lambda: b.tree.flow.status().count("completed") >= 1, what="the job")
         time.sleep(1.0)  # the restarted bot resends what it did not hear back about
         assert len(transcripts(b.world, note)) == 1
         assert b.world.refused_repeats == 1, "the resend was refused by its random_id"

@@ -60,9 +60,10 @@ def test_languages_are_read_from_config_as_a_list_or_a_string():
 
 def walk_to_transcribe(languages: tuple[str, ...], **request) -> tuple[Transcribe, tuple[str, ...]]:
     from transhades.messages import Fingerprint, LookupTranscript, PrepareAudio
+    from transhades.tasks import Context
 
     d = Driver()
-    d.flow.languages = languages
+    d.flow.context = Context(languages)
     d.submit("j1", **request)
     d.done(d.take(Fingerprint), "abc")
     lookup = d.take(LookupTranscript)

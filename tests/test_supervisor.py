@@ -6,10 +6,12 @@ from __future__ import annotations
 import random
 import threading
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pykka
 import pytest
+from pykka._envelope import Envelope  # what ActorRef.tell puts: to pause a sender just before the put
 
 from actors.base import ExitMonitor, SupervisedActor
 from supervisor import Supervisor
@@ -321,29 +323,93 @@ def test_an_incarnation_that_dies_while_the_registry_hands_it_kept_messages_lose
     assert second.got == ["b", "c", "d"], "the rest, in order, go to the next incarnation"
 
 
-def test_a_crashed_actor_hands_the_messages_it_never_handled_to_its_carry_over():
-    """pykka drops a crashed actor's queued tells; the dispatcher and the bot must not lose them."""
+class _Exits:
+    """Stands in for the supervisor: records each ChildExited."""
+
+    def __init__(self) -> None:
+        self.exited = threading.Event()
+
+    def tell(self, message) -> None:
+        self.exited.set()
+
+
+def test_a_crashed_actor_hands_the_messages_it_never_handled_to_the_next_incarnation():
+    """pykka discards a crashed actor's queued tells; the dispatcher and the bot must not lose them."""
+    registry = Registry(keep_for=frozenset({"dispatcher"}))
+    seen: list = []
     gate = threading.Event()
-    carried: list = []
+    exits = _Exits()
 
-    class Quiet:
-        def tell(self, message):
-            pass
-
-    class Slow(SupervisedActor):
-        carry_over = staticmethod(carried.extend)
+    class Kept(SupervisedActor):
+        keeper = SimpleNamespace(in_hand=None)  # the dispatcher's JobFlow in real life
 
         def receive(self, message):
             gate.wait(5)  # the others queue up meanwhile
+            seen.append(message)
             if message == "crash":
                 raise RuntimeError("a bug")
 
-    actor = Slow.start("dispatcher", ExitMonitor(Quiet(), "dispatcher", 1))
+    Kept.registry = registry
+    first = Kept.start("dispatcher", ExitMonitor(exits, "dispatcher", 1))
+    registry.register("dispatcher", first)
     for message in ("crash", "one", "two"):
-        actor.tell(message)
+        registry.tell("dispatcher", message)
     gate.set()
-    wait_for(lambda: len(carried) >= 2, what="the queued messages carried over")
-    assert carried == ["one", "two"]
+    assert exits.exited.wait(5)
+    registry.tell("dispatcher", "three")  # between the crash and the restart
+    second = Kept.start("dispatcher", ExitMonitor(exits, "dispatcher", 2))
+    registry.register("dispatcher", second)
+    wait_for(lambda: len(seen) == 4, what="everything handled")
+    second.stop()
+    assert seen == ["crash", "one", "two", "three"]
+
+
+def test_a_tell_racing_the_crash_is_handed_to_the_next_incarnation():
+    """The race pykka leaves open: a sender sees the actor alive, the actor crashes, then the sender puts.
+    The sender here is paused between pykka's alive-check and its put, deterministically."""
+    registry = Registry(keep_for=frozenset({"dispatcher"}))
+    seen: list = []
+    exits = _Exits()
+    checked, go = threading.Event(), threading.Event()
+
+    class Kept(SupervisedActor):
+        keeper = SimpleNamespace(in_hand=None)
+
+        def receive(self, message):
+            seen.append(message)
+            if message == "crash":
+                raise RuntimeError("a bug")
+
+    class Paused:
+        """An ActorRef whose tell stops after the alive-check, as a preempted thread would."""
+
+        def __init__(self, ref) -> None:
+            self.ref = ref
+
+        def tell(self, message) -> None:
+            if not self.ref.is_alive():
+                raise pykka.ActorDeadError("gone")
+            checked.set()
+            go.wait(5)
+            self.ref.actor_inbox.put(Envelope(message))
+
+    Kept.registry = registry
+    first = Kept.start("dispatcher", ExitMonitor(exits, "dispatcher", 1))
+    registry.register("dispatcher", Paused(first))
+    sender = threading.Thread(target=registry.tell, args=("dispatcher", "raced"))
+    sender.start()
+    assert checked.wait(5)
+    first.tell("crash")
+    wait_for(lambda: not first.is_alive(), what="the crash")
+    exits.exited.wait(0.2)  # the old hand-over had reported the crash by now; this one waits for the sender
+    go.set()
+    sender.join(5)
+    assert exits.exited.wait(5)
+    second = Kept.start("dispatcher", ExitMonitor(exits, "dispatcher", 2))
+    registry.register("dispatcher", second)
+    wait_for(lambda: "raced" in seen, what="the raced message handled by the next incarnation")
+    second.stop()
+    assert seen == ["crash", "raced"]
 
 
 # ------------------------------------------------------------------------ cases mutation testing asked for

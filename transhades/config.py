@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, get_type_hints
 
 import yaml
 
@@ -31,71 +31,83 @@ _SEED_CREDENTIAL = re.compile(r"TELEGRAM_API_ID(?:_(\d+))?")
 NUMBER_CEILING = 1e9
 
 
+def setting(default: Any, *, minimum: float | None = None, maximum: float | None = None,
+            choices: tuple[str, ...] | None = None, secret: bool = False) -> Any:
+    """A key of config.yaml: its default and its bounds, written once; ``read`` checks a document against them."""
+    return field(default=default, repr=not secret,
+                 metadata={"minimum": minimum, "maximum": maximum, "choices": choices})
+
+
+def derived(default: Any = None, *, secret: bool = False) -> Any:
+    """Not a key of config.yaml: worked out while reading (a provider's state, the variable a secret came from)."""
+    return field(default=default, repr=not secret, metadata={"derived": True})
+
+
 @dataclass(frozen=True)
 class ProviderConfig:
-    name: str
-    kind: str
-    model: str
-    instances: int = 1
-    base_url: str | None = None
-    api_key: str | None = field(default=None, repr=False)
-    api_key_variable: str | None = None
-    max_upload_mb: float = 25.0
-    timeout_seconds: float = 120.0
-    beam_size: int = 1
-    cpu_threads: int = 0
-    http_attempts: int = 3
-    retry_min_seconds: float = 0.5
-    retry_max_seconds: float = 8.0
-    breaker_failures: int = 3
-    breaker_seconds: float = 30.0
-    auto_language: str | None = None
-    enabled: bool = True
-    disabled_reason: str | None = None
+    name: str = setting(None)
+    kind: str = setting(None, choices=PROVIDER_KINDS)
+    model: str = setting(None)
+    instances: int = setting(1, minimum=1, maximum=64)
+    base_url: str | None = setting(None)
+    api_key: str | None = setting(None, secret=True)
+    max_upload_mb: float = setting(25.0, minimum=0.01)
+    timeout_seconds: float = setting(120.0, minimum=1)
+    beam_size: int = setting(1, minimum=1, maximum=10)
+    cpu_threads: int = setting(0, minimum=0, maximum=256)
+    http_attempts: int = setting(3, minimum=1, maximum=10)
+    retry_min_seconds: float = setting(0.5, minimum=0)
+    retry_max_seconds: float = setting(8.0, minimum=0)
+    breaker_failures: int = setting(3, minimum=1)
+    breaker_seconds: float = setting(30.0, minimum=0.01)
+    auto_language: str | None = setting(None)
+    api_key_variable: str | None = derived()
+    enabled: bool = derived(True)
+    disabled_reason: str | None = derived()
 
 
 @dataclass(frozen=True)
 class CacheConfig:
-    backend: str = "sqlite"
-    path: str = "data/cache.sqlite3"
-    url: str | None = field(default=None, repr=False)
-    max_items: int = 10_000
+    backend: str = setting("sqlite", choices=CACHE_BACKENDS)
+    path: str = setting("data/cache.sqlite3")
+    url: str | None = setting(None, secret=True)
+    max_items: int = setting(10_000, minimum=1)
 
 
 @dataclass(frozen=True)
 class DispatcherConfig:
-    max_concurrent_jobs: int = 5
-    per_user_limit: int = 3
-    retries: int = 2
+    max_concurrent_jobs: int = setting(5, minimum=1)
+    per_user_limit: int = setting(3, minimum=1)
+    retries: int = setting(2, minimum=0, maximum=20)
 
 
 @dataclass(frozen=True)
 class BackoffConfig:
-    min_seconds: float = 0.5
-    max_seconds: float = 30.0
-    jitter: float = 0.2
+    min_seconds: float = setting(0.5, minimum=0)
+    max_seconds: float = setting(30.0, minimum=0)
+    jitter: float = setting(0.2, minimum=0, maximum=1)
 
 
 @dataclass(frozen=True)
 class SupervisionConfig:
-    max_restarts: int = 5
-    within_seconds: float = 60.0
-    backoff: BackoffConfig = BackoffConfig()
-    escalation: str = "mark_failed"
-    shutdown_seconds: float = 5.0
+    max_restarts: int = setting(5, minimum=0)
+    within_seconds: float = setting(60.0, minimum=0.001)
+    backoff: BackoffConfig = setting(BackoffConfig())
+    escalation: str = setting("mark_failed", choices=ESCALATIONS)
+    shutdown_seconds: float = setting(5.0, minimum=0.1)
 
 
 @dataclass(frozen=True)
 class AudioConfig:
-    workers: int = 2
-    codec: str = "opus"
-    bitrate_kbps: int = 24
-    max_duration_seconds: float = 6 * 3600
-    ffmpeg_timeout_seconds: float = 1800
-    temp_dir: str | None = None
-    chunk_seconds: float = 600.0
-    overlap_seconds: float = 1.0
-    max_job_disk_mb: float = 512.0
+    workers: int = setting(2, minimum=1, maximum=64)
+    codec: str = setting("opus", choices=AUDIO_CODECS)
+    bitrate_kbps: int = setting(24, minimum=6, maximum=320)
+    max_duration_seconds: float = setting(6 * 3600, minimum=1)
+    ffmpeg_timeout_seconds: float = setting(1800, minimum=1)
+    temp_dir: str | None = setting(None)
+    chunk_seconds: float = setting(600.0, minimum=10)
+    overlap_seconds: float = setting(1.0, minimum=0, maximum=10)
+    max_job_disk_mb: float = setting(512.0, minimum=1)
 
 
 @dataclass(frozen=True)
@@ -107,52 +119,52 @@ class CredentialConfig:
 
 @dataclass(frozen=True)
 class TelegramConfig:
-    bot_token: str | None = field(default=None, repr=False)
-    bot_token_variable: str | None = None
-    session_dir: str = "data/sessions"
-    credentials: tuple[CredentialConfig, ...] = ()
-    skipped: tuple[str, ...] = ()  # "name: why", for credentials left out
-    unset: tuple[str, ...] = ()  # variables the token and the first credential need but are not set
-    unused: tuple[str, ...] = ()  # TELEGRAM_API_ID_N variables that are set but that no credential reads
-    max_file_mb: float = 2000.0
-    allowed_users: tuple[int, ...] = ()
-    admins: tuple[int, ...] = ()
-    downloads_per_credential: int = 2
-    downloads_per_minute: int = 0  # per credential: paces each session; 0: no pacing
-    send_interval_seconds: float = 1.0  # per chat
-    send_per_second: int = 30  # in all chats: Telegram's limit for a bot (higher only with paid broadcasts)
-    edit_interval_seconds: float = 3.0  # per status message
-    status_delay_seconds: float = 1.0  # no status message for a job answered within this time
-    user_jobs_per_minute: int = 10  # per user (admins are exempt); 0: no limit
-    journal_keep_hours: float = 24.0  # finished jobs stay in the journal this long
-    drain_seconds: float = 15.0  # on SIGTERM, in-flight jobs get this long to finish before they are parked
+    bot_token: str | None = setting(None, secret=True)
+    session_dir: str = setting("data/sessions")
+    credentials: tuple[CredentialConfig, ...] = setting(())  # read by _credentials
+    max_file_mb: float = setting(2000.0, minimum=1, maximum=4000)
+    allowed_users: tuple[int, ...] = setting(())  # read by _ids
+    admins: tuple[int, ...] = setting(())
+    downloads_per_credential: int = setting(2, minimum=1, maximum=8)
+    downloads_per_minute: int = setting(0, minimum=0, maximum=10_000)  # per credential: paces each session; 0: off
+    send_interval_seconds: float = setting(1.0, minimum=0)  # per chat
+    send_per_second: int = setting(30, minimum=1, maximum=1000)  # in all chats: Telegram's limit for a bot
+    edit_interval_seconds: float = setting(3.0, minimum=0)  # per status message
+    status_delay_seconds: float = setting(1.0, minimum=0)  # no status message for a job answered within this time
+    user_jobs_per_minute: int = setting(10, minimum=0)  # per user (admins are exempt); 0: no limit
+    journal_keep_hours: float = setting(24.0, minimum=0)  # finished jobs stay in the journal this long
+    drain_seconds: float = setting(15.0, minimum=0, maximum=20)  # on SIGTERM, in-flight jobs get this long
+    bot_token_variable: str | None = derived()
+    skipped: tuple[str, ...] = derived(())  # "name: why", for credentials left out
+    unset: tuple[str, ...] = derived(())  # variables the token and the first credential need but are not set
+    unused: tuple[str, ...] = derived(())  # TELEGRAM_API_ID_N variables that are set but that no credential reads
 
 
 @dataclass(frozen=True)
 class HttpConfig:
-    host: str = "127.0.0.1"
-    port: int = 8080  # 0: no HTTP endpoint (transhades run only; the CLI never serves one)
+    host: str = setting("127.0.0.1")
+    port: int = setting(8080, minimum=0, maximum=65535)  # 0: no HTTP endpoint (transhades run only)
 
 
 @dataclass(frozen=True)
 class LoggingConfig:
-    format: str = "plain"  # plain | json, one line per record on stdout
-    level: str = "info"
+    format: str = setting("plain", choices=("plain", "json"))  # one line per record on stdout
+    level: str = setting("info", choices=("debug", "info", "warning", "error"))
 
 
 @dataclass(frozen=True)
 class Config:
-    providers: tuple[ProviderConfig, ...]
-    cache: CacheConfig = CacheConfig()
-    dispatcher: DispatcherConfig = DispatcherConfig()
-    supervision: SupervisionConfig = SupervisionConfig()
-    audio: AudioConfig = AudioConfig()
-    data_dir: str = "data"
-    source: str | None = None
-    telegram: TelegramConfig | None = None
-    http: HttpConfig = HttpConfig()
-    logging: LoggingConfig = LoggingConfig()
-    languages: tuple[str, ...] = ()  # what auto-detection may choose among; empty: any language
+    providers: tuple[ProviderConfig, ...] = setting(())
+    cache: CacheConfig = setting(CacheConfig())
+    dispatcher: DispatcherConfig = setting(DispatcherConfig())
+    supervision: SupervisionConfig = setting(SupervisionConfig())
+    audio: AudioConfig = setting(AudioConfig())
+    data_dir: str = setting("data")
+    telegram: TelegramConfig | None = setting(None)
+    http: HttpConfig = setting(HttpConfig())
+    logging: LoggingConfig = setting(LoggingConfig())
+    languages: tuple[str, ...] = setting(())  # what auto-detection may choose among; empty: any language
+    source: str | None = derived()
 
     @property
     def enabled_providers(self) -> tuple[ProviderConfig, ...]:
@@ -265,22 +277,9 @@ class _Section:
                 value = float(value) if not integer else int(value)
             except ValueError:
                 pass
-        kind = "a whole number" if integer else "a number"
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.problems.append(f"{self._key(key)}: must be {kind}, got {value!r}")
-            return default
-        if not math.isfinite(value):  # YAML's .inf and .nan; int() of them would raise
-            self.problems.append(f"{self._key(key)}: must be a finite number, got {value!r}")
-            return default
-        if integer and int(value) != value:
-            self.problems.append(f"{self._key(key)}: must be {kind}, got {value!r}")
-            return default
-        if minimum is not None and value < minimum:
-            self.problems.append(f"{self._key(key)}: must be >= {minimum:g}")
-            return default
-        ceiling = NUMBER_CEILING if maximum is None else maximum
-        if value > ceiling:
-            self.problems.append(f"{self._key(key)}: must be <= {ceiling:g}")
+        problem = _number_problem(value, integer, minimum, NUMBER_CEILING if maximum is None else maximum)
+        if problem:
+            self.problems.append(f"{self._key(key)}: {problem}")
             return default
         return int(value) if integer else float(value)
 
@@ -298,156 +297,130 @@ class _Section:
         return value
 
 
-_PROVIDER_KEYS = ("name", "kind", "model", "base_url", "api_key", "max_upload_mb", "instances", "timeout_seconds",
-                  "beam_size", "cpu_threads", "http_attempts", "retry_min_seconds", "retry_max_seconds",
-                  "breaker_failures", "breaker_seconds", "auto_language")
+def _number_problem(value: Any, integer: bool, minimum: float | None, ceiling: float) -> str | None:
+    kind = "a whole number" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"must be {kind}, got {value!r}"
+    if not math.isfinite(value):  # YAML's .inf and .nan; int() of them would raise
+        return f"must be a finite number, got {value!r}"
+    if integer and int(value) != value:
+        return f"must be {kind}, got {value!r}"
+    if minimum is not None and value < minimum:
+        return f"must be >= {minimum:g}"
+    if value > ceiling:
+        return f"must be <= {ceiling:g}"
+    return None
+
+
+_TEXT = (str, str | None)
+
+
+def settings(cls: type) -> tuple[str, ...]:
+    """The keys config.yaml may hold for a section, from its dataclass."""
+    return tuple(f.name for f in fields(cls) if not f.metadata.get("derived"))
+
+
+def read(cls: type, data: Any, where: str, problems: list[str]) -> tuple[dict[str, Any], _Section]:
+    """The values of ``cls``'s numbers, strings and nested sections found in ``data`` (the default for each key
+    that is absent or wrong; a problem recorded for each wrong one). Lists are read by the caller."""
+    section = _Section(data, where, problems, settings(cls))
+    hints = get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        kind, meta = hints[f.name], f.metadata
+        if meta.get("derived"):
+            continue
+        if kind in (int, float):
+            values[f.name] = section.number(f.name, f.default, minimum=meta["minimum"], maximum=meta["maximum"],
+                                            integer=kind is int)
+        elif kind in _TEXT:
+            values[f.name] = section.text(f.name, f.default, choices=meta["choices"])
+        elif is_dataclass(kind):
+            nested, _ = read(kind, section.data.get(f.name), f"{where}.{f.name}" if where else f.name, problems)
+            values[f.name] = kind(**nested)
+    return values, section
+
+
 _DEFAULT_MODELS = {"local": "base", "openai": "whisper-large-v3-turbo", "deepgram": "nova-3"}
 
 
-def _provider(raw: Any, index: int, raw_key: Any, env_missing: set[str], problems: list[str]) -> ProviderConfig | None:
+def _variable(raw: Any) -> str | None:
+    """The variable a ``${VAR}`` value reads, if it is one."""
+    match = _VAR.search(raw) if isinstance(raw, str) else None
+    return match.group(1) if match else None
+
+
+def _provider(raw: Any, index: int, env: Mapping[str, str], problems: list[str]) -> ProviderConfig:
     where = f"providers[{index}]"
-    s = _Section(raw, where, problems, _PROVIDER_KEYS)
-    name = s.text("name", None)
-    kind = s.text("kind", None, choices=PROVIDER_KINDS)
+    values, section = read(ProviderConfig, expand(raw, env, set()), where, problems)
+    name, kind, base_url = values["name"], values["kind"], values["base_url"]
     if not name:
         problems.append(f"{where}.name: is required (a unique name such as 'groq')")
     elif not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,40}", name):
         problems.append(f"{where}.name: use letters, digits, '-', '_' or '.', got {name!r}")
-    if kind is None and "kind" not in s.data:
+    if kind is None and "kind" not in section.data:
         problems.append(f"{where}.kind: is required, one of {', '.join(PROVIDER_KINDS)}")
     kind = kind or "local"
-    model = s.text("model", _DEFAULT_MODELS[kind]) or _DEFAULT_MODELS[kind]
-    base_url = s.text("base_url", None)
-    api_key = s.text("api_key", None)
-    instances = s.number("instances", 1, minimum=1, maximum=64, integer=True)
-    max_upload_mb = s.number("max_upload_mb", 25.0, minimum=0.01)
-    timeout = s.number("timeout_seconds", 120.0, minimum=1)
-    beam_size = s.number("beam_size", 1, minimum=1, maximum=10, integer=True)
-    cpu_threads = s.number("cpu_threads", 0, minimum=0, maximum=256, integer=True)
-    http_attempts = s.number("http_attempts", 3, minimum=1, maximum=10, integer=True)
-    retry_min = s.number("retry_min_seconds", 0.5, minimum=0)
-    retry_max = s.number("retry_max_seconds", 8.0, minimum=0)
-    breaker_failures = s.number("breaker_failures", 3, minimum=1, integer=True)
-    breaker_seconds = s.number("breaker_seconds", 30.0, minimum=0.01)
-    auto_language = s.text("auto_language", None)
-    if auto_language is None and kind == "openai" and base_url and "together.xyz" in base_url:
-        auto_language = "auto"  # Together transcribes as English unless told to detect
-    enabled, reason = True, None
-    key_variable = None
-    if isinstance(raw_key, str):
-        m = _VAR.search(raw_key)
-        key_variable = m.group(1) if m else None
+    if values["auto_language"] is None and kind == "openai" and base_url and "together.xyz" in base_url:
+        values["auto_language"] = "auto"  # Together transcribes as English unless told to detect
+    key_variable = _variable(raw.get("api_key") if isinstance(raw, dict) else None)
+    reason = None
     if kind != "local":
         if not base_url:
             problems.append(f"{where}.base_url: is required for kind {kind}")
         elif not re.match(r"https?://", base_url):
             problems.append(f"{where}.base_url: must start with http:// or https://, got {base_url!r}")
-        if not api_key and key_variable:  # a key was asked for and is missing: off, with the reason
-            enabled = False
+        if not values["api_key"] and key_variable:  # a key was asked for and is missing: off, with the reason
             reason = f"{key_variable} is not set"
         # no api_key at all: a self-hosted server without auth (faster-whisper-server, LocalAI, vLLM)
-    return ProviderConfig(name=name or f"provider{index}", kind=kind, model=model, instances=instances,
-                          base_url=base_url.rstrip("/") if base_url else None, api_key=api_key or None,
-                          api_key_variable=key_variable, max_upload_mb=max_upload_mb, timeout_seconds=timeout,
-                          beam_size=beam_size, cpu_threads=cpu_threads, http_attempts=http_attempts,
-                          retry_min_seconds=retry_min, retry_max_seconds=retry_max, breaker_failures=breaker_failures,
-                          breaker_seconds=breaker_seconds, auto_language=auto_language or None, enabled=enabled,
-                          disabled_reason=reason)
+    return replace(ProviderConfig(**values), name=name or f"provider{index}", kind=kind,
+                   model=values["model"] or _DEFAULT_MODELS[kind], base_url=base_url.rstrip("/") if base_url else None,
+                   api_key=values["api_key"] or None, auto_language=values["auto_language"] or None,
+                   api_key_variable=key_variable, enabled=reason is None, disabled_reason=reason)
 
 
-def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> Config:
-    problems: list[str] = []
-    top = _Section(document, "", problems,
-                   ("providers", "cache", "dispatcher", "supervision", "audio", "data_dir", "telegram", "logging",
-                    "http", "languages"))
-    raw_providers = top.data.get("providers")
-    providers: list[ProviderConfig] = []
-    if not isinstance(raw_providers, list) or not raw_providers:
+def _providers(raw: Any, env: Mapping[str, str], problems: list[str]) -> tuple[ProviderConfig, ...]:
+    if not isinstance(raw, list) or not raw:
         problems.append("providers: must be a non-empty list (the failover order)")
-        raw_providers = []
-    for index, raw in enumerate(raw_providers):
-        missing: set[str] = set()
-        expanded = expand(raw, env, missing)
-        raw_key = raw.get("api_key") if isinstance(raw, dict) else None
-        provider = _provider(expanded, index, raw_key, missing, problems)
-        if provider:
-            providers.append(provider)
+        return ()
+    providers = [_provider(item, index, env, problems) for index, item in enumerate(raw)]
     names = [p.name for p in providers]
     for index, name in enumerate(names):
         if name in names[:index]:
             problems.append(f"providers[{index}].name: {name!r} is used twice; names must be unique")
+    return tuple(providers)
 
-    missing_top: set[str] = set()
-    c = _Section(expand(top.data.get("cache"), env, missing_top), "cache", problems,
-                 ("backend", "path", "url", "max_items"))
-    cache = CacheConfig(
-        backend=c.text("backend", "sqlite", choices=CACHE_BACKENDS),
-        path=c.text("path", "data/cache.sqlite3"),
-        url=c.text("url", None),
-        max_items=c.number("max_items", 10_000, minimum=1, integer=True),
-    )
+
+def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> Config:
+    problems: list[str] = []
+    top = _Section(document, "", problems, settings(Config))
+    providers = _providers(top.data.get("providers"), env, problems)
+    missing: set[str] = set()  # variables used outside the providers and telegram that are not set
+
+    def section(name: str, cls: type) -> Any:
+        return cls(**read(cls, expand(top.data.get(name), env, missing), name, problems)[0])
+
+    cache = section("cache", CacheConfig)
     if cache.backend == "redis" and not cache.url:
         problems.append("cache.url: is required for backend redis (e.g. redis://127.0.0.1:6379/0)")
-
-    d = _Section(expand(top.data.get("dispatcher"), env, missing_top), "dispatcher", problems,
-                 ("max_concurrent_jobs", "per_user_limit", "retries"))
-    dispatcher = DispatcherConfig(
-        max_concurrent_jobs=d.number("max_concurrent_jobs", 5, minimum=1, integer=True),
-        per_user_limit=d.number("per_user_limit", 3, minimum=1, integer=True),
-        retries=d.number("retries", 2, minimum=0, maximum=20, integer=True),
-    )
-
-    sv = _Section(expand(top.data.get("supervision"), env, missing_top), "supervision", problems,
-                  ("max_restarts", "within_seconds", "backoff", "escalation", "shutdown_seconds"))
-    b = _Section(sv.data.get("backoff"), "supervision.backoff", problems, ("min_seconds", "max_seconds", "jitter"))
-    backoff = BackoffConfig(
-        min_seconds=b.number("min_seconds", 0.5, minimum=0),
-        max_seconds=b.number("max_seconds", 30.0, minimum=0),
-        jitter=b.number("jitter", 0.2, minimum=0, maximum=1),
-    )
-    if backoff.max_seconds < backoff.min_seconds:
+    dispatcher = section("dispatcher", DispatcherConfig)
+    supervision = section("supervision", SupervisionConfig)
+    if supervision.backoff.max_seconds < supervision.backoff.min_seconds:
         problems.append("supervision.backoff.max_seconds: must be >= min_seconds")
-    supervision = SupervisionConfig(
-        max_restarts=sv.number("max_restarts", 5, minimum=0, integer=True),
-        within_seconds=sv.number("within_seconds", 60.0, minimum=0.001),
-        backoff=backoff,
-        escalation=sv.text("escalation", "mark_failed", choices=ESCALATIONS),
-        shutdown_seconds=sv.number("shutdown_seconds", 5.0, minimum=0.1),
-    )
-
-    a = _Section(expand(top.data.get("audio"), env, missing_top), "audio", problems,
-                 ("workers", "codec", "bitrate_kbps", "max_duration_seconds", "ffmpeg_timeout_seconds", "temp_dir",
-                  "chunk_seconds", "overlap_seconds", "max_job_disk_mb"))
-    audio = AudioConfig(
-        workers=a.number("workers", 2, minimum=1, maximum=64, integer=True),
-        codec=a.text("codec", "opus", choices=AUDIO_CODECS),
-        bitrate_kbps=a.number("bitrate_kbps", 24, minimum=6, maximum=320, integer=True),
-        max_duration_seconds=a.number("max_duration_seconds", 6 * 3600, minimum=1),
-        ffmpeg_timeout_seconds=a.number("ffmpeg_timeout_seconds", 1800, minimum=1),
-        temp_dir=a.text("temp_dir", None),
-        chunk_seconds=a.number("chunk_seconds", 600.0, minimum=10),
-        overlap_seconds=a.number("overlap_seconds", 1.0, minimum=0, maximum=10),
-        max_job_disk_mb=a.number("max_job_disk_mb", 512.0, minimum=1),
-    )
-    data_dir = expand(top.data.get("data_dir", "data"), env, missing_top)
+    audio = section("audio", AudioConfig)
+    data_dir = expand(top.data.get("data_dir", "data"), env, missing)
     if not isinstance(data_dir, str) or not data_dir:
         problems.append("data_dir: must be a directory path")
         data_dir = "data"
     telegram = _telegram(top.data.get("telegram"), env, problems) if "telegram" in top.data else None
-    h = _Section(expand(top.data.get("http"), env, missing_top), "http", problems, ("host", "port"))
-    http = HttpConfig(host=h.text("host", "127.0.0.1"), port=h.number("port", 8080, minimum=0, maximum=65535,
-                                                                       integer=True))
-    lg = _Section(expand(top.data.get("logging"), env, missing_top), "logging", problems, ("format", "level"))
-    logging_config = LoggingConfig(format=lg.text("format", "plain", choices=("plain", "json")),
-                                   level=lg.text("level", "info", choices=("debug", "info", "warning", "error")))
-    languages = _languages(expand(top.data.get("languages"), env, missing_top), problems)
-    if missing_top:
-        for name in sorted(missing_top):
-            problems.append(f"${{{name}}}: is used in the config but not set; set it in the environment or .env")
+    http, logging_config = section("http", HttpConfig), section("logging", LoggingConfig)
+    languages = _languages(expand(top.data.get("languages"), env, missing), problems)
+    problems += [f"${{{name}}}: is used in the config but not set; set it in the environment or .env"
+                 for name in sorted(missing)]
     if problems:
         raise ConfigError(problems)
-    return Config(tuple(providers), cache, dispatcher, supervision, audio, data_dir, source, telegram, http,
-                  logging_config, languages)
+    return Config(providers, cache, dispatcher, supervision, audio, data_dir, telegram, http, logging_config,
+                  languages, source)
 
 
 def _languages(value: Any, problems: list[str]) -> tuple[str, ...]:
@@ -483,60 +456,48 @@ def _ids(value: Any, where: str, problems: list[str]) -> tuple[int, ...]:
 
 
 def _telegram(raw: Any, env: Mapping[str, str], problems: list[str]) -> TelegramConfig:
-    def unset_in(*values: Any) -> list[str]:
-        return [m.group(1) for v in values if isinstance(v, str) for m in _VAR.finditer(v) if not env.get(m.group(1))]
+    values, section = read(TelegramConfig, expand(raw, env, set()), "telegram", problems)
+    raw = raw if isinstance(raw, dict) else {}
+    credentials, skipped = _credentials(section.data.get("credentials") or [], problems)
+    needed = _unset(env, raw.get("bot_token"))
+    unexpanded = raw.get("credentials")
+    if not credentials and isinstance(unexpanded, list) and unexpanded and isinstance(unexpanded[0], dict):
+        needed += _unset(env, unexpanded[0].get("api_id"), unexpanded[0].get("api_hash"))  # name what it lacks
+    read_names = {m.group(1) for m in _VAR.finditer(repr(unexpanded))}
+    unused = tuple(sorted((n for n in env if _SEED_CREDENTIAL.fullmatch(n) and env[n] and n not in read_names),
+                          key=lambda n: int(_SEED_CREDENTIAL.fullmatch(n).group(1) or 1)))  # type: ignore[union-attr]
+    return replace(TelegramConfig(**values), bot_token=values["bot_token"] or None,
+                   bot_token_variable=_variable(raw.get("bot_token")), unset=tuple(needed),
+                   credentials=credentials, skipped=skipped, unused=unused,
+                   allowed_users=_ids(section.data.get("allowed_users"), "telegram.allowed_users", problems),
+                   admins=_ids(section.data.get("admins"), "telegram.admins", problems))
 
-    needed = unset_in(raw.get("bot_token")) if isinstance(raw, dict) else []
-    raw_token = raw.get("bot_token") if isinstance(raw, dict) else None
-    token_var = _VAR.search(raw_token).group(1) if isinstance(raw_token, str) and _VAR.search(raw_token) else None
-    t = _Section(expand(raw, env, set()), "telegram", problems,
-                 ("bot_token", "session_dir", "credentials", "max_file_mb", "allowed_users", "admins",
-                  "downloads_per_credential", "downloads_per_minute", "send_interval_seconds", "send_per_second",
-                  "edit_interval_seconds",
-                  "status_delay_seconds", "user_jobs_per_minute", "journal_keep_hours", "drain_seconds"))
-    credentials: list[CredentialConfig] = []
-    skipped: list[str] = []
-    raw_list = t.data.get("credentials") or []
+
+def _unset(env: Mapping[str, str], *values: Any) -> list[str]:
+    """The variables these values read that are not set."""
+    return [m.group(1) for v in values if isinstance(v, str) for m in _VAR.finditer(v) if not env.get(m.group(1))]
+
+
+def _credentials(raw_list: Any, problems: list[str]) -> tuple[tuple[CredentialConfig, ...], tuple[str, ...]]:
     if not isinstance(raw_list, list):
         problems.append("telegram.credentials: must be a list of {name, api_id, api_hash}")
-        raw_list = []
+        return (), ()
+    credentials: list[CredentialConfig] = []
+    skipped: list[str] = []
     for index, item in enumerate(raw_list):
         c = _Section(item, f"telegram.credentials[{index}]", problems, ("name", "api_id", "api_hash"))
         name = c.text("name", f"API-{index + 1}") or f"API-{index + 1}"
         api_id, api_hash = str(c.data.get("api_id") or "").strip(), str(c.data.get("api_hash") or "").strip()
         if not api_id or not api_hash:
             skipped.append(f"{name}: api_id or api_hash is empty")
-            continue
-        if not api_id.isdigit():
+        elif not api_id.isdigit():
             problems.append(f"telegram.credentials[{index}].api_id: must be a number from my.telegram.org")
-            continue
-        credentials.append(CredentialConfig(name, int(api_id), api_hash))
-    unexpanded = raw.get("credentials") if isinstance(raw, dict) else None
-    if not credentials and isinstance(unexpanded, list) and unexpanded and isinstance(unexpanded[0], dict):
-        needed += unset_in(unexpanded[0].get("api_id"), unexpanded[0].get("api_hash"))  # name what it lacks
+        else:
+            credentials.append(CredentialConfig(name, int(api_id), api_hash))
     names = [c.name for c in credentials]
     for name in {n for n in names if names.count(n) > 1}:
         problems.append(f"telegram.credentials: name {name!r} is used twice")
-    read = {m.group(1) for m in _VAR.finditer(repr(raw.get("credentials") if isinstance(raw, dict) else None))}
-    unused = tuple(sorted((n for n in env if _SEED_CREDENTIAL.fullmatch(n) and env[n] and n not in read),
-                          key=lambda n: int(_SEED_CREDENTIAL.fullmatch(n).group(1) or 1)))
-    return TelegramConfig(
-        bot_token=t.text("bot_token", None) or None, bot_token_variable=token_var, unset=tuple(needed),
-        session_dir=t.text("session_dir", "data/sessions"), credentials=tuple(credentials), skipped=tuple(skipped),
-        unused=unused,
-        max_file_mb=t.number("max_file_mb", 2000.0, minimum=1, maximum=4000),
-        allowed_users=_ids(t.data.get("allowed_users"), "telegram.allowed_users", problems),
-        admins=_ids(t.data.get("admins"), "telegram.admins", problems),
-        downloads_per_credential=t.number("downloads_per_credential", 2, minimum=1, maximum=8, integer=True),
-        downloads_per_minute=t.number("downloads_per_minute", 0, minimum=0, maximum=10_000, integer=True),
-        send_interval_seconds=t.number("send_interval_seconds", 1.0, minimum=0),
-        send_per_second=t.number("send_per_second", 30, minimum=1, maximum=1000, integer=True),
-        edit_interval_seconds=t.number("edit_interval_seconds", 3.0, minimum=0),
-        status_delay_seconds=t.number("status_delay_seconds", 1.0, minimum=0),
-        user_jobs_per_minute=t.number("user_jobs_per_minute", 10, minimum=0, integer=True),
-        journal_keep_hours=t.number("journal_keep_hours", 24.0, minimum=0),
-        drain_seconds=t.number("drain_seconds", 15.0, minimum=0, maximum=20),
-    )
+    return tuple(credentials), tuple(skipped)
 
 
 def resolve_path(explicit: str | None, env: Mapping[str, str] | None = None) -> Path:

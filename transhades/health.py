@@ -15,12 +15,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from .messages import GetStatus
+from .snapshot import CREDENTIAL, PROVIDER, FlowStatus
 
 log = logging.getLogger("transhades.health")
 ASK_SECONDS = 2.0
 
 
-def snapshot(tree: Any) -> tuple[list[dict], dict] | None:
+def snapshot(tree: Any) -> tuple[list[dict], FlowStatus] | None:
     try:
         return tree.status(), tree.dispatcher.ask(GetStatus(), timeout=ASK_SECONDS)
     except Exception:  # the supervisor or dispatcher is gone or stuck: not healthy, not ready
@@ -32,17 +33,9 @@ def readiness(tree: Any) -> tuple[bool, str]:
     if taken is None:
         return False, "the dispatcher does not answer"
     _, status = taken
-    groups = status["groups"]
-
-    def usable(prefix: str) -> bool:
-        return any(m["state"] == "running" or (m["state"] == "quarantined" and not m["quarantined_for"])
-                   for g, members in groups.items() if g.startswith(prefix) for m in members
-                   if not status["providers"].get(g[len("provider:"):], {}).get("disabled"))
-
-    if not usable("provider:"):
+    if not status.any_usable(PROVIDER):
         return False, "no transcription provider is usable"
-    if tree.config.telegram is not None and any(g.startswith("credential:") for g in groups) \
-            and not usable("credential:"):
+    if tree.config.telegram is not None and status.members(CREDENTIAL) and not status.any_usable(CREDENTIAL):
         return False, "no Telegram credential is usable"
     return True, "ready"
 
@@ -58,35 +51,33 @@ class TreeCollector:
         if taken is None:
             return
         children, status = taken
-        counters = status["counters"]
         jobs = CounterMetricFamily("transhades_jobs", "Jobs that ended, by outcome", labels=["outcome"])
-        jobs.add_metric(["completed"], counters["completed"])
-        jobs.add_metric(["failed"], counters["failed"])
+        jobs.add_metric(["completed"], status.count("completed"))
+        jobs.add_metric(["failed"], status.count("failed"))
         yield jobs
         submitted = CounterMetricFamily("transhades_jobs_submitted", "Jobs accepted by the dispatcher")
-        submitted.add_metric([], counters["submitted"])
+        submitted.add_metric([], status.count("submitted"))
         yield submitted
-        durations = status["durations"]
         histogram = HistogramMetricFamily("transhades_job_duration_seconds", "From submission to the final answer")
-        histogram.add_metric([], [(str(b), c) for b, c in durations["buckets"]], durations["sum"])
+        histogram.add_metric([], list(status.durations.buckets), status.durations.sum)
         yield histogram
         cache = CounterMetricFamily("transhades_cache_lookups", "Cache lookups, by result", labels=["result"])
-        cache.add_metric(["hit"], counters["cache_hits"])
-        cache.add_metric(["miss"], counters["cache_misses"])
+        cache.add_metric(["hit"], status.count("cache_hits"))
+        cache.add_metric(["miss"], status.count("cache_misses"))
         yield cache
         queue = GaugeMetricFamily("transhades_queue_length", "Jobs waiting for admission")
-        queue.add_metric([], status["queued"])
+        queue.add_metric([], status.queued)
         yield queue
         active = GaugeMetricFamily("transhades_jobs_active", "Jobs being worked on")
-        active.add_metric([], status["active"])
+        active.add_metric([], status.active)
         yield active
         requests = CounterMetricFamily("transhades_credential_requests", "Downloads given to each Telegram credential",
                                        labels=["credential"])
         downloads = CounterMetricFamily("transhades_credential_downloads",
                                         "Downloads each Telegram credential finished", labels=["credential"])
-        for name, info in sorted(status.get("credentials", {}).items()):
-            requests.add_metric([name.split(":", 1)[-1]], info["requests"])
-            downloads.add_metric([name.split(":", 1)[-1]], info["downloads"])
+        for name, stats in sorted(status.credentials.items()):
+            requests.add_metric([name.split(":", 1)[-1]], stats.requests)
+            downloads.add_metric([name.split(":", 1)[-1]], stats.downloads)
         yield requests
         yield downloads
         restarts = CounterMetricFamily("transhades_actor_restarts", "Actor restarts", labels=["actor", "kind"])
@@ -104,8 +95,8 @@ class TreeCollector:
         yield state
         breaker = GaugeMetricFamily("transhades_provider_breaker_open", "1 while a provider's breaker is not closed",
                                     labels=["provider"])
-        for name, info in status["providers"].items():
-            breaker.add_metric([name], 0 if info["breaker"] == "closed" else 1)
+        for name, info in status.providers.items():
+            breaker.add_metric([name], 0 if info.breaker == "closed" else 1)
         yield breaker
 
 

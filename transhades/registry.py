@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import pykka
 
@@ -45,12 +45,17 @@ class Registry:
             if ref is None or self._refs.get(name) is ref:
                 self._refs.pop(name, None)
 
-    def keep_first(self, name: str, messages: list[Any]) -> None:
-        """Messages a crashed incarnation had queued and not handled: first in line for the next one."""
-        if name not in self.keep_for or not messages:
-            return
+    def retire(self, name: str, ref: Any, unhandled: Callable[[], list[Any]]) -> None:
+        """A crashed incarnation leaves: from now on its messages are kept, and what it had queued and never
+        handled (``unhandled`` empties its inbox) is first in line for the next one.
+
+        Every ``tell`` puts under the same lock, so no message can reach the old inbox after it was emptied."""
         with self._lock:
-            self._kept[name] = list(messages) + self._kept.get(name, [])
+            if self._refs.get(name) is ref:
+                self._refs.pop(name)
+            left = unhandled()
+            if name in self.keep_for and left:
+                self._kept[name] = left + self._kept.get(name, [])
 
     def get(self, name: str) -> Any | None:
         with self._lock:

@@ -3,50 +3,16 @@ many it may hold (its slots), and the tasks parked until a slot frees up. Plain 
 
 from __future__ import annotations
 
-import enum
 import itertools
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Iterable, NamedTuple
+from dataclasses import dataclass
+from typing import Iterable
 
-from .media import AudioChunk
 from .messages import MemberView
+from .snapshot import MemberStatus
+from .tasks import CREDENTIAL_PREFIX, PROVIDER_PREFIX, STEPS, Step, Task
 
-CREDENTIAL_PREFIX = "credential:"
-PROVIDER_PREFIX = "provider:"
-AUDIO = "audio"
-CACHE = "cache"
 LIVE = ("running", "quarantined")  # states in which a member holds its tasks
-
-
-class Step(str, enum.Enum):
-    """The steps of a job, in order: cache by source, download, fingerprint, cache by hash, prepare, transcribe
-    (a chunk a provider refused as too large is split by the audio workers, then transcribed in pieces)."""
-
-    LOOKUP_SOURCE = "lookup_source"
-    DOWNLOAD = "download"
-    FINGERPRINT = "fingerprint"
-    LOOKUP_HASH = "lookup_hash"
-    PREPARE = "prepare"
-    TRANSCRIBE = "transcribe"
-    SPLIT = "split"
-
-
-class StepInfo(NamedTuple):
-    group: str  # which workers take it ("" = chosen per task: a provider)
-    stage: str | None  # what the user's status message says when it starts
-    queue: str  # where it waits for a free slot
-
-
-STEPS = {
-    Step.LOOKUP_SOURCE: StepInfo(CACHE, "checking cache", CACHE),
-    Step.DOWNLOAD: StepInfo(CREDENTIAL_PREFIX, "downloading", "download"),
-    Step.FINGERPRINT: StepInfo(AUDIO, "checking cache", AUDIO),
-    Step.LOOKUP_HASH: StepInfo(CACHE, "checking cache", CACHE),
-    Step.PREPARE: StepInfo(AUDIO, "preparing audio", AUDIO),
-    Step.TRANSCRIBE: StepInfo("", None, "transcribe"),
-    Step.SPLIT: StepInfo(AUDIO, None, AUDIO),
-}
 
 
 @dataclass
@@ -66,19 +32,6 @@ class Member:
         if self.state not in ("running", "quarantined"):
             return False
         return self.quarantined_until is None or now >= self.quarantined_until
-
-
-@dataclass
-class Task:
-    job_id: str
-    step: Step
-    group: str = ""
-    chunk: AudioChunk | None = None
-    worker: str | None = None
-    ticket: int | None = None
-    tried: dict[str, str] = field(default_factory=dict)  # provider -> error kind, this attempt
-    fraction: float = 0.0
-    worker_name: str | None = None  # who answered last
 
 
 class Roster:
@@ -163,6 +116,7 @@ class Roster:
     @staticmethod
     def queue_of(task: Task) -> str:
         return STEPS[task.step].queue
+
     def park(self, task: Task) -> None:
         self.parked.setdefault(self.queue_of(task), deque()).append(task)
 
@@ -175,11 +129,10 @@ class Roster:
             return STEPS[Step.TRANSCRIBE].queue
         return group
 
-    def status(self, now: float) -> dict[str, list[dict]]:
-        groups: dict[str, list[dict]] = {}
+    def status(self, now: float) -> dict[str, list[MemberStatus]]:
+        groups: dict[str, list[MemberStatus]] = {}
         for m in self.members.values():
             until = m.quarantined_until if m.quarantined_until and m.quarantined_until > now else None
             groups.setdefault(m.group, []).append(
-                {"name": m.name, "state": m.state, "load": m.load, "quarantined_for": until and until - now,
-                 "reason": m.reason})
+                MemberStatus(m.name, m.group, m.state, m.load, until and until - now, m.reason, m.usable(now)))
         return groups

@@ -12,7 +12,8 @@ import itertools
 from collections import deque
 from typing import Any, Iterable
 
-from .roster import PROVIDER_PREFIX
+from .snapshot import CredentialStats, Durations, ProviderStatus
+from .tasks import PROVIDER_PREFIX
 
 SUCCESS_WINDOW = 20  # recent downloads per credential that its success rate looks at ...
 SUCCESS_SECONDS = 300.0  # ... within this time
@@ -69,9 +70,9 @@ class CredentialRouter:
         recent = [ok for when, ok in self.outcomes.get(name, ()) if when >= since]
         return sum(recent) / len(recent) if recent else 1.0
 
-    def status(self, now: float) -> dict[str, dict[str, Any]]:
-        return {name: {"requests": count, "downloads": self.downloaded.get(name, 0),
-                       "success_rate": self.success_rate(name, now)} for name, count in self.requests.items()}
+    def status(self, now: float) -> dict[str, CredentialStats]:
+        return {name: CredentialStats(count, self.downloaded.get(name, 0), self.success_rate(name, now))
+                for name, count in self.requests.items()}
 
     def _paced(self, name: str, now: float) -> bool:
         if not self.downloads_per_minute:
@@ -101,9 +102,9 @@ class FlowMetrics:
             if seconds <= bound:
                 self.duration_counts[index] += 1  # Prometheus buckets are cumulative: every bound above too
 
-    def durations(self) -> dict[str, Any]:
-        return {"buckets": [("+Inf" if b == float("inf") else b, c) for b, c in zip(self.BOUNDS, self.duration_counts)],
-                "sum": self.duration_sum}
+    def durations(self) -> Durations:
+        return Durations(tuple(("+Inf" if b == float("inf") else str(b), c)
+                               for b, c in zip(self.BOUNDS, self.duration_counts)), self.duration_sum)
 
 
 class ProviderRouter:
@@ -153,6 +154,6 @@ class ProviderRouter:
             return idle[0]
         return min(enumerate(remote), key=lambda item: (item[1][1].load, item[0]))[1][1]
 
-    def status(self) -> dict[str, dict[str, Any]]:
-        return {name: {"breaker": b.state, "failures": b.failures,
-                       "disabled": self.disabled.get(PROVIDER_PREFIX + name)} for name, b in self.breakers.items()}
+    def status(self) -> dict[str, ProviderStatus]:
+        return {name: ProviderStatus(b.state, b.failures, self.disabled.get(PROVIDER_PREFIX + name))
+                for name, b in self.breakers.items()}

@@ -7,6 +7,7 @@ import itertools
 import time
 from typing import Any
 
+from ..snapshot import CREDENTIAL, PROVIDER, CredentialStats, FlowStatus, MemberStatus
 from .texts import say, state_word
 
 
@@ -33,40 +34,38 @@ class StatusRequests:
         return None
 
 
-def status_report(lang: str, status: dict[str, Any], cache: dict[str, Any] | None = None,
+def status_report(lang: str, status: FlowStatus, cache: dict[str, Any] | None = None,
                   wall_now: float | None = None) -> str:
     """/status: the original bot's summary first (APIs available, jobs running, cache), then the details."""
     wall_now = time.time() if wall_now is None else wall_now
-    groups = status.get("groups", {})
-    credentials = [m for group, members in sorted(groups.items()) if group.startswith("credential:") for m in members]
-    available = sum(1 for m in credentials if m["state"] == "running" and not m.get("quarantined_for"))
+    credentials = status.members(CREDENTIAL)
     items = cache.get("items", -1) if cache else -1
-    lines = [say(lang, "status_summary", available=available, total=len(credentials), running=status.get("active", 0),
-                 max=status.get("max_active", "?"),
-                 cache=say(lang, "status_cache_items", items=items) if items >= 0 else "?"),
+    cached = say(lang, "status_cache_items", items=items) if items >= 0 else None
+    lines = [say(lang, "status_summary", available=sum(m.available for m in credentials), total=len(credentials),
+                 running=status.active, max=status.max_active, cache=cached or "?"),
              "", say(lang, "status_credentials")]
-    rates = status.get("credentials", {})
-    for m in credentials:
-        state = state_word(lang, m["state"])
-        if m.get("quarantined_for"):
-            state = say(lang, "status_quarantined",
-                        until=time.strftime("%H:%M:%S", time.gmtime(wall_now + m["quarantined_for"])))
-        stats = rates.get(m["name"], {})
-        lines.append(say(lang, "status_credential", name=m["name"].split(":", 1)[1], state=state,
-                         rate=f"{stats.get('success_rate', 1.0) * 100:.0f}", requests=stats.get("requests", 0),
-                         downloads=stats.get("downloads", 0)))
+    lines += [_credential_line(lang, m, status.credentials.get(m.name, CredentialStats()), wall_now)
+              for m in credentials]
     lines.append(say(lang, "status_providers"))
-    for name, info in status.get("providers", {}).items():
-        members = groups.get(f"provider:{name}", [])
-        states = ",".join(sorted({state_word(lang, m["state"]) for m in members})) or state_word(lang, "absent")
-        extra = say(lang, "status_disabled", why=info["disabled"]) if info.get("disabled") else ""
+    for name, info in status.providers.items():
+        members = status.groups.get(PROVIDER + name, [])
+        states = ",".join(sorted({state_word(lang, m.state) for m in members})) or state_word(lang, "absent")
+        extra = say(lang, "status_disabled", why=info.disabled) if info.disabled else ""
         lines.append(say(lang, "status_provider", name=name, states=states,
-                         breaker=state_word(lang, info["breaker"]), extra=extra))
-    counters = status.get("counters", {})
-    hits, misses = counters.get("cache_hits", 0), counters.get("cache_misses", 0)
-    rate = f"{100 * hits / (hits + misses):.0f}%" if hits + misses else "n/a"
-    lines.append(say(lang, "status_queue", running=status.get("active", 0), waiting=status.get("queued", 0)))
-    lines.append(say(lang, "status_cache", items=f"{say(lang, 'status_cache_items', items=items)}, " if items >= 0
-                     else "", rate=rate, hits=hits, misses=misses))
-    lines.append(say(lang, "status_jobs", done=counters.get("completed", 0), failed=counters.get("failed", 0)))
+                         breaker=state_word(lang, info.breaker), extra=extra))
+    rate = status.cache_hit_rate
+    lines.append(say(lang, "status_queue", running=status.active, waiting=status.queued))
+    lines.append(say(lang, "status_cache", items=f"{cached}, " if cached else "",
+                     rate="n/a" if rate is None else f"{100 * rate:.0f}%",
+                     hits=status.count("cache_hits"), misses=status.count("cache_misses")))
+    lines.append(say(lang, "status_jobs", done=status.count("completed"), failed=status.count("failed")))
     return "\n".join(lines)
+
+
+def _credential_line(lang: str, member: MemberStatus, stats: CredentialStats, wall_now: float) -> str:
+    state = state_word(lang, member.state)
+    if member.quarantined_for:
+        state = say(lang, "status_quarantined",
+                    until=time.strftime("%H:%M:%S", time.gmtime(wall_now + member.quarantined_for)))
+    return say(lang, "status_credential", name=member.name.split(":", 1)[1], state=state,
+               rate=f"{stats.success_rate * 100:.0f}", requests=stats.requests, downloads=stats.downloads)

@@ -1,0 +1,51 @@
+"""What the dispatcher's brain asks the dispatcher actor to do: the only way ``JobFlow`` acts on the world."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .messages import JobEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    to: str
+    message: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    listener: Callable[[JobEvent], None]
+    event: JobEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantine:
+    group: str
+    seconds: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseJob:
+    """The job ended: its temporary files can go."""
+
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class WakeUp:
+    """Call ``tick`` after this long: work waits for a moment, not for an event (a paced credential)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Something the operator must hear about (a rejected key); sent once per cause."""
+
+    text: str
+
+
+Effect = Send | Emit | Quarantine | ReleaseJob | Alert | WakeUp

@@ -1,0 +1,228 @@
+"""A job and its tasks: the steps a job goes through, one task type per step, and the message each task sends.
+
+A job moves through: cache check (by source key) -> download (a Telegram file) -> fingerprint (SHA-256) -> cache
+check (by hash) -> prepare audio -> transcribe each chunk. A provider that refuses a chunk as too large has it
+split by the audio workers, and the pieces are transcribed. Every step is a *task* placed on a worker of a
+*group* (``cache``, ``audio``, ``credential:<name>``, ``provider:<name>``).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Iterable, NamedTuple
+
+from .errors import TranshadesError
+from .messages import (
+    Download,
+    Fingerprint,
+    JobEvent,
+    JobRequest,
+    LookupTranscript,
+    PrepareAudio,
+    SplitChunk,
+    Transcribe,
+)
+from .media import AudioChunk, LocalFile, PreparedAudio, TelegramFile
+from .transcript import Transcript
+
+DISPATCHER = "dispatcher"
+CREDENTIAL_PREFIX = "credential:"
+PROVIDER_PREFIX = "provider:"
+AUDIO = "audio"
+CACHE = "cache"
+
+
+class Step(str, enum.Enum):
+    LOOKUP_SOURCE = "lookup_source"
+    DOWNLOAD = "download"
+    FINGERPRINT = "fingerprint"
+    LOOKUP_HASH = "lookup_hash"
+    PREPARE = "prepare"
+    TRANSCRIBE = "transcribe"
+    SPLIT = "split"
+
+
+class StepInfo(NamedTuple):
+    group: str  # which workers take it ("" = chosen per task: a provider)
+    stage: str | None  # what the user's status message says when it starts
+    queue: str  # where it waits for a free slot
+    then: Step | None  # the step that follows when it succeeds (None: decided by its result)
+
+
+STEPS = {
+    Step.LOOKUP_SOURCE: StepInfo(CACHE, "checking cache", CACHE, None),
+    Step.DOWNLOAD: StepInfo(CREDENTIAL_PREFIX, "downloading", "download", Step.FINGERPRINT),
+    Step.FINGERPRINT: StepInfo(AUDIO, "checking cache", AUDIO, Step.LOOKUP_HASH),
+    Step.LOOKUP_HASH: StepInfo(CACHE, "checking cache", CACHE, Step.PREPARE),
+    Step.PREPARE: StepInfo(AUDIO, "preparing audio", AUDIO, None),
+    Step.TRANSCRIBE: StepInfo("", None, "transcribe", None),
+    Step.SPLIT: StepInfo(AUDIO, None, AUDIO, None),
+}
+
+
+# ------------------------------------------------------------------------------------------------- the job
+
+
+@dataclass
+class Job:
+    request: JobRequest
+    listener: Callable[[JobEvent], None]
+    order: tuple[str, ...]  # provider failover order for this job
+    state: str = "queued"
+    sha256: str | None = None
+    audio: PreparedAudio | None = None
+    local: LocalFile | None = None  # the media on this machine (given, or downloaded)
+    finished: list[tuple[AudioChunk, Transcript]] = field(default_factory=list)
+    open_chunks: int = 0
+    tasks: list[Task] = field(default_factory=list)
+    crashes: int = 0
+    attempts: int = 0
+    submitted_at: float = 0.0
+    last_error: TranshadesError | None = None
+    waiting_told: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.request.id
+
+    @property
+    def user(self) -> str:
+        return self.request.user
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the flow adds to a job's own request when it builds a task's message."""
+
+    languages: tuple[str, ...] = ()  # what detection may choose among (config ``languages``)
+    max_chunk_bytes: int | None = None  # a chunk must fit wherever it may be sent
+
+
+# ------------------------------------------------------------------------------------------------- tasks
+
+
+@dataclass(eq=False)
+class Task:
+    """One step of one job, and where it is: the worker holding it (by ticket) or nowhere (parked, or about to be
+    placed). Compared by identity: two tasks for the same step are two tasks."""
+
+    job_id: str
+    group: str = ""
+    worker: str | None = None
+    ticket: int | None = None
+    worker_name: str | None = None  # who answered last
+    step: ClassVar[Step]
+
+    def __post_init__(self) -> None:
+        self.group = STEPS[self.step].group or self.group
+
+    def message(self, job: Job, ticket: int, context: Context) -> Any:
+        raise NotImplementedError
+
+
+@dataclass(eq=False)
+class LookupSourceTask(Task):
+    step = Step.LOOKUP_SOURCE
+
+    def message(self, job: Job, ticket: int, context: Context) -> Any:
+        return LookupTranscript(ticket, DISPATCHER, lookup_keys(job.request.source_key, job.request.language))
+
+
+@dataclass(eq=False)
+class DownloadTask(Task):
+    step = Step.DOWNLOAD
+
+    def message(self, job: Job, ticket: int, context: Context) -> Any:
+        return Download(ticket, DISPATCHER, job.id, job.request.media)
+
+
+@dataclass(eq=False)
+class FingerprintTask(Task):
+    step = Step.FINGERPRINT
+
+    def message(self, job: Job, ticket: int, context: Context) -> Any:
+        return Fingerprint(ticket, DISPATCHER, job.local or job.request.media)
+
+
+@dataclass(eq=False)
+class LookupHashTask(Task):
+    step = Step.LOOKUP_HASH
+
+    def message(self, job: Job, ticket: int, context: Context) -> Any:
+        return LookupTranscript(ticket, DISPATCHER, lookup_keys(f"sha256:{job.sha256}", job.request.language))
+
+
+@dataclass(eq=False)
+class PrepareTask(Task):
+    step = Step.PREPARE
+
+    def message(self, job: Job, ticket: int, context: Context) -> Any:
+        return PrepareAudio(ticket, DISPATCHER, job.id, job.local or job.request.media, context.max_chunk_bytes)
+
+
+@dataclass(eq=False)
+class TranscribeTask(Task):
+    step = Step.TRANSCRIBE
+    chunk: AudioChunk = field(default=None, kw_only=True)  # type: ignore[assignment]
+    tried: dict[str, str] = field(default_factory=dict, kw_only=True)  # provider -> error kind, this attempt
+    fraction: float = field(default=0.0, kw_only=True)
+
+    @property
+    def provider(self) -> str:
+        return self.group[len(PROVIDER_PREFIX):]
+
+    def message(self, job: Job, ticket: int, context: Context) -> Any:
+        request = job.request
+        languages = context.languages if request.language is None else ()
+        hint = request.language_hint if request.language_hint in languages else None
+        return Transcribe(ticket, DISPATCHER, self.chunk, request.language, dict(request.models).get(self.provider),
+                          languages, hint)
+
+
+@dataclass(eq=False)
+class SplitTask(Task):
+    """A chunk a provider refused as too large, to be cut by the audio workers; it keeps the providers tried."""
+
+    step = Step.SPLIT
+    chunk: AudioChunk = field(default=None, kw_only=True)  # type: ignore[assignment]
+    tried: dict[str, str] = field(default_factory=dict, kw_only=True)
+
+    def message(self, job: Job, ticket: int, context: Context) -> Any:
+        return SplitChunk(ticket, DISPATCHER, self.chunk)
+
+
+TASKS: dict[Step, type[Task]] = {cls.step: cls for cls in (
+    LookupSourceTask, DownloadTask, FingerprintTask, LookupHashTask, PrepareTask, TranscribeTask, SplitTask)}
+
+
+def first_task(job: Job) -> Task:
+    if job.request.source_key:
+        return LookupSourceTask(job.id)
+    return fetch_or_fingerprint(job)
+
+
+def fetch_or_fingerprint(job: Job) -> Task:
+    if isinstance(job.request.media, TelegramFile) and job.local is None:
+        return DownloadTask(job.id)
+    return FingerprintTask(job.id)
+
+
+# ------------------------------------------------------------------------------------------------- cache keys
+
+
+def language_key(base: str, language: str) -> str:
+    """The key of a transcript in one language. It does not start with ``sha256:``, so stores count media,
+    not languages."""
+    return f"lang:{language}:{base}"
+
+
+def lookup_keys(base: str, language: str | None) -> tuple[str, ...]:
+    """A request that fixes a language is answered only by a transcript in that language; one that detects
+    takes whatever is cached."""
+    return (language_key(base, language),) if language else (base,)
+
+
+def store_keys(bases: Iterable[str], requested: str | None, detected: str | None) -> tuple[str, ...]:
+    languages = [lang for lang in dict.fromkeys((requested, detected)) if lang]
+    return tuple(key for base in bases for key in (base, *(language_key(base, lang) for lang in languages)))
