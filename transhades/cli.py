@@ -248,20 +248,23 @@ def simulate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     result = run_simulation(Options(args.jobs, args.users, args.credentials, args.providers, args.crash_rate,
                                     args.flood_rate, args.provider_error_rate, args.duplicate_rate, args.seed))
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        for key in ("submitted", "completed", "failed", "lost", "duplicate_replies", "restarts", "quarantines",
-                    "throughput_jobs_per_s", "ideal_jobs_per_s"):
-            value = result[key]
-            print(f"{key:24} {value:.2f}" if isinstance(value, float) else f"{key:24} {value}")
-        for key in ("latency_ms", "failover_ms", "cache_hit_ms"):
-            print(f"{key:24} " + ", ".join(f"{p} {'n/a' if v is None else f'{v:.1f}'}"
-                                           for p, v in result[key].items()))
+    print(json.dumps(result, indent=2) if args.json else _simulation_table(result))
     if result.get("tree_stopped"):
         print(f"error: the actor tree stopped during the simulation: {result['tree_stopped']}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_FAILED if result["lost"] or result["duplicate_replies"] else EXIT_OK
+
+
+def _simulation_table(result: dict[str, Any]) -> str:
+    lines = []
+    for key in ("submitted", "completed", "failed", "lost", "duplicate_replies", "restarts", "quarantines",
+                "throughput_jobs_per_s", "ideal_jobs_per_s"):
+        value = result[key]
+        lines.append(f"{key:24} {value:.2f}" if isinstance(value, float) else f"{key:24} {value}")
+    for key in ("latency_ms", "failover_ms", "cache_hit_ms"):
+        lines.append(f"{key:24} " + ", ".join(f"{p} {'n/a' if v is None else f'{v:.1f}'}"
+                                              for p, v in result[key].items()))
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------ bench

@@ -354,29 +354,37 @@ def _provider(raw: Any, index: int, env: Mapping[str, str], problems: list[str])
     where = f"providers[{index}]"
     values, section = read(ProviderConfig, expand(raw, env, set()), where, problems)
     name, kind, base_url = values["name"], values["kind"], values["base_url"]
-    if not name:
-        problems.append(f"{where}.name: is required (a unique name such as 'groq')")
-    elif not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,40}", name):
-        problems.append(f"{where}.name: use letters, digits, '-', '_' or '.', got {name!r}")
+    problems += _name_problems(where, name)
     if kind is None and "kind" not in section.data:
         problems.append(f"{where}.kind: is required, one of {', '.join(PROVIDER_KINDS)}")
     kind = kind or "local"
-    if values["auto_language"] is None and kind == "openai" and base_url and "together.xyz" in base_url:
-        values["auto_language"] = "auto"  # Together transcribes as English unless told to detect
     key_variable = _variable(raw.get("api_key") if isinstance(raw, dict) else None)
-    reason = None
-    if kind != "local":
-        if not base_url:
-            problems.append(f"{where}.base_url: is required for kind {kind}")
-        elif not re.match(r"https?://", base_url):
-            problems.append(f"{where}.base_url: must start with http:// or https://, got {base_url!r}")
-        if not values["api_key"] and key_variable:  # a key was asked for and is missing: off, with the reason
-            reason = f"{key_variable} is not set"
-        # no api_key at all: a self-hosted server without auth (faster-whisper-server, LocalAI, vLLM)
+    reason = None if kind == "local" else _remote(where, kind, base_url, values["api_key"], key_variable, problems)
+    together = kind == "openai" and "together.xyz" in (base_url or "")  # English unless told to detect
     return replace(ProviderConfig(**values), name=name or f"provider{index}", kind=kind,
                    model=values["model"] or _DEFAULT_MODELS[kind], base_url=base_url.rstrip("/") if base_url else None,
-                   api_key=values["api_key"] or None, auto_language=values["auto_language"] or None,
-                   api_key_variable=key_variable, enabled=reason is None, disabled_reason=reason)
+                   api_key=values["api_key"] or None, api_key_variable=key_variable,
+                   auto_language=values["auto_language"] or ("auto" if together else None),
+                   enabled=reason is None, disabled_reason=reason)
+
+
+def _name_problems(where: str, name: str | None) -> list[str]:
+    if not name:
+        return [f"{where}.name: is required (a unique name such as 'groq')"]
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,40}", name):
+        return [f"{where}.name: use letters, digits, '-', '_' or '.', got {name!r}"]
+    return []
+
+
+def _remote(where: str, kind: str, base_url: str | None, api_key: str | None, key_variable: str | None,
+            problems: list[str]) -> str | None:
+    """A remote provider's problems; returns why it is off, when a key was asked for and is missing. No api_key
+    at all is a self-hosted server without auth (faster-whisper-server, LocalAI, vLLM)."""
+    if not base_url:
+        problems.append(f"{where}.base_url: is required for kind {kind}")
+    elif not re.match(r"https?://", base_url):
+        problems.append(f"{where}.base_url: must start with http:// or https://, got {base_url!r}")
+    return f"{key_variable} is not set" if not api_key and key_variable else None
 
 
 def _providers(raw: Any, env: Mapping[str, str], problems: list[str]) -> tuple[ProviderConfig, ...]:

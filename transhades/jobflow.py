@@ -23,15 +23,12 @@ from .effects import Alert, Effect, Emit, Quarantine, ReleaseJob, Send, WakeUp
 from .errors import (
     BadInput,
     Cancelled,
-    ProviderRejectedKey,
-    ProviderUnavailable,
-    RateLimited,
     TranshadesError,
-    UploadTooLarge,
 )
 from .messages import Completed, Failed, JobEvent, JobRequest, MemberView, Queued, Stage, StoreTranscript, Waiting
+from .outcomes import Outcomes
 from .placement import Go, NoWay, Placement, Wait
-from .roster import Member, Roster
+from .roster import Roster
 from .routing import CredentialRouter, FlowMetrics, ProviderRouter
 from .snapshot import FlowStatus
 from .tasks import (
@@ -41,23 +38,18 @@ from .tasks import (
     DISPATCHER,
     PROVIDER_PREFIX,
     STEPS,
-    TASKS,
     Context,
     DownloadTask,
-    FingerprintTask,
     Job,
     LookupHashTask,
     LookupSourceTask,
-    PrepareTask,
-    SplitTask,
     Step,
     Task,
     TranscribeTask,
-    fetch_or_fingerprint,
     first_task,
     store_keys,
 )
-from .transcript import Transcript, stitch
+from .transcript import Transcript
 
 __all__ = ["AUDIO", "CACHE", "CREDENTIAL_PREFIX", "DISPATCHER", "PROVIDER_PREFIX", "Alert", "Emit", "JobFlow",
            "Quarantine", "ReleaseJob", "Send", "WakeUp"]
@@ -88,9 +80,7 @@ class JobFlow:
         self.credentials = CredentialRouter(downloads_per_minute)
         self.placement = Placement(self.roster, self.providers, self.credentials, limits, now)
         self.metrics = FlowMetrics()
-        self._done = {Step.LOOKUP_SOURCE: self._looked_up, Step.LOOKUP_HASH: self._looked_up,
-                      Step.DOWNLOAD: self._downloaded, Step.FINGERPRINT: self._fingerprinted,
-                      Step.PREPARE: self._prepared, Step.TRANSCRIBE: self._transcribed, Step.SPLIT: self._split}
+        self.outcomes = Outcomes(self)
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -134,7 +124,7 @@ class JobFlow:
 
     def cancel(self, job_id: str) -> list[Effect]:
         job = self.jobs.get(job_id)
-        return self._finish(job, Failed(job_id, Cancelled("the job was cancelled"))) if job else []
+        return self.finish(job, Failed(job_id, Cancelled("the job was cancelled"))) if job else []
 
     def task_done(self, ticket: int, result: Any) -> list[Effect]:
         task = self.roster.take(ticket)
@@ -142,14 +132,14 @@ class JobFlow:
             return []
         job, group = self.jobs[task.job_id], task.group
         job.tasks.remove(task)
-        return self._done[task.step](job, task, result) + self._freed(group)
+        return self.outcomes.done(job, task, result) + self.freed(group)
 
     def task_failed(self, ticket: int, error: TranshadesError) -> list[Effect]:
         task = self.roster.take(ticket)
         if task is None:
             return []
         group = task.group  # placing the task again moves it to another group
-        return self._failed(task, error) + self._freed(group)
+        return self.outcomes.failed(task, error) + self.freed(group)
 
     def task_progress(self, ticket: int, fraction: float) -> list[Effect]:
         task = self.tickets.get(ticket)
@@ -170,129 +160,22 @@ class JobFlow:
         """The whole table, as after a dispatcher restart: forget loads, place every task again."""
         for task in self.roster.reset(members):
             self.roster.park(task)
-        return self._unpark()
+        return self.unpark()
 
     def member_changed(self, view: MemberView) -> list[Effect]:
         member, lost = self.roster.change(view)
-        return (self._worker_lost(member) if lost else []) + self._unpark()
+        return (self.outcomes.lost(member) if lost else []) + self.unpark()
 
     def tick(self) -> list[Effect]:
         """A wake-up came: the time that work was waiting for has passed."""
         self.credentials.woken()
-        return self._unpark([STEPS[Step.DOWNLOAD].queue])
+        return self.unpark([STEPS[Step.DOWNLOAD].queue])
 
     def status(self) -> FlowStatus:
         now = self.now()
         return FlowStatus(self.admission.active, len(self.admission.waiting), self.limits.max_concurrent_jobs,
                           dict(self.metrics.counters), self.roster.status(now), self.providers.status(),
                           self.credentials.status(now), self.metrics.durations())
-
-    # ----------------------------------------------------------------------------------- a step ended
-
-    def _looked_up(self, job: Job, task: Task, found: Transcript | None) -> list[Effect]:
-        if found is not None:
-            self.metrics.count("cache_hits")
-            return self._complete(job, found, cached=True)
-        if isinstance(task, LookupSourceTask):
-            return self._start(job, fetch_or_fingerprint(job))
-        self.metrics.count("cache_misses")
-        return self._start(job, PrepareTask(job.id))
-
-    def _downloaded(self, job: Job, task: Task, local: Any) -> list[Effect]:
-        self.credentials.record(task.worker_name, True, self.now())
-        job.local = local
-        return self._start(job, FingerprintTask(job.id))
-
-    def _fingerprinted(self, job: Job, task: Task, sha256: Any) -> list[Effect]:
-        job.sha256 = str(sha256)
-        return self._start(job, LookupHashTask(job.id))
-
-    def _prepared(self, job: Job, task: Task, audio: Any) -> list[Effect]:
-        job.audio = audio
-        job.open_chunks = len(audio.chunks)
-        out: list[Effect] = [Emit(job.listener, Stage(job.id, "transcribing", 1, len(audio.chunks), 0.0))]
-        for chunk in audio.chunks:
-            if job.id not in self.jobs:
-                break
-            out += self._add(job, TranscribeTask(job.id, chunk=chunk))
-        return out
-
-    def _transcribed(self, job: Job, task: Task, text: Transcript) -> list[Effect]:
-        assert isinstance(task, TranscribeTask)
-        breaker = self.providers.breaker_of(task.group)
-        was_closed = breaker.state == "closed"
-        breaker.succeeded()
-        job.finished.append((task.chunk, text))
-        job.open_chunks -= 1
-        out = [] if was_closed else self._unpark()  # a passed trial lets the waiting tasks through
-        return out if job.open_chunks else out + self._complete(job, stitch(job.finished), cached=False)
-
-    def _split(self, job: Job, task: Task, pieces: Any) -> list[Effect]:
-        """A provider refused the chunk as too large: its pieces go out instead."""
-        pieces = tuple(pieces)
-        job.open_chunks += len(pieces) - 1
-        out: list[Effect] = []
-        for piece in pieces:
-            if job.id in self.jobs:
-                out += self._add(job, TranscribeTask(job.id, chunk=piece))
-        return out
-
-    def _failed(self, task: Task, error: TranshadesError) -> list[Effect]:
-        job = self.jobs[task.job_id]
-        job.last_error = error
-        if isinstance(task, SplitTask):  # cannot cut it smaller: the whole chunk goes to another provider instead
-            return self._place(self._swap(job, task, TranscribeTask(job.id, chunk=task.chunk, tried=task.tried)))
-        if isinstance(error, BadInput):
-            return self._finish(job, Failed(job.id, error))
-        if isinstance(task, LOOKUPS):
-            job.tasks.remove(task)  # a cache that cannot answer is a miss, never a failed job
-            return self._looked_up(job, task, None)
-        if isinstance(task, TranscribeTask):
-            return self._provider_failed(job, task, error)
-        if isinstance(task, DownloadTask):
-            self.credentials.record(task.worker_name, False, self.now())
-            if isinstance(error, RateLimited):  # FloodWait: this credential waits, the job moves on at once
-                return self._quarantine(task.group, error) + self._place(task)
-        return self._retry_or_fail(job, task, error)
-
-    def _provider_failed(self, job: Job, task: TranscribeTask, error: TranshadesError) -> list[Effect]:
-        """Quarantine, breaker, disable or split as the error says; then the chunk goes on at once."""
-        provider = task.provider
-        task.tried[provider] = error.kind
-        out: list[Effect] = []
-        if isinstance(error, RateLimited):
-            out += self._quarantine(task.group, error)
-        elif isinstance(error, ProviderUnavailable):
-            opened = self.providers.breakers[provider].failed(self.now(), error.retry_after)
-            if opened:
-                out += self._quarantine(task.group, error, opened, f"circuit open: {error.message}")
-        elif isinstance(error, ProviderRejectedKey) and self.providers.disable(task.group, error.message):
-            out.append(Alert(f"{error.message}; {provider} is disabled until restart"))
-        elif isinstance(error, UploadTooLarge):
-            return out + self._place(self._swap(job, task, SplitTask(job.id, chunk=task.chunk, tried=task.tried)))
-        return out + self._place(task)
-
-    def _worker_lost(self, member: Member) -> list[Effect]:
-        out: list[Effect] = []
-        for task in self.roster.lose(member):
-            job = self.jobs.get(task.job_id)
-            if job is None:
-                continue
-            if isinstance(task, LOOKUPS):  # a cache that died answered nothing: a miss
-                job.tasks.remove(task)
-                out += self._looked_up(job, task, None)
-            else:
-                out += self._retry_or_fail(job, task, None, crashed=member.name)
-        return out
-
-    def _retry_or_fail(self, job: Job, task: Task, error: TranshadesError | None, crashed: str = "") -> list[Effect]:
-        job.crashes += 1
-        if job.crashes > self.limits.retries:
-            reason = error or ProviderUnavailable(
-                f"internal error: {crashed or 'a worker'} stopped while handling this job "
-                f"{job.crashes} times; the operator has been alerted")
-            return self._finish(job, Failed(job.id, reason))
-        return self._place(task)
 
     # ----------------------------------------------------------------------------------- placing tasks
 
@@ -302,25 +185,25 @@ class JobFlow:
         for job_id in admitted:
             job = self.jobs[job_id]
             job.state = "running"
-            out += self._start(job, first_task(job))
+            out += self.start(job, first_task(job))
         if admitted:
             out += [Emit(self.jobs[job_id].listener, Queued(job_id, n)) for job_id, n in self.admission.positions()]
         return out
 
-    def _start(self, job: Job, task: Task) -> list[Effect]:
+    def start(self, job: Job, task: Task) -> list[Effect]:
         stage = STEPS[task.step].stage
-        return ([Emit(job.listener, Stage(job.id, stage))] if stage else []) + self._add(job, task)
+        return ([Emit(job.listener, Stage(job.id, stage))] if stage else []) + self.add(job, task)
 
-    def _add(self, job: Job, task: Task) -> list[Effect]:
+    def add(self, job: Job, task: Task) -> list[Effect]:
         job.tasks.append(task)
-        return self._place(task)
+        return self.place(task)
 
     @staticmethod
-    def _swap(job: Job, old: Task, new: Task) -> Task:
+    def swap(job: Job, old: Task, new: Task) -> Task:
         job.tasks[job.tasks.index(old)] = new
         return new
 
-    def _place(self, task: Task) -> list[Effect]:
+    def place(self, task: Task) -> list[Effect]:
         job = self.jobs[task.job_id]
         decision = self.placement.decide(job, task)
         if isinstance(decision, Go):
@@ -337,8 +220,8 @@ class JobFlow:
         assert isinstance(decision, NoWay)
         if decision.error is None:  # no cache at all: route around it
             job.tasks.remove(task)
-            return self._looked_up(job, task, None)
-        return self._finish(job, Failed(job.id, decision.error))
+            return self.outcomes.done(job, task, None)
+        return self.finish(job, Failed(job.id, decision.error))
 
     def _tell_waiting(self, job: Job, wait: Wait) -> list[Effect]:
         if job.waiting_told:
@@ -346,7 +229,7 @@ class JobFlow:
         job.waiting_told = True
         return [Emit(job.listener, Waiting(job.id, self.placement.seconds_until_back(wait.later), wait.reason))]
 
-    def _unpark(self, queues: Iterable[str] | None = None, slots: int | None = None) -> list[Effect]:
+    def unpark(self, queues: Iterable[str] | None = None, slots: int | None = None) -> list[Effect]:
         """Place parked tasks again, oldest first, until ``slots`` of them went out (one freed slot takes one
         task) or many in a row still could not go (the rest wait for the next freed slot)."""
         out: list[Effect] = []
@@ -360,18 +243,18 @@ class JobFlow:
                 job = self.jobs.get(task.job_id)
                 if job is None or task not in job.tasks:
                     continue
-                out += self._place(task)
+                out += self.place(task)
                 if task.ticket is not None or task.job_id not in self.jobs:
                     placed, misses = placed + 1, 0
                 else:
                     misses += 1
         return out
 
-    def _freed(self, group: str) -> list[Effect]:
+    def freed(self, group: str) -> list[Effect]:
         """A slot in ``group`` came free: the tasks waiting for that kind of work may go."""
-        return self._unpark([self.roster.queue_freed_by(group)], slots=1)
+        return self.unpark([self.roster.queue_freed_by(group)], slots=1)
 
-    def _quarantine(self, group: str, error: TranshadesError, seconds: float | None = None,
+    def quarantine(self, group: str, error: TranshadesError, seconds: float | None = None,
                     reason: str | None = None) -> list[Effect]:
         seconds = seconds or error.retry_after or self.retry_default
         self.roster.quarantine(group, self.now() + seconds)
@@ -379,7 +262,7 @@ class JobFlow:
 
     # ----------------------------------------------------------------------------------- the end of a job
 
-    def _complete(self, job: Job, transcript: Transcript, cached: bool) -> list[Effect]:
+    def complete(self, job: Job, transcript: Transcript, cached: bool) -> list[Effect]:
         bases = tuple(k for k in (job.request.source_key, job.sha256 and f"sha256:{job.sha256}") if k)
         keys = store_keys(bases, job.request.language, transcript.language)
         out: list[Effect] = []
@@ -388,9 +271,9 @@ class JobFlow:
             if member:
                 out.append(Send(member.name, StoreTranscript(keys, transcript)))
         self.metrics.count("completed")
-        return out + self._finish(job, Completed(job.id, transcript, cached), count=False)
+        return out + self.finish(job, Completed(job.id, transcript, cached), count=False)
 
-    def _finish(self, job: Job, event: JobEvent, count: bool = True) -> list[Effect]:
+    def finish(self, job: Job, event: JobEvent, count: bool = True) -> list[Effect]:
         if count and isinstance(event, Failed):
             self.metrics.count("failed")
         self.metrics.job_took(max(0.0, self.now() - job.submitted_at))
@@ -406,5 +289,5 @@ class JobFlow:
             out.append(ReleaseJob(job.id))
         out += self._admit()
         for group in freed:
-            out += self._freed(group)
+            out += self.freed(group)
         return out

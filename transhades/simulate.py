@@ -15,7 +15,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import config as config_lib
 from .chaos import Faults
@@ -79,67 +79,22 @@ def run(options: Options) -> dict[str, Any]:
     from supervisor import start_tree
     from transhades.telegram.fake import FakeGateway, FakeTelegram
 
-    rng = random.Random(options.seed)
     world = FakeTelegram(bytes_per_second=4_000 / options.download_seconds)
     world.rng = random.Random(options.seed + 1)
     world.flood_rate, world.storm_seconds = options.flood_rate, (1, 1, 2, 3)
     faults = Faults(options.crash_rate, options.seed + 2)
     with tempfile.TemporaryDirectory(prefix="transhades-simulate-") as directory:
         tmp = Path(directory)
-        raw = {
-            "providers": [{"name": f"sim{i}", "kind": "openai", "base_url": "http://127.0.0.1:9", "api_key": "k",
-                           "instances": 2, "breaker_failures": 5, "breaker_seconds": 1}
-                          for i in range(1, options.providers + 1)],
-            "cache": {"backend": "memory"},
-            "dispatcher": {"max_concurrent_jobs": 200, "per_user_limit": 10, "retries": 3},
-            "audio": {"workers": 2, "temp_dir": str(tmp / "tmp")},
-            "supervision": {"max_restarts": 100_000, "within_seconds": 60,  # chaos is not a crash loop
-                            "backoff": {"min_seconds": 0.01, "max_seconds": 0.05, "jitter": 0.2}},
-            "data_dir": str(tmp / "data"),
-            "telegram": {"bot_token": "1:x", "session_dir": str(tmp / "sessions"),
-                         "credentials": [{"name": f"API-{i}", "api_id": 1000 + i, "api_hash": "h" * 32}
-                                         for i in range(1, options.credentials + 1)],
-                         "downloads_per_credential": 2, "send_interval_seconds": 0.0,
-                         # simulated time runs faster: Telegram's 30 messages/s stands for 4 simulated seconds' worth
-                         "send_per_second": 30 * TIME_SCALE,
-                         "edit_interval_seconds": 0.5, "status_delay_seconds": 1.0,
-                         "user_jobs_per_minute": 0},  # the simulated users send far faster than people do
-        }
-        cfg = config_lib.parse(raw, env={})
+        cfg = config_lib.parse(_config(options, tmp), env={})
         tree = start_tree(cfg, provider_factory=flaky_providers(options.provider_error_rate, options.seed + 3),
                           preparer=InstantPreparer(), faults=faults,
                           gateway_factory=lambda c, r: FakeGateway(world, c.name, tmp / "sessions", r))
         try:
-            deadline = time.monotonic() + 10
-            while (world.receiver is None or len(world.logins) < options.credentials) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            submitted: dict[int, tuple[int, float, bool]] = {}  # media message id -> (chat, when, duplicate)
-            # pyrogram runs update handlers on several workers, each waiting for its hand-over; so do we
-            updates = ThreadPoolExecutor(max_workers=UPDATE_WORKERS, thread_name_prefix="updates")
-            originals = []
+            _wait_until(lambda: world.receiver is not None and len(world.logins) >= options.credentials, 10)
             started = time.monotonic()
-            for n in range(options.jobs):
-                if tree.stopped_reason:
-                    break  # escalation stopped the tree: what was not sent counts as not submitted
-                user = world.user(100_000 + rng.randrange(options.users))
-                if originals and rng.random() < options.duplicate_rate:
-                    message = world.forward(rng.choice(originals), user)
-                    duplicate = True
-                else:
-                    message = world.media_message(user, b"OggS" + os.urandom(4_000))
-                    originals.append(message)
-                    duplicate = False
-                submitted[message.id] = (user.id, time.monotonic(), duplicate)
-                updates.submit(world.deliver, message)
-                time.sleep(0.002)
-            updates.shutdown(wait=True)
-            finals: dict[int, list[tuple[str, float]]] = {}
-            deadline = time.monotonic() + max(options.timeout, 0.3 * options.jobs)
-            while time.monotonic() < deadline:
-                finals = _finals(world, submitted)
-                if len(finals) >= len(submitted) or tree.stopped_reason:
-                    break
-                time.sleep(0.05)
+            submitted = _send(options, world, tree)
+            _wait_until(lambda: len(_finals(world, submitted)) >= len(submitted) or bool(tree.stopped_reason),
+                        max(options.timeout, 0.3 * options.jobs), step=0.05)
             time.sleep(0.5)  # anything sent twice would arrive now
             finals = _finals(world, submitted)
             elapsed = max((t for replies in finals.values() for _, t in replies), default=time.monotonic()) - started
@@ -151,6 +106,58 @@ def run(options: Options) -> dict[str, Any]:
     if stopped:
         result["tree_stopped"] = stopped[0]
     return result
+
+
+def _config(options: Options, tmp: Path) -> dict[str, Any]:
+    return {
+        "providers": [{"name": f"sim{i}", "kind": "openai", "base_url": "http://127.0.0.1:9", "api_key": "k",
+                       "instances": 2, "breaker_failures": 5, "breaker_seconds": 1}
+                      for i in range(1, options.providers + 1)],
+        "cache": {"backend": "memory"},
+        "dispatcher": {"max_concurrent_jobs": 200, "per_user_limit": 10, "retries": 3},
+        "audio": {"workers": 2, "temp_dir": str(tmp / "tmp")},
+        "supervision": {"max_restarts": 100_000, "within_seconds": 60,  # chaos is not a crash loop
+                        "backoff": {"min_seconds": 0.01, "max_seconds": 0.05, "jitter": 0.2}},
+        "data_dir": str(tmp / "data"),
+        "telegram": {"bot_token": "1:x", "session_dir": str(tmp / "sessions"),
+                     "credentials": [{"name": f"API-{i}", "api_id": 1000 + i, "api_hash": "h" * 32}
+                                     for i in range(1, options.credentials + 1)],
+                     "downloads_per_credential": 2, "send_interval_seconds": 0.0,
+                     # simulated time runs faster: Telegram's 30 messages/s stands for 4 simulated seconds' worth
+                     "send_per_second": 30 * TIME_SCALE,
+                     "edit_interval_seconds": 0.5, "status_delay_seconds": 1.0,
+                     "user_jobs_per_minute": 0},  # the simulated users send far faster than people do
+    }
+
+
+def _wait_until(done: Callable[[], bool], seconds: float, step: float = 0.01) -> None:
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        time.sleep(step)
+
+
+def _send(options: Options, world: Any, tree: Any) -> dict[int, tuple[int, float, bool]]:
+    """The users' messages, some of them forwards of earlier ones; media message id -> (chat, when, duplicate).
+    pyrogram runs update handlers on several workers, each waiting for its hand-over; so does this."""
+    rng = random.Random(options.seed)
+    submitted: dict[int, tuple[int, float, bool]] = {}
+    updates = ThreadPoolExecutor(max_workers=UPDATE_WORKERS, thread_name_prefix="updates")
+    originals: list[Any] = []
+    for _ in range(options.jobs):
+        if tree.stopped_reason:
+            break  # escalation stopped the tree: what was not sent counts as not submitted
+        user = world.user(100_000 + rng.randrange(options.users))
+        duplicate = bool(originals) and rng.random() < options.duplicate_rate
+        if duplicate:
+            message = world.forward(rng.choice(originals), user)
+        else:
+            message = world.media_message(user, b"OggS" + os.urandom(4_000))
+            originals.append(message)
+        submitted[message.id] = (user.id, time.monotonic(), duplicate)
+        updates.submit(world.deliver, message)
+        time.sleep(0.002)
+    updates.shutdown(wait=True)
+    return submitted
 
 
 def _finals(world: Any, submitted: dict[int, tuple[int, float, bool]]) -> dict[int, list[tuple[str, float]]]:
@@ -182,24 +189,8 @@ def _account(options: Options, world: Any, submitted: dict, finals: dict, elapse
     failed = sum(1 for replies in finals.values() if replies[0][0].startswith(FAILURE_PREFIX))
     latencies = [replies[0][1] - submitted[m][1] for m, replies in finals.items()]
     hits = [replies[0][1] - submitted[m][1] for m, replies in finals.items() if submitted[m][2]]
-    floods = {f: t for kind, _, f, t in world.timeline if kind == "flood"}
-    failovers = []
-    for kind, _, f, t in world.timeline:
-        if kind == "stream" and f in floods and t >= floods[f]:
-            failovers.append(t - floods.pop(f))
-    # the ideal: every second a credential was not quarantined it could have been downloading
-    available = 0.0
-    for i in range(1, options.credentials + 1):
-        spans = sorted((at, at + wait) for c, at, wait in world.flood_waits if c == f"API-{i}")
-        blocked, reach = 0.0, float("-inf")
-        for start, end in spans:  # overlapping waits block once
-            if end > reach:
-                blocked += end - max(start, reach)
-                reach = end
-        available += max(0.0, elapsed - blocked)
-    downloads_per_s = available * 2 / max(options.download_seconds, 1e-6) / max(elapsed, 1e-6)
-    downloads_needed = max(1, sum(1 for _, _, duplicate in submitted.values() if not duplicate))
-    ideal = downloads_per_s * len(submitted) / downloads_needed  # duplicates need no download
+    ideal = _ideal_throughput(options, world, submitted, elapsed)
+
     def ms(values: list[float], *points: tuple[str, int]) -> dict[str, float | None]:
         return {name: (percentile(values, q) * 1000 if values else None) for name, q in points}  # no NaN in JSON
 
@@ -216,9 +207,35 @@ def _account(options: Options, world: Any, submitted: dict, finals: dict, elapse
         "throughput_jobs_per_s": len(finals) / elapsed if elapsed else 0.0,
         "ideal_jobs_per_s": ideal,
         "latency_ms": ms(latencies, ("p50", 50), ("p95", 95), ("p99", 99)),
-        "failover_ms": ms(failovers, ("p50", 50), ("p99", 99)),
+        "failover_ms": ms(_failovers(world), ("p50", 50), ("p99", 99)),
         "cache_hit_ms": ms(hits, ("p50", 50), ("p99", 99)),
         "seconds": elapsed,
         "options": vars(options),
     }
     return result
+
+
+def _failovers(world: Any) -> list[float]:
+    """From each FloodWait to the next download that started streaming: how long work stood still."""
+    floods = {f: t for kind, _, f, t in world.timeline if kind == "flood"}
+    failovers = []
+    for kind, _, f, t in world.timeline:
+        if kind == "stream" and f in floods and t >= floods[f]:
+            failovers.append(t - floods.pop(f))
+    return failovers
+
+
+def _ideal_throughput(options: Options, world: Any, submitted: dict, elapsed: float) -> float:
+    """Every second a credential was not quarantined it could have been downloading (2 at a time)."""
+    available = 0.0
+    for i in range(1, options.credentials + 1):
+        spans = sorted((at, at + wait) for c, at, wait in world.flood_waits if c == f"API-{i}")
+        blocked, reach = 0.0, float("-inf")
+        for start, end in spans:  # overlapping waits block once
+            if end > reach:
+                blocked += end - max(start, reach)
+                reach = end
+        available += max(0.0, elapsed - blocked)
+    downloads_per_s = available * 2 / max(options.download_seconds, 1e-6) / max(elapsed, 1e-6)
+    downloads_needed = max(1, sum(1 for _, _, duplicate in submitted.values() if not duplicate))
+    return downloads_per_s * len(submitted) / downloads_needed  # duplicates need no download

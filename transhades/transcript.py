@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -62,27 +63,24 @@ def stitch(parts: Iterable[tuple["AudioChunk", "Transcript"]]) -> "Transcript":
     if len(ordered) == 1 and ordered[0][0].offset == 0.0:
         return ordered[0][1]
     kept: list[tuple[int, Segment]] = []  # (chunk number, segment), in recording order
-    languages: dict[str, int] = {}
-    providers: list[str] = []
-    duration = 0.0
     for number, (chunk, part) in enumerate(ordered):
         for s in part.segments:
             shifted = replace(s, start=s.start + chunk.offset, end=s.end + chunk.offset)
             if chunk.keep_from <= (shifted.start + shifted.end) / 2 < chunk.keep_until:
                 _append(kept, number, shifted)
-        if part.language:
-            languages[part.language] = languages.get(part.language, 0) + 1
-        if part.provider not in providers:
-            providers.append(part.provider)
-        duration = max(duration, chunk.offset + part.duration)
-    texts = []
-    for number, (_, part) in enumerate(ordered):
-        if part.segments:
-            texts.extend(s.text.strip() for n, s in kept if n == number and s.text.strip())
-        elif part.text.strip():
-            texts.append(part.text.strip())
+    texts = [text for number, (_, part) in enumerate(ordered) for text in _texts(number, part, kept)]
+    languages = Counter(part.language for _, part in ordered if part.language)
+    providers = dict.fromkeys(part.provider for _, part in ordered)  # in the order they first appear
+    duration = max(chunk.offset + part.duration for chunk, part in ordered)
     language = max(languages, key=languages.__getitem__) if languages else None
     return Transcript(" ".join(texts), language, duration, "+".join(providers), tuple(s for _, s in kept))
+
+
+def _texts(number: int, part: Transcript, kept: list[tuple[int, Segment]]) -> list[str]:
+    """What chunk ``number`` says: its kept segments, or its whole text when it has no segments."""
+    if part.segments:
+        return [s.text.strip() for n, s in kept if n == number and s.text.strip()]
+    return [part.text.strip()] if part.text.strip() else []
 
 
 def _append(kept: list[tuple[int, Segment]], number: int, new: Segment) -> None:
