@@ -30,10 +30,10 @@ from transhades.cache import open_store
 from transhades.clock import Clock, SystemClock
 from transhades.config import Config
 from transhades.jobflow import AUDIO, CACHE, DISPATCHER, PROVIDER_PREFIX, JobFlow
-from transhades.messages import MemberChanged, Membership, MemberView, StopTree, TreeStatus
+from transhades.messages import GetStatus, MemberChanged, Membership, MemberView, Ping, StopTree, TreeStatus
 from transhades.private import private_dir
 from transhades.providers import Provider, build_provider
-from transhades.registry import Registry
+from transhades.registry import BOT, Registry
 from transhades.supervision import ChildSpec, ChildState, Escalation, RestartPolicy
 
 __all__ = ["Supervisor", "Tree", "child_specs", "start_tree", "main"]
@@ -93,6 +93,29 @@ class Tree:
 
     def status(self) -> list[dict[str, Any]]:
         return self.supervisor.ask(TreeStatus(), timeout=10)
+
+    def quiet(self, timeout: float = 30.0) -> bool:
+        """Nothing is happening and nothing will: every worker has finished what it held, no job is running or
+        waiting, no message waits for a restarting actor, and the bot has nothing left to send. Asked in the
+        order messages flow (workers, dispatcher, bot), so what one told the next is queued before it is asked."""
+        try:
+            children = {child["name"]: child["state"] for child in self.status()}
+            if any(state in ("starting", "restarting") for state in children.values()):
+                return False
+            for name, state in children.items():
+                if name not in (DISPATCHER, BOT) and state in ("running", "quarantined"):
+                    self._ask(name, timeout)  # a failed child (given up on) holds nothing
+            status = self._ask(DISPATCHER, timeout, GetStatus())
+            in_flight = self._ask(BOT, timeout) if BOT in children else 0
+        except (pykka.ActorDeadError, pykka.Timeout):
+            return False  # one crashed or is restarting: not quiet yet
+        return not (status.active or status.queued or in_flight or self.registry.kept())
+
+    def _ask(self, name: str, timeout: float, message: Any = None) -> Any:
+        ref = self.registry.get(name)
+        if ref is None:  # a crashed dispatcher or bot leaves the registry before the supervisor hears of it
+            raise pykka.ActorDeadError(f"{name} is not registered")
+        return ref.ask(message or Ping(), timeout=timeout)
 
     def stop(self, timeout: float = 25.0) -> None:
         try:
@@ -170,7 +193,7 @@ def telegram_specs(config: Config, registry: Registry, gateways: Registry, gatew
 
 def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Clock, shutdown: float,
              faults: Any = None) -> ChildSpec:
-    from actors.bot import BOT, BotActor
+    from actors.bot import BotActor
     from transhades.jobflow import CREDENTIAL_PREFIX
     from transhades.telegram.desk import DeskRules, FrontDesk
     from transhades.telegram.settings import UserSettings

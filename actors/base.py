@@ -10,10 +10,11 @@ import pykka
 
 from transhades import logs
 from transhades.errors import TranshadesError
-from transhades.messages import ChildExited, TaskDone, TaskFailed
+from transhades.messages import ChildExited, Ping, TaskDone, TaskFailed, TaskProgress
 from transhades.registry import Registry
 
 log = logging.getLogger(__name__)
+PROGRESS_STEP = 0.05  # report progress in steps of at least 5 %
 
 
 class ExitMonitor:
@@ -78,6 +79,8 @@ class SupervisedActor(pykka.ThreadingActor):
             raise
 
     def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Ping):
+            return self.pong()
         logs.bind_job(*self.log_fields(message))
         kept = self.keeper is not None and isinstance(message, self.kept_types)
         if kept:
@@ -86,6 +89,10 @@ class SupervisedActor(pykka.ThreadingActor):
         if kept:
             self.keeper.in_hand = None
         return result
+
+    def pong(self) -> Any:
+        """The answer to a Ping: what this actor still has in flight (0 for most)."""
+        return 0
 
     def _handle_again(self) -> None:
         """The message a crashed incarnation died on, once more (a second crash drops it: no poison loop)."""
@@ -155,6 +162,17 @@ class WorkerActor(SupervisedActor):
         if self.faults is not None and hasattr(message, "ticket"):
             self.faults.maybe_crash(self.name)  # crash while handling a task, before doing it
         return self.receive(message)
+
+    def progress(self, message: Any) -> Callable[[float], None]:
+        """Reports a task's progress to whoever asked, in steps of at least 5 %, not per segment or block."""
+        reported = [0.0]
+
+        def report(fraction: float) -> None:
+            if fraction - reported[0] >= PROGRESS_STEP:
+                reported[0] = fraction
+                self.registry.tell(message.reply_to, TaskProgress(message.ticket, fraction))
+
+        return report
 
     def answer(self, message: Any, work: Callable[[], Any]) -> None:
         try:

@@ -26,7 +26,7 @@ from transhades.messages import (
     SubmitJob,
     Tick,
 )
-from transhades.registry import Registry
+from transhades.registry import BOT, Registry
 from transhades.telegram.actions import AskStatus, CancelJobs, StartJob
 from transhades.telegram.desk import FrontDesk
 from transhades.telegram.route import Route
@@ -36,7 +36,6 @@ from .base import ExitMonitor, SupervisedActor
 
 log = logging.getLogger("transhades.bot")
 intake_log = logging.getLogger("transhades.supervisor")  # where operators already look for it
-BOT = "bot"
 
 
 class ChatListener:
@@ -78,6 +77,9 @@ class BotActor(SupervisedActor):
             if isinstance(message, Incoming) and message.taken is not None:
                 message.taken.settle(False)  # the session hands it to the next incarnation
             raise
+
+    def pong(self) -> int:
+        return self.desk.in_flight()
 
     def log_fields(self, message: Any) -> tuple[str | None, Any]:
         if isinstance(message, Incoming):

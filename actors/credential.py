@@ -12,14 +12,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from transhades.audio import workdir
-from transhades.messages import Download, TaskProgress
+from transhades.messages import Download
 from transhades.registry import Registry
 from transhades.telegram.download import download
 from transhades.telegram.gateway import Gateway
 
 from .base import ExitMonitor, WorkerActor
-
-PROGRESS_STEP = 0.05
 
 
 @dataclass(frozen=True)
@@ -79,12 +77,6 @@ class CredentialActor(WorkerActor):
                 pass  # the actor is already gone; its tasks are being placed again
 
     def _fetch(self, message: Download) -> None:
-        reported = [0.0]
-
-        def progress(fraction: float) -> None:
-            if fraction - reported[0] >= PROGRESS_STEP:
-                reported[0] = fraction
-                self.registry.tell(message.reply_to, TaskProgress(message.ticket, fraction))
-
+        progress = self.progress(message)
         target = workdir(self.temp_root, message.job_id) / "source"  # Telegram's file names never become paths
         self.answer(message, lambda: download(self.gateway, message.media, target, self.max_bytes, progress))

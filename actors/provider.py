@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from transhades.messages import TaskProgress, Transcribe
+from transhades.messages import Transcribe
 from transhades.providers import Provider
 
 from .base import ExitMonitor, WorkerActor
-
-PROGRESS_STEP = 0.05  # report progress in steps of at least 5 %, not per segment
 
 
 class ProviderActor(WorkerActor):
@@ -31,13 +29,7 @@ class ProviderActor(WorkerActor):
     def receive(self, message: Any) -> Any:
         if not isinstance(message, Transcribe):
             raise TypeError(f"provider actor got an unknown message {type(message).__name__}")
-        reported = [0.0]
-
-        def progress(fraction: float) -> None:
-            if fraction - reported[0] >= PROGRESS_STEP:
-                reported[0] = fraction
-                self.registry.tell(message.reply_to, TaskProgress(message.ticket, fraction))
-
+        progress = self.progress(message)
         extra: dict[str, Any] = {"model": message.model} if message.model else {}
         if message.languages:
             extra.update(languages=message.languages, hint=message.hint)

@@ -9,7 +9,7 @@ import pytest
 from pyrogram import errors
 
 from transhades.media import TelegramFile
-from transhades.messages import Drain, JobRequest
+from transhades.messages import Drain, GetStatus, JobRequest
 from transhades.telegram.desk import Route
 from transhades.telegram.fake import FakeTelegram
 from transhades.telegram.journal import Journal, random_id
@@ -123,7 +123,7 @@ def test_a_job_cut_off_by_a_stop_is_finished_by_the_next_start_and_answered_once
     second = Bot(tmp_path, script, world=world, status_delay_seconds=0)
     try:
         wait_for(lambda: transcripts(world, note), timeout=20, what="the resumed job's transcript")
-        time.sleep(0.5)
+        wait_for(second.tree.quiet, what="the bot to have nothing left to do")
         assert len(transcripts(world, note)) == 1
         statuses = [s for s in world.sent if s.kind == "text" and s.reply_to == note.id and " by " not in s.text]
         assert len(statuses) == 1, "the resumed job edits the status message it already has"
@@ -139,7 +139,7 @@ def test_a_reply_that_went_out_just_before_a_crash_is_not_sent_again(tmp_path, t
         note = b.voice(tone_bytes)  # its first send is the transcript itself (answered within the status delay)
         wait_for(lambda: b.world.crash_after_send is None, what="the crash after sending")
         wait_for(lambda: b.tree.flow.status().count("completed") >= 1, what="the job")
-        time.sleep(1.0)  # the restarted bot resends what it did not hear back about
+        wait_for(b.tree.quiet, what="the restarted bot to resend what it did not hear back about")
         assert len(transcripts(b.world, note)) == 1
         assert b.world.refused_repeats == 1, "the resend was refused by its random_id"
     finally:
@@ -152,7 +152,7 @@ def test_the_same_update_delivered_twice_is_one_job(tmp_path, tone_bytes):
         note = b.voice(tone_bytes)
         b.send(note)
         wait_for(lambda: transcripts(b.world, note), what="the transcript")
-        time.sleep(0.5)
+        wait_for(b.tree.quiet, what="the bot to have nothing left to do")
         assert len(transcripts(b.world, note)) == 1 and b.script.calls.count("alpha") == 1
     finally:
         b.stop()
@@ -181,7 +181,8 @@ def test_while_draining_new_files_are_parked_and_the_next_start_transcribes_them
         assert first.tree.registry.get("bot").ask(Drain(), timeout=5) == 0
         note = first.voice(tone_bytes)
         first.wait_text("The bot is restarting; your file is saved")
-        time.sleep(0.3)
+        assert first.tree.dispatcher.ask(GetStatus(), timeout=5).count("submitted") == 0, \
+            "the bot told the dispatcher nothing before it answered"
         assert script.calls == [] and transcripts(world, note) == []
     finally:
         first.stop()

@@ -117,12 +117,11 @@ def test_kill_9_mid_load_then_restart_answers_every_accepted_job_exactly_once(se
     s.start()
     wait_for(lambda: set(s.answers()) >= set(posted), timeout=120,
              what=f"every job answered after the restart; log: {s.output()[-3000:]}")
-    time.sleep(1.5)  # anything sent twice would show up by now
+    s.process.send_signal(signal.SIGTERM)
+    assert s.process.wait(25) == 0  # once it has exited, nothing more can be sent twice
     answers = s.answers()
     assert {m: answers[m] for m in posted if answers[m] != 1} == {}, "exactly one transcript per job"
     assert s.world.untaken() == 0
-    s.process.send_signal(signal.SIGTERM)
-    assert s.process.wait(25) == 0
     assert "gsk_" not in s.output() and "t" * 35 not in s.output(), "no secret in the logs"
 
 
@@ -143,13 +142,12 @@ def test_sigterm_under_load_exits_0_within_25_s_and_parked_jobs_finish_after_the
     s.start()
     wait_for(lambda: set(s.answers()) >= set(posted + late), timeout=120,
              what=f"every job answered after the restart; log: {s.output()[-3000:]}")
-    time.sleep(1.0)
+    s.process.send_signal(signal.SIGTERM)
+    assert s.process.wait(25) == 0  # once it has exited, nothing more can be sent twice
     assert all(count == 1 for count in s.answers().values())
     log = s.output()
     assert '"message": "stopping: no new jobs' in log and "parked in the journal" in log
     assert '"actor": "bot"' in log, "JSON lines name the actor"
-    s.process.send_signal(signal.SIGTERM)
-    assert s.process.wait(25) == 0
 
 
 def test_a_second_signal_exits_at_once_and_the_journal_still_finishes_every_job(service, voices):
@@ -159,7 +157,7 @@ def test_a_second_signal_exits_at_once_and_the_journal_still_finishes_every_job(
     wait_for(lambda: s.world.untaken() == 0 and len(s.world.sent_rows()) >= 1, timeout=60,
              what=f"the jobs taken; log: {s.output()[-2000:]}")
     s.process.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
+    wait_for(lambda: "stopping: no new jobs" in s.output(), what="the first signal to be heard")
     began = time.monotonic()
     s.process.send_signal(signal.SIGTERM)
     assert s.process.wait(5) == 128 + signal.SIGTERM
@@ -169,7 +167,8 @@ def test_a_second_signal_exits_at_once_and_the_journal_still_finishes_every_job(
     s.server.replies = [Reply(200, groq_verbose(TEXT, "English", 2.0))]
     s.start()
     wait_for(lambda: set(s.answers()) >= set(posted), timeout=120, what=f"every job; log: {s.output()[-3000:]}")
-    time.sleep(1.0)
+    s.process.send_signal(signal.SIGTERM)
+    assert s.process.wait(25) == 0  # once it has exited, nothing more can be sent twice
     assert all(count == 1 for count in s.answers().values())
 
 

@@ -315,7 +315,7 @@ def test_cancel_stops_the_users_running_job(bot, tone_bytes):
     b.send(b.world.text_message(b.user, "/cancel"))
     b.wait_text("Cancelled 1 job(s).")
     b.wait_text("Cancelled.")
-    time.sleep(2.2)
+    wait_for(b.tree.quiet, what="the provider to finish the cancelled chunk and everything after it")
     assert not any("by alpha" in t for t in b.texts()), "a cancelled job sends no transcript"
 
 
@@ -342,7 +342,7 @@ def test_in_groups_the_bot_answers_only_when_addressed(bot, tone_bytes):
     group = b.world.chat(-100123, enums.ChatType.SUPERGROUP)
     note = b.voice(tone_bytes, chat=group)
     b.send(b.world.text_message(b.user, "nice song", chat=group))
-    time.sleep(0.3)
+    wait_for(b.tree.quiet, what="the bot to handle both")
     assert not b.texts(-100123) and not b.world.downloads
     b.send(b.world.text_message(b.user, "/transcribe", chat=group, reply_to=note))
     b.wait_text("by alpha", chat_id=-100123)

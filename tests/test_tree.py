@@ -164,7 +164,7 @@ def test_dispatcher_crash_loses_no_job_and_answers_each_once(running, tone, ffmp
     wait_for(lambda: script.calls, what="transcription under way")
     tree.tell_dispatcher(object())  # an unknown message type: the dispatcher crashes
     assert isinstance(client.result("j1"), Completed) and isinstance(client.result("j2"), Completed)
-    time.sleep(0.6)  # let any duplicate answer from the old incarnation's ticket arrive
+    wait_for(tree.quiet, what="any duplicate answer from the old incarnation's ticket to arrive")
     while not client.events.empty():
         event = client.events.get()
         assert not isinstance(event, (Completed, Failed)), f"second final answer for {event.job_id}"

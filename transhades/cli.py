@@ -27,8 +27,9 @@ from . import config as config_lib
 from . import logs, service
 from .config import Config, ConfigError
 from .formats import FORMATS, render
-from .messages import Completed, Failed, JobRequest, Queued, Stage, SubmitJob, Waiting
 from .media import LocalFile
+from .messages import Completed, Failed, JobRequest, Queued, Stage, SubmitJob, Waiting
+from .routing import failover_order
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("transhades.cli")
@@ -173,8 +174,7 @@ def describe_tree(cfg: Config) -> list[str]:
     for index, (kind, count, detail) in enumerate(rows):
         branch = "└─" if index == len(rows) - 1 else "├─"
         lines.append(f"{branch} {kind.ljust(width)}  x{count}  {detail}")
-    order = [p.name for p in cfg.enabled_providers if p.kind != "local"] + [
-        p.name for p in cfg.enabled_providers if p.kind == "local"]
+    order = failover_order((p.name, p.kind) for p in cfg.enabled_providers)
     lines.append(f"failover order: {' -> '.join(order) if order else 'none: no provider is enabled'}")
     return lines
 
@@ -237,7 +237,8 @@ def check_config(args: argparse.Namespace, out: TextIO) -> int:
 def simulate(args: argparse.Namespace) -> int:
     import json
 
-    from .simulate import Options, run as run_simulation
+    from .simulate import Options
+    from .simulate import run as run_simulation
 
     for name in ("crash_rate", "flood_rate", "provider_error_rate", "duplicate_rate"):
         if not 0.0 <= getattr(args, name) <= 1.0:

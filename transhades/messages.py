@@ -224,6 +224,12 @@ class Drain:
 
 
 @dataclass(frozen=True, slots=True)
+class Ping:
+    """Asked of any actor: answered once it has finished what it was doing, so everything it told before is
+    queued at its receivers by then. The bot answers with how much is still in flight (jobs and messages)."""
+
+
+@dataclass(frozen=True, slots=True)
 class JobUpdate:
     route: Any  # transhades.telegram.desk.Route
     event: "JobEvent"

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 
 KEEP_AT_MOST = 100_000
+BOT = "bot"  # the registered name of the Telegram bot's actor
 
 
 class Registry:
@@ -56,6 +57,11 @@ class Registry:
             left = unhandled()
             if name in self.keep_for and left:
                 self._kept[name] = left + self._kept.get(name, [])
+
+    def kept(self) -> int:
+        """How many messages wait for an actor that is restarting."""
+        with self._lock:
+            return sum(len(messages) for messages in self._kept.values())
 
     def get(self, name: str) -> Any | None:
         with self._lock:

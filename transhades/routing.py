@@ -107,6 +107,13 @@ class FlowMetrics:
                                for b, c in zip(self.BOUNDS, self.duration_counts)), self.duration_sum)
 
 
+def failover_order(providers: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+    """(name, kind) in config order -> the order chunks try them: config order, local models last (a remote
+    provider is faster, and the local model is the one that always works)."""
+    providers = list(providers)
+    return tuple([n for n, k in providers if k != "local"] + [n for n, k in providers if k == "local"])
+
+
 class ProviderRouter:
     """The transcription providers as routing sees them: the failover order (local models last), a circuit
     breaker each, and the ones disabled for a rejected key; and the choice among those free to take a chunk."""
@@ -115,7 +122,7 @@ class ProviderRouter:
         from .breaker import ProviderBreaker
 
         providers = list(providers)
-        self.order = tuple([n for n, k in providers if k != "local"] + [n for n, k in providers if k == "local"])
+        self.order = failover_order(providers)
         self.local = {name for name, kind in providers if kind == "local"}
         self.breakers = {name: (breakers or {}).get(name) or ProviderBreaker() for name, _ in providers}
         self.disabled: dict[str, str] = {}  # provider group -> why (a rejected key), until restart
