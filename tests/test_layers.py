@@ -4,7 +4,11 @@ plain modules. Read from the source with ast, every import counted (function-lev
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from conftest import ROOT
 
@@ -94,3 +98,11 @@ def test_there_is_no_import_cycle():
         if node not in index:
             visit(node)
     assert cycles == []
+
+
+@pytest.mark.slow
+def test_the_core_type_checks():
+    """The modules listed under [tool.mypy] in pyproject.toml: the dispatcher's brain, config and messages."""
+    done = subprocess.run([sys.executable, "-m", "mypy", "--no-error-summary"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]

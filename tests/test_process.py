@@ -20,6 +20,8 @@ from transhades.telegram.fake import SharedTelegram
 from conftest import make_media, wait_for
 from provider_servers import ProviderServer, Reply, groq_verbose
 
+pytestmark = pytest.mark.slow  # whole service processes, killed and restarted: seconds each
+
 TEXT = "Every job gets exactly one answer."
 USER = 501
 

@@ -330,12 +330,13 @@ def read(cls: type, data: Any, where: str, problems: list[str]) -> tuple[dict[st
         kind, meta = hints[f.name], f.metadata
         if meta.get("derived"):
             continue
+        default: Any = f.default
         if kind in (int, float):
-            values[f.name] = section.number(f.name, f.default, minimum=meta["minimum"], maximum=meta["maximum"],
+            values[f.name] = section.number(f.name, default, minimum=meta["minimum"], maximum=meta["maximum"],
                                             integer=kind is int)
         elif kind in _TEXT:
-            values[f.name] = section.text(f.name, f.default, choices=meta["choices"])
-        elif is_dataclass(kind):
+            values[f.name] = section.text(f.name, default, choices=meta["choices"])
+        elif isinstance(kind, type) and is_dataclass(kind):
             nested, _ = read(kind, section.data.get(f.name), f"{where}.{f.name}" if where else f.name, problems)
             values[f.name] = kind(**nested)
     return values, section

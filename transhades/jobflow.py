@@ -256,7 +256,7 @@ class JobFlow:
 
     def quarantine(self, group: str, error: TranshadesError, seconds: float | None = None,
                     reason: str | None = None) -> list[Effect]:
-        seconds = seconds or error.retry_after or self.retry_default
+        seconds = seconds or getattr(error, "retry_after", None) or self.retry_default
         self.roster.quarantine(group, self.now() + seconds)
         return [Quarantine(group, seconds, reason or error.message)]
 

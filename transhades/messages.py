@@ -12,6 +12,7 @@ from typing import Any, Callable, Union
 
 from .errors import TranshadesError
 from .media import AudioChunk, LocalFile, PreparedAudio, TelegramFile
+from .snapshot import FlowStatus
 from .transcript import Transcript
 
 Media = Union[LocalFile, TelegramFile]
@@ -180,7 +181,7 @@ class StatusRequest:
 @dataclass(frozen=True, slots=True)
 class StatusReport:
     context: Any
-    status: dict
+    status: FlowStatus
 
 
 # ---------------------------------------------------------------------------------------- telegram

@@ -33,7 +33,8 @@ class CredentialRouter:
 
     def split_paced(self, free: Iterable[Any], now: float) -> tuple[list[Any], list[Any]]:
         """(free members that may start a download now, free members paced out for the moment)."""
-        ready, paced = [], []
+        ready: list[Any] = []
+        paced: list[Any] = []
         for member in free:
             (paced if self._paced(member.name, now) else ready).append(member)
         return ready, paced
@@ -80,7 +81,7 @@ class CredentialRouter:
         starts = self.starts.get(name)
         while starts and starts[0] <= now - PACING_SECONDS:
             starts.popleft()
-        return bool(starts) and len(starts) >= self.downloads_per_minute
+        return starts is not None and len(starts) >= self.downloads_per_minute
 
 
 class FlowMetrics:

@@ -126,7 +126,7 @@ class LookupSourceTask(Task):
     step = Step.LOOKUP_SOURCE
 
     def message(self, job: Job, ticket: int, context: Context) -> Any:
-        return LookupTranscript(ticket, DISPATCHER, lookup_keys(job.request.source_key, job.request.language))
+        return LookupTranscript(ticket, DISPATCHER, lookup_keys(job.request.source_key or "", job.request.language))
 
 
 @dataclass(eq=False)
@@ -134,6 +134,7 @@ class DownloadTask(Task):
     step = Step.DOWNLOAD
 
     def message(self, job: Job, ticket: int, context: Context) -> Any:
+        assert isinstance(job.request.media, TelegramFile), "only a Telegram file is downloaded"
         return Download(ticket, DISPATCHER, job.id, job.request.media)
 
 
