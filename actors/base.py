@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import queue
 from typing import Any, Callable
 
 import pykka
@@ -127,11 +126,8 @@ class SupervisedActor(pykka.ThreadingActor):
         """Empties the inbox: the messages told to this incarnation that it will never handle. Asks go back,
         for pykka to answer with ActorDeadError."""
         left, asks = [], []
-        while True:
-            try:
-                envelope = self.actor_inbox.get_nowait()
-            except queue.Empty:
-                break
+        while not self.actor_inbox.empty():  # only this thread reads it, and no sender can put any more
+            envelope = self.actor_inbox.get()
             if envelope.reply_to is not None:
                 asks.append(envelope)
             elif not type(envelope.message).__module__.startswith("pykka"):
