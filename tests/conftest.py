@@ -66,3 +66,29 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     command = [exe] if exe else [sys.executable, "-m", "transhades.cli"]
     return subprocess.run([*command, *args], cwd=cwd, env=full_env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get("TRANSHADES_REDIS_URL", "redis://127.0.0.1:6379/15")
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        if os.environ.get("TRANSHADES_REQUIRE_REDIS") == "1":
+            pytest.fail(f"Redis at {url} is required here (TRANSHADES_REQUIRE_REDIS=1) but unreachable: {exc}")
+        pytest.skip(f"no Redis at {url}: {exc.__class__.__name__}")
+    return url
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    """A client on the test database; every key a test made is gone after it (tests use their own prefixes)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    before = set(client.keys("*"))
+    yield client
+    for key in set(client.keys("*")) - before:
+        client.delete(key)

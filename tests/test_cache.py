@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
@@ -41,20 +40,6 @@ def test_sqlite_store_that_cannot_open_reports_provider_unavailable(tmp_path):
     blocker.write_text("x")
     with pytest.raises(ProviderUnavailable):
         SqliteStore(blocker / "cache.sqlite3")
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get("TRANSHADES_REDIS_URL", "redis://127.0.0.1:6379/15")
-    import redis
-
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("TRANSHADES_REQUIRE_REDIS") == "1":
-            pytest.fail(f"Redis at {url} is required here (TRANSHADES_REQUIRE_REDIS=1) but unreachable: {exc}")
-        pytest.skip(f"no Redis at {url}: {exc.__class__.__name__}")
-    return url
 
 
 @pytest.mark.redis

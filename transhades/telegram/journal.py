@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..media import TelegramFile
+from ..cluster.codec import dump_request, load_request
 from ..messages import JobRequest
 from ..private import private_file
 from .outbox import Outgoing
@@ -82,7 +82,7 @@ class Journal:
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO jobs (job_id, user_id, chat_id, state, request, route, accepted_at, updated_at)"
                 " VALUES (?, ?, ?, 'accepted', ?, ?, ?, ?)",
-                (request.id, route.user_id, route.chat_id, _dump_request(request), json.dumps(asdict(route)), now, now))
+                (request.id, route.user_id, route.chat_id, dump_request(request), json.dumps(asdict(route)), now, now))
         return cursor.rowcount == 1
 
     def knows(self, job_id: str) -> bool:
@@ -156,7 +156,7 @@ class Journal:
         out = []
         for job_id, state, request, route, status_message in rows:
             try:
-                out.append(Unfinished(_load_request(request), Route(**json.loads(route)), state, status_message,
+                out.append(Unfinished(load_request(request), Route(**json.loads(route)), state, status_message,
                                       left.get(job_id, [])))
             except (ValueError, TypeError, KeyError) as exc:  # written by a version that no longer matches
                 log.error("journal: job %s cannot be read back (%s); it is left out", job_id, exc.__class__.__name__)
@@ -188,20 +188,6 @@ class Journal:
 
 
 # ---------------------------------------------------------------------------------------------------- rows
-
-
-def _dump_request(request: JobRequest) -> str:
-    if not isinstance(request.media, TelegramFile):
-        raise TypeError("the journal keeps Telegram jobs only")
-    return json.dumps({"id": request.id, "user": request.user, "media": asdict(request.media),
-                       "source_key": request.source_key, "provider": request.provider, "language": request.language,
-                       "models": [list(m) for m in request.models], "language_hint": request.language_hint})
-
-
-def _load_request(text: str) -> JobRequest:
-    data = json.loads(text)
-    return JobRequest(data["id"], data["user"], TelegramFile(**data["media"]), data["source_key"], data["provider"],
-                      data["language"], tuple(tuple(m) for m in data["models"]), data.get("language_hint"))
 
 
 _ITEM_FIELDS = ("kind", "chat_id", "text", "reply_to", "message_id", "file_name", "random_id")

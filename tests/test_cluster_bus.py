@@ -1,0 +1,114 @@
+"""The job bus against the real Redis: what a worker takes, finishes, hands back or leaves behind when it dies."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from transhades.cluster.bus import FRONTS, WORKERS, JobBus
+from transhades.cluster.codec import dump_event, load_event
+from transhades.errors import RateLimited
+from transhades.media import TelegramFile
+from transhades.messages import Completed, Failed, JobRequest, Stage, Waiting
+from transhades.transcript import Segment, Transcript
+
+from conftest import wait_for
+
+pytestmark = pytest.mark.redis
+
+
+def request(job_id: str) -> JobRequest:
+    media = TelegramFile(7, 11, f"fid-{job_id}", f"uniq-{job_id}", 4_000, "voice", "audio/ogg", 3.0)
+    return JobRequest(job_id, "7", media, f"tg:uniq-{job_id}", "groq", "id", (("groq", "whisper-large-v3"),), "id")
+
+
+def done(job_id: str) -> Completed:
+    return Completed(job_id, Transcript("halo dunia", "id", 3.0, "groq", (Segment(0.0, 3.0, "halo dunia"),)), False)
+
+
+@pytest.fixture
+def bus(redis_client):
+    def make(lease_seconds: float = 15.0, max_deliveries: int = 5) -> JobBus:
+        return JobBus(redis_client, prefix, lease_seconds, max_deliveries).ensure()
+
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    return make
+
+
+def test_events_and_requests_survive_the_trip_through_json():
+    assert load_event(dump_event(done("j1"))) == done("j1")
+    assert load_event(dump_event(Stage("j1", "transcribing", 2, 5, 0.5))) == Stage("j1", "transcribing", 2, 5, 0.5)
+    assert load_event(dump_event(Waiting("j1", 12.5, "every provider is busy"))) == \
+        Waiting("j1", 12.5, "every provider is busy")
+    failed = load_event(dump_event(Failed("j1", RateLimited("429 from groq", 30))))
+    assert isinstance(failed, Failed) and isinstance(failed.error, RateLimited) and failed.error.retry_after == 30
+
+
+def test_a_job_goes_to_one_worker_and_its_result_back_to_the_front(bus):
+    front, worker = bus(), bus()
+    front.publish(request("j1"))
+    [entry] = worker.take("w1", count=5, block_ms=100)
+    assert entry.request == request("j1")
+    assert bus().take("w2", count=5, block_ms=50) == [], "a job is taken once"
+    worker.report(Stage("j1", "transcribing", 1, 1, 0.5))
+    worker.finish([entry.id], done("j1"))
+    events = front.events("front-1", block_ms=100)
+    assert [event for _, event in events] == [Stage("j1", "transcribing", 1, 1, 0.5), done("j1")]
+    assert front.stats() == {"jobs_waiting": 0, "jobs_pending": 0, "results_pending": 2, "dead_letters": 0}
+    for entry_id, _ in events:
+        front.done_with_event(entry_id)
+    assert front.stats()["results_pending"] == 0
+    assert front.redis.xlen(front.jobs) == 0, "a finished job leaves the stream"
+
+
+def test_the_jobs_of_a_worker_that_died_are_taken_over_once_the_lease_has_passed(bus):
+    front, dead, alive = bus(lease_seconds=0.3), bus(lease_seconds=0.3), bus(lease_seconds=0.3)
+    for n in range(3):
+        front.publish(request(f"j{n}"))
+    assert len(dead.take("dead", count=3, block_ms=100)) == 3  # ... and the worker is killed here
+    assert alive.take("alive", count=3, block_ms=50) == [], "not before the lease has passed"
+    taken = wait_for(lambda: alive.take("alive", count=3, block_ms=50), timeout=5, what="the takeover")
+    assert sorted(e.request.id for e in taken) == ["j0", "j1", "j2"] and all(e.deliveries == 2 for e in taken)
+    alive.finish([e.id for e in taken], done("j0"))
+    assert front.stats()["jobs_pending"] == 0
+
+
+def test_a_working_worker_keeps_its_jobs(bus, redis_client):
+    front, worker = bus(lease_seconds=60), bus(lease_seconds=60)
+    front.publish(request("j1"))
+    [entry] = worker.take("w1", count=1, block_ms=100)
+    redis_client.xclaim(worker.jobs, WORKERS, "w1", 0, [entry.id], idle=50_000, justid=True)  # it looks idle ...
+    worker.keep_alive("w1", [entry.id])
+    [row] = redis_client.xpending_range(worker.jobs, WORKERS, entry.id, entry.id, 1)
+    assert row["time_since_delivered"] < 5_000, "... until the worker says it still works on it"
+
+
+def test_a_job_that_stops_every_worker_goes_to_the_dead_letters_and_its_user_is_told(bus):
+    front = bus(lease_seconds=0, max_deliveries=2)
+    front.publish(request("poison"))
+    assert len(bus(lease_seconds=0, max_deliveries=2).take("a", 1, block_ms=100)) == 1  # a dies on it
+    assert len(bus(lease_seconds=0, max_deliveries=2).take("b", 1, block_ms=50)) == 1  # b dies on it
+    assert bus(lease_seconds=0, max_deliveries=2).take("c", 1, block_ms=50) == []
+    assert front.stats() == {"jobs_waiting": 0, "jobs_pending": 0, "results_pending": 0, "dead_letters": 1}
+    [(_, event)] = front.events("front", block_ms=100)
+    assert isinstance(event, Failed) and event.job_id == "poison" and "stopped every worker" in str(event.error)
+
+
+def test_a_worker_that_stops_hands_its_jobs_back_for_others_at_once(bus):
+    front, leaving, staying = bus(), bus(), bus()
+    front.publish(request("j1"))
+    [entry] = leaving.take("leaving", 1, block_ms=100)
+    leaving.hand_back(entry)
+    [again] = staying.take("staying", 1, block_ms=100)
+    assert again.request == entry.request and again.deliveries == 1
+    assert front.stats()["jobs_pending"] == 1, "only the new holder's"
+
+
+def test_a_front_that_takes_over_gets_what_the_one_before_left_unacknowledged(bus, redis_client):
+    worker, first, second = bus(), bus(), bus()
+    worker.report(done("j1"))
+    assert [e for _, e in first.events("front-a", block_ms=100)] == [done("j1")]  # ... and front-a dies
+    assert second.events("front-b", block_ms=50) == [], "not a new event"
+    assert [e for _, e in second.left_over("front-b")] == [done("j1")]
+    assert redis_client.xpending(second.results, FRONTS)["consumers"][0]["name"] == b"front-b"

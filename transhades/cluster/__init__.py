@@ -1,0 +1,1 @@
+"""Scale-out: one bot over many processes, sharing work through Redis Streams (see ARCHITECTURE.md)."""

@@ -1,0 +1,82 @@
+"""Jobs and their events as JSON, for what outlives a process: the journal's rows and the cluster's streams.
+
+JSON, not pickles: a newer version reads what an older one wrote, and nothing read from Redis can run code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from ..errors import (
+    BadInput,
+    Cancelled,
+    ProviderRejectedKey,
+    ProviderUnavailable,
+    RateLimited,
+    TranshadesError,
+    UploadTooLarge,
+)
+from ..media import TelegramFile
+from ..messages import Completed, Failed, JobEvent, JobRequest, Queued, Stage, Waiting
+from ..transcript import Transcript
+
+_ERRORS: dict[str, type[TranshadesError]] = {cls.kind: cls for cls in (
+    TranshadesError, BadInput, ProviderUnavailable, ProviderRejectedKey, UploadTooLarge, Cancelled)}
+
+
+def dump_request(request: JobRequest) -> str:
+    if not isinstance(request.media, TelegramFile):
+        raise TypeError("only Telegram jobs are written down or shared")
+    return json.dumps({"id": request.id, "user": request.user, "media": asdict(request.media),
+                       "source_key": request.source_key, "provider": request.provider, "language": request.language,
+                       "models": [list(m) for m in request.models], "language_hint": request.language_hint})
+
+
+def load_request(text: str) -> JobRequest:
+    data = json.loads(text)
+    return JobRequest(data["id"], data["user"], TelegramFile(**data["media"]), data["source_key"], data["provider"],
+                      data["language"], tuple((str(m[0]), str(m[1])) for m in data["models"]),
+                      data.get("language_hint"))
+
+
+def dump_event(event: JobEvent) -> str:
+    data: dict[str, Any] = {"job_id": event.job_id}
+    if isinstance(event, Queued):
+        data.update(type="queued", position=event.position)
+    elif isinstance(event, Stage):
+        data.update(type="stage", stage=event.stage, part=event.part, parts=event.parts, fraction=event.fraction)
+    elif isinstance(event, Waiting):
+        data.update(type="waiting", seconds=event.seconds, reason=event.reason)
+    elif isinstance(event, Completed):
+        data.update(type="completed", transcript=event.transcript.to_dict(), cached=event.cached)
+    else:
+        error = event.error
+        data.update(type="failed", kind=error.kind, message=error.message,
+                    retry_after=getattr(error, "retry_after", None))
+    return json.dumps(data)
+
+
+def load_event(text: str) -> JobEvent:
+    data = json.loads(text)
+    job_id, kind = data["job_id"], data["type"]
+    if kind == "queued":
+        return Queued(job_id, int(data["position"]))
+    if kind == "stage":
+        return Stage(job_id, data["stage"], data["part"], data["parts"], data["fraction"])
+    if kind == "waiting":
+        return Waiting(job_id, float(data["seconds"]), data["reason"])
+    if kind == "completed":
+        return Completed(job_id, Transcript.from_dict(data["transcript"]), bool(data["cached"]))
+    return Failed(job_id, load_error(data["kind"], data["message"], data.get("retry_after")))
+
+
+def load_error(kind: str, message: str, retry_after: float | None = None) -> TranshadesError:
+    if kind == RateLimited.kind:
+        return RateLimited(message, retry_after or 0.0)
+    return _ERRORS.get(kind, TranshadesError)(message)
+
+
+def final(event: JobEvent) -> bool:
+    return isinstance(event, (Completed, Failed))
