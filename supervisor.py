@@ -137,11 +137,42 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
                 provider_factory: ProviderFactory = build_provider,
                 on_alert: Callable[[str], None] | None = None,
                 gateway_factory: GatewayFactory | None = None, gateways: Registry | None = None,
-                preparer: Any = None, faults: Any = None) -> list[ChildSpec]:
+                preparer: Any = None, faults: Any = None, role: str = "all", relay: Any = None) -> list[ChildSpec]:
+    """transhades' tree, in start order: cache, audio workers, provider instances, credentials, dispatcher, bot.
+    A cluster's worker has no bot (and no session receives updates); a front has only the credentials, the relay
+    in the dispatcher's place, and the bot."""
     gateways = gateways if gateways is not None else Registry()
-    """transhades' tree, in start order: cache, audio workers, provider instances, dispatcher."""
-    data_dir = Path(config.data_dir)
+    shutdown = config.supervision.shutdown_seconds
     temp_root = temp_root_of(config)
+    telegram = gateway_factory is not None and config.telegram is not None and bool(config.telegram.credentials)
+    if role == "front":
+        from actors.relay import RelayActor
+        from transhades.cluster.roles import cluster_status
+
+        assert gateway_factory is not None and telegram, "a front needs Telegram"
+        return [*telegram_specs(config, registry, gateways, gateway_factory, temp_root, shutdown, faults),
+                ChildSpec(DISPATCHER, DISPATCHER, lambda m: RelayActor.start(DISPATCHER, m, registry, relay,
+                                                                             cluster_status),
+                          shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE),
+                bot_spec(config, registry, gateways, clock, shutdown, faults)]
+    specs = worker_specs(config, registry, temp_root, provider_factory, preparer, faults)
+    if telegram:
+        assert gateway_factory is not None
+        specs += telegram_specs(config, registry, gateways, gateway_factory, temp_root, shutdown, faults,
+                                receiving=role == "all")
+    specs.append(ChildSpec(DISPATCHER, DISPATCHER, lambda m: DispatcherActor.start(
+        DISPATCHER, m, registry, flow, lambda job_id: audio_lib.discard(temp_root, job_id), on_alert, faults=faults,
+        clock=clock),
+        shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE))
+    if telegram and role == "all":
+        specs.append(bot_spec(config, registry, gateways, clock, shutdown, faults))
+    return specs
+
+
+def worker_specs(config: Config, registry: Registry, temp_root: Path, provider_factory: ProviderFactory,
+                 preparer: Any, faults: Any) -> list[ChildSpec]:
+    """The cache, the audio workers and one actor per provider instance."""
+    data_dir = Path(config.data_dir)
     a = config.audio
     preparer = preparer or audio_lib.AudioPreparer(temp_root, a.codec, a.bitrate_kbps, a.max_duration_seconds,
                                                    a.ffmpeg_timeout_seconds, a.chunk_seconds, a.overlap_seconds,
@@ -161,19 +192,11 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
                 lambda m, n=name, p=provider: ProviderActor.start(n, m, registry, lambda: provider_factory(p, data_dir),
                                                                   faults),
                 shutdown_seconds=shutdown))
-    if gateway_factory is not None and config.telegram and config.telegram.credentials:
-        specs += telegram_specs(config, registry, gateways, gateway_factory, temp_root, shutdown, faults)
-    specs.append(ChildSpec(DISPATCHER, DISPATCHER, lambda m: DispatcherActor.start(
-        DISPATCHER, m, registry, flow, lambda job_id: audio_lib.discard(temp_root, job_id), on_alert, faults=faults,
-        clock=clock),
-        shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE))
-    if gateway_factory is not None and config.telegram and config.telegram.credentials:
-        specs.append(bot_spec(config, registry, gateways, clock, shutdown, faults))
     return specs
 
 
 def telegram_specs(config: Config, registry: Registry, gateways: Registry, gateway_factory: GatewayFactory,
-                   temp_root: Path, shutdown: float, faults: Any = None) -> list[ChildSpec]:
+                   temp_root: Path, shutdown: float, faults: Any = None, receiving: bool = True) -> list[ChildSpec]:
     from actors.bot import hand_over
     from actors.credential import CredentialActor
     from transhades.jobflow import CREDENTIAL_PREFIX
@@ -182,7 +205,7 @@ def telegram_specs(config: Config, registry: Registry, gateways: Registry, gatew
     specs = []
     for index, credential in enumerate(tg.credentials):
         name = CREDENTIAL_PREFIX + credential.name
-        receive = index == 0
+        receive = receiving and index == 0
         on_update = (lambda update: hand_over(registry, update)) if receive else None  # the bot's intake
         specs.append(ChildSpec(name, name, lambda m, n=name, c=credential, r=receive, u=on_update: CredentialActor.start(
             n, m, registry, gateways, lambda: gateway_factory(c, r), temp_root, int(tg.max_file_mb * 1_000_000), u,
@@ -217,8 +240,10 @@ def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Cloc
 
 def start_tree(config: Config, clock: Clock | None = None, provider_factory: ProviderFactory = build_provider,
                rng: random.Random | None = None, on_alert: Callable[[str], None] | None = None,
-               gateway_factory: GatewayFactory | None = None, preparer: Any = None, faults: Any = None) -> Tree:
-    """The whole tree; with ``gateway_factory`` also one actor per Telegram credential and the bot actor."""
+               gateway_factory: GatewayFactory | None = None, preparer: Any = None, faults: Any = None,
+               role: str = "all", relay: Any = None) -> Tree:
+    """The whole tree; with ``gateway_factory`` also one actor per Telegram credential and the bot actor. A
+    cluster's ``worker`` or ``front`` gets its part of it (``relay``: the front's Relay)."""
     clock = clock or SystemClock()
     redaction.remember(config.secrets())  # before any error text can quote one
     registry = Registry(keep_for=frozenset({DISPATCHER, "bot"}))
@@ -234,7 +259,7 @@ def start_tree(config: Config, clock: Clock | None = None, provider_factory: Pro
     audio_lib.sweep_stale(temp_root)  # what a crashed or killed run left behind
     gateways = Registry()  # credential name -> its running session (the bot sends through the receiving one)
     specs = child_specs(config, registry, flow, clock, provider_factory, on_alert, gateway_factory, gateways,
-                        preparer, faults)
+                        preparer, faults, role, relay)
     stopped: list[str] = []
     sup = Supervisor.start(specs, RestartPolicy.from_config(config.supervision), clock, registry,
                            DispatcherFeed(registry), rng, on_alert, stopped.append)
@@ -243,16 +268,18 @@ def start_tree(config: Config, clock: Clock | None = None, provider_factory: Pro
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python supervisor.py [--config PATH] [-v]``: the bot, as ``transhades run``."""
+    """``python supervisor.py [--config PATH] [--role all|front|worker] [-v]``: the bot, as ``transhades run``."""
     import argparse
 
     from transhades import service
 
     parser = argparse.ArgumentParser(prog="python supervisor.py", description="Run the transhades Telegram bot.")
     parser.add_argument("--config", help="config file (default: $TRANSHADES_CONFIG, ./config.yaml)")
+    parser.add_argument("--role", choices=("all", "front", "worker"), default="all",
+                        help="all: the whole bot (default); front/worker: one part of a cluster (see README)")
     parser.add_argument("-v", "--verbose", action="count", default=0)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    return service.main(args.config, args.verbose, start_tree, kurigram_gateways)
+    return service.main(args.config, args.verbose, start_tree, kurigram_gateways, args.role)
 
 
 if __name__ == "__main__":

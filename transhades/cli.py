@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run the Telegram bot")
     r.add_argument("--config")
+    r.add_argument("--role", choices=("all", "front", "worker"), default="all",
+                   help="all: the whole bot in this process (default); front/worker: one part of a cluster "
+                        "sharing work through Redis (cluster.redis_url)")
 
     s = sub.add_parser("simulate", help="the actor system against a simulated Telegram, with faults injected")
     s.add_argument("--jobs", type=int, default=200)
@@ -138,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             import supervisor
 
-            return service.main(args.config, args.verbose, supervisor.start_tree, supervisor.kurigram_gateways)
+            return service.main(args.config, args.verbose, supervisor.start_tree, supervisor.kurigram_gateways,
+                                args.role)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)

@@ -18,6 +18,7 @@ from typing import Any, Mapping, get_type_hints
 import yaml
 
 from .errors import ConfigError
+from .redaction import redact
 
 PROVIDER_KINDS = ("local", "openai", "deepgram")
 CACHE_BACKENDS = ("memory", "sqlite", "redis")
@@ -147,6 +148,14 @@ class HttpConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    redis_url: str | None = setting(None, secret=True)  # or TRANSHADES_REDIS_URL; needed by --role front|worker
+    lease_seconds: float = setting(15.0, minimum=1, maximum=600)  # a dead worker's jobs / front's role move after
+    max_deliveries: int = setting(5, minimum=1, maximum=100)  # a job taken this often goes to the dead letters
+    prefix: str = setting("transhades")  # of every Redis key: two bots can share one Redis
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     format: str = setting("plain", choices=("plain", "json"))  # one line per record on stdout
     level: str = setting("info", choices=("debug", "info", "warning", "error"))
@@ -164,6 +173,7 @@ class Config:
     http: HttpConfig = setting(HttpConfig())
     logging: LoggingConfig = setting(LoggingConfig())
     languages: tuple[str, ...] = setting(())  # what auto-detection may choose among; empty: any language
+    cluster: ClusterConfig = setting(ClusterConfig())
     source: str | None = derived()
 
     @property
@@ -175,8 +185,7 @@ class Config:
         values = [p.api_key for p in self.providers if p.api_key]
         if self.telegram:
             values += [self.telegram.bot_token or ""] + [c.api_hash for c in self.telegram.credentials]
-        if self.cache.url and "@" in self.cache.url:
-            values.append(self.cache.url)
+        values += [url for url in (self.cache.url, self.cluster.redis_url) if url and "@" in url]
         return values
 
 
@@ -424,12 +433,17 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     telegram = _telegram(top.data.get("telegram"), env, problems) if "telegram" in top.data else None
     http, logging_config = section("http", HttpConfig), section("logging", LoggingConfig)
     languages = _languages(expand(top.data.get("languages"), env, missing), problems)
+    cluster = section("cluster", ClusterConfig)
+    if not cluster.redis_url and env.get("TRANSHADES_REDIS_URL"):
+        cluster = replace(cluster, redis_url=env["TRANSHADES_REDIS_URL"])
+    if cluster.redis_url and not re.match(r"rediss?://", cluster.redis_url):
+        problems.append(f"cluster.redis_url: must start with redis:// or rediss://, got {redact(cluster.redis_url)!r}")
     problems += [f"${{{name}}}: is used in the config but not set; set it in the environment or .env"
                  for name in sorted(missing)]
     if problems:
         raise ConfigError(problems)
     return Config(providers, cache, dispatcher, supervision, audio, data_dir, telegram, http, logging_config,
-                  languages, source)
+                  languages, cluster, source)
 
 
 def _languages(value: Any, problems: list[str]) -> tuple[str, ...]:

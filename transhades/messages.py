@@ -225,6 +225,14 @@ class Drain:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteEvent:
+    """A job's event as a worker process published it, read by the front from the results stream."""
+
+    entry_id: str
+    event: JobEvent
+
+
+@dataclass(frozen=True, slots=True)
 class Ping:
     """Asked of any actor: answered once it has finished what it was doing, so everything it told before is
     queued at its receivers by then. The bot answers with how much is still in flight (jobs and messages)."""

@@ -27,7 +27,7 @@ TreeStarter = Callable[..., Any]  # supervisor.start_tree
 
 
 def main(config_path: str | None, verbose: int, start_tree: TreeStarter,
-         default_gateways: Callable[[Config], Any]) -> int:
+         default_gateways: Callable[[Config], Any], role: str = "all") -> int:
     """Read the config, log to stdout in its format, and serve until told to stop."""
     with stop_signals() as stop:  # before anything slow: a SIGTERM from now on is a clean stop
         try:
@@ -39,7 +39,7 @@ def main(config_path: str | None, verbose: int, start_tree: TreeStarter,
         level = getattr(logging, cfg.logging.level.upper()) if verbose == 0 else \
             logging.INFO if verbose == 1 else logging.DEBUG
         logs.setup(level, sys.stdout, cfg.secrets(), cfg.logging.format)  # a service logs to stdout
-        return run(cfg, sys.stderr, start_tree, default_gateways, stop_event=stop)
+        return run(cfg, sys.stderr, start_tree, default_gateways, stop_event=stop, role=role)
 
 
 def unused_credential_warnings(cfg: Config) -> list[str]:
@@ -68,11 +68,16 @@ def missing_for_run(cfg: Config) -> list[str]:
 
 
 def run(cfg: Config, err: TextIO, start_tree: TreeStarter, default_gateways: Callable[[Config], Any],
-        gateway_factory: Any = None, stop_event: Any = None) -> int:
-    """The bot: the whole tree with one actor per credential, until SIGTERM or SIGINT."""
+        gateway_factory: Any = None, stop_event: Any = None, role: str = "all") -> int:
+    """The bot: the whole tree with one actor per credential, until SIGTERM or SIGINT. A cluster's ``front`` or
+    ``worker`` runs its part of it (see transhades.cluster.roles)."""
     missing = missing_for_run(cfg)
     if missing:
         print(f"error: the bot needs {', '.join(missing)}; set them in the environment or .env", file=err)
+        return EXIT_USAGE
+    if role != "all" and not cfg.cluster.redis_url:
+        print(f"error: --role {role} needs a Redis for the cluster; set cluster.redis_url in the config or "
+              f"TRANSHADES_REDIS_URL", file=err)
         return EXIT_USAGE
     for skipped in cfg.telegram.skipped:
         log.info("credential %s; skipped", skipped)
@@ -82,9 +87,9 @@ def run(cfg: Config, err: TextIO, start_tree: TreeStarter, default_gateways: Cal
         if not p.enabled:
             log.info("provider %s disabled: %s", p.name, p.disabled_reason)
     if stop_event is not None:
-        return _serve(cfg, err, start_tree, default_gateways, gateway_factory, stop_event)
+        return _serve(cfg, err, start_tree, default_gateways, gateway_factory, stop_event, role)
     with stop_signals() as stop:
-        return _serve(cfg, err, start_tree, default_gateways, gateway_factory, stop)
+        return _serve(cfg, err, start_tree, default_gateways, gateway_factory, stop, role)
 
 
 @contextlib.contextmanager
@@ -112,7 +117,7 @@ def stop_signals() -> Iterator[threading.Event]:
 
 
 def _serve(cfg: Config, err: TextIO, start_tree: TreeStarter, default_gateways: Callable[[Config], Any],
-           gateway_factory: Any, stop: Any) -> int:
+           gateway_factory: Any, stop: Any, role_name: str = "all") -> int:
     import sqlite3
 
     from .private import private_dir
@@ -134,7 +139,16 @@ def _serve(cfg: Config, err: TextIO, start_tree: TreeStarter, default_gateways: 
             print(f"error: TRANSHADES_FAKE_TELEGRAM={fake_world}: cannot open it ({exc}); "
                   f"point it at a file in a writable directory, or unset it", file=err)
             return EXIT_USAGE
-    tree = start_tree(cfg, gateway_factory=gateway_factory or default_gateways(cfg))
+    role = _cluster_role(role_name, cfg, err)
+    if role is False:
+        return EXIT_USAGE
+    if role is not None and not role.wait(stop):
+        role.close()
+        return EXIT_OK  # stopped while a standby
+    tree = start_tree(cfg, gateway_factory=gateway_factory or default_gateways(cfg),
+                      **(role.tree_options() if role else {}))
+    if role is not None:
+        role.started(tree)
     server = None
     if cfg.http.port:
         from .health import HealthServer
@@ -143,28 +157,53 @@ def _serve(cfg: Config, err: TextIO, start_tree: TreeStarter, default_gateways: 
             server = HealthServer(tree, cfg.http.host, cfg.http.port).start()
         except OSError as exc:
             tree.stop()
+            if role is not None:
+                role.close()
             print(f"error: cannot serve /healthz and /metrics on {cfg.http.host}:{cfg.http.port} ({exc.strerror}); "
                   f"set http.port (0 turns it off)", file=err)
             return EXIT_USAGE
-    log.info("transhades is running with %d credential(s); stop with SIGTERM or Ctrl-C", len(cfg.telegram.credentials))
+    log.info("transhades is running (role %s) with %d credential(s); stop with SIGTERM or Ctrl-C", role_name,
+             len(cfg.telegram.credentials))
     began = None
     try:
         while not stop.wait(0.5):
             if tree.stopped_reason:
                 print(f"error: the actor tree stopped: {tree.stopped_reason[0]}", file=err)
                 return EXIT_FAILED
+            if role is not None and role.lost.is_set():
+                print("error: another front took over this front's lease; stopping", file=err)
+                return EXIT_FAILED
         began = time.monotonic()
         log.info("stopping: no new jobs; running ones get %.0f s to finish", cfg.telegram.drain_seconds)
-        left = drain(tree, cfg.telegram.drain_seconds)
+        if role is not None and role.role == "worker":
+            left = role.drain(cfg.telegram.drain_seconds)  # type: ignore[attr-defined]
+        else:
+            left = drain(tree, cfg.telegram.drain_seconds)
         if left:
             log.info("stopping: %d job(s) or message(s) not finished; they are parked in the journal", left)
     finally:
         if server is not None:
             server.stop()
+        if role is not None:
+            role.close()
         spent = time.monotonic() - began if began is not None else 0.0
         tree.stop(timeout=max(2.0, SHUTDOWN_SECONDS - spent))
     log.info("stopped")
     return EXIT_OK
+
+
+def _cluster_role(name: str, cfg: Config, err: TextIO) -> Any:
+    """The cluster role's object (None for ``all``), or False when Redis cannot be reached (said on ``err``)."""
+    if name == "all":
+        return None
+    from .cluster.roles import make_role
+
+    try:
+        return make_role(name, cfg)
+    except Exception as exc:  # redis.ConnectionError and friends: say what to fix, no traceback
+        print(f"error: cannot reach the cluster's Redis ({exc.__class__.__name__}: {exc}); check cluster.redis_url "
+              f"or TRANSHADES_REDIS_URL", file=err)
+        return False
 
 
 SHUTDOWN_SECONDS = 24.0  # Heroku sends SIGKILL 30 s after SIGTERM; the process is gone well before

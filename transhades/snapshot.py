@@ -46,6 +46,27 @@ class Durations:
 
 
 @dataclass(frozen=True)
+class ProcessStatus:
+    """One process of a cluster, as it last announced itself."""
+
+    instance: str
+    role: str  # front | worker
+    state: str  # running | standby | stopping
+    jobs: int = 0  # jobs it is working on
+    capacity: int = 0  # jobs it may work on at once
+    members: tuple[MemberStatus, ...] = ()  # its actors (credentials, providers, ...)
+    seen_ago: float = 0.0  # seconds since its last announcement
+
+
+@dataclass(frozen=True)
+class StreamStats:
+    jobs_waiting: int = 0  # published, not taken by any worker yet
+    jobs_pending: int = 0  # taken, not finished
+    results_pending: int = 0  # published by workers, not handled by the front yet
+    dead_letters: int = 0
+
+
+@dataclass(frozen=True)
 class FlowStatus:
     active: int = 0  # jobs being worked on
     queued: int = 0  # jobs waiting for admission
@@ -55,6 +76,8 @@ class FlowStatus:
     providers: dict[str, ProviderStatus] = field(default_factory=dict)
     credentials: dict[str, CredentialStats] = field(default_factory=dict)
     durations: Durations = field(default_factory=Durations)
+    processes: tuple[ProcessStatus, ...] = ()  # a cluster's processes (empty for a single process)
+    streams: StreamStats | None = None  # a cluster's job streams
 
     def members(self, prefix: str) -> list[MemberStatus]:
         return [m for group, members in sorted(self.groups.items()) if group.startswith(prefix) for m in members]

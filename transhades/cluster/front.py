@@ -1,0 +1,105 @@
+"""The front's stand-in for the dispatcher: jobs go to the stream, and their events come back to each job's
+listener (the bot), whichever worker ran them.
+
+A final event for a job no listener waits for (a front that took over reads what its predecessor's jobs produced
+before its bot has resumed them) is kept, and answers the job at once when the bot submits it again. A job the
+bot submits again while its first submission is still out (a restarted bot) is not published twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any, Callable
+
+from ..errors import Cancelled
+from ..messages import Failed, JobEvent, JobRequest
+from .bus import JobBus
+from .codec import final
+
+log = logging.getLogger("transhades.cluster")
+Listener = Callable[[JobEvent], None]
+KEEP_ORPHANS = 10_000
+
+
+class Relay:
+    def __init__(self, bus: JobBus) -> None:
+        self.bus = bus
+        self.listeners: dict[str, Listener] = {}
+        self.orphans: OrderedDict[str, JobEvent] = OrderedDict()  # job id -> its final event, nobody waiting yet
+        self.in_hand: Any = None  # the message the relay actor is handling (kept if it dies on it)
+        self.counters = {"submitted": 0, "completed": 0, "failed": 0}
+        self.roll: Any = None  # the cluster's processes (a Roll), for the status
+
+    def submit(self, request: JobRequest, listener: Listener) -> None:
+        if request.id in self.orphans:
+            self._answer(listener, self.orphans.pop(request.id))
+            return
+        known = request.id in self.listeners
+        self.listeners[request.id] = listener  # a restarted bot's listener replaces the old one
+        if not known:
+            self.bus.publish(request)
+            self.counters["submitted"] += 1
+
+    def cancel(self, job_id: str) -> None:
+        """The user is answered now; a worker may still finish the job, and its result goes nowhere."""
+        listener = self.listeners.pop(job_id, None)
+        if listener is not None:
+            self._answer(listener, Failed(job_id, Cancelled("the job was cancelled")))
+
+    def event(self, event: JobEvent) -> None:
+        listener = self.listeners.get(event.job_id)
+        if final(event):
+            self.listeners.pop(event.job_id, None)
+            if listener is None:
+                self.orphans[event.job_id] = event
+                while len(self.orphans) > KEEP_ORPHANS:
+                    self.orphans.popitem(last=False)
+                return
+        if listener is not None:
+            self._answer(listener, event)
+
+    def _answer(self, listener: Listener, event: JobEvent) -> None:
+        if final(event):
+            self.counters["completed" if not isinstance(event, Failed) else "failed"] += 1
+        listener(event)
+
+    @property
+    def active(self) -> int:
+        return len(self.listeners)
+
+
+class EventReader:
+    """The front's thread that reads the results stream and tells each event to the relay actor by name (so an
+    event read while the relay restarts waits for it). What an earlier front left unacknowledged comes first."""
+
+    def __init__(self, bus: JobBus, consumer: str, deliver: Callable[[str, JobEvent], Any]) -> None:
+        self.bus, self.consumer, self.deliver = bus, consumer, deliver
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="transhades-events", daemon=True)
+
+    def start(self) -> EventReader:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)
+
+    def _run(self) -> None:
+        first = True
+        while not self.stopped.is_set():
+            try:
+                if first:
+                    left = self.bus.left_over(self.consumer)
+                    if left:
+                        log.info("taking up %d event(s) an earlier front did not finish", len(left))
+                    for entry_id, event in left:
+                        self.deliver(entry_id, event)
+                    first = False
+                for entry_id, event in self.bus.events(self.consumer, block_ms=300):
+                    self.deliver(entry_id, event)
+            except Exception as exc:
+                log.warning("the results stream is unreachable (%s: %s); trying again", exc.__class__.__name__, exc)
+                self.stopped.wait(1.0)

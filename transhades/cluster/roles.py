@@ -1,0 +1,198 @@
+"""What a process does besides its tree, by role (``transhades run --role all|front|worker``).
+
+- ``all`` (the default): today's single process; nothing here is used.
+- ``worker``: its tree has no bot and no receiving session; an ``Intake`` feeds it jobs from the stream.
+- ``front``: waits as a standby until it holds the front lease; its tree has the credentials, the relay in the
+  dispatcher's place and the bot; an ``EventReader`` brings the workers' events back. A front that loses its
+  lease (it was paused past it and another front took over) stops at once, so two fronts never answer.
+
+Every cluster process announces itself every ``ANNOUNCE_SECONDS`` for the front's /status and /metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import replace
+from typing import Any, Callable
+
+from ..config import Config
+from ..messages import RemoteEvent, SubmitJob
+from ..snapshot import FlowStatus, MemberStatus, StreamStats
+from ..tasks import DISPATCHER
+from .bus import JobBus
+from .front import EventReader, Relay
+from .lease import Lease
+from .roll import Roll
+from .worker import Intake
+
+log = logging.getLogger("transhades.cluster")
+ANNOUNCE_SECONDS = 2.0
+ROLES = ("all", "front", "worker")
+
+
+def instance_name(role: str) -> str:
+    """Unique per process, readable in /status: role, host, pid and a little randomness (pids repeat)."""
+    return f"{role}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
+
+
+def redis_client(url: str) -> Any:
+    import redis
+
+    return redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10, health_check_interval=30)
+
+
+class ClusterRole:
+    """The parts every cluster process has: the bus, its announcement, and a stop for its own threads."""
+
+    role = ""
+
+    def __init__(self, cfg: Config, client: Any | None = None) -> None:
+        cluster = cfg.cluster
+        assert cluster.redis_url, "checked by the service before a role is made"
+        self.cfg = cfg
+        self.instance = instance_name(self.role)
+        self.redis = client or redis_client(cluster.redis_url)
+        self.bus = JobBus(self.redis, cluster.prefix, cluster.lease_seconds, cluster.max_deliveries).ensure()
+        self.roll = Roll(self.redis, cluster.prefix, self.instance, self.role, stale_seconds=10 * ANNOUNCE_SECONDS)
+        self.stopping = threading.Event()
+        self.lost = threading.Event()  # the front's lease went to another front
+        self.state = "running"
+
+    def wait(self, stop: threading.Event) -> bool:
+        return True
+
+    def tree_options(self) -> dict[str, Any]:
+        return {"role": self.role}
+
+    def started(self, tree: Any) -> None:
+        threading.Thread(target=self._announce, args=(tree,), name="transhades-announce", daemon=True).start()
+
+    def jobs(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        self.stopping.set()
+        try:
+            self.roll.leave()
+        except Exception:
+            pass  # Redis is gone: the record goes stale on its own
+
+    def _announce(self, tree: Any) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.roll.announce(self.state, self.jobs(), self.cfg.dispatcher.max_concurrent_jobs
+                                   if self.role == "worker" else 0, _children(tree))
+            except Exception as exc:
+                log.debug("could not announce this process: %s", exc)
+            self.stopping.wait(ANNOUNCE_SECONDS)
+
+
+class WorkerRole(ClusterRole):
+    role = "worker"
+    intake: Intake | None = None
+
+    def started(self, tree: Any) -> None:
+        def submit(request: Any, listener: Callable[[Any], None]) -> None:
+            tree.tell_dispatcher(SubmitJob(request, listener))
+
+        self.intake = Intake(self.bus, self.instance, submit, self.cfg.dispatcher.max_concurrent_jobs,
+                             self.cfg.cluster.lease_seconds).start()
+        super().started(tree)
+        log.info("worker %s is taking jobs from the stream", self.instance)
+
+    def jobs(self) -> int:
+        return self.intake.held() if self.intake else 0
+
+    def drain(self, seconds: float) -> int:
+        """Finish what can be finished within ``seconds``; hand the rest back to the stream at once."""
+        self.state = "stopping"
+        if self.intake is None:
+            return 0
+        handed = self.intake.stop(seconds)
+        if handed:
+            log.info("stopping: %d unfinished job(s) handed back to the stream for other workers", handed)
+        return 0
+
+
+class FrontRole(ClusterRole):
+    role = "front"
+    reader: EventReader | None = None
+
+    def __init__(self, cfg: Config, client: Any | None = None) -> None:
+        super().__init__(cfg, client)
+        self.lease = Lease(self.redis, f"{cfg.cluster.prefix}:front", self.instance, cfg.cluster.lease_seconds)
+        self.relay = Relay(self.bus)
+        self.relay.roll = self.roll
+
+    def wait(self, stop: threading.Event) -> bool:
+        def standby(holder: str | None) -> None:
+            log.info("standby: front %s is active; this one takes over when it stops", holder or "(none)")
+            try:
+                self.roll.announce("standby", 0, 0, [])
+            except Exception:
+                pass
+
+        held = self.lease.wait(stop, on_wait=standby)
+        if held:
+            log.info("front %s is active", self.instance)
+        return held
+
+    def tree_options(self) -> dict[str, Any]:
+        return {"role": "front", "relay": self.relay}
+
+    def started(self, tree: Any) -> None:
+        self.reader = EventReader(self.bus, self.instance,
+                                  lambda entry_id, event: tree.registry.tell(DISPATCHER, RemoteEvent(entry_id, event)))
+        self.reader.start()
+        self.lease.keep(self.stopping, self._lost)
+        super().started(tree)
+
+    def _lost(self) -> None:
+        log.error("this front lost its lease to another front; stopping so that only one answers")
+        self.lost.set()
+
+    def jobs(self) -> int:
+        return self.relay.active
+
+    def close(self) -> None:
+        super().close()
+        if self.reader is not None:
+            self.reader.stop()
+        try:
+            if not self.lost.is_set():
+                self.lease.release()  # a standby takes over now, not after the lease runs out
+        except Exception:
+            pass
+
+
+def make_role(name: str, cfg: Config) -> ClusterRole | None:
+    return {"worker": WorkerRole, "front": FrontRole}[name](cfg) if name != "all" else None
+
+
+def cluster_status(relay: Relay) -> FlowStatus:
+    """The whole cluster as the front sees it: every process's actors (named ``actor@process``), the jobs the
+    front waits for, and the streams."""
+    processes = tuple(relay.roll.everyone())
+    streams = StreamStats(**relay.bus.stats())
+    groups: dict[str, list[MemberStatus]] = {}
+    for process in processes:
+        for member in process.members:
+            groups.setdefault(member.group, []).append(replace(member, name=f"{member.name}@{process.instance}"))
+    return FlowStatus(active=relay.active, queued=streams.jobs_waiting,
+                      max_active=sum(p.capacity for p in processes), counters=dict(relay.counters), groups=groups,
+                      processes=processes, streams=streams)
+
+
+def _children(tree: Any) -> list[dict[str, Any]]:
+    now = time.monotonic()
+    out = []
+    for child in tree.status():
+        until = child.get("quarantined_until")
+        out.append({"name": child["name"], "group": child["group"], "state": child["state"],
+                    "quarantined_for": until - now if until and until > now else None})
+    return out
