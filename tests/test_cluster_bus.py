@@ -112,3 +112,71 @@ def test_a_front_that_takes_over_gets_what_the_one_before_left_unacknowledged(bu
     assert second.events("front-b", block_ms=50) == [], "not a new event"
     assert [e for _, e in second.left_over("front-b")] == [done("j1")]
     assert redis_client.xpending(second.results, FRONTS)["consumers"][0]["name"] == b"front-b"
+
+
+# ------------------------------------------------------------------------------- a worker's intake, the front's relay
+
+
+class Dispatcher:
+    """Stands in for a worker's dispatcher: keeps each job's listener; the test decides when a job ends."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, object] = {}
+
+    def submit(self, request, listener) -> None:
+        self.jobs[request.id] = listener
+
+
+def test_a_stopping_worker_finishes_what_it_can_and_hands_the_rest_back(bus):
+    from transhades.cluster.worker import Intake
+
+    front = bus()
+    for n in range(3):
+        front.publish(request(f"j{n}"))
+    local = Dispatcher()
+    intake = Intake(bus(), "w1", local.submit, capacity=2, lease_seconds=15).start()
+    wait_for(lambda: len(local.jobs) == 2, what="two jobs taken (its capacity)")
+    assert front.stats()["jobs_waiting"] == 1, "the third waits for another worker"
+    local.jobs["j0"](Stage("j0", "transcribing", 1, 1, 0.5))
+    local.jobs["j0"](done("j0"))
+    wait_for(lambda: len(local.jobs) == 3 and front.stats()["jobs_pending"] == 2, what="j0 answered and j2 taken")
+    assert intake.stop(drain_seconds=0.1) == 2, "j1 and j2 did not finish: both handed back"
+    other = bus().take("w2", count=5, block_ms=100)
+    assert sorted(e.request.id for e in other) == ["j1", "j2"]
+    events = [e for _, e in front.events("front", block_ms=100)]
+    assert events == [Stage("j0", "transcribing", 1, 1, 0.5), done("j0")]
+
+
+def test_a_job_published_twice_runs_once_and_both_entries_are_answered(bus):
+    from transhades.cluster.worker import Intake
+
+    front = bus()
+    front.publish(request("j1"))
+    front.publish(request("j1"))  # a front that restarted published it again
+    local = Dispatcher()
+    intake = Intake(bus(), "w1", local.submit, capacity=5, lease_seconds=15).start()
+    wait_for(lambda: intake.held() == 1 and front.stats()["jobs_waiting"] == 0, what="both entries taken")
+    local.jobs["j1"](done("j1"))
+    wait_for(lambda: intake.held() == 0, what="the job answered")
+    intake.stop(0)
+    assert front.stats()["jobs_pending"] == 0, "both entries acknowledged"
+    assert [e for _, e in front.events("front", block_ms=100)] == [done("j1")], "one answer"
+
+
+def test_the_relay_publishes_each_job_once_and_keeps_a_result_that_came_before_its_job(bus):
+    from transhades.cluster.front import Relay
+
+    relay = Relay(bus())
+    heard: list = []
+    relay.submit(request("j1"), heard.append)
+    relay.submit(request("j1"), heard.append)  # the bot restarted and submitted it again
+    assert relay.bus.stats()["jobs_waiting"] == 1
+    relay.event(done("j1"))
+    assert heard == [done("j1")]
+    relay.event(done("j2"))  # a new front reads j2's result before its bot resumed j2
+    relay.submit(request("j2"), heard.append)
+    assert heard == [done("j1"), done("j2")] and relay.bus.stats()["jobs_waiting"] == 1, "answered, not published"
+    relay.submit(request("j3"), heard.append)
+    relay.cancel("j3")
+    relay.event(done("j3"))  # the worker finished it anyway
+    assert isinstance(heard[-1], Failed) and len(heard) == 3

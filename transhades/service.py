@@ -118,29 +118,13 @@ def stop_signals() -> Iterator[threading.Event]:
 
 def _serve(cfg: Config, err: TextIO, start_tree: TreeStarter, default_gateways: Callable[[Config], Any],
            gateway_factory: Any, stop: Any, role_name: str = "all") -> int:
-    import sqlite3
-
-    from .private import private_dir
-
-    try:  # sessions, the journal and users' settings live there: say so now, not in a traceback later
-        private_dir(Path(cfg.data_dir))
-    except OSError as exc:
-        print(f"error: data_dir {cfg.data_dir}: cannot create or use it ({exc.strerror}); "
-              f"set data_dir to a writable directory", file=err)
-        return EXIT_USAGE
-    fake_world = os.environ.get("TRANSHADES_FAKE_TELEGRAM")
-    if gateway_factory is None and fake_world:  # for tests and demos of the whole process, without Telegram
-        from .telegram.fake import shared_gateways
-
-        log.warning("talking to the fake Telegram in %s (TRANSHADES_FAKE_TELEGRAM), not to Telegram", fake_world)
-        try:
-            gateway_factory = shared_gateways(fake_world, Path(cfg.telegram.session_dir))
-        except (sqlite3.Error, OSError) as exc:
-            print(f"error: TRANSHADES_FAKE_TELEGRAM={fake_world}: cannot open it ({exc}); "
-                  f"point it at a file in a writable directory, or unset it", file=err)
-            return EXIT_USAGE
-    role = _cluster_role(role_name, cfg, err)
-    if role is False:
+    problem = _data_dir_problem(cfg)
+    if problem is None and gateway_factory is None and os.environ.get("TRANSHADES_FAKE_TELEGRAM"):
+        gateway_factory, problem = _fake_telegram(cfg, os.environ["TRANSHADES_FAKE_TELEGRAM"])
+    role = _cluster_role(role_name, cfg, err) if problem is None else None
+    if problem is not None or role is False:
+        if problem:
+            print(f"error: {problem}", file=err)
         return EXIT_USAGE
     if role is not None and not role.wait(stop):
         role.close()
@@ -149,36 +133,27 @@ def _serve(cfg: Config, err: TextIO, start_tree: TreeStarter, default_gateways: 
                       **(role.tree_options() if role else {}))
     if role is not None:
         role.started(tree)
-    server = None
-    if cfg.http.port:
-        from .health import HealthServer
+    return _run_tree(cfg, err, tree, role, stop, role_name)
 
-        try:
-            server = HealthServer(tree, cfg.http.host, cfg.http.port).start()
-        except OSError as exc:
-            tree.stop()
-            if role is not None:
-                role.close()
-            print(f"error: cannot serve /healthz and /metrics on {cfg.http.host}:{cfg.http.port} ({exc.strerror}); "
-                  f"set http.port (0 turns it off)", file=err)
-            return EXIT_USAGE
-    log.info("transhades is running (role %s) with %d credential(s); stop with SIGTERM or Ctrl-C", role_name,
-             len(cfg.telegram.credentials))
+
+def _run_tree(cfg: Config, err: TextIO, tree: Any, role: Any, stop: Any, role_name: str) -> int:
+    """Serve until told to stop, then drain and stop the tree within the shutdown budget."""
+    server, problem = _health_server(cfg, tree)
     began = None
     try:
-        while not stop.wait(0.5):
-            if tree.stopped_reason:
-                print(f"error: the actor tree stopped: {tree.stopped_reason[0]}", file=err)
-                return EXIT_FAILED
-            if role is not None and role.lost.is_set():
-                print("error: another front took over this front's lease; stopping", file=err)
-                return EXIT_FAILED
+        if problem:
+            print(f"error: {problem}", file=err)
+            return EXIT_USAGE
+        log.info("transhades is running (role %s) with %d credential(s); stop with SIGTERM or Ctrl-C", role_name,
+                 len(cfg.telegram.credentials))
+        failed = _wait_for_stop(stop, tree, role)
+        if failed:
+            print(f"error: {failed}", file=err)
+            return EXIT_FAILED
         began = time.monotonic()
         log.info("stopping: no new jobs; running ones get %.0f s to finish", cfg.telegram.drain_seconds)
-        if role is not None and role.role == "worker":
-            left = role.drain(cfg.telegram.drain_seconds)  # type: ignore[attr-defined]
-        else:
-            left = drain(tree, cfg.telegram.drain_seconds)
+        worker = role is not None and role.role == "worker"
+        left = role.drain(cfg.telegram.drain_seconds) if worker else drain(tree, cfg.telegram.drain_seconds)
         if left:
             log.info("stopping: %d job(s) or message(s) not finished; they are parked in the journal", left)
     finally:
@@ -190,6 +165,52 @@ def _serve(cfg: Config, err: TextIO, start_tree: TreeStarter, default_gateways: 
         tree.stop(timeout=max(2.0, SHUTDOWN_SECONDS - spent))
     log.info("stopped")
     return EXIT_OK
+
+
+def _data_dir_problem(cfg: Config) -> str | None:
+    from .private import private_dir
+
+    try:  # sessions, the journal and users' settings live there: say so now, not in a traceback later
+        private_dir(Path(cfg.data_dir))
+    except OSError as exc:
+        return f"data_dir {cfg.data_dir}: cannot create or use it ({exc.strerror}); set data_dir to a writable directory"
+    return None
+
+
+def _fake_telegram(cfg: Config, path: str) -> tuple[Any, str | None]:
+    """For tests and demos of the whole process, without Telegram: (gateway factory, problem)."""
+    import sqlite3
+
+    from .telegram.fake import shared_gateways
+
+    log.warning("talking to the fake Telegram in %s (TRANSHADES_FAKE_TELEGRAM), not to Telegram", path)
+    try:
+        return shared_gateways(path, Path(cfg.telegram.session_dir)), None
+    except (sqlite3.Error, OSError) as exc:
+        return None, (f"TRANSHADES_FAKE_TELEGRAM={path}: cannot open it ({exc}); point it at a file in a writable "
+                      f"directory, or unset it")
+
+
+def _health_server(cfg: Config, tree: Any) -> tuple[Any, str | None]:
+    if not cfg.http.port:
+        return None, None
+    from .health import HealthServer
+
+    try:
+        return HealthServer(tree, cfg.http.host, cfg.http.port).start(), None
+    except OSError as exc:
+        return None, (f"cannot serve /healthz and /metrics on {cfg.http.host}:{cfg.http.port} ({exc.strerror}); "
+                      f"set http.port (0 turns it off)")
+
+
+def _wait_for_stop(stop: Any, tree: Any, role: Any) -> str | None:
+    """Until SIGTERM or SIGINT; what went wrong when the process must stop by itself instead."""
+    while not stop.wait(0.5):
+        if tree.stopped_reason:
+            return f"the actor tree stopped: {tree.stopped_reason[0]}"
+        if role is not None and role.lost.is_set():
+            return "another front took over this front's lease; stopping"
+    return None
 
 
 def _cluster_role(name: str, cfg: Config, err: TextIO) -> Any:
