@@ -180,3 +180,41 @@ def test_the_relay_publishes_each_job_once_and_keeps_a_result_that_came_before_i
     relay.cancel("j3")
     relay.event(done("j3"))  # the worker finished it anyway
     assert isinstance(heard[-1], Failed) and len(heard) == 3
+
+
+def test_the_fronts_status_and_metrics_show_every_process_and_the_streams(bus, redis_client):
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from transhades.cluster.front import Relay
+    from transhades.cluster.roles import cluster_status
+    from transhades.cluster.roll import Roll
+    from transhades.health import cluster_metrics
+    from transhades.telegram.status import status_report
+
+    relay = Relay(bus())
+    prefix = relay.bus.jobs.rsplit(":", 1)[0]
+    relay.roll = Roll(redis_client, prefix, "front-a", "front")
+    relay.roll.announce("running", 1, 0, [{"name": "credential:API-F", "group": "credential:API-F", "state": "running"}])
+    Roll(redis_client, prefix, "worker-1", "worker").announce("running", 2, 5, [
+        {"name": "credential:API-1", "group": "credential:API-1", "state": "quarantined", "quarantined_for": 60},
+        {"name": "provider:groq-1", "group": "provider:groq", "state": "running"}])
+    relay.submit(request("j1"), lambda event: None)
+    status = cluster_status(relay)
+    assert [p.instance for p in status.processes] == ["front-a", "worker-1"] and status.max_active == 5
+    assert status.any_usable("provider:") and status.streams.jobs_waiting == 1
+    report = status_report("en", status, {"items": 3})
+    assert "APIs available: 1/2" in report, "every process's Telegram connections count"
+    assert "API-1@worker-1: quarantined until" in report
+    assert "• worker-1 (worker): running, 2 jobs" in report
+    assert "Streams: 1 waiting, 0 being worked on, 0 results unread, 0 dead letters" in report
+    assert "Aliran: 1 menunggu" in status_report("id", status, {"items": 3})
+
+    class Collector:
+        def collect(self):
+            return cluster_metrics(status)
+
+    registry = CollectorRegistry()
+    registry.register(Collector())
+    metrics = generate_latest(registry).decode()
+    assert 'transhades_stream_entries{state="waiting",stream="jobs"} 1.0' in metrics
+    assert 'transhades_cluster_process_jobs{process="worker-1",role="worker",state="running"} 2.0' in metrics

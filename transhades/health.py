@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -98,6 +98,25 @@ class TreeCollector:
         for name, info in status.providers.items():
             breaker.add_metric([name], 0 if info.breaker == "closed" else 1)
         yield breaker
+        yield from cluster_metrics(status)
+
+
+def cluster_metrics(status: FlowStatus) -> Iterator[GaugeMetricFamily]:
+    """A cluster's processes and streams, as the front reads them from Redis."""
+    if status.streams is not None:
+        streams = GaugeMetricFamily("transhades_stream_entries", "Entries in the cluster's streams, by what they wait for",
+                                    labels=["stream", "state"])
+        streams.add_metric(["jobs", "waiting"], status.streams.jobs_waiting)
+        streams.add_metric(["jobs", "pending"], status.streams.jobs_pending)
+        streams.add_metric(["results", "pending"], status.streams.results_pending)
+        streams.add_metric(["dead", "letters"], status.streams.dead_letters)
+        yield streams
+    if status.processes:
+        processes = GaugeMetricFamily("transhades_cluster_process_jobs", "Jobs each process of the cluster works on",
+                                      labels=["process", "role", "state"])
+        for p in status.processes:
+            processes.add_metric([p.instance, p.role, p.state], p.jobs)
+        yield processes
 
 
 class HealthServer:

@@ -59,7 +59,20 @@ def status_report(lang: str, status: FlowStatus, cache: dict[str, Any] | None = 
                      rate="n/a" if rate is None else f"{100 * rate:.0f}%",
                      hits=status.count("cache_hits"), misses=status.count("cache_misses")))
     lines.append(say(lang, "status_jobs", done=status.count("completed"), failed=status.count("failed")))
-    return "\n".join(lines)
+    return "\n".join(lines + _cluster_lines(lang, status))
+
+
+def _cluster_lines(lang: str, status: FlowStatus) -> list[str]:
+    if not status.processes and status.streams is None:
+        return []
+    lines = ["", say(lang, "status_cluster")]
+    lines += [say(lang, "status_process", name=p.instance, role=p.role, state=state_word(lang, p.state), jobs=p.jobs)
+              for p in status.processes]
+    if status.streams is not None:
+        s = status.streams
+        lines.append(say(lang, "status_streams", waiting=s.jobs_waiting, pending=s.jobs_pending,
+                         results=s.results_pending, dead=s.dead_letters))
+    return lines
 
 
 def _credential_line(lang: str, member: MemberStatus, stats: CredentialStats, wall_now: float) -> str:

@@ -54,6 +54,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "status_queue": "Queue: {running} running, {waiting} waiting",
         "status_cache": "Cache: {items}hit rate {rate} ({hits} hits, {misses} misses)",
         "status_jobs": "Jobs: {done} done, {failed} failed",
+        "status_cluster": "Cluster:",
+        "status_process": "• {name} ({role}): {state}, {jobs} jobs",
+        "status_streams": "Streams: {waiting} waiting, {pending} being worked on, {results} results unread, "
+                          "{dead} dead letters",
         "current": "✓ {label}",
     },
     "id": {
@@ -107,13 +111,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "status_queue": "Antrean: {running} berjalan, {waiting} menunggu",
         "status_cache": "Cache: {items}tingkat temu {rate} ({hits} temu, {misses} tidak)",
         "status_jobs": "Pekerjaan: {done} selesai, {failed} gagal",
+        "status_cluster": "Kluster:",
+        "status_process": "• {name} ({role}): {state}, {jobs} pekerjaan",
+        "status_streams": "Aliran: {waiting} menunggu, {pending} sedang dikerjakan, {results} hasil belum dibaca, "
+                          "{dead} surat mati",
     },
 }
 
 
 STATES = {"id": {"running": "berjalan", "starting": "memulai", "restarting": "memulai ulang", "failed": "gagal",
                   "stopped": "berhenti", "quarantined": "dikarantina", "absent": "tidak ada", "closed": "tertutup",
-                  "open": "terbuka", "half_open": "setengah terbuka"}}
+                  "open": "terbuka", "half_open": "setengah terbuka",
+                  "standby": "siaga", "stopping": "sedang berhenti"}}
 
 
 def state_word(lang: str, state: str) -> str:
