@@ -218,3 +218,18 @@ def test_the_fronts_status_and_metrics_show_every_process_and_the_streams(bus, r
     metrics = generate_latest(registry).decode()
     assert 'transhades_stream_entries{state="waiting",stream="jobs"} 1.0' in metrics
     assert 'transhades_cluster_process_jobs{process="worker-1",role="worker",state="running"} 2.0' in metrics
+
+
+def test_a_quarantine_in_one_process_holds_the_same_group_out_of_work_in_the_others():
+    from transhades.cluster.roles import quarantines_to_share
+    from transhades.snapshot import MemberStatus, ProcessStatus
+
+    own = [{"name": "provider:groq-1", "group": "provider:groq", "state": "running"},
+           {"name": "credential:API-1", "group": "credential:API-1", "state": "running"},
+           {"name": "provider:deepgram-1", "group": "provider:deepgram", "state": "quarantined"}]
+    elsewhere = ProcessStatus("worker-2", "worker", "running", members=(
+        MemberStatus("provider:groq-1", "provider:groq", "quarantined", quarantined_for=42.0),
+        MemberStatus("credential:API-1", "credential:API-1", "quarantined", quarantined_for=0.5),  # all but over
+        MemberStatus("provider:deepgram-1", "provider:deepgram", "quarantined", quarantined_for=30.0),  # held here
+        MemberStatus("provider:together-1", "provider:together", "quarantined", quarantined_for=30.0)))  # not here
+    assert quarantines_to_share(own, [elsewhere]) == [("provider:groq", 42.0, "quarantined on worker-2")]

@@ -21,8 +21,8 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from ..config import Config
-from ..messages import RemoteEvent, SubmitJob
-from ..snapshot import FlowStatus, MemberStatus, StreamStats
+from ..messages import QuarantineGroup, RemoteEvent, SubmitJob
+from ..snapshot import FlowStatus, MemberStatus, ProcessStatus, StreamStats
 from ..tasks import DISPATCHER
 from .bus import JobBus
 from .front import EventReader, Relay
@@ -85,8 +85,14 @@ class ClusterRole:
     def _announce(self, tree: Any) -> None:
         while not self.stopping.is_set():
             try:
+                children = _children(tree)
                 self.roll.announce(self.state, self.jobs(), self.cfg.dispatcher.max_concurrent_jobs
-                                   if self.role == "worker" else 0, _children(tree))
+                                   if self.role == "worker" else 0, children)
+                others = [p for p in self.roll.everyone() if p.instance != self.instance]
+                for group, seconds, reason in quarantines_to_share(children, others):
+                    log.info("%s is quarantined for %.0f s elsewhere in the cluster (%s); here too", group, seconds,
+                             reason)
+                    tree.supervisor.tell(QuarantineGroup(group, seconds, reason))
             except Exception as exc:
                 log.debug("could not announce this process: %s", exc)
             self.stopping.wait(ANNOUNCE_SECONDS)
@@ -186,6 +192,21 @@ def cluster_status(relay: Relay) -> FlowStatus:
     return FlowStatus(active=relay.active, queued=streams.jobs_waiting,
                       max_active=sum(p.capacity for p in processes), counters=dict(relay.counters), groups=groups,
                       processes=processes, streams=streams)
+
+
+def quarantines_to_share(own: list[dict[str, Any]], others: list[ProcessStatus]) -> list[tuple[str, float, str]]:
+    """(group, seconds, reason) for each group another process holds quarantined (a provider's 429 or open breaker,
+    a credential's FloodWait) while this process still uses it: the same provider, or a session of the same
+    name, must not be hammered from here meanwhile."""
+    running = {c["group"] for c in own if c["state"] == "running"}
+    out: dict[str, tuple[float, str]] = {}
+    for process in others:
+        for member in process.members:
+            seconds = member.quarantined_for or 0.0
+            if member.group in running and member.state == "quarantined" and seconds > 1.0:
+                if seconds > out.get(member.group, (0.0, ""))[0]:
+                    out[member.group] = (seconds, f"quarantined on {process.instance}")
+    return [(group, seconds, reason) for group, (seconds, reason) in sorted(out.items())]
 
 
 def _children(tree: Any) -> list[dict[str, Any]]:
