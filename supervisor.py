@@ -65,9 +65,15 @@ def kurigram_gateways(config: Config) -> GatewayFactory:
 
     tg = config.telegram
 
+    sessions = None
+    if config.database_url:  # sessions live in PostgreSQL: no machine's disk has to outlive it
+        from transhades.telegram.sessions import SessionStore
+
+        sessions = SessionStore(config.database_url)
+
     def make(credential: Any, receive: bool) -> Any:
         return KurigramGateway(credential.name, credential.api_id, credential.api_hash, tg.bot_token,
-                               Path(tg.session_dir), receive, tg.downloads_per_credential)
+                               Path(tg.session_dir), receive, tg.downloads_per_credential, sessions=sessions)
 
     return make
 
@@ -230,8 +236,9 @@ def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Cloc
 
     data_dir = private_dir(Path(config.data_dir))
     outbox = Outbox(tg.send_interval_seconds, tg.edit_interval_seconds, tg.send_per_second)
-    journal = Journal(data_dir / "journal.sqlite3", tg.journal_keep_hours * 3600, clock.wall)
-    desk = FrontDesk(rules, UserSettings(data_dir / "users.sqlite3"), outbox, clock.now,
+    database = config.database_url  # PostgreSQL when set; SQLite files under data_dir otherwise
+    journal = Journal(database or data_dir / "journal.sqlite3", tg.journal_keep_hours * 3600, clock.wall)
+    desk = FrontDesk(rules, UserSettings(database or data_dir / "users.sqlite3"), outbox, clock.now,
                      tg.status_delay_seconds, journal)  # outlives bot restarts
     sender = CREDENTIAL_PREFIX + tg.credentials[0].name
     return ChildSpec(BOT, BOT, lambda m: BotActor.start(BOT, m, registry, gateways, desk, sender, clock, faults),

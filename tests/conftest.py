@@ -92,3 +92,35 @@ def redis_client(redis_url):
     yield client
     for key in set(client.keys("*")) - before:
         client.delete(key)
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh schema in the PostgreSQL at TRANSHADES_POSTGRES_URL (default: the local one, database test), gone
+    after the test. Skips without a server, except where TRANSHADES_REQUIRE_POSTGRES=1 (CI)."""
+    import uuid
+    from urllib.parse import quote
+
+    base = os.environ.get("TRANSHADES_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
+    try:
+        import psycopg
+
+        admin = psycopg.connect(base, autocommit=True, connect_timeout=3)
+    except Exception as exc:
+        if os.environ.get("TRANSHADES_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL at {base} is required here (TRANSHADES_REQUIRE_POSTGRES=1) but unusable: {exc}")
+        pytest.skip(f"no PostgreSQL at {base}: {exc.__class__.__name__}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin.execute(f"CREATE SCHEMA {schema}")
+    joiner = "&" if "?" in base else "?"
+    yield f"{base}{joiner}options={quote(f'-csearch_path={schema}')}"
+    admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_target(request, tmp_path):
+    """Where a store lives: a SQLite file, or a PostgreSQL URL (``database_url``)."""
+    if request.param == "sqlite":
+        return tmp_path / "store.sqlite3"
+    return request.getfixturevalue("postgres_url")

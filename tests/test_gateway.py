@@ -39,6 +39,18 @@ def test_client_is_built_with_arguments_kurigram_accepts_and_without_sleeping_th
         loop.close()
 
 
+def test_a_session_kept_in_the_database_is_handed_to_kurigram_in_memory(tmp_path):
+    loop = asyncio.new_event_loop()
+    try:
+        kwargs = gw.client_kwargs("API-2", 12345, "h" * 32, "1:x", tmp_path, False, 3, loop, True, None)
+        inspect.signature(pyrogram.Client.__init__).bind(mock.sentinel.self, **kwargs)
+        client = pyrogram.Client(**kwargs)
+        assert client.in_memory is True and not (tmp_path / "API-2.session").exists()
+        bind(pyrogram.Client.export_session_string)
+    finally:
+        loop.close()
+
+
 def test_every_call_binds_to_the_real_method_signatures():
     bind(pyrogram.Client.send_message, **gw.send_text_kwargs(1, "hi", 9, [[("a", "b")]]))
     bind(pyrogram.Client.edit_message_text, **gw.edit_text_kwargs(1, 2, "hi", None))

@@ -38,8 +38,8 @@ class Wall:
 # ------------------------------------------------------------------------------------------------ the store
 
 
-def test_a_job_is_accepted_once_and_read_back_whole_after_reopening(tmp_path):
-    path = tmp_path / "journal.sqlite3"
+def test_a_job_is_accepted_once_and_read_back_whole_after_reopening(store_target):
+    path = store_target
     journal = Journal(path)
     request, route = job()
     assert journal.accept(request, route) is True
@@ -52,8 +52,8 @@ def test_a_job_is_accepted_once_and_read_back_whole_after_reopening(tmp_path):
     assert again.state == "accepted" and again.status_message == 1234 and again.parts == []
 
 
-def test_a_reply_is_written_down_before_it_is_sent_and_the_job_is_done_when_every_part_is_out(tmp_path):
-    journal = Journal(tmp_path / "j.sqlite3")
+def test_a_reply_is_written_down_before_it_is_sent_and_the_job_is_done_when_every_part_is_out(store_target):
+    journal = Journal(store_target)
     request, route = job()
     journal.accept(request, route)
     parts = journal.replying(route.job_id, [Outgoing("text", 5, "one", reply_to=77),
@@ -64,7 +64,7 @@ def test_a_reply_is_written_down_before_it_is_sent_and_the_job_is_done_when_ever
     assert parts[2][1].random_id is None, "an edit needs no idempotency key"
     assert journal.part_sent(route.job_id, 0) is False
 
-    (left,) = Journal(tmp_path / "j.sqlite3").unfinished()
+    (left,) = Journal(store_target).unfinished()
     assert left.state == "replying"
     assert [(p, i.kind, i.data, i.random_id) for p, i in left.parts] == \
         [(1, "document", b"\x00x", random_id(route.job_id, 1)), (2, "edit", None, None)]
@@ -79,9 +79,9 @@ def test_random_ids_are_stable_signed_64_bit_and_distinct():
     assert random_id("tg-1-2-3", 0) == random_id("tg-1-2-3", 0)
 
 
-def test_finished_jobs_are_pruned_after_the_keep_time_and_unfinished_ones_never(tmp_path):
+def test_finished_jobs_are_pruned_after_the_keep_time_and_unfinished_ones_never(store_target):
     wall = Wall()
-    journal = Journal(tmp_path / "j.sqlite3", keep_seconds=3600, wall=wall)
+    journal = Journal(store_target, keep_seconds=3600, wall=wall)
     for name in ("tg-1-1-1", "tg-1-2-2"):
         journal.accept(*job(name))
     journal.replying("tg-1-1-1", [Outgoing("text", 5, "t")])
@@ -93,11 +93,11 @@ def test_finished_jobs_are_pruned_after_the_keep_time_and_unfinished_ones_never(
     assert journal.counts() == {"accepted": 1}
 
 
-def test_a_row_an_older_version_wrote_differently_is_left_out_with_one_log_line(tmp_path, caplog):
-    journal = Journal(tmp_path / "j.sqlite3")
+def test_a_row_an_older_version_wrote_differently_is_left_out_with_one_log_line(store_target, caplog):
+    journal = Journal(store_target)
     journal.accept(*job("tg-1-1-1"))
     journal.accept(*job("tg-1-2-2"))
-    journal._db.execute("UPDATE jobs SET route = '{\"job\": 1}' WHERE job_id = 'tg-1-1-1'")
+    journal._db.run("UPDATE jobs SET route = '{\"job\": 1}' WHERE job_id = 'tg-1-1-1'")
     with caplog.at_level(logging.ERROR, "transhades.journal"):
         assert [u.route.job_id for u in journal.unfinished()] == ["tg-1-2-2"]
     assert "tg-1-1-1 cannot be read back" in caplog.text

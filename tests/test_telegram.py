@@ -40,7 +40,7 @@ def big_bytes(tmp_path_factory) -> bytes:
 
 class Bot:
     def __init__(self, tmp_path: Path, script: Script, credentials: int = 2, world: FakeTelegram | None = None,
-                 languages: tuple[str, ...] = (), **telegram: object) -> None:
+                 languages: tuple[str, ...] = (), database_url: str | None = None, **telegram: object) -> None:
         self.world = world or FakeTelegram()
         self.script = script
         self.session_dir = tmp_path / "sessions"
@@ -58,6 +58,8 @@ class Bot:
                                          for i in range(1, credentials + 1)],
                          "send_interval_seconds": 0.01, "edit_interval_seconds": 0.02, **telegram},
         }
+        if database_url:
+            raw["database_url"] = database_url
         self.config = config_lib.parse(raw, env={})
         self.tree = start_tree(self.config, provider_factory=script.factory,
                                gateway_factory=lambda c, r: FakeGateway(self.world, c.name, self.session_dir, r))

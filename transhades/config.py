@@ -174,6 +174,7 @@ class Config:
     logging: LoggingConfig = setting(LoggingConfig())
     languages: tuple[str, ...] = setting(())  # what auto-detection may choose among; empty: any language
     cluster: ClusterConfig = setting(ClusterConfig())
+    database_url: str | None = setting(None, secret=True)  # or DATABASE_URL: PostgreSQL for journal, settings, sessions
     source: str | None = derived()
 
     @property
@@ -185,7 +186,7 @@ class Config:
         values = [p.api_key for p in self.providers if p.api_key]
         if self.telegram:
             values += [self.telegram.bot_token or ""] + [c.api_hash for c in self.telegram.credentials]
-        values += [url for url in (self.cache.url, self.cluster.redis_url) if url and "@" in url]
+        values += [url for url in (self.cache.url, self.cluster.redis_url, self.database_url) if url and "@" in url]
         return values
 
 
@@ -438,12 +439,23 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
         cluster = replace(cluster, redis_url=env["TRANSHADES_REDIS_URL"])
     if cluster.redis_url and not re.match(r"rediss?://", cluster.redis_url):
         problems.append(f"cluster.redis_url: must start with redis:// or rediss://, got {redact(cluster.redis_url)!r}")
+    database_url = _database_url(expand(top.data.get("database_url"), env, missing), env, problems)
     problems += [f"${{{name}}}: is used in the config but not set; set it in the environment or .env"
                  for name in sorted(missing)]
     if problems:
         raise ConfigError(problems)
     return Config(providers, cache, dispatcher, supervision, audio, data_dir, telegram, http, logging_config,
-                  languages, cluster, source)
+                  languages, cluster, database_url, source)
+
+
+def _database_url(value: Any, env: Mapping[str, str], problems: list[str]) -> str | None:
+    """``database_url``, else DATABASE_URL (the Procfile platforms' convention); PostgreSQL only."""
+    url = value or env.get("DATABASE_URL") or None
+    if url is not None and not (isinstance(url, str) and re.match(r"postgres(ql)?://", url)):
+        problems.append(f"database_url: must be a PostgreSQL URL (postgresql://...), got {redact(str(url))!r}; "
+                        f"leave it out to keep everything in SQLite under data_dir")
+        return None
+    return url
 
 
 def _languages(value: Any, problems: list[str]) -> tuple[str, ...]:

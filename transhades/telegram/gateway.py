@@ -63,12 +63,16 @@ class Gateway(Protocol):
 
 
 def client_kwargs(name: str, api_id: int, api_hash: str, bot_token: str, workdir: Path, receive_updates: bool,
-                  transmissions: int, loop: Any) -> dict[str, Any]:
+                  transmissions: int, loop: Any, in_database: bool = False,
+                  session_string: str | None = None) -> dict[str, Any]:
     # skip_updates=False: Telegram keeps a bot's updates while its session is down (a restart, a crash); the
     # receiving session must take them when it is back instead of dropping users' messages.
-    return {"name": name, "api_id": api_id, "api_hash": api_hash, "bot_token": bot_token, "workdir": str(workdir),
-            "no_updates": not receive_updates, "skip_updates": False, "sleep_threshold": 0,
-            "max_concurrent_transmissions": transmissions, "loop": loop}
+    kwargs = {"name": name, "api_id": api_id, "api_hash": api_hash, "bot_token": bot_token, "workdir": str(workdir),
+              "no_updates": not receive_updates, "skip_updates": False, "sleep_threshold": 0,
+              "max_concurrent_transmissions": transmissions, "loop": loop}
+    if in_database:  # the session lives in the database (database_url), not in a file on this machine
+        kwargs.update(in_memory=True, session_string=session_string)
+    return kwargs
 
 
 def keyboard(buttons: Buttons | None) -> Any:
@@ -156,8 +160,9 @@ def media_of(message: Any) -> Any:
 
 class KurigramGateway:
     def __init__(self, name: str, api_id: int, api_hash: str, bot_token: str, workdir: Path,
-                 receive_updates: bool, transmissions: int = 2, timeout: float = 120.0) -> None:
+                 receive_updates: bool, transmissions: int = 2, timeout: float = 120.0, sessions: Any = None) -> None:
         self.name = name
+        self.sessions = sessions  # a SessionStore when database_url is set
         self._settings = (api_id, api_hash, bot_token, workdir, receive_updates, transmissions)
         self.timeout = timeout
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -200,11 +205,17 @@ class KurigramGateway:
         self._thread = threading.Thread(target=run, name=f"telegram-{self.name}", daemon=True)
         self._thread.start()
         ready.wait()
+        stored = self.sessions.load(self.name) if self.sessions is not None else None
         self.client = self._call(lambda: pyrogram.Client(**client_kwargs(
-            self.name, api_id, api_hash, bot_token, workdir, receive, transmissions, self._loop)))
+            self.name, api_id, api_hash, bot_token, workdir, receive, transmissions, self._loop,
+            self.sessions is not None, stored)))
         if self._handler is not None:
             self._call(self._install_handlers)
-        self._run("start")  # logs in only when the session file does not exist yet
+        self._run("start")  # logs in only when no session exists yet (file or database)
+        if self.sessions is not None:
+            made = self._run("export_session_string")
+            if made != stored:
+                self.sessions.save(self.name, made)
         self.username = getattr(getattr(self.client, "me", None), "username", None)
         session = workdir / f"{self.name}.session"
         if session.exists():

@@ -16,8 +16,6 @@ import base64
 import hashlib
 import json
 import logging
-import sqlite3
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,7 +23,7 @@ from typing import Any, Callable
 
 from ..cluster.codec import dump_request, load_request
 from ..messages import JobRequest
-from ..private import private_file
+from ..sql import Database
 from .outbox import Outgoing
 from .route import Route
 
@@ -52,49 +50,38 @@ class Unfinished:
 
 
 class Journal:
-    def __init__(self, path: Path | str, keep_seconds: float = 86400.0, wall: Callable[[], float] = time.time) -> None:
-        self.path = Path(path)
+    def __init__(self, target: Path | str, keep_seconds: float = 86400.0, wall: Callable[[], float] = time.time) -> None:
+        """``target``: a SQLite file, or a PostgreSQL URL (``database_url``)."""
         self.keep_seconds = keep_seconds
         self.wall = wall
-        if str(path) != ":memory:":
-            private_file(self.path)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # in WAL, a commit survives the process dying
-        self._db.executescript("""
-            CREATE TABLE IF NOT EXISTS jobs (
-                job_id TEXT PRIMARY KEY, user_id INTEGER NOT NULL, chat_id INTEGER NOT NULL,
-                state TEXT NOT NULL, request TEXT NOT NULL, route TEXT NOT NULL, status_message INTEGER,
-                accepted_at REAL NOT NULL, updated_at REAL NOT NULL, finished_at REAL);
-            CREATE INDEX IF NOT EXISTS jobs_open ON jobs (state, finished_at);
-            CREATE TABLE IF NOT EXISTS reply_parts (
-                job_id TEXT NOT NULL, part INTEGER NOT NULL, item TEXT NOT NULL, sent_at REAL,
-                PRIMARY KEY (job_id, part));
-        """)
+        self._db = Database(target)
+        self._db.script([
+            "CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, user_id BIGINT NOT NULL, chat_id BIGINT NOT NULL,"
+            " state TEXT NOT NULL, request TEXT NOT NULL, route TEXT NOT NULL, status_message BIGINT,"
+            " accepted_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL, finished_at DOUBLE PRECISION)",
+            "CREATE INDEX IF NOT EXISTS jobs_open ON jobs (state, finished_at)",
+            "CREATE TABLE IF NOT EXISTS reply_parts (job_id TEXT NOT NULL, part INTEGER NOT NULL, item TEXT NOT NULL,"
+            " sent_at DOUBLE PRECISION, PRIMARY KEY (job_id, part))",
+        ])
 
     # ------------------------------------------------------------------------------------------- writing
 
     def accept(self, request: JobRequest, route: Any) -> bool:
         """Write a new job down. False when it is already known (Telegram delivered the update again)."""
         now = self.wall()
-        with self._lock:
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO jobs (job_id, user_id, chat_id, state, request, route, accepted_at, updated_at)"
-                " VALUES (?, ?, ?, 'accepted', ?, ?, ?, ?)",
-                (request.id, route.user_id, route.chat_id, dump_request(request), json.dumps(asdict(route)), now, now))
-        return cursor.rowcount == 1
+        return self._db.run(
+            "INSERT INTO jobs (job_id, user_id, chat_id, state, request, route, accepted_at, updated_at)"
+            " VALUES (?, ?, ?, 'accepted', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (request.id, route.user_id, route.chat_id, dump_request(request), json.dumps(asdict(route)), now, now)) == 1
 
     def knows(self, job_id: str) -> bool:
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone() is not None
+        return bool(self._db.rows("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)))
 
     def running(self, job_id: str) -> None:
         self._set(job_id, "running", only_from=("accepted",))
 
     def status_message(self, job_id: str, message_id: int) -> None:
-        with self._lock:
-            self._db.execute("UPDATE jobs SET status_message = ? WHERE job_id = ?", (message_id, job_id))
+        self._db.run("UPDATE jobs SET status_message = ? WHERE job_id = ?", (message_id, job_id))
 
     def replying(self, job_id: str, items: list[Outgoing]) -> list[tuple[int, Outgoing]]:
         """Write the whole reply down before any of it is sent; gives each part its number and random_id."""
@@ -104,52 +91,37 @@ class Journal:
                 item.random_id = random_id(job_id, number)
             parts.append((number, item))
         now = self.wall()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany("INSERT OR IGNORE INTO reply_parts (job_id, part, item) VALUES (?, ?, ?)",
-                                     [(job_id, n, _dump_item(i)) for n, i in parts])
-                self._db.execute("UPDATE jobs SET state = 'replying', updated_at = ? WHERE job_id = ?", (now, job_id))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._db.transaction() as db:
+            db.many("INSERT INTO reply_parts (job_id, part, item) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    [(job_id, n, _dump_item(i)) for n, i in parts])
+            db.run("UPDATE jobs SET state = 'replying', updated_at = ? WHERE job_id = ?", (now, job_id))
         return parts
 
     def part_sent(self, job_id: str, part: int) -> bool:
         """Mark one part as out; when it was the last, the job is done. True when the job is now done."""
         now = self.wall()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute("UPDATE reply_parts SET sent_at = ? WHERE job_id = ? AND part = ? AND sent_at IS NULL",
-                                 (now, job_id, part))
-                left = self._db.execute("SELECT COUNT(*) FROM reply_parts WHERE job_id = ? AND sent_at IS NULL",
-                                        (job_id,)).fetchone()[0]
-                if not left:
-                    self._db.execute("UPDATE jobs SET state = 'done', updated_at = ?, finished_at = ? "
-                                     "WHERE job_id = ? AND state = 'replying'", (now, now, job_id))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._db.transaction() as db:
+            db.run("UPDATE reply_parts SET sent_at = ? WHERE job_id = ? AND part = ? AND sent_at IS NULL",
+                   (now, job_id, part))
+            left = db.rows("SELECT COUNT(*) FROM reply_parts WHERE job_id = ? AND sent_at IS NULL", (job_id,))[0][0]
+            if not left:
+                db.run("UPDATE jobs SET state = 'done', updated_at = ?, finished_at = ? "
+                       "WHERE job_id = ? AND state = 'replying'", (now, now, job_id))
         return not left
 
     def _set(self, job_id: str, state: str, only_from: tuple[str, ...]) -> None:
         marks = ",".join("?" * len(only_from))
-        with self._lock:
-            self._db.execute(f"UPDATE jobs SET state = ?, updated_at = ? WHERE job_id = ? AND state IN ({marks})",
-                             (state, self.wall(), job_id, *only_from))
+        self._db.run(f"UPDATE jobs SET state = ?, updated_at = ? WHERE job_id = ? AND state IN ({marks})",
+                     (state, self.wall(), job_id, *only_from))
 
     # ------------------------------------------------------------------------------------------- reading
 
     def unfinished(self) -> list[Unfinished]:
         """Every job a previous process accepted and did not finish, oldest first."""
-        with self._lock:
-            rows = self._db.execute("SELECT job_id, state, request, route, status_message FROM jobs "
-                                    "WHERE state IN ('accepted', 'running', 'replying') ORDER BY accepted_at").fetchall()
-            parts = self._db.execute("SELECT job_id, part, item FROM reply_parts WHERE sent_at IS NULL "
-                                     "ORDER BY job_id, part").fetchall()
+        with self._db.transaction() as db:
+            rows = db.rows("SELECT job_id, state, request, route, status_message FROM jobs "
+                           "WHERE state IN ('accepted', 'running', 'replying') ORDER BY accepted_at")
+            parts = db.rows("SELECT job_id, part, item FROM reply_parts WHERE sent_at IS NULL ORDER BY job_id, part")
         left: dict[str, list[tuple[int, Outgoing]]] = {}
         for job_id, number, item in parts:
             left.setdefault(job_id, []).append((number, _load_item(item)))
@@ -163,28 +135,20 @@ class Journal:
         return out
 
     def counts(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
+        return {state: count for state, count in self._db.rows("SELECT state, COUNT(*) FROM jobs GROUP BY state")}
 
     def prune(self) -> int:
         """Forget finished jobs older than ``keep_seconds``; their replies are long out."""
         cutoff = self.wall() - self.keep_seconds
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                old = [r[0] for r in self._db.execute(
-                    "SELECT job_id FROM jobs WHERE state = 'done' AND finished_at < ?", (cutoff,)).fetchall()]
-                self._db.executemany("DELETE FROM reply_parts WHERE job_id = ?", [(j,) for j in old])
-                self._db.executemany("DELETE FROM jobs WHERE job_id = ?", [(j,) for j in old])
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._db.transaction() as db:
+            old = [r[0] for r in db.rows("SELECT job_id FROM jobs WHERE state = 'done' AND finished_at < ?",
+                                         (cutoff,))]
+            db.many("DELETE FROM reply_parts WHERE job_id = ?", [(j,) for j in old])
+            db.many("DELETE FROM jobs WHERE job_id = ?", [(j,) for j in old])
         return len(old)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
 
 # ---------------------------------------------------------------------------------------------------- rows

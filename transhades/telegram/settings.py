@@ -1,12 +1,11 @@
-"""Per-user choices (provider, Deepgram model, language, format), persisted in SQLite."""
+"""Per-user choices (provider, Deepgram model, language, format), persisted in SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..private import private_file
+from ..sql import Database
 
 FORMATS = ("text", "txt", "srt", "vtt")
 
@@ -20,23 +19,23 @@ class Prefs:
 
 
 class UserSettings:
-    def __init__(self, path: Path) -> None:
-        private_file(path)
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS prefs (user_id INTEGER PRIMARY KEY, provider TEXT, "
-                         "deepgram_model TEXT, language TEXT, format TEXT NOT NULL DEFAULT 'text')")
+    def __init__(self, target: Path | str) -> None:
+        """``target``: a SQLite file, or a PostgreSQL URL (``database_url``)."""
+        self._db = Database(target)
+        self._db.run("CREATE TABLE IF NOT EXISTS prefs (user_id BIGINT PRIMARY KEY, provider TEXT, "
+                     "deepgram_model TEXT, language TEXT, format TEXT NOT NULL DEFAULT 'text')")
 
     def get(self, user_id: int) -> Prefs:
-        row = self._db.execute("SELECT provider, deepgram_model, language, format FROM prefs WHERE user_id = ?",
-                               (user_id,)).fetchone()
-        return Prefs(*row) if row else Prefs()
+        rows = self._db.rows("SELECT provider, deepgram_model, language, format FROM prefs WHERE user_id = ?",
+                             (user_id,))
+        return Prefs(*rows[0]) if rows else Prefs()
 
     def update(self, user_id: int, **changes: object) -> Prefs:
-        prefs = replace(self.get(user_id), **changes)
-        self._db.execute("INSERT OR REPLACE INTO prefs (user_id, provider, deepgram_model, language, format) "
-                         "VALUES (?, ?, ?, ?, ?)",
-                         (user_id, prefs.provider, prefs.deepgram_model, prefs.language, prefs.format))
+        prefs = replace(self.get(user_id), **changes)  # type: ignore[arg-type]
+        self._db.run("INSERT INTO prefs (user_id, provider, deepgram_model, language, format) VALUES (?, ?, ?, ?, ?) "
+                     "ON CONFLICT (user_id) DO UPDATE SET provider = excluded.provider, "
+                     "deepgram_model = excluded.deepgram_model, language = excluded.language, format = excluded.format",
+                     (user_id, prefs.provider, prefs.deepgram_model, prefs.language, prefs.format))
         return prefs
 
     def close(self) -> None:
