@@ -51,7 +51,7 @@ def test_bench_quick_json_prints_every_key_and_writes_the_results(tmp_path):
     for key in ("failover_p99_ms", "cache_hit_p99_ms", "flood_storm_efficiency", "orchestration_jobs_per_s",
                 "pykka_ask_roundtrips_per_s", "audio_prep_ratio", "parallel_chunk_speedup", "parallel_chunk_k",
                 "peak_rss_mb_large_video", "local_provider_overhead", "chaos_lost", "chaos_duplicate_replies", "credential_spread", "notes",
-                "machine", "targets"):
+                "machine", "targets", "scale_out_workers", "scale_out_efficiency", "worker_takeover_seconds"):
         assert key in result, f"{key} missing; notes: {result.get('notes')}"
     assert json.loads(out.read_text())["quick"] is True
     assert out.with_suffix(".png").stat().st_size > 1000

@@ -34,6 +34,7 @@ TARGETS = {
     "orchestration_jobs_per_s": (">=", 3000.0), "audio_prep_ratio": ("<=", 1.2),
     "parallel_chunk_speedup": (">=", None), "peak_rss_mb_large_video": ("<=", 300.0),
     "chaos_lost": ("==", 0), "chaos_duplicate_replies": ("==", 0), "credential_spread": (">=", 0.8),
+    "scale_out_efficiency": (">=", 0.8), "worker_takeover_seconds": ("<=", None),
 }
 
 
@@ -393,15 +394,32 @@ class Plan:
         if self.quick:
             return {"asks": 20_000, "jobs": 3_000, "hits": 40, "failovers": 30, "storm": 60, "prep": 600,
                     "chunks": 1200, "rss_mb": 200, "chaos": 100,
-                    "spread": 60}
+                    "spread": 60, "scale": 12}
         return {"asks": 100_000, "jobs": 10_000, "hits": 200, "failovers": 100, "storm": 200, "prep": 3600,
                 "chunks": 3600, "rss_mb": 2000, "chaos": 1000,
-                    "spread": 300}
+                "spread": 300, "scale": 40}
 
 
 def machine() -> dict[str, Any]:
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
             "processor": platform.processor() or platform.machine()}
+
+
+def bench_scale_out(tmp: Path, jobs_per_worker: int) -> dict[str, Any]:
+    """Jobs per second with four worker processes over four times one's (needs Redis: TRANSHADES_REDIS_URL)."""
+    from .audio import ffmpeg_binary
+    from .cluster.scaling import bench_scale_out as scale_out
+
+    url = os.environ.get("TRANSHADES_REDIS_URL", "redis://127.0.0.1:6379/15")
+    folder = tmp / "scale"
+    folder.mkdir(exist_ok=True)
+    media = []
+    for n in range(jobs_per_worker * 5 + 8):  # distinct recordings: a repeat would be a cache hit
+        out = folder / f"m{n}.ogg"
+        subprocess.run([ffmpeg_binary(), "-v", "error", "-f", "lavfi", "-i", f"sine=frequency={200 + 3 * n}:duration=2",
+                        "-c:a", "libopus", "-b:a", "16k", str(out)], check=True)
+        media.append(out.read_bytes())
+    return scale_out(folder, jobs_per_worker, media, url)
 
 
 def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
@@ -424,6 +442,7 @@ def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[s
             ("large video memory", lambda: bench_peak_rss(tmp, sizes["rss_mb"])),
             ("local provider", lambda: bench_local_overhead(tmp)),
             ("chaos", lambda: bench_chaos(sizes["chaos"])),
+            ("scale-out over worker processes", lambda: bench_scale_out(tmp, sizes["scale"])),
         ]
         for label, step in steps:
             progress(label)
@@ -445,6 +464,8 @@ def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[s
     verdicts = {}
     for key, (op, target) in TARGETS.items():
         target = 0.8 * k if key == "parallel_chunk_speedup" else target
+        if key == "worker_takeover_seconds":
+            target = result.get("worker_lease_seconds", 0) + 1.0  # the lease, and one poll
         value = result.get(key)
         if value is None:
             continue
@@ -460,7 +481,8 @@ def table(result: dict[str, Any]) -> str:
     keys = ["failover_p99_ms", "cache_hit_p99_ms", "flood_storm_efficiency", "orchestration_jobs_per_s",
             "pykka_ask_roundtrips_per_s", "audio_prep_ratio", "parallel_chunk_speedup", "parallel_chunk_k",
             "peak_rss_mb_large_video", "local_provider_overhead", "chaos_lost", "chaos_duplicate_replies",
-            "chaos_restarts", "chaos_throughput_jobs_per_s", "credential_spread"]
+            "chaos_restarts", "chaos_throughput_jobs_per_s", "credential_spread", "scale_out_workers",
+            "scale_out_efficiency", "worker_takeover_seconds"]
     lines = [f"{'figure':32} {'value':>12}  target"]
     for key in keys:
         value = result.get(key)

@@ -448,3 +448,7 @@ def _print_result(file: str, done: Completed, fmt: str, several: bool, out: Text
         print(f"==> {file} <==", file=out)
     print(render(done.transcript, fmt), file=out)
     out.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
