@@ -233,3 +233,21 @@ def test_a_quarantine_in_one_process_holds_the_same_group_out_of_work_in_the_oth
         MemberStatus("provider:deepgram-1", "provider:deepgram", "quarantined", quarantined_for=30.0),  # held here
         MemberStatus("provider:together-1", "provider:together", "quarantined", quarantined_for=30.0)))  # not here
     assert quarantines_to_share(own, [elsewhere]) == [("provider:groq", 42.0, "quarantined on worker-2")]
+
+
+def test_the_front_holds_a_users_jobs_beyond_the_limit_whichever_workers_would_run_them(bus):
+    from transhades.cluster.front import Relay
+    from transhades.messages import Queued
+
+    relay = Relay(bus(), per_user_limit=2)
+    heard: dict[str, list] = {}
+    for n in range(4):
+        relay.submit(request(f"j{n}"), heard.setdefault(f"j{n}", []).append)  # all the same user
+    assert relay.bus.stats()["jobs_waiting"] == 2
+    assert heard["j2"] == [Queued("j2", 1)] and heard["j3"] == [Queued("j3", 2)]
+    relay.cancel("j3")
+    relay.event(done("j0"))
+    assert relay.bus.stats()["jobs_waiting"] == 3, "j2 went out when j0 ended; j3 was cancelled while waiting"
+    other = JobRequest("k1", "someone-else", request("k1").media)
+    relay.submit(other, lambda e: None)
+    assert relay.bus.stats()["jobs_waiting"] == 4, "another user is not held back"

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any, Callable
 
 from ..errors import Cancelled
-from ..messages import Failed, JobEvent, JobRequest
+from ..messages import Failed, JobEvent, JobRequest, Queued
 from .bus import JobBus
 from .codec import final
 
@@ -24,8 +24,14 @@ KEEP_ORPHANS = 10_000
 
 
 class Relay:
-    def __init__(self, bus: JobBus) -> None:
+    """Also the cluster's one place of per-user admission: a user has at most ``per_user_limit`` jobs out on the
+    workers at once, whichever workers run them; the rest wait here, in order, and the user is told."""
+
+    def __init__(self, bus: JobBus, per_user_limit: int = 1_000_000) -> None:
         self.bus = bus
+        self.per_user_limit = per_user_limit
+        self.out: dict[str, set[str]] = {}  # user -> jobs published and not answered
+        self.waiting: dict[str, deque[JobRequest]] = {}  # user -> jobs held back by the limit
         self.listeners: dict[str, Listener] = {}
         self.orphans: OrderedDict[str, JobEvent] = OrderedDict()  # job id -> its final event, nobody waiting yet
         self.in_hand: Any = None  # the message the relay actor is handling (kept if it dies on it)
@@ -38,20 +44,49 @@ class Relay:
             return
         known = request.id in self.listeners
         self.listeners[request.id] = listener  # a restarted bot's listener replaces the old one
-        if not known:
-            self.bus.publish(request)
-            self.counters["submitted"] += 1
+        if known:
+            return
+        self.counters["submitted"] += 1
+        if len(self.out.get(request.user, ())) < self.per_user_limit:
+            self._publish(request)
+        else:
+            queue = self.waiting.setdefault(request.user, deque())
+            queue.append(request)
+            listener(Queued(request.id, len(queue)))
+
+    def _publish(self, request: JobRequest) -> None:
+        self.out.setdefault(request.user, set()).add(request.id)
+        self.bus.publish(request)
+
+    def _ended(self, job_id: str) -> None:
+        """A job left (answered or cancelled): the user's next waiting job may go out."""
+        for user, jobs in list(self.out.items()):
+            if job_id in jobs:
+                jobs.discard(job_id)
+                queue = self.waiting.get(user)
+                while queue and len(jobs) < self.per_user_limit:
+                    self._publish(queue.popleft())
+                if not jobs and not queue:
+                    self.out.pop(user, None)
+                    self.waiting.pop(user, None)
+                return
+        for queue in self.waiting.values():  # cancelled while it waited
+            for request in list(queue):
+                if request.id == job_id:
+                    queue.remove(request)
 
     def cancel(self, job_id: str) -> None:
         """The user is answered now; a worker may still finish the job, and its result goes nowhere."""
         listener = self.listeners.pop(job_id, None)
         if listener is not None:
+            self._ended(job_id)
             self._answer(listener, Failed(job_id, Cancelled("the job was cancelled")))
 
     def event(self, event: JobEvent) -> None:
         listener = self.listeners.get(event.job_id)
         if final(event):
             self.listeners.pop(event.job_id, None)
+            self._ended(event.job_id)
             if listener is None:
                 self.orphans[event.job_id] = event
                 while len(self.orphans) > KEEP_ORPHANS:

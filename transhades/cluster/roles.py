@@ -132,7 +132,7 @@ class FrontRole(ClusterRole):
     def __init__(self, cfg: Config, client: Any | None = None) -> None:
         super().__init__(cfg, client)
         self.lease = Lease(self.redis, f"{cfg.cluster.prefix}:front", self.instance, cfg.cluster.lease_seconds)
-        self.relay = Relay(self.bus)
+        self.relay = Relay(self.bus, cfg.dispatcher.per_user_limit)
         self.relay.roll = self.roll
 
     def wait(self, stop: threading.Event) -> bool:
