@@ -39,7 +39,7 @@ class Cluster:
         self.processes: dict[str, subprocess.Popen] = {}
         self.logs: dict[str, Path] = {}
 
-    def config(self, name: str, credentials: list[str]) -> Path:
+    def config(self, name: str, credentials: list[str], drain_seconds: float = 5) -> Path:
         home = self.tmp / name
         home.mkdir(exist_ok=True)
         lines = "\n".join(f'    - {{name: {c}, api_id: {1000 + n}, api_hash: "{"a" * 32}"}}'
@@ -60,7 +60,7 @@ telegram:
   send_interval_seconds: 0
   edit_interval_seconds: 0.5
   user_jobs_per_minute: 0
-  drain_seconds: 5
+  drain_seconds: {drain_seconds}
 cluster: {{redis_url: "{self.redis_url}", lease_seconds: {LEASE}, prefix: {self.prefix}}}
 http: {{port: 0}}
 logging: {{format: json}}
@@ -147,3 +147,24 @@ def test_a_killed_worker_and_a_killed_front_cost_no_note_and_answer_none_twice(c
     answers = c.answers()  # every process has exited: nothing more can be sent
     assert {m: answers[m] for m in posted if answers[m] != 1} == {}, "exactly one transcript per note"
     assert c.world.untaken() == 0
+
+
+def test_a_worker_told_to_stop_hands_back_what_it_cannot_finish_and_exits_0(cluster, voices):
+    c = cluster(delay=3.0)
+    c.start("front", "front", c.config("front", ["API-F1"]))
+    c.start("leaving", "worker", c.config("leaving", ["API-W1"], drain_seconds=1))
+    wait_for(lambda: "is active" in c.output("front") and "taking jobs" in c.output("leaving"), timeout=30,
+             what=f"the front and the worker; {c.output()[-2000:]}")
+    posted = [c.world.post_voice(USER, data) for data in voices[:4]]
+    wait_for(lambda: c.output("leaving").count("taken from the stream") >= 2, timeout=30, what="jobs taken")
+    began = time.monotonic()
+    c.processes["leaving"].send_signal(signal.SIGTERM)
+    assert c.processes["leaving"].wait(25) == 0, c.output("leaving")[-2000:]
+    assert time.monotonic() - began < 25
+    assert "handed back to the stream" in c.output("leaving")
+    c.start("staying", "worker", c.config("staying", ["API-W2"]))
+    wait_for(lambda: set(c.answers()) >= set(posted), timeout=60, what=f"every note; {c.output()[-3000:]}")
+    for name in ("front", "staying"):
+        c.processes[name].send_signal(signal.SIGTERM)
+        assert c.processes[name].wait(25) == 0
+    assert all(count == 1 for count in c.answers().values())
