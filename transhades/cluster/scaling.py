@@ -155,7 +155,8 @@ class ScaleOut:
     def _holders(self) -> set[str]:
         """The consumers (workers) that hold pending job entries."""
         rows = self.redis.xpending_range(self.bus.jobs, WORKERS, "-", "+", 1000)
-        return {row["consumer"].decode() if isinstance(row["consumer"], bytes) else row["consumer"] for row in rows}
+        return {row["consumer"].decode() if isinstance(row["consumer"], bytes) else str(row["consumer"])
+                for row in rows}
 
     def close(self) -> None:
         for process in self.workers:
