@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ROOT
 
-ENTRY_POINTS = {"transhades.cli", "transhades.bench", "transhades.simulate"}
+ENTRY_POINTS = {"transhades.cli", "transhades.__main__", "transhades.bench", "transhades.simulate"}
 
 
 def modules() -> dict[str, Path]:
