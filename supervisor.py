@@ -180,7 +180,7 @@ def worker_specs(config: Config, registry: Registry, temp_root: Path, provider_f
     """The cache, the audio workers and one actor per provider instance."""
     data_dir = Path(config.data_dir)
     a = config.audio
-    preparer = preparer or audio_lib.AudioPreparer(temp_root, a.codec, a.bitrate_kbps, a.max_duration_seconds,
+    preparer = preparer or audio_lib.AudioPreparer(temp_root, config.audio_codec, a.bitrate_kbps, a.max_duration_seconds,
                                                    a.ffmpeg_timeout_seconds, a.chunk_seconds, a.overlap_seconds,
                                                    int(a.max_job_disk_mb * 1_000_000))
     shutdown = config.supervision.shutdown_seconds

@@ -34,7 +34,10 @@ CODECS = {
     # name: (ffmpeg encoder, file suffix, content type)
     "opus": ("libopus", ".ogg", "audio/ogg"),
     "mp3": ("libmp3lame", ".mp3", "audio/mpeg"),
+    # 16 kHz mono PCM: no lossy step and almost no encoding time, for the local model (it never uploads)
+    "wav": ("pcm_s16le", ".wav", "audio/wav"),
 }
+WAV_BYTES_PER_SECOND = 32_000
 READ_BLOCK = 1 << 20
 
 
@@ -150,8 +153,9 @@ def conversion_args(source: str, target: Path, codec: str, bitrate_kbps: int, ma
     """The ffmpeg argument list: one audio stream (the first unless told), no video, 16 kHz mono, a compact speech codec; silences
     are detected in the same pass (they cost no second decode); ``-fs`` bounds the disk a job may use."""
     encoder = CODECS[codec][0]
-    options: dict = {"map": f"0:a:{stream}", "vn": None, "ac": 1, "ar": 16000, "acodec": encoder,
-                     "audio_bitrate": f"{bitrate_kbps}k"}
+    options: dict = {"map": f"0:a:{stream}", "vn": None, "ac": 1, "ar": 16000, "acodec": encoder}
+    if codec != "wav":
+        options["audio_bitrate"] = f"{bitrate_kbps}k"
     if codec == "opus":
         options["application"] = "voip"
     if silences:
@@ -248,10 +252,11 @@ class AudioPreparer:
             input_spec = str(source)
         else:
             feed, input_spec = source, "pipe:0"
-        _, suffix, content_type = CODECS[self.codec]
+        codec = self._codec_for(info.duration if feed is None else None)
+        _, suffix, content_type = CODECS[codec]
         target = workdir(self.temp_root, job_id) / f"audio{suffix}"
         stream = self._speech_stream(input_spec, info) if feed is None and info.audio_streams > 1 else 0
-        log = self._run(conversion_args(input_spec, target, self.codec, self.bitrate_kbps, self.max_job_bytes,
+        log = self._run(conversion_args(input_spec, target, codec, self.bitrate_kbps, self.max_job_bytes,
                                         stream=stream), target, feed)
         duration = self._duration_of(target)
         size = target.stat().st_size
@@ -269,6 +274,12 @@ class AudioPreparer:
         else:
             chunks = tuple(self._cut_spans(target, spans, max_chunk_bytes, content_type))
         return PreparedAudio(str(target), duration, size, content_type, chunks)
+
+    def _codec_for(self, duration: float | None) -> str:
+        """PCM only when the whole recording surely fits the job's disk allowance; a compact codec otherwise."""
+        if self.codec == "wav" and (duration is None or duration * WAV_BYTES_PER_SECOND > 0.8 * self.max_job_bytes):
+            return "opus"
+        return self.codec
 
     def _speech_stream(self, source: str, info: MediaInfo) -> int:
         """With several audio tracks (dubbing, commentary) the one that carries speech, said in the log."""

@@ -187,7 +187,13 @@ def _cache_and_audio_rows(cfg: Config) -> list[Row]:
     where = {"sqlite": cfg.cache.path, "memory": f"max {cfg.cache.max_items} items"}.get(cfg.cache.backend, "redis")
     workers = ", ".join(f"audio-{i}" for i in range(1, cfg.audio.workers + 1))
     return [("cache", "1", f"cache ({cfg.cache.backend}, {where})"),
-            ("audio", str(cfg.audio.workers), f"{workers} ({cfg.audio.codec} {cfg.audio.bitrate_kbps} kbps)")]
+            ("audio", str(cfg.audio.workers), f"{workers} ({_codec_words(cfg)})")]
+
+
+def _codec_words(cfg: Config) -> str:
+    codec = cfg.audio_codec
+    words = "16 kHz PCM" if codec == "wav" else f"{codec} {cfg.audio.bitrate_kbps} kbps"
+    return f"{words}, chosen automatically" if cfg.audio.codec == "auto" else words
 
 
 def _provider_row(p: Any) -> Row:

@@ -23,7 +23,7 @@ from .redaction import redact
 PROVIDER_KINDS = ("local", "openai", "deepgram")
 CACHE_BACKENDS = ("memory", "sqlite", "redis")
 ESCALATIONS = ("mark_failed", "stop_tree")
-AUDIO_CODECS = ("opus", "mp3")
+AUDIO_CODECS = ("auto", "opus", "mp3", "wav")
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # The original bot's .env names its credentials TELEGRAM_API_ID, TELEGRAM_API_ID_2, ... TELEGRAM_API_ID_5.
@@ -56,6 +56,9 @@ class ProviderConfig:
     timeout_seconds: float = setting(120.0, minimum=1)
     beam_size: int = setting(1, minimum=1, maximum=10)
     cpu_threads: int = setting(0, minimum=0, maximum=256)
+    device: str = setting("auto", choices=("auto", "cpu", "cuda"))  # local: auto takes a GPU when one works
+    compute_type: str = setting("default")  # local: int8 on the CPU, float16 on a GPU, or any CTranslate2 type
+    batch_size: int = setting(8, minimum=1, maximum=64)  # local: segments decoded together on long audio
     http_attempts: int = setting(3, minimum=1, maximum=10)
     retry_min_seconds: float = setting(0.5, minimum=0)
     retry_max_seconds: float = setting(8.0, minimum=0)
@@ -101,7 +104,7 @@ class SupervisionConfig:
 @dataclass(frozen=True)
 class AudioConfig:
     workers: int = setting(2, minimum=1, maximum=64)
-    codec: str = setting("opus", choices=AUDIO_CODECS)
+    codec: str = setting("auto", choices=AUDIO_CODECS)  # auto: wav when every provider is local, else opus
     bitrate_kbps: int = setting(24, minimum=6, maximum=320)
     max_duration_seconds: float = setting(6 * 3600, minimum=1)
     ffmpeg_timeout_seconds: float = setting(1800, minimum=1)
@@ -180,6 +183,15 @@ class Config:
     @property
     def enabled_providers(self) -> tuple[ProviderConfig, ...]:
         return tuple(p for p in self.providers if p.enabled)
+
+    @property
+    def audio_codec(self) -> str:
+        """``audio.codec``, with ``auto`` decided: PCM for the local model alone (nothing is uploaded, and it saves
+        the encoding), opus when a remote provider may get the chunks."""
+        if self.audio.codec != "auto":
+            return self.audio.codec
+        local = all(p.kind == "local" for p in self.enabled_providers)
+        return "wav" if local and self.enabled_providers else "opus"
 
     def secrets(self) -> list[str]:
         """Every secret value the config holds, for the log redactor."""

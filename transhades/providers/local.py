@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -99,23 +100,87 @@ def pick_language(probabilities: dict[str, float], allowed: tuple[str, ...], hin
     return max(enumerate(allowed), key=score)[1]
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+
+
+def sentences(segment: Segment, longer_than: float = 8.0) -> list[Segment]:
+    """The batched pipeline answers a whole voice-activity window (up to 30 s) as one segment; subtitles read
+    better by sentence. A long segment is cut at sentence ends, its time shared by the length of each part."""
+    parts = [p for p in _SENTENCE_END.split(segment.text) if p]
+    if segment.end - segment.start <= longer_than or len(parts) < 2:
+        return [segment]
+    total, at, out = sum(len(p) for p in parts), segment.start, []
+    for part in parts:
+        end = at + (segment.end - segment.start) * len(part) / total
+        out.append(Segment(round(at, 3), round(end, 3), part))
+        at = end
+    return out
+
+
+BATCH_ABOVE_SECONDS = 30.0  # longer audio is decoded in batches of VAD segments (faster-whisper's batched pipeline)
+
+
+def choose_device(device: str) -> str:
+    """``auto``: CUDA when CTranslate2 sees a GPU, else the CPU."""
+    if device != "auto":
+        return device
+    try:
+        import ctranslate2
+
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    except Exception:  # no GPU library at all
+        return "cpu"
+
+
+def compute_type_for(device: str, compute_type: str) -> str:
+    if compute_type != "default":
+        return compute_type
+    return "float16" if device == "cuda" else "int8"
+
+
 class LocalWhisper:
     def __init__(self, name: str, model: str, models_dir: Path, beam_size: int = 1, cpu_threads: int = 0,
-                 vad_filter: bool = True) -> None:
-        from faster_whisper import WhisperModel
+                 vad_filter: bool = True, device: str = "auto", compute_type: str = "default",
+                 batch_size: int = 8) -> None:
+        from faster_whisper import BatchedInferencePipeline
 
         self.name = name
         self.beam_size = beam_size
         self.vad_filter = vad_filter
+        self.batch_size = batch_size
         where = resolve_model(model, models_dir)
+        cpu_threads = cpu_threads or min(os.cpu_count() or 4, 8)  # CTranslate2's own default (4) oversubscribes 2 cores
+        chosen = choose_device(device)
         try:
-            self.model = WhisperModel(where, device="cpu", compute_type="int8", cpu_threads=cpu_threads)
+            self.model = self._load(where, chosen, compute_type_for(chosen, compute_type), cpu_threads)
+        except Exception as exc:
+            if device == "auto" and chosen != "cpu":  # a GPU that does not work: the CPU, as if none were there
+                log.warning("local provider %s: the GPU did not load the model (%s); using the CPU", name,
+                            exc.__class__.__name__)
+                chosen = "cpu"
+                self.model = self._load(where, chosen, compute_type_for(chosen, compute_type), cpu_threads,
+                                        model_name=model)
+            else:
+                raise self._unavailable(model, exc) from None
+        self.batched = BatchedInferencePipeline(model=self.model)
+        self.device = chosen
+        log.info("local provider %s loaded model %s on the %s", name, model, chosen)
+
+    def _load(self, where: str, device: str, compute_type: str, cpu_threads: int, model_name: str = "") -> Any:
+        from faster_whisper import WhisperModel
+
+        try:
+            return WhisperModel(where, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
         except Exception as exc:  # the library raises many kinds (hub errors, OSError, RuntimeError)
-            raise ProviderUnavailable(
-                f"local model {model!r} cannot be loaded ({exc.__class__.__name__}); name a directory or a "
-                f"bundled model (base, tiny.en), or go online to download it"
-            ) from None
-        log.info("local provider %s loaded model %s", name, model)
+            if model_name:
+                raise self._unavailable(model_name, exc) from None
+            raise
+
+    @staticmethod
+    def _unavailable(model: str, exc: Exception) -> ProviderUnavailable:
+        return ProviderUnavailable(
+            f"local model {model!r} cannot be loaded ({exc.__class__.__name__}); name a directory or a "
+            f"bundled model (base, tiny.en), or go online to download it")
 
     def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None,
                    languages: tuple[str, ...] = (), hint: str | None = None) -> Transcript:
@@ -127,11 +192,15 @@ class LocalWhisper:
                 audio = decode_audio(chunk.path)  # once: detection and decoding both read it
                 _, _, probabilities = self.model.detect_language(audio, vad_filter=self.vad_filter)
                 language = pick_language(dict(probabilities), languages, hint)
-            segments, info = self.model.transcribe(audio, language=language, beam_size=self.beam_size,
-                                                   vad_filter=self.vad_filter)
+            if chunk.duration > BATCH_ABOVE_SECONDS:
+                segments, info = self.batched.transcribe(audio, language=language, beam_size=self.beam_size,
+                                                         batch_size=self.batch_size, vad_filter=True)
+            else:
+                segments, info = self.model.transcribe(audio, language=language, beam_size=self.beam_size,
+                                                       vad_filter=self.vad_filter)
             collected: list[Segment] = []
             for seg in segments:  # a generator: decoding happens while we iterate
-                collected.append(Segment(float(seg.start), float(seg.end), seg.text.strip()))
+                collected += sentences(Segment(float(seg.start), float(seg.end), seg.text.strip()))
                 if progress and info.duration:
                     progress(min(1.0, seg.end / info.duration))
         except ValueError as exc:
@@ -141,3 +210,4 @@ class LocalWhisper:
 
     def close(self) -> None:
         self.model = None
+        self.batched = None
