@@ -182,7 +182,7 @@ def worker_specs(config: Config, registry: Registry, temp_root: Path, provider_f
     a = config.audio
     preparer = preparer or audio_lib.AudioPreparer(temp_root, config.audio_codec, a.bitrate_kbps, a.max_duration_seconds,
                                                    a.ffmpeg_timeout_seconds, a.chunk_seconds, a.overlap_seconds,
-                                                   int(a.max_job_disk_mb * 1_000_000))
+                                                   int(a.max_job_disk_mb * 1_000_000), a.first_part_seconds)
     shutdown = config.supervision.shutdown_seconds
     specs = [ChildSpec(CACHE, CACHE, lambda m: CacheActor.start(
         CACHE, m, registry, lambda: open_store(config.cache), faults), shutdown_seconds=shutdown)]

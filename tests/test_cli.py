@@ -97,3 +97,27 @@ def test_run_without_credentials_fails_at_once_naming_the_variables(tmp_path):
     done = run_cli("run", "--config", config, cwd=tmp_path, env={"TELEGRAM_BOT_TOKEN": "123456789:" + "A" * 35})
     assert done.returncode == 2
     assert done.stderr.startswith("error: the bot needs TELEGRAM_API_ID, TELEGRAM_API_HASH;")
+
+
+def test_on_a_terminal_a_long_recordings_text_is_printed_as_its_parts_are_done():
+    import io
+
+    from transhades.cli import _Live
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    live = _Live(out, "text")
+    live.partial("Part one.")
+    assert out.getvalue() == "Part one."
+    live.partial("Part one. Part two.")
+    assert out.getvalue() == "Part one. Part two."
+    assert live.finish("Part one. Part two. Part three.") is True
+    assert out.getvalue() == "Part one. Part two. Part three.\n", "the whole text, once"
+    piped = io.StringIO()
+    quiet = _Live(piped, "text")
+    quiet.partial("Part one.")
+    assert piped.getvalue() == "" and quiet.finish("Part one. Part two.") is False, "a pipe gets the usual output"
+    assert _Live(Terminal(), "srt").on is False, "subtitles are printed whole"

@@ -536,3 +536,26 @@ def test_cache_that_dies_holding_lookups_costs_the_jobs_nothing():
     d.change("cache", "cache", "restarting")
     assert d.take(PrepareAudio), "treated as a miss: the job goes on"
     assert not d.finals()
+
+
+def test_the_text_so_far_is_sent_as_soon_as_the_parts_from_the_start_are_done_and_the_final_is_unchanged():
+    from transhades.messages import Partial
+
+    d = Driver(limits=DispatcherConfig(5, 5, 2), instances=3)
+    d.submit("j1")
+    d.done(d.take(Fingerprint), "abc")
+    d.done(d.take(LookupTranscript), None)
+    d.done(d.take(PrepareAudio), audio("j1", chunks=3))
+    sends = {s.message.chunk.index: s for s in [d.take(Transcribe) for _ in range(3)]}
+
+    def chunk_text(n: int) -> Transcript:
+        return Transcript(f"part{n}", "en", 10.0, "groq", (Segment(0.0, 2.0, f"part{n}"),))
+
+    d.done(sends[1], chunk_text(1))
+    assert [e for e in d.events if isinstance(e, Partial)] == [], "part 2 alone: part 1 is still missing"
+    d.done(sends[0], chunk_text(0))
+    [partial] = [e for e in d.events if isinstance(e, Partial)]
+    assert (partial.done, partial.parts, partial.transcript.text) == (2, 3, "part0 part1")
+    d.done(sends[2], chunk_text(2))
+    assert len([e for e in d.events if isinstance(e, Partial)]) == 1, "the last part completes, no partial"
+    assert d.finals()[0].transcript.text == "part0 part1 part2"

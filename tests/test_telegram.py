@@ -606,3 +606,38 @@ def test_an_update_the_bot_crashes_on_every_time_gets_an_error_reply_not_silence
     assert f"Message id={message.id} chat={b.user.id} user={b.user.id} kind=voice" in caplog.text
     b.voice(tone_bytes + b"2")  # the bot is still up and working
     b.wait_text("by alpha")
+
+
+def test_a_long_recordings_status_message_shows_its_text_so_far_and_the_reply_is_the_whole(tmp_path):
+    from transhades.messages import Completed, Partial, Stage
+    from transhades.telegram.actions import StartJob
+    from transhades.telegram.desk import PARTIAL_CHARS, DeskRules, FrontDesk
+    from transhades.telegram.settings import UserSettings
+    from transhades.transcript import Segment, Transcript
+
+    desk = FrontDesk(DeskRules((("alpha", "openai"),)), UserSettings(tmp_path / "u.sqlite3"), now=lambda: 0.0,
+                     status_delay=0)
+    world = FakeTelegram()
+    (start,) = desk.on_update(world.media_message(world.user(5, "id"), b"lecture"))
+    route = start.route
+
+    def status() -> str:
+        return [i for i in desk.outbox.queue if i.key == ("status", route.job_id)][-1].text
+
+    def text(words: str) -> Transcript:
+        return Transcript(words, "id", 60.0, "alpha", (Segment(0.0, 60.0, words),))
+
+    desk.on_event(route, Stage(route.job_id, "transcribing", 1, 5, 0.0))
+    assert status() == "Mentranskripsi… bagian 1 dari 5"
+    desk.on_event(route, Partial(route.job_id, text("bagian pertama"), 1, 5))
+    assert status().startswith("Mentranskripsi… 1 dari 5 bagian selesai") and status().endswith("bagian pertama")
+    desk.on_event(route, Stage(route.job_id, "transcribing", 3, 5, 0.5))
+    assert status().endswith("bagian pertama"), "the text so far stays in view"
+    long_text = " ".join(f"kata{n}" for n in range(2000))
+    desk.on_event(route, Partial(route.job_id, text(long_text), 4, 5))
+    assert len(status()) < 4096 and status().endswith("kata1999") and "…" in status()
+    assert len(status().split("\n\n", 1)[1]) <= PARTIAL_CHARS + 1
+    desk.on_event(route, Completed(route.job_id, text(long_text + " akhir"), False))
+    replies = [i.text for i in desk.outbox.queue if i.kind == "text" and i.key != ("status", route.job_id)]
+    assert "".join(replies).replace("\n", " ").count("kata0 ") == 1 and "akhir" in replies[-1], "the whole, once"
+    assert desk.partials == {}

@@ -224,7 +224,7 @@ class AudioPreparer:
 
     def __init__(self, temp_root: Path, codec: str = "opus", bitrate_kbps: int = 24,
                  max_duration: float = 6 * 3600, timeout: float = 1800, chunk_seconds: float | None = 600.0,
-                 overlap: float = 1.0, max_job_bytes: int = 512 << 20) -> None:
+                 overlap: float = 1.0, max_job_bytes: int = 512 << 20, first_part_seconds: float = 0.0) -> None:
         if codec not in CODECS:
             raise ValueError(f"unknown codec {codec!r}")
         self.temp_root = temp_root
@@ -235,6 +235,7 @@ class AudioPreparer:
         self.chunk_seconds = chunk_seconds
         self.overlap = overlap
         self.max_job_bytes = max_job_bytes
+        self.first_part_seconds = first_part_seconds  # a short first chunk: the first text comes early
 
     # ------------------------------------------------------------------------------------------- preparing
 
@@ -268,7 +269,7 @@ class AudioPreparer:
         if duration > self.max_duration:
             raise BadInput(self._too_long(duration))
         spans = chunking.plan(duration, size, chunking.parse_silences(log), max_chunk_bytes, self.chunk_seconds,
-                              self.overlap)
+                              self.overlap, self.first_part_seconds)
         if len(spans) == 1:
             chunks = (AudioChunk(0, str(target), 0.0, duration, size, content_type),)
         else:

@@ -25,7 +25,7 @@ import pykka
 from . import config as config_lib
 from .audio import AudioPreparer, ffmpeg_binary
 from .media import LocalFile
-from .messages import Completed, Failed, JobRequest, Stage, SubmitJob
+from .messages import Completed, Failed, JobRequest, Partial, Stage, SubmitJob
 from .doubles import InstantPreparer, percentile, simulated_providers
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -36,6 +36,7 @@ TARGETS = {
     "chaos_lost": ("==", 0), "chaos_duplicate_replies": ("==", 0), "credential_spread": (">=", 0.8),
     "scale_out_efficiency": (">=", 0.8), "worker_takeover_seconds": ("<=", None),
     "local_speedup_over_plain": (">=", 1.3), "local_provider_overhead": ("<=", 1.10),
+    "first_text_fraction": ("<=", 0.2),
 }
 
 
@@ -62,12 +63,15 @@ class Collector:
         self.ended: dict[str, float] = {}
         self.failed = 0
         self.stages: dict[str, float] = {}
+        self.first_text: dict[str, float] = {}
         self.done = threading.Event()
         self.lock = threading.Lock()
 
     def __call__(self, event: Any) -> None:
         if isinstance(event, Stage) and event.stage == "transcribing":
             self.stages.setdefault(event.job_id, time.perf_counter())
+        if isinstance(event, Partial):
+            self.first_text.setdefault(event.job_id, time.perf_counter())
         if isinstance(event, (Completed, Failed)):
             with self.lock:
                 self.ended[event.job_id] = time.perf_counter()
@@ -301,6 +305,37 @@ def bench_parallel_chunks(tmp: Path, k: int, seconds: int) -> dict[str, Any]:
             "parallel_chunk_count": len(prepared.chunks)}
 
 
+def bench_first_text(tmp: Path, minutes: int = 60, providers: int = 4) -> dict[str, Any]:
+    """A recording of ``minutes`` over ``providers`` simulated providers (time proportional to audio): from the
+    start of transcription to the first text delivered, over to the whole transcript."""
+    from supervisor import start_tree
+
+    from . import chunking
+    from .media import AudioChunk, PreparedAudio
+
+    duration = minutes * 60.0
+    spans = chunking.plan(duration, int(duration * 3000), [], None, 600.0, 1.0,
+                          config_lib.AudioConfig().first_part_seconds)
+    chunks = tuple(AudioChunk(i, str(tmp / f"part{i}.ogg"), s.start, s.end - s.start, 3000, "audio/ogg",
+                              s.keep_from, s.keep_until) for i, s in enumerate(spans))
+    prepared = PreparedAudio(str(tmp / "whole.ogg"), duration, int(duration * 3000), "audio/ogg", chunks)
+    source = tmp / "first-text.ogg"
+    source.write_bytes(b"OggS" + b"\0" * 64)
+    tree = start_tree(bench_config(tmp / "first-text", providers=providers, instances=1),
+                      provider_factory=simulated_providers(0.001), preparer=InstantPreparer(prepared))
+    try:
+        collector = Collector(1)
+        tree.tell_dispatcher(SubmitJob(JobRequest("lecture", "u", LocalFile(str(source))), collector))
+        if not collector.done.wait(300):
+            raise RuntimeError("first text benchmark did not finish")
+    finally:
+        tree.stop()
+    began = collector.stages["lecture"]
+    first = collector.first_text.get("lecture", collector.ended["lecture"])
+    return {"first_text_fraction": (first - began) / (collector.ended["lecture"] - began),
+            "first_text_parts": len(chunks), "first_text_providers": providers}
+
+
 def _tree_rss_mb(pid: int) -> float:
     """RSS of a process and all its descendants, from /proc."""
     total = 0
@@ -489,6 +524,7 @@ def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[s
             ("credential spread", lambda: bench_credential_spread(tmp, sizes["spread"])),
             ("audio preparation", lambda: bench_audio_prep(tmp, sizes["prep"])),
             ("parallel chunks", lambda: bench_parallel_chunks(tmp, 4, sizes["chunks"])),
+            ("first text of a 60 min recording", lambda: bench_first_text(tmp)),
             ("large video memory", lambda: bench_peak_rss(tmp, sizes["rss_mb"])),
             ("local provider on 75 s of speech", lambda: bench_local(tmp)),
             ("chaos", lambda: bench_chaos(sizes["chaos"])),
@@ -532,7 +568,7 @@ def table(result: dict[str, Any]) -> str:
             "pykka_ask_roundtrips_per_s", "audio_prep_ratio", "parallel_chunk_speedup", "parallel_chunk_k",
             "peak_rss_mb_large_video", "local_provider_overhead", "local_speedup_over_plain", "chaos_lost", "chaos_duplicate_replies",
             "chaos_restarts", "chaos_throughput_jobs_per_s", "credential_spread", "scale_out_workers",
-            "scale_out_efficiency", "worker_takeover_seconds"]
+            "scale_out_efficiency", "worker_takeover_seconds", "first_text_fraction"]
     lines = [f"{'figure':32} {'value':>12}  target"]
     for key in keys:
         value = result.get(key)

@@ -28,7 +28,7 @@ from . import logs, service
 from .config import Config, ConfigError
 from .formats import FORMATS, render
 from .media import LocalFile
-from .messages import Completed, Failed, JobRequest, Queued, Stage, SubmitJob, Waiting
+from .messages import Completed, Failed, JobRequest, Partial, Queued, Stage, SubmitJob, Waiting
 from .routing import failover_order
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -418,6 +418,7 @@ def _collect(jobs: list[tuple[str, str]], events: queue.Queue, args: argparse.Na
     bar = _Bar(not args.no_progress, err)
     printed = 0
     failures = 0
+    live = _Live(out, args.format)
     while printed < len(jobs):
         try:  # never block for good: a signal delivered to another thread runs its handler only when the
             event = events.get(timeout=0.2)  # main thread wakes up
@@ -434,16 +435,50 @@ def _collect(jobs: list[tuple[str, str]], events: queue.Queue, args: argparse.Na
             print(f"{files[job_id]}: waiting {event.seconds:.0f} s: {event.reason}", file=err)
         elif isinstance(event, Queued):
             bar.update(Path(files[job_id]).name, job_id, None, f"queued, position {event.position}")
+        elif isinstance(event, Partial) and len(jobs) == 1:
+            bar.close(job_id)
+            live.partial(event.transcript.text)
         while printed < len(jobs) and jobs[printed][0] in results:
             job_id, file = jobs[printed]
             outcome = results[job_id]
             if isinstance(outcome, Failed):
                 failures += 1
+                live.end()
                 print(f"error: {file}: {outcome.error}", file=err)
-            else:
+            elif not live.finish(outcome.transcript.text):
                 _print_result(file, outcome, args.format, len(jobs) > 1, out)
             printed += 1
     return EXIT_FAILED if failures else EXIT_OK
+
+
+class _Live:
+    """On a terminal, plain text of one long recording is printed as its parts are done, not all at the end."""
+
+    def __init__(self, out: TextIO, fmt: str) -> None:
+        self.out = out
+        self.on = fmt == "text" and out.isatty()
+        self.shown = ""
+
+    def partial(self, text: str) -> None:
+        text = text.strip()
+        if self.on and text.startswith(self.shown) and len(text) > len(self.shown):
+            self.out.write(("" if not self.shown else " ") + text[len(self.shown):].lstrip())
+            self.out.flush()
+            self.shown = text
+
+    def finish(self, text: str) -> bool:
+        """Print what is left of the final text; False when nothing was shown live (print it as usual)."""
+        if not self.shown:
+            return False
+        text = text.strip()
+        rest = text[len(self.shown):].lstrip() if text.startswith(self.shown) else "\n" + text
+        self.out.write((" " + rest if rest and not rest.startswith("\n") else rest) + "\n")
+        self.out.flush()
+        return True
+
+    def end(self) -> None:
+        if self.shown:
+            self.out.write("\n")
 
 
 def _print_result(file: str, done: Completed, fmt: str, several: bool, out: TextIO) -> None:

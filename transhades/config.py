@@ -111,6 +111,7 @@ class AudioConfig:
     temp_dir: str | None = setting(None)
     chunk_seconds: float = setting(600.0, minimum=10)
     overlap_seconds: float = setting(1.0, minimum=0, maximum=10)
+    first_part_seconds: float = setting(60.0, minimum=0)  # a recording that is cut starts with a part this long
     max_job_disk_mb: float = setting(512.0, minimum=1)
 
 

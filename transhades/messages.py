@@ -91,7 +91,18 @@ class Failed:
     error: TranshadesError
 
 
-JobEvent = Union[Queued, Stage, Waiting, Completed, Failed]
+@dataclass(frozen=True, slots=True)
+class Partial:
+    """The transcript so far of a recording cut into parts: parts 1..``done`` of ``parts`` are transcribed (the
+    ones after may be too). Sent each time that prefix grows; the final Completed is unchanged."""
+
+    job_id: str
+    transcript: Transcript
+    done: int
+    parts: int
+
+
+JobEvent = Union[Queued, Stage, Waiting, Partial, Completed, Failed]
 
 # ---------------------------------------------------------------------------------------- dispatcher -> workers
 

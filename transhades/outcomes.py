@@ -14,7 +14,7 @@ from typing import Any, Callable, Protocol
 
 from .effects import Alert, Effect, Emit
 from .errors import BadInput, ProviderRejectedKey, ProviderUnavailable, RateLimited, TranshadesError, UploadTooLarge
-from .messages import Failed, Stage
+from .messages import Failed, Partial, Stage
 from .config import DispatcherConfig
 from .roster import Member, Roster
 from .routing import CredentialRouter, FlowMetrics, ProviderRouter
@@ -115,7 +115,27 @@ class Outcomes:
         job.finished.append((task.chunk, text))
         job.open_chunks -= 1
         out = [] if was_closed else self.flow.unpark()  # a passed trial lets the waiting tasks through
-        return out if job.open_chunks else out + self.flow.complete(job, stitch(job.finished), cached=False)
+        if not job.open_chunks:
+            return out + self.flow.complete(job, stitch(job.finished), cached=False)
+        return out + self._partial(job)
+
+    @staticmethod
+    def _partial(job: Job) -> list[Effect]:
+        """The text so far, when the parts done from the start on grew: users read long recordings as they go."""
+        chunks = job.audio.chunks if job.audio is not None else ()
+        pending = [t.chunk.offset for t in job.tasks if isinstance(t, (TranscribeTask, SplitTask))]
+        done = 0
+        for index, chunk in enumerate(chunks):
+            until = chunks[index + 1].offset if index + 1 < len(chunks) else float("inf")
+            if any(chunk.offset <= offset < until for offset in pending):
+                break
+            done = index + 1
+        if done <= job.delivered:
+            return []
+        job.delivered = done
+        until = chunks[done].offset if done < len(chunks) else float("inf")
+        ready = [(chunk, text) for chunk, text in job.finished if chunk.offset < until]
+        return [Emit(job.listener, Partial(job.id, stitch(ready), done, len(chunks)))]
 
     def _split(self, job: Job, task: Task, pieces: Any) -> list[Effect]:
         """A provider refused the chunk as too large: its pieces go out instead."""

@@ -81,6 +81,7 @@ class Job:
     submitted_at: float = 0.0
     last_error: TranshadesError | None = None
     waiting_told: bool = False
+    delivered: int = 0  # parts of the transcript already sent on as Partial, in order
 
     @property
     def id(self) -> str:

@@ -19,7 +19,7 @@ from ..errors import (
     UploadTooLarge,
 )
 from ..media import TelegramFile
-from ..messages import Completed, Failed, JobEvent, JobRequest, Queued, Stage, Waiting
+from ..messages import Completed, Failed, JobEvent, JobRequest, Partial, Queued, Stage, Waiting
 from ..transcript import Transcript
 
 _ERRORS: dict[str, type[TranshadesError]] = {cls.kind: cls for cls in (
@@ -49,6 +49,8 @@ def dump_event(event: JobEvent) -> str:
         data.update(type="stage", stage=event.stage, part=event.part, parts=event.parts, fraction=event.fraction)
     elif isinstance(event, Waiting):
         data.update(type="waiting", seconds=event.seconds, reason=event.reason)
+    elif isinstance(event, Partial):
+        data.update(type="partial", transcript=event.transcript.to_dict(), done=event.done, parts=event.parts)
     elif isinstance(event, Completed):
         data.update(type="completed", transcript=event.transcript.to_dict(), cached=event.cached)
     else:
@@ -67,6 +69,8 @@ def load_event(text: str) -> JobEvent:
         return Stage(job_id, data["stage"], data["part"], data["parts"], data["fraction"])
     if kind == "waiting":
         return Waiting(job_id, float(data["seconds"]), data["reason"])
+    if kind == "partial":
+        return Partial(job_id, Transcript.from_dict(data["transcript"]), int(data["done"]), int(data["parts"]))
     if kind == "completed":
         return Completed(job_id, Transcript.from_dict(data["transcript"]), bool(data["cached"]))
     return Failed(job_id, load_error(data["kind"], data["message"], data.get("retry_after")))

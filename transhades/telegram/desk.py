@@ -17,7 +17,7 @@ from pyrogram import enums, types
 
 from ..formats import render
 from ..media import TelegramFile
-from ..messages import Completed, Failed, JobEvent, JobRequest, Queued, Stage, Waiting
+from ..messages import Completed, Failed, JobEvent, JobRequest, Partial, Queued, Stage, Waiting
 from .actions import Action, StartJob
 from .commands import Commands
 from .gateway import media_of
@@ -61,6 +61,7 @@ class FrontDesk:
         self.username = rules.bot_username  # learnt from the session when the config does not say
         self.status_ids: dict[str, int] = {}
         self.status_requests = StatusRequests()  # /status requests waiting for their answers
+        self.partials: dict[str, Partial] = {}  # job id -> its text so far (long recordings)
         self.running: dict[int, set[str]] = {}  # user -> job ids
         self.recent_jobs: dict[int, deque[float]] = {}  # user -> when their last jobs came in (rate limit)
         self.marked_running: set[str] = set()
@@ -204,12 +205,14 @@ class FrontDesk:
         if self.journal is not None and isinstance(event, Stage) and route.job_id not in self.marked_running:
             self.marked_running.add(route.job_id)
             self.journal.running(route.job_id)
+        if isinstance(event, (Completed, Failed)):
+            self.partials.pop(route.job_id, None)
         if isinstance(event, Completed):
             self._completed(route, event)
         elif isinstance(event, Failed):
             self._failed(route, event)
         else:
-            text = progress_text(route.lang, event)
+            text = status_text(route.lang, event, self.partials, route.job_id)
             if text is not None:
                 self._status(route, text)
 
@@ -291,6 +294,28 @@ class FrontDesk:
         if whole is not None:
             self.outbox.put(Outgoing("text", whole["chat_id"],
                                      status_report(whole["lang"], whole["status"], whole["cache"], wall_now)))
+
+
+PARTIAL_CHARS = 3500  # of the text so far shown in the status message (Telegram allows 4096 in all)
+
+
+def status_text(lang: str, event: JobEvent, partials: dict[str, Partial], job_id: str) -> str | None:
+    """A running job's status message; once a long recording has text, the text so far stays in view."""
+    if isinstance(event, Partial):
+        partials[job_id] = event
+    partial = partials.get(job_id)
+    if partial is not None and (isinstance(event, Partial) or isinstance(event, Stage) and event.stage == "transcribing"):
+        return partial_text(lang, partial)
+    return progress_text(lang, event)
+
+
+def partial_text(lang: str, partial: Partial) -> str:
+    """The status message of a long recording while it runs: how far it is, and the latest of its text."""
+    text = partial.transcript.text.strip()
+    if len(text) > PARTIAL_CHARS:
+        tail = text[-PARTIAL_CHARS:]
+        text = "…" + tail[tail.find(" ") + 1:] if " " in tail else "…" + tail
+    return say(lang, "partial", done=partial.done, parts=partial.parts, text=text)
 
 
 def progress_text(lang: str, event: JobEvent) -> str | None:
