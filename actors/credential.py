@@ -79,4 +79,5 @@ class CredentialActor(WorkerActor):
     def _fetch(self, message: Download) -> None:
         progress = self.progress(message)
         target = workdir(self.temp_root, message.job_id) / "source"  # Telegram's file names never become paths
-        self.answer(message, lambda: download(self.gateway, message.media, target, self.max_bytes, progress))
+        self.answer(message, lambda: download(self.gateway, message.media, target, self.max_bytes, progress,
+                                              message.part))

@@ -55,7 +55,7 @@ def test_every_call_binds_to_the_real_method_signatures():
     bind(pyrogram.Client.send_message, **gw.send_text_kwargs(1, "hi", 9, [[("a", "b")]]))
     bind(pyrogram.Client.edit_message_text, **gw.edit_text_kwargs(1, 2, "hi", None))
     bind(pyrogram.Client.send_document, **gw.send_document_kwargs(1, "t.txt", b"x", "cap", 3))
-    bind(pyrogram.Client.stream_media, message="fid", offset=2)
+    bind(pyrogram.Client.stream_media, **gw.stream_kwargs(MEDIA, 2, 8))
     bind(pyrogram.Client.get_messages, chat_id=1, message_ids=2)
     bind(pyrogram.Client.answer_callback_query, callback_query_id="q", text=None)
     for method, argument in ((pyrogram.Client.resolve_peer, 1), (pyrogram.Client.invoke, object()),
@@ -125,7 +125,7 @@ def test_fake_gateway_offers_the_same_methods_as_the_real_one():
                                    errors.SlowmodeWait(value=45)])
 def test_every_kind_of_flood_becomes_a_quarantine_for_its_deadline(tmp_path, flood):
     class Flooding(FakeGateway):
-        def stream(self, media, offset_chunks=0):
+        def stream(self, media, offset_chunks=0, limit_chunks=0):
             raise flood
             yield b""
 

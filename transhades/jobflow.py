@@ -39,6 +39,7 @@ from .tasks import (
     PROVIDER_PREFIX,
     STEPS,
     Context,
+    DownloadRangeTask,
     DownloadTask,
     Job,
     LookupHashTask,
@@ -46,6 +47,7 @@ from .tasks import (
     Step,
     Task,
     TranscribeTask,
+    download_tasks,
     first_task,
     store_keys,
 )
@@ -144,6 +146,11 @@ class JobFlow:
     def task_progress(self, ticket: int, fraction: float) -> list[Effect]:
         task = self.tickets.get(ticket)
         fraction = max(0.0, min(1.0, fraction))
+        if isinstance(task, DownloadRangeTask):
+            job = self.jobs[task.job_id]
+            task.fraction = fraction
+            moving = sum(t.fraction for t in job.tasks if isinstance(t, DownloadRangeTask))
+            fraction = (job.ranges - job.ranges_left + moving) / job.ranges
         if isinstance(task, DownloadTask):
             job = self.jobs[task.job_id]
             return [Emit(job.listener, Stage(job.id, "downloading", fraction=fraction))]
@@ -192,7 +199,15 @@ class JobFlow:
 
     def start(self, job: Job, task: Task) -> list[Effect]:
         stage = STEPS[task.step].stage
-        return ([Emit(job.listener, Stage(job.id, stage))] if stage else []) + self.add(job, task)
+        out: list[Effect] = [Emit(job.listener, Stage(job.id, stage))] if stage else []
+        if not isinstance(task, DownloadTask):
+            return out + self.add(job, task)
+        tasks = download_tasks(job, len(self.placement.credential_members()))
+        job.ranges = job.ranges_left = len(tasks) if len(tasks) > 1 else 0
+        for each in tasks:
+            if job.id in self.jobs:
+                out += self.add(job, each)
+        return out
 
     def add(self, job: Job, task: Task) -> list[Effect]:
         job.tasks.append(task)

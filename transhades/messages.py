@@ -137,12 +137,14 @@ class StoreTranscript:
 
 @dataclass(frozen=True, slots=True)
 class Download:
-    """Fetch a Telegram file into the job's directory (resuming a partial file left by another credential)."""
+    """Fetch a Telegram file into the job's directory (resuming a partial file left by another credential), or
+    with ``part`` = (first 1 MiB chunk, chunks) one range of it, written at its place."""
 
     ticket: int
     reply_to: str
     job_id: str
     media: TelegramFile
+    part: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from .config import DispatcherConfig
 from .roster import Member, Roster
 from .routing import CredentialRouter, FlowMetrics, ProviderRouter
 from .tasks import (
+    DownloadRangeTask,
     DownloadTask,
     FingerprintTask,
     Job,
@@ -90,6 +91,10 @@ class Outcomes:
 
     def _downloaded(self, job: Job, task: Task, local: Any) -> list[Effect]:
         self.credentials.record(task.worker_name, True, self.now())
+        if isinstance(task, DownloadRangeTask):
+            job.ranges_left -= 1
+            if job.ranges_left:
+                return []  # the other ranges are still on their way
         job.local = local
         return self.flow.start(job, FingerprintTask(job.id))
 

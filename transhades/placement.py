@@ -91,9 +91,12 @@ class Placement:
                      if m.quarantined_until and m.quarantined_until > now]
         return min(deadlines) - now if deadlines else 0.0
 
+    def credential_members(self) -> list[Member]:
+        return [m for m in self.roster.members.values() if m.group.startswith(CREDENTIAL_PREFIX)]
+
     def _download(self) -> Decision:
         now = self.now()
-        credentials = [m for m in self.roster.members.values() if m.group.startswith(CREDENTIAL_PREFIX)]
+        credentials = self.credential_members()
         ready, paced = self.credentials.split_paced((m for m in credentials if m.free(now)), now)
         if ready:
             return Go(self.credentials.choose(ready, now))

@@ -82,6 +82,8 @@ class Job:
     last_error: TranshadesError | None = None
     waiting_told: bool = False
     delivered: int = 0  # parts of the transcript already sent on as Partial, in order
+    ranges: int = 0  # a large file fetched in ranges: how many, and how many are not done yet
+    ranges_left: int = 0
 
     @property
     def id(self) -> str:
@@ -137,6 +139,35 @@ class DownloadTask(Task):
     def message(self, job: Job, ticket: int, context: Context) -> Any:
         assert isinstance(job.request.media, TelegramFile), "only a Telegram file is downloaded"
         return Download(ticket, DISPATCHER, job.id, job.request.media)
+
+
+PART_BYTES = 1 << 20  # MTProto downloads a file in parts of 1 MiB; ranges are whole parts
+RANGE_PARTS = 8  # a large file is fetched in ranges of this many parts, by every session with room
+RANGES_ABOVE = 2 * RANGE_PARTS * PART_BYTES  # smaller files (a voice note) stay on one session
+
+
+@dataclass(eq=False)
+class DownloadRangeTask(DownloadTask):
+    """One range of a large file: ``count`` parts from part ``first``, written at their place in the file."""
+
+    first: int = field(default=0, kw_only=True)
+    count: int = field(default=0, kw_only=True)
+    fraction: float = field(default=0.0, kw_only=True)
+
+    def message(self, job: Job, ticket: int, context: Context) -> Any:
+        assert isinstance(job.request.media, TelegramFile), "only a Telegram file is downloaded"
+        return Download(ticket, DISPATCHER, job.id, job.request.media, (self.first, self.count))
+
+
+def download_tasks(job: Job, sessions: int) -> list[Task]:
+    """One download, or with several sessions and a large file, one task per range (the sessions pull them)."""
+    media = job.request.media
+    size = media.size if isinstance(media, TelegramFile) else 0
+    if sessions < 2 or size <= RANGES_ABOVE:
+        return [DownloadTask(job.id)]
+    parts = -(-size // PART_BYTES)
+    return [DownloadRangeTask(job.id, first=first, count=min(RANGE_PARTS, parts - first))
+            for first in range(0, parts, RANGE_PARTS)]
 
 
 @dataclass(eq=False)

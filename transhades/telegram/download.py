@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -31,10 +32,17 @@ def flood_seconds(error: errors.Flood) -> float:
 
 
 def download(gateway: Gateway, media: TelegramFile, target: Path, max_bytes: int,
-             progress: Callable[[float], None] | None = None) -> LocalFile:
+             progress: Callable[[float], None] | None = None, part: tuple[int, int] | None = None) -> LocalFile:
+    """The whole file, or with ``part`` = (first chunk, chunks) one range of it, written at its place in
+    ``target`` (the ranges of one file are fetched by several sessions at once)."""
+    if part is not None and media.size and part[0] * CHUNK >= max_bytes:
+        raise BadInput(f"is larger than the {max_bytes // 1_000_000} MB limit")
     for attempt in (1, 2):
         try:
-            _stream_to(gateway, media, target, max_bytes, progress)
+            if part is None:
+                _stream_to(gateway, media, target, max_bytes, progress)
+            else:
+                _range_to(gateway, media, target, part, progress)
             break
         except _STALE_REFERENCE:
             if attempt == 2:
@@ -44,19 +52,42 @@ def download(gateway: Gateway, media: TelegramFile, target: Path, max_bytes: int
                 media = gateway.refresh(media)
             except errors.Flood as error:
                 raise RateLimited(f"{gateway.name}: FloodWait {flood_seconds(error):g} s", flood_seconds(error)) from None
-        except errors.Flood as error:
-            seconds = flood_seconds(error)
-            raise RateLimited(f"{gateway.name}: {error.__class__.__name__} {seconds:g} s", seconds) from None
-        except (errors.MessageIdInvalid, errors.MessageEmpty):
-            raise BadInput("the message with this media no longer exists") from None
-        except errors.RPCError as error:
-            raise ProviderUnavailable(f"{gateway.name}: Telegram answered {error.__class__.__name__}") from None
-        except (OSError, TimeoutError) as error:
-            raise ProviderUnavailable(f"{gateway.name}: download interrupted ({error.__class__.__name__})") from None
+        except (errors.RPCError, OSError, TimeoutError) as error:
+            raise _in_our_terms(gateway.name, error) from None
     size = target.stat().st_size
-    if media.size and size != media.size:
+    if part is None and media.size and size != media.size:
         raise ProviderUnavailable(f"{gateway.name}: got {size} of {media.size} bytes")
     return LocalFile(str(target))
+
+
+def _in_our_terms(session: str, error: Exception) -> Exception:
+    if isinstance(error, errors.Flood):
+        seconds = flood_seconds(error)
+        return RateLimited(f"{session}: {error.__class__.__name__} {seconds:g} s", seconds)
+    if isinstance(error, (errors.MessageIdInvalid, errors.MessageEmpty)):
+        return BadInput("the message with this media no longer exists")
+    if isinstance(error, errors.RPCError):
+        return ProviderUnavailable(f"{session}: Telegram answered {error.__class__.__name__}")
+    return ProviderUnavailable(f"{session}: download interrupted ({error.__class__.__name__})")
+
+
+def _range_to(gateway: Gateway, media: TelegramFile, target: Path, part: tuple[int, int],
+              progress: Callable[[float], None] | None) -> None:
+    first, count = part
+    expected = min(count * CHUNK, max(0, media.size - first * CHUNK)) if media.size else count * CHUNK
+    descriptor = os.open(target, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        at, written = first * CHUNK, 0
+        for block in gateway.stream(media, first, count):
+            os.pwrite(descriptor, block, at)
+            at += len(block)
+            written += len(block)
+            if progress and expected:
+                progress(min(1.0, written / expected))
+    finally:
+        os.close(descriptor)
+    if media.size and written != expected:
+        raise ProviderUnavailable(f"{gateway.name}: got {written} of {expected} bytes of part {first}")
 
 
 def _stream_to(gateway: Gateway, media: TelegramFile, target: Path, max_bytes: int,

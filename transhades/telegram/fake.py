@@ -41,7 +41,9 @@ class FakeTelegram:
         self.files: dict[str, bytes] = {}  # file_unique_id -> content
         self.file_ids: dict[str, str] = {}  # current file_id per file_unique_id
         self.expired: set[str] = set()  # file_ids whose reference has expired
-        self.bytes_per_second = bytes_per_second
+        self.bytes_per_second = bytes_per_second  # per stream
+        self.session_bytes_per_second: float | None = None  # per session, shared by its concurrent streams
+        self._session_free: dict[str, float] = {}
         self.sent: list[Sent] = []
         self.logins: Counter[str] = Counter()
         self.downloads: Counter[str] = Counter()  # credential -> stream calls
@@ -67,6 +69,16 @@ class FakeTelegram:
         self.lock = threading.Lock()
         self._ids = itertools.count(1000)
         self.bot = types.User(id=42, is_bot=True, first_name="transhades", username="transhades_bot")
+
+    def pace(self, session: str, size: int) -> None:
+        """A session's own bandwidth: its concurrent streams share it, as one MTProto connection's would."""
+        if not self.session_bytes_per_second:
+            return
+        with self.lock:
+            start = max(time.monotonic(), self._session_free.get(session, 0.0))
+            done = start + size / self.session_bytes_per_second
+            self._session_free[session] = done
+        time.sleep(max(0.0, done - time.monotonic()))
 
     # -------------------------------------------------------------------------------------- building updates
 
@@ -193,7 +205,7 @@ class FakeGateway:
         if wait is not None:
             raise errors.FloodWait(value=wait)
 
-    def stream(self, media: TelegramFile, offset_chunks: int = 0) -> Iterator[bytes]:
+    def stream(self, media: TelegramFile, offset_chunks: int = 0, limit_chunks: int = 0) -> Iterator[bytes]:
         world = self.world
         with world.lock:
             world.downloads[self.name] += 1
@@ -215,12 +227,14 @@ class FakeGateway:
             world.streaming[self.name] += 1
             world.most_streaming[self.name] = max(world.most_streaming[self.name], world.streaming[self.name])
         try:
-            for number, start in enumerate(range(offset_chunks * CHUNK, len(data), CHUNK)):
+            end = len(data) if not limit_chunks else min(len(data), (offset_chunks + limit_chunks) * CHUNK)
+            for number, start in enumerate(range(offset_chunks * CHUNK, end, CHUNK)):
                 if after is not None and number == after:
                     self._flood(queue)
                 block = data[start:start + CHUNK]
                 if world.bytes_per_second:
                     time.sleep(len(block) / world.bytes_per_second)
+                world.pace(self.name, len(block))
                 yield block
             world.timeline.append(("done", self.name, media.file_unique_id, time.monotonic()))
         finally:

@@ -38,8 +38,8 @@ class Gateway(Protocol):
 
     def stop(self) -> None: ...
 
-    def stream(self, media: TelegramFile, offset_chunks: int = 0) -> Iterator[bytes]:
-        """The file's bytes in 1 MiB chunks, from chunk ``offset_chunks`` on."""
+    def stream(self, media: TelegramFile, offset_chunks: int = 0, limit_chunks: int = 0) -> Iterator[bytes]:
+        """The file's bytes in 1 MiB chunks, from chunk ``offset_chunks`` on (``limit_chunks`` of them; 0: all)."""
 
     def refresh(self, media: TelegramFile) -> TelegramFile:
         """Fetch the message again for a fresh file reference."""
@@ -73,6 +73,11 @@ def client_kwargs(name: str, api_id: int, api_hash: str, bot_token: str, workdir
     if in_database:  # the session lives in the database (database_url), not in a file on this machine
         kwargs.update(in_memory=True, session_string=session_string)
     return kwargs
+
+
+def stream_kwargs(media: TelegramFile, offset_chunks: int, limit_chunks: int) -> dict[str, Any]:
+    """MTProto's file download works in 1 MiB parts: ``offset`` and ``limit`` count them."""
+    return {"message": media.file_id, "offset": offset_chunks, "limit": limit_chunks}
 
 
 def keyboard(buttons: Buttons | None) -> Any:
@@ -231,8 +236,9 @@ class KurigramGateway:
             self._loop.call_soon_threadsafe(self._loop.stop)
         self.client = None
 
-    def stream(self, media: TelegramFile, offset_chunks: int = 0) -> Iterator[bytes]:
-        generator = self._call(lambda: self._method("stream_media")(message=media.file_id, offset=offset_chunks))
+    def stream(self, media: TelegramFile, offset_chunks: int = 0, limit_chunks: int = 0) -> Iterator[bytes]:
+        generator = self._call(lambda: self._method("stream_media")(**stream_kwargs(media, offset_chunks,
+                                                                                     limit_chunks)))
         while True:
             try:
                 yield self._call(generator.__anext__)
