@@ -24,6 +24,7 @@ from actors.dispatcher import DispatcherActor
 from actors.provider import ProviderActor
 from actors.supervisor import Supervisor
 from transhades import audio as audio_lib
+from transhades.arrivals import Arrivals
 from transhades import redaction
 from transhades.breaker import ProviderBreaker
 from transhades.cache import open_store
@@ -161,14 +162,15 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
                                                                              cluster_status),
                           shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE),
                 bot_spec(config, registry, gateways, clock, shutdown, faults)]
-    specs = worker_specs(config, registry, temp_root, provider_factory, preparer, faults)
+    arrivals = Arrivals()  # a large download's ranges as they land, for the preparation that reads it meanwhile
+    specs = worker_specs(config, registry, temp_root, provider_factory, preparer, faults, arrivals)
     if telegram:
         assert gateway_factory is not None
         specs += telegram_specs(config, registry, gateways, gateway_factory, temp_root, shutdown, faults,
                                 receiving=role == "all")
     specs.append(ChildSpec(DISPATCHER, DISPATCHER, lambda m: DispatcherActor.start(
         DISPATCHER, m, registry, flow, lambda job_id: audio_lib.discard(temp_root, job_id), on_alert, faults=faults,
-        clock=clock),
+        clock=clock, arrivals=arrivals),
         shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE))
     if telegram and role == "all":
         specs.append(bot_spec(config, registry, gateways, clock, shutdown, faults))
@@ -176,7 +178,7 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
 
 
 def worker_specs(config: Config, registry: Registry, temp_root: Path, provider_factory: ProviderFactory,
-                 preparer: Any, faults: Any) -> list[ChildSpec]:
+                 preparer: Any, faults: Any, arrivals: Arrivals | None = None) -> list[ChildSpec]:
     """The cache, the audio workers and one actor per provider instance."""
     data_dir = Path(config.data_dir)
     a = config.audio
@@ -188,7 +190,8 @@ def worker_specs(config: Config, registry: Registry, temp_root: Path, provider_f
         CACHE, m, registry, lambda: open_store(config.cache), faults), shutdown_seconds=shutdown)]
     for i in range(1, config.audio.workers + 1):
         name = f"audio-{i}"
-        specs.append(ChildSpec(name, AUDIO, lambda m, n=name: AudioActor.start(n, m, registry, preparer, faults),
+        specs.append(ChildSpec(name, AUDIO, lambda m, n=name: AudioActor.start(n, m, registry, preparer, faults,
+                                                                               arrivals),
                                shutdown_seconds=shutdown))
     for provider in config.enabled_providers:
         for i in range(1, provider.instances + 1):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from transhades.arrivals import Arrivals
 from transhades.audio import AudioPreparer
 from transhades.messages import Fingerprint, PrepareAudio, SplitChunk
 
@@ -13,16 +14,18 @@ from .base import ExitMonitor, WorkerActor
 
 class AudioActor(WorkerActor):
     def __init__(self, name: str, monitor: ExitMonitor, registry: Any, preparer: AudioPreparer,
-                 faults: Any = None) -> None:
+                 faults: Any = None, arrivals: Arrivals | None = None) -> None:
         super().__init__(name, monitor, registry, faults)
         self.preparer = preparer
+        self.arrivals = arrivals or Arrivals()
 
     def receive(self, message: Any) -> Any:
         if isinstance(message, Fingerprint):
             self.answer(message, lambda: self.preparer.fingerprint(Path(message.media.path)))
         elif isinstance(message, PrepareAudio):
-            self.answer(message, lambda: self.preparer.prepare(message.job_id, Path(message.media.path),
-                                                               message.max_chunk_bytes))
+            path = Path(message.media.path)  # type: ignore[union-attr]
+            source = self.arrivals.blocks(message.job_id, path) if message.follow else path
+            self.answer(message, lambda: self.preparer.prepare(message.job_id, source, message.max_chunk_bytes))
         elif isinstance(message, SplitChunk):
             self.answer(message, lambda: self.preparer.split(message.chunk))
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
+from transhades.effects import Arrived
 from transhades.jobflow import Alert, Emit, JobFlow, Quarantine, ReleaseJob, Send, WakeUp
 from transhades.messages import (
     CancelJob,
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 class DispatcherActor(SupervisedActor):
     def __init__(self, name: str, monitor: ExitMonitor, registry: Registry, flow: JobFlow,
                  release: Callable[[str], None], alert: Callable[[str], None] | None = None,
-                 supervisor: str = "supervisor", faults: Any = None, clock: Any = None) -> None:
+                 supervisor: str = "supervisor", faults: Any = None, clock: Any = None, arrivals: Any = None) -> None:
         super().__init__(name, monitor)
         self.faults = faults  # transhades simulate: crash on a job's message now and then
         self.keeper = flow
@@ -45,6 +46,7 @@ class DispatcherActor(SupervisedActor):
         self.alert = alert or (lambda text: None)
         self.supervisor = supervisor
         self.clock = clock  # for wake-ups; without one (tests of other things) nothing is paced
+        self.arrivals = arrivals  # where the audio preparation that reads a download learns what has landed
 
     def log_fields(self, message: Any) -> tuple[str | None, Any]:
         task = self.flow.tickets.get(getattr(message, "ticket", None))
@@ -101,7 +103,12 @@ class DispatcherActor(SupervisedActor):
             elif isinstance(effect, Quarantine):
                 self.registry.tell(self.supervisor, QuarantineGroup(effect.group, effect.seconds, effect.reason))
             elif isinstance(effect, ReleaseJob):
+                if self.arrivals is not None:
+                    self.arrivals.forget(effect.job_id)
                 self.release(effect.job_id)
+            elif isinstance(effect, Arrived):
+                if self.arrivals is not None:
+                    self.arrivals.arrived(effect.job_id, effect.size, effect.first, effect.count)
             elif isinstance(effect, WakeUp):
                 if self.clock is not None:  # by name: a restarted dispatcher still gets it
                     self.clock.call_later(effect.seconds, lambda: self.registry.tell(self.name, Wake()))

@@ -14,9 +14,9 @@ from transhades.messages import (
     Fingerprint,
     JobRequest,
     LookupTranscript,
-    MemberView,
     PrepareAudio,
     Stage,
+    Transcribe,
     Waiting,
 )
 
@@ -216,3 +216,77 @@ def test_downloads_per_minute_paces_each_credential_and_wakes_when_a_slot_is_due
     d.clock.advance(1)
     d.apply(d.flow.tick())
     assert d.take(Download).message.job_id == "j3"
+
+
+# ------------------------------------------------------------------------------- a large file: ranges, converted meanwhile
+
+
+def submit_large(d: Driver, job_id: str = "big", mib: int = 20) -> TelegramFile:
+    media = TelegramFile(100, 99, "fid-big", "AgADbig", mib << 20, "video", "video/mp4", 600.0)
+    d.apply(d.flow.submit(JobRequest(job_id, "u1", media, source_key="tg:AgADbig"), d.events.append))
+    d.done(d.take(LookupTranscript), None)
+    return media
+
+
+def ranges_sent(d: Driver) -> list:
+    return [s for s in list(d.sent) if isinstance(s.message, Download)]
+
+
+def test_a_large_file_is_prepared_while_it_downloads_and_its_audio_waits_for_the_cache_by_hash():
+    from transhades.effects import Arrived
+    from test_jobflow import audio as audio_of
+
+    d = Driver(limits=DispatcherConfig(5, 5, 2))
+    d.flow.roster.slot_counts["credential:"] = 4
+    credentials(d, "API-1", "API-2")
+    submit_large(d)
+    parts = ranges_sent(d)
+    assert sorted(p.message.part for p in parts) == [(0, 8), (8, 8), (16, 4)]
+    first = next(p for p in parts if p.message.part == (0, 8))
+    d.sent.remove(first)
+    d.done(first, LocalFile("/tmp/big/source"))
+    assert Arrived("big", 20 << 20, 0, 8) in d.other
+    early = d.take(PrepareAudio)
+    assert early.message.follow is True and early.message.media == LocalFile("/tmp/big/source"), \
+        "preparation starts with the first range, reading the file as it lands"
+    d.done(early, audio_of("big"))  # it may finish before the download is verified and looked up
+    for p in [p for p in parts if p is not first]:
+        d.sent.remove(p)
+        d.done(p, LocalFile("/tmp/big/source"))
+    d.done(d.take(Fingerprint), "abc")
+    d.done(d.take(LookupTranscript), None)
+    assert not [s for s in d.sent if isinstance(s.message, PrepareAudio)], "not prepared twice"
+    d.done(d.take(Transcribe), transcript("the lecture"))
+    assert isinstance(d.finals()[0], Completed)
+
+
+def test_a_file_that_cannot_be_read_while_downloading_is_prepared_from_disk_afterwards():
+    from transhades.errors import BadInput
+
+    d = Driver(limits=DispatcherConfig(5, 5, 2))
+    credentials(d, "API-1", "API-2")
+    submit_large(d)
+    for p in ranges_sent(d):
+        d.sent.remove(p)
+        d.done(p, LocalFile("/tmp/big/source"))
+    early = d.take(PrepareAudio)
+    assert early.message.follow
+    d.fail(early, BadInput("moov atom not found"))  # an mp4 whose index is at its end
+    assert not d.finals(), "not a failed job: the file is prepared again once whole"
+    d.done(d.take(Fingerprint), "abc")
+    d.done(d.take(LookupTranscript), None)
+    again = d.take(PrepareAudio)
+    assert again.message.follow is False
+
+
+def test_a_cache_hit_by_hash_answers_without_waiting_for_the_preparation():
+    d = Driver(limits=DispatcherConfig(5, 5, 2))
+    credentials(d, "API-1", "API-2")
+    submit_large(d)
+    for p in ranges_sent(d):
+        d.sent.remove(p)
+        d.done(p, LocalFile("/tmp/big/source"))
+    d.take(PrepareAudio)  # still running
+    d.done(d.take(Fingerprint), "abc")
+    d.done(d.take(LookupTranscript), transcript("seen before"))
+    assert d.finals()[0].transcript.text == "seen before"

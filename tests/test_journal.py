@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import logging
-import time
 
-import pytest
-from pyrogram import errors
 
 from transhades.media import TelegramFile
 from transhades.messages import Drain, GetStatus, JobRequest

@@ -6,7 +6,6 @@ import io
 import json
 import logging
 
-import pykka
 import pytest
 
 from actors.base import ExitMonitor, SupervisedActor

@@ -212,11 +212,11 @@ def test_malformed_json_is_unavailable_not_a_crash(serve, chunk):
 
 
 def test_request_log_shows_status_and_bytes_but_never_the_key(serve, chunk, caplog):
-    server = serve(Reply(401, openai_error(f"Invalid API Key")))
+    server = serve(Reply(401, openai_error("Invalid API Key")))
     caplog.set_level(logging.DEBUG)
     with pytest.raises(ProviderRejectedKey):
         groq(server).transcribe(chunk, None)
-    assert f"provider=groq status=401" in caplog.text and f"bytes={chunk.size}" in caplog.text
+    assert "provider=groq status=401" in caplog.text and f"bytes={chunk.size}" in caplog.text
     assert KEY not in caplog.text
 
 

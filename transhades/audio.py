@@ -446,3 +446,5 @@ def _feed(process: subprocess.Popen, blocks: Iterable[bytes]) -> None:
         process.stdin.close()
     except (BrokenPipeError, ValueError, OSError):
         pass
+    except Exception:  # the source gave up (the job ended while it downloaded): ffmpeg must not wait for more
+        process.kill()

@@ -48,4 +48,15 @@ class Alert:
     text: str
 
 
-Effect = Send | Emit | Quarantine | ReleaseJob | Alert | WakeUp
+@dataclass(frozen=True, slots=True)
+class Arrived:
+    """A range of a large download is on disk (parts ``first`` to ``first + count - 1`` of a ``size``-byte file):
+    the audio preparation reading the file while it downloads may go on."""
+
+    job_id: str
+    size: int
+    first: int
+    count: int
+
+
+Effect = Send | Emit | Quarantine | ReleaseJob | Alert | WakeUp | Arrived

@@ -161,6 +161,7 @@ class PrepareAudio:
     job_id: str
     media: Media
     max_chunk_bytes: int | None = None
+    follow: bool = False  # read the file as its ranges arrive (the download is still going on)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol
 
-from .effects import Alert, Effect, Emit
+from .effects import Alert, Arrived, Effect, Emit
 from .errors import BadInput, ProviderRejectedKey, ProviderUnavailable, RateLimited, TranshadesError, UploadTooLarge
 from .messages import Failed, Partial, Stage
 from .config import DispatcherConfig
@@ -87,22 +87,37 @@ class Outcomes:
         if isinstance(task, LookupSourceTask):
             return self.flow.start(job, fetch_or_fingerprint(job))
         self.metrics.count("cache_misses")
+        job.missed = True
+        if job.early == "done":  # prepared while downloading, already
+            return self._prepared(job, task, job.early_audio)
+        if job.early == "running":
+            return []  # it comes when the preparation that reads the download is done
         return self.flow.start(job, PrepareTask(job.id))
 
     def _downloaded(self, job: Job, task: Task, local: Any) -> list[Effect]:
         self.credentials.record(task.worker_name, True, self.now())
+        out: list[Effect] = []
         if isinstance(task, DownloadRangeTask):
+            out.append(Arrived(job.id, job.request.media.size, task.first, task.count))  # type: ignore[union-attr]
+            if not job.early:  # convert while downloading: preparation reads the ranges in order as they land
+                job.local, job.early = local, "running"
+                out += self.flow.add(job, PrepareTask(job.id, follow=True))
             job.ranges_left -= 1
             if job.ranges_left:
-                return []  # the other ranges are still on their way
+                return out  # the other ranges are still on their way
         job.local = local
-        return self.flow.start(job, FingerprintTask(job.id))
+        return out + self.flow.start(job, FingerprintTask(job.id))
 
     def _fingerprinted(self, job: Job, task: Task, sha256: Any) -> list[Effect]:
         job.sha256 = str(sha256)
         return self.flow.start(job, LookupHashTask(job.id))
 
     def _prepared(self, job: Job, task: Task, audio: Any) -> list[Effect]:
+        if isinstance(task, PrepareTask) and task.follow:
+            job.early = "done"
+            if not job.missed:  # the cache by hash may still answer: keep it until then
+                job.early_audio = audio
+                return []
         job.audio = audio
         job.open_chunks = len(audio.chunks)
         out: list[Effect] = [Emit(job.listener, Stage(job.id, "transcribing", 1, len(audio.chunks), 0.0))]
@@ -155,6 +170,10 @@ class Outcomes:
     def _failed(self, task: Task, error: TranshadesError) -> list[Effect]:
         job = self.flow.jobs[task.job_id]
         job.last_error = error
+        if isinstance(task, PrepareTask) and task.follow:  # e.g. an mp4 that cannot be read from the start
+            job.tasks.remove(task)
+            job.early = "failed"
+            return self.flow.start(job, PrepareTask(job.id)) if job.missed else []
         if isinstance(task, SplitTask):  # cannot cut it smaller: the whole chunk goes to another provider instead
             return self.flow.place(self.flow.swap(job, task, TranscribeTask(job.id, chunk=task.chunk, tried=task.tried)))
         if isinstance(error, BadInput):

@@ -84,6 +84,9 @@ class Job:
     delivered: int = 0  # parts of the transcript already sent on as Partial, in order
     ranges: int = 0  # a large file fetched in ranges: how many, and how many are not done yet
     ranges_left: int = 0
+    early: str = ""  # preparation started while downloading: running | done | failed
+    early_audio: PreparedAudio | None = None  # its result, until the cache by hash has missed
+    missed: bool = False  # the cache by hash missed: the job needs the audio
 
     @property
     def id(self) -> str:
@@ -189,9 +192,11 @@ class LookupHashTask(Task):
 @dataclass(eq=False)
 class PrepareTask(Task):
     step = Step.PREPARE
+    follow: bool = field(default=False, kw_only=True)  # started while the file still downloads
 
     def message(self, job: Job, ticket: int, context: Context) -> Any:
-        return PrepareAudio(ticket, DISPATCHER, job.id, job.local or job.request.media, context.max_chunk_bytes)
+        return PrepareAudio(ticket, DISPATCHER, job.id, job.local or job.request.media, context.max_chunk_bytes,
+                            self.follow)
 
 
 @dataclass(eq=False)
