@@ -559,3 +559,27 @@ def test_the_text_so_far_is_sent_as_soon_as_the_parts_from_the_start_are_done_an
     d.done(sends[2], chunk_text(2))
     assert len([e for e in d.events if isinstance(e, Partial)]) == 1, "the last part completes, no partial"
     assert d.finals()[0].transcript.text == "part0 part1 part2"
+
+
+def test_a_part_that_fails_is_retried_while_the_parts_before_it_are_delivered_and_the_whole_stays_in_order():
+    from transhades.messages import Partial
+
+    d = Driver(limits=DispatcherConfig(5, 5, 2), instances=3)
+    d.submit("j1")
+    d.done(d.take(Fingerprint), "abc")
+    d.done(d.take(LookupTranscript), None)
+    d.done(d.take(PrepareAudio), audio("j1", chunks=3))
+    sends = {s.message.chunk.index: s for s in [d.take(Transcribe) for _ in range(3)]}
+
+    def said(n: int) -> Transcript:
+        return Transcript(f"part{n}", "en", 10.0, "groq", (Segment(0.0, 2.0, f"part{n}"),))
+
+    d.done(sends[0], said(0))
+    assert [(p.done, p.transcript.text) for p in d.events if isinstance(p, Partial)] == [(1, "part0")]
+    d.fail(sends[1], ProviderUnavailable("502 bad gateway"))
+    d.done(sends[2], said(2))
+    assert len([p for p in d.events if isinstance(p, Partial)]) == 1, "part 3 waits for part 2"
+    retry = d.take(Transcribe)
+    assert retry.message.chunk.index == 1 and retry.to != sends[1].to, "the failed part went elsewhere"
+    d.done(retry, said(1))
+    assert d.finals()[0].transcript.text == "part0 part1 part2"

@@ -251,6 +251,8 @@ class AudioPreparer:
             if info.duration is not None and info.duration > self.max_duration:
                 raise BadInput(self._too_long(info.duration))
             input_spec = str(source)
+            if self._as_is(info):
+                return self._unconverted(source, info)
         else:
             feed, input_spec = source, "pipe:0"
         codec = self._codec_for(info.duration if feed is None else None)
@@ -275,6 +277,19 @@ class AudioPreparer:
         else:
             chunks = tuple(self._cut_spans(target, spans, max_chunk_bytes, content_type))
         return PreparedAudio(str(target), duration, size, content_type, chunks)
+
+    def _as_is(self, info: MediaInfo) -> bool:
+        """For the local model alone (codec wav), a recording with one audio track that needs no cutting is read
+        by the model straight from the file: converting it first would only cost time."""
+        return (self.codec == "wav" and info.audio_streams == 1 and not info.has_video and info.duration is not None
+                and 0.05 < info.duration <= (self.chunk_seconds or float("inf")))
+
+    @staticmethod
+    def _unconverted(source: Path, info: MediaInfo) -> PreparedAudio:
+        size = source.stat().st_size
+        duration = float(info.duration or 0.0)
+        chunk = AudioChunk(0, str(source), 0.0, duration, size, "application/octet-stream")
+        return PreparedAudio(str(source), duration, size, chunk.content_type, (chunk,))
 
     def _codec_for(self, duration: float | None) -> str:
         """PCM only when the whole recording surely fits the job's disk allowance; a compact codec otherwise."""

@@ -163,10 +163,11 @@ class DownloadRangeTask(DownloadTask):
 
 
 def download_tasks(job: Job, sessions: int) -> list[Task]:
-    """One download, or with several sessions and a large file, one task per range (the sessions pull them)."""
+    """One download for a small file; a large one is one task per range, pulled by every session with room (and
+    read by the audio preparation as the ranges land, even with a single session)."""
     media = job.request.media
     size = media.size if isinstance(media, TelegramFile) else 0
-    if sessions < 2 or size <= RANGES_ABOVE:
+    if sessions < 1 or size <= RANGES_ABOVE:
         return [DownloadTask(job.id)]
     parts = -(-size // PART_BYTES)
     return [DownloadRangeTask(job.id, first=first, count=min(RANGE_PARTS, parts - first))
