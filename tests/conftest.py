@@ -60,12 +60,12 @@ def tone(ffmpeg: str, tmp_path: Path) -> Path:
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = 180) -> subprocess.CompletedProcess:
+            timeout: float = 180, stdin: str | None = None) -> subprocess.CompletedProcess:
     full_env = {**os.environ, **(env or {})}
     exe = shutil.which("transhades")
     command = [exe] if exe else [sys.executable, "-m", "transhades.cli"]
     return subprocess.run([*command, *args], cwd=cwd, env=full_env, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, input=stdin)
 
 
 @pytest.fixture

@@ -48,7 +48,8 @@ def test_a_bot_on_postgres_moves_to_a_new_machine_and_forgets_nothing(tmp_path, 
     second = Bot(tmp_path / "machine-2", Script(), world=first.world, database_url=postgres_url)  # a fresh disk
     try:
         second.voice(tone_bytes)
-        wait_for(lambda: second.script.languages, what="the second machine to transcribe")
+        wait_for(lambda: len([t for t in second.texts() if "by alpha" in t]) >= 2, what="the second transcript")
+        wait_for(second.tree.quiet, what="the second machine to have nothing left to do")
         assert second.script.languages == ["id"], "the user's language setting moved with the database"
         assert len([t for t in second.texts() if "by alpha" in t]) == 2, "one transcript per note, none again"
     finally:

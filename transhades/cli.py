@@ -88,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", help="config file (default: $TRANSHADES_CONFIG, ./config.yaml, embedded)")
     t.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
 
+    h = sub.add_parser("chat", help="talk to the whole bot from a terminal, against a simulated Telegram")
+    h.add_argument("--config", help="config file (default: $TRANSHADES_CONFIG, ./config.yaml, embedded)")
+    h.add_argument("--user", type=int, default=1, help="the Telegram user id you are (default 1)")
+    h.add_argument("--language", default="en", help="your Telegram language code (default en)")
+    h.add_argument("--json", action="store_true", help="one JSON object per line")
+    h.add_argument("--out", help="where the documents the bot sends are written (default: a temporary folder)")
+
     c = sub.add_parser("check-config", help="validate the config and print the actor tree")
     c.add_argument("--config")
 
@@ -123,26 +130,20 @@ def main(argv: list[str] | None = None) -> int:
     quiet = logging.ERROR if args.command in ("transcribe", "bench", "simulate") else logging.WARNING
     level = quiet if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
     redactor = logs.setup(level)
+    if args.command in ("bench", "simulate") and args.verbose == 0:
+        logging.getLogger("pykka").setLevel(logging.CRITICAL)  # their crashes are on purpose
+    commands = {
+        "check-config": lambda: check_config(args, sys.stdout),
+        "transcribe": lambda: _transcribe_command(args, redactor),
+        "bench": lambda: bench(args),
+        "simulate": lambda: simulate(args),
+        "chat": lambda: chat(args),
+        # the tree's modules load after the stop handlers are in place
+        "run": lambda: service.main(args.config, args.verbose, _start_tree, _kurigram_gateways, args.role),
+    }
     try:
-        if args.command == "check-config":
-            return check_config(args, sys.stdout)
-        if args.command == "transcribe":
-            cfg = load_config(args.config, allow_embedded=True)
-            redactor.add(cfg.secrets())
-            return transcribe(cfg, args, sys.stdout, sys.stderr)
-        if args.command == "bench":
-            if args.verbose == 0:
-                logging.getLogger("pykka").setLevel(logging.CRITICAL)  # the chaos run's crashes are on purpose
-            return bench(args)
-        if args.command == "simulate":
-            if args.verbose == 0:
-                logging.getLogger("pykka").setLevel(logging.CRITICAL)  # the crashes are on purpose
-            return simulate(args)
-        if args.command == "run":
-            import supervisor
-
-            return service.main(args.config, args.verbose, supervisor.start_tree, supervisor.kurigram_gateways,
-                                args.role)
+        if args.command in commands:
+            return commands[args.command]()
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -276,6 +277,33 @@ def _simulation_table(result: dict[str, Any]) -> str:
         lines.append(f"{key:24} " + ", ".join(f"{p} {'n/a' if v is None else f'{v:.1f}'}"
                                               for p, v in result[key].items()))
     return "\n".join(lines)
+
+
+def _transcribe_command(args: argparse.Namespace, redactor: Any) -> int:
+    cfg = load_config(args.config, allow_embedded=True)
+    redactor.add(cfg.secrets())
+    return transcribe(cfg, args, sys.stdout, sys.stderr)
+
+
+def chat(args: argparse.Namespace) -> int:
+    from . import chat as chat_lib
+
+    if args.verbose == 0:
+        logging.getLogger().setLevel(logging.WARNING)  # the conversation, not the bot's log
+    return chat_lib.run(load_config(args.config, allow_embedded=True), _start_tree, sys.stdin, sys.stdout,
+                        sys.stderr, args.user, args.language, args.json, Path(args.out) if args.out else None)
+
+
+def _start_tree(*args: Any, **kwargs: Any) -> Any:
+    import supervisor
+
+    return supervisor.start_tree(*args, **kwargs)
+
+
+def _kurigram_gateways(cfg: Config) -> Any:
+    import supervisor
+
+    return supervisor.kurigram_gateways(cfg)
 
 
 # ------------------------------------------------------------------------------------------------ bench
