@@ -241,8 +241,11 @@ def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Cloc
     outbox = Outbox(tg.send_interval_seconds, tg.edit_interval_seconds, tg.send_per_second)
     database = config.database_url  # PostgreSQL when set; SQLite files under data_dir otherwise
     journal = Journal(database or data_dir / "journal.sqlite3", tg.journal_keep_hours * 3600, clock.wall)
+    from transhades.telegram.history import History
+
+    history = History(database or data_dir / "history.sqlite3", config.history.keep_days, clock.wall)
     desk = FrontDesk(rules, UserSettings(database or data_dir / "users.sqlite3"), outbox, clock.now,
-                     tg.status_delay_seconds, journal)  # outlives bot restarts
+                     tg.status_delay_seconds, journal, history)  # outlives bot restarts
     sender = CREDENTIAL_PREFIX + tg.credentials[0].name
     return ChildSpec(BOT, BOT, lambda m: BotActor.start(BOT, m, registry, gateways, desk, sender, clock, faults),
                      shutdown_seconds=shutdown)

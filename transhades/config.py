@@ -160,6 +160,11 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True)
+class HistoryConfig:
+    keep_days: float = setting(30.0, minimum=0, maximum=3650)  # each user's transcripts, for /history; 0: none
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     format: str = setting("plain", choices=("plain", "json"))  # one line per record on stdout
     level: str = setting("info", choices=("debug", "info", "warning", "error"))
@@ -178,6 +183,7 @@ class Config:
     logging: LoggingConfig = setting(LoggingConfig())
     languages: tuple[str, ...] = setting(())  # what auto-detection may choose among; empty: any language
     cluster: ClusterConfig = setting(ClusterConfig())
+    history: HistoryConfig = setting(HistoryConfig())
     database_url: str | None = setting(None, secret=True)  # or DATABASE_URL: PostgreSQL for journal, settings, sessions
     source: str | None = derived()
 
@@ -448,6 +454,7 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     http, logging_config = section("http", HttpConfig), section("logging", LoggingConfig)
     languages = _languages(expand(top.data.get("languages"), env, missing), problems)
     cluster = section("cluster", ClusterConfig)
+    history = section("history", HistoryConfig)
     if not cluster.redis_url and env.get("TRANSHADES_REDIS_URL"):
         cluster = replace(cluster, redis_url=env["TRANSHADES_REDIS_URL"])
     if cluster.redis_url and not re.match(r"rediss?://", cluster.redis_url):
@@ -458,7 +465,7 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     if problems:
         raise ConfigError(problems)
     return Config(providers, cache, dispatcher, supervision, audio, data_dir, telegram, http, logging_config,
-                  languages, cluster, database_url, source)
+                  languages, cluster, history, database_url, source)
 
 
 def _database_url(value: Any, env: Mapping[str, str], problems: list[str]) -> str | None:

@@ -4,6 +4,7 @@ handlers; the desk hands each command here after its access check."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -12,7 +13,7 @@ from pyrogram import types
 from .actions import Action, AskStatus, CancelJobs
 from .outbox import Outbox, Outgoing
 from .settings import FORMATS, UserSettings
-from .texts import language_of, say
+from .texts import duration_words, language_of, say
 
 LANGUAGE_CHOICES = ("auto", "en", "id", "ms", "jv", "su", "ar", "zh", "hi", "es", "fr", "de", "ja", "ko", "ru")
 DEEPGRAM_MODELS = ("nova-3", "whisper")
@@ -35,7 +36,8 @@ class Command:
 
 class Commands:
     def __init__(self, rules: Any, settings: UserSettings, outbox: Outbox,
-                 running: Callable[[int], set[str]]) -> None:
+                 running: Callable[[int], set[str]], history: Any = None) -> None:
+        self.history = history  # a telegram.history.History, or None (nothing kept)
         self.rules = rules
         self.settings = settings
         self.outbox = outbox
@@ -105,6 +107,8 @@ class Commands:
         chat_id = query.message.chat.id if query.message and query.message.chat else user.id
         message_id = query.message.id if query.message else None
         self.outbox.put(Outgoing("callback", None, callback_id=query.id))
+        if kind == "hist":
+            return self._again(chat_id, user.id, value)
         return self.set(chat_id, message_id, user.id, lang, kind, value)
 
     def set(self, chat_id: int, message_id: int | None, user_id: int, lang: str, kind: str, value: str) -> list[Action]:
@@ -146,10 +150,62 @@ class Commands:
         self.settings.update(user_id, format=value)
         return say(lang, "format_set", value=value)
 
+    def _history(self, c: Command) -> list[Action]:
+        kept = self.history.latest(c.user_id) if self.history else []
+        if not kept:
+            days = int(self.history.keep_seconds // 86400) if self.history else 0
+            self._reply(c.message, say(c.lang, "history_empty", days=days))
+            return []
+        lines = [say(c.lang, "history_line", n=n, date=_when(k.at), length=duration_words(k.transcript.duration,
+                                                                                         c.lang),
+                     words=_first_words(k.transcript.text)) for n, k in enumerate(kept, 1)]
+        self._reply(c.message, "\n".join([say(c.lang, "history_title"), *lines]), buttons=_again_buttons(kept))
+        return []
+
+    def _search(self, c: Command) -> list[Action]:
+        if not c.arg:
+            self._reply(c.message, say(c.lang, "search_usage"))
+            return []
+        found = self.history.search(c.user_id, c.arg) if self.history else []
+        if not found:
+            self._reply(c.message, say(c.lang, "search_none", words=c.arg[:100]))
+            return []
+        lines = [say(c.lang, "search_line", n=n, date=_when(k.at), passage=k.passage.replace("\n", " "))
+                 for n, k in enumerate(found, 1)]
+        self._reply(c.message, "\n".join([say(c.lang, "search_title"), *lines])[:4096], buttons=_again_buttons(found))
+        return []
+
+    def keep(self, user_id: int, job_id: str, transcript: Any) -> None:
+        if self.history is not None:
+            self.history.add(user_id, job_id, transcript)
+
+    def _again(self, chat_id: int, user_id: int, job_id: str) -> list[Action]:
+        """A transcript from the history, sent again (only ever the user's own)."""
+        kept = self.history.get(user_id, job_id) if self.history else None
+        if kept is not None:
+            text = kept.transcript.text
+            for start in range(0, len(text), 4096):
+                self.outbox.put(Outgoing("text", chat_id, text[start:start + 4096]))
+        return []
+
+
+def _when(at: float) -> str:
+    return time.strftime("%d %b %H:%M", time.gmtime(at))
+
+
+def _first_words(text: str, count: int = 8) -> str:
+    words = text.split()
+    return " ".join(words[:count]) + ("…" if len(words) > count else "")
+
+
+def _again_buttons(kept: list[Any]) -> list[list[tuple[str, str]]]:
+    return [[(str(n), f"hist:{k.job_id}") for n, k in enumerate(kept, 1)]]
+
+
 COMMANDS = {
     "start": Commands._help, "help": Commands._help, "status": Commands._status_command,
     "cancel": Commands._cancel, "provider": Commands._provider, "language": Commands._language,
-    "format": Commands._format,
+    "format": Commands._format, "history": Commands._history, "search": Commands._search,
 }
 
 SETTERS = {"prov": Commands._set_provider, "dgm": Commands._set_deepgram_model, "lang": Commands._set_language,

@@ -47,7 +47,8 @@ class DeskRules:
 
 class FrontDesk:
     def __init__(self, rules: DeskRules, settings: UserSettings, outbox: Outbox | None = None,
-                 now: Any = time.monotonic, status_delay: float = 1.0, journal: Journal | None = None) -> None:
+                 now: Any = time.monotonic, status_delay: float = 1.0, journal: Journal | None = None,
+                 history: Any = None) -> None:
         self.rules = rules
         self.journal = journal
         self.accepted = 0
@@ -65,9 +66,7 @@ class FrontDesk:
         self.running: dict[int, set[str]] = {}  # user -> job ids
         self.recent_jobs: dict[int, deque[float]] = {}  # user -> when their last jobs came in (rate limit)
         self.marked_running: set[str] = set()
-        self.commands = Commands(rules, settings, self.outbox, lambda user: set(self.running.get(user, ())))
-
-    # ======================================================================================== updates
+        self.commands = Commands(rules, settings, self.outbox, lambda user: set(self.running.get(user, ())), history)
 
     def on_update(self, update: Any) -> list[Action]:
         if isinstance(update, types.CallbackQuery):
@@ -222,6 +221,7 @@ class FrontDesk:
         if not self.outbox.drop(("status", route.job_id)):  # answered before any status was needed
             self._status(route, say(route.lang, "done_cached" if event.cached else "done"))
         self.status_ids.pop(route.job_id, None)
+        self.commands.keep(route.user_id, route.job_id, event.transcript)  # for /history and /search
         self._reply_with(route, transcript_items(route, event.transcript))
 
     def _failed(self, route: Route, event: Failed) -> None:
@@ -282,8 +282,6 @@ class FrontDesk:
 
     def _reply(self, message: types.Message, text: str, buttons: Any = None) -> None:
         self.outbox.put(Outgoing("text", message.chat.id, text, reply_to=message.id, buttons=buttons))
-
-    # ======================================================================================== /status
 
     def status_wanted(self, chat_id: int, lang: str) -> int:
         """A /status report is composed from the dispatcher's and the cache's answers; this numbers it."""

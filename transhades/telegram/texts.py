@@ -6,7 +6,15 @@ TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "help": ("Send or forward a voice note, audio, video, video note, or an audio/video file and I reply with "
                  "the transcript.\n\n/provider choose who transcribes\n/language auto or a fixed language\n"
-                 "/format text, txt, srt or vtt\n/cancel stop your jobs\n/status how the bot is doing"),
+                 "/format text, txt, srt or vtt\n/history your latest transcripts\n/search WORDS find them by what was said\n"
+                 "/cancel stop your jobs\n/status how the bot is doing"),
+        "history_empty": "Nothing kept yet: your transcripts are kept here for {days} days.",
+        "history_title": "Your latest transcripts (press a number to get one again):",
+        "history_line": "{n}. {date} · {length} · {words}",
+        "search_usage": "Write what you are looking for: /search WORDS",
+        "search_none": "No transcript of yours says “{words}”.",
+        "search_title": "Found (best first; press a number to get it again):",
+        "search_line": "{n}. {date}: {passage}",
         "not_media": "I can transcribe voice notes, audio, video, video notes and audio/video files. Send one of those.",
         "too_large": "This file is {size} MB; the limit is {limit} MB.",
         "too_long": "This recording is {length} long; the limit is {limit}.",
@@ -64,7 +72,15 @@ TEXTS: dict[str, dict[str, str]] = {
     "id": {
         "help": ("Kirim atau teruskan pesan suara, audio, video, video bulat, atau file audio/video, dan saya balas "
                  "dengan transkripnya.\n\n/provider pilih layanan transkripsi\n/language otomatis atau bahasa tetap\n"
-                 "/format text, txt, srt atau vtt\n/cancel hentikan pekerjaan Anda\n/status keadaan bot"),
+                 "/format text, txt, srt atau vtt\n/history transkrip terakhir Anda\n/search KATA cari dari isinya\n"
+                 "/cancel hentikan pekerjaan Anda\n/status keadaan bot"),
+        "history_empty": "Belum ada yang disimpan: transkrip Anda disimpan di sini selama {days} hari.",
+        "history_title": "Transkrip terakhir Anda (tekan nomornya untuk mendapatkannya lagi):",
+        "history_line": "{n}. {date} · {length} · {words}",
+        "search_usage": "Tulis yang Anda cari: /search KATA",
+        "search_none": "Tidak ada transkrip Anda yang menyebut “{words}”.",
+        "search_title": "Ditemukan (terbaik dulu; tekan nomornya untuk mendapatkannya lagi):",
+        "search_line": "{n}. {date}: {passage}",
         "not_media": "Saya bisa mentranskripsi pesan suara, audio, video, video bulat, dan file audio/video. Kirim salah satunya.",
         "too_large": "File ini {size} MB; batasnya {limit} MB.",
         "too_long": "Rekaman ini {length}; batasnya {limit}.",

@@ -1,0 +1,78 @@
+"""Each user's transcripts kept for /history and /search, on SQLite (FTS5) and on the real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from transhades.telegram.history import History
+from transhades.transcript import Segment, Transcript
+
+from conftest import SAMPLES, run_cli
+
+
+class Wall:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def said(text: str) -> Transcript:
+    return Transcript(text, "en", 9.0, "local", (Segment(0.0, 9.0, text),))
+
+
+def test_transcripts_are_kept_per_user_newest_first_and_found_by_word_forms(store_target):
+    wall = Wall()
+    history = History(store_target, keep_days=30, wall=wall)
+    history.add(1, "a", said("The lighthouse keeper rescued eleven fishermen."))
+    wall.now += 60
+    history.add(1, "b", said("The market opens every Saturday with apples and pears."))
+    history.add(2, "c", said("Someone else's lighthouse story."))
+    history.add(1, "b", said("the same job again is kept once"))
+    assert [k.job_id for k in history.latest(1)] == ["b", "a"]
+    [found] = history.search(1, "apple")  # the singular finds the plural
+    assert found.job_id == "b" and "«apples»" in found.passage
+    assert [k.job_id for k in history.search(1, "lighthouse")] == ["a"], "only the user's own"
+    assert history.search(1, "zebra") == [] and history.search(1, "!!") == []
+    assert history.get(2, "a") is None and history.get(1, "a").transcript.text.startswith("The lighthouse")
+
+
+def test_old_transcripts_are_forgotten_and_keep_days_0_keeps_nothing(store_target):
+    wall = Wall()
+    history = History(store_target, keep_days=1, wall=wall)
+    history.add(1, "old", said("an old recording about apples"))
+    wall.now += 86_401
+    assert history.latest(1) == [] and history.search(1, "apples") == []
+    assert history.prune() == 1
+    off = History(store_target, keep_days=0, wall=wall)
+    off.add(1, "new", said("kept nowhere"))
+    assert off.latest(1) == [] and History(store_target, wall=wall).get(1, "new") is None
+
+
+@pytest.mark.slow
+def test_history_search_and_getting_a_transcript_again_through_chat(tmp_path):
+    lines = ["/history", f"/send {SAMPLES / 'hello-en.ogg'}", f"/send {SAMPLES / 'halo-id.ogg'}", "/history",
+             "/search transcripts", "/press 1", "/search zebra"]
+    done = run_cli("chat", "--json", cwd=tmp_path, stdin="\n".join(lines) + "\n", timeout=240)
+    assert done.returncode == 0, done.stderr
+    bot = [e for e in json.loads("[" + ",".join(done.stdout.splitlines()) + "]") if e["event"] != "user"]
+    texts = [e["text"] for e in bot]
+    assert texts[0] == "Nothing kept yet: your transcripts are kept here for 30 days."
+    listing = next(e for e in bot if e["text"].startswith("Your latest transcripts"))
+    assert listing["text"].index("Selamat pagi") < listing["text"].index("Hello, and welcome"), "newest first"
+    assert listing["buttons"] == ["1", "2"]
+    found = next(e for e in bot if e["text"].startswith("Found"))
+    assert "«transcript»" in found["text"] and found["buttons"] == ["1"], "a plural finds the singular"
+    assert texts[texts.index(found["text"]) + 1].startswith("Hello, and welcome"), "pressed: sent again"
+    assert texts[-1] == "No transcript of yours says “zebra”."
+
+
+@pytest.mark.slow
+def test_history_speaks_indonesian_to_an_indonesian_user(tmp_path):
+    done = run_cli("chat", "--json", "--language", "id", cwd=tmp_path, stdin="/history\n/search\n", timeout=240)
+    texts = [json.loads(line)["text"] for line in done.stdout.splitlines()]
+    assert "Belum ada yang disimpan: transkrip Anda disimpan di sini selama 30 hari." in texts
+    assert "Tulis yang Anda cari: /search KATA" in texts

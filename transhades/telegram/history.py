@@ -1,0 +1,95 @@
+"""Every transcript a user received, kept for that user for ``history.keep_days`` (0: nothing is kept), with the
+full-text search behind /search: SQLite FTS5 with the Porter stemmer (a plural finds its singular), or PostgreSQL's
+text search when ``database_url`` is set. Users only ever see their own."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..sql import Database
+from ..transcript import Transcript
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Kept:
+    job_id: str
+    at: float  # wall clock
+    transcript: Transcript
+    passage: str = ""  # for a search: where the words were found
+
+
+class History:
+    def __init__(self, target: Path | str, keep_days: float = 30.0, wall: Callable[[], float] = time.time) -> None:
+        self._db = Database(target)
+        self.keep_seconds = keep_days * 86400
+        self.wall = wall
+        self._db.script([
+            "CREATE TABLE IF NOT EXISTS history (job_id TEXT PRIMARY KEY, user_id BIGINT NOT NULL, "
+            "at DOUBLE PRECISION NOT NULL, text TEXT NOT NULL, transcript TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS history_user ON history (user_id, at)",
+        ])
+        if not self._db.postgres:
+            self._db.run("CREATE VIRTUAL TABLE IF NOT EXISTS history_words USING fts5(text, content='history', "
+                         "tokenize='porter unicode61')")
+
+    def add(self, user_id: int, job_id: str, transcript: Transcript) -> None:
+        if self.keep_seconds <= 0 or not transcript.text.strip():
+            return
+        with self._db.transaction() as db:
+            added = db.run("INSERT INTO history (job_id, user_id, at, text, transcript) VALUES (?, ?, ?, ?, ?) "
+                           "ON CONFLICT DO NOTHING",
+                           (job_id, user_id, self.wall(), transcript.text, json.dumps(transcript.to_dict())))
+            if added and not db.postgres:
+                db.run("INSERT INTO history_words (rowid, text) SELECT rowid, text FROM history WHERE job_id = ?",
+                       (job_id,))
+
+    def latest(self, user_id: int, count: int = 5) -> list[Kept]:
+        rows = self._db.rows("SELECT job_id, at, transcript FROM history WHERE user_id = ? AND at >= ? "
+                             "ORDER BY at DESC LIMIT ?", (user_id, self._since(), count))
+        return [Kept(job_id, at, Transcript.from_dict(json.loads(body))) for job_id, at, body in rows]
+
+    def get(self, user_id: int, job_id: str) -> Kept | None:
+        rows = self._db.rows("SELECT job_id, at, transcript FROM history WHERE user_id = ? AND job_id = ?",
+                             (user_id, job_id))
+        return Kept(rows[0][0], rows[0][1], Transcript.from_dict(json.loads(rows[0][2]))) if rows else None
+
+    def search(self, user_id: int, words: str, count: int = 5) -> list[Kept]:
+        """Best matches first, each with the passage that matched."""
+        terms = _WORD.findall(words.lower())
+        if not terms:
+            return []
+        if self._db.postgres:
+            rows = self._db.rows(
+                "SELECT job_id, at, transcript, ts_headline('english', text, q, 'StartSel=«, StopSel=», MaxWords=14, "
+                "MinWords=6') FROM history, plainto_tsquery('english', ?) q WHERE user_id = ? AND at >= ? AND "
+                "to_tsvector('english', text) @@ q ORDER BY ts_rank(to_tsvector('english', text), q) DESC LIMIT ?",
+                (" ".join(terms), user_id, self._since(), count))
+        else:
+            rows = self._db.rows(
+                "SELECT h.job_id, h.at, h.transcript, snippet(history_words, 0, '«', '»', '…', 12) "
+                "FROM history_words JOIN history h ON h.rowid = history_words.rowid WHERE history_words MATCH ? "
+                "AND h.user_id = ? AND h.at >= ? ORDER BY history_words.rank LIMIT ?",
+                (" ".join(f'"{t}"' for t in terms), user_id, self._since(), count))
+        return [Kept(job_id, at, Transcript.from_dict(json.loads(body)), passage)
+                for job_id, at, body, passage in rows]
+
+    def prune(self) -> int:
+        """Forget what is older than ``keep_days``."""
+        with self._db.transaction() as db:
+            if not db.postgres:
+                db.run("DELETE FROM history_words WHERE rowid IN (SELECT rowid FROM history WHERE at < ?)",
+                       (self._since(),))
+            return db.run("DELETE FROM history WHERE at < ?", (self._since(),))
+
+    def _since(self) -> float:
+        return self.wall() - self.keep_seconds if self.keep_seconds > 0 else float("inf")
+
+    def close(self) -> None:
+        self._db.close()
