@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -76,3 +77,35 @@ def test_history_speaks_indonesian_to_an_indonesian_user(tmp_path):
     texts = [json.loads(line)["text"] for line in done.stdout.splitlines()]
     assert "Belum ada yang disimpan: transkrip Anda disimpan di sini selama 30 hari." in texts
     assert "Tulis yang Anda cari: /search KATA" in texts
+
+
+def test_stats_count_audio_languages_and_providers_of_the_users_own(store_target):
+    history = History(store_target, wall=Wall())
+    history.add(1, "a", Transcript("halo", "id", 60.0, "groq", ()))
+    history.add(1, "b", Transcript("hello", "en", 30.0, "groq+local", ()))
+    history.add(1, "c", Transcript("lagi", "id", 10.0, "local", ()))
+    history.add(2, "d", Transcript("not mine", "fr", 99.0, "deepgram", ()))
+    assert history.stats(1) == {"count": 3, "seconds": 100.0, "languages": [("id", 2), ("en", 1)],
+                                "providers": [("groq", 2), ("local", 2)]}
+
+
+def test_markdown_export_opens_each_paragraph_with_its_time():
+    from transhades.formats import render
+
+    text = render(Transcript("a b", "en", 70.0, "local", (Segment(0.0, 2.0, "a"), Segment(65.5, 70.0, "b"))), "md")
+    assert text == "**[00:00:00]** a\n\n**[00:01:05]** b\n"
+
+
+@pytest.mark.slow
+def test_export_and_stats_through_chat(tmp_path):
+    lines = [f"/send {SAMPLES / 'hello-en.ogg'}", "/export srt", "/export md", "/export pdf", "/stats"]
+    done = run_cli("chat", "--json", "--out", str(tmp_path / "files"), cwd=tmp_path, stdin="\n".join(lines) + "\n",
+                   timeout=240)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    files = {Path(e["file"]).suffix: Path(e["file"]).read_text() for e in events if e["event"] == "document"}
+    assert files[".srt"].startswith("1\n00:00:00,000 --> ") and "welcome" in files[".srt"].lower()
+    assert files[".md"].startswith("**[00:00:00]** Hello")
+    texts = [e["text"] for e in events if e["event"] == "send"]
+    assert "Export the latest transcript as a file: /export txt, md, srt or vtt" in texts
+    assert texts[-1].startswith("Transcripts kept: 1\nAudio: 9 s\nLanguages: en (1)\nProviders: local (1)")

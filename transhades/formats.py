@@ -44,9 +44,19 @@ def to_json(transcript: Transcript, **extra: Any) -> str:
     return json.dumps({**extra, **transcript.to_dict()}, ensure_ascii=False)
 
 
+def to_markdown(transcript: Transcript) -> str:
+    """A transcript to read: one paragraph per segment, each opened by its time."""
+    if not transcript.segments:
+        return transcript.text.strip() + "\n"
+    return "\n\n".join(f"**[{_stamp(s.start, '.')[:8]}]** {s.text.strip()}" for s in transcript.segments
+                         if s.text.strip()) + "\n"
+
+
 def render(transcript: Transcript, fmt: str, **extra: Any) -> str:
-    if fmt == "text":
+    if fmt in ("text", "txt"):
         return transcript.text.strip()
+    if fmt == "md":
+        return to_markdown(transcript)
     if fmt == "srt":
         return to_srt(transcript)
     if fmt == "vtt":

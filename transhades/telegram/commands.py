@@ -11,10 +11,12 @@ from typing import Any, Callable
 from pyrogram import types
 
 from .actions import Action, AskStatus, CancelJobs
+from ..formats import render
 from .outbox import Outbox, Outgoing
 from .settings import FORMATS, UserSettings
 from .texts import duration_words, language_of, say
 
+EXPORTS = ("txt", "md", "srt", "vtt")
 LANGUAGE_CHOICES = ("auto", "en", "id", "ms", "jv", "su", "ar", "zh", "hi", "es", "fr", "de", "ja", "ko", "ru")
 DEEPGRAM_MODELS = ("nova-3", "whisper")
 
@@ -175,6 +177,32 @@ class Commands:
         self._reply(c.message, "\n".join([say(c.lang, "search_title"), *lines])[:4096], buttons=_again_buttons(found))
         return []
 
+    def _export(self, c: Command) -> list[Action]:
+        fmt = (c.arg or "txt").lower()
+        if fmt not in EXPORTS:
+            self._reply(c.message, say(c.lang, "export_usage"))
+            return []
+        kept = self.history.latest(c.user_id, 1) if self.history else []
+        if not kept:
+            return self._history(c)  # says nothing is kept yet, and for how long things are
+        body = render(kept[0].transcript, fmt)
+        self.outbox.put(Outgoing("document", c.message.chat.id, reply_to=c.message.id, file_name=f"transcript.{fmt}",
+                                 data=body.encode()))
+        return []
+
+    def _stats(self, c: Command) -> list[Action]:
+        numbers = self.history.stats(c.user_id) if self.history else {"count": 0, "seconds": 0.0, "languages": [],
+                                                                       "providers": []}
+
+        def listed(pairs: Any) -> str:
+            return ", ".join(f"{name} ({count})" for name, count in pairs) or "-"
+
+        self._reply(c.message, say(c.lang, "stats", count=numbers["count"],
+                                   length=duration_words(float(numbers["seconds"]), c.lang) if numbers["count"]
+                                   else "-", languages=listed(numbers["languages"]),
+                                   providers=listed(numbers["providers"])))
+        return []
+
     def keep(self, user_id: int, job_id: str, transcript: Any) -> None:
         if self.history is not None:
             self.history.add(user_id, job_id, transcript)
@@ -206,6 +234,7 @@ COMMANDS = {
     "start": Commands._help, "help": Commands._help, "status": Commands._status_command,
     "cancel": Commands._cancel, "provider": Commands._provider, "language": Commands._language,
     "format": Commands._format, "history": Commands._history, "search": Commands._search,
+    "export": Commands._export, "stats": Commands._stats,
 }
 
 SETTERS = {"prov": Commands._set_provider, "dgm": Commands._set_deepgram_model, "lang": Commands._set_language,

@@ -80,6 +80,22 @@ class History:
         return [Kept(job_id, at, Transcript.from_dict(json.loads(body)), passage)
                 for job_id, at, body, passage in rows]
 
+    def stats(self, user_id: int) -> dict[str, object]:
+        """How many transcripts, how much audio, in which languages, by which providers (most used first)."""
+        languages: dict[str, int] = {}
+        providers: dict[str, int] = {}
+        seconds = 0.0
+        rows = self._db.rows("SELECT transcript FROM history WHERE user_id = ? AND at >= ?", (user_id, self._since()))
+        for (body,) in rows:
+            data = json.loads(body)
+            seconds += float(data.get("duration") or 0.0)
+            languages[data.get("language") or "?"] = languages.get(data.get("language") or "?", 0) + 1
+            for provider in str(data.get("provider") or "?").split("+"):
+                providers[provider] = providers.get(provider, 0) + 1
+        return {"count": len(rows), "seconds": seconds,
+                "languages": sorted(languages.items(), key=lambda kv: (-kv[1], kv[0])),
+                "providers": sorted(providers.items(), key=lambda kv: (-kv[1], kv[0]))}
+
     def prune(self) -> int:
         """Forget what is older than ``keep_days``."""
         with self._db.transaction() as db:
