@@ -62,6 +62,8 @@ def tone(ffmpeg: str, tmp_path: Path) -> Path:
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
             timeout: float = 180, stdin: str | None = None) -> subprocess.CompletedProcess:
     full_env = {**os.environ, **(env or {})}
+    if args and args[0] == "chat" and cwd is not None and "XDG_CACHE_HOME" not in (env or {}):
+        full_env["XDG_CACHE_HOME"] = str(cwd / "cache")  # a chat's cache of its own: tests do not share answers
     exe = shutil.which("transhades")
     command = [exe] if exe else [sys.executable, "-m", "transhades.cli"]
     return subprocess.run([*command, *args], cwd=cwd, env=full_env, capture_output=True, text=True,

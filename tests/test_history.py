@@ -109,3 +109,33 @@ def test_export_and_stats_through_chat(tmp_path):
     texts = [e["text"] for e in events if e["event"] == "send"]
     assert "Export the latest transcript as a file: /export txt, md, srt or vtt" in texts
     assert texts[-1].startswith("Transcripts kept: 1\nAudio: 9 s\nLanguages: en (1)\nProviders: local (1)")
+
+
+def test_forgetting_a_user_deletes_their_transcripts_and_settings_and_nobody_elses(store_target):
+    from transhades.telegram.settings import UserSettings
+
+    history = History(store_target, wall=Wall())
+    history.add(1, "a", said("mine about apples"))
+    history.add(2, "b", said("theirs about apples"))
+    settings = UserSettings(store_target)
+    settings.update(1, language="id")
+    assert history.forget(1) == 1 and settings.forget(1) is True and settings.forget(1) is False
+    assert history.latest(1) == [] and history.search(1, "apples") == [] and settings.get(1).language is None
+    assert [k.job_id for k in history.search(2, "apples")] == ["b"]
+
+
+@pytest.mark.slow
+def test_forget_asks_first_then_deletes_everything_kept(tmp_path):
+    lines = ["/language id", f"/send {SAMPLES / 'hello-en.ogg'}", "/forget", "/press Keep it", "/history", "/forget",
+             "/press Delete everything", "/history", "/language"]
+    done = run_cli("chat", "--json", cwd=tmp_path, stdin="\n".join(lines) + "\n", timeout=240)
+    assert done.returncode == 0, done.stderr
+    bot = [e for e in map(json.loads, done.stdout.splitlines()) if e["event"] in ("send", "edit")]
+    texts = [e["text"] for e in bot]
+    ask = next(e for e in bot if e["text"].startswith("Delete everything kept about you"))
+    assert ask["buttons"] == ["Delete everything", "Keep it"]
+    assert "Nothing was deleted." in texts
+    assert any(t.startswith("Your latest transcripts") for t in texts), "kept when the user said keep"
+    assert "Deleted 1 transcripts and your settings. Nothing about you is kept now." in texts
+    assert texts[-2] == "Nothing kept yet: your transcripts are kept here for 30 days."
+    assert texts[-1].startswith("Which language do you speak? Now: automatic."), "the setting is gone too"

@@ -150,7 +150,8 @@ def test_a_transcript_is_stored_under_the_requested_and_the_detected_language():
     d.done(d.take(PrepareAudio), audio("j1"))
     d.done(d.take(Transcribe), Transcript("selamat pagi", "ms", 10.0, "groq"))  # the provider heard Malay
     keys = d.take(StoreTranscript).message.keys
-    assert keys == ("sha256:abc", "lang:id:sha256:abc", "lang:ms:sha256:abc")
+    assert keys == ("lang:id:sha256:abc", "lang:ms:sha256:abc"), \
+        "not under the plain key: a request that detects must not get a transcript forced into Indonesian"
 
 
 def test_a_detecting_request_takes_any_cached_language():

@@ -69,8 +69,9 @@ def test_the_cache_never_answers_a_fixed_language_with_a_transcript_in_another(t
     again = transcribe(config, "--language", "en")
     assert again["cached"] is True and again["language"] == "en" and again["text"] == "Good morning, thank you."
     detected = transcribe(config)
-    assert detected["cached"] is True, "a detecting request may take any cached transcript"
-    assert len(multilingual_server.received) == 2
+    assert detected["cached"] is False, "a transcript forced into a language never answers a request that detects"
+    assert len(multilingual_server.received) == 3
+    assert transcribe(config)["cached"] is True, "a detected one does"
 
 
 @pytest.mark.parametrize("argv,names", [([], "transhades"), (["transcribe"], "transhades transcribe"),

@@ -263,5 +263,9 @@ def lookup_keys(base: str, language: str | None) -> tuple[str, ...]:
 
 
 def store_keys(bases: Iterable[str], requested: str | None, detected: str | None) -> tuple[str, ...]:
+    """Under each language it is in; under the plain key only when nobody forced its language, so that a request
+    that detects never gets a transcript forced into a language the speech may not be in."""
     languages = [lang for lang in dict.fromkeys((requested, detected)) if lang]
-    return tuple(key for base in bases for key in (base, *(language_key(base, lang) for lang in languages)))
+    plain = () if requested else (None,)
+    return tuple(key for base in bases
+                 for key in (*(base for _ in plain), *(language_key(base, lang) for lang in languages)))

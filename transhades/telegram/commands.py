@@ -111,6 +111,11 @@ class Commands:
         self.outbox.put(Outgoing("callback", None, callback_id=query.id))
         if kind == "hist":
             return self._again(chat_id, user.id, value)
+        if kind == "forget":
+            text = self._forget_now(user.id, lang) if value == "yes" else say(lang, "forget_kept")
+            self.outbox.put(Outgoing("edit", chat_id, text, message_id=message_id) if message_id is not None
+                            else Outgoing("text", chat_id, text))
+            return []
         return self.set(chat_id, message_id, user.id, lang, kind, value)
 
     def set(self, chat_id: int, message_id: int | None, user_id: int, lang: str, kind: str, value: str) -> list[Action]:
@@ -203,6 +208,16 @@ class Commands:
                                    providers=listed(numbers["providers"])))
         return []
 
+    def _forget(self, c: Command) -> list[Action]:
+        self._reply(c.message, say(c.lang, "forget_ask"), buttons=[[(say(c.lang, "forget_yes"), "forget:yes"),
+                                                                    (say(c.lang, "forget_no"), "forget:no")]])
+        return []
+
+    def _forget_now(self, user_id: int, lang: str) -> str:
+        count = self.history.forget(user_id) if self.history else 0
+        settings = self.settings.forget(user_id)
+        return say(lang, "forget_done", count=count, settings=say(lang, "forget_settings") if settings else "")
+
     def keep(self, user_id: int, job_id: str, transcript: Any) -> None:
         if self.history is not None:
             self.history.add(user_id, job_id, transcript)
@@ -234,7 +249,7 @@ COMMANDS = {
     "start": Commands._help, "help": Commands._help, "status": Commands._status_command,
     "cancel": Commands._cancel, "provider": Commands._provider, "language": Commands._language,
     "format": Commands._format, "history": Commands._history, "search": Commands._search,
-    "export": Commands._export, "stats": Commands._stats,
+    "export": Commands._export, "stats": Commands._stats, "forget": Commands._forget,
 }
 
 SETTERS = {"prov": Commands._set_provider, "dgm": Commands._set_deepgram_model, "lang": Commands._set_language,

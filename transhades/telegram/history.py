@@ -96,6 +96,14 @@ class History:
                 "languages": sorted(languages.items(), key=lambda kv: (-kv[1], kv[0])),
                 "providers": sorted(providers.items(), key=lambda kv: (-kv[1], kv[0]))}
 
+    def forget(self, user_id: int) -> int:
+        """Everything kept for this user, gone; how many transcripts that was."""
+        with self._db.transaction() as db:
+            if not db.postgres:
+                db.run("DELETE FROM history_words WHERE rowid IN (SELECT rowid FROM history WHERE user_id = ?)",
+                       (user_id,))
+            return db.run("DELETE FROM history WHERE user_id = ?", (user_id,))
+
     def prune(self) -> int:
         """Forget what is older than ``keep_days``."""
         with self._db.transaction() as db:

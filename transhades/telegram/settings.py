@@ -38,5 +38,9 @@ class UserSettings:
                      (user_id, prefs.provider, prefs.deepgram_model, prefs.language, prefs.format))
         return prefs
 
+    def forget(self, user_id: int) -> bool:
+        """The user's choices, gone (back to the defaults); True when there were any."""
+        return self._db.run("DELETE FROM prefs WHERE user_id = ?", (user_id,)) > 0
+
     def close(self) -> None:
         self._db.close()
