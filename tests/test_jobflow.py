@@ -8,7 +8,12 @@ import pytest
 
 from transhades.clock import ManualClock
 from transhades.config import DispatcherConfig
-from transhades.errors import BadInput, ProviderRejectedKey, ProviderUnavailable, RateLimited
+from transhades.errors import (
+    BadInput,
+    ProviderRejectedKey,
+    ProviderUnavailable,
+    RateLimited,
+)
 from transhades.jobflow import Emit, JobFlow, Quarantine, ReleaseJob, Send
 from transhades.media import AudioChunk, LocalFile, PreparedAudio
 from transhades.messages import (
@@ -18,6 +23,7 @@ from transhades.messages import (
     JobRequest,
     LookupTranscript,
     MemberView,
+    Partial,
     PrepareAudio,
     Queued,
     StoreTranscript,
@@ -539,19 +545,23 @@ def test_cache_that_dies_holding_lookups_costs_the_jobs_nothing():
     assert not d.finals()
 
 
-def test_the_text_so_far_is_sent_as_soon_as_the_parts_from_the_start_are_done_and_the_final_is_unchanged():
-    from transhades.messages import Partial
-
+def three_parts_out() -> tuple[Driver, dict[int, Send]]:
+    """A job cut into three parts, each on a provider instance: part index -> its Transcribe send."""
     d = Driver(limits=DispatcherConfig(5, 5, 2), instances=3)
     d.submit("j1")
     d.done(d.take(Fingerprint), "abc")
     d.done(d.take(LookupTranscript), None)
     d.done(d.take(PrepareAudio), audio("j1", chunks=3))
-    sends = {s.message.chunk.index: s for s in [d.take(Transcribe) for _ in range(3)]}
+    return d, {s.message.chunk.index: s for s in [d.take(Transcribe) for _ in range(3)]}
 
-    def chunk_text(n: int) -> Transcript:
-        return Transcript(f"part{n}", "en", 10.0, "groq", (Segment(0.0, 2.0, f"part{n}"),))
 
+def part_said(n: int) -> Transcript:
+    return Transcript(f"part{n}", "en", 10.0, "groq", (Segment(0.0, 2.0, f"part{n}"),))
+
+
+def test_the_text_so_far_is_sent_as_soon_as_the_parts_from_the_start_are_done_and_the_final_is_unchanged():
+    d, sends = three_parts_out()
+    chunk_text = part_said
     d.done(sends[1], chunk_text(1))
     assert [e for e in d.events if isinstance(e, Partial)] == [], "part 2 alone: part 1 is still missing"
     d.done(sends[0], chunk_text(0))
@@ -563,18 +573,8 @@ def test_the_text_so_far_is_sent_as_soon_as_the_parts_from_the_start_are_done_an
 
 
 def test_a_part_that_fails_is_retried_while_the_parts_before_it_are_delivered_and_the_whole_stays_in_order():
-    from transhades.messages import Partial
-
-    d = Driver(limits=DispatcherConfig(5, 5, 2), instances=3)
-    d.submit("j1")
-    d.done(d.take(Fingerprint), "abc")
-    d.done(d.take(LookupTranscript), None)
-    d.done(d.take(PrepareAudio), audio("j1", chunks=3))
-    sends = {s.message.chunk.index: s for s in [d.take(Transcribe) for _ in range(3)]}
-
-    def said(n: int) -> Transcript:
-        return Transcript(f"part{n}", "en", 10.0, "groq", (Segment(0.0, 2.0, f"part{n}"),))
-
+    d, sends = three_parts_out()
+    said = part_said
     d.done(sends[0], said(0))
     assert [(p.done, p.transcript.text) for p in d.events if isinstance(p, Partial)] == [(1, "part0")]
     d.fail(sends[1], ProviderUnavailable("502 bad gateway"))
