@@ -232,6 +232,17 @@ def ranges_sent(d: Driver) -> list:
     return [s for s in list(d.sent) if isinstance(s.message, Download)]
 
 
+def downloaded_large() -> Driver:
+    """A large file over two sessions, every range landed; its early preparation is sent, not answered."""
+    d = Driver(limits=DispatcherConfig(5, 5, 2))
+    credentials(d, "API-1", "API-2")
+    submit_large(d)
+    for p in ranges_sent(d):
+        d.sent.remove(p)
+        d.done(p, LocalFile("/tmp/big/source"))
+    return d
+
+
 def test_a_large_file_is_prepared_while_it_downloads_and_its_audio_waits_for_the_cache_by_hash():
     from transhades.effects import Arrived
     from test_jobflow import audio as audio_of
@@ -263,12 +274,7 @@ def test_a_large_file_is_prepared_while_it_downloads_and_its_audio_waits_for_the
 def test_a_file_that_cannot_be_read_while_downloading_is_prepared_from_disk_afterwards():
     from transhades.errors import BadInput
 
-    d = Driver(limits=DispatcherConfig(5, 5, 2))
-    credentials(d, "API-1", "API-2")
-    submit_large(d)
-    for p in ranges_sent(d):
-        d.sent.remove(p)
-        d.done(p, LocalFile("/tmp/big/source"))
+    d = downloaded_large()
     early = d.take(PrepareAudio)
     assert early.message.follow
     d.fail(early, BadInput("moov atom not found"))  # an mp4 whose index is at its end
@@ -280,12 +286,7 @@ def test_a_file_that_cannot_be_read_while_downloading_is_prepared_from_disk_afte
 
 
 def test_a_cache_hit_by_hash_answers_without_waiting_for_the_preparation():
-    d = Driver(limits=DispatcherConfig(5, 5, 2))
-    credentials(d, "API-1", "API-2")
-    submit_large(d)
-    for p in ranges_sent(d):
-        d.sent.remove(p)
-        d.done(p, LocalFile("/tmp/big/source"))
+    d = downloaded_large()
     d.take(PrepareAudio)  # still running
     d.done(d.take(Fingerprint), "abc")
     d.done(d.take(LookupTranscript), transcript("seen before"))
