@@ -121,3 +121,19 @@ def test_on_a_terminal_a_long_recordings_text_is_printed_as_its_parts_are_done()
     quiet.partial("Part one.")
     assert piped.getvalue() == "" and quiet.finish("Part one. Part two.") is False, "a pipe gets the usual output"
     assert _Live(Terminal(), "srt").on is False, "subtitles are printed whole"
+
+
+@pytest.mark.parametrize("argv,survives", [(["transhades", "run"], True), (["transhades", "-v", "run"], True),
+                                           (["transhades", "transcribe", "run"], False), (["pytest", "run"], False)])
+def test_a_stop_while_run_is_loading_is_remembered_for_the_service_and_other_commands_keep_the_default(argv,
+                                                                                                      survives):
+    import subprocess
+    import sys
+
+    code = ("import os, signal, sys\nfrom transhades import early\n"
+            f"early.guard({argv!r})\nos.kill(os.getpid(), signal.SIGTERM)\nprint(early.taken(), early.taken())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    if survives:
+        assert (done.returncode, done.stdout.strip()) == (0, "[15] []"), done.stderr
+    else:
+        assert done.returncode == -15

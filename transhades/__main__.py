@@ -1,7 +1,17 @@
-"""``python -m transhades``: the command line, as the ``transhades`` script."""
+"""``python -m transhades`` and the ``transhades`` script: the command line, with a stop asked for while it loads
+remembered (see :mod:`transhades.early`)."""
 
 import sys
 
-from .cli import main
+from . import early
 
-sys.exit(main())
+
+def main() -> int:
+    early.guard(sys.argv)  # before the command line's modules load
+    from .cli import main as cli_main
+
+    return cli_main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -98,6 +98,8 @@ def stop_signals() -> Iterator[threading.Event]:
     from the first moment of ``run``, so a signal while the tree starts is a clean stop too; given back after."""
     import signal
 
+    from . import early
+
     stop = threading.Event()
     signals: list[int] = []
 
@@ -109,6 +111,8 @@ def stop_signals() -> Iterator[threading.Event]:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for signum in early.taken():  # asked while the command was still loading
+        on_signal(signum, None)
     try:
         yield stop
     finally:

@@ -1,0 +1,29 @@
+"""A stop asked for while ``transhades run`` is still loading its modules is remembered, not fatal: the command
+line (``transhades.__main__``) installs this guard before it imports anything else, and the service's own stop handlers take up what it caught
+(``service.stop_signals``). A supervisor's SIGTERM during a boot is then a clean stop, exit 0."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+caught: list[int] = []
+_previous: dict[int, object] = {}
+
+
+def guard(argv: list[str]) -> None:
+    """For ``transhades run`` only (a service); every other command keeps Python's default handlers."""
+    program = os.path.basename(argv[0]) if argv else ""
+    command = next((arg for arg in argv[1:] if not arg.startswith("-")), None)  # options before it take no value
+    if program not in ("transhades", "__main__.py") or command != "run" or _previous:
+        return
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        _previous[sig] = signal.signal(sig, lambda signum, _frame: caught.append(signum))
+
+
+def taken() -> list[int]:
+    """The signals caught before the service's handlers were in place (each once); the guard is done."""
+    _previous.clear()
+    out = list(caught)
+    caught.clear()
+    return out
