@@ -55,6 +55,9 @@ def test_every_call_binds_to_the_real_method_signatures():
     bind(pyrogram.Client.send_message, **gw.send_text_kwargs(1, "hi", 9, [[("a", "b")]]))
     bind(pyrogram.Client.edit_message_text, **gw.edit_text_kwargs(1, 2, "hi", None))
     bind(pyrogram.Client.send_document, **gw.send_document_kwargs(1, "t.txt", b"x", "cap", 3))
+    kwargs = gw.send_document_kwargs(1, "t.srt", b"x", "", None, [[("Translate", "tr:j")]])
+    bind(pyrogram.Client.send_document, **kwargs)
+    assert kwargs["reply_markup"].inline_keyboard[0][0].callback_data == "tr:j"
     bind(pyrogram.Client.stream_media, **gw.stream_kwargs(MEDIA, 2, 8))
     bind(pyrogram.Client.get_messages, chat_id=1, message_ids=2)
     bind(pyrogram.Client.answer_callback_query, callback_query_id="q", text=None)
@@ -158,6 +161,13 @@ def test_a_reply_with_a_random_id_goes_out_as_a_real_raw_call_and_a_repeat_is_ab
     client.resolve_peer.return_value = peer
     client.invoke.return_value = raw.types.UpdateShortSentMessage(id=321, pts=1, pts_count=1, date=0)
     assert gateway.send_text(5, "*not markdown*", 77, random_id=-42) == 321
+    client.invoke.return_value = raw.types.UpdateShortSentMessage(id=322, pts=1, pts_count=1, date=0)
+    assert gateway.send_text(5, "with buttons", 77, [[("Translate", "tr:j")]], random_id=-43) == 322
+    (call,), _ = client.invoke.call_args
+    assert call.reply_markup.rows[0].buttons[0].text == "Translate"
+    call.write()
+    client.invoke.return_value = raw.types.UpdateShortSentMessage(id=321, pts=1, pts_count=1, date=0)
+    assert gateway.send_text(5, "*not markdown*", 77, random_id=-42) == 321
     (call,), _ = client.invoke.call_args
     assert isinstance(call, raw.functions.messages.SendMessage)
     assert (call.peer, call.message, call.random_id, call.reply_to.reply_to_msg_id) == (peer, "*not markdown*", -42, 77)
@@ -169,7 +179,14 @@ def test_a_reply_with_a_random_id_goes_out_as_a_real_raw_call_and_a_repeat_is_ab
     assert gateway.send_document(5, "t.txt", b"all of it", "caption", 77, random_id=7) == 555
     (call,), _ = client.invoke.call_args
     assert isinstance(call, raw.functions.messages.SendMedia) and call.random_id == 7
-    assert call.media.attributes[0].file_name == "t.txt"
+    assert call.media.attributes[0].file_name == "t.txt" and call.reply_markup is None
+    call.write()
+    client.invoke.return_value = raw.types.Updates(updates=[raw.types.UpdateMessageID(id=556, random_id=8)],
+                                                   users=[], chats=[], date=0, seq=0)
+    assert gateway.send_document(5, "t.txt", b"all of it", "", 77, random_id=8, buttons=[[("SRT", "srt:j")]]) == 556
+    (call,), _ = client.invoke.call_args
+    button = call.reply_markup.rows[0].buttons[0]
+    assert (getattr(button, "data", None) or button.type.data) == b"srt:j", "the buttons under a transcript file"
     call.write()
 
     client.invoke.side_effect = errors.RandomIdDuplicate()

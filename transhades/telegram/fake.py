@@ -272,9 +272,12 @@ class FakeGateway:
         self._record(Sent("edit", chat_id, text, message_id=message_id, buttons=buttons))
 
     def send_document(self, chat_id: int, file_name: str, data: bytes, caption: str = "",
-                      reply_to: int | None = None, random_id: int | None = None) -> int | None:
+                      reply_to: int | None = None, random_id: int | None = None,
+                      buttons: Buttons | None = None) -> int | None:
+        if len(caption) > 1024:
+            raise errors.MediaCaptionTooLong()
         return self._record(Sent("document", chat_id, caption, reply_to=reply_to, data=data, file_name=file_name,
-                                 random_id=random_id))
+                                 random_id=random_id, buttons=buttons))
 
     def answer_callback(self, callback_id: str, text: str | None = None) -> None:
         self._record(Sent("callback", None, text or "", message_id=None))

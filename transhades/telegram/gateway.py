@@ -51,7 +51,8 @@ class Gateway(Protocol):
     def edit_text(self, chat_id: int, message_id: int, text: str, buttons: Buttons | None = None) -> None: ...
 
     def send_document(self, chat_id: int, file_name: str, data: bytes, caption: str = "",
-                      reply_to: int | None = None, random_id: int | None = None) -> int | None: ...
+                      reply_to: int | None = None, random_id: int | None = None,
+                      buttons: Buttons | None = None) -> int | None: ...
 
     def answer_callback(self, callback_id: str, text: str | None = None) -> None: ...
 
@@ -89,6 +90,14 @@ def keyboard(buttons: Buttons | None) -> Any:
                                        for row in buttons])
 
 
+async def raw_markup(buttons: Buttons | None, client: Any) -> Any:
+    """The inline keyboard as the raw API takes it (``write`` is a coroutine in some releases, plain in others)."""
+    if not buttons:
+        return None
+    written = keyboard(buttons).write(client)
+    return await written if inspect.isawaitable(written) else written
+
+
 def send_text_kwargs(chat_id: int, text: str, reply_to: int | None, buttons: Buttons | None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"chat_id": chat_id, "text": text, "reply_markup": keyboard(buttons)}
     if reply_to:
@@ -101,12 +110,13 @@ def edit_text_kwargs(chat_id: int, message_id: int, text: str, buttons: Buttons 
 
 
 def send_document_kwargs(chat_id: int, file_name: str, data: bytes, caption: str,
-                         reply_to: int | None) -> dict[str, Any]:
+                         reply_to: int | None, buttons: Buttons | None = None) -> dict[str, Any]:
     import io
 
     handle = io.BytesIO(data)
     handle.name = file_name
-    kwargs: dict[str, Any] = {"chat_id": chat_id, "document": handle, "file_name": file_name, "caption": caption}
+    kwargs: dict[str, Any] = {"chat_id": chat_id, "document": handle, "file_name": file_name, "caption": caption,
+                              "reply_markup": keyboard(buttons)}
     if reply_to:
         kwargs["reply_to_message_id"] = reply_to
     return kwargs
@@ -123,7 +133,7 @@ def once_text_call(peer: Any, text: str, reply_to: int | None, markup: Any, rand
 
 
 def once_document_call(peer: Any, uploaded: Any, file_name: str, caption: str, reply_to: int | None,
-                       random_id: int) -> Any:
+                       random_id: int, markup: Any = None) -> Any:
     from pyrogram import raw
 
     media = raw.types.InputMediaUploadedDocument(
@@ -131,7 +141,7 @@ def once_document_call(peer: Any, uploaded: Any, file_name: str, caption: str, r
         attributes=[raw.types.DocumentAttributeFilename(file_name=file_name)], force_file=True)
     reply = raw.types.InputReplyToMessage(reply_to_msg_id=reply_to) if reply_to else None
     return raw.functions.messages.SendMedia(peer=peer, media=media, message=caption, random_id=random_id,
-                                            reply_to=reply)
+                                            reply_to=reply, reply_markup=markup)
 
 
 def sent_message_id(result: Any, random_id: int) -> int | None:
@@ -263,7 +273,7 @@ class KurigramGateway:
 
         async def once() -> Any:
             peer = await _settle(self._method("resolve_peer")(chat_id))
-            markup = await keyboard(buttons).write(self.client) if buttons else None
+            markup = await raw_markup(buttons, self.client)
             return await _settle(self._method("invoke")(once_text_call(peer, text, reply_to, markup, random_id)))
 
         return self._once(once, random_id)
@@ -280,16 +290,19 @@ class KurigramGateway:
         self._run("edit_message_text", **edit_text_kwargs(chat_id, message_id, text, buttons))
 
     def send_document(self, chat_id: int, file_name: str, data: bytes, caption: str = "",
-                      reply_to: int | None = None, random_id: int | None = None) -> int | None:
+                      reply_to: int | None = None, random_id: int | None = None,
+                      buttons: Buttons | None = None) -> int | None:
         if random_id is None:
-            return self._run("send_document", **send_document_kwargs(chat_id, file_name, data, caption, reply_to)).id
+            return self._run("send_document", **send_document_kwargs(chat_id, file_name, data, caption, reply_to,
+                                                                     buttons)).id
 
         async def once() -> Any:
             peer = await _settle(self._method("resolve_peer")(chat_id))
             handle = send_document_kwargs(chat_id, file_name, data, caption, reply_to)["document"]
             uploaded = await _settle(self._method("save_file")(handle))
+            markup = await raw_markup(buttons, self.client)
             return await _settle(self._method("invoke")(once_document_call(peer, uploaded, file_name, caption,
-                                                                           reply_to, random_id)))
+                                                                           reply_to, random_id, markup)))
 
         return self._once(once, random_id)
 

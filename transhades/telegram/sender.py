@@ -64,7 +64,7 @@ class Sender:
                 pass  # it already says so (the edit went out before a restart)
         elif item.kind == "document":
             message_id = gateway.send_document(item.chat_id, item.file_name, item.data, item.text, item.reply_to,
-                                               random_id=item.random_id)
+                                               random_id=item.random_id, buttons=item.buttons)
         elif item.kind == "callback":
             gateway.answer_callback(item.callback_id)
         if item.key is not None:
