@@ -161,7 +161,7 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
                 ChildSpec(DISPATCHER, DISPATCHER, lambda m: RelayActor.start(DISPATCHER, m, registry, relay,
                                                                              cluster_status),
                           shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE),
-                bot_spec(config, registry, gateways, clock, shutdown, faults)]
+                *llm_specs(config, registry, shutdown), bot_spec(config, registry, gateways, clock, shutdown, faults)]
     arrivals = Arrivals()  # a large download's ranges as they land, for the preparation that reads it meanwhile
     specs = worker_specs(config, registry, temp_root, provider_factory, preparer, faults, arrivals)
     if telegram:
@@ -173,7 +173,7 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
         clock=clock, arrivals=arrivals),
         shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE))
     if telegram and role == "all":
-        specs.append(bot_spec(config, registry, gateways, clock, shutdown, faults))
+        specs += [*llm_specs(config, registry, shutdown), bot_spec(config, registry, gateways, clock, shutdown, faults)]
     return specs
 
 
@@ -223,6 +223,18 @@ def telegram_specs(config: Config, registry: Registry, gateways: Registry, gatew
     return specs
 
 
+def llm_specs(config: Config, registry: Registry, shutdown: float) -> list[ChildSpec]:
+    """The language model actor behind /translate and /summary, when ``llm:`` is configured and its key is set."""
+    if config.llm is None or not config.llm.enabled:
+        return []
+    from actors.llm import LLM, LlmActor
+    from transhades.llm import build_model
+
+    llm = config.llm
+    return [ChildSpec(LLM, LLM, lambda m: LlmActor.start(LLM, m, registry, lambda: build_model(llm)),
+                      shutdown_seconds=shutdown)]
+
+
 def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Clock, shutdown: float,
              faults: Any = None) -> ChildSpec:
     from actors.bot import BotActor
@@ -233,7 +245,8 @@ def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Cloc
     tg = config.telegram
     rules = DeskRules(tuple((p.name, p.kind) for p in config.enabled_providers), tg.max_file_mb,
                       frozenset(tg.allowed_users), frozenset(tg.admins), user_jobs_per_minute=tg.user_jobs_per_minute,
-                      max_duration_seconds=config.audio.max_duration_seconds)
+                      max_duration_seconds=config.audio.max_duration_seconds,
+                      llm=config.llm is not None and config.llm.enabled)
     from transhades.telegram.journal import Journal
     from transhades.telegram.outbox import Outbox
 

@@ -177,3 +177,19 @@ class WorkerActor(SupervisedActor):
             self.registry.tell(message.reply_to, TaskFailed(message.ticket, self.name, error))
             return
         self.registry.tell(message.reply_to, TaskDone(message.ticket, self.name, result))
+
+
+class OwnsClient:
+    """Mixed into an actor that builds one client (an HTTP session, a model) per incarnation, in its own thread,
+    and closes it on a stop or a crash. The actor sets ``build``."""
+
+    build: Callable[[], Any]
+    client: Any = None
+
+    def setup(self) -> None:
+        self.client = self.build()
+
+    def teardown(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None

@@ -11,6 +11,7 @@ from transhades import logs
 from transhades.clock import Clock
 from transhades.jobflow import DISPATCHER
 from transhades.messages import (
+    AskModel,
     CacheReport,
     CacheStats,
     CancelJob,
@@ -20,6 +21,7 @@ from transhades.messages import (
     Handover,
     Incoming,
     JobUpdate,
+    ModelAnswer,
     Poisoned,
     StatusReport,
     StatusRequest,
@@ -27,12 +29,13 @@ from transhades.messages import (
     Tick,
 )
 from transhades.registry import BOT, Registry
-from transhades.telegram.actions import AskStatus, CancelJobs, StartJob
+from transhades.telegram.actions import AskStatus, CancelJobs, StartJob, UseModel
 from transhades.telegram.desk import FrontDesk
 from transhades.telegram.route import Route
 from transhades.telegram.sender import Sender
 
 from .base import ExitMonitor, SupervisedActor
+from .llm import LLM
 
 log = logging.getLogger("transhades.bot")
 intake_log = logging.getLogger("transhades.supervisor")  # where operators already look for it
@@ -107,6 +110,8 @@ class BotActor(SupervisedActor):
             self.desk.status_part(message.context, "status", message.status, self.clock.wall())
         elif isinstance(message, CacheReport):
             self.desk.status_part(message.context, "cache", message.stats, self.clock.wall())
+        elif isinstance(message, ModelAnswer):
+            self.desk.followups.answered(message.context, message.text, message.error)
         elif isinstance(message, Tick):
             self.tick_at = None
         else:
@@ -124,6 +129,10 @@ class BotActor(SupervisedActor):
             elif isinstance(action, CancelJobs):
                 for job_id in action.job_ids:
                     self.registry.tell(DISPATCHER, CancelJob(job_id))
+            elif isinstance(action, UseModel):
+                ask = action.ask
+                if not self.registry.tell(LLM, AskModel(BOT, ask.task, action.text, ask.language, ask)):
+                    self.desk.followups.answered(ask, None, "the language model is restarting; try again in a moment")
             elif isinstance(action, AskStatus):
                 context = self.desk.status_wanted(action.chat_id, action.lang)
                 self.registry.tell(DISPATCHER, StatusRequest(BOT, context))

@@ -8,23 +8,14 @@ from typing import Any, Callable
 from transhades.messages import Transcribe
 from transhades.providers import Provider
 
-from .base import ExitMonitor, WorkerActor
+from .base import ExitMonitor, OwnsClient, WorkerActor
 
 
-class ProviderActor(WorkerActor):
+class ProviderActor(OwnsClient, WorkerActor):
     def __init__(self, name: str, monitor: ExitMonitor, registry: Any, build: Callable[[], Provider],
                  faults: Any = None) -> None:
         super().__init__(name, monitor, registry, faults)
         self.build = build
-        self.client: Provider | None = None
-
-    def setup(self) -> None:
-        self.client = self.build()
-
-    def teardown(self) -> None:
-        if self.client is not None:
-            self.client.close()
-            self.client = None
 
     def receive(self, message: Any) -> Any:
         if not isinstance(message, Transcribe):
@@ -33,4 +24,6 @@ class ProviderActor(WorkerActor):
         extra: dict[str, Any] = {"model": message.model} if message.model else {}
         if message.languages:
             extra.update(languages=message.languages, hint=message.hint)
+        if message.task != "transcribe":
+            extra["task"] = message.task  # only a local model is sent anything else
         self.answer(message, lambda: self.client.transcribe(message.chunk, message.language, progress, **extra))

@@ -167,3 +167,34 @@ def deepgram_result(transcript: str = "Selamat pagi, terima kasih.", language: s
 
 def deepgram_error(code: str, message: str) -> dict:
     return {"err_code": code, "err_msg": message, "request_id": "6a1f0c1e-0000-4000-8000-000000000001"}
+
+
+def chat_completion(content: str, model: str = "llama-3.3-70b-versatile") -> dict:
+    """A chat completion as Groq answers it (OpenAI's shape plus ``x_groq``)."""
+    return {
+        "id": "chatcmpl-2b1c8a8e-7f1d-4c52-9a55-0d6c3f8e1a11", "object": "chat.completion", "created": 1764150000,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "logprobs": None,
+                     "finish_reason": "stop"}],
+        "usage": {"queue_time": 0.02, "prompt_tokens": 120, "prompt_time": 0.01, "completion_tokens": 40,
+                  "completion_time": 0.05, "total_tokens": 160, "total_time": 0.06},
+        "system_fingerprint": "fp_3f3b593e33", "x_groq": {"id": "req_01kb0000000000000000000000"},
+    }
+
+
+def groq_chat_429(seconds: int) -> Reply:
+    """Groq's answer when a model's tokens per minute are used up."""
+    headers = {**GROQ_429_HEADERS, "retry-after": str(seconds), "x-ratelimit-reset-tokens": f"{seconds}s"}
+    return Reply(429, openai_error(
+        "Rate limit reached for model `llama-3.3-70b-versatile` in organization `org_01` service tier `on_demand` on "
+        f"tokens per minute (TPM): Limit 6000, Used 5971, Requested 412. Please try again in {seconds}s.",
+        "tokens", "rate_limit_exceeded"), headers)
+
+
+def echo_model(received: Received, prefix: str = "") -> Reply:
+    """A chat model that answers in a way a test can check: the language its instruction names, then the text."""
+    body = json.loads(received.body)
+    system, user = body["messages"][0]["content"], body["messages"][1]["content"]
+    task = "summary" if "summar" in system.lower() else "translation"
+    language = system.split(" in ")[-1].split(":")[0] if task == "summary" else system.split(" into ")[1].split(".")[0]
+    return Reply(200, chat_completion(f"{prefix}<{task} {language}> {user}", body["model"]))

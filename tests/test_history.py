@@ -63,7 +63,7 @@ def test_history_search_and_getting_a_transcript_again_through_chat(tmp_path):
     texts = [e["text"] for e in bot]
     assert texts[0] == "Nothing kept yet: your transcripts are kept here for 30 days."
     listing = next(e for e in bot if e["text"].startswith("Your latest transcripts"))
-    assert listing["text"].index("Selamat pagi") < listing["text"].index("Hello, and welcome"), "newest first"
+    assert listing["text"].index("pagi, terima kasih") < listing["text"].index("Hello, and welcome"), "newest first"
     assert listing["buttons"] == ["1", "2"]
     found = next(e for e in bot if e["text"].startswith("Found"))
     assert "«transcript»" in found["text"] and found["buttons"] == ["1"], "a plural finds the singular"
@@ -139,3 +139,22 @@ def test_forget_asks_first_then_deletes_everything_kept(tmp_path):
     assert "Deleted 1 transcripts and your settings. Nothing about you is kept now." in texts
     assert texts[-2] == "Nothing kept yet: your transcripts are kept here for 30 days."
     assert texts[-1].startswith("Which language do you speak? Now: automatic."), "the setting is gone too"
+
+
+def test_a_user_who_turns_keeping_off_has_nothing_kept_and_the_choice_outlives_forget(store_target):
+    from transhades.media import TelegramFile
+
+    history = History(store_target, wall=Wall())
+    media = TelegramFile(5, 77, "fid-1", "uniq-1", 1234, "voice", "audio/ogg", 3.0, None)
+    assert history.add(1, "a", said("kept with its media"), media) is True
+    kept = history.get(1, "a")
+    assert kept.media == media and history.get(1, "").job_id == "a", "an empty id is the latest"
+    history.keep_for(1, False)
+    assert not history.keeping(1) and history.keeping(2)
+    assert history.add(1, "b", said("not kept")) is False
+    assert [k.job_id for k in history.latest(1)] == ["a"] and history.search(1, "kept") != []
+    assert history.forget(1) == 1 and history.get(1, "a") is None
+    assert not history.keeping(1), "forgetting everything does not turn keeping back on"
+    history.keep_for(1, True)
+    assert history.add(1, "c", said("kept again")) and history.get(1, "c").media is None
+    assert History(store_target, keep_days=0, wall=Wall()).keeping(2) is False

@@ -584,3 +584,29 @@ def test_a_part_that_fails_is_retried_while_the_parts_before_it_are_delivered_an
     assert retry.message.chunk.index == 1 and retry.to != sends[1].to, "the failed part went elsewhere"
     d.done(retry, said(1))
     assert d.finals()[0].transcript.text == "part0 part1 part2"
+
+
+def test_a_translation_goes_only_to_a_local_model_asks_it_to_translate_and_has_its_own_cache_keys():
+    d = Driver()
+    d.submit("j1", source_key="tg:AgADxyz", language="es", task="translate")
+    first = d.take(LookupTranscript)
+    assert first.message.keys == ("lang:es:translate:tg:AgADxyz",), "the Spanish transcript must not answer it"
+    d.done(first, None)
+    d.done(d.take(Fingerprint), "abc")
+    d.done(d.take(LookupTranscript), None)
+    d.done(d.take(PrepareAudio), audio("j1"))
+    send = d.take(Transcribe)
+    assert send.to.startswith("provider:local") and send.message.task == "translate", "groq is first for transcripts"
+    d.fail(send, ProviderUnavailable("the model crashed"))
+    retry = [s for s in d.sent if isinstance(s.message, Transcribe)]
+    assert all(s.to.startswith("provider:local") for s in retry), "never failed over to a remote provider"
+    d.done(retry[0], Transcript("Good morning.", "es", 3.0, "local"))
+    assert set(d.take(StoreTranscript).message.keys) == {"lang:es:translate:tg:AgADxyz", "lang:es:translate:sha256:abc"}
+    assert d.finals()[0].transcript.text == "Good morning."
+
+
+def test_a_translation_without_a_local_model_fails_at_once_saying_what_is_needed():
+    d = Driver(providers=(("groq", "openai"),))
+    d.submit("j1", task="translate")
+    (final,) = d.finals()
+    assert isinstance(final, Failed) and "needs a local provider (kind: local)" in final.error.message

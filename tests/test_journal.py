@@ -19,9 +19,9 @@ from test_tree import Script
 MEDIA = TelegramFile(5, 77, "fid-x", "AgADx", 3000, "voice", "audio/ogg", 2.0)
 
 
-def job(job_id: str = "tg-5-77-77") -> tuple[JobRequest, Route]:
-    return (JobRequest(job_id, "5", MEDIA, "tg:AgADx", "alpha", "id", (("dg", "whisper"),)),
-            Route(job_id, 5, 5, 77, "en", "text"))
+def job(job_id: str = "tg-5-77-77", task: str = "transcribe") -> tuple[JobRequest, Route]:
+    return (JobRequest(job_id, "5", MEDIA, "tg:AgADx", "alpha", "id", (("dg", "whisper"),), task=task),
+            Route(job_id, 5, 5, 77, "en", "text", task=task))
 
 
 class Wall:
@@ -49,12 +49,22 @@ def test_a_job_is_accepted_once_and_read_back_whole_after_reopening(store_target
     assert again.state == "accepted" and again.status_message == 1234 and again.parts == []
 
 
+def test_a_translation_job_is_read_back_as_one(store_target):
+    journal = Journal(store_target)
+    request, route = job("tr-5-80", task="translate")
+    journal.accept(request, route)
+    (again,) = Journal(store_target).unfinished()
+    assert again.request.task == again.route.task == "translate"
+
+
 def test_a_reply_is_written_down_before_it_is_sent_and_the_job_is_done_when_every_part_is_out(store_target):
     journal = Journal(store_target)
     request, route = job()
     journal.accept(request, route)
+    buttons = [[("Translate", "tr:tg-5-77-77"), ("Summary", "sum:tg-5-77-77"), ("SRT", "srt:tg-5-77-77")]]
     parts = journal.replying(route.job_id, [Outgoing("text", 5, "one", reply_to=77),
-                                            Outgoing("document", 5, "all", reply_to=77, file_name="t.txt", data=b"\x00x"),
+                                            Outgoing("document", 5, "all", reply_to=77, file_name="t.txt", data=b"\x00x",
+                                                     buttons=buttons),
                                             Outgoing("edit", 5, "Done.", message_id=9)])
     assert [p for p, _ in parts] == [0, 1, 2]
     assert parts[0][1].random_id == random_id(route.job_id, 0) != parts[1][1].random_id
@@ -65,6 +75,7 @@ def test_a_reply_is_written_down_before_it_is_sent_and_the_job_is_done_when_ever
     assert left.state == "replying"
     assert [(p, i.kind, i.data, i.random_id) for p, i in left.parts] == \
         [(1, "document", b"\x00x", random_id(route.job_id, 1)), (2, "edit", None, None)]
+    assert [[tuple(b) for b in row] for row in left.parts[0][1].buttons] == buttons, "the buttons under it too"
     journal.part_sent(route.job_id, 1)
     assert journal.part_sent(route.job_id, 2) is True
     assert journal.unfinished() == [] and journal.counts() == {"done": 1}
@@ -210,12 +221,12 @@ def test_the_data_directory_is_private(tmp_path):
 
 def test_the_desk_writes_the_reply_down_marks_each_part_and_prunes_as_it_goes(tmp_path, monkeypatch):
     from transhades.messages import Completed
-    from transhades.telegram import desk as desk_module
+    from transhades.telegram import journal as journal_module
     from transhades.telegram.desk import DeskRules, FrontDesk, StartJob
     from transhades.telegram.settings import UserSettings
     from transhades.transcript import Segment, Transcript
 
-    monkeypatch.setattr(desk_module, "PRUNE_EVERY", 2)
+    monkeypatch.setattr(journal_module, "PRUNE_EVERY", 2)
     wall = Wall()
     journal = Journal(tmp_path / "j.sqlite3", keep_seconds=60, wall=wall)
     desk = FrontDesk(DeskRules((("alpha", "openai"),)), UserSettings(tmp_path / "u.sqlite3"), now=lambda: 0.0,

@@ -174,7 +174,7 @@ def describe_tree(cfg: Config) -> list[str]:
     d = cfg.dispatcher
     rows = [*_cache_and_audio_rows(cfg), *(_provider_row(p) for p in cfg.providers), *_telegram_rows(cfg),
             ("dispatcher", "1", f"dispatcher (max {d.max_concurrent_jobs} jobs, {d.per_user_limit} per user, "
-                                f"{d.retries} retries)"), *_bot_rows(cfg)]
+                                f"{d.retries} retries)"), *_llm_rows(cfg), *_bot_rows(cfg)]
     width = max(len(r[0]) for r in rows)
     for index, (kind, count, detail) in enumerate(rows):
         branch = "└─" if index == len(rows) - 1 else "├─"
@@ -218,6 +218,26 @@ def _telegram_rows(cfg: Config) -> list[Row]:
         name, _, why = skipped.partition(": ")
         rows.append((f"credential:{name}", "0", f"skipped: {why}"))
     return rows
+
+
+def _llm_rows(cfg: Config) -> list[Row]:
+    """The language model actor behind /translate and /summary (started with the bot)."""
+    llm = cfg.llm
+    if llm is None or cfg.telegram is None:
+        return []
+    if not llm.enabled:
+        return [("llm", "0", f"disabled: {llm.disabled_reason} (/translate en uses the local model)")]
+    return [("llm", "1", f"llm (model {llm.model}, {llm.base_url}; /translate, /summary)")]
+
+
+def _llm_rows(cfg: Config) -> list[Row]:
+    """The language model actor behind /translate and /summary (started with the bot)."""
+    llm = cfg.llm
+    if llm is None or cfg.telegram is None:
+        return []
+    if not llm.enabled:
+        return [("llm", "0", f"disabled: {llm.disabled_reason} (/translate en uses the local model)")]
+    return [("llm", "1", f"llm (model {llm.model}, {llm.base_url}; /translate, /summary)")]
 
 
 def _bot_rows(cfg: Config) -> list[Row]:

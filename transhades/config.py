@@ -165,6 +165,25 @@ class HistoryConfig:
 
 
 @dataclass(frozen=True)
+class LlmConfig:
+    """An OpenAI-compatible chat-completions model for /translate and /summary (Groq, Together, OpenAI, a local
+    server). Off while its key variable is unset, like a provider."""
+
+    base_url: str | None = setting(None)
+    model: str | None = setting(None)
+    api_key: str | None = setting(None, secret=True)
+    timeout_seconds: float = setting(120.0, minimum=1)
+    max_input_chars: int = setting(12_000, minimum=200, maximum=1_000_000)  # longer transcripts go in parts
+    max_wait_seconds: float = setting(60.0, minimum=0, maximum=3600)  # a 429's Retry-After up to this is waited out
+    http_attempts: int = setting(3, minimum=1, maximum=10)
+    retry_min_seconds: float = setting(0.5, minimum=0)
+    retry_max_seconds: float = setting(8.0, minimum=0)
+    api_key_variable: str | None = derived()
+    enabled: bool = derived(True)
+    disabled_reason: str | None = derived()
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     format: str = setting("plain", choices=("plain", "json"))  # one line per record on stdout
     level: str = setting("info", choices=("debug", "info", "warning", "error"))
@@ -185,6 +204,7 @@ class Config:
     cluster: ClusterConfig = setting(ClusterConfig())
     history: HistoryConfig = setting(HistoryConfig())
     database_url: str | None = setting(None, secret=True)  # or DATABASE_URL: PostgreSQL for journal, settings, sessions
+    llm: LlmConfig | None = setting(None)  # read by _llm
     source: str | None = derived()
 
     @property
@@ -203,6 +223,8 @@ class Config:
     def secrets(self) -> list[str]:
         """Every secret value the config holds, for the log redactor."""
         values = [p.api_key for p in self.providers if p.api_key]
+        if self.llm and self.llm.api_key:
+            values.append(self.llm.api_key)
         if self.telegram:
             values += [self.telegram.bot_token or ""] + [c.api_hash for c in self.telegram.credentials]
         values += [url for url in (self.cache.url, self.cluster.redis_url, self.database_url) if url and "@" in url]
@@ -398,6 +420,18 @@ def _provider(raw: Any, index: int, env: Mapping[str, str], problems: list[str])
                    enabled=reason is None, disabled_reason=reason)
 
 
+def _llm(raw: Any, env: Mapping[str, str], problems: list[str]) -> LlmConfig:
+    values, _ = read(LlmConfig, expand(raw, env, set()), "llm", problems)
+    if not values["model"]:
+        problems.append("llm.model: is required (the chat model's name, e.g. llama-3.3-70b-versatile)")
+    key_variable = _variable(raw.get("api_key") if isinstance(raw, dict) else None)
+    reason = _remote("llm", "llm", values["base_url"], values["api_key"], key_variable, problems)
+    base_url = values["base_url"]
+    return replace(LlmConfig(**values), base_url=base_url.rstrip("/") if base_url else None,
+                   api_key=values["api_key"] or None, api_key_variable=key_variable, enabled=reason is None,
+                   disabled_reason=reason)
+
+
 def _name_problems(where: str, name: str | None) -> list[str]:
     if not name:
         return [f"{where}.name: is required (a unique name such as 'groq')"]
@@ -411,7 +445,8 @@ def _remote(where: str, kind: str, base_url: str | None, api_key: str | None, ke
     """A remote provider's problems; returns why it is off, when a key was asked for and is missing. No api_key
     at all is a self-hosted server without auth (faster-whisper-server, LocalAI, vLLM)."""
     if not base_url:
-        problems.append(f"{where}.base_url: is required for kind {kind}")
+        problems.append(f"{where}.base_url: is required " + (f"for kind {kind}" if kind != "llm" else
+                                                               "(e.g. https://api.groq.com/openai/v1)"))
     elif not re.match(r"https?://", base_url):
         problems.append(f"{where}.base_url: must start with http:// or https://, got {base_url!r}")
     return f"{key_variable} is not set" if not api_key and key_variable else None
@@ -460,12 +495,13 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     if cluster.redis_url and not re.match(r"rediss?://", cluster.redis_url):
         problems.append(f"cluster.redis_url: must start with redis:// or rediss://, got {redact(cluster.redis_url)!r}")
     database_url = _database_url(expand(top.data.get("database_url"), env, missing), env, problems)
+    llm = _llm(top.data.get("llm"), env, problems) if top.data.get("llm") is not None else None
     problems += [f"${{{name}}}: is used in the config but not set; set it in the environment or .env"
                  for name in sorted(missing)]
     if problems:
         raise ConfigError(problems)
     return Config(providers, cache, dispatcher, supervision, audio, data_dir, telegram, http, logging_config,
-                  languages, cluster, history, database_url, source)
+                  languages, cluster, history, database_url, llm, source)
 
 
 def _database_url(value: Any, env: Mapping[str, str], problems: list[str]) -> str | None:

@@ -1,8 +1,9 @@
-"""Render a transcript as plain text, SRT, WebVTT or JSON."""
+"""Render a transcript as plain text, SRT, WebVTT or JSON; cut a long text into pieces at sentence ends."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .transcript import Segment, Transcript
@@ -64,3 +65,25 @@ def render(transcript: Transcript, fmt: str, **extra: Any) -> str:
     if fmt == "json":
         return to_json(transcript, **extra)
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+MESSAGE_LIMIT = 4096  # characters in one Telegram message
+_SENTENCE_END = re.compile(r"[.!?…。](?=\s)")
+
+
+def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Pieces of at most ``limit`` characters, cut at a sentence end when one is near, else at a word boundary."""
+    text = text.strip()
+    parts: list[str] = []
+    while len(text) > limit:
+        window = text[:limit]
+        ends = [m.end() for m in _SENTENCE_END.finditer(window)]
+        cut = ends[-1] if ends and ends[-1] > limit // 2 else -1
+        if cut < 0:
+            space = window.rfind(" ")
+            cut = space if space > limit // 4 else limit
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        parts.append(text)
+    return parts

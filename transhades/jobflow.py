@@ -50,6 +50,7 @@ from .tasks import (
     download_tasks,
     first_task,
     store_keys,
+    task_key,
 )
 from .transcript import Transcript
 
@@ -109,11 +110,9 @@ class JobFlow:
     def submit(self, request: JobRequest, listener: Callable[[JobEvent], None]) -> list[Effect]:
         if request.id in self.jobs:
             return []  # the same job submitted twice is one job
-        order = self.providers.order_for(request.provider)
-        if order is None:
-            known = ", ".join(self.providers.order) or "none"
-            return [Emit(listener, Failed(request.id, BadInput(
-                f"unknown provider {request.provider!r}; configured providers: {known}")))]
+        order = self.providers.order_for(request.provider, request.task)
+        if order is None or not order and request.task != "transcribe":
+            return [Emit(listener, Failed(request.id, BadInput(self.providers.no_order(request))))]
         if request.language is None and len(self.languages) == 1:  # one language allowed: nothing to detect
             request = replace(request, language=self.languages[0])
         job = self.jobs[request.id] = Job(request, listener, order, submitted_at=self.now())
@@ -278,7 +277,8 @@ class JobFlow:
     # ----------------------------------------------------------------------------------- the end of a job
 
     def complete(self, job: Job, transcript: Transcript, cached: bool) -> list[Effect]:
-        bases = tuple(k for k in (job.request.source_key, job.sha256 and f"sha256:{job.sha256}") if k)
+        bases = tuple(task_key(job.request, k) for k in (job.request.source_key, job.sha256 and f"sha256:{job.sha256}")
+                      if k)
         keys = store_keys(bases, job.request.language, transcript.language)
         out: list[Effect] = []
         if keys and (not cached or job.request.source_key and job.sha256):

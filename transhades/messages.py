@@ -30,6 +30,7 @@ class JobRequest:
     language: str | None = None  # None = detect
     models: tuple[tuple[str, str], ...] = ()  # (provider, model) overrides, e.g. Deepgram's whisper
     language_hint: str | None = None  # e.g. the user's Telegram language; counts only among config languages
+    task: str = "transcribe"  # or "translate": Whisper's own translation into English (local models only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +183,26 @@ class Transcribe:
     model: str | None = None  # the user's model for this provider, when they chose one
     languages: tuple[str, ...] = ()  # when detecting: choose among these (config ``languages``); empty: any
     hint: str | None = None  # one of ``languages`` to prefer when detection is unsure
+    task: str = "transcribe"  # or "translate" (into English; only a local model is asked)
+
+
+@dataclass(frozen=True, slots=True)
+class AskModel:
+    """Bot -> the language model actor: translate ``text`` into ``language``, or summarize it in ``language``.
+    Answered with a ModelAnswer carrying ``context`` back."""
+
+    reply_to: str
+    task: str  # translate | summary
+    text: str
+    language: str
+    context: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAnswer:
+    context: Any
+    text: str | None = None
+    error: TranshadesError | None = None
 
 
 @dataclass(frozen=True, slots=True)

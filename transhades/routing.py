@@ -128,13 +128,22 @@ class ProviderRouter:
         self.breakers = {name: (breakers or {}).get(name) or ProviderBreaker() for name, _ in providers}
         self.disabled: dict[str, str] = {}  # provider group -> why (a rejected key), until restart
 
-    def order_for(self, chosen: str | None) -> tuple[str, ...] | None:
-        """The failover order for a job: the user's choice first. None when the choice is not configured."""
+    def order_for(self, chosen: str | None, task: str = "transcribe") -> tuple[str, ...] | None:
+        """The failover order for a job: the user's choice first. None when the choice is not configured. Whisper's
+        translation into English only the local models do (empty when none is configured)."""
+        if task == "translate":
+            return tuple(p for p in self.order if p in self.local)
         if not chosen:
             return self.order
         if chosen not in self.order:
             return None
         return (chosen,) + tuple(p for p in self.order if p != chosen)
+
+    def no_order(self, request: Any) -> str:
+        """Why a job has no provider to go to."""
+        if request.task == "translate":
+            return "translating into English needs a local provider (kind: local) in config.yaml"
+        return f"unknown provider {request.provider!r}; configured providers: {', '.join(self.order) or 'none'}"
 
     def breaker_of(self, group: str) -> Any:
         return self.breakers.get(group[len(PROVIDER_PREFIX):]) if group.startswith(PROVIDER_PREFIX) else None

@@ -132,7 +132,8 @@ class LookupSourceTask(Task):
     step = Step.LOOKUP_SOURCE
 
     def message(self, job: Job, ticket: int, context: Context) -> Any:
-        return LookupTranscript(ticket, DISPATCHER, lookup_keys(job.request.source_key or "", job.request.language))
+        return LookupTranscript(ticket, DISPATCHER, lookup_keys(task_key(job.request, job.request.source_key or ""),
+                                                                job.request.language))
 
 
 @dataclass(eq=False)
@@ -187,7 +188,8 @@ class LookupHashTask(Task):
     step = Step.LOOKUP_HASH
 
     def message(self, job: Job, ticket: int, context: Context) -> Any:
-        return LookupTranscript(ticket, DISPATCHER, lookup_keys(f"sha256:{job.sha256}", job.request.language))
+        return LookupTranscript(ticket, DISPATCHER, lookup_keys(task_key(job.request, f"sha256:{job.sha256}"),
+                                                                job.request.language))
 
 
 @dataclass(eq=False)
@@ -216,7 +218,7 @@ class TranscribeTask(Task):
         languages = context.languages if request.language is None else ()
         hint = request.language_hint if request.language_hint in languages else None
         return Transcribe(ticket, DISPATCHER, self.chunk, request.language, dict(request.models).get(self.provider),
-                          languages, hint)
+                          languages, hint, request.task)
 
 
 @dataclass(eq=False)
@@ -248,6 +250,11 @@ def fetch_or_fingerprint(job: Job) -> Task:
 
 
 # ------------------------------------------------------------------------------------------------- cache keys
+
+
+def task_key(request: JobRequest, base: str) -> str:
+    """A translation into English is cached apart from the transcript of the same media."""
+    return base if request.task == "transcribe" else f"{request.task}:{base}"
 
 
 def language_key(base: str, language: str) -> str:

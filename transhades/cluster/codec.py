@@ -31,14 +31,15 @@ def dump_request(request: JobRequest) -> str:
         raise TypeError("only Telegram jobs are written down or shared")
     return json.dumps({"id": request.id, "user": request.user, "media": asdict(request.media),
                        "source_key": request.source_key, "provider": request.provider, "language": request.language,
-                       "models": [list(m) for m in request.models], "language_hint": request.language_hint})
+                       "models": [list(m) for m in request.models], "language_hint": request.language_hint,
+                       "task": request.task})
 
 
 def load_request(text: str) -> JobRequest:
     data = json.loads(text)
     return JobRequest(data["id"], data["user"], TelegramFile(**data["media"]), data["source_key"], data["provider"],
                       data["language"], tuple((str(m[0]), str(m[1])) for m in data["models"]),
-                      data.get("language_hint"))
+                      data.get("language_hint"), data.get("task") or "transcribe")
 
 
 def dump_event(event: JobEvent) -> str:

@@ -31,3 +31,12 @@ def to_code(value: object) -> str | None:
     if text in NAMES:
         return NAMES[text]
     return text.split("-")[0] if len(text) <= 6 else text
+
+
+_SYNONYMS = {"castilian", "flemish", "haitian creole", "nynorsk"}
+CODES = {code: name.title() for name, code in sorted(NAMES.items()) if name not in _SYNONYMS} | {"jv": "Javanese"}
+
+
+def name_of(code: str) -> str:
+    """``id`` -> ``Indonesian``; a code Whisper does not name stays as it is."""
+    return CODES.get(code.lower(), code)

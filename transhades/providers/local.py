@@ -183,7 +183,9 @@ class LocalWhisper:
             f"bundled model (base, tiny.en), or go online to download it")
 
     def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None,
-                   languages: tuple[str, ...] = (), hint: str | None = None) -> Transcript:
+                   languages: tuple[str, ...] = (), hint: str | None = None, task: str = "transcribe") -> Transcript:
+        """``task`` translate: Whisper's own translation into English (the transcript's language stays the
+        speech's)."""
         try:
             audio: Any = chunk.path
             if language is None and languages:  # detect, but only among the languages the operator expects
@@ -194,10 +196,10 @@ class LocalWhisper:
                 language = pick_language(dict(probabilities), languages, hint)
             if chunk.duration > BATCH_ABOVE_SECONDS:
                 segments, info = self.batched.transcribe(audio, language=language, beam_size=self.beam_size,
-                                                         batch_size=self.batch_size, vad_filter=True)
+                                                         batch_size=self.batch_size, vad_filter=True, task=task)
             else:
                 segments, info = self.model.transcribe(audio, language=language, beam_size=self.beam_size,
-                                                       vad_filter=self.vad_filter)
+                                                       vad_filter=self.vad_filter, task=task)
             collected: list[Segment] = []
             for seg in segments:  # a generator: decoding happens while we iterate
                 collected += sentences(Segment(float(seg.start), float(seg.end), seg.text.strip()))

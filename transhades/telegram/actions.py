@@ -1,4 +1,5 @@
-"""What the desk asks the bot actor to do: start a job, cancel jobs, ask the tree for its status."""
+"""What the desk asks the bot actor to do: start a job, cancel jobs, ask the tree for its status, ask the
+language model."""
 
 from __future__ import annotations
 
@@ -25,4 +26,22 @@ class AskStatus:
     lang: str
 
 
-Action = StartJob | CancelJobs | AskStatus
+@dataclass(frozen=True)
+class Ask:
+    """Where a language model's answer goes, and what it is (its status message is keyed by ``ask_id``)."""
+
+    ask_id: str
+    chat_id: int
+    reply_to: int | None
+    lang: str
+    task: str  # translate | summary
+    language: str  # translate: the target; summary: the language it is written in
+
+
+@dataclass(frozen=True)
+class UseModel:
+    ask: Ask
+    text: str
+
+
+Action = StartJob | CancelJobs | AskStatus | UseModel

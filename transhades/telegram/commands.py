@@ -12,6 +12,7 @@ from pyrogram import types
 
 from .actions import Action, AskStatus, CancelJobs
 from ..formats import render
+from .followups import Followups, Where
 from .outbox import Outbox, Outgoing
 from .settings import FORMATS, UserSettings
 from .texts import duration_words, language_of, say
@@ -38,8 +39,9 @@ class Command:
 
 class Commands:
     def __init__(self, rules: Any, settings: UserSettings, outbox: Outbox,
-                 running: Callable[[int], set[str]], history: Any = None) -> None:
+                 running: Callable[[int], set[str]], history: Any = None, followups: Followups | None = None) -> None:
         self.history = history  # a telegram.history.History, or None (nothing kept)
+        self.followups = followups or Followups(history, outbox, False, False)
         self.rules = rules
         self.settings = settings
         self.outbox = outbox
@@ -111,6 +113,8 @@ class Commands:
         self.outbox.put(Outgoing("callback", None, callback_id=query.id))
         if kind == "hist":
             return self._again(chat_id, user.id, value)
+        if kind in PRESSES:
+            return PRESSES[kind](self.followups, Where(chat_id, user.id, message_id, lang, f"q{query.id}"), value)
         if kind == "forget":
             text = self._forget_now(user.id, lang) if value == "yes" else say(lang, "forget_kept")
             self.outbox.put(Outgoing("edit", chat_id, text, message_id=message_id) if message_id is not None
@@ -158,6 +162,8 @@ class Commands:
         return say(lang, "format_set", value=value)
 
     def _history(self, c: Command) -> list[Action]:
+        if c.arg.lower() in ("on", "off") or self.history and not self.history.keeping(c.user_id):
+            return self._history_switch(c)
         kept = self.history.latest(c.user_id) if self.history else []
         if not kept:
             days = int(self.history.keep_seconds // 86400) if self.history else 0
@@ -168,6 +174,28 @@ class Commands:
                      words=_first_words(k.transcript.text)) for n, k in enumerate(kept, 1)]
         self._reply(c.message, "\n".join([say(c.lang, "history_title"), *lines]), buttons=_again_buttons(kept))
         return []
+
+    def _history_switch(self, c: Command) -> list[Action]:
+        """``/history off|on``: keep nothing for this user from now on, or keep again; ``/history`` while off."""
+        days = int(self.history.keep_seconds // 86400) if self.history else 0
+        if not days:
+            self._reply(c.message, say(c.lang, "history_disabled"))
+        elif c.arg.lower() in ("on", "off"):
+            self.history.keep_for(c.user_id, c.arg.lower() == "on")
+            self._reply(c.message, say(c.lang, "history_" + c.arg.lower(), days=days))
+        else:
+            self._reply(c.message, say(c.lang, "history_is_off"))
+        return []
+
+    def _translate(self, c: Command) -> list[Action]:
+        return self.followups.translate(self._where(c), c.arg)
+
+    def _summary(self, c: Command) -> list[Action]:
+        return self.followups.summary(self._where(c))
+
+    @staticmethod
+    def _where(c: Command) -> Where:
+        return Where(c.message.chat.id, c.user_id, c.message.id, c.lang, f"{c.message.chat.id}-{c.message.id}")
 
     def _search(self, c: Command) -> list[Action]:
         if not c.arg:
@@ -216,11 +244,9 @@ class Commands:
     def _forget_now(self, user_id: int, lang: str) -> str:
         count = self.history.forget(user_id) if self.history else 0
         settings = self.settings.forget(user_id)
-        return say(lang, "forget_done", count=count, settings=say(lang, "forget_settings") if settings else "")
-
-    def keep(self, user_id: int, job_id: str, transcript: Any) -> None:
-        if self.history is not None:
-            self.history.add(user_id, job_id, transcript)
+        stays_off = self.history is not None and self.history.keep_seconds > 0 and not self.history.keeping(user_id)
+        return say(lang, "forget_done", count=count, settings=say(lang, "forget_settings") if settings else "") + \
+            (say(lang, "forget_stays_off") if stays_off else "")
 
     def _again(self, chat_id: int, user_id: int, job_id: str) -> list[Action]:
         """A transcript from the history, sent again (only ever the user's own)."""
@@ -250,6 +276,14 @@ COMMANDS = {
     "cancel": Commands._cancel, "provider": Commands._provider, "language": Commands._language,
     "format": Commands._format, "history": Commands._history, "search": Commands._search,
     "export": Commands._export, "stats": Commands._stats, "forget": Commands._forget,
+    "translate": Commands._translate, "summary": Commands._summary,
+}
+
+PRESSES = {  # the buttons under a transcript (kind:job id), and the language picker (tl:code:job id)
+    "tr": lambda f, where, job_id: f.translate(where, "", job_id),
+    "tl": lambda f, where, value: f.translate(where, *value.partition(":")[::2]),
+    "sum": lambda f, where, job_id: f.summary(where, job_id),
+    "srt": lambda f, where, job_id: f.srt(where, job_id),
 }
 
 SETTERS = {"prov": Commands._set_provider, "dgm": Commands._set_deepgram_model, "lang": Commands._set_language,

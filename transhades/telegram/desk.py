@@ -15,23 +15,20 @@ from typing import Any
 
 from pyrogram import enums, types
 
-from ..formats import render
 from ..media import TelegramFile
 from ..messages import Completed, Failed, JobEvent, JobRequest, Partial, Queued, Stage, Waiting
 from .actions import Action, StartJob
 from .commands import Commands
+from .followups import Followups
 from .gateway import media_of
 from .journal import Journal
 from .outbox import Outbox, Outgoing
-from .replies import split_message
 from .route import Route
 from .settings import UserSettings
 from .status import StatusRequests, status_report
-from .texts import duration_words, language_of, say
+from .texts import duration_words, language_name, language_of, say
 
 log = logging.getLogger("transhades.bot")
-MAX_MESSAGES_BEFORE_FILE = 3
-PRUNE_EVERY = 500  # accepted jobs between two prunes of the journal
 
 
 @dataclass(frozen=True)
@@ -43,6 +40,7 @@ class DeskRules:
     bot_username: str | None = None
     user_jobs_per_minute: int = 0  # 0: no limit; admins are never limited
     max_duration_seconds: float = 6 * 3600  # refused before any download when Telegram tells the length
+    llm: bool = False  # a language model is configured (/translate, /summary)
 
 
 class FrontDesk:
@@ -51,7 +49,6 @@ class FrontDesk:
                  history: Any = None) -> None:
         self.rules = rules
         self.journal = journal
-        self.accepted = 0
         self.in_hand: Any = None  # the job event the bot actor is handling (kept if it dies on it)
         self.closing = False  # shutting down: new jobs are written down and parked, not started
         self.resumed = False
@@ -66,7 +63,9 @@ class FrontDesk:
         self.running: dict[int, set[str]] = {}  # user -> job ids
         self.recent_jobs: dict[int, deque[float]] = {}  # user -> when their last jobs came in (rate limit)
         self.marked_running: set[str] = set()
-        self.commands = Commands(rules, settings, self.outbox, lambda user: set(self.running.get(user, ())), history)
+        self.followups = Followups(history, self.outbox, any(kind == "local" for _, kind in rules.providers), rules.llm)
+        self.commands = Commands(rules, settings, self.outbox, lambda user: set(self.running.get(user, ())), history,
+                                 self.followups)
 
     def on_update(self, update: Any) -> list[Action]:
         if isinstance(update, types.CallbackQuery):
@@ -105,7 +104,7 @@ class FrontDesk:
             # say nothing
             self.outbox.put(Outgoing("callback", None, callback_id=query.id))
             return []
-        return self.commands.on_callback(query)
+        return self._accepting(self.commands.on_callback(query))
 
     def _allowed(self, user_id: int) -> bool:
         """The one access check every kind of update passes (messages, commands, button presses)."""
@@ -127,29 +126,27 @@ class FrontDesk:
         user = message.from_user
         if self._limited(message, user.id, lang):
             return []
-        request, route = job_request(message, target, self.settings.get(user.id), self.rules, lang)
-        if not self._write_down(request, route):
+        return self._accept(*job_request(message, target, self.settings.get(user.id), self.rules, lang))
+
+    def _accept(self, request: JobRequest, route: Route) -> list[Action]:
+        """A job written down, its status message on the way, and started (parked while closing)."""
+        if self.journal is not None and not self.journal.accept(request, route):
             return []  # Telegram delivered the same update again: the job is already accepted
-        self.recent_jobs.setdefault(user.id, deque()).append(self.now())
+        self.recent_jobs.setdefault(route.user_id, deque()).append(self.now())
         if self.closing:  # written down; the next start takes it up
-            self.outbox.put(Outgoing("text", route.chat_id, say(lang, "parked"), reply_to=route.reply_to,
+            self.outbox.put(Outgoing("text", route.chat_id, say(route.lang, "parked"), reply_to=route.reply_to,
                                      key=("status", route.job_id)))
             return []
-        self.running.setdefault(user.id, set()).add(route.job_id)
-        self.outbox.put(Outgoing("text", route.chat_id, say(lang, "checking cache"), reply_to=route.reply_to,
+        self.followups.started(request)
+        self.running.setdefault(route.user_id, set()).add(route.job_id)
+        self.outbox.put(Outgoing("text", route.chat_id, say(route.lang, "checking cache"), reply_to=route.reply_to,
                                  key=("status", route.job_id), not_before=self.now() + self.status_delay))
         return [StartJob(request, route)]
 
-    def _write_down(self, request: JobRequest, route: Route) -> bool:
-        """The job in the journal before anything is said about it; False when it was there already."""
-        if self.journal is None:
-            return True
-        if not self.journal.accept(request, route):
-            return False
-        self.accepted += 1
-        if self.accepted % PRUNE_EVERY == 0:  # a long-running process forgets old jobs as it goes
-            self.journal.prune()
-        return True
+    def _accepting(self, actions: list[Action]) -> list[Action]:
+        """A job a command or a button asks for (a translation) goes in through the same door as any other."""
+        return [a for action in actions
+                for a in (self._accept(action.request, action.route) if isinstance(action, StartJob) else [action])]
 
     def _limited(self, message: types.Message, user_id: int, lang: str) -> bool:
         if user_id in self.rules.admins:
@@ -178,6 +175,7 @@ class FrontDesk:
                     self.outbox.put(item)
                 continue
             self.running.setdefault(route.user_id, set()).add(route.job_id)
+            self.followups.started(job.request)
             actions.append(StartJob(job.request, route))
         if actions or pruned:
             log.info("journal: %d unfinished job(s) resumed, %d finished one(s) pruned", len(actions), pruned)
@@ -196,7 +194,7 @@ class FrontDesk:
         target = message.reply_to_message
         if not private and target is not None and media_of(target) is not None and command in ("transcribe", "t"):
             return self._intake(message, target, lang)
-        return self.commands.handle(command, message, arg, lang, private)
+        return self._accepting(self.commands.handle(command, message, arg, lang, private))
 
     # ======================================================================================== job events
 
@@ -211,7 +209,7 @@ class FrontDesk:
         elif isinstance(event, Failed):
             self._failed(route, event)
         else:
-            text = status_text(route.lang, event, self.partials, route.job_id)
+            text = status_text(route.lang, event, self.partials, route.job_id, route.task)
             if text is not None:
                 self._status(route, text)
 
@@ -221,8 +219,7 @@ class FrontDesk:
         if not self.outbox.drop(("status", route.job_id)):  # answered before any status was needed
             self._status(route, say(route.lang, "done_cached" if event.cached else "done"))
         self.status_ids.pop(route.job_id, None)
-        self.commands.keep(route.user_id, route.job_id, event.transcript)  # for /history and /search
-        self._reply_with(route, transcript_items(route, event.transcript))
+        self._reply_with(route, self.followups.reply(route, event.transcript))  # kept for /history, with buttons
 
     def _failed(self, route: Route, event: Failed) -> None:
         if not self._done(route):
@@ -257,6 +254,8 @@ class FrontDesk:
                 self.journal.status_message(key[1], message_id)
         elif key[0] == "reply" and self.journal is not None:
             self.journal.part_sent(key[1], key[2])
+        else:
+            self.followups.sent(key, message_id)
 
     def _done(self, route: Route) -> bool:
         """Take the job off its user's list; False when it was not there (answered already, or never started
@@ -297,13 +296,16 @@ class FrontDesk:
 PARTIAL_CHARS = 3500  # of the text so far shown in the status message (Telegram allows 4096 in all)
 
 
-def status_text(lang: str, event: JobEvent, partials: dict[str, Partial], job_id: str) -> str | None:
+def status_text(lang: str, event: JobEvent, partials: dict[str, Partial], job_id: str,
+                task: str = "transcribe") -> str | None:
     """A running job's status message; once a long recording has text, the text so far stays in view."""
     if isinstance(event, Partial):
         partials[job_id] = event
     partial = partials.get(job_id)
     if partial is not None and (isinstance(event, Partial) or isinstance(event, Stage) and event.stage == "transcribing"):
         return partial_text(lang, partial)
+    if task == "translate" and isinstance(event, Stage) and event.stage == "transcribing":
+        return say(lang, "translating", language=language_name("en", lang))  # Whisper's translation into English
     return progress_text(lang, event)
 
 
@@ -332,24 +334,6 @@ def progress_text(lang: str, event: JobEvent) -> str | None:
     if event.stage in ("transcribing", "preparing audio", "checking cache"):
         return say(lang, event.stage)
     return None
-
-
-def transcript_items(route: Route, transcript: Any) -> list[Outgoing]:
-    """The transcript in the user's format: messages of at most 4096 characters (and the whole as a .txt when
-    there are more than three), or one document (txt, srt, vtt)."""
-    text = transcript.text.strip() or say(route.lang, "empty")
-    if route.format in ("srt", "vtt"):
-        body = render(transcript, route.format)
-        return [Outgoing("document", route.chat_id, reply_to=route.reply_to, file_name=f"transcript.{route.format}",
-                         data=body.encode())]
-    if route.format == "txt":
-        return [Outgoing("document", route.chat_id, reply_to=route.reply_to, file_name="transcript.txt",
-                         data=text.encode())]
-    items = [Outgoing("text", route.chat_id, part, reply_to=route.reply_to) for part in split_message(text)]
-    if len(items) > MAX_MESSAGES_BEFORE_FILE:
-        items.append(Outgoing("document", route.chat_id, say(route.lang, "full_text"), reply_to=route.reply_to,
-                              file_name="transcript.txt", data=text.encode()))
-    return items
 
 
 def poison_reply(update: Any) -> Outgoing | None:

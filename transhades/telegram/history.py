@@ -1,16 +1,21 @@
 """Every transcript a user received, kept for that user for ``history.keep_days`` (0: nothing is kept), with the
 full-text search behind /search: SQLite FTS5 with the Porter stemmer (a plural finds its singular), or PostgreSQL's
-text search when ``database_url`` is set. Users only ever see their own."""
+text search when ``database_url`` is set. Users only ever see their own.
+
+A user who turns keeping off (``/history off``) has nothing kept from then on; that choice is the one thing about
+them that stays (it outlives /forget, which would otherwise turn keeping back on). Each transcript's Telegram file
+reference is kept beside it, so that Whisper can translate the same media later."""
 
 from __future__ import annotations
 
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+from ..media import TelegramFile
 from ..sql import Database
 from ..transcript import Transcript
 
@@ -23,6 +28,7 @@ class Kept:
     at: float  # wall clock
     transcript: Transcript
     passage: str = ""  # for a search: where the words were found
+    media: TelegramFile | None = None  # what was transcribed (given by ``get``)
 
 
 class History:
@@ -34,21 +40,39 @@ class History:
             "CREATE TABLE IF NOT EXISTS history (job_id TEXT PRIMARY KEY, user_id BIGINT NOT NULL, "
             "at DOUBLE PRECISION NOT NULL, text TEXT NOT NULL, transcript TEXT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS history_user ON history (user_id, at)",
+            "CREATE TABLE IF NOT EXISTS history_media (job_id TEXT PRIMARY KEY, user_id BIGINT NOT NULL, "
+            "media TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS history_off (user_id BIGINT PRIMARY KEY)",
         ])
         if not self._db.postgres:
             self._db.run("CREATE VIRTUAL TABLE IF NOT EXISTS history_words USING fts5(text, content='history', "
                          "tokenize='porter unicode61')")
 
-    def add(self, user_id: int, job_id: str, transcript: Transcript) -> None:
-        if self.keep_seconds <= 0 or not transcript.text.strip():
-            return
+    def keeping(self, user_id: int) -> bool:
+        """Whether this user's transcripts are kept (history on for the bot, and not turned off by them)."""
+        return self.keep_seconds > 0 and not self._db.rows("SELECT 1 FROM history_off WHERE user_id = ?", (user_id,))
+
+    def keep_for(self, user_id: int, on: bool) -> None:
+        if on:
+            self._db.run("DELETE FROM history_off WHERE user_id = ?", (user_id,))
+        else:
+            self._db.run("INSERT INTO history_off (user_id) VALUES (?) ON CONFLICT DO NOTHING", (user_id,))
+
+    def add(self, user_id: int, job_id: str, transcript: Transcript, media: TelegramFile | None = None) -> bool:
+        """Kept, unless history is off (for everyone or for this user) or there is no text; True when kept."""
+        if not transcript.text.strip() or not self.keeping(user_id):
+            return False
         with self._db.transaction() as db:
+            if media is not None:
+                db.run("INSERT INTO history_media (job_id, user_id, media) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                       (job_id, user_id, json.dumps(asdict(media))))
             added = db.run("INSERT INTO history (job_id, user_id, at, text, transcript) VALUES (?, ?, ?, ?, ?) "
                            "ON CONFLICT DO NOTHING",
                            (job_id, user_id, self.wall(), transcript.text, json.dumps(transcript.to_dict())))
             if added and not db.postgres:
                 db.run("INSERT INTO history_words (rowid, text) SELECT rowid, text FROM history WHERE job_id = ?",
                        (job_id,))
+        return True
 
     def latest(self, user_id: int, count: int = 5) -> list[Kept]:
         rows = self._db.rows("SELECT job_id, at, transcript FROM history WHERE user_id = ? AND at >= ? "
@@ -56,9 +80,16 @@ class History:
         return [Kept(job_id, at, Transcript.from_dict(json.loads(body))) for job_id, at, body in rows]
 
     def get(self, user_id: int, job_id: str) -> Kept | None:
-        rows = self._db.rows("SELECT job_id, at, transcript FROM history WHERE user_id = ? AND job_id = ?",
-                             (user_id, job_id))
-        return Kept(rows[0][0], rows[0][1], Transcript.from_dict(json.loads(rows[0][2]))) if rows else None
+        """One of the user's transcripts (latest when ``job_id`` is empty), with its media when known."""
+        where = "h.job_id = ?" if job_id else "h.at >= ? ORDER BY h.at DESC LIMIT 1"
+        rows = self._db.rows("SELECT h.job_id, h.at, h.transcript, m.media FROM history h LEFT JOIN history_media m "
+                             f"ON m.job_id = h.job_id WHERE h.user_id = ? AND {where}",
+                             (user_id, job_id or self._since()))
+        if not rows:
+            return None
+        found, at, body, media = rows[0]
+        return Kept(found, at, Transcript.from_dict(json.loads(body)),
+                    media=TelegramFile(**json.loads(media)) if media else None)
 
     def search(self, user_id: int, words: str, count: int = 5) -> list[Kept]:
         """Best matches first, each with the passage that matched."""
@@ -102,6 +133,7 @@ class History:
             if not db.postgres:
                 db.run("DELETE FROM history_words WHERE rowid IN (SELECT rowid FROM history WHERE user_id = ?)",
                        (user_id,))
+            db.run("DELETE FROM history_media WHERE user_id = ?", (user_id,))
             return db.run("DELETE FROM history WHERE user_id = ?", (user_id,))
 
     def prune(self) -> int:
@@ -110,6 +142,8 @@ class History:
             if not db.postgres:
                 db.run("DELETE FROM history_words WHERE rowid IN (SELECT rowid FROM history WHERE at < ?)",
                        (self._since(),))
+            db.run("DELETE FROM history_media WHERE job_id IN (SELECT job_id FROM history WHERE at < ?)",
+                   (self._since(),))
             return db.run("DELETE FROM history WHERE at < ?", (self._since(),))
 
     def _since(self) -> float:

@@ -30,6 +30,7 @@ from .route import Route
 log = logging.getLogger("transhades.journal")
 
 UNFINISHED = ("accepted", "running", "replying")
+PRUNE_EVERY = 500  # accepted jobs between two prunes
 
 
 def random_id(job_id: str, part: int) -> int:
@@ -54,6 +55,7 @@ class Journal:
         """``target``: a SQLite file, or a PostgreSQL URL (``database_url``)."""
         self.keep_seconds = keep_seconds
         self.wall = wall
+        self.accepted = 0
         self._db = Database(target)
         self._db.script([
             "CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, user_id BIGINT NOT NULL, chat_id BIGINT NOT NULL,"
@@ -67,12 +69,20 @@ class Journal:
     # ------------------------------------------------------------------------------------------- writing
 
     def accept(self, request: JobRequest, route: Any) -> bool:
-        """Write a new job down. False when it is already known (Telegram delivered the update again)."""
+        """Write a new job down. False when it is already known (Telegram delivered the update again). Every
+        ``PRUNE_EVERY`` jobs, finished ones older than ``keep_seconds`` are forgotten: a long-running process
+        prunes as it goes."""
         now = self.wall()
-        return self._db.run(
-            "INSERT INTO jobs (job_id, user_id, chat_id, state, request, route, accepted_at, updated_at)"
-            " VALUES (?, ?, ?, 'accepted', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (request.id, route.user_id, route.chat_id, dump_request(request), json.dumps(asdict(route)), now, now)) == 1
+        if not self._db.run(
+                "INSERT INTO jobs (job_id, user_id, chat_id, state, request, route, accepted_at, updated_at)"
+                " VALUES (?, ?, ?, 'accepted', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (request.id, route.user_id, route.chat_id, dump_request(request), json.dumps(asdict(route)), now,
+                 now)):
+            return False
+        self.accepted += 1
+        if self.accepted % PRUNE_EVERY == 0:
+            self.prune()
+        return True
 
     def knows(self, job_id: str) -> bool:
         return bool(self._db.rows("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)))
@@ -154,7 +164,7 @@ class Journal:
 # ---------------------------------------------------------------------------------------------------- rows
 
 
-_ITEM_FIELDS = ("kind", "chat_id", "text", "reply_to", "message_id", "file_name", "random_id")
+_ITEM_FIELDS = ("kind", "chat_id", "text", "reply_to", "message_id", "file_name", "random_id", "buttons")
 
 
 def _dump_item(item: Outgoing) -> str:

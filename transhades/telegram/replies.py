@@ -1,26 +1,37 @@
-"""Cut a transcript into Telegram messages: at most 4096 characters each, at a sentence end when one is near,
-else at a word boundary, never inside a word unless a single word is longer than a message."""
+"""A transcript as Telegram messages: cut into at most 4096 characters each, at a sentence end when one is near,
+else at a word boundary, never inside a word unless a single word is longer than a message; or as a file in the
+user's format."""
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
-LIMIT = 4096
-_SENTENCE_END = re.compile(r"[.!?…。](?=\s)")
+from ..formats import render, split_text
+from .outbox import Outgoing
+from .route import Route
+from .texts import say
+
+MAX_MESSAGES_BEFORE_FILE = 3
 
 
-def split_message(text: str, limit: int = LIMIT) -> list[str]:
-    text = text.strip()
-    parts: list[str] = []
-    while len(text) > limit:
-        window = text[:limit]
-        ends = [m.end() for m in _SENTENCE_END.finditer(window)]
-        cut = ends[-1] if ends and ends[-1] > limit // 2 else -1
-        if cut < 0:
-            space = window.rfind(" ")
-            cut = space if space > limit // 4 else limit
-        parts.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    if text:
-        parts.append(text)
-    return parts
+def transcript_items(route: Route, transcript: Any) -> list[Outgoing]:
+    """The transcript in the user's format: messages of at most 4096 characters (and the whole as a .txt when
+    there are more than three), or one document (txt, srt, vtt)."""
+    text = transcript.text.strip() or say(route.lang, "empty")
+    if route.format in ("srt", "vtt"):
+        body = render(transcript, route.format)
+        return [Outgoing("document", route.chat_id, reply_to=route.reply_to, file_name=f"transcript.{route.format}",
+                         data=body.encode())]
+    if route.format == "txt":
+        return [Outgoing("document", route.chat_id, reply_to=route.reply_to, file_name="transcript.txt",
+                         data=text.encode())]
+    items = [Outgoing("text", route.chat_id, part, reply_to=route.reply_to) for part in split_text(text)]
+    if len(items) > MAX_MESSAGES_BEFORE_FILE:
+        items.append(Outgoing("document", route.chat_id, say(route.lang, "full_text"), reply_to=route.reply_to,
+                              file_name="transcript.txt", data=text.encode()))
+    return items
+
+
+def split_message(text: str) -> list[str]:
+    """At most 4096 characters each (Telegram's limit for one message)."""
+    return split_text(text)

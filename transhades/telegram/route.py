@@ -15,3 +15,4 @@ class Route:
     reply_to: int
     lang: str
     format: str
+    task: str = "transcribe"  # or "translate": Whisper's English translation, answered as such and not kept

@@ -6,8 +6,36 @@ TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "help": ("Send or forward a voice note, audio, video, video note, or an audio/video file and I reply with "
                  "the transcript.\n\n/provider choose who transcribes\n/language auto or a fixed language\n"
-                 "/format text, txt, srt or vtt\n/history your latest transcripts\n/search WORDS find them by what was said\n"
+                 "/format text, txt, srt or vtt\n/history your latest transcripts (/history off: keep nothing)\n"
+                 "/search WORDS find them by what was said\n/export txt|md|srt|vtt the latest as a file\n"
+                 "/translate LANG translate the latest (e.g. /translate en)\n/summary summarize the latest\n"
+                 "/stats what you transcribed\n/forget delete everything kept about you\n"
                  "/cancel stop your jobs\n/status how the bot is doing"),
+        "history_off": "History is off: nothing of yours is kept from now on. /forget deletes what is kept; "
+                       "/history on turns it on again.",
+        "history_on": "History is on: your transcripts are kept for {days} days. /history off turns it off.",
+        "history_is_off": "Your history is off: nothing is kept. /history on turns it on.",
+        "history_disabled": "This bot keeps no history.",
+        "forget_stays_off": " History stays off, as you chose.",
+        "button_translate": "Translate",
+        "button_summary": "Summary",
+        "button_srt": "SRT",
+        "translate_pick": "Translate into which language?",
+        "translate_usage": "Write the language to translate into: /translate en, /translate id, …",
+        "nothing_kept": "No transcript of yours is kept to work on. Send a recording first (and /history on, if "
+                        "you turned it off).",
+        "translate_needs_llm": "Translating into {language} needs a language model: the operator sets llm: in "
+                               "config.yaml (see the README). Without one, /translate en works.",
+        "translate_needs_local": "Translating needs a language model (llm: in config.yaml) or a local provider "
+                                 "for /translate en.",
+        "translate_no_media": "I no longer have the recording of this transcript; send it again to translate it.",
+        "summary_needs_llm": "Summaries need a language model: the operator sets llm: in config.yaml (see the "
+                             "README).",
+        "translating": "Translating into {language}…",
+        "summarizing": "Summarizing…",
+        "translation_title": "Translation ({language}):",
+        "summary_title": "Summary:",
+        "model_failed": "Could not finish this: {reason}",
         "history_empty": "Nothing kept yet: your transcripts are kept here for {days} days.",
         "history_title": "Your latest transcripts (press a number to get one again):",
         "history_line": "{n}. {date} · {length} · {words}",
@@ -80,8 +108,35 @@ TEXTS: dict[str, dict[str, str]] = {
     "id": {
         "help": ("Kirim atau teruskan pesan suara, audio, video, video bulat, atau file audio/video, dan saya balas "
                  "dengan transkripnya.\n\n/provider pilih layanan transkripsi\n/language otomatis atau bahasa tetap\n"
-                 "/format text, txt, srt atau vtt\n/history transkrip terakhir Anda\n/search KATA cari dari isinya\n"
+                 "/format text, txt, srt atau vtt\n/history transkrip terakhir Anda (/history off: jangan simpan)\n"
+                 "/search KATA cari dari isinya\n/export txt|md|srt|vtt yang terakhir sebagai file\n"
+                 "/translate BAHASA terjemahkan yang terakhir (mis. /translate en)\n/summary ringkas yang terakhir\n"
+                 "/stats apa saja yang Anda transkripsi\n/forget hapus semua yang disimpan tentang Anda\n"
                  "/cancel hentikan pekerjaan Anda\n/status keadaan bot"),
+        "history_off": "Riwayat dimatikan: mulai sekarang tidak ada milik Anda yang disimpan. /forget menghapus yang "
+                       "sudah tersimpan; /history on menyalakannya lagi.",
+        "history_on": "Riwayat menyala: transkrip Anda disimpan selama {days} hari. /history off mematikannya.",
+        "history_is_off": "Riwayat Anda mati: tidak ada yang disimpan. /history on menyalakannya.",
+        "history_disabled": "Bot ini tidak menyimpan riwayat.",
+        "forget_stays_off": " Riwayat tetap mati, sesuai pilihan Anda.",
+        "button_translate": "Terjemahkan",
+        "button_summary": "Ringkasan",
+        "button_srt": "SRT",
+        "translate_pick": "Terjemahkan ke bahasa apa?",
+        "translate_usage": "Tulis bahasa tujuannya: /translate en, /translate id, …",
+        "nothing_kept": "Tidak ada transkrip Anda yang tersimpan untuk diolah. Kirim rekaman dulu (dan /history on, "
+                        "jika Anda mematikannya).",
+        "translate_needs_llm": "Menerjemahkan ke {language} memerlukan model bahasa: operator mengatur llm: di "
+                               "config.yaml (lihat README). Tanpa itu, /translate en bisa dipakai.",
+        "translate_needs_local": "Menerjemahkan memerlukan model bahasa (llm: di config.yaml) atau layanan lokal "
+                                 "untuk /translate en.",
+        "translate_no_media": "Rekaman transkrip ini sudah tidak ada pada saya; kirim lagi untuk menerjemahkannya.",
+        "summary_needs_llm": "Ringkasan memerlukan model bahasa: operator mengatur llm: di config.yaml (lihat README).",
+        "translating": "Menerjemahkan ke {language}…",
+        "summarizing": "Meringkas…",
+        "translation_title": "Terjemahan ({language}):",
+        "summary_title": "Ringkasan:",
+        "model_failed": "Tidak bisa menyelesaikan ini: {reason}",
         "history_empty": "Belum ada yang disimpan: transkrip Anda disimpan di sini selama {days} hari.",
         "history_title": "Transkrip terakhir Anda (tekan nomornya untuk mendapatkannya lagi):",
         "history_line": "{n}. {date} · {length} · {words}",
@@ -162,6 +217,18 @@ STATES = {"id": {"running": "berjalan", "starting": "memulai", "restarting": "me
 def state_word(lang: str, state: str) -> str:
     """An actor's or a breaker's state in the user's language (the English names are the states' own)."""
     return STATES.get(lang, {}).get(state, state)
+
+
+LANGUAGE_NAMES = {"id": {"en": "Inggris", "id": "Indonesia", "ms": "Melayu", "jv": "Jawa", "su": "Sunda", "ar": "Arab",
+                         "zh": "Mandarin", "hi": "Hindi", "es": "Spanyol", "fr": "Prancis", "de": "Jerman",
+                         "ja": "Jepang", "ko": "Korea", "ru": "Rusia", "nl": "Belanda", "pt": "Portugis"}}
+
+
+def language_name(code: str, lang: str) -> str:
+    """A language's name in the user's language: ``es`` is Spanish, or Spanyol."""
+    from ..providers.languages import name_of
+
+    return LANGUAGE_NAMES.get(lang, {}).get(code) or name_of(code)
 
 
 def language_of(code: str | None) -> str:

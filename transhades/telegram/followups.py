@@ -1,0 +1,158 @@
+"""What follows a transcript: it is kept for the user (with the buttons Translate, Summary and SRT under it),
+/translate and /summary through the language model (``llm:``) or, for English without one, Whisper's own
+translation of the same media on the local model, and the model's answers, split like transcripts.
+
+A plain object the desk and the commands share; it does no I/O besides the history store."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from ..formats import render
+from ..media import TelegramFile
+from ..messages import JobRequest
+from .actions import Action, Ask, StartJob, UseModel
+from .outbox import Outbox, Outgoing
+from .replies import split_message, transcript_items
+from .route import Route
+from .texts import language_name, say
+
+TARGETS = ("en", "id", "ms", "jv", "su", "ar", "zh", "hi", "es", "fr", "de", "ja", "ko", "ru")
+
+
+class Where:
+    """Where an answer goes: the chat, the message it answers, the user and their language."""
+
+    def __init__(self, chat_id: int, user_id: int, reply_to: int | None, lang: str, origin: str,
+                 message_id: int | None = None) -> None:
+        self.chat_id, self.user_id, self.reply_to, self.lang = chat_id, user_id, reply_to, lang
+        self.origin = origin  # unique per request (a message or a button press): names the job it may start
+        self.message_id = message_id  # the message whose button was pressed
+
+
+class Followups:
+    def __init__(self, history: Any, outbox: Outbox, local: bool, llm: bool) -> None:
+        self.history = history  # a telegram.history.History, or None (nothing kept)
+        self.outbox = outbox
+        self.local = local  # a local provider is configured (Whisper's translation into English)
+        self.llm = llm  # a language model is configured
+        self.media: dict[str, TelegramFile] = {}  # running job -> its media, kept with its transcript
+        self.asks: dict[str, int] = {}  # ask id -> its status message, once sent
+        self.numbers = itertools.count(1)
+
+    # ----------------------------------------------------------------------------------- transcripts
+
+    def started(self, request: JobRequest) -> None:
+        if isinstance(request.media, TelegramFile) and request.task == "transcribe":
+            self.media[request.id] = request.media
+
+    def reply(self, route: Route, transcript: Any) -> list[Outgoing]:
+        """A job's answer: a translation as such; a transcript kept for the user, with the buttons under it."""
+        media = self.media.pop(route.job_id, None)
+        if route.task == "translate":
+            return self._answer_items(route.chat_id, route.reply_to, route.lang, "translate", "en", transcript.text)
+        items = transcript_items(route, transcript)
+        if self.history is not None and self.history.add(route.user_id, route.job_id, transcript, media):
+            items[-1].buttons = [[(say(route.lang, "button_translate"), f"tr:{route.job_id}"),
+                                  (say(route.lang, "button_summary"), f"sum:{route.job_id}"),
+                                  (say(route.lang, "button_srt"), f"srt:{route.job_id}")]]
+        return items
+
+    # ----------------------------------------------------------------------------------- asking for more
+
+    def translate(self, where: Where, target: str, job_id: str = "") -> list[Action]:
+        """``target`` empty: ask which language. Otherwise the model, or Whisper for English without one."""
+        target = target.strip().lower()
+        if not target:
+            self._say(where, say(where.lang, "translate_pick"), buttons=[
+                [(language_name(code, where.lang), f"tl:{code}:{job_id}") for code in TARGETS[i:i + 5]]
+                for i in range(0, len(TARGETS), 5)])
+            return []
+        if not (target.isalpha() and 2 <= len(target) <= 3):
+            self._say(where, say(where.lang, "translate_usage"))
+            return []
+        kept = self._kept(where, job_id)
+        if kept is None:
+            return []
+        if self.llm:
+            return self._ask(where, "translate", target, kept.transcript.text)
+        if target != "en":
+            self._say(where, say(where.lang, "translate_needs_llm", language=language_name(target, where.lang)))
+            return []
+        return self._whisper(where, kept)
+
+    def summary(self, where: Where, job_id: str = "") -> list[Action]:
+        if not self.llm:
+            self._say(where, say(where.lang, "summary_needs_llm"))
+            return []
+        kept = self._kept(where, job_id)
+        return self._ask(where, "summary", where.lang, kept.transcript.text) if kept is not None else []
+
+    def srt(self, where: Where, job_id: str) -> list[Action]:
+        kept = self._kept(where, job_id)
+        if kept is not None:
+            self.outbox.put(Outgoing("document", where.chat_id, reply_to=where.reply_to, file_name="transcript.srt",
+                                     data=render(kept.transcript, "srt").encode()))
+        return []
+
+    def _kept(self, where: Where, job_id: str) -> Any:
+        """The transcript a button is under, or the user's latest; None (and the user told) when none is kept."""
+        kept = self.history.get(where.user_id, job_id) if self.history is not None else None
+        if kept is None:
+            self._say(where, say(where.lang, "nothing_kept"))
+        return kept
+
+    def _whisper(self, where: Where, kept: Any) -> list[Action]:
+        if not self.local:
+            self._say(where, say(where.lang, "translate_needs_local"))
+            return []
+        if kept.media is None:
+            self._say(where, say(where.lang, "translate_no_media"))
+            return []
+        job_id = f"tr-{where.origin}"
+        request = JobRequest(job_id, str(where.user_id), kept.media, source_key=f"tg:{kept.media.file_unique_id}",
+                             language=kept.transcript.language, task="translate")
+        return [StartJob(request, Route(job_id, where.chat_id, where.user_id, where.reply_to or 0, where.lang,
+                                        "text", task="translate"))]
+
+    def _ask(self, where: Where, task: str, language: str, text: str) -> list[Action]:
+        ask = Ask(f"ask-{next(self.numbers)}", where.chat_id, where.reply_to, where.lang, task, language)
+        status = say(where.lang, "translating", language=language_name(language, where.lang)) \
+            if task == "translate" else say(where.lang, "summarizing")
+        self.outbox.put(Outgoing("text", where.chat_id, status, reply_to=where.reply_to, key=("ask", ask.ask_id)))
+        return [UseModel(ask, text)]
+
+    # ----------------------------------------------------------------------------------- answers
+
+    def answered(self, ask: Ask, text: str | None, error: Any) -> None:
+        """The model's answer replaces the status message (its first part does; the rest follow)."""
+        if error is not None:
+            items = [Outgoing("text", ask.chat_id, say(ask.lang, "model_failed", reason=error), reply_to=ask.reply_to)]
+        else:
+            items = self._answer_items(ask.chat_id, ask.reply_to, ask.lang, ask.task, ask.language, text or "")
+        message_id = self.asks.pop(ask.ask_id, None)
+        first = items[0]
+        if message_id is not None:
+            items[0] = Outgoing("edit", ask.chat_id, first.text, message_id=message_id)
+        else:
+            waiting = next((w for w in self.outbox.queue if w.key == ("ask", ask.ask_id)), None)
+            if waiting is not None:  # the status message is not out yet: it says the answer instead
+                waiting.text, waiting.key = first.text, None
+                items = items[1:]
+        for item in items:
+            self.outbox.put(item)
+
+    def sent(self, key: tuple, message_id: int | None) -> None:
+        if key[0] == "ask" and message_id is not None:
+            self.asks[key[1]] = message_id
+
+    def _answer_items(self, chat_id: int, reply_to: int | None, lang: str, task: str, language: str,
+                      text: str) -> list[Outgoing]:
+        title = say(lang, "translation_title", language=language_name(language, lang)) if task == "translate" \
+            else say(lang, "summary_title")
+        return [Outgoing("text", chat_id, part, reply_to=reply_to)
+                for part in split_message(f"{title}\n\n{text.strip() or say(lang, 'empty')}")]
+
+    def _say(self, where: Where, text: str, buttons: Any = None) -> None:
+        self.outbox.put(Outgoing("text", where.chat_id, text, reply_to=where.reply_to, buttons=buttons))
