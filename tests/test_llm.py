@@ -185,3 +185,27 @@ def test_the_model_actor_answers_every_request_even_one_its_client_crashes_on(se
         bot.stop()
         if ref.is_alive():
             ref.stop()
+
+
+# ------------------------------------------------------------------------------------------------ the bot's side
+
+def test_an_answer_replaces_the_status_message_and_a_long_rate_limit_says_when_to_try_again():
+    from transhades.telegram.actions import Ask
+    from transhades.telegram.followups import Followups
+    from transhades.telegram.outbox import Outbox, Outgoing
+
+    outbox = Outbox()
+    followups = Followups(None, outbox, local=False, llm=True)
+    ask = Ask("ask-1", 5, 77, "id", "translate", "en")
+    outbox.put(Outgoing("text", 5, "Menerjemahkan ke Inggris…", reply_to=77, key=("ask", "ask-1")))
+    followups.answered(ask, "x " * 2500, None)  # the status message is not out yet: it says the answer's start
+    texts = [item.text for item in outbox.queue]
+    assert len(texts) == 2 and texts[0].startswith("Terjemahan (Inggris):\n\nx x") and len(texts[0]) <= 4096
+    assert outbox.queue[0].key is None and outbox.queue[0].kind == "text"
+
+    outbox.queue.clear()
+    followups.sent(("ask", "ask-2"), 1234)  # this one went out as message 1234
+    followups.answered(Ask("ask-2", 5, 77, "en", "summary", "en"), None, RateLimited("language model: busy", 600))
+    (item,) = outbox.queue
+    assert (item.kind, item.message_id) == ("edit", 1234)
+    assert item.text == "The language model is busy; please try again in about 10 min."

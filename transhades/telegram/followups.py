@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from ..errors import RateLimited
 from ..formats import render
 from ..media import TelegramFile
 from ..messages import JobRequest
@@ -16,7 +17,7 @@ from .actions import Action, Ask, StartJob, UseModel
 from .outbox import Outbox, Outgoing
 from .replies import split_message, transcript_items
 from .route import Route
-from .texts import language_name, say
+from .texts import duration_words, language_name, say
 
 TARGETS = ("en", "id", "ms", "jv", "su", "ar", "zh", "hi", "es", "fr", "de", "ja", "ko", "ru")
 
@@ -128,7 +129,9 @@ class Followups:
     def answered(self, ask: Ask, text: str | None, error: Any) -> None:
         """The model's answer replaces the status message (its first part does; the rest follow)."""
         if error is not None:
-            items = [Outgoing("text", ask.chat_id, say(ask.lang, "model_failed", reason=error), reply_to=ask.reply_to)]
+            text = say(ask.lang, "model_busy", wait=duration_words(error.retry_after, ask.lang)) \
+                if isinstance(error, RateLimited) else say(ask.lang, "model_failed", reason=error)
+            items = [Outgoing("text", ask.chat_id, text, reply_to=ask.reply_to)]
         else:
             items = self._answer_items(ask.chat_id, ask.reply_to, ask.lang, ask.task, ask.language, text or "")
         message_id = self.asks.pop(ask.ask_id, None)
