@@ -224,15 +224,16 @@ def telegram_specs(config: Config, registry: Registry, gateways: Registry, gatew
 
 
 def llm_specs(config: Config, registry: Registry, shutdown: float) -> list[ChildSpec]:
-    """The language model actor behind /translate and /summary, when ``llm:`` is configured and its key is set."""
+    """The language model actors behind /translate and /summary, when ``llm:`` is configured and its key is set."""
     if config.llm is None or not config.llm.enabled:
         return []
-    from actors.llm import LLM, LlmActor
-    from transhades.llm import build_model
+    from actors.llm import LlmActor
+    from transhades.llm import MODEL_PREFIX, build_model
 
     llm = config.llm
-    return [ChildSpec(LLM, LLM, lambda m: LlmActor.start(LLM, m, registry, lambda: build_model(llm)),
-                      shutdown_seconds=shutdown)]
+    names = [f"{MODEL_PREFIX}{i}" for i in range(1, llm.instances + 1)]
+    return [ChildSpec(name, "llm", lambda m, n=name: LlmActor.start(n, m, registry, lambda: build_model(llm)),
+                      shutdown_seconds=shutdown) for name in names]
 
 
 def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Clock, shutdown: float,
@@ -246,7 +247,7 @@ def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Cloc
     rules = DeskRules(tuple((p.name, p.kind) for p in config.enabled_providers), tg.max_file_mb,
                       frozenset(tg.allowed_users), frozenset(tg.admins), user_jobs_per_minute=tg.user_jobs_per_minute,
                       max_duration_seconds=config.audio.max_duration_seconds,
-                      llm=config.llm is not None and config.llm.enabled)
+                      llm=config.llm.instances if config.llm is not None and config.llm.enabled else 0)
     from transhades.telegram.journal import Journal
     from transhades.telegram.outbox import Outbox
 

@@ -35,7 +35,6 @@ from transhades.telegram.route import Route
 from transhades.telegram.sender import Sender
 
 from .base import ExitMonitor, SupervisedActor
-from .llm import LLM
 
 log = logging.getLogger("transhades.bot")
 intake_log = logging.getLogger("transhades.supervisor")  # where operators already look for it
@@ -131,7 +130,7 @@ class BotActor(SupervisedActor):
                     self.registry.tell(DISPATCHER, CancelJob(job_id))
             elif isinstance(action, UseModel):
                 ask = action.ask
-                if not self.registry.tell(LLM, AskModel(BOT, ask.task, action.text, ask.language, ask)):
+                if not self.registry.tell(ask.actor, AskModel(BOT, ask.task, action.text, ask.language, ask)):
                     self.desk.followups.answered(ask, None, "the language model is restarting; try again in a moment")
             elif isinstance(action, AskStatus):
                 context = self.desk.status_wanted(action.chat_id, action.lang)

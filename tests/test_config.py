@@ -207,7 +207,7 @@ def test_the_language_model_is_off_while_its_key_is_unset_and_its_problems_are_o
     assert cfg.llm.enabled and cfg.llm.api_key == fake_key and cfg.llm.model == "llama-3.3-70b-versatile"
     assert fake_key in cfg.secrets() and fake_key not in repr(cfg)
     assert problems(tmp_path, "providers: [{name: local, kind: local}]\nllm: {base_url: ftp://x, mdl: m}\n") == [
-        "llm.mdl: unknown key; known keys are base_url, model, api_key, timeout_seconds, max_input_chars, "
+        "llm.mdl: unknown key; known keys are base_url, model, api_key, instances, timeout_seconds, max_input_chars, "
         "max_wait_seconds, http_attempts, retry_min_seconds, retry_max_seconds",
         "llm.model: is required (the chat model's name, e.g. llama-3.3-70b-versatile)",
         "llm.base_url: must start with http:// or https://, got 'ftp://x'"]
@@ -217,7 +217,8 @@ def test_the_language_model_is_off_while_its_key_is_unset_and_its_problems_are_o
 
 def test_check_config_shows_the_language_model():
     done = run_cli("check-config", "--config", str(ROOT / "config.yaml"), env={"GROQ_API_KEY": "gsk_x" * 5})
-    assert "llm                x1  llm (model llama-3.3-70b-versatile, https://api.groq.com/openai/v1;" in done.stdout
+    assert "llm                x2  llm-1, llm-2 (model llama-3.3-70b-versatile, https://api.groq.com/openai/v1;" in \
+        done.stdout
     done = run_cli("check-config", "--config", str(ROOT / "config.yaml"), env={"GROQ_API_KEY": ""})
     assert "llm                x0  disabled: GROQ_API_KEY is not set (/translate en uses the local model)" in \
         done.stdout

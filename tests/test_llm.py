@@ -195,7 +195,7 @@ def test_an_answer_replaces_the_status_message_and_a_long_rate_limit_says_when_t
     from transhades.telegram.outbox import Outbox, Outgoing
 
     outbox = Outbox()
-    followups = Followups(None, outbox, local=False, llm=True)
+    followups = Followups(None, outbox, local=False, llm=1)
     ask = Ask("ask-1", 5, 77, "id", "translate", "en")
     outbox.put(Outgoing("text", 5, "Menerjemahkan ke Inggris…", reply_to=77, key=("ask", "ask-1")))
     followups.answered(ask, "x " * 2500, None)  # the status message is not out yet: it says the answer's start
@@ -209,3 +209,29 @@ def test_an_answer_replaces_the_status_message_and_a_long_rate_limit_says_when_t
     (item,) = outbox.queue
     assert (item.kind, item.message_id) == ("edit", 1234)
     assert item.text == "The language model is busy; please try again in about 10 min."
+
+
+def test_each_user_has_one_ask_at_a_time_and_asks_spread_over_the_model_actors(tmp_path):
+    from transhades.telegram.actions import UseModel
+    from transhades.telegram.followups import Followups, Where
+    from transhades.telegram.history import History
+    from transhades.telegram.outbox import Outbox
+    from transhades.transcript import Transcript
+
+    history = History(tmp_path / "h.sqlite3")
+    for user in (1, 2):
+        history.add(user, f"job-{user}", Transcript(f"words of user {user}", "en", 3.0, "local"))
+    outbox = Outbox()
+    followups = Followups(history, outbox, local=True, llm=2)
+
+    def ask(user: int) -> list:
+        return followups.summary(Where(user, user, 10, "en", f"{user}-10"))
+
+    (first,) = ask(1)
+    assert isinstance(first, UseModel) and first.text == "words of user 1" and first.ask.actor == "llm-1"
+    assert ask(1) == [] and outbox.queue[-1].text.startswith("I am still working on your last"), "one at a time"
+    (other,) = ask(2)
+    assert other.ask.actor == "llm-2", "another user's ask goes to the other model actor"
+    followups.answered(first.ask, "a summary", None)
+    (again,) = ask(1)
+    assert again.ask.actor == "llm-1"

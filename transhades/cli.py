@@ -227,7 +227,8 @@ def _llm_rows(cfg: Config) -> list[Row]:
         return []
     if not llm.enabled:
         return [("llm", "0", f"disabled: {llm.disabled_reason} (/translate en uses the local model)")]
-    return [("llm", "1", f"llm (model {llm.model}, {llm.base_url}; /translate, /summary)")]
+    names = ", ".join(f"llm-{i}" for i in range(1, llm.instances + 1))
+    return [("llm", str(llm.instances), f"{names} (model {llm.model}, {llm.base_url}; /translate, /summary)")]
 
 
 def _llm_rows(cfg: Config) -> list[Row]:
@@ -237,7 +238,8 @@ def _llm_rows(cfg: Config) -> list[Row]:
         return []
     if not llm.enabled:
         return [("llm", "0", f"disabled: {llm.disabled_reason} (/translate en uses the local model)")]
-    return [("llm", "1", f"llm (model {llm.model}, {llm.base_url}; /translate, /summary)")]
+    names = ", ".join(f"llm-{i}" for i in range(1, llm.instances + 1))
+    return [("llm", str(llm.instances), f"{names} (model {llm.model}, {llm.base_url}; /translate, /summary)")]
 
 
 def _bot_rows(cfg: Config) -> list[Row]:

@@ -172,6 +172,7 @@ class LlmConfig:
     base_url: str | None = setting(None)
     model: str | None = setting(None)
     api_key: str | None = setting(None, secret=True)
+    instances: int = setting(2, minimum=1, maximum=16)  # asks answered at once (each user has one at a time)
     timeout_seconds: float = setting(120.0, minimum=1)
     max_input_chars: int = setting(12_000, minimum=200, maximum=1_000_000)  # longer transcripts go in parts
     max_wait_seconds: float = setting(60.0, minimum=0, maximum=3600)  # a 429's Retry-After up to this is waited out

@@ -25,6 +25,7 @@ from .providers.languages import name_of
 from .formats import split_text
 
 TASKS = ("translate", "summary")
+MODEL_PREFIX = "llm-"  # the model actors are llm-1 .. llm-N (``llm.instances``)
 RATE_LIMIT_WAIT = 1.0  # a 429 that does not say how long
 MAX_WAITS = 3  # waits slept through for one piece before giving up
 

@@ -36,6 +36,8 @@ class Ask:
     lang: str
     task: str  # translate | summary
     language: str  # translate: the target; summary: the language it is written in
+    user_id: int = 0
+    actor: str = "llm-1"  # the model actor asked
 
 
 @dataclass(frozen=True)

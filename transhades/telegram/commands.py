@@ -41,7 +41,7 @@ class Commands:
     def __init__(self, rules: Any, settings: UserSettings, outbox: Outbox,
                  running: Callable[[int], set[str]], history: Any = None, followups: Followups | None = None) -> None:
         self.history = history  # a telegram.history.History, or None (nothing kept)
-        self.followups = followups or Followups(history, outbox, False, False)
+        self.followups = followups or Followups(history, outbox, False, 0)
         self.rules = rules
         self.settings = settings
         self.outbox = outbox

@@ -40,7 +40,7 @@ class DeskRules:
     bot_username: str | None = None
     user_jobs_per_minute: int = 0  # 0: no limit; admins are never limited
     max_duration_seconds: float = 6 * 3600  # refused before any download when Telegram tells the length
-    llm: bool = False  # a language model is configured (/translate, /summary)
+    llm: int = 0  # language model actors (/translate, /summary); 0: none configured
 
 
 class FrontDesk:

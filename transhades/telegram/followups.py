@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import RateLimited
 from ..formats import render
+from ..llm import MODEL_PREFIX
 from ..media import TelegramFile
 from ..messages import JobRequest
 from .actions import Action, Ask, StartJob, UseModel
@@ -33,13 +34,14 @@ class Where:
 
 
 class Followups:
-    def __init__(self, history: Any, outbox: Outbox, local: bool, llm: bool) -> None:
+    def __init__(self, history: Any, outbox: Outbox, local: bool, llm: int) -> None:
         self.history = history  # a telegram.history.History, or None (nothing kept)
         self.outbox = outbox
         self.local = local  # a local provider is configured (Whisper's translation into English)
-        self.llm = llm  # a language model is configured
+        self.llm = llm  # language model actors (0: none configured)
         self.media: dict[str, TelegramFile] = {}  # running job -> its media, kept with its transcript
         self.asks: dict[str, int] = {}  # ask id -> its status message, once sent
+        self.pending: dict[int, str] = {}  # user -> their ask the model is working on (one at a time each)
         self.numbers = itertools.count(1)
 
     # ----------------------------------------------------------------------------------- transcripts
@@ -118,7 +120,13 @@ class Followups:
                                         "text", task="translate"))]
 
     def _ask(self, where: Where, task: str, language: str, text: str) -> list[Action]:
-        ask = Ask(f"ask-{next(self.numbers)}", where.chat_id, where.reply_to, where.lang, task, language)
+        if where.user_id in self.pending:  # one at a time: a user cannot queue the model up for everyone else
+            self._say(where, say(where.lang, "model_pending"))
+            return []
+        number = next(self.numbers)
+        ask = Ask(f"ask-{number}", where.chat_id, where.reply_to, where.lang, task, language, where.user_id,
+                  f"{MODEL_PREFIX}{(number - 1) % self.llm + 1}")
+        self.pending[where.user_id] = ask.ask_id
         status = say(where.lang, "translating", language=language_name(language, where.lang)) \
             if task == "translate" else say(where.lang, "summarizing")
         self.outbox.put(Outgoing("text", where.chat_id, status, reply_to=where.reply_to, key=("ask", ask.ask_id)))
@@ -128,6 +136,8 @@ class Followups:
 
     def answered(self, ask: Ask, text: str | None, error: Any) -> None:
         """The model's answer replaces the status message (its first part does; the rest follow)."""
+        if self.pending.get(ask.user_id) == ask.ask_id:
+            del self.pending[ask.user_id]
         if error is not None:
             text = say(ask.lang, "model_busy", wait=duration_words(error.retry_after, ask.lang)) \
                 if isinstance(error, RateLimited) else say(ask.lang, "model_failed", reason=error)
