@@ -228,11 +228,12 @@ def llm_specs(config: Config, registry: Registry, shutdown: float) -> list[Child
     if config.llm is None or not config.llm.enabled:
         return []
     from actors.llm import LlmActor
-    from transhades.llm import MODEL_PREFIX, build_model
+    from transhades.llm import MODEL_PREFIX, Quarantine, build_model
 
-    llm = config.llm
+    llm, quarantine = config.llm, Quarantine()  # one model: a 429 to one actor holds them all
     names = [f"{MODEL_PREFIX}{i}" for i in range(1, llm.instances + 1)]
-    return [ChildSpec(name, "llm", lambda m, n=name: LlmActor.start(n, m, registry, lambda: build_model(llm)),
+    return [ChildSpec(name, "llm", lambda m, n=name: LlmActor.start(n, m, registry,
+                                                                    lambda: build_model(llm, quarantine)),
                       shutdown_seconds=shutdown) for name in names]
 
 

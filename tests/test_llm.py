@@ -124,6 +124,10 @@ def test_a_long_rate_limit_fails_at_once_and_the_model_is_left_alone_until_its_d
     assert len(s.received) == 1, "quarantined: no request until the deadline"
     assert second.value.retry_after == pytest.approx(500)
     assert "\n" not in str(second.value)
+    other = ChatModel(s.url + "/openai/v1", "m", None, sleep=clock.sleep, now=clock.now, quarantine=chat.quarantine)
+    with pytest.raises(RateLimited):
+        other.answer("summary", "Selamat pagi.", "en")
+    assert len(s.received) == 1, "a second model actor shares the quarantine"
 
 
 def test_server_errors_are_retried_with_backoff_and_a_503_with_a_wait_is_waited_out(server):

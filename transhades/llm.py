@@ -38,17 +38,25 @@ COMBINE = ("These are summaries of consecutive parts of one transcript. Merge th
            "{language}: a few bullet points, then one line on what is asked or decided, if anything.")
 
 
+class Quarantine:
+    """Until when the model asked us to wait: shared by every model actor, and kept across their restarts."""
+
+    def __init__(self) -> None:
+        self.until = 0.0
+
+
 class ChatModel(HttpProvider):
     def __init__(self, base_url: str, model: str, api_key: str | None, timeout: float = 120.0,
                  retry: RetryPolicy = RetryPolicy(), max_input_chars: int = 12_000, max_wait: float = 60.0,
-                 sleep: Callable[[float], None] = time.sleep, now: Callable[[], float] = time.monotonic) -> None:
+                 sleep: Callable[[float], None] = time.sleep, now: Callable[[], float] = time.monotonic,
+                 quarantine: Quarantine | None = None) -> None:
         super().__init__("language model", base_url, timeout, retry, sleep)
         self.model = model
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.max_input_chars = max_input_chars
         self.max_wait = max_wait
         self.now = now
-        self.quarantined_until = 0.0
+        self.quarantine = quarantine or Quarantine()
 
     def answer(self, task: str, text: str, language: str) -> str:
         """``task`` translate: ``text`` in ``language``; summary: a summary of it, written in ``language``."""
@@ -91,14 +99,14 @@ class ChatModel(HttpProvider):
                 wait = getattr(error, "retry_after", None)
                 if wait is None:
                     raise
-                self.quarantined_until = self.now() + (wait or RATE_LIMIT_WAIT)
+                self.quarantine.until = max(self.quarantine.until, self.now() + (wait or RATE_LIMIT_WAIT))
                 continue
             return self._content(body)
         raise RateLimited(f"{self.name}: still rate limited after {MAX_WAITS} waits",
-                          max(0.0, self.quarantined_until - self.now()))
+                          max(0.0, self.quarantine.until - self.now()))
 
     def _wait_for_deadline(self) -> None:
-        wait = self.quarantined_until - self.now()
+        wait = self.quarantine.until - self.now()
         if wait <= 0:
             return
         if wait > self.max_wait:
@@ -115,8 +123,8 @@ class ChatModel(HttpProvider):
         return content.strip()
 
 
-def build_model(cfg: Any) -> ChatModel:
+def build_model(cfg: Any, quarantine: Quarantine | None = None) -> ChatModel:
     """The client for ``config.llm``. Called inside the model actor's thread."""
     return ChatModel(cfg.base_url, cfg.model, cfg.api_key, cfg.timeout_seconds,
                      RetryPolicy(cfg.http_attempts, cfg.retry_min_seconds, cfg.retry_max_seconds),
-                     cfg.max_input_chars, cfg.max_wait_seconds)
+                     cfg.max_input_chars, cfg.max_wait_seconds, quarantine=quarantine)
