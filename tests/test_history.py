@@ -136,7 +136,7 @@ def test_forget_asks_first_then_deletes_everything_kept(tmp_path):
     assert ask["buttons"] == ["Delete everything", "Keep it"]
     assert "Nothing was deleted." in texts
     assert any(t.startswith("Your latest transcripts") for t in texts), "kept when the user said keep"
-    assert "Deleted 1 transcripts and your settings. Nothing about you is kept now." in texts
+    assert "Deleted 1 transcript and your settings. Nothing about you is kept now." in texts
     assert texts[-2] == "Nothing kept yet: your transcripts are kept here for 30 days."
     assert texts[-1].startswith("Which language do you speak? Now: automatic."), "the setting is gone too"
 
@@ -158,3 +158,24 @@ def test_a_user_who_turns_keeping_off_has_nothing_kept_and_the_choice_outlives_f
     history.keep_for(1, True)
     assert history.add(1, "c", said("kept again")) and history.get(1, "c").media is None
     assert History(store_target, keep_days=0, wall=Wall()).keeping(2) is False
+
+
+@pytest.mark.slow
+def test_every_history_command_in_indonesian_with_a_real_recording(tmp_path):
+    lines = [f"/send {SAMPLES / 'halo-id.ogg'}", "/history", "/search pesan", "/export md", "/stats", "/forget",
+             "/press Hapus semuanya", "/history"]
+    done = run_cli("chat", "--json", "--language", "id", "--out", str(tmp_path / "files"), cwd=tmp_path,
+                   stdin="\n".join(lines) + "\n", timeout=240)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    texts = [e["text"] for e in events if e["event"] in ("send", "edit")]
+    transcript = next(e for e in events if e["event"] == "send" and "terima kasih" in e["text"].lower())
+    assert transcript["buttons"] == ["Terjemahkan", "Ringkasan", "SRT"]
+    assert any(t.startswith("Transkrip terakhir Anda (tekan nomornya") for t in texts)
+    assert any(t.startswith("Ditemukan (terbaik dulu") and "«pesan»" in t for t in texts)
+    (markdown,) = [e for e in events if e["event"] == "document"]
+    assert Path(markdown["file"]).read_text().startswith("**[00:00:00]**")
+    assert any(t.startswith("Transkrip tersimpan: 1\nAudio: 5 detik") for t in texts)
+    assert any(t.startswith("Hapus semua yang disimpan tentang Anda") for t in texts)
+    assert "1 transkrip dihapus. Tidak ada lagi yang disimpan tentang Anda." in texts
+    assert texts[-1] == "Belum ada yang disimpan: transkrip Anda disimpan di sini selama 30 hari."

@@ -245,7 +245,8 @@ class Commands:
         count = self.history.forget(user_id) if self.history else 0
         settings = self.settings.forget(user_id)
         stays_off = self.history is not None and self.history.keep_seconds > 0 and not self.history.keeping(user_id)
-        return say(lang, "forget_done", count=count, settings=say(lang, "forget_settings") if settings else "") + \
+        return say(lang, "forget_done", count=count, plural="" if count == 1 else "s",
+                   settings=say(lang, "forget_settings") if settings else "") + \
             (say(lang, "forget_stays_off") if stays_off else "")
 
     def _again(self, chat_id: int, user_id: int, job_id: str) -> list[Action]:

@@ -49,7 +49,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "forget_ask": "Delete everything kept about you: your transcripts and your settings?",
         "forget_yes": "Delete everything",
         "forget_no": "Keep it",
-        "forget_done": "Deleted {count} transcripts{settings}. Nothing about you is kept now.",
+        "forget_done": "Deleted {count} transcript{plural}{settings}. Nothing about you is kept now.",
         "forget_settings": " and your settings",
         "forget_kept": "Nothing was deleted.",
         "stats": "Transcripts kept: {count}\nAudio: {length}\nLanguages: {languages}\nProviders: {providers}",
