@@ -84,10 +84,9 @@ def test_translate_summary_and_srt_under_a_transcript_through_the_language_model
     assert picker["text"] == "Translate into which language?" and "Indonesian" in picker["buttons"]
 
     translated = after(events, "/press Indonesian")
-    assert translated[0]["text"] == "Translating into Indonesian…"
-    final = translated[-1]
-    assert final["event"] == "edit" and final["message_id"] == translated[0]["message_id"]
-    assert final["text"] == f"Translation (Indonesian):\n\n<translation Indonesian> {transcript['text']}"
+    assert translated and all(e["event"] == "edit" and e["message_id"] == picker["message_id"] and not e["buttons"]
+                              for e in translated), "the picker stops offering and becomes the answer"
+    assert translated[-1]["text"] == f"Translation (Indonesian):\n\n<translation Indonesian> {transcript['text']}"
     assert model.texts()[:2] == [transcript["text"]] * 2, "the transcript went to the model, and again after the 429"
     assert model.calls == 4, "three requests, one asked again once its Retry-After had passed"
 
@@ -133,7 +132,9 @@ def test_without_a_language_model_whisper_translates_into_english_and_other_targ
     answer = [e for e in translating if e["event"] == "send"][-1]["text"]
     assert answer.startswith("Translation (English):\n\n")
     assert "good morning" in answer.lower() and "weather" in answer.lower(), answer
-    german = after(events, "/press German")[-1]["text"]
+    chosen, told = after(events, "/press German")[-2:]
+    assert chosen["event"] == "edit" and chosen["text"] == "Translate into which language? → German"
+    german = told["text"]
     assert german.startswith("Translating into German needs a language model") and "llm:" in german
     assert "Summaries need a language model" in after(events, "/summary")[-1]["text"]
 

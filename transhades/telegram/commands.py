@@ -282,7 +282,7 @@ COMMANDS = {
 
 PRESSES = {  # the buttons under a transcript (kind:job id), and the language picker (tl:code:job id)
     "tr": lambda f, where, job_id: f.translate(where, "", job_id),
-    "tl": lambda f, where, value: f.translate(where, *value.partition(":")[::2]),
+    "tl": lambda f, where, value: f.translate(where.on_picker(), *value.partition(":")[::2]),
     "sum": lambda f, where, job_id: f.summary(where, job_id),
     "srt": lambda f, where, job_id: f.srt(where, job_id),
 }

@@ -30,7 +30,11 @@ class Where:
                  message_id: int | None = None) -> None:
         self.chat_id, self.user_id, self.reply_to, self.lang = chat_id, user_id, reply_to, lang
         self.origin = origin  # unique per request (a message or a button press): names the job it may start
-        self.message_id = message_id  # the message whose button was pressed
+        self.message_id = message_id  # a language picker that was pressed: edited, not answered
+
+    def on_picker(self) -> Where:
+        """A choice on the language picker (the pressed message): the picker stops offering, and says the rest."""
+        return Where(self.chat_id, self.user_id, self.reply_to, self.lang, self.origin, message_id=self.reply_to)
 
 
 class Followups:
@@ -75,6 +79,9 @@ class Followups:
         if not (target.isalpha() and 2 <= len(target) <= 3):
             self._say(where, say(where.lang, "translate_usage"))
             return []
+        if where.message_id is not None:  # chosen: no second press of the same picker
+            self.outbox.put(Outgoing("edit", where.chat_id, f"{say(where.lang, 'translate_pick')} → "
+                                     f"{language_name(target, where.lang)}", message_id=where.message_id))
         kept = self._kept(where, job_id)
         if kept is None:
             return []
@@ -129,7 +136,11 @@ class Followups:
         self.pending[where.user_id] = ask.ask_id
         status = say(where.lang, "translating", language=language_name(language, where.lang)) \
             if task == "translate" else say(where.lang, "summarizing")
-        self.outbox.put(Outgoing("text", where.chat_id, status, reply_to=where.reply_to, key=("ask", ask.ask_id)))
+        if where.message_id is not None:  # the picker itself says it, and becomes the answer
+            self.outbox.put(Outgoing("edit", where.chat_id, status, message_id=where.message_id))
+            self.asks[ask.ask_id] = where.message_id
+        else:
+            self.outbox.put(Outgoing("text", where.chat_id, status, reply_to=where.reply_to, key=("ask", ask.ask_id)))
         return [UseModel(ask, text)]
 
     # ----------------------------------------------------------------------------------- answers
