@@ -231,17 +231,6 @@ def _llm_rows(cfg: Config) -> list[Row]:
     return [("llm", str(llm.instances), f"{names} (model {llm.model}, {llm.base_url}; /translate, /summary)")]
 
 
-def _llm_rows(cfg: Config) -> list[Row]:
-    """The language model actor behind /translate and /summary (started with the bot)."""
-    llm = cfg.llm
-    if llm is None or cfg.telegram is None:
-        return []
-    if not llm.enabled:
-        return [("llm", "0", f"disabled: {llm.disabled_reason} (/translate en uses the local model)")]
-    names = ", ".join(f"llm-{i}" for i in range(1, llm.instances + 1))
-    return [("llm", str(llm.instances), f"{names} (model {llm.model}, {llm.base_url}; /translate, /summary)")]
-
-
 def _bot_rows(cfg: Config) -> list[Row]:
     if cfg.telegram is None:
         return []
