@@ -252,3 +252,25 @@ def test_the_desk_writes_the_reply_down_marks_each_part_and_prunes_as_it_goes(tm
     wall.now += 61
     finish(world.media_message(user, b"two"))  # the second accepted job prunes the first, now old
     assert journal.counts() == {"done": 1}
+
+
+def test_the_desk_forgets_a_jobs_media_once_it_ends_either_way(tmp_path):
+    from transhades.errors import BadInput
+    from transhades.messages import Completed, Failed
+    from transhades.telegram.desk import DeskRules, FrontDesk, StartJob
+    from transhades.telegram.history import History
+    from transhades.telegram.settings import UserSettings
+    from transhades.transcript import Transcript
+
+    history = History(tmp_path / "h.sqlite3")
+    desk = FrontDesk(DeskRules((("local", "local"),)), UserSettings(tmp_path / "u.sqlite3"), now=lambda: 0.0,
+                     history=history)
+    world = FakeTelegram()
+    user = world.user(5)
+    (ok,) = desk.on_update(world.media_message(user, b"one"))
+    (bad,) = desk.on_update(world.media_message(user, b"two"))
+    assert isinstance(ok, StartJob) and set(desk.followups.media) == {ok.route.job_id, bad.route.job_id}
+    desk.on_event(ok.route, Completed(ok.route.job_id, Transcript("kept with its file", "en", 1.0, "local"), False))
+    desk.on_event(bad.route, Failed(bad.route.job_id, BadInput("not audio")))
+    assert desk.followups.media == {}, "no job's file reference outlives it in memory"
+    assert history.get(5, ok.route.job_id).media == ok.request.media, "the kept transcript has it instead"

@@ -224,6 +224,7 @@ class FrontDesk:
     def _failed(self, route: Route, event: Failed) -> None:
         if not self._done(route):
             return
+        self.followups.media.pop(route.job_id, None)  # nothing to keep
         lang = route.lang
         reason = say(lang, "cancelled") if event.error.kind == "cancelled" else say(lang, "failed", reason=event.error)
         self.outbox.drop(("status", route.job_id))
