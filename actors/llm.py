@@ -12,6 +12,7 @@ from transhades.messages import AskModel, ModelAnswer
 
 from .base import ExitMonitor, OwnsClient, SupervisedActor
 
+
 class LlmActor(OwnsClient, SupervisedActor):
     def __init__(self, name: str, monitor: ExitMonitor, registry: Any, build: Callable[[], Any]) -> None:
         super().__init__(name, monitor)

@@ -20,9 +20,9 @@ import time
 from typing import Any, Callable
 
 from .errors import BadInput, ProviderUnavailable, RateLimited
+from .formats import split_text
 from .providers.http import HttpProvider, RetryPolicy
 from .providers.languages import name_of
-from .formats import split_text
 
 TASKS = ("translate", "summary")
 MODEL_PREFIX = "llm-"  # the model actors are llm-1 .. llm-N (``llm.instances``)
