@@ -1,6 +1,7 @@
 """A stop asked for while ``transhades run`` is still loading its modules is remembered, not fatal: the command
-line (``transhades.__main__``) installs this guard before it imports anything else, and the service's own stop handlers take up what it caught
-(``service.stop_signals``). A supervisor's SIGTERM during a boot is then a clean stop, exit 0."""
+line (``transhades.__main__``) installs this guard before it imports anything else, and the service's own stop
+handlers take up what it caught (``service.stop_signals``). A supervisor's SIGTERM during a boot is then a clean
+stop, exit 0."""
 
 from __future__ import annotations
 
