@@ -610,3 +610,30 @@ def test_a_translation_without_a_local_model_fails_at_once_saying_what_is_needed
     d.submit("j1", task="translate")
     (final,) = d.finals()
     assert isinstance(final, Failed) and "needs a local provider (kind: local)" in final.error.message
+
+
+def test_a_member_that_joins_later_is_placed_and_the_least_loaded_free_one_is_picked():
+    from transhades.roster import Roster
+
+    roster = Roster({"provider:": 1})
+    roster.change(MemberView("provider:groq-1", "provider:groq", "running"))
+    assert [m.name for m in roster.group("provider:groq")] == ["provider:groq-1"]
+    roster.members["provider:groq-1"].load = 1  # its one slot is taken
+    assert roster.least_loaded_free("provider:groq", 0.0) is None
+    roster.change(MemberView("provider:groq-2", "provider:groq", "running"))  # after the group was looked up
+    assert roster.least_loaded_free("provider:groq", 0.0).name == "provider:groq-2"
+    roster.reset([MemberView("provider:groq-3", "provider:groq", "running")])
+    assert [m.name for m in roster.group("provider:groq")] == ["provider:groq-3"], "a restart's table replaces it"
+
+
+def test_discard_removes_only_what_this_process_made_and_touches_no_disk_otherwise(tmp_path):
+    from transhades.audio import discard, workdir
+
+    made = workdir(tmp_path, "job-1")
+    (made / "audio.wav").write_bytes(b"x")
+    foreign = tmp_path / "job-2"
+    foreign.mkdir()
+    discard(tmp_path, "job-1")
+    discard(tmp_path, "job-2")  # not ours (another process's, or a stale one the next start sweeps)
+    assert not made.exists() and foreign.exists()
+    discard(tmp_path, "job-1")  # twice is harmless

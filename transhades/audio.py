@@ -115,13 +115,23 @@ def _directory_name(job_id: str) -> str:
     return name or "job"
 
 
+_made: set[str] = set()  # the job directories this process made and has not removed yet
+
+
 def workdir(root: Path, job_id: str) -> Path:
     """A private directory for one job's files (mode 0700)."""
-    return private_dir(root / _directory_name(job_id))
+    path = private_dir(root / _directory_name(job_id))
+    _made.add(str(path))
+    return path
 
 
 def discard(root: Path, job_id: str) -> None:
-    shutil.rmtree(root / _directory_name(job_id), ignore_errors=True)
+    """A job's temporary files, gone. This runs in the dispatcher for every job, and most never had a directory
+    (a cache hit): those cost no system call, which under load would wait for the GIL after it."""
+    path = str(root / _directory_name(job_id))
+    if path in _made:
+        _made.discard(path)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def default_temp_root() -> Path:

@@ -38,6 +38,7 @@ class Roster:
     def __init__(self, slot_counts: dict[str, int]) -> None:
         self.slot_counts = slot_counts  # group prefix -> tasks a member may hold
         self.members: dict[str, Member] = {}
+        self._groups: dict[str, list[Member]] = {}  # group -> its members; rebuilt when a member comes or goes
         self.tickets: dict[int, Task] = {}
         self.parked: dict[str, deque[Task]] = {}  # tasks waiting for a free slot, per kind of work
         self._ticket_seq = itertools.count(1)
@@ -48,6 +49,7 @@ class Roster:
         """The whole table anew (a dispatcher restart): loads forgotten; returns the tasks that were out."""
         self.members = {view.name: Member(view.name, view.group, view.state, view.quarantined_until, view.reason,
                                           slots=self.slots_of(view.group)) for view in views}
+        self._groups = {}
         in_flight = list(self.tickets.values())
         self.tickets.clear()
         for task in in_flight:
@@ -59,17 +61,25 @@ class Roster:
         member = self.members.get(view.name)
         if member is None:
             member = self.members[view.name] = Member(view.name, view.group, slots=self.slots_of(view.group))
+            self._groups = {}
         was_live = member.state in LIVE
         member.state, member.reason = view.state, view.reason
         member.quarantined_until = view.quarantined_until
         return member, was_live and view.state not in LIVE
 
     def group(self, group: str) -> list[Member]:
-        return [m for m in self.members.values() if m.group == group]
+        """Asked several times per task placed: kept per group rather than filtered from every member each time."""
+        found = self._groups.get(group)
+        if found is None:
+            found = self._groups[group] = [m for m in self.members.values() if m.group == group]
+        return found
 
     def least_loaded_free(self, group: str, now: float) -> Member | None:
-        free = [m for m in self.group(group) if m.free(now)]
-        return min(free, key=lambda m: (m.load, m.name)) if free else None
+        best: Member | None = None
+        for member in self.group(group):
+            if member.free(now) and (best is None or (member.load, member.name) < (best.load, best.name)):
+                best = member
+        return best
 
     def quarantine(self, group: str, until: float) -> None:
         for member in self.group(group):
