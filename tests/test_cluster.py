@@ -125,9 +125,12 @@ def test_a_killed_worker_and_a_killed_front_cost_no_note_and_answer_none_twice(c
     for n in range(1, 4):
         c.start(f"worker-{n}", "worker", c.config(f"worker-{n}", [f"API-W{n}"]))
     wait_for(lambda: "standby" in c.output("front-b"), timeout=30, what="the standby")
+    wait_for(lambda: all("taking jobs" in c.output(f"worker-{n}") for n in range(1, 4)), timeout=60,
+             what=f"every worker; {c.output()[-2000:]}")  # one still starting holds nothing to take over
 
     posted = [c.world.post_voice(USER, data) for data in voices]
-    wait_for(lambda: len(c.answers()) >= 10, timeout=60, what=f"the first answers; {c.output()[-3000:]}")
+    wait_for(lambda: len(c.answers()) >= 10 and "taken from the stream" in c.output("worker-1"), timeout=60,
+             what=f"the first answers, and jobs on worker-1; {c.output()[-3000:]}")
     c.processes["worker-1"].send_signal(signal.SIGKILL)
     killed = time.monotonic()
     took_over = wait_for(lambda: "took over" in c.output("worker-2") + c.output("worker-3"), timeout=LEASE + 10,
