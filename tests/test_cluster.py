@@ -116,7 +116,17 @@ def voices(tmp_path_factory) -> list[bytes]:
             for n in range(60)]
 
 
-def test_a_killed_worker_and_a_killed_front_cost_no_note_and_answer_none_twice(cluster, voices):
+def holds_a_job(c: Cluster, redis_client, worker: str) -> bool:
+    """The worker's consumer has an entry out right now (the front lets a user have only a few jobs out at once,
+    so a worker is often between jobs)."""
+    import re
+
+    found = re.search(r"worker (\S+) is taking jobs", c.output(worker))
+    return bool(found) and bool(redis_client.xpending_range(f"{c.prefix}:jobs", "workers", "-", "+", 1,
+                                                            consumername=found.group(1)))
+
+
+def test_a_killed_worker_and_a_killed_front_cost_no_note_and_answer_none_twice(cluster, voices, redis_client):
     c = cluster()
     front = c.config("front", ["API-F1"])
     c.start("front-a", "front", front)
@@ -129,12 +139,12 @@ def test_a_killed_worker_and_a_killed_front_cost_no_note_and_answer_none_twice(c
              what=f"every worker; {c.output()[-2000:]}")  # one still starting holds nothing to take over
 
     posted = [c.world.post_voice(USER, data) for data in voices]
-    wait_for(lambda: len(c.answers()) >= 10 and "taken from the stream" in c.output("worker-1"), timeout=60,
-             what=f"the first answers, and jobs on worker-1; {c.output()[-3000:]}")
-    c.processes["worker-1"].send_signal(signal.SIGKILL)
+    wait_for(lambda: len(c.answers()) >= 10, timeout=60, what=f"the first answers; {c.output()[-3000:]}")
+    wait_for(lambda: holds_a_job(c, redis_client, "worker-1"), timeout=30, what="worker-1 to hold a job")
+    c.processes["worker-1"].send_signal(signal.SIGKILL)  # with a job in hand: there is something to take over
     killed = time.monotonic()
     took_over = wait_for(lambda: "took over" in c.output("worker-2") + c.output("worker-3"), timeout=LEASE + 10,
-                         what="a live worker to take over the dead one's jobs")
+                         what=f"a live worker to take over the dead one's jobs; {c.output('worker')[-3000:]}")
     assert took_over and time.monotonic() - killed < LEASE + 3, "taken over within the lease (and one poll)"
 
     wait_for(lambda: len(c.answers()) >= 30, timeout=60, what=f"more answers; {c.output()[-3000:]}")
