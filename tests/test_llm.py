@@ -239,3 +239,23 @@ def test_each_user_has_one_ask_at_a_time_and_asks_spread_over_the_model_actors(t
     followups.answered(first.ask, "a summary", None)
     (again,) = ask(1)
     assert again.ask.actor == "llm-1"
+
+
+def test_a_language_code_nobody_knows_and_a_forged_button_get_one_line_and_ask_nothing(tmp_path):
+    from transhades.telegram.followups import Followups, Where
+    from transhades.telegram.history import History
+    from transhades.telegram.outbox import Outbox
+    from transhades.transcript import Transcript
+
+    history = History(tmp_path / "h.sqlite3")
+    history.add(1, "job-1", Transcript("words", "en", 3.0, "local"))
+    outbox = Outbox()
+    followups = Followups(history, outbox, local=True, llm=1)
+    where = Where(1, 1, 10, "en", "1-10")
+    assert followups.translate(where, "xx") == []
+    assert outbox.queue[-1].text == "I do not know the language code 'xx'. Use a code such as en, id, es or de."
+    assert followups.translate(where, "english") == [] and outbox.queue[-1].text.startswith("Write the language")
+    assert followups.translate(Where(2, 2, 10, "id", "2-10"), "es", "job-1") == [], "another user's transcript"
+    assert outbox.queue[-1].text.startswith("Tidak ada transkrip Anda yang tersimpan")
+    assert followups.pending == {}, "nothing was asked of the model"
+    assert len(followups.translate(where, "es", "job-1")) == 1, "a known code goes to the model"

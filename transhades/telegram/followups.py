@@ -14,6 +14,7 @@ from ..formats import render
 from ..llm import MODEL_PREFIX
 from ..media import TelegramFile
 from ..messages import JobRequest
+from ..providers.languages import CODES
 from .actions import Action, Ask, StartJob, UseModel
 from .outbox import Outbox, Outgoing
 from .replies import split_message, transcript_items
@@ -78,6 +79,9 @@ class Followups:
             return []
         if not (target.isalpha() and 2 <= len(target) <= 3):
             self._say(where, say(where.lang, "translate_usage"))
+            return []
+        if target not in CODES:  # the model would be asked for a language nobody named
+            self._say(where, say(where.lang, "translate_unknown", value=target))
             return []
         if where.message_id is not None:  # chosen: no second press of the same picker
             self.outbox.put(Outgoing("edit", where.chat_id, f"{say(where.lang, 'translate_pick')} → "

@@ -22,6 +22,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "button_srt": "SRT",
         "translate_pick": "Translate into which language?",
         "translate_usage": "Write the language to translate into: /translate en, /translate id, …",
+        "translate_unknown": "I do not know the language code '{value}'. Use a code such as en, id, es or de.",
         "nothing_kept": "No transcript of yours is kept to work on. Send a recording first (and /history on, if "
                         "you turned it off).",
         "translate_needs_llm": "Translating into {language} needs a language model: the operator sets llm: in "
@@ -126,6 +127,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "button_srt": "SRT",
         "translate_pick": "Terjemahkan ke bahasa apa?",
         "translate_usage": "Tulis bahasa tujuannya: /translate en, /translate id, …",
+        "translate_unknown": "Saya tidak kenal kode bahasa '{value}'. Gunakan kode seperti en, id, es atau de.",
         "nothing_kept": "Tidak ada transkrip Anda yang tersimpan untuk diolah. Kirim rekaman dulu (dan /history on, "
                         "jika Anda mematikannya).",
         "translate_needs_llm": "Menerjemahkan ke {language} memerlukan model bahasa: operator mengatur llm: di "
