@@ -66,6 +66,26 @@ def test_every_call_binds_to_the_real_method_signatures():
         inspect.signature(method).bind(mock.sentinel.client, argument)
 
 
+TRICKY = ("[click](http://evil.example) a<b c>d __init__ *stars* `code` ~~gone~~ ||spoiler|| "
+          "Beli token listriknya <i>sekarang</i>")
+
+
+def test_every_text_goes_out_as_it_is_through_the_real_parser():
+    """The library parses Markdown and HTML unless told not to: a transcript with a link or a tag would become a
+    hidden link or lose text. Each call's parse mode, given to kurigram's own parser, keeps the text whole."""
+    from pyrogram.parser import Parser
+
+    parser = Parser(None)
+    calls = (gw.send_text_kwargs(1, TRICKY, None, None), gw.edit_text_kwargs(1, 2, TRICKY, None),
+             {**gw.send_document_kwargs(1, "t.txt", b"x", TRICKY, None), "text": TRICKY})
+    for kwargs in calls:
+        parsed = asyncio.run(parser.parse(kwargs["text"], kwargs["parse_mode"]))
+        assert parsed["message"] == TRICKY and not parsed["entities"]
+    assert asyncio.run(parser.parse(TRICKY, None))["message"] != TRICKY  # what the library's default would do
+    call = gw.once_text_call(mock.sentinel.peer, TRICKY, None, None, 7)
+    assert call.message == TRICKY and not call.entities  # the once-only path sends the raw text, no entities
+
+
 def test_keyboard_is_a_real_inline_keyboard():
     markup = gw.keyboard([[("Groq", "prov:groq"), ("Auto", "prov:auto")]])
     assert isinstance(markup, types.InlineKeyboardMarkup)

@@ -98,15 +98,25 @@ async def raw_markup(buttons: Buttons | None, client: Any) -> Any:
     return await written if inspect.isawaitable(written) else written
 
 
+def plain() -> Any:
+    """Every text goes out as it is: a transcript or a model's answer with ``[a](url)``, ``<b>`` or ``__init__``
+    must not become a hidden link, lose text or turn italic (the library parses Markdown and HTML by default)."""
+    from pyrogram import enums
+
+    return enums.ParseMode.DISABLED
+
+
 def send_text_kwargs(chat_id: int, text: str, reply_to: int | None, buttons: Buttons | None) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"chat_id": chat_id, "text": text, "reply_markup": keyboard(buttons)}
+    kwargs: dict[str, Any] = {"chat_id": chat_id, "text": text, "reply_markup": keyboard(buttons),
+                              "parse_mode": plain()}
     if reply_to:
         kwargs["reply_to_message_id"] = reply_to
     return kwargs
 
 
 def edit_text_kwargs(chat_id: int, message_id: int, text: str, buttons: Buttons | None) -> dict[str, Any]:
-    return {"chat_id": chat_id, "message_id": message_id, "text": text, "reply_markup": keyboard(buttons)}
+    return {"chat_id": chat_id, "message_id": message_id, "text": text, "reply_markup": keyboard(buttons),
+            "parse_mode": plain()}
 
 
 def send_document_kwargs(chat_id: int, file_name: str, data: bytes, caption: str,
@@ -116,7 +126,7 @@ def send_document_kwargs(chat_id: int, file_name: str, data: bytes, caption: str
     handle = io.BytesIO(data)
     handle.name = file_name
     kwargs: dict[str, Any] = {"chat_id": chat_id, "document": handle, "file_name": file_name, "caption": caption,
-                              "reply_markup": keyboard(buttons)}
+                              "reply_markup": keyboard(buttons), "parse_mode": plain()}
     if reply_to:
         kwargs["reply_to_message_id"] = reply_to
     return kwargs
