@@ -9,6 +9,7 @@ from typing import Any
 
 from transhades import logs
 from transhades.clock import Clock
+from transhades.errors import ProviderUnavailable
 from transhades.jobflow import DISPATCHER
 from transhades.messages import (
     AskModel,
@@ -131,7 +132,8 @@ class BotActor(SupervisedActor):
             elif isinstance(action, UseModel):
                 ask = action.ask
                 if not self.registry.tell(ask.actor, AskModel(BOT, ask.task, action.text, ask.language, ask)):
-                    self.desk.followups.answered(ask, None, "the language model is restarting; try again in a moment")
+                    restarting = ProviderUnavailable("the language model is restarting").because("restarting")
+                    self.desk.followups.answered(ask, None, restarting)
             elif isinstance(action, AskStatus):
                 context = self.desk.status_wanted(action.chat_id, action.lang)
                 self.registry.tell(DISPATCHER, StatusRequest(BOT, context))

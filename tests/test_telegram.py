@@ -569,18 +569,38 @@ def test_a_users_telegram_language_is_a_hint_only_among_the_configured_languages
     assert b.script.detection == [(("id", "en"), "id"), (("id", "en"), None)]
 
 
-def test_a_providers_error_text_never_carries_a_secret_to_the_user(bot, tone_bytes):
+def test_a_providers_error_text_never_reaches_the_user_and_the_reason_is_in_their_language(bot, tone_bytes,
+                                                                                           caplog):
+    import logging
+
     from transhades.errors import BadInput
 
+    caplog.set_level(logging.INFO, logger="transhades")
     b = bot()
     api_hash = "h" * 32  # configured for every credential of the harness
     b.script.errors["alpha"] = BadInput(f"alpha cannot use this audio (request had Bearer sk-live-{'z' * 24}; "
-                                        f"api_hash {api_hash}; token {b.config.telegram.bot_token})")
+                                        f"api_hash {api_hash}; token {b.config.telegram.bot_token})"
+                                        ).because("unreadable")
     b.voice(tone_bytes)
     reply = b.wait_text("Could not transcribe")
-    assert "[redacted]" in reply
+    assert reply == "Could not transcribe this file: it is not an audio or video file I can read"
+    ayu = b.world.user(511, "id")
+    b.voice(tone_bytes + b"id", user=ayu)
+    reply = b.wait_text("Tidak bisa", chat_id=511)
+    assert reply == "Tidak bisa mentranskripsi file ini: ini bukan file audio atau video yang bisa saya baca"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "cannot use this audio" in logged, "the technical detail goes to the log"
     for secret in (api_hash, "sk-live-", b.config.telegram.bot_token):
-        assert secret not in reply
+        assert secret not in logged
+
+
+def test_a_transcript_goes_out_word_for_word_whatever_looks_like_a_key(bot, tone_bytes):
+    b = bot()
+    said = ("Beli token listriknya sekarang. Kodenya 0123456789abcdef0123456789abcdef, "
+            f"bukan {b.config.telegram.credentials[0].api_hash}. [klik](http://contoh.example) <b>tebal</b> __init__")
+    b.script.text_override = said
+    b.voice(tone_bytes)
+    assert b.wait_text("Beli token") == said
 
 
 def test_an_update_the_bot_crashes_on_every_time_gets_an_error_reply_not_silence(bot, tone_bytes, monkeypatch,

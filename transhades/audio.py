@@ -68,13 +68,13 @@ class MediaInfo:
 
 def _readable(path: Path) -> None:
     if not path.exists():
-        raise BadInput("no such file")
+        raise BadInput("no such file").because("unreadable")
     if path.is_dir():
-        raise BadInput("is a directory, not a media file")
+        raise BadInput("is a directory, not a media file").because("unreadable")
     if not os.access(path, os.R_OK):
-        raise BadInput("cannot read the file (permission denied)")
+        raise BadInput("cannot read the file (permission denied)").because("unreadable")
     if path.stat().st_size == 0:
-        raise BadInput("the file is empty")
+        raise BadInput("the file is empty").because("empty_file")
 
 
 def probe(path: Path) -> MediaInfo:
@@ -84,7 +84,7 @@ def probe(path: Path) -> MediaInfo:
         with av.open(str(path), metadata_errors="ignore") as container:
             audio = container.streams.audio
             if not audio:
-                raise BadInput("has no audio track")
+                raise BadInput("has no audio track").because("no_audio")
             stream = audio[0]
             duration = None
             if container.duration:
@@ -97,7 +97,7 @@ def probe(path: Path) -> MediaInfo:
     except BadInput:
         raise
     except (av.FFmpegError, UnicodeDecodeError, ValueError, OSError):
-        raise BadInput("is not an audio or video file that ffmpeg can read") from None
+        raise BadInput("is not an audio or video file that ffmpeg can read").because("unreadable") from None
 
 
 def sha256_of(path: Path) -> str:
@@ -222,11 +222,12 @@ _NOT_MEDIA = re.compile(r"Invalid data found when processing input|could not fin
 def _ffmpeg_failure(log: str, returncode: int) -> BadInput:
     lines = [line.strip() for line in log.splitlines() if line.strip()]
     if any(_NO_AUDIO.search(line) for line in lines):
-        return BadInput("has no audio track")
+        return BadInput("has no audio track").because("no_audio")
     if any(_NOT_MEDIA.search(line) for line in lines):
-        return BadInput("is not an audio or video file that ffmpeg can read")
+        return BadInput("is not an audio or video file that ffmpeg can read").because("unreadable")
     errors = [line for line in lines if "rror" in line] or lines
-    return BadInput(f"ffmpeg could not decode its audio ({errors[-1][:200] if errors else f'exit code {returncode}'})")
+    detail = errors[-1][:200] if errors else f"exit code {returncode}"
+    return BadInput(f"ffmpeg could not decode its audio ({detail})").because("unreadable")
 
 
 class AudioPreparer:
@@ -259,7 +260,7 @@ class AudioPreparer:
             source = source.resolve()  # absolute: ffmpeg must never read a name as a protocol or an option
             info = probe(source)
             if info.duration is not None and info.duration > self.max_duration:
-                raise BadInput(self._too_long(info.duration))
+                raise BadInput(self._too_long(info.duration)).because("too_long")
             input_spec = str(source)
             if self._as_is(info):
                 return self._unconverted(source, info)
@@ -275,11 +276,11 @@ class AudioPreparer:
         size = target.stat().st_size
         if size >= self.max_job_bytes * 0.99:
             target.unlink(missing_ok=True)
-            raise BadInput("is too long to prepare within this job's disk allowance")
+            raise BadInput("is too long to prepare within this job's disk allowance").because("too_long")
         if duration <= 0.05:
-            raise BadInput("its audio track is empty")
+            raise BadInput("its audio track is empty").because("no_audio")
         if duration > self.max_duration:
-            raise BadInput(self._too_long(duration))
+            raise BadInput(self._too_long(duration)).because("too_long")
         spans = chunking.plan(duration, size, chunking.parse_silences(log), max_chunk_bytes, self.chunk_seconds,
                               self.overlap, self.first_part_seconds)
         if len(spans) == 1:

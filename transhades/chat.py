@@ -39,7 +39,7 @@ def chat_config(cfg: Config, scratch: Path) -> Config:
     models = Path(cfg.data_dir) / "models"
     models.mkdir(parents=True, exist_ok=True)
     (data / "models").symlink_to(models.resolve(), target_is_directory=True)
-    return replace(cfg, data_dir=str(data), telegram=replace(tg, bot_token=tg.bot_token or "chat", credentials=credentials,
+    return replace(cfg, data_dir=str(data), telegram=replace(tg, bot_token=tg.bot_token, credentials=credentials,
                                          session_dir=str(sessions), send_interval_seconds=0.0,
                                          edit_interval_seconds=0.0, status_delay_seconds=min(tg.status_delay_seconds,
                                                                                              0.5)))

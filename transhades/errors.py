@@ -14,11 +14,17 @@ class TranshadesError(Exception):
     """Base of every expected failure. ``message`` is one line a user or operator can act on."""
 
     kind = "internal"
+    reason: str | None = None  # what a user is told, as a text key (``reason_<key>``); None: by ``kind``
 
     def __init__(self, message: str) -> None:
         message = redact(message)  # it may quote a provider's body, which may quote our key back
         super().__init__(message)
         self.message = message
+
+    def because(self, reason: str) -> TranshadesError:
+        """The same error, with the text key a user is told (the message, in English, is for the log)."""
+        self.reason = reason
+        return self
 
     def __str__(self) -> str:
         return self.message

@@ -112,7 +112,7 @@ class JobFlow:
             return []  # the same job submitted twice is one job
         order = self.providers.order_for(request.provider, request.task)
         if order is None or not order and request.task != "transcribe":
-            return [Emit(listener, Failed(request.id, BadInput(self.providers.no_order(request))))]
+            return [Emit(listener, Failed(request.id, BadInput(self.providers.no_order(request)).because("no_provider")))]
         if request.language is None and len(self.languages) == 1:  # one language allowed: nothing to detect
             request = replace(request, language=self.languages[0])
         job = self.jobs[request.id] = Job(request, listener, order, submitted_at=self.now())

@@ -61,7 +61,7 @@ class ChatModel(HttpProvider):
     def answer(self, task: str, text: str, language: str) -> str:
         """``task`` translate: ``text`` in ``language``; summary: a summary of it, written in ``language``."""
         if not text.strip():
-            raise BadInput("there is no text to work on")
+            raise BadInput("there is no text to work on").because("no_text")
         if task == "translate":
             return self.translate(text, language)
         if task == "summary":

@@ -1,10 +1,12 @@
 """Secrets never reach a reader: one process-wide list of the configured secrets, and the shapes of keys.
 
-Every text a user or an operator reads passes here: log lines (``logs``), error messages (a
-:class:`~transhades.errors.TranshadesError` redacts its message when it is made, so the CLI's ``error:`` lines, the
-bot's failure replies, ``/status`` and alerts are clean at the source), and every message the bot sends
-(``telegram.outbox``). A provider that echoes the request's ``Authorization`` header in its error body cannot hand
-the key to a user.
+Every text the system says passes here: log lines (``logs``), error messages (a
+:class:`~transhades.errors.TranshadesError` redacts its message when it is made, so the CLI's ``error:`` lines,
+``/status`` and alerts are clean at the source) and the ``/status`` report. A provider that echoes the request's
+``Authorization`` header in its error body cannot hand the key to anyone.
+
+What users said is never passed here: a transcript, a translation, a summary or an export goes out word for word
+(a 32-hex word, "token listriknya" or "chat" is speech, not a key).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ _SHAPES = [
     re.compile(r"\bsk-[A-Za-z0-9_-]{20,}"),  # OpenAI-style keys
     re.compile(r"\b[0-9a-fA-F]{32}\b|\b[0-9a-fA-F]{40}\b"),  # Telegram api_hash (32), Deepgram keys (40)
 ]
-_WITH_PREFIX = re.compile(r"(?i)\b((?:authorization:\s*)?(?:bearer|token)\s+)[^\s\"',;)]{8,}")
+# "Bearer KEY" / "Token KEY" in an echoed header; a key has a digit, a word ("token listriknya") has none
+_WITH_PREFIX = re.compile(r"(?i)\b((?:authorization:\s*)?(?:bearer|token)\s+)(?=[^\s\"',;)]*\d)[^\s\"',;)]{8,}")
 
 _lock = threading.Lock()
 _secrets: list[str] = []  # longest first, so a secret that contains another is replaced whole

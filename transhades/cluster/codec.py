@@ -57,7 +57,7 @@ def dump_event(event: JobEvent) -> str:
     else:
         error = event.error
         data.update(type="failed", kind=error.kind, message=error.message,
-                    retry_after=getattr(error, "retry_after", None))
+                    retry_after=getattr(error, "retry_after", None), reason=error.reason)
     return json.dumps(data)
 
 
@@ -74,7 +74,8 @@ def load_event(text: str) -> JobEvent:
         return Partial(job_id, Transcript.from_dict(data["transcript"]), int(data["done"]), int(data["parts"]))
     if kind == "completed":
         return Completed(job_id, Transcript.from_dict(data["transcript"]), bool(data["cached"]))
-    return Failed(job_id, load_error(data["kind"], data["message"], data.get("retry_after")))
+    error = load_error(data["kind"], data["message"], data.get("retry_after"))
+    return Failed(job_id, error.because(data["reason"]) if data.get("reason") else error)
 
 
 def load_error(kind: str, message: str, retry_after: float | None = None) -> TranshadesError:

@@ -193,7 +193,7 @@ class HttpProvider:
             raise ProviderUnavailable(f"{self.name}: {status} at {response.url.split('?')[0]} ({message}); "
                                       f"check base_url and model")
         if _about_the_audio(message):
-            raise BadInput(f"{self.name} cannot use this audio ({message})")
+            raise BadInput(f"{self.name} cannot use this audio ({message})").because("unreadable")
         raise ProviderUnavailable(f"{self.name}: refused the request ({status}: {message})")
 
 

@@ -206,7 +206,7 @@ class LocalWhisper:
                 if progress and info.duration:
                     progress(min(1.0, seg.end / info.duration))
         except ValueError as exc:
-            raise BadInput(f"the local model cannot use this audio ({exc})") from None
+            raise BadInput(f"the local model cannot use this audio ({exc})").because("unreadable") from None
         text = " ".join(s.text for s in collected if s.text)
         return Transcript(text, info.language, float(info.duration or chunk.duration), self.name, tuple(collected))
 

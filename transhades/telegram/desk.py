@@ -16,6 +16,7 @@ from typing import Any
 from pyrogram import enums, types
 
 from ..media import TelegramFile
+from ..redaction import redact
 from ..messages import Completed, Failed, JobEvent, JobRequest, Partial, Queued, Stage, Waiting
 from .actions import Action, StartJob
 from .commands import Commands
@@ -26,7 +27,7 @@ from .outbox import Outbox, Outgoing
 from .route import Route
 from .settings import UserSettings
 from .status import StatusRequests, status_report
-from .texts import duration_words, language_name, language_of, say
+from .texts import duration_words, language_name, language_of, reason_text, say
 
 log = logging.getLogger("transhades.bot")
 
@@ -226,7 +227,8 @@ class FrontDesk:
             return
         self.followups.media.pop(route.job_id, None)  # nothing to keep
         lang = route.lang
-        reason = say(lang, "cancelled") if event.error.kind == "cancelled" else say(lang, "failed", reason=event.error)
+        reason = say(lang, "cancelled") if event.error.kind == "cancelled" else \
+            say(lang, "failed", reason=reason_text(lang, event.error))
         self.outbox.drop(("status", route.job_id))
         message_id = self.status_ids.pop(route.job_id, None)
         if message_id is not None:
@@ -290,8 +292,8 @@ class FrontDesk:
     def status_part(self, number: int, part: str, value: Any, wall_now: float | None = None) -> None:
         whole = self.status_requests.part(number, part, value)
         if whole is not None:
-            self.outbox.put(Outgoing("text", whole["chat_id"],
-                                     status_report(whole["lang"], whole["status"], whole["cache"], wall_now)))
+            report = status_report(whole["lang"], whole["status"], whole["cache"], wall_now)
+            self.outbox.put(Outgoing("text", whole["chat_id"], redact(report)))  # it quotes providers' errors
 
 
 PARTIAL_CHARS = 3500  # of the text so far shown in the status message (Telegram allows 4096 in all)

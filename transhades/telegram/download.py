@@ -36,7 +36,7 @@ def download(gateway: Gateway, media: TelegramFile, target: Path, max_bytes: int
     """The whole file, or with ``part`` = (first chunk, chunks) one range of it, written at its place in
     ``target`` (the ranges of one file are fetched by several sessions at once)."""
     if part is not None and media.size and part[0] * CHUNK >= max_bytes:
-        raise BadInput(f"is larger than the {max_bytes // 1_000_000} MB limit")
+        raise BadInput(f"is larger than the {max_bytes // 1_000_000} MB limit").because("too_large")
     for attempt in (1, 2):
         try:
             if part is None:
@@ -65,7 +65,7 @@ def _in_our_terms(session: str, error: Exception) -> Exception:
         seconds = flood_seconds(error)
         return RateLimited(f"{session}: {error.__class__.__name__} {seconds:g} s", seconds)
     if isinstance(error, (errors.MessageIdInvalid, errors.MessageEmpty)):
-        return BadInput("the message with this media no longer exists")
+        return BadInput("the message with this media no longer exists").because("gone")
     if isinstance(error, errors.RPCError):
         return ProviderUnavailable(f"{session}: Telegram answered {error.__class__.__name__}")
     return ProviderUnavailable(f"{session}: download interrupted ({error.__class__.__name__})")
@@ -102,6 +102,6 @@ def _stream_to(gateway: Gateway, media: TelegramFile, target: Path, max_bytes: i
             out.write(block)
             written += len(block)
             if written > max_bytes:
-                raise BadInput(f"is larger than the {max_bytes // 1_000_000} MB limit")
+                raise BadInput(f"is larger than the {max_bytes // 1_000_000} MB limit").because("too_large")
             if progress and media.size:
                 progress(min(1.0, written / media.size))

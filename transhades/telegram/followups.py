@@ -19,7 +19,7 @@ from .actions import Action, Ask, StartJob, UseModel
 from .outbox import Outbox, Outgoing
 from .replies import split_message, transcript_items
 from .route import Route
-from .texts import duration_words, language_name, say
+from .texts import duration_words, language_name, reason_text, say
 
 TARGETS = ("en", "id", "ms", "jv", "su", "ar", "zh", "hi", "es", "fr", "de", "ja", "ko", "ru")
 
@@ -155,7 +155,7 @@ class Followups:
             del self.pending[ask.user_id]
         if error is not None:
             text = say(ask.lang, "model_busy", wait=duration_words(error.retry_after, ask.lang)) \
-                if isinstance(error, RateLimited) else say(ask.lang, "model_failed", reason=error)
+                if isinstance(error, RateLimited) else say(ask.lang, "model_failed", reason=reason_text(ask.lang, error))
             items = [Outgoing("text", ask.chat_id, text, reply_to=ask.reply_to)]
         else:
             items = self._answer_items(ask.chat_id, ask.reply_to, ask.lang, ask.task, ask.language, text or "")

@@ -273,7 +273,7 @@ class KurigramGateway:
         if found is None:
             from ..errors import BadInput
 
-            raise BadInput("the message with this media was deleted")
+            raise BadInput("the message with this media was deleted").because("gone")
         return replace(media, file_id=found.file_id)
 
     def send_text(self, chat_id: int, text: str, reply_to: int | None = None, buttons: Buttons | None = None,

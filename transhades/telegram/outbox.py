@@ -1,6 +1,7 @@
 """Outgoing messages, paced to Telegram's limits: about one message per second per chat, thirty per second in
 all, a status message edited at most every few seconds (only its latest text is sent), and nothing at all
-until the deadline after a FloodWait on sending. Nothing is dropped."""
+until the deadline after a FloodWait on sending. Nothing is dropped, and nothing is rewritten: what users said
+(transcripts, translations, summaries) goes out as it is; system texts are redacted where they are made."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..redaction import redact
 
 PER_CHAT_SECONDS = 1.0
 GLOBAL_PER_SECOND = 30
@@ -65,7 +65,6 @@ class Outbox:
         for item in self.queue:
             at = self._earliest(item, now)
             if at <= now and len(self.recent) < self.per_second:
-                item.text = redact(item.text)  # every text the bot sends leaves through here
                 ready.append(item)
                 self._spend(item, now)
             else:

@@ -25,13 +25,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "translate_unknown": "I do not know the language code '{value}'. Use a code such as en, id, es or de.",
         "nothing_kept": "No transcript of yours is kept to work on. Send a recording first (and /history on, if "
                         "you turned it off).",
-        "translate_needs_llm": "Translating into {language} needs a language model: the operator sets llm: in "
-                               "config.yaml (see the README). Without one, /translate en works.",
-        "translate_needs_local": "Translating needs a language model (llm: in config.yaml) or a local provider "
-                                 "for /translate en.",
+        "translate_needs_llm": "I cannot translate into {language} on this bot; /translate en (English) works.",
+        "translate_needs_local": "This bot cannot translate transcripts.",
         "translate_no_media": "I no longer have the recording of this transcript; send it again to translate it.",
-        "summary_needs_llm": "Summaries need a language model: the operator sets llm: in config.yaml (see the "
-                             "README).",
+        "summary_needs_llm": "This bot cannot summarize transcripts.",
         "translating": "Translating into {language}…",
         "summarizing": "Summarizing…",
         "translation_title": "Translation ({language}):",
@@ -107,6 +104,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "status_streams": "Streams: {waiting} waiting, {pending} being worked on, {results} results unread, "
                           "{dead} dead letters",
         "current": "✓ {label}",
+        "reason_unreadable": "it is not an audio or video file I can read",
+        "reason_no_audio": "it has no sound to transcribe",
+        "reason_empty_file": "the file is empty",
+        "reason_too_long": "the recording is longer than this bot accepts",
+        "reason_too_large": "the file is larger than this bot accepts",
+        "reason_gone": "the message with this file was deleted",
+        "reason_no_provider": "no transcription service can do this here",
+        "reason_no_text": "there is no text to work on",
+        "reason_bad_input": "this file cannot be transcribed",
+        "reason_rate_limited": "the transcription services are busy; please try again in a few minutes",
+        "reason_provider_down": "the transcription services are not answering; please try again later",
+        "reason_provider_auth": "the transcription services are not answering; please try again later",
+        "reason_restarting": "the service is restarting; please try again in a moment",
+        "reason_internal": "an internal error kept me from finishing; please try again",
     },
     "id": {
         "help": ("Kirim atau teruskan pesan suara, audio, video, video bulat, atau file audio/video, dan saya balas "
@@ -130,12 +141,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "translate_unknown": "Saya tidak kenal kode bahasa '{value}'. Gunakan kode seperti en, id, es atau de.",
         "nothing_kept": "Tidak ada transkrip Anda yang tersimpan untuk diolah. Kirim rekaman dulu (dan /history on, "
                         "jika Anda mematikannya).",
-        "translate_needs_llm": "Menerjemahkan ke {language} memerlukan model bahasa: operator mengatur llm: di "
-                               "config.yaml (lihat README). Tanpa itu, /translate en bisa dipakai.",
-        "translate_needs_local": "Menerjemahkan memerlukan model bahasa (llm: di config.yaml) atau layanan lokal "
-                                 "untuk /translate en.",
+        "translate_needs_llm": "Bot ini tidak bisa menerjemahkan ke {language}; /translate en (Inggris) bisa.",
+        "translate_needs_local": "Bot ini tidak bisa menerjemahkan transkrip.",
         "translate_no_media": "Rekaman transkrip ini sudah tidak ada pada saya; kirim lagi untuk menerjemahkannya.",
-        "summary_needs_llm": "Ringkasan memerlukan model bahasa: operator mengatur llm: di config.yaml (lihat README).",
+        "summary_needs_llm": "Bot ini tidak bisa meringkas transkrip.",
         "translating": "Menerjemahkan ke {language}…",
         "summarizing": "Meringkas…",
         "translation_title": "Terjemahan ({language}):",
@@ -210,6 +219,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "status_process": "• {name} ({role}): {state}, {jobs} pekerjaan",
         "status_streams": "Aliran: {waiting} menunggu, {pending} sedang dikerjakan, {results} hasil belum dibaca, "
                           "{dead} surat mati",
+        "current": "✓ {label}",
+        "reason_unreadable": "ini bukan file audio atau video yang bisa saya baca",
+        "reason_no_audio": "tidak ada suara untuk ditranskripsi",
+        "reason_empty_file": "file ini kosong",
+        "reason_too_long": "rekaman ini lebih panjang dari batas bot ini",
+        "reason_too_large": "file ini lebih besar dari batas bot ini",
+        "reason_gone": "pesan berisi file ini sudah dihapus",
+        "reason_no_provider": "tidak ada layanan transkripsi yang bisa melakukannya di sini",
+        "reason_no_text": "tidak ada teks untuk diolah",
+        "reason_bad_input": "file ini tidak bisa ditranskripsi",
+        "reason_rate_limited": "layanan transkripsi sedang sibuk; coba lagi beberapa menit lagi",
+        "reason_provider_down": "layanan transkripsi tidak menjawab; coba lagi nanti",
+        "reason_provider_auth": "layanan transkripsi tidak menjawab; coba lagi nanti",
+        "reason_restarting": "layanan sedang dimulai ulang; coba lagi sebentar lagi",
+        "reason_internal": "ada kesalahan internal; coba lagi",
     },
 }
 
@@ -244,6 +268,15 @@ def language_of(code: str | None) -> str:
 def say(lang: str, key: str, **values: object) -> str:
     table = TEXTS.get(lang, TEXTS["en"])
     return (table.get(key) or TEXTS["en"][key]).format(**values)
+
+
+def reason_text(lang: str, error: object) -> str:
+    """Why something failed, as a sentence in the user's language: by the error's reason, else its kind. The
+    error's own message (English, technical) is for the log, never for the user."""
+    for key in (getattr(error, "reason", None), getattr(error, "kind", None)):
+        if key and f"reason_{key}" in TEXTS["en"]:
+            return say(lang, f"reason_{key}")
+    return say(lang, "reason_internal")
 
 
 def duration_words(seconds: float, lang: str) -> str:
