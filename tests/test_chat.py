@@ -43,3 +43,54 @@ def test_plain_output_reads_as_a_conversation_and_an_unknown_button_is_one_line(
     assert "bot: How should transcripts arrive? Now: text.   [text | txt | srt | vtt]" in done.stdout
     assert "bot: I can transcribe voice notes" in done.stdout, "a plain text line is a message to the bot"
     assert "error: /press: no button 'pdf'" in done.stderr
+
+
+def test_a_program_can_wait_for_each_answer_before_it_types_the_next_line(tmp_path):
+    """Each event is a line, flushed as it happens: the driver reads the answer to /help before it sends /format."""
+    import os
+    import select
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    exe = shutil.which("transhades")
+    command = [exe] if exe else [sys.executable, "-m", "transhades"]
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    chat = subprocess.Popen([*command, "chat", "--json"], cwd=tmp_path, env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+
+    def answer(needle: str, seconds: float = 120) -> dict:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([chat.stdout], [], [], 1.0)
+            if ready:
+                event = json.loads(chat.stdout.readline())
+                if event["event"] != "user" and needle in event["text"]:
+                    return event
+        raise AssertionError(f"no answer with {needle!r} while the chat waits for the next line")
+
+    try:
+        chat.stdin.write("/help\n")
+        chat.stdin.flush()
+        assert "/history" in answer("/provider")["text"]
+        chat.stdin.write("/format\n")
+        chat.stdin.flush()
+        assert answer("How should transcripts arrive")["buttons"] == ["text", "txt", "srt", "vtt"]
+        chat.stdin.close()
+        assert chat.wait(timeout=60) == 0
+    finally:
+        chat.kill()
+        chat.wait()
+
+
+def test_a_chat_session_never_answers_with_another_sessions_transcript(tmp_path):
+    first, err, code = converse(tmp_path, f"/send {SAMPLES / 'hello-en.ogg'}")
+    assert code == 0, err
+    assert any("welcome" in e["text"].lower() for e in first if e["event"] == "send")
+    later, err, code = converse(tmp_path, f"/send {SAMPLES / 'halo-id.ogg'}", f"/send {SAMPLES / 'hello-en.ogg'}",
+                                args=("--user", "2"))
+    assert code == 0, err
+    answers = [e["text"] for e in later if e["event"] in ("send", "edit")]
+    assert any("selamat pagi" in text.lower() for text in answers), "other audio: its own transcript"
+    assert not any("transcribed this file before" in text for text in answers), "a session's cache is its own"

@@ -11,6 +11,7 @@ command ends, exit 0, once input ends and the bot is idle.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 import threading
@@ -28,9 +29,10 @@ KINDS = {".ogg": ("voice", "audio/ogg"), ".oga": ("voice", "audio/ogg"), ".opus"
 SIMULATED = (CredentialConfig("API-1", 1, "s" * 32), CredentialConfig("API-2", 2, "t" * 32))
 
 
-def chat_config(cfg: Config, scratch: Path) -> Config:
+def chat_config(cfg: Config, scratch: Path, shared_cache: bool = False) -> Config:
     """The config as ``run`` would use it, with simulated sessions, no pacing (no real Telegram to spare), and a
-    journal and settings of its own (a chat is a sandbox); the models already on this machine are used."""
+    journal, settings, history and cache of its own (a chat is a sandbox: nothing one session said reaches
+    another; ``shared_cache`` keeps the config's cache); the models already on this machine are used."""
     tg = cfg.telegram or TelegramConfig()
     credentials = tg.credentials or SIMULATED
     sessions = scratch / "sessions"
@@ -39,7 +41,8 @@ def chat_config(cfg: Config, scratch: Path) -> Config:
     models = Path(cfg.data_dir) / "models"
     models.mkdir(parents=True, exist_ok=True)
     (data / "models").symlink_to(models.resolve(), target_is_directory=True)
-    return replace(cfg, data_dir=str(data), telegram=replace(tg, bot_token=tg.bot_token, credentials=credentials,
+    cache = cfg.cache if shared_cache else replace(cfg.cache, backend="sqlite", path=str(data / "cache.sqlite3"))
+    return replace(cfg, data_dir=str(data), cache=cache, database_url=None, telegram=replace(tg, bot_token=tg.bot_token, credentials=credentials,
                                          session_dir=str(sessions), send_interval_seconds=0.0,
                                          edit_interval_seconds=0.0, status_delay_seconds=min(tg.status_delay_seconds,
                                                                                              0.5)))
@@ -85,7 +88,7 @@ class Transcript:
 
 
 def run(cfg: Config, start_tree: Any, lines: TextIO, out: TextIO, err: TextIO, user_id: int = 1,
-        language: str = "en", as_json: bool = False, files: Path | None = None) -> int:
+        language: str = "en", as_json: bool = False, files: Path | None = None, shared_cache: bool = False) -> int:
     from .telegram.fake import FakeGateway, FakeTelegram
 
     interactive = lines.isatty()
@@ -93,7 +96,7 @@ def run(cfg: Config, start_tree: Any, lines: TextIO, out: TextIO, err: TextIO, u
         files = files or Path(scratch) / "files"
         files.mkdir(parents=True, exist_ok=True)
         world = FakeTelegram()
-        cfg = chat_config(cfg, Path(scratch))
+        cfg = chat_config(cfg, Path(scratch), shared_cache)
         tree = start_tree(cfg, gateway_factory=lambda c, r: FakeGateway(world, c.name, Path(scratch) / "sessions", r))
         try:
             _wait(lambda: world.receiver is not None, 30)
@@ -104,12 +107,12 @@ def run(cfg: Config, start_tree: Any, lines: TextIO, out: TextIO, err: TextIO, u
                 line = raw.strip()
                 if not line:
                     continue
-                if not interactive:
-                    _settle(tree, shown)
                 shown.user(line)
                 problem = _send(world, user, line)
                 if problem:
-                    print(f"error: {problem}", file=err)
+                    print(f"error: {problem}", file=err, flush=True)
+                if not interactive:  # every answer is out before the next line is read: a program can wait for it
+                    _settle(tree, shown)
             _settle(tree, shown)
             if printer is not None:
                 printer.stop()
@@ -136,8 +139,10 @@ def _send(world: Any, user: Any, line: str) -> str | None:
         if not path.is_file():
             return f"/send: no such file {str(path)!r}; give the path of a recording"
         kind, mime = KINDS.get(path.suffix.lower(), ("document", "application/octet-stream"))
-        world.deliver(world.media_message(user, path.read_bytes(), kind=kind, mime_type=mime, duration=_seconds(path),
-                                          file_name=path.name))
+        data = path.read_bytes()
+        unique = "AgAD" + hashlib.sha256(data).hexdigest()[:24]  # the same file, the same id; never another's
+        world.deliver(world.media_message(user, data, kind=kind, mime_type=mime, duration=_seconds(path),
+                                          file_name=path.name, unique=unique))
         return None
     if line.startswith("/press"):
         label = line[len("/press"):].strip()

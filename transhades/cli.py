@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--language", default="en", help="your Telegram language code (default en)")
     h.add_argument("--json", action="store_true", help="one JSON object per line")
     h.add_argument("--out", help="where the documents the bot sends are written (default: a temporary folder)")
+    h.add_argument("--cache", choices=("session", "config"), default="session",
+                   help="session: a cache of this chat's own (default); config: the config's cache")
 
     c = sub.add_parser("check-config", help="validate the config and print the actor tree")
     c.add_argument("--config")
@@ -302,7 +304,8 @@ def chat(args: argparse.Namespace) -> int:
     if args.verbose == 0:
         logging.getLogger().setLevel(logging.WARNING)  # the conversation, not the bot's log
     return chat_lib.run(load_config(args.config, allow_embedded=True), _start_tree, sys.stdin, sys.stdout,
-                        sys.stderr, args.user, args.language, args.json, Path(args.out) if args.out else None)
+                        sys.stderr, args.user, args.language, args.json, Path(args.out) if args.out else None,
+                        args.cache == "config")
 
 
 def _start_tree(*args: Any, **kwargs: Any) -> Any:

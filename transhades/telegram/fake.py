@@ -91,8 +91,9 @@ class FakeTelegram:
     def media_message(self, user: types.User, data: bytes, kind: str = "voice", chat: types.Chat | None = None,
                       mime_type: str = "audio/ogg", duration: int = 5, file_name: str | None = None,
                       size: int | None = None, caption: str | None = None,
-                      forward: bool = False, reply_to: types.Message | None = None) -> types.Message:
-        unique = f"AgAD{next(self._ids)}"
+                      forward: bool = False, reply_to: types.Message | None = None,
+                      unique: str | None = None) -> types.Message:
+        unique = unique or f"AgAD{next(self._ids)}"
         file_id = f"fid-{unique}-1"
         with self.lock:
             self.files[unique] = data
