@@ -8,7 +8,7 @@ from typing import Any, Callable
 import pykka
 
 from transhades import logs
-from transhades.errors import TranshadesError
+from transhades.errors import Cancelled, TranshadesError
 from transhades.messages import ChildExited, Ping, TaskDone, TaskFailed, TaskProgress
 from transhades.registry import Registry
 
@@ -164,6 +164,8 @@ class WorkerActor(SupervisedActor):
         reported = [0.0]
 
         def report(fraction: float) -> None:
+            if message.ticket in self.registry.withdrawn:  # the job ended (/cancel): stop at this step
+                raise Cancelled("the job this task belongs to has ended")
             if fraction - reported[0] >= PROGRESS_STEP:
                 reported[0] = fraction
                 self.registry.tell(message.reply_to, TaskProgress(message.ticket, fraction))

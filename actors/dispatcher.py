@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from transhades.effects import Arrived
+from transhades.effects import Arrived, Withdraw
 from transhades.jobflow import Alert, Emit, JobFlow, Quarantine, ReleaseJob, Send, WakeUp
 from transhades.messages import (
     CancelJob,
@@ -112,6 +112,8 @@ class DispatcherActor(SupervisedActor):
             elif isinstance(effect, WakeUp):
                 if self.clock is not None:  # by name: a restarted dispatcher still gets it
                     self.clock.call_later(effect.seconds, lambda: self.registry.tell(self.name, Wake()))
+            elif isinstance(effect, Withdraw):
+                self.registry.withdrawn.add(effect.tickets)
             elif isinstance(effect, Alert):
                 log.error("ALERT: %s", effect.text)
                 self.alert(effect.text)

@@ -31,6 +31,8 @@ class Script:
         self.errors: dict[str, Exception] = {}  # provider -> the typed error it answers every call with
         self.delay: dict[str, float] = {}
         self.text_override: str | None = None
+        self.steps: dict[str, int] = {}  # provider -> decode in this many steps (each reports progress)
+        self.steps_done: dict[str, int] = {}
         self.models: list[tuple[str, str]] = []
         self.languages: list[str | None] = []
         self.detection: list[tuple[tuple[str, ...], str | None]] = []  # (languages to detect among, hint)
@@ -58,7 +60,14 @@ class Script:
                     raise script.errors[cfg.name]
                 if cfg.name in script.rate_limit:
                     raise RateLimited(f"{cfg.name}: 429 Too Many Requests", script.rate_limit[cfg.name])
-                time.sleep(script.delay.get(cfg.name, 0.0))
+                steps = script.steps.get(cfg.name, 0)
+                pause = script.delay.get(cfg.name, 0.0) / max(1, steps)
+                for step in range(steps):  # like the local model: segment after segment, progress between them
+                    time.sleep(pause)
+                    script.steps_done[cfg.name] = step + 1
+                    progress(step / steps)
+                if not steps:
+                    time.sleep(script.delay.get(cfg.name, 0.0))
                 text = script.text_override or f"{Path(chunk.path).parent.name[:6]} by {cfg.name}"
                 return Transcript(text, "en", chunk.duration, cfg.name, (Segment(0.0, chunk.duration, text),))
 
@@ -268,3 +277,24 @@ def test_faults_given_to_one_tree_never_reach_another(tmp_path, tone, script):
     finally:
         faulted.stop()
         clean.stop()
+
+
+def test_a_cancelled_job_stops_its_provider_between_segments_and_the_next_job_starts_at_once(running, tone,
+                                                                                           ffmpeg, tmp_path,
+                                                                                           script):
+    from transhades.messages import CancelJob
+
+    tree, client = running(providers=("alpha",))
+    script.steps["alpha"], script.delay["alpha"] = 100, 20.0  # 20 s of decoding, 0.2 s a segment
+    client.submit("long", tone)
+    wait_for(lambda: script.steps_done.get("alpha", 0) >= 2, what="the provider decoding")
+    cancelled_at = time.monotonic()
+    assert tree.tell_dispatcher(CancelJob("long"))
+    assert client.result("long").error.kind == "cancelled"
+    script.steps["alpha"], script.delay["alpha"] = 0, 0.0
+    other = make_media(ffmpeg, tmp_path / "other.ogg", "-f", "lavfi", "-i", "sine=frequency=500:duration=2",
+                       "-c:a", "libopus")
+    client.submit("next", other)
+    assert isinstance(client.result("next", timeout=10), Completed)
+    assert time.monotonic() - cancelled_at < 5.0, "the next job did not wait behind the cancelled one"
+    assert script.steps_done["alpha"] < 30, "the provider stopped at its next segment"

@@ -42,6 +42,14 @@ class WakeUp:
 
 
 @dataclass(frozen=True, slots=True)
+class Withdraw:
+    """The job ended while these tasks were still being worked on (a /cancel, a failure elsewhere): their
+    workers may stop (the local model does, between segments), so the next job need not wait behind them."""
+
+    tickets: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """Something the operator must hear about (a rejected key); sent once per cause."""
 
@@ -59,4 +67,4 @@ class Arrived:
     count: int
 
 
-Effect = Send | Emit | Quarantine | ReleaseJob | Alert | WakeUp | Arrived
+Effect = Send | Emit | Quarantine | ReleaseJob | Alert | WakeUp | Arrived | Withdraw

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 from .admission import Admission
 from .breaker import ProviderBreaker
 from .config import DispatcherConfig
-from .effects import Alert, Effect, Emit, Quarantine, ReleaseJob, Send, WakeUp
+from .effects import Alert, Effect, Emit, Quarantine, ReleaseJob, Send, WakeUp, Withdraw
 from .errors import (
     BadInput,
     Cancelled,
@@ -293,6 +293,7 @@ class JobFlow:
             self.metrics.count("failed")
         self.metrics.job_took(max(0.0, self.now() - job.submitted_at))
         freed = {task.group for task in job.tasks if task.ticket is not None}
+        withdrawn = tuple(task.ticket for task in job.tasks if task.ticket is not None)
         for task in job.tasks:
             if task.ticket is not None:
                 self.roster.take(task.ticket)
@@ -300,6 +301,8 @@ class JobFlow:
         del self.jobs[job.id]
         self.admission.leave(job.id, job.user, was_waiting=job.state == "queued")
         out: list[Effect] = [Emit(job.listener, event)]
+        if withdrawn:
+            out.append(Withdraw(withdrawn))
         if job.audio is not None or job.state == "running":
             out.append(ReleaseJob(job.id))
         out += self._admit()

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable
+from collections import deque
+from typing import Any, Callable, Iterable
 
 import pykka
 
@@ -22,12 +23,37 @@ KEEP_AT_MOST = 100_000
 BOT = "bot"  # the registered name of the Telegram bot's actor
 
 
+class Withdrawn:
+    """Tickets the dispatcher no longer waits for (their job was cancelled or ended), shared with the workers:
+    a worker in the middle of one may stop at its next step instead of finishing work nobody will read. The
+    latest ``keep`` are remembered; tickets are never reused."""
+
+    def __init__(self, keep: int = 10_000) -> None:
+        self._lock = threading.Lock()
+        self._order: deque[int] = deque()
+        self._tickets: set[int] = set()
+        self.keep = keep
+
+    def add(self, tickets: Iterable[int]) -> None:
+        with self._lock:
+            for ticket in tickets:
+                if ticket not in self._tickets:
+                    self._tickets.add(ticket)
+                    self._order.append(ticket)
+            while len(self._order) > self.keep:
+                self._tickets.discard(self._order.popleft())
+
+    def __contains__(self, ticket: object) -> bool:
+        return ticket in self._tickets  # a set lookup: safe to read while another thread adds
+
+
 class Registry:
     def __init__(self, keep_for: frozenset[str] = frozenset()) -> None:
         self._refs: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.keep_for = keep_for
         self._kept: dict[str, list[Any]] = {}
+        self.withdrawn = Withdrawn()  # tasks whose job ended: their workers may stop
 
     def register(self, name: str, ref: Any) -> None:
         with self._lock:
