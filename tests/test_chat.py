@@ -19,7 +19,7 @@ def converse(tmp_path, *lines: str, args: tuple[str, ...] = ()) -> tuple[list[di
 
 
 def test_a_conversation_with_commands_buttons_a_recording_and_a_file_back(tmp_path):
-    events, err, code = converse(tmp_path, "/start", f"/send {SAMPLES / 'hello-en.ogg'}", "/language", "/press id",
+    events, err, code = converse(tmp_path, "/start", f"/send {SAMPLES / 'hello-en.ogg'}", "/language", "/press Indonesian",
                                  "/format srt", f"/send {SAMPLES / 'halo-id.ogg'}", "/send missing.ogg")
     assert code == 0, err
     users = [e["text"] for e in events if e["event"] == "user"]
@@ -28,8 +28,8 @@ def test_a_conversation_with_commands_buttons_a_recording_and_a_file_back(tmp_pa
     assert events.index(transcript) < events.index(next(e for e in events if e.get("text") == "/language")), \
         "a line waits until the bot is idle: the transcript comes before the next line"
     picker = next(e for e in events if e["event"] == "send" and "automatic" in e["buttons"])
-    assert "id" in picker["buttons"] and "automatic" in picker["buttons"]
-    assert any(e["event"] == "edit" and e["text"] == "Language: id." for e in events), "the button was pressed"
+    assert "Indonesian" in picker["buttons"] and "automatic" in picker["buttons"], "languages by name"
+    assert any(e["event"] == "edit" and e["text"] == "Language: Indonesian (id)." for e in events), "the button was pressed"
     document = next(e for e in events if e["event"] == "document")
     srt = open(document["file"]).read()
     assert document["file"].startswith(str(tmp_path / "files")) and srt.startswith("1\n00:00:00,000 --> ")

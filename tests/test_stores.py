@@ -40,7 +40,7 @@ def test_a_bot_on_postgres_moves_to_a_new_machine_and_forgets_nothing(tmp_path, 
     first = Bot(tmp_path / "machine-1", Script(), database_url=postgres_url)
     try:
         first.send(first.world.text_message(first.user, "/language id"))
-        first.wait_text("Language: id.")
+        first.wait_text("Language: Indonesian (id).")
         first.voice(tone_bytes)
         first.wait_text("by alpha")
     finally:

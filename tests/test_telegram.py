@@ -197,7 +197,7 @@ def test_things_that_are_not_media_get_a_short_answer(bot):
 def test_broken_audio_gets_a_clear_error(bot):
     b = bot()
     b.voice(b"OggS" + bytes(3000))
-    assert "Could not transcribe this file: is not an audio or video file" in b.wait_text("Could not")
+    assert b.wait_text("Could not") == "Could not transcribe this file: it is not an audio or video file I can read"
 
 
 def test_file_over_the_limit_is_refused_without_downloading(bot, tone_bytes):
@@ -298,15 +298,18 @@ def test_deepgram_model_choice_reaches_the_provider(bot, tone_bytes):
 def test_language_and_format_commands(bot, tone_bytes):
     b = bot()
     b.send(b.world.text_message(b.user, "/language id"))
-    b.wait_text("Language: id.")
-    b.send(b.world.text_message(b.user, "/language klingon!"))
-    b.wait_text("is not a language code")
+    b.wait_text("Language: Indonesian (id).")
+    for bad in ("klingon!", "zzz"):
+        b.send(b.world.text_message(b.user, f"/language {bad}"))
+        b.wait_text(f"I cannot transcribe a language called '{bad}'")
+    b.send(b.world.text_message(b.user, "/format ../../x"))
+    assert b.wait_text("is not a format") == "'../../x' is not a format I can send. Choose one of: text, txt, srt, vtt."
     b.send(b.world.text_message(b.user, "/format srt"))
     b.wait_text("Format: srt.")
     b.voice(tone_bytes)
     doc = wait_for(lambda: next((s for s in b.world.sent if s.kind == "document"), None), what="the srt file")
     assert doc.file_name == "transcript.srt" and doc.data.decode().startswith("1\n00:00:00,000 --> ")
-    assert b.script.languages == ["id"]
+    assert b.script.languages == ["id"], "the bad choices after /language id stored nothing"
 
 
 def test_cancel_stops_the_users_running_job(bot, tone_bytes):
@@ -660,3 +663,17 @@ def test_a_long_recordings_status_message_shows_its_text_so_far_and_the_reply_is
     replies = [i.text for i in desk.outbox.queue if i.kind == "text" and i.key != ("status", route.job_id)]
     assert "".join(replies).replace("\n", " ").count("kata0 ") == 1 and "akhir" in replies[-1], "the whole, once"
     assert desk.partials == {}
+
+
+def test_the_language_picker_shows_names_and_a_name_is_understood(bot):
+    b = bot()
+    ayu = b.world.user(512, "id")
+    b.send(b.world.text_message(ayu, "/language"))
+    picker = wait_for(lambda: next((s for s in b.world.sent if s.chat_id == 512 and s.buttons), None),
+                      what="the language picker")
+    labels = [label for row in picker.buttons for label, _ in row]
+    assert "Indonesia" in labels and "Inggris" in labels and "otomatis" in labels
+    b.send(b.world.text_message(ayu, "/language malay"))
+    assert b.wait_text("Bahasa:", chat_id=512) == "Bahasa: Melayu (ms)."
+    b.send(b.world.text_message(ayu, "/language zzz"))
+    assert "tidak bisa mentranskripsi bahasa 'zzz'" in b.wait_text("zzz", chat_id=512)

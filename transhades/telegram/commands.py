@@ -15,7 +15,8 @@ from ..formats import render
 from .followups import Followups, Where
 from .outbox import Outbox, Outgoing
 from .settings import FORMATS, UserSettings
-from .texts import duration_words, language_of, say
+from ..providers.languages import CODES, to_code
+from .texts import duration_words, language_name, language_of, say
 
 EXPORTS = ("txt", "md", "srt", "vtt")
 LANGUAGE_CHOICES = ("auto", "en", "id", "ms", "jv", "su", "ar", "zh", "hi", "es", "fr", "de", "ja", "ko", "ru")
@@ -90,9 +91,10 @@ class Commands:
     def _language(self, c: Command) -> list[Action]:
         if c.arg:
             return self.set(c.message.chat.id, None, c.user_id, c.lang, "lang", c.arg)
-        rows = [[(code if code != "auto" else say(c.lang, "auto"), f"lang:{code}")
+        rows = [[(language_name(code, c.lang) if code != "auto" else say(c.lang, "auto"), f"lang:{code}")
                  for code in LANGUAGE_CHOICES[i:i + 5]] for i in range(0, len(LANGUAGE_CHOICES), 5)]
-        self._reply(c.message, say(c.lang, "language_pick", current=c.prefs.language or say(c.lang, "auto")),
+        current = language_name(c.prefs.language, c.lang) if c.prefs.language else say(c.lang, "auto")
+        self._reply(c.message, say(c.lang, "language_pick", current=current),
                     buttons=rows)
         return []
 
@@ -148,16 +150,20 @@ class Commands:
         return say(lang, "provider_set", value=f"Deepgram {value}")
 
     def _set_language(self, user_id: int, lang: str, value: str) -> str | None:
-        value = value.lower()
-        if value not in ("auto", "") and not (value.isalpha() and 2 <= len(value) <= 3):
-            return say(lang, "language_bad", value=value)
-        self.settings.update(user_id, language=None if value in ("auto", "") else value)
-        return say(lang, "language_set", value=value if value != "auto" else say(lang, "auto"))
+        """A code the providers can transcribe (``id``), or its English name (``indonesian``), or auto."""
+        if value.lower() in ("auto", ""):
+            self.settings.update(user_id, language=None)
+            return say(lang, "language_set", value=say(lang, "auto"))
+        code = to_code(value)
+        if code not in CODES:
+            return say(lang, "language_bad", value=value[:40])
+        self.settings.update(user_id, language=code)
+        return say(lang, "language_set", value=f"{language_name(code, lang)} ({code})")
 
     def _set_format(self, user_id: int, lang: str, value: str) -> str | None:
         value = value.lower()
         if value not in FORMATS:
-            return None
+            return say(lang, "format_bad", value=value[:40], choices=", ".join(FORMATS))
         self.settings.update(user_id, format=value)
         return say(lang, "format_set", value=value)
 

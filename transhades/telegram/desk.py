@@ -17,6 +17,7 @@ from pyrogram import enums, types
 
 from ..media import TelegramFile
 from ..redaction import redact
+from ..providers.languages import CODES
 from ..messages import Completed, Failed, JobEvent, JobRequest, Partial, Queued, Stage, Waiting
 from .actions import Action, StartJob
 from .commands import Commands
@@ -412,7 +413,8 @@ def job_request(message: types.Message, target: types.Message, prefs: Any, rules
     models = tuple((name, prefs.deepgram_model) for name, k in rules.providers
                    if k == "deepgram" and prefs.deepgram_model)
     provider = prefs.provider if prefs.provider in {n for n, _ in rules.providers} else None
+    language = prefs.language if prefs.language in CODES else None  # a choice stored before it was checked
     request = JobRequest(job_id, str(user.id), media, source_key=f"tg:{found.file_unique_id}", provider=provider,
-                         language=prefs.language, models=models,
+                         language=language, models=models,
                          language_hint=(user.language_code or "").split("-")[0].lower() or None)
     return request, Route(job_id, message.chat.id, user.id, target.id, lang, prefs.format)

@@ -80,7 +80,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "dg_model": "Deepgram model",
         "language_pick": "Which language do you speak? Now: {current}.",
         "language_set": "Language: {value}.",
-        "language_bad": "'{value}' is not a language code. Use a code such as en or id, or auto.",
+        "language_bad": "I cannot transcribe a language called '{value}'. Write a code such as id (Indonesian) or "
+                        "en (English), or auto; /language shows the choices.",
+        "format_bad": "'{value}' is not a format I can send. Choose one of: {choices}.",
         "format_pick": "How should transcripts arrive? Now: {current}.",
         "format_set": "Format: {value}.",
         "auto": "automatic",
@@ -196,7 +198,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "dg_model": "Model Deepgram",
         "language_pick": "Bahasa apa yang Anda gunakan? Sekarang: {current}.",
         "language_set": "Bahasa: {value}.",
-        "language_bad": "'{value}' bukan kode bahasa. Gunakan kode seperti en atau id, atau auto.",
+        "language_bad": "Saya tidak bisa mentranskripsi bahasa '{value}'. Tulis kode seperti id (Indonesia) atau "
+                        "en (Inggris), atau auto; /language menampilkan pilihannya.",
+        "format_bad": "'{value}' bukan format yang bisa saya kirim. Pilih salah satu: {choices}.",
         "format_pick": "Dalam bentuk apa transkrip dikirim? Sekarang: {current}.",
         "format_set": "Format: {value}.",
         "auto": "otomatis",
