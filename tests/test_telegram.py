@@ -353,6 +353,39 @@ def test_in_groups_the_bot_answers_only_when_addressed(bot, tone_bytes):
     b.wait_text("by alpha", chat_id=-100123)
 
 
+def test_in_groups_a_users_history_is_never_posted_and_they_are_sent_to_a_private_chat(bot, tone_bytes):
+    b = bot()
+    b.voice(tone_bytes)
+    b.wait_text("by alpha")  # kept for user 501
+    group = b.world.chat(-100124, enums.ChatType.SUPERGROUP)
+    for command in ("history", "search alpha", "export txt", "stats", "forget", "summary", "translate en"):
+        b.send(b.world.text_message(b.user, f"/{command}@transhades_bot", chat=group))
+    wait_for(b.tree.quiet, what="the bot to answer in the group")
+    said = [s for s in b.world.sent if s.chat_id == -100124]
+    assert len(said) == 7 and all(s.kind == "text" and not s.buttons for s in said)
+    assert all(s.text.startswith("Your transcripts stay between us: send /") for s in said)
+    assert "by alpha" not in " ".join(s.text for s in said)
+
+
+def test_only_the_user_who_asked_can_answer_their_forget_question(bot, tone_bytes):
+    b = bot()
+    b.voice(tone_bytes)
+    b.wait_text("by alpha")
+    b.send(b.world.text_message(b.user, "/forget"))
+    prompt = wait_for(lambda: next((s for s in b.world.sent if s.buttons and "forget:" in s.buttons[0][0][1]), None),
+                      what="the forget question")
+    other = b.world.user(777, "en")
+    yes = prompt.buttons[0][0][1]
+    b.send(b.world.callback(other, yes, prompt.message_id, chat_id=b.user.id))  # as if pressed in a shared chat
+    wait_for(b.tree.quiet, what="the press handled")
+    assert [s.text for s in b.world.sent if s.kind == "callback"][-1] == "This button is for the person who asked."
+    assert not [s for s in b.world.sent if s.kind == "edit" and s.message_id == prompt.message_id]
+    b.send(b.world.text_message(b.user, "/history"))
+    b.wait_text("Your latest transcripts"), "nothing of 501's was deleted"
+    b.send(b.world.callback(b.user, yes, prompt.message_id))
+    b.wait_text("Deleted")
+
+
 def test_flood_wait_on_sending_delays_the_reply_but_never_drops_it(bot, tone_bytes):
     b = bot()
     b.world.send_floods = [1]

@@ -54,6 +54,9 @@ class Commands:
             if private:
                 self._reply(message, say(lang, "unknown_command"))
             return []
+        if not private and command in PRIVATE_ONLY:  # a user's history is theirs, not the group's
+            self._reply(message, say(lang, "private_only", command=command))
+            return []
         return handler(self, Command(message, arg.strip(), lang, self.settings.get(message.from_user.id)))
 
     def _reply(self, message: types.Message, text: str, buttons: Any = None) -> None:
@@ -112,6 +115,11 @@ class Commands:
         kind, _, value = data.partition(":")
         chat_id = query.message.chat.id if query.message and query.message.chat else user.id
         message_id = query.message.id if query.message else None
+        if kind == "forget":  # only the user who asked may answer their own question
+            value, _, asker = value.partition(":")
+            if asker and asker != str(user.id):
+                self.outbox.put(Outgoing("callback", None, say(lang, "not_your_button"), callback_id=query.id))
+                return []
         self.outbox.put(Outgoing("callback", None, callback_id=query.id))
         if kind == "hist":
             return self._again(chat_id, user.id, value)
@@ -243,8 +251,8 @@ class Commands:
         return []
 
     def _forget(self, c: Command) -> list[Action]:
-        self._reply(c.message, say(c.lang, "forget_ask"), buttons=[[(say(c.lang, "forget_yes"), "forget:yes"),
-                                                                    (say(c.lang, "forget_no"), "forget:no")]])
+        self._reply(c.message, say(c.lang, "forget_ask"), buttons=[[
+            (say(c.lang, "forget_yes"), f"forget:yes:{c.user_id}"), (say(c.lang, "forget_no"), f"forget:no:{c.user_id}")]])
         return []
 
     def _forget_now(self, user_id: int, lang: str) -> str:
@@ -285,6 +293,9 @@ COMMANDS = {
     "export": Commands._export, "stats": Commands._stats, "forget": Commands._forget,
     "translate": Commands._translate, "summary": Commands._summary,
 }
+
+# What a user has kept is answered only in a private chat with them, never where a group can read it.
+PRIVATE_ONLY = frozenset({"history", "search", "export", "stats", "forget", "translate", "summary"})
 
 PRESSES = {  # the buttons under a transcript (kind:job id), and the language picker (tl:code:job id)
     "tr": lambda f, where, job_id: f.translate(where, "", job_id),

@@ -66,6 +66,6 @@ class Sender:
             message_id = gateway.send_document(item.chat_id, item.file_name, item.data, item.text, item.reply_to,
                                                random_id=item.random_id, buttons=item.buttons)
         elif item.kind == "callback":
-            gateway.answer_callback(item.callback_id)
+            gateway.answer_callback(item.callback_id, item.text or None)
         if item.key is not None:
             self.on_sent(item.key, message_id)

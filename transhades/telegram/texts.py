@@ -83,6 +83,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "language_bad": "I cannot transcribe a language called '{value}'. Write a code such as id (Indonesian) or "
                         "en (English), or auto; /language shows the choices.",
         "format_bad": "'{value}' is not a format I can send. Choose one of: {choices}.",
+        "private_only": "Your transcripts stay between us: send /{command} to me in a private chat.",
+        "not_your_button": "This button is for the person who asked.",
         "format_pick": "How should transcripts arrive? Now: {current}.",
         "format_set": "Format: {value}.",
         "auto": "automatic",
@@ -201,6 +203,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "language_bad": "Saya tidak bisa mentranskripsi bahasa '{value}'. Tulis kode seperti id (Indonesia) atau "
                         "en (Inggris), atau auto; /language menampilkan pilihannya.",
         "format_bad": "'{value}' bukan format yang bisa saya kirim. Pilih salah satu: {choices}.",
+        "private_only": "Transkrip Anda hanya untuk Anda: kirim /{command} kepada saya lewat chat pribadi.",
+        "not_your_button": "Tombol ini untuk orang yang bertanya.",
         "format_pick": "Dalam bentuk apa transkrip dikirim? Sekarang: {current}.",
         "format_set": "Format: {value}.",
         "auto": "otomatis",
