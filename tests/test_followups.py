@@ -135,8 +135,9 @@ def test_without_a_language_model_whisper_translates_into_english_and_other_targ
     chosen, told = after(events, "/press German")[-2:]
     assert chosen["event"] == "edit" and chosen["text"] == "Translate into which language? → German"
     german = told["text"]
-    assert german.startswith("Translating into German needs a language model") and "llm:" in german
-    assert "Summaries need a language model" in after(events, "/summary")[-1]["text"]
+    assert german == "I cannot translate into German on this bot; /translate en (English) works.", \
+        "what works now, not how to edit the config"
+    assert after(events, "/summary")[-1]["text"] == "This bot cannot summarize transcripts."
 
 
 def test_a_user_who_turns_history_off_has_nothing_kept_and_forget_keeps_it_off(tmp_path):
