@@ -248,7 +248,9 @@ def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Cloc
     rules = DeskRules(tuple((p.name, p.kind) for p in config.enabled_providers), tg.max_file_mb,
                       frozenset(tg.allowed_users), frozenset(tg.admins), user_jobs_per_minute=tg.user_jobs_per_minute,
                       max_duration_seconds=config.audio.max_duration_seconds,
-                      llm=config.llm.instances if config.llm is not None and config.llm.enabled else 0)
+                      llm=config.llm.instances if config.llm is not None and config.llm.enabled else 0,
+                      max_reply_messages=config.limits.max_reply_messages,
+                      commands_per_minute=config.limits.commands_per_minute)
     from transhades.telegram.journal import Journal
     from transhades.telegram.outbox import Outbox
 

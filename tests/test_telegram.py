@@ -238,17 +238,36 @@ def test_a_stranger_pressing_a_button_stores_nothing_and_gets_no_reply(bot, data
     assert rows == [(501,)], "a stranger leaves no rows behind"
 
 
-def test_long_transcript_is_split_at_4096_and_also_sent_as_a_file(bot, tone_bytes):
+def test_a_transcript_longer_than_three_messages_comes_as_its_first_message_and_the_file(bot, tone_bytes):
     b = bot()
     sentence = "Kalimat ini panjang dan berisi banyak kata yang perlu dipotong dengan rapi. "
-    b.script.text_override = sentence * 200  # about 15,000 characters
+    b.script.text_override = sentence * 200  # about 15,000 characters: four messages' worth
     b.voice(tone_bytes)
     doc = wait_for(lambda: next((s for s in b.world.sent if s.kind == "document"), None), what="the .txt file")
+    wait_for(b.tree.quiet, what="the reply out")
     parts = [s.text for s in b.world.sent if s.kind == "text" and s.text.startswith("Kalimat")]
-    assert len(parts) == 4 and all(len(p) <= 4096 for p in parts)
-    assert all(p.endswith(".") for p in parts), "cut at sentence ends"
-    assert " ".join(parts) == (sentence * 200).strip()
+    assert len(parts) == 1 and len(parts[0]) <= 4096 and parts[0].endswith("."), "cut at a sentence end"
     assert doc.file_name == "transcript.txt" and doc.data.decode() == (sentence * 200).strip()
+
+
+def test_max_reply_messages_bounds_a_transcript_and_a_models_answer():
+    from transhades.telegram.actions import Ask
+    from transhades.telegram.followups import Followups
+    from transhades.telegram.outbox import Outbox
+    from transhades.telegram.replies import transcript_items
+    from transhades.telegram.route import Route
+    from transhades.transcript import Transcript
+
+    text = "Satu dua tiga. " * 1000  # 15,000 characters
+    route = Route("j", 5, 501, 9, "id", "text")
+    assert [i.kind for i in transcript_items(route, Transcript(text, "id", 1.0, "x"), 4)] == ["text"] * 4
+    assert [i.kind for i in transcript_items(route, Transcript(text, "id", 1.0, "x"), 3)] == ["text", "document"]
+    outbox = Outbox()
+    Followups(None, outbox, local=False, llm=1, max_messages=5).answered(
+        Ask("ask-1", 5, 77, "en", "summary", "en"), "word " * 1_100_000, None)  # a 5.5 MB answer
+    kinds = [(item.kind, item.file_name) for item in outbox.queue]
+    assert kinds == [("text", None), ("document", "summary.txt")], "at most two messages, else one and the file"
+    assert outbox.queue[1].text == "The whole answer as a file." and len(outbox.queue[1].data) > 5_000_000
 
 
 def test_start_help_and_unknown_commands(bot):

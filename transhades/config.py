@@ -165,6 +165,15 @@ class HistoryConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    """What one user can ask of the bot, so that nobody's request stalls or floods everyone else's."""
+
+    max_reply_messages: int = setting(3, minimum=1, maximum=20)  # longer: the first message plus the file
+    commands_per_minute: int = setting(20, minimum=0, maximum=10_000)  # per user (admins exempt); 0: no limit
+    query_seconds: float = setting(2.0, minimum=0.05, maximum=60)  # a /search over this is "too broad"
+
+
+@dataclass(frozen=True)
 class LlmConfig:
     """An OpenAI-compatible chat-completions model for /translate and /summary (Groq, Together, OpenAI, a local
     server). Off while its key variable is unset, like a provider."""
@@ -206,6 +215,7 @@ class Config:
     history: HistoryConfig = setting(HistoryConfig())
     database_url: str | None = setting(None, secret=True)  # or DATABASE_URL: PostgreSQL for journal, settings, sessions
     llm: LlmConfig | None = setting(None)  # read by _llm
+    limits: LimitsConfig = setting(LimitsConfig())
     source: str | None = derived()
 
     @property
@@ -491,6 +501,7 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     languages = _languages(expand(top.data.get("languages"), env, missing), problems)
     cluster = section("cluster", ClusterConfig)
     history = section("history", HistoryConfig)
+    limits = section("limits", LimitsConfig)
     if not cluster.redis_url and env.get("TRANSHADES_REDIS_URL"):
         cluster = replace(cluster, redis_url=env["TRANSHADES_REDIS_URL"])
     if cluster.redis_url and not re.match(r"rediss?://", cluster.redis_url):
@@ -502,7 +513,7 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     if problems:
         raise ConfigError(problems)
     return Config(providers, cache, dispatcher, supervision, audio, data_dir, telegram, http, logging_config,
-                  languages, cluster, history, database_url, llm, source)
+                  languages, cluster, history, database_url, llm, limits, source)
 
 
 def _database_url(value: Any, env: Mapping[str, str], problems: list[str]) -> str | None:

@@ -14,6 +14,7 @@ from .actions import Action, AskStatus, CancelJobs
 from ..formats import render
 from .followups import Followups, Where
 from .outbox import Outbox, Outgoing
+from .replies import bounded
 from .settings import FORMATS, UserSettings
 from ..providers.languages import CODES, to_code
 from .texts import duration_words, language_name, language_of, say
@@ -122,7 +123,7 @@ class Commands:
                 return []
         self.outbox.put(Outgoing("callback", None, callback_id=query.id))
         if kind == "hist":
-            return self._again(chat_id, user.id, value)
+            return self._again(chat_id, user.id, value, lang)
         if kind in PRESSES:
             return PRESSES[kind](self.followups, Where(chat_id, user.id, message_id, lang, f"q{query.id}"), value)
         if kind == "forget":
@@ -263,13 +264,13 @@ class Commands:
                    settings=say(lang, "forget_settings") if settings else "") + \
             (say(lang, "forget_stays_off") if stays_off else "")
 
-    def _again(self, chat_id: int, user_id: int, job_id: str) -> list[Action]:
+    def _again(self, chat_id: int, user_id: int, job_id: str, lang: str) -> list[Action]:
         """A transcript from the history, sent again (only ever the user's own)."""
         kept = self.history.get(user_id, job_id) if self.history else None
         if kept is not None:
-            text = kept.transcript.text
-            for start in range(0, len(text), 4096):
-                self.outbox.put(Outgoing("text", chat_id, text[start:start + 4096]))
+            for item in bounded(chat_id, None, lang, kept.transcript.text, self.rules.max_reply_messages,
+                                "transcript.txt"):
+                self.outbox.put(item)
         return []
 
 

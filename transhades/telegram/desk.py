@@ -43,6 +43,8 @@ class DeskRules:
     user_jobs_per_minute: int = 0  # 0: no limit; admins are never limited
     max_duration_seconds: float = 6 * 3600  # refused before any download when Telegram tells the length
     llm: int = 0  # language model actors (/translate, /summary); 0: none configured
+    max_reply_messages: int = 3  # a longer answer: its first message and the whole as a file
+    commands_per_minute: int = 20  # per user; admins are never limited; 0: no limit
 
 
 class FrontDesk:
@@ -65,7 +67,8 @@ class FrontDesk:
         self.running: dict[int, set[str]] = {}  # user -> job ids
         self.recent_jobs: dict[int, deque[float]] = {}  # user -> when their last jobs came in (rate limit)
         self.marked_running: set[str] = set()
-        self.followups = Followups(history, self.outbox, any(kind == "local" for _, kind in rules.providers), rules.llm)
+        self.followups = Followups(history, self.outbox, any(kind == "local" for _, kind in rules.providers), rules.llm,
+                                   rules.max_reply_messages)
         self.commands = Commands(rules, settings, self.outbox, lambda user: set(self.running.get(user, ())), history,
                                  self.followups)
 

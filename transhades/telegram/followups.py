@@ -17,7 +17,7 @@ from ..messages import JobRequest
 from ..providers.languages import CODES
 from .actions import Action, Ask, StartJob, UseModel
 from .outbox import Outbox, Outgoing
-from .replies import split_message, transcript_items
+from .replies import MAX_MESSAGES, bounded, transcript_items
 from .route import Route
 from .texts import duration_words, language_name, reason_text, say
 
@@ -39,7 +39,8 @@ class Where:
 
 
 class Followups:
-    def __init__(self, history: Any, outbox: Outbox, local: bool, llm: int) -> None:
+    def __init__(self, history: Any, outbox: Outbox, local: bool, llm: int, max_messages: int = MAX_MESSAGES) -> None:
+        self.max_messages = max_messages  # limits.max_reply_messages (a model's answer: at most two)
         self.history = history  # a telegram.history.History, or None (nothing kept)
         self.outbox = outbox
         self.local = local  # a local provider is configured (Whisper's translation into English)
@@ -60,7 +61,7 @@ class Followups:
         media = self.media.pop(route.job_id, None)
         if route.task == "translate":
             return self._answer_items(route.chat_id, route.reply_to, route.lang, "translate", "en", transcript.text)
-        items = transcript_items(route, transcript)
+        items = transcript_items(route, transcript, self.max_messages)
         if self.history is not None and self.history.add(route.user_id, route.job_id, transcript, media):
             items[-1].buttons = [[(say(route.lang, "button_translate"), f"tr:{route.job_id}"),
                                   (say(route.lang, "button_summary"), f"sum:{route.job_id}"),
@@ -179,8 +180,9 @@ class Followups:
                       text: str) -> list[Outgoing]:
         title = say(lang, "translation_title", language=language_name(language, lang)) if task == "translate" \
             else say(lang, "summary_title")
-        return [Outgoing("text", chat_id, part, reply_to=reply_to)
-                for part in split_message(f"{title}\n\n{text.strip() or say(lang, 'empty')}")]
+        file_name = "translation.txt" if task == "translate" else "summary.txt"
+        return bounded(chat_id, reply_to, lang, f"{title}\n\n{text.strip() or say(lang, 'empty')}",
+                       min(2, self.max_messages), file_name, "full_answer")
 
     def _say(self, where: Where, text: str, buttons: Any = None) -> None:
         self.outbox.put(Outgoing("text", where.chat_id, text, reply_to=where.reply_to, buttons=buttons))

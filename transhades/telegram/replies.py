@@ -11,12 +11,12 @@ from .outbox import Outgoing
 from .route import Route
 from .texts import say
 
-MAX_MESSAGES_BEFORE_FILE = 3
+MAX_MESSAGES = 3  # limits.max_reply_messages: a longer text comes as its first message and the whole as a file
 
 
-def transcript_items(route: Route, transcript: Any) -> list[Outgoing]:
-    """The transcript in the user's format: messages of at most 4096 characters (and the whole as a .txt when
-    there are more than three), or one document (txt, srt, vtt)."""
+def transcript_items(route: Route, transcript: Any, max_messages: int = MAX_MESSAGES) -> list[Outgoing]:
+    """The transcript in the user's format: messages of at most 4096 characters (more than ``max_messages``:
+    the first one, and the whole as a .txt), or one document (txt, srt, vtt)."""
     text = transcript.text.strip() or say(route.lang, "empty")
     if route.format in ("srt", "vtt"):
         body = render(transcript, route.format)
@@ -25,13 +25,16 @@ def transcript_items(route: Route, transcript: Any) -> list[Outgoing]:
     if route.format == "txt":
         return [Outgoing("document", route.chat_id, reply_to=route.reply_to, file_name="transcript.txt",
                          data=text.encode())]
-    items = [Outgoing("text", route.chat_id, part, reply_to=route.reply_to) for part in split_text(text)]
-    if len(items) > MAX_MESSAGES_BEFORE_FILE:
-        items.append(Outgoing("document", route.chat_id, say(route.lang, "full_text"), reply_to=route.reply_to,
-                              file_name="transcript.txt", data=text.encode()))
-    return items
+    return bounded(route.chat_id, route.reply_to, route.lang, text, max_messages, "transcript.txt")
 
 
-def split_message(text: str) -> list[str]:
-    """At most 4096 characters each (Telegram's limit for one message)."""
-    return split_text(text)
+def bounded(chat_id: int, reply_to: int | None, lang: str, text: str, max_messages: int,
+            file_name: str, caption: str = "full_text") -> list[Outgoing]:
+    """``text`` as messages of at most 4096 characters, at most ``max_messages`` of them; a longer one as its first
+    message and the whole as a file (a 1.5 MB transcript is two items, not 358 messages)."""
+    parts = split_text(text)
+    if len(parts) <= max_messages:
+        return [Outgoing("text", chat_id, part, reply_to=reply_to) for part in parts]
+    return [Outgoing("text", chat_id, parts[0], reply_to=reply_to),
+            Outgoing("document", chat_id, say(lang, caption), reply_to=reply_to, file_name=file_name,
+                     data=text.encode())]
