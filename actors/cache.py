@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from transhades.cache import CountingStore, TranscriptStore
 from transhades.errors import TranshadesError
-from transhades.messages import CacheReport, CacheStats, LookupTranscript, StoreTranscript
+from transhades.messages import CacheReport, CacheStats, ForgetOwner, LookupTranscript, StoreTranscript
 
 from .base import ExitMonitor, WorkerActor
 
@@ -31,12 +31,21 @@ class CacheActor(WorkerActor):
 
     def receive(self, message: Any) -> Any:
         if isinstance(message, LookupTranscript):
-            self.answer(message, lambda: self.store.get(message.keys))
+            self.answer(message, lambda: self.store.get(message.keys, message.owner))
         elif isinstance(message, StoreTranscript):
             try:
-                self.store.put(message.keys, message.transcript)
+                self.store.put(message.keys, message.transcript, message.owner)
             except TranshadesError as error:  # a failed store costs a future hit, nothing more
                 log.warning("cache: %s", error)
+        elif isinstance(message, ForgetOwner):
+            try:
+                erased: int | None = self.store.forget_owner(message.owner)
+            except TranshadesError as error:  # told back as unknown: the user is not told "deleted"
+                log.error("cache: %s", error)
+                erased = None
+            if message.reply_to:
+                self.registry.tell(message.reply_to, CacheReport(message.context, {"erased": erased}))
+            return erased
         elif isinstance(message, CacheStats):
             stats = {"items": self.store.count(), "hits": self.store.hits, "misses": self.store.misses}
             if message.reply_to:

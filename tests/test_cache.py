@@ -56,3 +56,66 @@ def test_redis_store_that_cannot_connect_reports_provider_unavailable():
     store = RedisStore("redis://127.0.0.1:1/0")
     with pytest.raises(ProviderUnavailable):
         store.get(["k"])
+
+
+SPOKEN = Transcript("kata sandi zebrafinch merah", "id", 2.0, "local", (Segment(0.0, 2.0, "kata sandi zebrafinch merah"),))
+
+
+def stores(tmp_path, redis_url=None):
+    made = {"memory": MemoryStore(), "sqlite": SqliteStore(tmp_path / "cache.sqlite3")}
+    if redis_url:
+        made["redis"] = RedisStore(redis_url)
+    return made
+
+
+def erasure_case(store, prefix: str) -> None:
+    """Ayu's note (answered to her, then to Budi from the cache) and Citra's own note."""
+    shared = [f"tg:{prefix}shared", f"lang:id:tg:{prefix}shared", f"sha256:{prefix}s1"]
+    store.put(shared, SPOKEN, owner="501")
+    assert store.get([f"sha256:{prefix}s1"], owner="777") == SPOKEN  # Budi's forward: a hit, now his too
+    store.put([f"tg:{prefix}own", f"sha256:{prefix}o1"], T2, owner="501")
+    store.put([f"tg:{prefix}citra", f"sha256:{prefix}c1"], T1, owner="888")
+
+    assert store.forget_owner("501") == 1, "only the entry nobody else received goes"
+    assert store.get([f"tg:{prefix}own"]) is None and store.get([f"sha256:{prefix}o1"]) is None, "every key of it"
+    assert store.get([f"lang:id:tg:{prefix}shared"]) == SPOKEN, "Budi still gets his transcript"
+    assert store.forget_owner("777") == 1 and store.get(shared) is None, "the last owner takes it with them"
+    assert store.get([f"tg:{prefix}citra"]) == T1 and store.forget_owner("nobody") == 0
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_forgetting_an_owner_erases_the_entries_only_they_received(tmp_path, backend):
+    erasure_case(stores(tmp_path)[backend], "")
+
+
+@pytest.mark.redis
+def test_forgetting_an_owner_erases_the_entries_only_they_received_on_redis(redis_url):
+    store = RedisStore(redis_url)
+    erasure_case(store, uuid.uuid4().hex[:8])
+    assert not [k for k in store._redis.scan_iter(match=store.PREFIX + "*owned:501")]
+
+
+def test_an_erased_transcript_is_gone_from_the_sqlite_files_not_only_from_queries(tmp_path):
+    store = SqliteStore(tmp_path / "cache.sqlite3")
+    store.put(["tg:x", "sha256:x"], SPOKEN, owner="501")
+    store.put(["tg:y", "sha256:y"], T1, owner="888")
+    raw = lambda: b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())  # noqa: E731
+    assert b"zebrafinch" in raw()
+    assert store.forget_owner("501") == 1
+    assert b"zebrafinch" not in raw(), "free pages overwritten, WAL truncated"
+    assert store.get(["tg:y"]) == T1
+
+
+def test_a_cache_written_before_owners_is_read_and_extended(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "cache.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE transcripts (key TEXT PRIMARY KEY, body TEXT NOT NULL, created REAL NOT NULL)")
+    old.execute("INSERT INTO transcripts VALUES ('sha256:old', ?, 0)", (__import__("json").dumps(T2.to_dict()),))
+    old.commit()
+    old.close()
+    store = SqliteStore(path)
+    assert store.get(["sha256:old"], owner="501") == T2
+    store.put(["sha256:new"], T1, owner="501")
+    assert store.forget_owner("501") == 1 and store.get(["sha256:old"]) == T2, "an entry with no owners is kept"

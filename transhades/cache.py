@@ -13,7 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Any, Iterable, Protocol
 
 from .config import CacheConfig
 from .errors import ProviderUnavailable
@@ -22,9 +22,13 @@ from .transcript import Transcript
 
 
 class TranscriptStore(Protocol):
-    def get(self, keys: Iterable[str]) -> Transcript | None: ...
+    def get(self, keys: Iterable[str], owner: str | None = None) -> Transcript | None:
+        """The first key found; a hit makes the entry ``owner``'s too."""
 
-    def put(self, keys: Iterable[str], transcript: Transcript) -> None: ...
+    def put(self, keys: Iterable[str], transcript: Transcript, owner: str | None = None) -> None: ...
+
+    def forget_owner(self, owner: str) -> int:
+        """Erase ``owner``'s share: entries nobody else received are deleted (every key of them); how many."""
 
     def count(self) -> int:
         """Transcripts held: one per distinct media (its ``sha256:`` key), however many aliases it has."""
@@ -32,30 +36,57 @@ class TranscriptStore(Protocol):
     def close(self) -> None: ...
 
 
+def group_of(keys: Iterable[str]) -> str:
+    """The keys stored together (aliases of one media in its languages) are one entry, named by its hash key
+    when there is one: every put for the same media joins the same entry, and erasure takes all of it."""
+    keys = list(keys)
+    return next((k for k in keys if k.startswith("sha256:")), keys[0] if keys else "")
+
+
 class MemoryStore:
     """Least-recently-used, bounded by ``max_items`` keys. Lost on restart."""
 
     def __init__(self, max_items: int = 10_000) -> None:
         self.max_items = max_items
-        self._items: OrderedDict[str, Transcript] = OrderedDict()
+        self._items: OrderedDict[str, tuple[str, Transcript]] = OrderedDict()  # key -> (entry, transcript)
+        self._owners: dict[str, set[str]] = {}  # entry -> users
         self._lock = threading.Lock()
 
-    def get(self, keys: Iterable[str]) -> Transcript | None:
+    def get(self, keys: Iterable[str], owner: str | None = None) -> Transcript | None:
         with self._lock:
             for key in keys:
                 found = self._items.get(key)
                 if found is not None:
                     self._items.move_to_end(key)
-                    return found
+                    if owner is not None:
+                        self._owners.setdefault(found[0], set()).add(owner)
+                    return found[1]
         return None
 
-    def put(self, keys: Iterable[str], transcript: Transcript) -> None:
+    def put(self, keys: Iterable[str], transcript: Transcript, owner: str | None = None) -> None:
+        keys = list(keys)
+        entry = group_of(keys)
         with self._lock:
             for key in keys:
-                self._items[key] = transcript
+                self._items[key] = (entry, transcript)
                 self._items.move_to_end(key)
+            if owner is not None:
+                self._owners.setdefault(entry, set()).add(owner)
             while len(self._items) > self.max_items:
                 self._items.popitem(last=False)
+
+    def forget_owner(self, owner: str) -> int:
+        with self._lock:
+            gone = set()
+            for entry, owners in list(self._owners.items()):
+                if owner in owners:
+                    owners.discard(owner)
+                    if not owners:
+                        gone.add(entry)
+                        del self._owners[entry]
+            for key in [k for k, (entry, _) in self._items.items() if entry in gone]:
+                del self._items[key]
+            return len(gone)
 
     def count(self) -> int:
         with self._lock:
@@ -66,7 +97,8 @@ class MemoryStore:
 
 
 class SqliteStore:
-    """One row per key, JSON body; WAL so readers never wait for the writer. Survives restarts."""
+    """One row per key, JSON body; WAL so readers never wait for the writer. Survives restarts. Erased rows are
+    overwritten (``secure_delete``) and the WAL truncated, so an erased transcript is gone from the files too."""
 
     def __init__(self, path: Path) -> None:
         try:
@@ -74,37 +106,70 @@ class SqliteStore:
             self._db = sqlite3.connect(str(path), timeout=10, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA secure_delete=ON")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS transcripts (key TEXT PRIMARY KEY, body TEXT NOT NULL, "
                 "created REAL NOT NULL)"
             )
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(transcripts)")}
+            if "entry" not in columns:  # a cache written before entries had owners
+                self._db.execute("ALTER TABLE transcripts ADD COLUMN entry TEXT")
+            self._db.execute("CREATE INDEX IF NOT EXISTS transcripts_entry ON transcripts (entry)")
+            self._db.execute("CREATE TABLE IF NOT EXISTS owners (entry TEXT NOT NULL, owner TEXT NOT NULL, "
+                             "PRIMARY KEY (entry, owner))")
+            self._db.execute("CREATE INDEX IF NOT EXISTS owners_owner ON owners (owner)")
         except (sqlite3.Error, OSError) as exc:
             raise ProviderUnavailable(f"cache database {path} cannot be opened: {exc}") from None
 
-    def get(self, keys: Iterable[str]) -> Transcript | None:
+    def get(self, keys: Iterable[str], owner: str | None = None) -> Transcript | None:
         keys = list(keys)
         if not keys:
             return None
         marks = ",".join("?" * len(keys))
         try:
-            rows = self._db.execute(f"SELECT key, body FROM transcripts WHERE key IN ({marks})", keys).fetchall()
+            rows = self._db.execute(f"SELECT key, body, entry FROM transcripts WHERE key IN ({marks})",
+                                    keys).fetchall()
+            by_key = {key: (body, entry) for key, body, entry in rows}
+            for key in keys:
+                if key in by_key:
+                    body, entry = by_key[key]
+                    if owner is not None and entry is not None:
+                        self._db.execute("INSERT OR IGNORE INTO owners (entry, owner) VALUES (?, ?)", (entry, owner))
+                    return Transcript.from_dict(json.loads(body))
         except sqlite3.Error as exc:
             raise ProviderUnavailable(f"cache lookup failed: {exc}") from None
-        by_key = dict(rows)
-        for key in keys:
-            if key in by_key:
-                return Transcript.from_dict(json.loads(by_key[key]))
         return None
 
-    def put(self, keys: Iterable[str], transcript: Transcript) -> None:
+    def put(self, keys: Iterable[str], transcript: Transcript, owner: str | None = None) -> None:
+        keys = list(keys)
         body = json.dumps(transcript.to_dict(), ensure_ascii=False)
-        now = time.time()
+        entry, now = group_of(keys), time.time()
         try:
             with self._db:
-                self._db.executemany("INSERT OR REPLACE INTO transcripts (key, body, created) VALUES (?, ?, ?)",
-                                     [(key, body, now) for key in keys])
+                self._db.executemany("INSERT OR REPLACE INTO transcripts (key, body, created, entry) "
+                                     "VALUES (?, ?, ?, ?)", [(key, body, now, entry) for key in keys])
+                if owner is not None:
+                    self._db.execute("INSERT OR IGNORE INTO owners (entry, owner) VALUES (?, ?)", (entry, owner))
         except sqlite3.Error as exc:
             raise ProviderUnavailable(f"cache store failed: {exc}") from None
+
+    def forget_owner(self, owner: str) -> int:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                entries = [row[0] for row in self._db.execute("SELECT entry FROM owners WHERE owner = ?", (owner,))]
+                self._db.execute("DELETE FROM owners WHERE owner = ?", (owner,))
+                orphans = [e for e in entries
+                           if not self._db.execute("SELECT 1 FROM owners WHERE entry = ?", (e,)).fetchone()]
+                self._db.executemany("DELETE FROM transcripts WHERE entry = ?", [(e,) for e in orphans])
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the old pages leave the WAL file too
+        except sqlite3.Error as exc:
+            raise ProviderUnavailable(f"cache erasure failed: {exc}") from None
+        return len(orphans)
 
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM transcripts WHERE key LIKE 'sha256:%'").fetchone()[0])
@@ -114,7 +179,8 @@ class SqliteStore:
 
 
 class RedisStore:
-    """Shared between processes and machines; keys under ``transhades:transcript:``."""
+    """Shared between processes and machines; keys under ``transhades:transcript:``. An entry's keys are listed
+    in ``...:keys:<entry>``, its owners in ``...:owners:<entry>``, and each owner's entries in ``...:owned:<owner>``."""
 
     PREFIX = "transhades:transcript:"
 
@@ -125,28 +191,60 @@ class RedisStore:
         self._errors = (redis.RedisError,)
         self.ttl = ttl_seconds
 
-    def get(self, keys: Iterable[str]) -> Transcript | None:
+    def get(self, keys: Iterable[str], owner: str | None = None) -> Transcript | None:
         keys = list(keys)
         if not keys:
             return None
         try:
             values = self._redis.mget([self.PREFIX + k for k in keys])
+            for value in values:
+                if value is not None:
+                    data = json.loads(value)
+                    entry = data.pop("_entry", None)
+                    if owner is not None and entry is not None:
+                        self._own(self._redis.pipeline(), entry, owner).execute()
+                    return Transcript.from_dict(data)
         except self._errors as exc:
             raise ProviderUnavailable(f"redis cache lookup failed: {exc.__class__.__name__}") from None
-        for value in values:
-            if value is not None:
-                return Transcript.from_dict(json.loads(value))
         return None
 
-    def put(self, keys: Iterable[str], transcript: Transcript) -> None:
-        body = json.dumps(transcript.to_dict(), ensure_ascii=False)
+    def _own(self, pipe: Any, entry: str, owner: str) -> Any:
+        pipe.sadd(f"{self.PREFIX}owners:{entry}", owner)
+        pipe.sadd(f"{self.PREFIX}owned:{owner}", entry)
+        return pipe
+
+    def put(self, keys: Iterable[str], transcript: Transcript, owner: str | None = None) -> None:
+        keys = list(keys)
+        entry = group_of(keys)
+        body = json.dumps({**transcript.to_dict(), "_entry": entry}, ensure_ascii=False)
         try:
             with self._redis.pipeline() as pipe:
                 for key in keys:
                     pipe.set(self.PREFIX + key, body, ex=self.ttl)
+                pipe.sadd(f"{self.PREFIX}keys:{entry}", *keys)
+                if owner is not None:
+                    self._own(pipe, entry, owner)
                 pipe.execute()
         except self._errors as exc:
             raise ProviderUnavailable(f"redis cache store failed: {exc.__class__.__name__}") from None
+
+    def forget_owner(self, owner: str) -> int:
+        erased = 0
+        try:
+            owned = f"{self.PREFIX}owned:{owner}"
+            for raw in self._redis.smembers(owned):
+                entry = raw.decode()
+                owners = f"{self.PREFIX}owners:{entry}"
+                self._redis.srem(owners, owner)
+                if self._redis.scard(owners) == 0:
+                    listed = f"{self.PREFIX}keys:{entry}"
+                    keys = [self.PREFIX + k.decode() for k in self._redis.smembers(listed)]
+                    self._redis.delete(*keys, listed, owners)
+                    erased += 1
+            self._redis.delete(owned)
+        except self._errors as exc:
+            raise ProviderUnavailable(f"redis cache erasure failed: {exc.__class__.__name__}") from None
+        return erased
 
     def count(self) -> int:
         try:
@@ -175,16 +273,19 @@ class CountingStore:
         self.hits = 0
         self.misses = 0
 
-    def get(self, keys: Iterable[str]) -> Transcript | None:
-        found = self.inner.get(keys)
+    def get(self, keys: Iterable[str], owner: str | None = None) -> Transcript | None:
+        found = self.inner.get(keys, owner)
         if found is None:
             self.misses += 1
         else:
             self.hits += 1
         return found
 
-    def put(self, keys: Iterable[str], transcript: Transcript) -> None:
-        self.inner.put(keys, transcript)
+    def put(self, keys: Iterable[str], transcript: Transcript, owner: str | None = None) -> None:
+        self.inner.put(keys, transcript, owner)
+
+    def forget_owner(self, owner: str) -> int:
+        return self.inner.forget_owner(owner)
 
     def count(self) -> int:
         return self.inner.count()

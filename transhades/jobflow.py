@@ -284,7 +284,7 @@ class JobFlow:
         if keys and (not cached or job.request.source_key and job.sha256):
             member = self.placement.pick(CACHE)
             if member:
-                out.append(Send(member.name, StoreTranscript(keys, transcript)))
+                out.append(Send(member.name, StoreTranscript(keys, transcript, job.request.user)))
         self.metrics.count("completed")
         return out + self.finish(job, Completed(job.id, transcript, cached), count=False)
 

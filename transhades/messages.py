@@ -113,6 +113,7 @@ class LookupTranscript:
     ticket: int
     reply_to: str
     keys: tuple[str, ...]
+    owner: str | None = None  # the user asking: a hit makes the entry theirs too (erased with the last owner)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,17 @@ class CacheReport:
 class StoreTranscript:
     keys: tuple[str, ...]
     transcript: Transcript
+    owner: str | None = None  # the user whose media it was made from
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetOwner:
+    """Bot -> cache: erase this user's share of the cache (entries nobody else received go); the count is told
+    back as a CacheReport carrying ``context``."""
+
+    owner: str
+    reply_to: str | None = None
+    context: Any = None
 
 
 @dataclass(frozen=True, slots=True)

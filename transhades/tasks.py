@@ -133,7 +133,7 @@ class LookupSourceTask(Task):
 
     def message(self, job: Job, ticket: int, context: Context) -> Any:
         return LookupTranscript(ticket, DISPATCHER, lookup_keys(task_key(job.request, job.request.source_key or ""),
-                                                                job.request.language))
+                                                                job.request.language), job.request.user)
 
 
 @dataclass(eq=False)
@@ -189,7 +189,7 @@ class LookupHashTask(Task):
 
     def message(self, job: Job, ticket: int, context: Context) -> Any:
         return LookupTranscript(ticket, DISPATCHER, lookup_keys(task_key(job.request, f"sha256:{job.sha256}"),
-                                                                job.request.language))
+                                                                job.request.language), job.request.user)
 
 
 @dataclass(eq=False)
