@@ -111,7 +111,8 @@ class Tree:
                 return False
             for name, state in children.items():
                 if name not in (DISPATCHER, BOT) and state in ("running", "quarantined"):
-                    self._ask(name, timeout)  # a failed child (given up on) holds nothing
+                    if self._ask(name, timeout):  # a failed child (given up on) holds nothing
+                        return False  # it waits for an answer (the history actor for the cache's)
             status = self._ask(DISPATCHER, timeout, GetStatus())
             in_flight = self._ask(BOT, timeout) if BOT in children else 0
         except (pykka.ActorDeadError, pykka.Timeout):
@@ -161,7 +162,7 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
                 ChildSpec(DISPATCHER, DISPATCHER, lambda m: RelayActor.start(DISPATCHER, m, registry, relay,
                                                                              cluster_status),
                           shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE),
-                *llm_specs(config, registry, shutdown), bot_spec(config, registry, gateways, clock, shutdown, faults)]
+                *llm_specs(config, registry, shutdown), *bot_specs(config, registry, gateways, clock, shutdown, faults)]
     arrivals = Arrivals()  # a large download's ranges as they land, for the preparation that reads it meanwhile
     specs = worker_specs(config, registry, temp_root, provider_factory, preparer, faults, arrivals)
     if telegram:
@@ -173,7 +174,7 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
         clock=clock, arrivals=arrivals),
         shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE))
     if telegram and role == "all":
-        specs += [*llm_specs(config, registry, shutdown), bot_spec(config, registry, gateways, clock, shutdown, faults)]
+        specs += [*llm_specs(config, registry, shutdown), *bot_specs(config, registry, gateways, clock, shutdown, faults)]
     return specs
 
 
@@ -237,35 +238,61 @@ def llm_specs(config: Config, registry: Registry, shutdown: float) -> list[Child
                       shutdown_seconds=shutdown) for name in names]
 
 
-def bot_spec(config: Config, registry: Registry, gateways: Registry, clock: Clock, shutdown: float,
-             faults: Any = None) -> ChildSpec:
+def bot_specs(config: Config, registry: Registry, gateways: Registry, clock: Clock, shutdown: float,
+              faults: Any = None) -> list[ChildSpec]:
+    """The history actor and the bot, over one set of stores (journal, settings, history) that outlives both."""
     from actors.bot import BotActor
+    from actors.history import HISTORY, HistoryActor
     from transhades.jobflow import CREDENTIAL_PREFIX
+    from transhades.telegram.commands import Commands
     from transhades.telegram.desk import DeskRules, FrontDesk
+    from transhades.telegram.followups import Followups
+    from transhades.telegram.history import History
+    from transhades.telegram.journal import Journal
+    from transhades.telegram.outbox import Outbox
     from transhades.telegram.settings import UserSettings
 
     tg = config.telegram
+    llm = config.llm.instances if config.llm is not None and config.llm.enabled else 0
     rules = DeskRules(tuple((p.name, p.kind) for p in config.enabled_providers), tg.max_file_mb,
                       frozenset(tg.allowed_users), frozenset(tg.admins), user_jobs_per_minute=tg.user_jobs_per_minute,
-                      max_duration_seconds=config.audio.max_duration_seconds,
-                      llm=config.llm.instances if config.llm is not None and config.llm.enabled else 0,
+                      max_duration_seconds=config.audio.max_duration_seconds, llm=llm,
                       max_reply_messages=config.limits.max_reply_messages,
-                      commands_per_minute=config.limits.commands_per_minute)
-    from transhades.telegram.journal import Journal
-    from transhades.telegram.outbox import Outbox
-
+                      commands_per_minute=config.limits.commands_per_minute,
+                      query_seconds=config.limits.query_seconds)
     data_dir = private_dir(Path(config.data_dir))
     outbox = Outbox(tg.send_interval_seconds, tg.edit_interval_seconds, tg.send_per_second)
     database = config.database_url  # PostgreSQL when set; SQLite files under data_dir otherwise
     journal = Journal(database or data_dir / "journal.sqlite3", tg.journal_keep_hours * 3600, clock.wall)
-    from transhades.telegram.history import History
-
     history = History(database or data_dir / "history.sqlite3", config.history.keep_days, clock.wall)
-    desk = FrontDesk(rules, UserSettings(database or data_dir / "users.sqlite3"), outbox, clock.now,
-                     tg.status_delay_seconds, journal, history)  # outlives bot restarts
+    settings = UserSettings(database or data_dir / "users.sqlite3")
+    desk = FrontDesk(rules, settings, outbox, clock.now, tg.status_delay_seconds, journal, history)  # outlives restarts
+    local = any(kind == "local" for _, kind in rules.providers)
+    own = Outbox()  # the history actor's answers, handed to the bot's outbox
+    commands = Commands(rules, settings, own, lambda user: set(), history,
+                        Followups(history, own, local, llm, rules.max_reply_messages), journal)
+    prune = lambda: {"history pruned": history.prune(), "journal pruned": journal.prune()}  # noqa: E731
     sender = CREDENTIAL_PREFIX + tg.credentials[0].name
-    return ChildSpec(BOT, BOT, lambda m: BotActor.start(BOT, m, registry, gateways, desk, sender, clock, faults),
-                     shutdown_seconds=shutdown)
+    return [ChildSpec(HISTORY, HISTORY, lambda m: HistoryActor.start(HISTORY, m, registry, commands, clock, prune,
+                                                                     cache_eraser(config)),
+                      shutdown_seconds=shutdown),
+            ChildSpec(BOT, BOT, lambda m: BotActor.start(BOT, m, registry, gateways, desk, sender, clock, faults),
+                      shutdown_seconds=shutdown)]
+
+
+def cache_eraser(config: Config) -> Callable[[str], int] | None:
+    """Where no cache actor runs (a cluster's front), /forget erases the shared cache's share itself."""
+    if config.cache.backend == "memory":
+        return None
+
+    def erase(owner: str) -> int:
+        store = open_store(config.cache)
+        try:
+            return store.forget_owner(owner)
+        finally:
+            store.close()
+
+    return erase
 
 
 def start_tree(config: Config, clock: Clock | None = None, provider_factory: ProviderFactory = build_provider,

@@ -5,6 +5,7 @@ the deadline; nothing is dropped. The desk (and its outbox) outlives a crash of 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from transhades import logs
@@ -17,6 +18,9 @@ from transhades.messages import (
     CacheStats,
     CancelJob,
     Completed,
+    Deliver,
+    ForgetOwner,
+    HistoryWork,
     Drain,
     Failed,
     Handover,
@@ -30,12 +34,15 @@ from transhades.messages import (
     Tick,
 )
 from transhades.registry import BOT, Registry
-from transhades.telegram.actions import AskStatus, CancelJobs, StartJob, UseModel
+from transhades.telegram.actions import AskStatus, CancelJobs, Offload, StartJob, UseModel
+from transhades.telegram.commands import ForgetAll
 from transhades.telegram.desk import FrontDesk
 from transhades.telegram.route import Route
 from transhades.telegram.sender import Sender
 
 from .base import ExitMonitor, SupervisedActor
+
+HISTORY = "history"  # the history actor's name (actors/history.py)
 
 log = logging.getLogger("transhades.bot")
 intake_log = logging.getLogger("transhades.supervisor")  # where operators already look for it
@@ -108,8 +115,14 @@ class BotActor(SupervisedActor):
             self.desk.on_event(message.route, message.event)
         elif isinstance(message, StatusReport):
             self.desk.status_part(message.context, "status", message.status, self.clock.wall())
+        elif isinstance(message, CacheReport) and isinstance(message.context, ForgetAll):
+            done = message.context
+            self.desk.commands.forgotten(replace(done, erased=replace(done.erased, cache=message.stats.get("erased"))))
         elif isinstance(message, CacheReport):
             self.desk.status_part(message.context, "cache", message.stats, self.clock.wall())
+        elif isinstance(message, Deliver):
+            for item in message.items:
+                self.desk.outbox.put(item)
         elif isinstance(message, ModelAnswer):
             self.desk.followups.answered(message.context, message.text, message.error)
         elif isinstance(message, Tick):
@@ -134,6 +147,12 @@ class BotActor(SupervisedActor):
                 if not self.registry.tell(ask.actor, AskModel(BOT, ask.task, action.text, ask.language, ask)):
                     restarting = ProviderUnavailable("the language model is restarting").because("restarting")
                     self.desk.followups.answered(ask, None, restarting)
+            elif isinstance(action, Offload):
+                if not self.registry.tell(HISTORY, HistoryWork(action)):  # restarting: done here this once
+                    self.carry_out(self.desk.commands.do(action))
+            elif isinstance(action, ForgetAll):  # only when done here: the cache erases the user's share
+                if not self.registry.tell("cache", ForgetOwner(str(action.user_id), BOT, action)):
+                    self.desk.commands.forgotten(replace(action, erased=replace(action.erased, cache=None)))
             elif isinstance(action, AskStatus):
                 context = self.desk.status_wanted(action.chat_id, action.lang)
                 self.registry.tell(DISPATCHER, StatusRequest(BOT, context))

@@ -136,7 +136,8 @@ def test_forget_asks_first_then_deletes_everything_kept(tmp_path):
     assert ask["buttons"] == ["Delete everything", "Keep it"]
     assert "Nothing was deleted." in texts
     assert any(t.startswith("Your latest transcripts") for t in texts), "kept when the user said keep"
-    assert "Deleted 1 transcript and your settings. Nothing about you is kept now." in texts
+    assert ("Deleted: 1 kept transcript(s) with their search index, 1 cached transcript(s), 1 delivery record(s), "
+            "your settings. Nothing about you is kept now.") in texts, "exactly what was erased"
     assert texts[-2] == "Nothing kept yet: your transcripts are kept here for 30 days."
     assert texts[-1].startswith("Which language do you speak? Now: automatic."), "the setting is gone too"
 
@@ -177,5 +178,6 @@ def test_every_history_command_in_indonesian_with_a_real_recording(tmp_path):
     assert Path(markdown["file"]).read_text().startswith("**[00:00:00]**")
     assert any(t.startswith("Transkrip tersimpan: 1\nAudio: 5 detik") for t in texts)
     assert any(t.startswith("Hapus semua yang disimpan tentang Anda") for t in texts)
-    assert "1 transkrip dihapus. Tidak ada lagi yang disimpan tentang Anda." in texts
+    assert ("Dihapus: 1 transkrip tersimpan beserta indeks pencariannya, 1 transkrip di cache, 1 catatan pengiriman. "
+            "Tidak ada lagi yang disimpan tentang Anda.") in texts
     assert texts[-1] == "Belum ada yang disimpan: transkrip Anda disimpan di sini selama 30 hari."

@@ -713,7 +713,9 @@ def test_a_long_recordings_status_message_shows_its_text_so_far_and_the_reply_is
     assert len(status().split("\n\n", 1)[1]) <= PARTIAL_CHARS + 1
     desk.on_event(route, Completed(route.job_id, text(long_text + " akhir"), False))
     replies = [i.text for i in desk.outbox.queue if i.kind == "text" and i.key != ("status", route.job_id)]
-    assert "".join(replies).replace("\n", " ").count("kata0 ") == 1 and "akhir" in replies[-1], "the whole, once"
+    document = next(i for i in desk.outbox.queue if i.kind == "document")
+    assert "".join(replies).replace("\n", " ").count("kata0 ") == 1, "the first message, once"
+    assert document.data.decode().endswith("kata1999 akhir"), "and the whole as a file"
     assert desk.partials == {}
 
 

@@ -296,6 +296,25 @@ class Tick:
     """Look at the outbox again."""
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryWork:
+    """Bot -> history: a user's command or button press about their kept transcripts (a telegram Offload)."""
+
+    work: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Deliver:
+    """History -> bot: messages to send (the bot's outbox paces them)."""
+
+    items: tuple
+
+
+@dataclass(frozen=True, slots=True)
+class Prune:
+    """History, to itself: forget what is older than history.keep_days and the journal's keep time."""
+
+
 # ---------------------------------------------------------------------------------------- workers -> dispatcher
 
 

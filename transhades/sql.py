@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -43,6 +44,7 @@ class Database:
             self._conn = sqlite3.connect(str(target), isolation_level=None, check_same_thread=False, timeout=30)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")  # in WAL, a commit survives the process dying
+            self._conn.execute("PRAGMA secure_delete=ON")  # a deleted row's bytes are overwritten, not left free
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.postgres else sql
@@ -87,6 +89,47 @@ class Database:
                 raise
             self._conn.execute("COMMIT")
 
+    def scrub(self, tables: Sequence[str] = ()) -> None:
+        """After an erasure, so that deleted rows leave the files too: SQLite has overwritten them already
+        (``secure_delete``) and now empties its WAL file, which still holds the old pages; PostgreSQL vacuums the
+        tables, so their dead rows are reclaimed (``VACUUM FULL`` by an operator rewrites them entirely)."""
+        with self.lock:
+            if self.postgres:
+                for table in tables:
+                    self._conn.execute(f"VACUUM {table}")
+            else:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    @contextlib.contextmanager
+    def deadline(self, seconds: float) -> Iterator[Database]:
+        """Statements inside take at most ``seconds``; past that they stop with :class:`TooSlow`."""
+        with self.lock:
+            if self.postgres:
+                import psycopg
+
+                self._conn.execute(f"SET statement_timeout = {max(1, int(seconds * 1000))}")
+                try:
+                    yield self
+                except psycopg.errors.QueryCanceled:
+                    raise TooSlow(f"the query took longer than {seconds:g} s") from None
+                finally:
+                    self._conn.execute("SET statement_timeout = 0")
+                return
+            stop_at = time.monotonic() + seconds
+            self._conn.set_progress_handler(lambda: int(time.monotonic() > stop_at), 10_000)
+            try:
+                yield self
+            except sqlite3.OperationalError as exc:
+                if "interrupted" not in str(exc):
+                    raise
+                raise TooSlow(f"the query took longer than {seconds:g} s") from None
+            finally:
+                self._conn.set_progress_handler(None, 0)
+
     def close(self) -> None:
         with self.lock:
             self._conn.close()
+
+
+class TooSlow(Exception):
+    """A statement ran past its deadline and was stopped (the database is fine; the question was too broad)."""

@@ -4,6 +4,7 @@ language model."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..messages import JobRequest
 from .route import Route
@@ -46,4 +47,15 @@ class UseModel:
     text: str
 
 
-Action = StartJob | CancelJobs | AskStatus | UseModel
+@dataclass(frozen=True)
+class Offload:
+    """Work over a user's kept transcripts (a command or a button press), done off the bot's intake by the
+    history actor, so that one user's search over a long transcript never holds up anyone's voice note."""
+
+    command: str  # history | search | export | stats | a press: hist | forget
+    update: Any  # the Message or CallbackQuery
+    arg: str
+    lang: str
+
+
+Action = StartJob | CancelJobs | AskStatus | UseModel | Offload

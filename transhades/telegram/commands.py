@@ -10,10 +10,11 @@ from typing import Any, Callable
 
 from pyrogram import types
 
-from .actions import Action, AskStatus, CancelJobs
+from .actions import Action, AskStatus, CancelJobs, Offload
 from ..formats import render
 from .followups import Followups, Where
 from .outbox import Outbox, Outgoing
+from .history import TooSlow
 from .replies import bounded
 from .settings import FORMATS, UserSettings
 from ..providers.languages import CODES, to_code
@@ -39,9 +40,22 @@ class Command:
 
 
 
+@dataclass
+class Erased:
+    """What /forget erased, to tell the user exactly that."""
+
+    transcripts: int = 0
+    settings: bool = False
+    journal: int = 0
+    cache: int | None = 0  # None: the cache could not be reached
+
+
 class Commands:
     def __init__(self, rules: Any, settings: UserSettings, outbox: Outbox,
-                 running: Callable[[int], set[str]], history: Any = None, followups: Followups | None = None) -> None:
+                 running: Callable[[int], set[str]], history: Any = None, followups: Followups | None = None,
+                 journal: Any = None, offload: bool = False) -> None:
+        self.journal = journal  # the job journal: a user's finished jobs go with /forget
+        self.offload = offload  # hand kept-transcript work to the history actor instead of doing it here
         self.history = history  # a telegram.history.History, or None (nothing kept)
         self.followups = followups or Followups(history, outbox, False, 0)
         self.rules = rules
@@ -58,6 +72,8 @@ class Commands:
         if not private and command in PRIVATE_ONLY:  # a user's history is theirs, not the group's
             self._reply(message, say(lang, "private_only", command=command))
             return []
+        if self.offload and command in KEPT_WORK:
+            return [Offload(command, message, arg.strip(), lang)]
         return handler(self, Command(message, arg.strip(), lang, self.settings.get(message.from_user.id)))
 
     def _reply(self, message: types.Message, text: str, buttons: Any = None) -> None:
@@ -122,16 +138,56 @@ class Commands:
                 self.outbox.put(Outgoing("callback", None, say(lang, "not_your_button"), callback_id=query.id))
                 return []
         self.outbox.put(Outgoing("callback", None, callback_id=query.id))
+        if kind in ("hist", "forget") and self.offload:
+            return [Offload(kind, query, value, lang)]
+        return self.press(query, kind, value, lang)
+
+    def do(self, work: Offload) -> list[Any]:
+        """Kept-transcript work handed over by the desk (on the history actor, or inline when there is none)."""
+        if work.command in KEPT_WORK:
+            message = work.update
+            return COMMANDS[work.command](self, Command(message, work.arg, work.lang,
+                                                        self.settings.get(message.from_user.id)))
+        return self.press(work.update, work.command, work.arg, work.lang)
+
+    def press(self, query: types.CallbackQuery, kind: str, value: str, lang: str) -> list[Any]:
+        """A button press, its spinner already stopped."""
+        user = query.from_user
+        chat_id = query.message.chat.id if query.message and query.message.chat else user.id
+        message_id = query.message.id if query.message else None
         if kind == "hist":
             return self._again(chat_id, user.id, value, lang)
         if kind in PRESSES:
             return PRESSES[kind](self.followups, Where(chat_id, user.id, message_id, lang, f"q{query.id}"), value)
         if kind == "forget":
-            text = self._forget_now(user.id, lang) if value == "yes" else say(lang, "forget_kept")
-            self.outbox.put(Outgoing("edit", chat_id, text, message_id=message_id) if message_id is not None
-                            else Outgoing("text", chat_id, text))
+            if value == "yes":  # the cache's share is erased by the caller, which then calls forgotten()
+                return [ForgetAll(user.id, chat_id, message_id, lang, self.erase(user.id))]
+            self.answer_prompt(chat_id, message_id, say(lang, "forget_kept"))
             return []
         return self.set(chat_id, message_id, user.id, lang, kind, value)
+
+    def erase(self, user_id: int) -> Erased:
+        """Everything kept about this user here: transcripts (and their search index), settings, the journal of
+        their finished jobs; each store scrubs its files. The cache's share is the caller's to erase."""
+        return Erased(self.history.forget(user_id) if self.history else 0, self.settings.forget(user_id),
+                      self.journal.forget(user_id) if self.journal is not None else 0)
+
+    def forgotten(self, done: ForgetAll) -> None:
+        """The answer to /forget: exactly what was erased, and whether nothing is kept now."""
+        lang, erased = done.lang, done.erased
+        parts = [say(lang, "erased_transcripts", count=erased.transcripts)] if erased.transcripts else []
+        parts += [say(lang, "erased_cache", count=erased.cache)] if erased.cache else []
+        parts += [say(lang, "erased_journal", count=erased.journal)] if erased.journal else []
+        parts += [say(lang, "erased_settings")] if erased.settings else []
+        what = ", ".join(parts) or say(lang, "erased_nothing")
+        text = say(lang, "forget_done" if erased.cache is not None else "forget_partial", what=what)
+        stays_off = self.history is not None and self.history.keep_seconds > 0 and \
+            not self.history.keeping(done.user_id)
+        self.answer_prompt(done.chat_id, done.message_id, text + (say(lang, "forget_stays_off") if stays_off else ""))
+
+    def answer_prompt(self, chat_id: int, message_id: int | None, text: str) -> None:
+        self.outbox.put(Outgoing("edit", chat_id, text, message_id=message_id) if message_id is not None
+                        else Outgoing("text", chat_id, text))
 
     def set(self, chat_id: int, message_id: int | None, user_id: int, lang: str, kind: str, value: str) -> list[Action]:
         """A choice from a button (``kind:value``) or a command argument; the answer edits the keyboard's message."""
@@ -216,7 +272,11 @@ class Commands:
         if not c.arg:
             self._reply(c.message, say(c.lang, "search_usage"))
             return []
-        found = self.history.search(c.user_id, c.arg) if self.history else []
+        try:
+            found = self.history.search(c.user_id, c.arg, seconds=self.rules.query_seconds) if self.history else []
+        except TooSlow:
+            self._reply(c.message, say(c.lang, "search_too_broad"))
+            return []
         if not found:
             self._reply(c.message, say(c.lang, "search_none", words=c.arg[:100]))
             return []
@@ -256,14 +316,6 @@ class Commands:
             (say(c.lang, "forget_yes"), f"forget:yes:{c.user_id}"), (say(c.lang, "forget_no"), f"forget:no:{c.user_id}")]])
         return []
 
-    def _forget_now(self, user_id: int, lang: str) -> str:
-        count = self.history.forget(user_id) if self.history else 0
-        settings = self.settings.forget(user_id)
-        stays_off = self.history is not None and self.history.keep_seconds > 0 and not self.history.keeping(user_id)
-        return say(lang, "forget_done", count=count, plural="" if count == 1 else "s",
-                   settings=say(lang, "forget_settings") if settings else "") + \
-            (say(lang, "forget_stays_off") if stays_off else "")
-
     def _again(self, chat_id: int, user_id: int, job_id: str, lang: str) -> list[Action]:
         """A transcript from the history, sent again (only ever the user's own)."""
         kept = self.history.get(user_id, job_id) if self.history else None
@@ -295,6 +347,18 @@ COMMANDS = {
     "translate": Commands._translate, "summary": Commands._summary,
 }
 
+@dataclass(frozen=True)
+class ForgetAll:
+    """/forget confirmed: the stores here are erased (``erased``); the cache's share is next, then the answer."""
+
+    user_id: int
+    chat_id: int
+    message_id: int | None
+    lang: str
+    erased: Erased
+
+
+KEPT_WORK = frozenset({"history", "search", "export", "stats"})  # done by the history actor, off the intake
 # What a user has kept is answered only in a private chat with them, never where a group can read it.
 PRIVATE_ONLY = frozenset({"history", "search", "export", "stats", "forget", "translate", "summary"})
 

@@ -45,6 +45,7 @@ class DeskRules:
     llm: int = 0  # language model actors (/translate, /summary); 0: none configured
     max_reply_messages: int = 3  # a longer answer: its first message and the whole as a file
     commands_per_minute: int = 20  # per user; admins are never limited; 0: no limit
+    query_seconds: float = 2.0  # a /search that takes longer is "too broad"
 
 
 class FrontDesk:
@@ -66,11 +67,12 @@ class FrontDesk:
         self.partials: dict[str, Partial] = {}  # job id -> its text so far (long recordings)
         self.running: dict[int, set[str]] = {}  # user -> job ids
         self.recent_jobs: dict[int, deque[float]] = {}  # user -> when their last jobs came in (rate limit)
+        self.recent_commands: dict[int, deque[float]] = {}  # user -> when their last commands came in
         self.marked_running: set[str] = set()
         self.followups = Followups(history, self.outbox, any(kind == "local" for _, kind in rules.providers), rules.llm,
                                    rules.max_reply_messages)
         self.commands = Commands(rules, settings, self.outbox, lambda user: set(self.running.get(user, ())), history,
-                                 self.followups)
+                                 self.followups, journal, offload=True)
 
     def on_update(self, update: Any) -> list[Action]:
         if isinstance(update, types.CallbackQuery):
@@ -163,6 +165,22 @@ class FrontDesk:
                                  wait=duration_words(wait, lang)))
         return True
 
+    def _commands_limited(self, message: types.Message, command: str, lang: str) -> bool:
+        """Per user, at most ``commands_per_minute`` (admins and /cancel never wait)."""
+        user_id = message.from_user.id
+        if user_id in self.rules.admins or command == "cancel":
+            return False
+        recent = self.recent_commands.setdefault(user_id, deque())
+        wait = wait_for_slot(recent, self.rules.commands_per_minute, self.now())
+        if wait is not None:
+            if len(recent) == self.rules.commands_per_minute:  # told once per minute, not once per command
+                recent.append(self.now())
+                self._reply(message, say(lang, "commands_limited", limit=self.rules.commands_per_minute,
+                                         wait=duration_words(wait, lang)))
+            return True
+        recent.append(self.now())
+        return False
+
     def resume(self) -> list[Action]:
         """Once per process: take up what the journal holds from before (jobs to run, replies to finish)."""
         if self.journal is None or self.resumed:
@@ -196,6 +214,8 @@ class FrontDesk:
         command, arg = parse_command(text, self.username)
         if command is None:
             return []  # addressed to another bot in the group
+        if self._commands_limited(message, command, lang):
+            return []
         target = message.reply_to_message
         if not private and target is not None and media_of(target) is not None and command in ("transcribe", "t"):
             return self._intake(message, target, lang)

@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Callable
 
 from ..media import TelegramFile
-from ..sql import Database
+from ..sql import Database, TooSlow
+
+__all__ = ["History", "Kept", "TooSlow", "passage"]
 from ..transcript import Transcript
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_ENDINGS = ("ies", "es", "s", "ing", "ed", "ly")
 
 
 @dataclass(frozen=True)
@@ -91,25 +94,28 @@ class History:
         return Kept(found, at, Transcript.from_dict(json.loads(body)),
                     media=TelegramFile(**json.loads(media)) if media else None)
 
-    def search(self, user_id: int, words: str, count: int = 5) -> list[Kept]:
-        """Best matches first, each with the passage that matched."""
+    def search(self, user_id: int, words: str, count: int = 5, seconds: float = 2.0) -> list[Kept]:
+        """Best matches first, each with the passage that matched. The database only ranks (a snippet over a
+        megabyte-long transcript would take the database half a minute); the passages of the few hits are found
+        here. A search that takes longer than ``seconds`` raises :class:`TooSlow`."""
         terms = _WORD.findall(words.lower())
         if not terms:
             return []
-        if self._db.postgres:
-            rows = self._db.rows(
-                "SELECT job_id, at, transcript, ts_headline('english', text, q, 'StartSel=«, StopSel=», MaxWords=14, "
-                "MinWords=6') FROM history, plainto_tsquery('english', ?) q WHERE user_id = ? AND at >= ? AND "
-                "to_tsvector('english', text) @@ q ORDER BY ts_rank(to_tsvector('english', text), q) DESC LIMIT ?",
-                (" ".join(terms), user_id, self._since(), count))
-        else:
-            rows = self._db.rows(
-                "SELECT h.job_id, h.at, h.transcript, snippet(history_words, 0, '«', '»', '…', 12) "
-                "FROM history_words JOIN history h ON h.rowid = history_words.rowid WHERE history_words MATCH ? "
-                "AND h.user_id = ? AND h.at >= ? ORDER BY history_words.rank LIMIT ?",
-                (" ".join(f'"{t}"' for t in terms), user_id, self._since(), count))
-        return [Kept(job_id, at, Transcript.from_dict(json.loads(body)), passage)
-                for job_id, at, body, passage in rows]
+        with self._db.deadline(seconds) as db:
+            if db.postgres:
+                rows = db.rows(
+                    "SELECT job_id, at, transcript, text FROM history, plainto_tsquery('english', ?) q "
+                    "WHERE user_id = ? AND at >= ? AND to_tsvector('english', text) @@ q "
+                    "ORDER BY ts_rank(to_tsvector('english', text), q) DESC LIMIT ?",
+                    (" ".join(terms), user_id, self._since(), count))
+            else:
+                rows = db.rows(
+                    "SELECT h.job_id, h.at, h.transcript, h.text FROM history_words JOIN history h "
+                    "ON h.rowid = history_words.rowid WHERE history_words MATCH ? AND h.user_id = ? AND h.at >= ? "
+                    "ORDER BY history_words.rank LIMIT ?",
+                    (" ".join(f'"{t}"' for t in terms), user_id, self._since(), count))
+        return [Kept(job_id, at, Transcript.from_dict(json.loads(body)), passage(text, terms))
+                for job_id, at, body, text in rows]
 
     def stats(self, user_id: int) -> dict[str, object]:
         """How many transcripts, how much audio, in which languages, by which providers (most used first)."""
@@ -128,26 +134,46 @@ class History:
                 "providers": sorted(providers.items(), key=lambda kv: (-kv[1], kv[0]))}
 
     def forget(self, user_id: int) -> int:
-        """Everything kept for this user, gone; how many transcripts that was."""
-        with self._db.transaction() as db:
-            if not db.postgres:
-                db.run("DELETE FROM history_words WHERE rowid IN (SELECT rowid FROM history WHERE user_id = ?)",
-                       (user_id,))
-            db.run("DELETE FROM history_media WHERE user_id = ?", (user_id,))
-            return db.run("DELETE FROM history WHERE user_id = ?", (user_id,))
+        """Everything kept for this user, gone from the tables, the search index and the files; how many
+        transcripts that was."""
+        return self._erase("user_id = ?", (user_id,))
 
     def prune(self) -> int:
-        """Forget what is older than ``keep_days``."""
+        """Forget what is older than ``keep_days`` (run periodically); how many transcripts that was."""
+        return self._erase("at < ?", (self._since(),)) if self.keep_seconds > 0 else 0
+
+    def _erase(self, where: str, params: tuple) -> int:
         with self._db.transaction() as db:
-            if not db.postgres:
-                db.run("DELETE FROM history_words WHERE rowid IN (SELECT rowid FROM history WHERE at < ?)",
-                       (self._since(),))
-            db.run("DELETE FROM history_media WHERE job_id IN (SELECT job_id FROM history WHERE at < ?)",
-                   (self._since(),))
-            return db.run("DELETE FROM history WHERE at < ?", (self._since(),))
+            if not db.postgres:  # the index reads the words to remove from the rows, so it goes first
+                db.run(f"DELETE FROM history_words WHERE rowid IN (SELECT rowid FROM history WHERE {where})", params)
+            db.run(f"DELETE FROM history_media WHERE job_id IN (SELECT job_id FROM history WHERE {where})", params)
+            erased = db.run(f"DELETE FROM history WHERE {where}", params)
+        if erased:
+            if not self._db.postgres:  # merge the index into one segment: no deleted word is left in an old one
+                self._db.run("INSERT INTO history_words (history_words) VALUES ('optimize')")
+            self._db.scrub(("history", "history_media"))
+        return erased
 
     def _since(self) -> float:
         return self.wall() - self.keep_seconds if self.keep_seconds > 0 else float("inf")
 
     def close(self) -> None:
         self._db.close()
+
+
+def passage(text: str, terms: list[str], around: int = 80) -> str:
+    """The words around the first place a term was said (or another form of it, as the index's stemmer found it:
+    "transcripts" finds "transcript", "club" finds "clubs"), the word itself in «marks»."""
+    lower = text.lower()
+    stems = {stem for t in terms for stem in [t] + [t[:-len(end)] for end in _ENDINGS
+                                                   if t.endswith(end) and len(t) - len(end) >= 3]}
+    found = [m for m in (re.search(rf"\b{re.escape(s)}\w*", lower) for s in stems) if m]
+    if not found:
+        return " ".join(text.split()[:12]) + "…"
+    hit = min(found, key=lambda m: m.start())
+    start, end = max(0, hit.start() - around), min(len(text), hit.end() + around)
+    before = text[start:hit.start()]
+    after = text[hit.end():end]
+    before = before[before.find(" ") + 1:] if start > 0 and " " in before else before
+    after = after[:after.rfind(" ")] if end < len(text) and " " in after else after
+    return f"{'…' if start > 0 else ''}{before}«{text[hit.start():hit.end()]}»{after}{'…' if end < len(text) else ''}"

@@ -111,8 +111,9 @@ class Journal:
         """Mark one part as out; when it was the last, the job is done. True when the job is now done."""
         now = self.wall()
         with self._db.transaction() as db:
-            db.run("UPDATE reply_parts SET sent_at = ? WHERE job_id = ? AND part = ? AND sent_at IS NULL",
-                   (now, job_id, part))
+            # Telegram has it: the words are no longer ours to keep, only which message it was
+            db.run("UPDATE reply_parts SET sent_at = ?, item = ? WHERE job_id = ? AND part = ? AND sent_at IS NULL",
+                   (now, SENT, job_id, part))
             left = db.rows("SELECT COUNT(*) FROM reply_parts WHERE job_id = ? AND sent_at IS NULL", (job_id,))[0][0]
             if not left:
                 db.run("UPDATE jobs SET state = 'done', updated_at = ?, finished_at = ? "
@@ -147,6 +148,17 @@ class Journal:
     def counts(self) -> dict[str, int]:
         return {state: count for state, count in self._db.rows("SELECT state, COUNT(*) FROM jobs GROUP BY state")}
 
+    def forget(self, user_id: int) -> int:
+        """Every finished job of this user, gone (a job still running finishes first: its reply is owed); how
+        many."""
+        with self._db.transaction() as db:
+            done = [r[0] for r in db.rows("SELECT job_id FROM jobs WHERE user_id = ? AND state = 'done'", (user_id,))]
+            db.many("DELETE FROM reply_parts WHERE job_id = ?", [(j,) for j in done])
+            db.many("DELETE FROM jobs WHERE job_id = ?", [(j,) for j in done])
+        if done:
+            self._db.scrub(("jobs", "reply_parts"))
+        return len(done)
+
     def prune(self) -> int:
         """Forget finished jobs older than ``keep_seconds``; their replies are long out."""
         cutoff = self.wall() - self.keep_seconds
@@ -155,6 +167,8 @@ class Journal:
                                          (cutoff,))]
             db.many("DELETE FROM reply_parts WHERE job_id = ?", [(j,) for j in old])
             db.many("DELETE FROM jobs WHERE job_id = ?", [(j,) for j in old])
+        if old:
+            self._db.scrub(("jobs", "reply_parts"))
         return len(old)
 
     def close(self) -> None:
@@ -165,6 +179,7 @@ class Journal:
 
 
 _ITEM_FIELDS = ("kind", "chat_id", "text", "reply_to", "message_id", "file_name", "random_id", "buttons")
+SENT = '{"sent": true}'  # what stays of a reply part once Telegram confirmed it
 
 
 def _dump_item(item: Outgoing) -> str:

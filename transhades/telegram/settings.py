@@ -40,7 +40,10 @@ class UserSettings:
 
     def forget(self, user_id: int) -> bool:
         """The user's choices, gone (back to the defaults); True when there were any."""
-        return self._db.run("DELETE FROM prefs WHERE user_id = ?", (user_id,)) > 0
+        deleted = self._db.run("DELETE FROM prefs WHERE user_id = ?", (user_id,)) > 0
+        if deleted:
+            self._db.scrub(("prefs",))
+        return deleted
 
     def close(self) -> None:
         self._db.close()
