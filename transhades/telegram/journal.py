@@ -118,6 +118,8 @@ class Journal:
             if not left:
                 db.run("UPDATE jobs SET state = 'done', updated_at = ?, finished_at = ? "
                        "WHERE job_id = ? AND state = 'replying'", (now, now, job_id))
+        if not left:  # the reply's words were in SQLite's WAL file too (PostgreSQL's autovacuum reclaims its rows)
+            self._db.scrub(())
         return not left
 
     def _set(self, job_id: str, state: str, only_from: tuple[str, ...]) -> None:
