@@ -35,7 +35,7 @@ from transhades.messages import (
 )
 from transhades.registry import BOT, Registry
 from transhades.telegram.actions import AskStatus, CancelJobs, Offload, StartJob, UseModel
-from transhades.telegram.commands import ForgetAll
+from transhades.telegram.erasure import ForgetAll
 from transhades.telegram.desk import FrontDesk
 from transhades.telegram.route import Route
 from transhades.telegram.sender import Sender
@@ -115,14 +115,8 @@ class BotActor(SupervisedActor):
             self.desk.on_event(message.route, message.event)
         elif isinstance(message, StatusReport):
             self.desk.status_part(message.context, "status", message.status, self.clock.wall())
-        elif isinstance(message, CacheReport) and isinstance(message.context, ForgetAll):
-            done = message.context
-            self.desk.commands.forgotten(replace(done, erased=replace(done.erased, cache=message.stats.get("erased"))))
-        elif isinstance(message, CacheReport):
-            self.desk.status_part(message.context, "cache", message.stats, self.clock.wall())
-        elif isinstance(message, Deliver):
-            for item in message.items:
-                self.desk.outbox.put(item)
+        elif isinstance(message, (CacheReport, Deliver)):
+            self._reported(message)
         elif isinstance(message, ModelAnswer):
             self.desk.followups.answered(message.context, message.text, message.error)
         elif isinstance(message, Tick):
@@ -131,6 +125,17 @@ class BotActor(SupervisedActor):
             raise TypeError(f"bot actor got an unknown message {type(message).__name__}")
         self.flush()
         return None
+
+    def _reported(self, message: CacheReport | Deliver) -> None:
+        """Answers from other actors: the cache's part of /status or of /forget, the history actor's messages."""
+        if isinstance(message, Deliver):
+            for item in message.items:
+                self.desk.outbox.put(item)
+        elif isinstance(message.context, ForgetAll):
+            done = message.context
+            self.desk.commands.forgotten(replace(done, erased=replace(done.erased, cache=message.stats.get("erased"))))
+        else:
+            self.desk.status_part(message.context, "cache", message.stats, self.clock.wall())
 
     def carry_out(self, actions: list) -> None:
         for action in actions:

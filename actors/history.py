@@ -13,7 +13,8 @@ from transhades.clock import Clock
 from transhades.errors import TranshadesError
 from transhades.messages import CacheReport, Deliver, ForgetOwner, HistoryWork, Prune
 from transhades.registry import BOT, Registry
-from transhades.telegram.commands import Commands, ForgetAll
+from transhades.telegram.commands import Commands
+from transhades.telegram.erasure import ForgetAll
 
 from .base import ExitMonitor, SupervisedActor
 

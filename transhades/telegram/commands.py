@@ -14,6 +14,7 @@ from .actions import Action, AskStatus, CancelJobs, Offload
 from ..formats import render
 from .followups import Followups, Where
 from .outbox import Outbox, Outgoing
+from .erasure import ForgetAll, erase, forget_answer
 from .history import TooSlow
 from .replies import bounded
 from .settings import FORMATS, UserSettings
@@ -38,16 +39,6 @@ class Command:
     def user_id(self) -> int:
         return self.message.from_user.id
 
-
-
-@dataclass
-class Erased:
-    """What /forget erased, to tell the user exactly that."""
-
-    transcripts: int = 0
-    settings: bool = False
-    journal: int = 0
-    cache: int | None = 0  # None: the cache could not be reached
 
 
 class Commands:
@@ -161,29 +152,17 @@ class Commands:
             return PRESSES[kind](self.followups, Where(chat_id, user.id, message_id, lang, f"q{query.id}"), value)
         if kind == "forget":
             if value == "yes":  # the cache's share is erased by the caller, which then calls forgotten()
-                return [ForgetAll(user.id, chat_id, message_id, lang, self.erase(user.id))]
+                return [ForgetAll(user.id, chat_id, message_id, lang,
+                                  erase(user.id, self.history, self.settings, self.journal))]
             self.answer_prompt(chat_id, message_id, say(lang, "forget_kept"))
             return []
         return self.set(chat_id, message_id, user.id, lang, kind, value)
 
-    def erase(self, user_id: int) -> Erased:
-        """Everything kept about this user here: transcripts (and their search index), settings, the journal of
-        their finished jobs; each store scrubs its files. The cache's share is the caller's to erase."""
-        return Erased(self.history.forget(user_id) if self.history else 0, self.settings.forget(user_id),
-                      self.journal.forget(user_id) if self.journal is not None else 0)
-
     def forgotten(self, done: ForgetAll) -> None:
-        """The answer to /forget: exactly what was erased, and whether nothing is kept now."""
-        lang, erased = done.lang, done.erased
-        parts = [say(lang, "erased_transcripts", count=erased.transcripts)] if erased.transcripts else []
-        parts += [say(lang, "erased_cache", count=erased.cache)] if erased.cache else []
-        parts += [say(lang, "erased_journal", count=erased.journal)] if erased.journal else []
-        parts += [say(lang, "erased_settings")] if erased.settings else []
-        what = ", ".join(parts) or say(lang, "erased_nothing")
-        text = say(lang, "forget_done" if erased.cache is not None else "forget_partial", what=what)
+        """The answer to /forget, once the cache's share is erased too."""
         stays_off = self.history is not None and self.history.keep_seconds > 0 and \
             not self.history.keeping(done.user_id)
-        self.answer_prompt(done.chat_id, done.message_id, text + (say(lang, "forget_stays_off") if stays_off else ""))
+        self.answer_prompt(done.chat_id, done.message_id, forget_answer(done, stays_off))
 
     def answer_prompt(self, chat_id: int, message_id: int | None, text: str) -> None:
         self.outbox.put(Outgoing("edit", chat_id, text, message_id=message_id) if message_id is not None
@@ -240,10 +219,7 @@ class Commands:
             days = int(self.history.keep_seconds // 86400) if self.history else 0
             self._reply(c.message, say(c.lang, "history_empty", days=days))
             return []
-        lines = [say(c.lang, "history_line", n=n, date=_when(k.at), length=duration_words(k.transcript.duration,
-                                                                                         c.lang),
-                     words=_first_words(k.transcript.text)) for n, k in enumerate(kept, 1)]
-        self._reply(c.message, "\n".join([say(c.lang, "history_title"), *lines]), buttons=_again_buttons(kept))
+        self._reply(c.message, listing(c.lang, "history_title", kept), buttons=_again_buttons(kept))
         return []
 
     def _history_switch(self, c: Command) -> list[Action]:
@@ -280,9 +256,7 @@ class Commands:
         if not found:
             self._reply(c.message, say(c.lang, "search_none", words=c.arg[:100]))
             return []
-        lines = [say(c.lang, "search_line", n=n, date=_when(k.at), passage=k.passage.replace("\n", " "))
-                 for n, k in enumerate(found, 1)]
-        self._reply(c.message, "\n".join([say(c.lang, "search_title"), *lines])[:4096], buttons=_again_buttons(found))
+        self._reply(c.message, listing(c.lang, "search_title", found), buttons=_again_buttons(found))
         return []
 
     def _export(self, c: Command) -> list[Action]:
@@ -301,14 +275,7 @@ class Commands:
     def _stats(self, c: Command) -> list[Action]:
         numbers = self.history.stats(c.user_id) if self.history else {"count": 0, "seconds": 0.0, "languages": [],
                                                                        "providers": []}
-
-        def listed(pairs: Any) -> str:
-            return ", ".join(f"{name} ({count})" for name, count in pairs) or "-"
-
-        self._reply(c.message, say(c.lang, "stats", count=numbers["count"],
-                                   length=duration_words(float(numbers["seconds"]), c.lang) if numbers["count"]
-                                   else "-", languages=listed(numbers["languages"]),
-                                   providers=listed(numbers["providers"])))
+        self._reply(c.message, stats_text(c.lang, numbers))
         return []
 
     def _forget(self, c: Command) -> list[Action]:
@@ -324,6 +291,26 @@ class Commands:
                                 "transcript.txt"):
                 self.outbox.put(item)
         return []
+
+
+def stats_text(lang: str, numbers: dict[str, Any]) -> str:
+    def listed(pairs: Any) -> str:
+        return ", ".join(f"{name} ({count})" for name, count in pairs) or "-"
+
+    return say(lang, "stats", count=numbers["count"],
+               length=duration_words(float(numbers["seconds"]), lang) if numbers["count"] else "-",
+               languages=listed(numbers["languages"]), providers=listed(numbers["providers"]))
+
+
+def listing(lang: str, title: str, kept: list[Any]) -> str:
+    """/history's lines (date, length, first words) or /search's (date, passage), numbered like their buttons."""
+    if title == "search_title":
+        lines = [say(lang, "search_line", n=n, date=_when(k.at), passage=k.passage.replace("\n", " "))
+                 for n, k in enumerate(kept, 1)]
+    else:
+        lines = [say(lang, "history_line", n=n, date=_when(k.at), length=duration_words(k.transcript.duration, lang),
+                     words=_first_words(k.transcript.text)) for n, k in enumerate(kept, 1)]
+    return "\n".join([say(lang, title), *lines])[:4096]
 
 
 def _when(at: float) -> str:
@@ -346,17 +333,6 @@ COMMANDS = {
     "export": Commands._export, "stats": Commands._stats, "forget": Commands._forget,
     "translate": Commands._translate, "summary": Commands._summary,
 }
-
-@dataclass(frozen=True)
-class ForgetAll:
-    """/forget confirmed: the stores here are erased (``erased``); the cache's share is next, then the answer."""
-
-    user_id: int
-    chat_id: int
-    message_id: int | None
-    lang: str
-    erased: Erased
-
 
 KEPT_WORK = frozenset({"history", "search", "export", "stats"})  # done by the history actor, off the intake
 # What a user has kept is answered only in a private chat with them, never where a group can read it.

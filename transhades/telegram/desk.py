@@ -66,8 +66,8 @@ class FrontDesk:
         self.status_requests = StatusRequests()  # /status requests waiting for their answers
         self.partials: dict[str, Partial] = {}  # job id -> its text so far (long recordings)
         self.running: dict[int, set[str]] = {}  # user -> job ids
-        self.recent_jobs: dict[int, deque[float]] = {}  # user -> when their last jobs came in (rate limit)
-        self.recent_commands: dict[int, deque[float]] = {}  # user -> when their last commands came in
+        self.job_limit = PerMinute(rules.user_jobs_per_minute)
+        self.command_limit = PerMinute(rules.commands_per_minute, tell_once=True)
         self.marked_running: set[str] = set()
         self.followups = Followups(history, self.outbox, any(kind == "local" for _, kind in rules.providers), rules.llm,
                                    rules.max_reply_messages)
@@ -131,7 +131,7 @@ class FrontDesk:
             self._reply(message, refused)
             return []
         user = message.from_user
-        if self._limited(message, user.id, lang):
+        if self._refused(message, self.job_limit, "rate_limited", lang):
             return []
         return self._accept(*job_request(message, target, self.settings.get(user.id), self.rules, lang))
 
@@ -139,7 +139,7 @@ class FrontDesk:
         """A job written down, its status message on the way, and started (parked while closing)."""
         if self.journal is not None and not self.journal.accept(request, route):
             return []  # Telegram delivered the same update again: the job is already accepted
-        self.recent_jobs.setdefault(route.user_id, deque()).append(self.now())
+        self.job_limit.take(route.user_id, self.now())
         if self.closing:  # written down; the next start takes it up
             self.outbox.put(Outgoing("text", route.chat_id, say(route.lang, "parked"), reply_to=route.reply_to,
                                      key=("status", route.job_id)))
@@ -155,31 +155,12 @@ class FrontDesk:
         return [a for action in actions
                 for a in (self._accept(action.request, action.route) if isinstance(action, StartJob) else [action])]
 
-    def _limited(self, message: types.Message, user_id: int, lang: str) -> bool:
-        if user_id in self.rules.admins:
-            return False
-        wait = wait_for_slot(self.recent_jobs.setdefault(user_id, deque()), self.rules.user_jobs_per_minute, self.now())
-        if wait is None:
-            return False
-        self._reply(message, say(lang, "rate_limited", limit=self.rules.user_jobs_per_minute,
-                                 wait=duration_words(wait, lang)))
-        return True
-
-    def _commands_limited(self, message: types.Message, command: str, lang: str) -> bool:
-        """Per user, at most ``commands_per_minute`` (admins and /cancel never wait)."""
-        user_id = message.from_user.id
-        if user_id in self.rules.admins or command == "cancel":
-            return False
-        recent = self.recent_commands.setdefault(user_id, deque())
-        wait = wait_for_slot(recent, self.rules.commands_per_minute, self.now())
-        if wait is not None:
-            if len(recent) == self.rules.commands_per_minute:  # told once per minute, not once per command
-                recent.append(self.now())
-                self._reply(message, say(lang, "commands_limited", limit=self.rules.commands_per_minute,
-                                         wait=duration_words(wait, lang)))
-            return True
-        recent.append(self.now())
-        return False
+    def _refused(self, message: types.Message, limit: PerMinute, text_key: str, lang: str) -> bool:
+        """Over the user's limit (admins have none): told when to try again, once per refusal or once a minute."""
+        wait = None if message.from_user.id in self.rules.admins else limit.wait(message.from_user.id, self.now())
+        if wait is not None and limit.tell(message.from_user.id, self.now()):
+            self._reply(message, say(lang, text_key, limit=limit.per_minute, wait=duration_words(wait, lang)))
+        return wait is not None
 
     def resume(self) -> list[Action]:
         """Once per process: take up what the journal holds from before (jobs to run, replies to finish)."""
@@ -214,8 +195,9 @@ class FrontDesk:
         command, arg = parse_command(text, self.username)
         if command is None:
             return []  # addressed to another bot in the group
-        if self._commands_limited(message, command, lang):
+        if command != "cancel" and self._refused(message, self.command_limit, "commands_limited", lang):
             return []
+        self.command_limit.take(message.from_user.id, self.now())
         target = message.reply_to_message
         if not private and target is not None and media_of(target) is not None and command in ("transcribe", "t"):
             return self._intake(message, target, lang)
@@ -250,15 +232,11 @@ class FrontDesk:
         if not self._done(route):
             return
         self.followups.media.pop(route.job_id, None)  # nothing to keep
-        lang = route.lang
-        reason = say(lang, "cancelled") if event.error.kind == "cancelled" else \
-            say(lang, "failed", reason=reason_text(lang, event.error))
+        text = failure_text(route.lang, event.error)
         self.outbox.drop(("status", route.job_id))
-        message_id = self.status_ids.pop(route.job_id, None)
-        if message_id is not None:
-            self._reply_with(route, [Outgoing("edit", route.chat_id, reason, message_id=message_id)])
-        else:
-            self._reply_with(route, [Outgoing("text", route.chat_id, reason, reply_to=route.reply_to)])
+        message_id = self.status_ids.pop(route.job_id, None)  # the status message says it, else a reply
+        self._reply_with(route, [Outgoing("edit", route.chat_id, text, message_id=message_id) if message_id is not None
+                                 else Outgoing("text", route.chat_id, text, reply_to=route.reply_to)])
 
     def _reply_with(self, route: Route, items: list[Outgoing]) -> None:
         """The job's one reply: written to the journal, part by part, before anything of it is sent."""
@@ -318,6 +296,11 @@ class FrontDesk:
         if whole is not None:
             report = status_report(whole["lang"], whole["status"], whole["cache"], wall_now)
             self.outbox.put(Outgoing("text", whole["chat_id"], redact(report)))  # it quotes providers' errors
+
+
+def failure_text(lang: str, error: Any) -> str:
+    """A failed job's answer: cancelled, or why, as a sentence in the user's language."""
+    return say(lang, "cancelled") if error.kind == "cancelled" else say(lang, "failed", reason=reason_text(lang, error))
 
 
 PARTIAL_CHARS = 3500  # of the text so far shown in the status message (Telegram allows 4096 in all)
@@ -391,6 +374,30 @@ def parse_command(text: str, username: str | None) -> tuple[str | None, str]:
     if addressee and username and addressee.lower() != username.lower():
         return None, arg
     return command.lower(), arg
+
+
+class PerMinute:
+    """At most ``per_minute`` of something per user in any minute (0: no limit)."""
+
+    def __init__(self, per_minute: int, tell_once: bool = False) -> None:
+        self.per_minute = per_minute
+        self.tell_once = tell_once  # say it once a minute, not at every refusal (a user typing commands)
+        self.recent: dict[int, deque[float]] = {}
+        self.told: dict[int, float] = {}
+
+    def wait(self, user_id: int, now: float) -> float | None:
+        return wait_for_slot(self.recent.setdefault(user_id, deque()), self.per_minute, now)
+
+    def take(self, user_id: int, now: float) -> None:
+        self.recent.setdefault(user_id, deque()).append(now)
+
+    def tell(self, user_id: int, now: float) -> bool:
+        if not self.tell_once:
+            return True
+        if now - self.told.get(user_id, -1e9) < 60.0:
+            return False
+        self.told[user_id] = now
+        return True
 
 
 def wait_for_slot(recent: deque[float], per_minute: int, now: float) -> float | None:
