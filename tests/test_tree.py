@@ -298,3 +298,32 @@ def test_a_cancelled_job_stops_its_provider_between_segments_and_the_next_job_st
     assert isinstance(client.result("next", timeout=10), Completed)
     assert time.monotonic() - cancelled_at < 5.0, "the next job did not wait behind the cancelled one"
     assert script.steps_done["alpha"] < 30, "the provider stopped at its next segment"
+
+
+def test_a_cancelled_job_frees_a_remote_provider_waiting_on_its_server(tmp_path, tone, ffmpeg):
+    from provider_servers import ProviderServer, Reply, groq_verbose
+
+    from transhades.messages import CancelJob
+
+    server = ProviderServer([Reply(200, groq_verbose("the slow one"), delay=8.0), Reply(200, groq_verbose("next"))])
+    config = config_lib.parse({
+        "providers": [{"name": "remote", "kind": "openai", "base_url": f"{server.url}/v1", "api_key": "k"}],
+        "cache": {"backend": "memory"}, "audio": {"workers": 1, "temp_dir": str(tmp_path / "tmp")},
+        "data_dir": str(tmp_path / "data")}, env={})
+    tree = start_tree(config)
+    client = Client(tree)
+    try:
+        client.submit("slow", tone)
+        wait_for(lambda: len(server.received) == 1, what="the request at the server")
+        cancelled_at = time.monotonic()
+        assert tree.tell_dispatcher(CancelJob("slow"))
+        assert client.result("slow").error.kind == "cancelled"
+        other = make_media(ffmpeg, tmp_path / "other.ogg", "-f", "lavfi", "-i", "sine=frequency=500:duration=2",
+                           "-c:a", "libopus")
+        client.submit("next", other)
+        done = client.result("next", timeout=6)
+        assert isinstance(done, Completed) and done.transcript.text == "next"
+        assert time.monotonic() - cancelled_at < 4.0, "the provider did not wait out the cancelled request"
+    finally:
+        tree.stop()
+        server.close()

@@ -43,7 +43,7 @@ class Deepgram(HttpProvider):
         def make() -> dict[str, Any]:
             return {"params": params, "headers": headers, "data": open(chunk.path, "rb")}
 
-        return self.parse(self.post("/listen", size=chunk.size, make=make), chunk)
+        return self.parse(self.post("/listen", size=chunk.size, make=make, progress=progress), chunk)
 
     def parse(self, body: Any, chunk: AudioChunk) -> Transcript:
         try:

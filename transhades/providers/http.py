@@ -17,6 +17,7 @@ import email.utils
 import json
 import logging
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -28,6 +29,7 @@ from ..errors import BadInput, ProviderRejectedKey, ProviderUnavailable, RateLim
 
 log = logging.getLogger("transhades.providers")
 
+POLL_SECONDS = 0.2  # how often a waiting request asks whether its job still wants it
 _GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 
@@ -124,16 +126,24 @@ class HttpProvider:
         self.timeout = timeout
         self.retry = retry
         self.sleep = sleep
-        self.session = requests.Session()
+        self.session = self._new_session()
+
+    @staticmethod
+    def _new_session() -> requests.Session:
+        session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=4, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
 
     def close(self) -> None:
         self.session.close()
 
-    def post(self, path: str, *, size: int, make: Callable[[], dict[str, Any]]) -> Any:
-        """POST ``base_url + path``; ``make`` builds fresh keyword arguments (and opens the file) per try."""
+    def post(self, path: str, *, size: int, make: Callable[[], dict[str, Any]],
+             progress: Callable[[float], None] | None = None) -> Any:
+        """POST ``base_url + path``; ``make`` builds fresh keyword arguments (and opens the file) per try. While
+        the server works, ``progress`` is called every fraction of a second: it raises when the job was withdrawn
+        (/cancel), and the request is left to finish on its own while this provider takes the next one."""
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(max(1, self.retry.attempts)),
             wait=tenacity.wait_exponential(multiplier=self.retry.min_seconds, max=self.retry.max_seconds)
@@ -143,16 +153,17 @@ class HttpProvider:
             reraise=True,
         )
         try:
-            return retrying(self._once, path, size, make)
+            return retrying(self._once, path, size, make, progress)
         except _Transient as exc:
             raise ProviderUnavailable(f"{self.name}: {exc.message} (after {self.retry.attempts} tries)") from None
 
-    def _once(self, path: str, size: int, make: Callable[[], dict[str, Any]]) -> Any:
+    def _once(self, path: str, size: int, make: Callable[[], dict[str, Any]],
+              progress: Callable[[float], None] | None = None) -> Any:
         url = self.base_url + path
         started = time.monotonic()
         kwargs = make()
         try:
-            response = self.session.post(url, timeout=(min(10.0, self.timeout), self.timeout), **kwargs)
+            response = self._send(url, kwargs, progress)
         except requests.Timeout:
             raise _Transient(f"no answer within {self.timeout:g} s") from None
         except requests.ConnectionError as exc:
@@ -167,6 +178,33 @@ class HttpProvider:
         log.info("provider=%s status=%s duration_ms=%.0f bytes=%d", self.name, response.status_code,
                  elapsed * 1000, size)
         return self._judge(response)
+
+    def _send(self, url: str, kwargs: dict[str, Any], progress: Callable[[float], None] | None) -> Any:
+        timeout = (min(10.0, self.timeout), self.timeout)
+        if progress is None:
+            return self.session.post(url, timeout=timeout, **kwargs)
+        done: list[Any] = []
+        session = self.session
+
+        def send() -> None:
+            try:
+                done.append(session.post(url, timeout=timeout, **kwargs))
+            except BaseException as exc:  # handed to the caller below
+                done.append(exc)
+
+        sender = threading.Thread(target=send, name=f"{self.name}-request", daemon=True)
+        sender.start()
+        while sender.is_alive():
+            sender.join(POLL_SECONDS)
+            if sender.is_alive():
+                try:
+                    progress(0.0)  # raises when the job was withdrawn
+                except BaseException:
+                    self.session = self._new_session()  # the abandoned request keeps the old one until it ends
+                    raise
+        if isinstance(done[0], BaseException):
+            raise done[0]
+        return done[0]
 
     def _judge(self, response: requests.Response) -> Any:
         status = response.status_code

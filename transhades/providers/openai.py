@@ -35,15 +35,16 @@ class OpenAICompatible(HttpProvider):
         # Whisper's API takes one language or none: with several expected, the server detects among all.
 
         try:
-            body = self._request(chunk, language, model)
+            body = self._request(chunk, language, model, progress)
         except (BadInput, ProviderUnavailable) as error:
             if not self.verbose or "response_format" not in error.message and "verbose_json" not in error.message:
                 raise
             self.verbose = False  # this server knows only json: ask again, and from now on
-            body = self._request(chunk, language, model)
+            body = self._request(chunk, language, model, progress)
         return self.parse(body, chunk)
 
-    def _request(self, chunk: AudioChunk, language: str | None, model: str | None = None) -> Any:
+    def _request(self, chunk: AudioChunk, language: str | None, model: str | None = None,
+                 progress: Progress | None = None) -> Any:
         fields: list[tuple[str, str]] = [("model", model or self.model)]
         if self.verbose:
             fields += [("response_format", "verbose_json"), ("timestamp_granularities[]", "segment")]
@@ -57,7 +58,7 @@ class OpenAICompatible(HttpProvider):
             return {"data": fields, "headers": self.headers,
                     "files": {"file": (filename, open(chunk.path, "rb"), chunk.content_type)}}
 
-        return self.post("/audio/transcriptions", size=chunk.size, make=make)
+        return self.post("/audio/transcriptions", size=chunk.size, make=make, progress=progress)
 
     def parse(self, body: Any, chunk: AudioChunk) -> Transcript:
         if not isinstance(body, dict) or not isinstance(body.get("text"), str):
