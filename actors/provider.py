@@ -22,7 +22,7 @@ class ProviderActor(OwnsClient, WorkerActor):
             raise TypeError(f"provider actor got an unknown message {type(message).__name__}")
         progress = self.progress(message)
         extra: dict[str, Any] = {"model": message.model} if message.model else {}
-        if message.languages:
+        if message.languages or message.hint:
             extra.update(languages=message.languages, hint=message.hint)
         if message.task != "transcribe":
             extra["task"] = message.task  # only a local model is sent anything else

@@ -81,6 +81,19 @@ def test_detection_is_limited_to_the_configured_languages_with_the_users_hint():
     assert (message.language, message.languages) == ("en", ()), "a fixed language needs no detection"
 
 
+def test_with_no_languages_configured_the_users_telegram_language_is_a_prior_never_a_choice():
+    from transhades.providers.local import with_prior
+
+    message, _ = walk_to_transcribe((), language_hint="id")
+    assert (message.languages, message.hint) == ((), "id"), "passed on as a prior"
+    message, _ = walk_to_transcribe((), language_hint="id", language="en")
+    assert message.hint is None, "a fixed language needs no prior"
+    unsure = {"th": 0.30, "id": 0.18, "ms": 0.07, "en": 0.05}
+    assert with_prior(unsure, "id") == "id", "Indonesian and its relatives, counted double, beat an unsure Thai"
+    assert with_prior({"en": 0.92, "id": 0.03, "ms": 0.01}, "id") == "en", "clear English stays English"
+    assert with_prior(unsure, "ru") == "th", "a prior with no evidence changes nothing"
+
+
 def test_a_single_configured_language_is_sent_to_every_provider_as_fixed():
     message, keys = walk_to_transcribe(("id",))
     assert (message.language, message.languages) == ("id", ())
@@ -118,6 +131,20 @@ def test_offline_detection_among_id_and_en_gets_real_speech_right(tmp_path, mode
     result = json.loads(done.stdout)
     assert result["language"] == expected
     assert words in result["text"].lower()
+
+
+@pytest.mark.slow
+def test_the_shipped_config_hears_indonesian_as_indonesian(tmp_path, models):
+    shipped = (Path(__file__).parent.parent / "config.yaml").read_text()
+    assert "\nlanguages: [id, en]" in shipped, "the bot's users speak Indonesian (and English)"
+    config = tmp_path / "config.yaml"
+    config.write_text(shipped.replace("\ndata_dir: data\n", f"\ndata_dir: \"{models}\"\n")
+                      .replace("path: data/cache.sqlite3", f"path: \"{tmp_path / 'cache.sqlite3'}\""))
+    recording = speak(tmp_path, "id", INDONESIAN)
+    done = run_cli("transcribe", "--format", "json", "--config", str(config), str(recording), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["language"] == "id" and "selamat pagi" in result["text"].lower(), result["text"]
 
 
 @pytest.mark.slow

@@ -216,7 +216,10 @@ class TranscribeTask(Task):
     def message(self, job: Job, ticket: int, context: Context) -> Any:
         request = job.request
         languages = context.languages if request.language is None else ()
-        hint = request.language_hint if request.language_hint in languages else None
+        # among the expected languages the user's Telegram language counts double; with none configured it is a
+        # prior for detection (never a forced choice)
+        hint = request.language_hint if request.language is None and (request.language_hint in languages or
+                                                                       not languages) else None
         return Transcribe(ticket, DISPATCHER, self.chunk, request.language, dict(request.models).get(self.provider),
                           languages, hint, request.task)
 

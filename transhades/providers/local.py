@@ -100,6 +100,15 @@ def pick_language(probabilities: dict[str, float], allowed: tuple[str, ...], hin
     return max(enumerate(allowed), key=score)[1]
 
 
+def with_prior(probabilities: dict[str, float], hint: str) -> str:
+    """Any language, the user's own (their Telegram language, with its close relatives) counting double: a
+    nudge for unsure detections, never a forced choice (clear English from an Indonesian user stays English)."""
+    best = max(probabilities, key=lambda code: probabilities[code])
+    family = next((group for group in RELATED if hint in group), frozenset({hint}))
+    hinted = sum(p for code, p in probabilities.items() if code in family) * HINT_WEIGHT
+    return hint if hint in probabilities and hinted > probabilities[best] and best != hint else best
+
+
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
 
 
@@ -188,12 +197,13 @@ class LocalWhisper:
         speech's)."""
         try:
             audio: Any = chunk.path
-            if language is None and languages:  # detect, but only among the languages the operator expects
+            if language is None and (languages or hint):  # detect among the expected languages, or with a prior
                 from faster_whisper import decode_audio
 
                 audio = decode_audio(chunk.path)  # once: detection and decoding both read it
                 _, _, probabilities = self.model.detect_language(audio, vad_filter=self.vad_filter)
-                language = pick_language(dict(probabilities), languages, hint)
+                language = pick_language(dict(probabilities), languages, hint) if languages else \
+                    with_prior(dict(probabilities), hint or "")
             if chunk.duration > BATCH_ABOVE_SECONDS:
                 segments, info = self.batched.transcribe(audio, language=language, beam_size=self.beam_size,
                                                          batch_size=self.batch_size, vad_filter=True, task=task)
