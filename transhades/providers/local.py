@@ -25,6 +25,7 @@ from ..media import AudioChunk
 from ..private import private_dir
 from ..transcript import Segment, Transcript
 from .base import Progress
+from .quality import collapse, heard_nothing, loops_across, looping
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,8 @@ def sentences(segment: Segment, longer_than: float = 8.0) -> list[Segment]:
     return out
 
 
+AGAIN_SECONDS = 10.0  # a looping window is decoded again in pieces this long
+SAMPLE_RATE = 16_000  # faster-whisper's decoded audio
 BATCH_ABOVE_SECONDS = 30.0  # longer audio is decoded in batches of VAD segments (faster-whisper's batched pipeline)
 
 
@@ -210,15 +213,51 @@ class LocalWhisper:
             else:
                 segments, info = self.model.transcribe(audio, language=language, beam_size=self.beam_size,
                                                        vad_filter=self.vad_filter, task=task)
-            collected: list[Segment] = []
+            heard: list[Any] = []
             for seg in segments:  # a generator: decoding happens while we iterate
-                collected += sentences(Segment(float(seg.start), float(seg.end), seg.text.strip()))
+                if not heard_nothing(seg):  # music, noise: no made-up text
+                    heard.append(seg)
                 if progress and info.duration:
                     progress(min(1.0, seg.end / info.duration))
+            collected = self._trusted(heard, audio, language or info.language, task)
         except ValueError as exc:
             raise BadInput(f"the local model cannot use this audio ({exc})").because("unreadable") from None
         text = " ".join(s.text for s in collected if s.text)
         return Transcript(text, info.language, float(info.duration or chunk.duration), self.name, tuple(collected))
+
+    def _trusted(self, heard: list[Any], audio: Any, language: str | None, task: str) -> list[Segment]:
+        """The segments as sentences, each window that loops (in itself, or a run of segments saying the same)
+        decoded again; what still repeats is said once."""
+        spans = [(float(s.start), float(s.end), s.text.strip(), getattr(s, "compression_ratio", None)) for s in heard]
+        for first, last in reversed(loops_across([text for _, _, text, _ in spans])):
+            spans[first:last + 1] = [(spans[first][0], spans[last][1], "", None)]
+        source = [audio]
+        out: list[Segment] = []
+        for start, end, text, ratio in spans:
+            if not text or looping(text, ratio):
+                log.info("local provider %s: %.0f-%.0f s loops; decoding it again", self.name, start, end)
+                text = self._again(source, start, end, language, task)
+            if text:
+                out += sentences(Segment(start, end, text))
+        return out
+
+    def _again(self, source: list[Any], start: float, end: float, language: str | None, task: str) -> str:
+        """A looping window once more: in short pieces, without the text before, with temperature fallback."""
+        import numpy
+
+        if isinstance(source[0], str):
+            from faster_whisper import decode_audio
+
+            source[0] = decode_audio(source[0])  # once per file, only when something loops
+        texts = []
+        for at in numpy.arange(start, end, AGAIN_SECONDS):
+            piece = source[0][int(at * SAMPLE_RATE):int(min(end, at + AGAIN_SECONDS) * SAMPLE_RATE)]
+            segments, _ = self.model.transcribe(piece, language=language, beam_size=self.beam_size,
+                                                temperature=(0.2, 0.5, 0.8), vad_filter=True,
+                                                condition_on_previous_text=False, task=task)
+            texts += [s.text.strip() for s in segments if not heard_nothing(s)]
+        text = " ".join(t for t in texts if t)
+        return collapse(text) if looping(text) else text
 
     def close(self) -> None:
         self.model = None
