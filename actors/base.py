@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable
 
 import pykka
@@ -14,6 +15,7 @@ from transhades.registry import Registry
 
 log = logging.getLogger(__name__)
 PROGRESS_STEP = 0.05  # report progress in steps of at least 5 %
+TEXT_SECONDS = 1.0  # the text so far of a chunk being decoded, at most this often
 
 
 class ExitMonitor:
@@ -159,14 +161,22 @@ class WorkerActor(SupervisedActor):
             self.faults.maybe_crash(self.name)  # crash while handling a task, before doing it
         return self.receive(message)
 
-    def progress(self, message: Any) -> Callable[[float], None]:
-        """Reports a task's progress to whoever asked, in steps of at least 5 %, not per segment or block."""
+    def progress(self, message: Any) -> Callable[..., None]:
+        """Reports a task's progress to whoever asked, in steps of at least 5 %, not per segment or block; the
+        text so far (a provider decoding as it goes) at once the first time, then at most every second."""
         reported = [0.0]
+        shown: list[Any] = [None, 0.0]  # the text last sent, and when
 
-        def report(fraction: float) -> None:
+        def report(fraction: float, text: Any = None) -> None:
             if message.ticket in self.registry.withdrawn:  # the job ended (/cancel): stop at this step
                 raise Cancelled("the job this task belongs to has ended")
-            if fraction - reported[0] >= PROGRESS_STEP:
+            now = time.monotonic()
+            if text is not None and text.text and text.text != shown[0] and \
+                    (shown[0] is None or now - shown[1] >= TEXT_SECONDS):
+                shown[:] = [text.text, now]
+                reported[0] = max(reported[0], fraction)
+                self.registry.tell(message.reply_to, TaskProgress(message.ticket, fraction, text))
+            elif fraction - reported[0] >= PROGRESS_STEP:
                 reported[0] = fraction
                 self.registry.tell(message.reply_to, TaskProgress(message.ticket, fraction))
 

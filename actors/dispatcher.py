@@ -70,7 +70,7 @@ class DispatcherActor(SupervisedActor):
             log.info("task %s failed on %s: %s", message.ticket, message.worker, message.error)
             effects = flow.task_failed(message.ticket, message.error)
         elif isinstance(message, TaskProgress):
-            effects = flow.task_progress(message.ticket, message.fraction)
+            effects = flow.task_progress(message.ticket, message.fraction, message.text)
         elif isinstance(message, SubmitJob):
             effects = flow.submit(message.request, message.listener)
         elif isinstance(message, CancelJob):

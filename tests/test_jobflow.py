@@ -637,3 +637,24 @@ def test_discard_removes_only_what_this_process_made_and_touches_no_disk_otherwi
     discard(tmp_path, "job-2")  # not ours (another process's, or a stale one the next start sweeps)
     assert not made.exists() and foreign.exists()
     discard(tmp_path, "job-1")  # twice is harmless
+
+
+def test_a_chunk_decoded_as_it_goes_shows_its_words_so_far_after_the_parts_before_it():
+    d = Driver()
+    d.submit("one")
+    send = d.to_transcription("one")
+    d.apply(d.flow.task_progress(send.message.ticket, 0.2, part_said(0)))
+    [partial] = [e for e in d.events if isinstance(e, Partial)]
+    assert (partial.done, partial.parts, partial.transcript.text) == (0, 1, "part0"), "one recording: its words"
+    d.done(send, part_said(0))
+    assert d.finals()[0].transcript.text == "part0"
+
+    d, sends = three_parts_out()
+    d.apply(d.flow.task_progress(sends[1].message.ticket, 0.5, part_said(1)))
+    assert [e for e in d.events if isinstance(e, Partial)] == [], "part 2's words would read out of place"
+    d.apply(d.flow.task_progress(sends[0].message.ticket, 0.5, Transcript("par", "en", 10.0, "groq",
+                                                                             (Segment(0.0, 1.0, "par"),))))
+    d.done(sends[0], part_said(0))
+    d.apply(d.flow.task_progress(sends[1].message.ticket, 0.5, part_said(1)))
+    texts = [(p.done, p.transcript.text) for p in d.events if isinstance(p, Partial)]
+    assert texts == [(0, "par"), (1, "part0"), (1, "part0 part1")]

@@ -91,3 +91,36 @@ def test_silence_music_and_noise_give_no_made_up_text(tmp_path, models, ffmpeg):
     assert done.returncode == 0, done.stderr
     results = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["text"] for r in results] == ["", "", ""], results
+
+
+@pytest.mark.slow
+def test_the_local_model_gives_its_first_words_before_the_whole_of_a_long_note(tmp_path, models):  # noqa: F811
+    import threading
+
+    from supervisor import start_tree
+    from transhades import config as config_lib
+    from transhades.media import LocalFile
+    from transhades.messages import Completed, JobRequest, Partial, SubmitJob
+
+    recording = speak(tmp_path, "id", LONG_INDONESIAN)
+    config = config_lib.parse({"providers": [{"name": "local", "kind": "local"}], "cache": {"backend": "memory"},
+                               "audio": {"temp_dir": str(tmp_path / "tmp")}, "data_dir": str(models)}, env={})
+    events: list = []
+    done = threading.Event()
+
+    def listen(event) -> None:
+        events.append(event)
+        if isinstance(event, Completed):
+            done.set()
+
+    tree = start_tree(config)
+    try:
+        tree.tell_dispatcher(SubmitJob(JobRequest("note", "u", LocalFile(str(recording)), language="id"), listen))
+        assert done.wait(300)
+    finally:
+        tree.stop()
+    partials = [e for e in events if isinstance(e, Partial)]
+    final = events[-1].transcript.text.lower()
+    assert partials, "the first words came before the whole"
+    assert partials[0].parts == 1 and partials[0].transcript.text.lower().split()[0] == final.split()[0]
+    assert len(partials[0].transcript.text) < len(final)

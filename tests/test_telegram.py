@@ -731,3 +731,16 @@ def test_the_language_picker_shows_names_and_a_name_is_understood(bot):
     assert b.wait_text("Bahasa:", chat_id=512) == "Bahasa: Melayu (ms)."
     b.send(b.world.text_message(ayu, "/language zzz"))
     assert "tidak bisa mentranskripsi bahasa 'zzz'" in b.wait_text("zzz", chat_id=512)
+
+
+def test_a_note_on_a_provider_that_decodes_as_it_goes_shows_its_first_words_in_the_status_message(bot, tone_bytes):
+    b = bot(status_delay_seconds=0)
+    b.script.steps["alpha"], b.script.delay["alpha"] = 3, 3.0
+    b.script.words_so_far = ["Selamat pagi", "Selamat pagi semuanya", "Selamat pagi semuanya, hari ini"]
+    ayu = b.world.user(513, "id")
+    b.voice(tone_bytes, user=ayu)
+    status = b.wait_text("Mentranskripsi… sejauh ini", chat_id=513, timeout=10)
+    assert status == "Mentranskripsi… sejauh ini:\n\nSelamat pagi"
+    b.wait_text("by alpha", chat_id=513)
+    said = [s.text for s in b.world.sent if s.chat_id == 513 and "sejauh ini" in s.text]
+    assert said[-1].endswith("Selamat pagi semuanya, hari ini") or said[-1].endswith("Selamat pagi semuanya"), said

@@ -33,6 +33,7 @@ class Script:
         self.text_override: str | None = None
         self.steps: dict[str, int] = {}  # provider -> decode in this many steps (each reports progress)
         self.steps_done: dict[str, int] = {}
+        self.words_so_far: list[str] = []  # with steps: the text so far given at each step, as a local model does
         self.models: list[tuple[str, str]] = []
         self.languages: list[str | None] = []
         self.detection: list[tuple[tuple[str, ...], str | None]] = []  # (languages to detect among, hint)
@@ -65,7 +66,9 @@ class Script:
                 for step in range(steps):  # like the local model: segment after segment, progress between them
                     time.sleep(pause)
                     script.steps_done[cfg.name] = step + 1
-                    progress(step / steps)
+                    said = script.words_so_far[step] if step < len(script.words_so_far) else None
+                    progress(step / steps, Transcript(said, "id", chunk.duration, "", (Segment(0.0, 1.0, said),))
+                             if said else None)
                 if not steps:
                     time.sleep(script.delay.get(cfg.name, 0.0))
                 text = script.text_override or f"{Path(chunk.path).parent.name[:6]} by {cfg.name}"

@@ -37,6 +37,7 @@ TARGETS = {
     "scale_out_efficiency": (">=", 0.8), "worker_takeover_seconds": ("<=", None),
     "local_speedup_over_plain": (">=", 1.3), "local_provider_overhead": ("<=", 1.10),
     "first_text_fraction": ("<=", 0.2), "parallel_download_speedup": (">=", None),
+    "wer_ours_minus_plain": ("<=", 0.01), "first_words_fraction_local": ("<=", 0.15),
 }
 
 
@@ -487,6 +488,116 @@ def bench_local(tmp: Path) -> dict[str, Any]:
             "local_speech_seconds": prepared.duration, "local_speech": speech.name}
 
 
+RECORDINGS = Path("/usr/share/pocketsphinx/test/data")  # Debian's pocketsphinx-testdata: real recorded speech
+
+
+def recorded_speech(tmp: Path, root: Path = RECORDINGS) -> tuple[Path, list[Path], str]:
+    """Real human recordings with their published transcriptions (LibriVox's Sense and Sensibility and CMU's
+    card names, as Debian's pocketsphinx-testdata ships them), joined with half a second of silence between: a
+    recording over 30 s (the long path), its clips, and the reference text."""
+    import re
+    import wave
+
+    references: dict[str, str] = {}
+    for listing in (root / "librivox" / "transcription", root / "cards" / "cards.transcription"):
+        for line in listing.read_text().splitlines():
+            found = re.match(r"<s>(.*)</s>\s*\((.*)\)", line.strip())
+            if found:
+                references[found.group(2).strip()] = found.group(1).strip()
+    clips = sorted((root / "librivox").glob("*.wav")) + sorted((root / "cards").glob("*.wav"))
+    out = tmp / "recorded-speech.wav"
+    with wave.open(str(out), "wb") as joined:
+        joined.setnchannels(1)
+        joined.setsampwidth(2)
+        joined.setframerate(16000)
+        for clip in clips:
+            with wave.open(str(clip)) as part:
+                joined.writeframes(part.readframes(part.getnframes()) + b"\0\0" * 8000)
+    return out, clips, " ".join(references[clip.stem] for clip in clips)
+
+
+_NUMBERS = dict(enumerate("zero one two three four five six seven eight nine ten eleven twelve".split()))
+_SPOKEN = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
+
+
+def normalized(text: str) -> list[str]:
+    """The same on both sides: lower case, no punctuation (a hyphen splits), numbers and titles as words."""
+    import re
+
+    words = re.sub(r"[^\w\s']", " ", text.lower()).split()
+    return [_NUMBERS.get(int(w), w) if w.isdigit() and int(w) in _NUMBERS else _SPOKEN.get(w, w) for w in words]
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Substitutions, deletions and insertions over the reference's words, after ``normalized``."""
+    ref, hyp = normalized(reference), normalized(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, word in enumerate(ref, 1):
+        previous, row = row, [i] + [0] * len(hyp)
+        for j, heard in enumerate(hyp, 1):
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (word != heard))
+    return row[-1] / max(1, len(ref))
+
+
+def bench_wer(tmp: Path) -> dict[str, Any]:
+    """Word error rate on real recorded speech: plain decoding of the whole recording, our long path on it, and
+    the clips one by one (short audio), all by the bundled model with the language given."""
+    from .audio import probe
+    from .media import AudioChunk
+    from .providers.local import LocalWhisper
+
+    if not RECORDINGS.is_dir():
+        raise FileNotFoundError(f"{RECORDINGS}: install the Debian package pocketsphinx-testdata")
+    joined, clips, reference = recorded_speech(tmp)
+    local = LocalWhisper("local", "base", Path(tempfile.gettempdir()) / "transhades-bench-models" / "models")
+
+    def ours(path: Path) -> str:
+        chunk = AudioChunk(0, str(path), 0.0, probe(path).duration or 0.0, path.stat().st_size, "audio/wav")
+        return local.transcribe(chunk, "en").text
+
+    plain = " ".join(s.text.strip() for s in local.model.transcribe(str(joined), language="en", beam_size=1,
+                                                                   vad_filter=True)[0])
+    long = ours(joined)
+    short = " ".join(ours(clip) for clip in clips)
+    return {"wer_plain": word_error_rate(reference, plain), "wer_ours": word_error_rate(reference, long),
+            "wer_short_clips": word_error_rate(reference, short),
+            "wer_ours_minus_plain": word_error_rate(reference, long) - word_error_rate(reference, plain),
+            "wer_speech_seconds": probe(joined).duration, "wer_words": len(normalized(reference))}
+
+
+def bench_first_words(tmp: Path, seconds: int = 150) -> dict[str, Any]:
+    """A voice note of about ``seconds`` of speech through the tree on the local model: when its first words
+    reach the listener, against the whole job's time."""
+    from supervisor import start_tree
+
+    import shutil
+
+    if not shutil.which("espeak-ng"):
+        raise FileNotFoundError("espeak-ng is not installed (apt-get install espeak-ng)")
+    note = tmp / "note-150.wav"
+    speed = max(80, int(150 * 120 / seconds))  # the story takes about 120 s at 150 words a minute
+    subprocess.run(["espeak-ng", "-v", "en", "-s", str(speed), "-w", str(note), STORY], check=True)
+    models = Path(tempfile.gettempdir()) / "transhades-bench-models"
+    cfg = config_lib.parse({"providers": [{"name": "local", "kind": "local", "model": "base"}],
+                            "cache": {"backend": "memory"}, "audio": {"temp_dir": str(tmp / "tmp")},
+                            "data_dir": str(models)}, env={})
+    tree = start_tree(cfg)
+    try:
+        warm = Collector(1)  # the model loads with the first job
+        tree.tell_dispatcher(SubmitJob(JobRequest("warm", "u", LocalFile(str(SAMPLES / "hello-en.ogg"))), warm))
+        warm.done.wait(300)
+        collector = Collector(1)
+        started = time.perf_counter()
+        tree.tell_dispatcher(SubmitJob(JobRequest("note", "u", LocalFile(str(note)), language="en"), collector))
+        collector.done.wait(600)
+    finally:
+        tree.stop()
+    whole = collector.ended["note"] - started
+    first = collector.first_text.get("note", collector.ended["note"]) - started
+    return {"first_words_seconds_local": first, "first_words_job_seconds_local": whole,
+            "first_words_fraction_local": first / whole}
+
+
 # ================================================================================================ the run
 
 
@@ -561,6 +672,8 @@ def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[s
             ("one large file over 3 sessions", lambda: bench_parallel_download(tmp, sizes["download_mb"])),
             ("large video memory", lambda: bench_peak_rss(tmp, sizes["rss_mb"])),
             ("local provider on 75 s of speech", lambda: bench_local(tmp)),
+            ("word error rate on recorded speech", lambda: bench_wer(tmp)),
+            ("first words of a 150 s voice note", lambda: bench_first_words(tmp)),
             ("chaos", lambda: bench_chaos(sizes["chaos"])),
             ("scale-out over worker processes", lambda: bench_scale_out(tmp, sizes["scale"])),
         ]

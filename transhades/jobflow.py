@@ -142,7 +142,7 @@ class JobFlow:
         group = task.group  # placing the task again moves it to another group
         return self.outcomes.failed(task, error) + self.freed(group)
 
-    def task_progress(self, ticket: int, fraction: float) -> list[Effect]:
+    def task_progress(self, ticket: int, fraction: float, text: Transcript | None = None) -> list[Effect]:
         task = self.tickets.get(ticket)
         fraction = max(0.0, min(1.0, fraction))
         if isinstance(task, DownloadRangeTask):
@@ -159,6 +159,10 @@ class JobFlow:
         task.fraction = fraction
         parts = len(job.finished) + job.open_chunks
         done = len(job.finished) + sum(t.fraction for t in job.tasks if isinstance(t, TranscribeTask))
+        if text is not None:  # the words so far, when they continue what the user has read
+            partial = self.outcomes.decoding(job, task, text)
+            if partial:
+                return partial
         return [Emit(job.listener, Stage(job.id, "transcribing", min(parts, len(job.finished) + 1), parts,
                                          done / parts))]
 

@@ -336,6 +336,7 @@ class TaskFailed:
 class TaskProgress:
     ticket: int
     fraction: float
+    text: Transcript | None = None  # a provider decoding as it goes: the text so far of its chunk
 
 
 # ---------------------------------------------------------------------------------------- supervision

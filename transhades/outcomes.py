@@ -157,6 +157,21 @@ class Outcomes:
         ready = [(chunk, text) for chunk, text in job.finished if chunk.offset < until]
         return [Emit(job.listener, Partial(job.id, stitch(ready), done, len(chunks)))]
 
+    @staticmethod
+    def decoding(job: Job, task: Task, text: Transcript) -> list[Effect]:
+        """A chunk's text so far, as it is decoded: shown after the parts done before it, when it is the next one
+        in order (a later chunk's words would read out of place)."""
+        chunks = job.audio.chunks if job.audio is not None else ()
+        assert isinstance(task, TranscribeTask)
+        if len(chunks) <= 1:
+            return [Emit(job.listener, Partial(job.id, stitch([(task.chunk, text)]), 0, 1))]
+        if job.delivered >= len(chunks) or chunks[job.delivered].offset != task.chunk.offset:
+            return []
+        until = chunks[job.delivered].offset
+        ready = [(chunk, done) for chunk, done in job.finished if chunk.offset < until]
+        return [Emit(job.listener, Partial(job.id, stitch([*ready, (task.chunk, text)]), job.delivered,
+                                           len(chunks)))]
+
     def _split(self, job: Job, task: Task, pieces: Any) -> list[Effect]:
         """A provider refused the chunk as too large: its pieces go out instead."""
         pieces = tuple(pieces)

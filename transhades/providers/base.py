@@ -7,7 +7,8 @@ from typing import Callable, Protocol
 from ..media import AudioChunk
 from ..transcript import Transcript
 
-Progress = Callable[[float], None]
+# How far a task is (0..1); a provider that decodes as it goes also gives the text so far, for the user to read.
+Progress = Callable[..., None]
 
 
 class Provider(Protocol):

@@ -17,8 +17,9 @@ import logging
 import os
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import BadInput, ProviderUnavailable
 from ..media import AudioChunk
@@ -127,9 +128,51 @@ def sentences(segment: Segment, longer_than: float = 8.0) -> list[Segment]:
     return out
 
 
+HEAD_SECONDS = 6.0  # long audio: the speech up to the first pause after this is decoded first, plainly
 AGAIN_SECONDS = 10.0  # a looping window is decoded again in pieces this long
 SAMPLE_RATE = 16_000  # faster-whisper's decoded audio
 BATCH_ABOVE_SECONDS = 30.0  # longer audio is decoded in batches of VAD segments (faster-whisper's batched pipeline)
+
+
+@dataclass(frozen=True)
+class Heard:
+    """A decoded segment, its times from the start of the chunk."""
+
+    start: float
+    end: float
+    text: str
+    compression_ratio: float | None = None
+    no_speech_prob: float = 0.0
+    avg_logprob: float = 0.0
+
+    @classmethod
+    def of(cls, seg: Any, offset: float = 0.0) -> Heard:
+        return cls(float(seg.start) + offset, float(seg.end) + offset, seg.text,
+                   getattr(seg, "compression_ratio", None), float(getattr(seg, "no_speech_prob", 0.0) or 0.0),
+                   float(getattr(seg, "avg_logprob", 0.0) or 0.0))
+
+
+def _decoded(audio: Any) -> Any:
+    """16 kHz mono samples, from a path (or as they are)."""
+    if not isinstance(audio, str):
+        return audio
+    from faster_whisper import decode_audio
+
+    return decode_audio(audio)
+
+
+def head_end(audio: Any, at_least: float = HEAD_SECONDS) -> float | None:
+    """Where the head of a long recording ends: in the middle of the first pause after ``at_least`` seconds of it
+    (never inside a word), within the first 30 s; None when there is no such pause."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    regions = get_speech_timestamps(audio[:int((BATCH_ABOVE_SECONDS + 1) * SAMPLE_RATE)],
+                                    VadOptions(min_silence_duration_ms=300))  # the head is in the first 30 s
+    for region, after in zip(regions, regions[1:]):
+        if region["end"] >= at_least * SAMPLE_RATE:
+            cut = (region["end"] + after["start"]) / 2 / SAMPLE_RATE
+            return cut if cut <= BATCH_ABOVE_SECONDS else None
+    return None
 
 
 def choose_device(device: str) -> str:
@@ -197,38 +240,65 @@ class LocalWhisper:
     def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None,
                    languages: tuple[str, ...] = (), hint: str | None = None, task: str = "transcribe") -> Transcript:
         """``task`` translate: Whisper's own translation into English (the transcript's language stays the
-        speech's)."""
+        speech's). The text so far goes to ``progress`` as it is decoded."""
         try:
             audio: Any = chunk.path
             if language is None and (languages or hint):  # detect among the expected languages, or with a prior
-                from faster_whisper import decode_audio
-
-                audio = decode_audio(chunk.path)  # once: detection and decoding both read it
+                audio = _decoded(audio)  # once: detection and decoding both read it
                 _, _, probabilities = self.model.detect_language(audio, vad_filter=self.vad_filter)
                 language = pick_language(dict(probabilities), languages, hint) if languages else \
                     with_prior(dict(probabilities), hint or "")
             if chunk.duration > BATCH_ABOVE_SECONDS:
-                segments, info = self.batched.transcribe(audio, language=language, beam_size=self.beam_size,
-                                                         batch_size=self.batch_size, vad_filter=True, task=task)
-            else:
-                segments, info = self.model.transcribe(audio, language=language, beam_size=self.beam_size,
-                                                       vad_filter=self.vad_filter, task=task)
-            heard: list[Any] = []
+                audio = _decoded(audio)
+            segments, language = self._decode(audio, chunk.duration, language, task)
+            heard: list[Heard] = []
             for seg in segments:  # a generator: decoding happens while we iterate
                 if not heard_nothing(seg):  # music, noise: no made-up text
                     heard.append(seg)
-                if progress and info.duration:
-                    progress(min(1.0, seg.end / info.duration))
-            collected = self._trusted(heard, audio, language or info.language, task)
+                if progress:
+                    progress(min(1.0, seg.end / max(chunk.duration, 1e-3)), self._so_far(heard, language, chunk))
+            collected = self._trusted(heard, audio, language, task)
         except ValueError as exc:
             raise BadInput(f"the local model cannot use this audio ({exc})").because("unreadable") from None
         text = " ".join(s.text for s in collected if s.text)
-        return Transcript(text, info.language, float(info.duration or chunk.duration), self.name, tuple(collected))
+        return Transcript(text, language or "", chunk.duration, self.name, tuple(collected))
 
-    def _trusted(self, heard: list[Any], audio: Any, language: str | None, task: str) -> list[Segment]:
+    def _decode(self, audio: Any, duration: float, language: str | None,
+                task: str) -> tuple[Iterator[Heard], str | None]:
+        """Segments as they are decoded, and the language. Long audio: a short head first, decoded plainly (its
+        words reach the user within seconds), then the rest in batches. (Prompting the batches with the head's
+        words was tried: on real recorded speech it made them mishear more, not less.)"""
+        options = {"beam_size": self.beam_size, "task": task}
+        if duration <= BATCH_ABOVE_SECONDS:
+            segments, info = self.model.transcribe(audio, language=language, vad_filter=self.vad_filter, **options)
+            return (Heard.of(s) for s in segments), language or info.language
+        cut = head_end(audio)
+        if cut is None:
+            segments, info = self.batched.transcribe(audio, language=language, batch_size=self.batch_size,
+                                                     vad_filter=True, **options)
+            return (Heard.of(s) for s in segments), language or info.language
+        head, info = self.model.transcribe(audio[:int(cut * SAMPLE_RATE)], language=language, vad_filter=True,
+                                           **options)
+        language = language or info.language
+
+        def all_of_it() -> Iterator[Heard]:
+            yield from (Heard.of(seg) for seg in head)
+            tail, _ = self.batched.transcribe(audio[int(cut * SAMPLE_RATE):], language=language,
+                                              batch_size=self.batch_size, vad_filter=True, **options)
+            yield from (Heard.of(seg, cut) for seg in tail)
+
+        return all_of_it(), language
+
+    @staticmethod
+    def _so_far(heard: list[Heard], language: str | None, chunk: AudioChunk) -> Transcript:
+        """What the user may read while the rest decodes: the segments so far, none that loops."""
+        kept = [Segment(s.start, s.end, s.text.strip()) for s in heard if s.text.strip() and not looping(s.text)]
+        return Transcript(" ".join(s.text for s in kept), language or "", chunk.duration, "", tuple(kept))
+
+    def _trusted(self, heard: list[Heard], audio: Any, language: str | None, task: str) -> list[Segment]:
         """The segments as sentences, each window that loops (in itself, or a run of segments saying the same)
         decoded again; what still repeats is said once."""
-        spans = [(float(s.start), float(s.end), s.text.strip(), getattr(s, "compression_ratio", None)) for s in heard]
+        spans = [(s.start, s.end, s.text.strip(), s.compression_ratio) for s in heard]
         for first, last in reversed(loops_across([text for _, _, text, _ in spans])):
             spans[first:last + 1] = [(spans[first][0], spans[last][1], "", None)]
         source = [audio]
@@ -245,10 +315,7 @@ class LocalWhisper:
         """A looping window once more: in short pieces, without the text before, with temperature fallback."""
         import numpy
 
-        if isinstance(source[0], str):
-            from faster_whisper import decode_audio
-
-            source[0] = decode_audio(source[0])  # once per file, only when something loops
+        source[0] = _decoded(source[0])  # once per file, only when something loops
         texts = []
         for at in numpy.arange(start, end, AGAIN_SECONDS):
             piece = source[0][int(at * SAMPLE_RATE):int(min(end, at + AGAIN_SECONDS) * SAMPLE_RATE)]

@@ -325,6 +325,8 @@ def partial_text(lang: str, partial: Partial) -> str:
     if len(text) > PARTIAL_CHARS:
         tail = text[-PARTIAL_CHARS:]
         text = "…" + tail[tail.find(" ") + 1:] if " " in tail else "…" + tail
+    if partial.parts == 1:  # one recording decoded as it goes: its words so far
+        return say(lang, "partial_one", text=text)
     return say(lang, "partial", done=partial.done, parts=partial.parts, text=text)
 
 

@@ -72,6 +72,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "transcribing": "Transcribing…",
         "transcribing_parts": "Transcribing… part {part} of {parts}",
         "partial": "Transcribing… {done} of {parts} parts done so far:\n\n{text}",
+        "partial_one": "Transcribing… so far:\n\n{text}",
         "waiting_telegram": "Telegram asks me to slow down. I will continue by myself in about {wait}. Files I "
                             "transcribed before are still answered at once.",
         "waiting_providers": "All transcription services are busy. I will continue by myself in about {wait}.",
@@ -201,6 +202,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "transcribing": "Mentranskripsi…",
         "transcribing_parts": "Mentranskripsi… bagian {part} dari {parts}",
         "partial": "Mentranskripsi… {done} dari {parts} bagian selesai sejauh ini:\n\n{text}",
+        "partial_one": "Mentranskripsi… sejauh ini:\n\n{text}",
         "waiting_telegram": "Telegram meminta saya memperlambat. Saya lanjutkan sendiri dalam sekitar {wait}. File "
                             "yang pernah saya transkripsi tetap langsung dijawab.",
         "waiting_providers": "Semua layanan transkripsi sedang sibuk. Saya lanjutkan sendiri dalam sekitar {wait}.",
