@@ -159,10 +159,9 @@ class JobFlow:
         task.fraction = fraction
         parts = len(job.finished) + job.open_chunks
         done = len(job.finished) + sum(t.fraction for t in job.tasks if isinstance(t, TranscribeTask))
-        if text is not None:  # the words so far, when they continue what the user has read
-            partial = self.outcomes.decoding(job, task, text)
-            if partial:
-                return partial
+        partial = self.outcomes.decoding(job, task, text) if text is not None else []
+        if partial:  # the words so far, when they continue what the user has read
+            return partial
         return [Emit(job.listener, Stage(job.id, "transcribing", min(parts, len(job.finished) + 1), parts,
                                          done / parts))]
 
@@ -304,9 +303,7 @@ class JobFlow:
         job.tasks.clear()
         del self.jobs[job.id]
         self.admission.leave(job.id, job.user, was_waiting=job.state == "queued")
-        out: list[Effect] = [Emit(job.listener, event)]
-        if withdrawn:
-            out.append(Withdraw(withdrawn))
+        out: list[Effect] = [Emit(job.listener, event)] + ([Withdraw(withdrawn)] if withdrawn else [])
         if job.audio is not None or job.state == "running":
             out.append(ReleaseJob(job.id))
         out += self._admit()
