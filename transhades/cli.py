@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("transcribe", help="transcribe files offline through the actor system")
     t.add_argument("files", nargs="+", metavar="FILE")
     t.add_argument("--format", choices=FORMATS, default="text")
+    t.add_argument("--words", action="store_true",
+                   help="srt: a cue per word, where the provider timed the words (json and vtt carry them anyway)")
     t.add_argument("--provider", help="provider name to try first (see check-config)")
     t.add_argument("--language", type=_language, default=None, help="language code, or auto (default)")
     t.add_argument("--config", help="config file (default: $TRANSHADES_CONFIG, ./config.yaml, embedded)")
@@ -488,7 +490,7 @@ def _collect(jobs: list[tuple[str, str]], events: queue.Queue, args: argparse.Na
                 live.end()
                 print(f"error: {file}: {outcome.error}", file=err)
             elif not live.finish(outcome.transcript.text):
-                _print_result(file, outcome, args.format, len(jobs) > 1, out)
+                _print_result(file, outcome, args.format, len(jobs) > 1, out, getattr(args, "words", False))
             printed += 1
     return EXIT_FAILED if failures else EXIT_OK
 
@@ -523,13 +525,13 @@ class _Live:
             self.out.write("\n")
 
 
-def _print_result(file: str, done: Completed, fmt: str, several: bool, out: TextIO) -> None:
+def _print_result(file: str, done: Completed, fmt: str, several: bool, out: TextIO, words: bool = False) -> None:
     if fmt == "json":
         print(render(done.transcript, "json", file=file, cached=done.cached), file=out)
         return
     if several:
         print(f"==> {file} <==", file=out)
-    print(render(done.transcript, fmt), file=out)
+    print(render(done.transcript, fmt, words=words), file=out)
     out.flush()
 
 

@@ -65,6 +65,7 @@ class ProviderConfig:
     breaker_failures: int = setting(3, minimum=1)
     breaker_seconds: float = setting(30.0, minimum=0.01)
     auto_language: str | None = setting(None)
+    word_timestamps: bool = setting(False)  # words with their times (local: costs decoding time; openai: asks)
     api_key_variable: str | None = derived()
     enabled: bool = derived(True)
     disabled_reason: str | None = derived()
@@ -307,6 +308,9 @@ def _kind_of(value: Any) -> str:
         type(value), type(value).__name__)
 
 
+_FLAGS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+
+
 class _Section:
     """Reads typed values from one mapping, recording a problem per bad key instead of raising."""
 
@@ -328,6 +332,15 @@ class _Section:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", key):
             key = repr(key)  # a stray key with a newline or spaces still makes one readable line
         return f"{self.where}.{key}" if self.where else key
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _FLAGS:
+            return _FLAGS[value.strip().lower()]
+        self.problems.append(f"{self._key(key)}: must be true or false, got {_kind_of(value)}")
+        return default
 
     def number(self, key: str, default: float, *, minimum: float | None = None, maximum: float | None = None,
                integer: bool = False) -> Any:
@@ -393,7 +406,9 @@ def read(cls: type, data: Any, where: str, problems: list[str]) -> tuple[dict[st
         if meta.get("derived"):
             continue
         default: Any = f.default
-        if kind in (int, float):
+        if kind is bool:
+            values[f.name] = section.flag(f.name, default)
+        elif kind in (int, float):
             values[f.name] = section.number(f.name, default, minimum=meta["minimum"], maximum=meta["maximum"],
                                             integer=kind is int)
         elif kind in _TEXT:

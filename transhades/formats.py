@@ -28,17 +28,33 @@ def _cues(transcript: Transcript) -> list[Segment]:
     return []
 
 
-def to_srt(transcript: Transcript) -> str:
+def to_srt(transcript: Transcript, words: bool = False) -> str:
+    """SubRip: a cue per segment; with ``words``, a cue per word where the provider timed them (SRT has no
+    timing inside a cue)."""
+    cues = _cues(transcript)
+    if words:
+        cues = [Segment(w.start, w.end, w.word) for s in cues for w in s.words] if any(s.words for s in cues) else cues
     blocks = [
         f"{i}\n{_stamp(s.start, ',')} --> {_stamp(s.end, ',')}\n{s.text.strip()}\n"
-        for i, s in enumerate(_cues(transcript), start=1)
+        for i, s in enumerate(cues, start=1)
     ]
     return "\n".join(blocks)
 
 
 def to_vtt(transcript: Transcript) -> str:
-    blocks = [f"{_stamp(s.start, '.')} --> {_stamp(s.end, '.')}\n{s.text.strip()}\n" for s in _cues(transcript)]
+    """WebVTT: a cue per segment; where the words are timed, each word after the first carries its time inline
+    (``<00:00:01.200>word``), which players show as the words are spoken."""
+    blocks = [f"{_stamp(s.start, '.')} --> {_stamp(s.end, '.')}\n{_timed(s)}\n" for s in _cues(transcript)]
     return "WEBVTT\n\n" + "\n".join(blocks)
+
+
+def _timed(segment: Segment) -> str:
+    timed = [w for w in segment.words if w.word.strip()]
+    if not timed or any(not segment.start <= w.start < segment.end for w in timed):
+        return segment.text.strip()  # words timed outside their cue: the plain text
+    first, *rest = timed  # a time inside a cue must come after the cue's start
+    return " ".join([first.word.strip(), *(f"<{_stamp(max(w.start, segment.start + 0.001), '.')}>{w.word.strip()}"
+                                           for w in rest)])
 
 
 def to_json(transcript: Transcript, **extra: Any) -> str:
@@ -53,13 +69,13 @@ def to_markdown(transcript: Transcript) -> str:
                          if s.text.strip()) + "\n"
 
 
-def render(transcript: Transcript, fmt: str, **extra: Any) -> str:
+def render(transcript: Transcript, fmt: str, words: bool = False, **extra: Any) -> str:
     if fmt in ("text", "txt"):
         return transcript.text.strip()
     if fmt == "md":
         return to_markdown(transcript)
     if fmt == "srt":
-        return to_srt(transcript)
+        return to_srt(transcript, words)
     if fmt == "vtt":
         return to_vtt(transcript)
     if fmt == "json":

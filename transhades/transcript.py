@@ -11,10 +11,48 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
+class Word:
+    """One word with its time, where the provider gives it (for subtitle editors)."""
+
+    word: str
+    start: float
+    end: float
+    probability: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"word": self.word, "start": round(self.start, 3), "end": round(self.end, 3)}
+        if self.probability is not None:
+            data["probability"] = round(self.probability, 3)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Word:
+        probability = data.get("probability")
+        return cls(str(data["word"]), float(data["start"]), float(data["end"]),
+                   float(probability) if probability is not None else None)
+
+
+@dataclass(frozen=True, slots=True)
 class Segment:
     start: float
     end: float
     text: str
+    words: tuple[Word, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text}
+        if self.words:
+            data["words"] = [w.to_dict() for w in self.words]
+        return data
+
+    def shifted(self, by: float) -> Segment:
+        return Segment(self.start + by, self.end + by, self.text,
+                       tuple(Word(w.word, w.start + by, w.end + by, w.probability) for w in self.words))
+
+
+def words_within(words: Iterable[Word], start: float, end: float) -> tuple[Word, ...]:
+    """The words whose middle falls between ``start`` and ``end`` (a segment's)."""
+    return tuple(w for w in words if start <= (w.start + w.end) / 2 < end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +69,7 @@ class Transcript:
             "language": self.language,
             "duration": round(self.duration, 3),
             "provider": self.provider,
-            "segments": [
-                {"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text} for s in self.segments
-            ],
+            "segments": [s.to_dict() for s in self.segments],
         }
 
     @classmethod
@@ -44,7 +80,8 @@ class Transcript:
             duration=float(data.get("duration") or 0.0),
             provider=str(data.get("provider") or "unknown"),
             segments=tuple(
-                Segment(float(s["start"]), float(s["end"]), str(s["text"])) for s in data.get("segments") or ()
+                Segment(float(s["start"]), float(s["end"]), str(s["text"]),
+                        tuple(Word.from_dict(w) for w in s.get("words") or ())) for s in data.get("segments") or ()
             ),
         )
 
@@ -65,7 +102,7 @@ def stitch(parts: Iterable[tuple["AudioChunk", "Transcript"]]) -> "Transcript":
     kept: list[tuple[int, Segment]] = []  # (chunk number, segment), in recording order
     for number, (chunk, part) in enumerate(ordered):
         for s in part.segments:
-            shifted = replace(s, start=s.start + chunk.offset, end=s.end + chunk.offset)
+            shifted = s.shifted(chunk.offset)
             if chunk.keep_from <= (shifted.start + shifted.end) / 2 < chunk.keep_until:
                 _append(kept, number, shifted)
     texts = [text for number, (_, part) in enumerate(ordered) for text in _texts(number, part, kept)]

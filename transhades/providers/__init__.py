@@ -21,7 +21,7 @@ def build_provider(cfg: ProviderConfig, data_dir: Path) -> Provider:
 
         return LocalWhisper(cfg.name, cfg.model, data_dir / "models", beam_size=cfg.beam_size,
                             cpu_threads=cfg.cpu_threads, device=cfg.device, compute_type=cfg.compute_type,
-                            batch_size=cfg.batch_size)
+                            batch_size=cfg.batch_size, word_timestamps=cfg.word_timestamps)
     from .http import RetryPolicy
 
     retry = RetryPolicy(cfg.http_attempts, cfg.retry_min_seconds, cfg.retry_max_seconds)
@@ -29,7 +29,7 @@ def build_provider(cfg: ProviderConfig, data_dir: Path) -> Provider:
         from .openai import OpenAICompatible
 
         return OpenAICompatible(cfg.name, cfg.base_url, cfg.model, cfg.api_key, cfg.timeout_seconds, retry,
-                                cfg.auto_language)
+                                cfg.auto_language, word_timestamps=cfg.word_timestamps)
     if cfg.kind == "deepgram":
         from .deepgram import Deepgram
 

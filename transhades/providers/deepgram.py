@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from ..errors import ProviderUnavailable
 from ..media import AudioChunk
-from ..transcript import Segment, Transcript
+from ..transcript import Segment, Transcript, Word
 from .base import Progress
 from .http import HttpProvider, RetryPolicy
 from .languages import to_code
@@ -65,7 +65,8 @@ def _utterances(raw: Any) -> tuple[Segment, ...]:
     out = []
     for u in raw or ():
         try:
-            out.append(Segment(float(u["start"]), float(u["end"]), str(u["transcript"]).strip()))
+            out.append(Segment(float(u["start"]), float(u["end"]), str(u["transcript"]).strip(),
+                               _words(u.get("words") or ())))
         except (KeyError, TypeError, ValueError):
             continue
     return tuple(out)
@@ -78,7 +79,7 @@ def _from_words(words: list[dict]) -> tuple[Segment, ...]:
     def flush() -> None:
         if current:
             text = " ".join(str(w.get("punctuated_word") or w.get("word") or "") for w in current).strip()
-            segments.append(Segment(float(current[0]["start"]), float(current[-1]["end"]), text))
+            segments.append(Segment(float(current[0]["start"]), float(current[-1]["end"]), text, _words(current)))
             current.clear()
 
     for word in words:
@@ -92,3 +93,16 @@ def _from_words(words: list[dict]) -> tuple[Segment, ...]:
             flush()
     flush()
     return tuple(segments)
+
+
+def _words(raw: Any) -> tuple[Word, ...]:
+    """Deepgram's words (``punctuated_word`` when smart_format gave one) with their times and confidence."""
+    out = []
+    for w in raw:
+        try:
+            confidence = w.get("confidence")
+            out.append(Word(str(w.get("punctuated_word") or w["word"]), float(w["start"]), float(w["end"]),
+                            float(confidence) if confidence is not None else None))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return tuple(out)

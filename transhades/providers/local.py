@@ -24,7 +24,7 @@ from typing import Any, Iterator
 from ..errors import BadInput, ProviderUnavailable
 from ..media import AudioChunk
 from ..private import private_dir
-from ..transcript import Segment, Transcript
+from ..transcript import Segment, Transcript, Word
 from .base import Progress
 from .quality import collapse, heard_nothing, loops_across, looping
 
@@ -116,15 +116,29 @@ _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
 
 def sentences(segment: Segment, longer_than: float = 8.0) -> list[Segment]:
     """The batched pipeline answers a whole voice-activity window (up to 30 s) as one segment; subtitles read
-    better by sentence. A long segment is cut at sentence ends, its time shared by the length of each part."""
+    better by sentence. A long segment is cut at sentence ends: at its words' own times when it has them, else
+    its time shared by the length of each part."""
     parts = [p for p in _SENTENCE_END.split(segment.text) if p]
     if segment.end - segment.start <= longer_than or len(parts) < 2:
         return [segment]
+    if segment.words:
+        return _by_words(segment)
     total, at, out = sum(len(p) for p in parts), segment.start, []
     for part in parts:
         end = at + (segment.end - segment.start) * len(part) / total
         out.append(Segment(round(at, 3), round(end, 3), part))
         at = end
+    return out
+
+
+def _by_words(segment: Segment) -> list[Segment]:
+    out: list[Segment] = []
+    taken: list[Word] = []
+    for word in segment.words:
+        taken.append(word)
+        if word.word.rstrip().endswith((".", "!", "?", "。", "！", "？")) or word is segment.words[-1]:
+            out.append(Segment(taken[0].start, taken[-1].end, "".join(w.word for w in taken).strip(), tuple(taken)))
+            taken = []
     return out
 
 
@@ -144,12 +158,15 @@ class Heard:
     compression_ratio: float | None = None
     no_speech_prob: float = 0.0
     avg_logprob: float = 0.0
+    words: tuple[Word, ...] = ()
 
     @classmethod
     def of(cls, seg: Any, offset: float = 0.0) -> Heard:
+        words = tuple(Word(w.word, float(w.start) + offset, float(w.end) + offset, float(w.probability))
+                      for w in getattr(seg, "words", None) or ())
         return cls(float(seg.start) + offset, float(seg.end) + offset, seg.text,
                    getattr(seg, "compression_ratio", None), float(getattr(seg, "no_speech_prob", 0.0) or 0.0),
-                   float(getattr(seg, "avg_logprob", 0.0) or 0.0))
+                   float(getattr(seg, "avg_logprob", 0.0) or 0.0), words)
 
 
 def _decoded(audio: Any) -> Any:
@@ -196,13 +213,14 @@ def compute_type_for(device: str, compute_type: str) -> str:
 class LocalWhisper:
     def __init__(self, name: str, model: str, models_dir: Path, beam_size: int = 1, cpu_threads: int = 0,
                  vad_filter: bool = True, device: str = "auto", compute_type: str = "default",
-                 batch_size: int = 8) -> None:
+                 batch_size: int = 8, word_timestamps: bool = False) -> None:
         from faster_whisper import BatchedInferencePipeline
 
         self.name = name
         self.beam_size = beam_size
         self.vad_filter = vad_filter
         self.batch_size = batch_size
+        self.word_timestamps = word_timestamps  # each word's time (for subtitle editors); costs decoding time
         where = resolve_model(model, models_dir)
         cpu_threads = cpu_threads or min(os.cpu_count() or 4, 8)  # CTranslate2's own default (4) oversubscribes 2 cores
         chosen = choose_device(device)
@@ -268,7 +286,7 @@ class LocalWhisper:
         """Segments as they are decoded, and the language. Long audio: a short head first, decoded plainly (its
         words reach the user within seconds), then the rest in batches. (Prompting the batches with the head's
         words was tried: on real recorded speech it made them mishear more, not less.)"""
-        options = {"beam_size": self.beam_size, "task": task}
+        options = {"beam_size": self.beam_size, "task": task, "word_timestamps": self.word_timestamps}
         if duration <= BATCH_ABOVE_SECONDS:
             segments, info = self.model.transcribe(audio, language=language, vad_filter=self.vad_filter, **options)
             return (Heard.of(s) for s in segments), language or info.language
@@ -298,17 +316,18 @@ class LocalWhisper:
     def _trusted(self, heard: list[Heard], audio: Any, language: str | None, task: str) -> list[Segment]:
         """The segments as sentences, each window that loops (in itself, or a run of segments saying the same)
         decoded again; what still repeats is said once."""
-        spans = [(s.start, s.end, s.text.strip(), s.compression_ratio) for s in heard]
-        for first, last in reversed(loops_across([text for _, _, text, _ in spans])):
-            spans[first:last + 1] = [(spans[first][0], spans[last][1], "", None)]
+        spans = list(heard)
+        for first, last in reversed(loops_across([s.text for s in spans])):
+            spans[first:last + 1] = [Heard(spans[first].start, spans[last].end, "")]
         source = [audio]
         out: list[Segment] = []
-        for start, end, text, ratio in spans:
-            if not text or looping(text, ratio):
-                log.info("local provider %s: %.0f-%.0f s loops; decoding it again", self.name, start, end)
-                text = self._again(source, start, end, language, task)
+        for span in spans:
+            text, words = span.text.strip(), span.words
+            if not text or looping(text, span.compression_ratio):
+                log.info("local provider %s: %.0f-%.0f s loops; decoding it again", self.name, span.start, span.end)
+                text, words = self._again(source, span.start, span.end, language, task), ()
             if text:
-                out += sentences(Segment(start, end, text))
+                out += sentences(Segment(span.start, span.end, text, words))
         return out
 
     def _again(self, source: list[Any], start: float, end: float, language: str | None, task: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from ..errors import BadInput, ProviderUnavailable
 from ..media import AudioChunk
-from ..transcript import Segment, Transcript
+from ..transcript import Segment, Transcript, Word, words_within
 from .base import Progress
 from .http import HttpProvider, RetryPolicy
 from .languages import to_code
@@ -22,12 +22,13 @@ from .languages import to_code
 class OpenAICompatible(HttpProvider):
     def __init__(self, name: str, base_url: str, model: str, api_key: str | None, timeout: float = 120.0,
                  retry: RetryPolicy = RetryPolicy(), auto_language: str | None = None,
-                 sleep: Callable[[float], None] | None = None) -> None:
+                 sleep: Callable[[float], None] | None = None, word_timestamps: bool = False) -> None:
         super().__init__(name, base_url, timeout, retry, **({"sleep": sleep} if sleep is not None else {}))
         self.model = model
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.auto_language = auto_language
         self.verbose = True
+        self.word_timestamps = word_timestamps  # timestamp_granularities[]=word as well
 
     def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None,
                    model: str | None = None, languages: tuple[str, ...] = (),
@@ -48,6 +49,8 @@ class OpenAICompatible(HttpProvider):
         fields: list[tuple[str, str]] = [("model", model or self.model)]
         if self.verbose:
             fields += [("response_format", "verbose_json"), ("timestamp_granularities[]", "segment")]
+            if self.word_timestamps:
+                fields.append(("timestamp_granularities[]", "word"))
         else:
             fields.append(("response_format", "json"))
         if language or self.auto_language:
@@ -63,10 +66,13 @@ class OpenAICompatible(HttpProvider):
     def parse(self, body: Any, chunk: AudioChunk) -> Transcript:
         if not isinstance(body, dict) or not isinstance(body.get("text"), str):
             raise ProviderUnavailable(f"{self.name}: answered without a transcript text")
+        everywhere = _words(body.get("words"))  # OpenAI and Groq: all words at the top, by time
         segments = []
         for raw in body.get("segments") or ():
             try:
-                segments.append(Segment(float(raw["start"]), float(raw["end"]), str(raw["text"]).strip()))
+                start, end = float(raw["start"]), float(raw["end"])
+                words = _words(raw.get("words")) or words_within(everywhere, start, end)  # or within each segment
+                segments.append(Segment(start, end, str(raw["text"]).strip(), words))
             except (KeyError, TypeError, ValueError):
                 continue
         duration = body.get("duration")
@@ -75,3 +81,16 @@ class OpenAICompatible(HttpProvider):
         except (TypeError, ValueError):
             duration = chunk.duration
         return Transcript(body["text"].strip(), to_code(body.get("language")), duration, self.name, tuple(segments))
+
+
+def _words(raw: Any) -> tuple[Word, ...]:
+    """``[{"word", "start", "end", "probability"?}]`` as words; what is unreadable is left out."""
+    out = []
+    for item in raw or ():
+        try:
+            probability = item.get("probability")
+            out.append(Word(str(item["word"]).strip(), float(item["start"]), float(item["end"]),
+                            float(probability) if probability is not None else None))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return tuple(out)
