@@ -53,6 +53,9 @@ def test_bench_quick_json_prints_every_key_and_writes_the_results(tmp_path):
                 "peak_rss_mb_large_video", "local_provider_overhead", "chaos_lost", "chaos_duplicate_replies", "credential_spread", "notes",
                 "machine", "targets", "scale_out_workers", "scale_out_efficiency", "worker_takeover_seconds"):
         assert key in result, f"{key} missing; notes: {result.get('notes')}"
+    if bench.RECORDINGS.is_dir():  # Debian's pocketsphinx-testdata (.ci/run installs it)
+        assert 0 <= result["wer_plain"] < 0.5 and 0 <= result["wer_ours"] < 0.5 and result["wer_words"] == 92
+    assert 0 < result["first_words_fraction_local"] <= 1, result.get("notes")
     assert json.loads(out.read_text())["quick"] is True
     assert out.with_suffix(".png").stat().st_size > 1000
     assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 1

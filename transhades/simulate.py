@@ -53,7 +53,8 @@ def flaky_providers(rate: float, seed: int):
         class Flaky:
             name = cfg.name
 
-            def transcribe(self, chunk: AudioChunk, language: Any, progress: Any = None, model: Any = None):
+            def transcribe(self, chunk: AudioChunk, language: Any, progress: Any = None, model: Any = None,
+                           languages: Any = (), hint: Any = None):
                 with lock:
                     roll, kind = rng.random(), rng.random()
                 if roll < rate:
