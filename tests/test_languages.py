@@ -92,6 +92,9 @@ def test_with_no_languages_configured_the_users_telegram_language_is_a_prior_nev
     assert with_prior(unsure, "id") == "id", "Indonesian and its relatives, counted double, beat an unsure Thai"
     assert with_prior({"en": 0.92, "id": 0.03, "ms": 0.01}, "id") == "en", "clear English stays English"
     assert with_prior(unsure, "ru") == "th", "a prior with no evidence changes nothing"
+    espeak_indonesian = {"ms": 0.192, "th": 0.161, "hi": 0.143, "en": 0.103, "id": 0.02}  # the bundled sample
+    assert with_prior(espeak_indonesian, "en") == "ms", "an English-speaking user's Indonesian note stays Malay-ish"
+    assert with_prior(espeak_indonesian, "id") == "id", "an Indonesian user's Malay is Indonesian"
 
 
 def test_a_single_configured_language_is_sent_to_every_provider_as_fixed():

@@ -303,7 +303,7 @@ class JobFlow:
         job.tasks.clear()
         del self.jobs[job.id]
         self.admission.leave(job.id, job.user, was_waiting=job.state == "queued")
-        out: list[Effect] = [Emit(job.listener, event)] + ([Withdraw(withdrawn)] if withdrawn else [])
+        out: list[Effect] = [Emit(job.listener, event), *((Withdraw(withdrawn),) if withdrawn else ())]
         if job.audio is not None or job.state == "running":
             out.append(ReleaseJob(job.id))
         out += self._admit()

@@ -102,13 +102,27 @@ def pick_language(probabilities: dict[str, float], allowed: tuple[str, ...], hin
     return max(enumerate(allowed), key=score)[1]
 
 
+PRIOR_WEIGHT = 1.5  # with no languages configured, the user's own language counts this much more
+
+
 def with_prior(probabilities: dict[str, float], hint: str) -> str:
-    """Any language, the user's own (their Telegram language, with its close relatives) counting double: a
-    nudge for unsure detections, never a forced choice (clear English from an Indonesian user stays English)."""
+    """Any language, the user's own (their Telegram language) a nudge, never a forced choice: the detected
+    language's family and the user's, each with its close relatives; the user's counts ``PRIOR_WEIGHT`` times.
+    Malay detected for an Indonesian user is Indonesian; clear English from them stays English; Indonesian
+    speech from a user whose Telegram is in English stays Indonesian (Malay)."""
     best = max(probabilities, key=lambda code: probabilities[code])
-    family = next((group for group in RELATED if hint in group), frozenset({hint}))
-    hinted = sum(p for code, p in probabilities.items() if code in family) * HINT_WEIGHT
-    return hint if hint in probabilities and hinted > probabilities[best] and best != hint else best
+
+    def family(code: str) -> frozenset[str]:
+        return next((group for group in RELATED if code in group), frozenset({code}))
+
+    def evidence(code: str) -> float:
+        return sum(p for other, p in probabilities.items() if other in family(code))
+
+    if hint not in probabilities or hint == best:
+        return best
+    if hint in family(best) or evidence(hint) * PRIOR_WEIGHT > evidence(best):
+        return hint
+    return best
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
@@ -270,11 +284,13 @@ class LocalWhisper:
                 audio = _decoded(audio)
             segments, language = self._decode(audio, chunk.duration, language, task)
             heard: list[Heard] = []
+            long = chunk.duration > BATCH_ABOVE_SECONDS  # a short note's words all come at once: nothing to show
             for seg in segments:  # a generator: decoding happens while we iterate
                 if not heard_nothing(seg):  # music, noise: no made-up text
                     heard.append(seg)
                 if progress:
-                    progress(min(1.0, seg.end / max(chunk.duration, 1e-3)), self._so_far(heard, language, chunk))
+                    progress(min(1.0, seg.end / max(chunk.duration, 1e-3)),
+                             self._so_far(heard, language, chunk) if long else None)
             collected = self._trusted(heard, audio, language, task)
         except ValueError as exc:
             raise BadInput(f"the local model cannot use this audio ({exc})").because("unreadable") from None
