@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from transhades.clock import ManualClock
+from transhades.messages import Prune
 from transhades.telegram.history import History
 from transhades.telegram.journal import Journal
 from transhades.transcript import Segment, Transcript
@@ -94,9 +95,11 @@ def test_the_journal_keeps_a_replys_words_only_until_telegram_has_them(bots, tmp
     wait_for(b.tree.quiet, what="every part out")
     rows = sqlite3.connect(Path(b.config.data_dir) / "journal.sqlite3").execute(
         "SELECT item, sent_at FROM reply_parts").fetchall()
-    assert rows and all(sent is not None and "gulamerah" not in item for item, sent in rows)
+    assert rows and all(sent is not None and "gulamerah" not in item for item, sent in rows), "at once, in the rows"
+    b.tree.registry.tell("history", Prune())  # the hourly prune
+    wait_for(b.tree.quiet, what="the prune")
     journal_files = b"".join(p.read_bytes() for p in Path(b.config.data_dir).glob("journal.sqlite3*"))
-    assert b"gulamerah" not in journal_files
+    assert b"gulamerah" not in journal_files, "and from the files with the hourly scrub"
 
 
 def test_keep_days_is_enforced_by_a_periodic_prune_on_disk(tmp_path):

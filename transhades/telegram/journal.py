@@ -118,9 +118,7 @@ class Journal:
             if not left:
                 db.run("UPDATE jobs SET state = 'done', updated_at = ?, finished_at = ? "
                        "WHERE job_id = ? AND state = 'replying'", (now, now, job_id))
-        if not left:  # the reply's words were in SQLite's WAL file too (PostgreSQL's autovacuum reclaims its rows)
-            self._db.scrub(())
-        return not left
+        return not left  # the words' old copy in SQLite's WAL file goes with the hourly prune's scrub
 
     def _set(self, job_id: str, state: str, only_from: tuple[str, ...]) -> None:
         marks = ",".join("?" * len(only_from))
@@ -169,8 +167,8 @@ class Journal:
                                          (cutoff,))]
             db.many("DELETE FROM reply_parts WHERE job_id = ?", [(j,) for j in old])
             db.many("DELETE FROM jobs WHERE job_id = ?", [(j,) for j in old])
-        if old:
-            self._db.scrub(("jobs", "reply_parts"))
+        # delivered replies' words still sit in SQLite's WAL file (a checkpoint per reply would slow every job)
+        self._db.scrub(("jobs", "reply_parts") if old else ())
         return len(old)
 
     def close(self) -> None:
