@@ -423,6 +423,18 @@ STORY = (  # about two minutes when espeak-ng reads it
     "visitors about the mill, and the baker has named her best loaf after it.")
 
 
+BENCH_MODELS = Path(tempfile.gettempdir()) / "transhades-bench-models"  # the bundled model, joined once
+
+
+def _local_tree(tmp: Path) -> Any:
+    """The whole tree with the bundled local model as its one provider, the language given by each job."""
+    from supervisor import start_tree
+
+    return start_tree(config_lib.parse({
+        "providers": [{"name": "local", "kind": "local", "model": "base"}], "cache": {"backend": "memory"},
+        "audio": {"temp_dir": str(tmp / "tmp")}, "data_dir": str(BENCH_MODELS)}, env={}))
+
+
 def long_speech(tmp: Path, copies: int = 8, text: str = STORY) -> Path:
     """About two minutes of speech: a story read by espeak-ng when it is installed; else the bundled sample,
     over and over (its repetitions make Whisper's plain decoding loop, which flatters the batched pipeline)."""
@@ -443,15 +455,10 @@ def long_speech(tmp: Path, copies: int = 8, text: str = STORY) -> Path:
 def bench_local(tmp: Path) -> dict[str, Any]:
     """On 75 s of speech: a job through the tree on the local provider, against faster-whisper called directly
     the same way (overhead), and our provider against plain ``WhisperModel.transcribe`` (speed-up)."""
-    from supervisor import start_tree
     from transhades.providers.local import LocalWhisper
 
     speech = long_speech(tmp)
-    models = Path(tempfile.gettempdir()) / "transhades-bench-models"
-    cfg = config_lib.parse({"providers": [{"name": "local", "kind": "local", "model": "base"}],
-                            "cache": {"backend": "memory"}, "audio": {"temp_dir": str(tmp / "tmp")},
-                            "data_dir": str(models)}, env={})
-    tree = start_tree(cfg)
+    tree = _local_tree(tmp)
     try:
         runs = []
         warm = long_speech(tmp, copies=4, text=STORY[:len(STORY) // 2])  # other audio: no cache hit
@@ -466,7 +473,7 @@ def bench_local(tmp: Path) -> dict[str, Any]:
     finally:
         tree.stop()
     prepared = AudioPreparer(tmp / "local-direct", codec="wav").prepare("direct", speech)  # as the tree does
-    local = LocalWhisper("local", "base", models / "models")
+    local = LocalWhisper("local", "base", BENCH_MODELS / "models")
     chunk = prepared.chunks[0]
 
     calls: dict[str, Callable[[], Any]] = {  # the same settings everywhere: beam 1, voice activity filter, the
@@ -549,7 +556,7 @@ def bench_wer(tmp: Path) -> dict[str, Any]:
     if not RECORDINGS.is_dir():
         raise FileNotFoundError(f"{RECORDINGS}: install the Debian package pocketsphinx-testdata")
     joined, clips, reference = recorded_speech(tmp)
-    local = LocalWhisper("local", "base", Path(tempfile.gettempdir()) / "transhades-bench-models" / "models")
+    local = LocalWhisper("local", "base", BENCH_MODELS / "models")
 
     def ours(path: Path) -> str:
         chunk = AudioChunk(0, str(path), 0.0, probe(path).duration or 0.0, path.stat().st_size, "audio/wav")
@@ -568,8 +575,6 @@ def bench_wer(tmp: Path) -> dict[str, Any]:
 def bench_first_words(tmp: Path, seconds: int = 150) -> dict[str, Any]:
     """A voice note of about ``seconds`` of speech through the tree on the local model: when its first words
     reach the listener, against the whole job's time."""
-    from supervisor import start_tree
-
     import shutil
 
     if not shutil.which("espeak-ng"):
@@ -577,11 +582,7 @@ def bench_first_words(tmp: Path, seconds: int = 150) -> dict[str, Any]:
     note = tmp / "note-150.wav"
     speed = max(80, int(150 * 120 / seconds))  # the story takes about 120 s at 150 words a minute
     subprocess.run(["espeak-ng", "-v", "en", "-s", str(speed), "-w", str(note), STORY], check=True)
-    models = Path(tempfile.gettempdir()) / "transhades-bench-models"
-    cfg = config_lib.parse({"providers": [{"name": "local", "kind": "local", "model": "base"}],
-                            "cache": {"backend": "memory"}, "audio": {"temp_dir": str(tmp / "tmp")},
-                            "data_dir": str(models)}, env={})
-    tree = start_tree(cfg)
+    tree = _local_tree(tmp)
     try:
         warm = Collector(1)  # the model loads with the first job
         tree.tell_dispatcher(SubmitJob(JobRequest("warm", "u", LocalFile(str(SAMPLES / "hello-en.ogg"))), warm))
