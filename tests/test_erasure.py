@@ -214,3 +214,77 @@ def test_forget_on_postgresql_leaves_no_row_of_the_user(bots, tone_bytes, postgr
             assert db.execute(f"SELECT COUNT(*) FROM {table} WHERE user_id = 501").fetchone() == (0,), table
         assert db.execute("SELECT COUNT(*) FROM reply_parts").fetchone() == (0,)
         assert db.execute("SELECT COUNT(*) FROM history WHERE text LIKE '%durian%'").fetchone() == (0,)
+
+
+class OwnRedis:
+    """A redis-server of the test's own, on a free port, with its append-only file: stopped and started again."""
+
+    def __init__(self, folder: Path) -> None:
+        import shutil
+        import socket
+
+        if not shutil.which("redis-server"):
+            pytest.skip("redis-server is not installed (apt-get install redis-server)")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.folder, self.process = folder, None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import subprocess
+
+        import redis
+
+        self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                         "--dir", str(self.folder), "--appendonly", "yes", "--save", ""],
+                                        stdout=subprocess.DEVNULL)
+        wait_for(lambda: _pings(redis.Redis.from_url(self.url)), what="redis-server up")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def _pings(client) -> bool:
+    import redis
+
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def test_forget_while_the_redis_cache_is_down_says_it_is_not_finished_and_finishes_when_it_is_back(tmp_path,
+                                                                                                   tone_bytes):
+    import redis
+
+    server = OwnRedis(tmp_path)
+    script = Script()
+    b = Bot(tmp_path, script, cache={"backend": "redis", "url": server.url})
+    try:
+        script.text_override = "Nomor rekening saya rahasia."
+        b.voice(tone_bytes)
+        b.wait_text("rekening")
+        wait_for(b.tree.quiet, what="the transcript cached")
+        server.stop()
+        answer = forget(b, b.user)
+        assert "could not be reached" in answer and "Nothing about you is kept now" not in answer, answer
+        assert answer.startswith("Deleted: 1 kept transcript(s)")
+        server.start()  # with its append-only file: the cached transcript is still there
+        client = redis.Redis.from_url(server.url)
+
+        def said() -> list:
+            return [k for k in client.keys("*") if client.type(k) == b"string" and b"rekening" in client.get(k)]
+
+        assert said(), "still cached"
+        answer = forget(b, b.user)
+        assert answer == "Deleted: 1 cached transcript(s). Nothing about you is kept now.", answer
+        assert not said() and not client.keys("*owne*"), "gone with its owners once Redis is back"
+    finally:
+        b.stop()
+        server.stop()

@@ -40,7 +40,8 @@ def big_bytes(tmp_path_factory) -> bytes:
 
 class Bot:
     def __init__(self, tmp_path: Path, script: Script, credentials: int = 2, world: FakeTelegram | None = None,
-                 languages: tuple[str, ...] = (), database_url: str | None = None, **telegram: object) -> None:
+                 languages: tuple[str, ...] = (), database_url: str | None = None, cache: dict | None = None,
+                 **telegram: object) -> None:
         self.world = world or FakeTelegram()
         self.script = script
         self.session_dir = tmp_path / "sessions"
@@ -48,7 +49,7 @@ class Bot:
             "providers": [{"name": n, "kind": "openai", "base_url": "http://127.0.0.1:9", "api_key": "k"}
                           for n in ("alpha", "beta")] + [{"name": "dg", "kind": "deepgram",
                                                            "base_url": "http://127.0.0.1:9", "api_key": "k"}],
-            "cache": {"backend": "sqlite", "path": str(tmp_path / "cache.sqlite3")},
+            "cache": cache or {"backend": "sqlite", "path": str(tmp_path / "cache.sqlite3")},
             "audio": {"workers": 1, "temp_dir": str(tmp_path / "tmp")},
             "supervision": {"backoff": {"min_seconds": 0.01, "max_seconds": 0.05}},
             "data_dir": str(tmp_path / "data"),
