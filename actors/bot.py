@@ -5,7 +5,6 @@ the deadline; nothing is dropped. The desk (and its outbox) outlives a crash of 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any
 
 from transhades import logs
@@ -132,8 +131,7 @@ class BotActor(SupervisedActor):
             for item in message.items:
                 self.desk.outbox.put(item)
         elif isinstance(message.context, ForgetAll):
-            done = message.context
-            self.desk.commands.forgotten(replace(done, erased=replace(done.erased, cache=message.stats.get("erased"))))
+            self.desk.commands.forgotten(message.context.with_cache(message.stats.get("erased")))
         else:
             self.desk.status_part(message.context, "cache", message.stats, self.clock.wall())
 
@@ -157,7 +155,7 @@ class BotActor(SupervisedActor):
                     self.carry_out(self.desk.commands.do(action))
             elif isinstance(action, ForgetAll):  # only when done here: the cache erases the user's share
                 if not self.registry.tell("cache", ForgetOwner(str(action.user_id), BOT, action)):
-                    self.desk.commands.forgotten(replace(action, erased=replace(action.erased, cache=None)))
+                    self.desk.commands.forgotten(action.with_cache(None))
             elif isinstance(action, AskStatus):
                 context = self.desk.status_wanted(action.chat_id, action.lang)
                 self.registry.tell(DISPATCHER, StatusRequest(BOT, context))

@@ -6,7 +6,6 @@ say goes to the bot as ``Deliver`` (the bot's outbox paces every message)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any, Callable
 
 from transhades.clock import Clock
@@ -47,7 +46,7 @@ class HistoryActor(SupervisedActor):
         elif isinstance(message, CacheReport) and isinstance(message.context, ForgetAll):
             done = message.context
             self.waiting = max(0, self.waiting - 1)
-            self.commands.forgotten(replace(done, erased=replace(done.erased, cache=message.stats.get("erased"))))
+            self.commands.forgotten(done.with_cache(message.stats.get("erased")))
         elif isinstance(message, Prune):
             log.info("history: %s", self.prune())
             ref = self.actor_ref
@@ -67,7 +66,7 @@ class HistoryActor(SupervisedActor):
         except TranshadesError as error:  # the user is told it is not finished, not "deleted"
             log.error("history: the cache's share of a /forget failed: %s", error)
             erased = None
-        self.commands.forgotten(replace(done, erased=replace(done.erased, cache=erased)))
+        self.commands.forgotten(done.with_cache(erased))
 
     def pong(self) -> int:
         return self.waiting

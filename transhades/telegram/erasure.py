@@ -4,7 +4,7 @@ files; this module only decides what to ask of them and what to tell the user.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .texts import say
@@ -29,6 +29,10 @@ class ForgetAll:
     message_id: int | None
     lang: str
     erased: Erased
+
+    def with_cache(self, erased: int | None) -> ForgetAll:
+        """The same /forget, with the cache's share told (None: the cache could not be reached)."""
+        return replace(self, erased=replace(self.erased, cache=erased))
 
 
 def erase(user_id: int, history: Any, settings: Any, journal: Any) -> Erased:
