@@ -25,6 +25,9 @@ _SHAPES = [
 # "Bearer KEY" / "Token KEY" in an echoed header; a key has a digit, a word ("token listriknya") has none
 _WITH_PREFIX = re.compile(r"(?i)\b((?:authorization:\s*)?(?:bearer|token)\s+)(?=[^\s\"',;)]*\d)[^\s\"',;)]{8,}")
 
+# the password of a URL (redis://:pw@host, postgresql://user:pw@host/db): whatever the URL, configured or not
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@")
+
 _lock = threading.Lock()
 _secrets: list[str] = []  # longest first, so a secret that contains another is replaced whole
 
@@ -43,7 +46,13 @@ def forget_all() -> None:
         _secrets = []
 
 
+def redact_urls(text: str) -> str:
+    """Every URL's password replaced (the user name and the host stay, so the line still says where)."""
+    return _URL_PASSWORD.sub(lambda m: m.group(1) + MARK + "@", text)
+
+
 def redact(text: str) -> str:
+    text = redact_urls(text)
     for secret in _secrets:
         if secret in text:
             text = text.replace(secret, MARK)

@@ -21,7 +21,7 @@ from . import config as config_lib
 from . import logs
 from .config import Config, ConfigError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3  # 3: a server the config names is not there
 log = logging.getLogger("transhades.cli")
 TreeStarter = Callable[..., Any]  # supervisor.start_tree
 
@@ -125,19 +125,44 @@ def _serve(cfg: Config, err: TextIO, start_tree: TreeStarter, default_gateways: 
     problem = _data_dir_problem(cfg)
     if problem is None and gateway_factory is None and os.environ.get("TRANSHADES_FAKE_TELEGRAM"):
         gateway_factory, problem = _fake_telegram(cfg, os.environ["TRANSHADES_FAKE_TELEGRAM"])
-    role = _cluster_role(role_name, cfg, err) if problem is None else None
-    if problem is not None or role is False:
-        if problem:
-            print(f"error: {problem}", file=err)
+    if problem is not None:
+        print(f"error: {problem}", file=err)
         return EXIT_USAGE
+    unreachable = _database_problem(cfg)
+    role = _cluster_role(role_name, cfg, err) if unreachable is None else None
+    if unreachable is not None or role is False:
+        if unreachable:
+            print(f"error: {unreachable}", file=err)
+        return EXIT_UNREACHABLE
     if role is not None and not role.wait(stop):
         role.close()
         return EXIT_OK  # stopped while a standby
-    tree = start_tree(cfg, gateway_factory=gateway_factory or default_gateways(cfg),
-                      **(role.tree_options() if role else {}))
+    try:
+        tree = start_tree(cfg, gateway_factory=gateway_factory or default_gateways(cfg),
+                          **(role.tree_options() if role else {}))
+    except Exception as exc:
+        if role is not None:
+            role.close()  # the lease goes back at once: a standby need not wait for it to run out
+        from .sql import DatabaseUnavailable
+
+        if isinstance(exc, DatabaseUnavailable):
+            print(f"error: {exc.message}", file=err)
+            return EXIT_UNREACHABLE
+        raise
     if role is not None:
         role.started(tree)
     return _run_tree(cfg, err, tree, role, stop, role_name)
+
+
+def _database_problem(cfg: Config) -> str | None:
+    """PostgreSQL (``database_url``) unreachable at start: one line naming the setting, before any lease is taken."""
+    if not cfg.database_url:
+        return None
+    from .sql import reachable
+
+    why = reachable(cfg.database_url)
+    return None if why is None else (f"cannot reach the database at database_url ({why}); check database_url or "
+                                     f"DATABASE_URL, and that PostgreSQL is up")
 
 
 def _run_tree(cfg: Config, err: TextIO, tree: Any, role: Any, stop: Any, role_name: str) -> int:
@@ -226,8 +251,10 @@ def _cluster_role(name: str, cfg: Config, err: TextIO) -> Any:
     try:
         return make_role(name, cfg)
     except Exception as exc:  # redis.ConnectionError and friends: say what to fix, no traceback
-        print(f"error: cannot reach the cluster's Redis ({exc.__class__.__name__}: {exc}); check cluster.redis_url "
-              f"or TRANSHADES_REDIS_URL", file=err)
+        from .redaction import redact
+
+        print(f"error: cannot reach the cluster's Redis at cluster.redis_url ({exc.__class__.__name__}: "
+              f"{redact(str(exc))}); check cluster.redis_url or TRANSHADES_REDIS_URL, and that Redis is up", file=err)
         return False
 
 

@@ -1,25 +1,38 @@
-"""One small database connection for what must outlive a process (the journal, users' settings, Telegram
-sessions): SQLite in a file by default, PostgreSQL (psycopg 3) when ``database_url`` is set, so a front that moves
-machines or runs on an ephemeral disk loses nothing.
+"""One small database for what must outlive a process (the journal, users' settings, Telegram sessions): SQLite in
+a file by default, PostgreSQL (psycopg 3) when ``database_url`` is set, so a front that moves machines or runs on an
+ephemeral disk loses nothing.
 
 Statements are written once, in the SQL both understand: ``?`` placeholders (turned into ``%s`` for psycopg),
 ``INSERT ... ON CONFLICT``, and the types BIGINT (Telegram ids exceed 32 bits), DOUBLE PRECISION and TEXT.
-One lock per connection: the actors that share one never interleave a transaction.
+
+SQLite: one connection and one lock, so the actors that share it never interleave a transaction. PostgreSQL: a
+small pool (psycopg_pool) whose connections are checked before use, so a server that restarts is reconnected to,
+never left for ever behind a dead socket. A statement that meets the server gone is tried again until
+``wait_seconds`` have passed (the pool reconnects meanwhile); only then does its caller see the error, and its actor
+is restarted by the supervision policy. A transaction keeps one connection from begin to end (per thread) and is
+not retried: its body has run once already.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 from .errors import ProviderUnavailable
 from .private import private_file
+from .redaction import redact_urls
 
+log = logging.getLogger("transhades.sql")
 POSTGRES = ("postgres://", "postgresql://")
+WAIT_SECONDS = 30.0  # how long a statement waits for PostgreSQL to come back before its caller sees the error
+CONNECT_SECONDS = 10.0
+POOL_SIZE = 4  # per store; the actors that share one take turns
+T = TypeVar("T")
 
 
 def is_postgres(target: str | Path | None) -> bool:
@@ -27,17 +40,13 @@ def is_postgres(target: str | Path | None) -> bool:
 
 
 class Database:
-    def __init__(self, target: str | Path) -> None:
+    def __init__(self, target: str | Path, wait_seconds: float = WAIT_SECONDS) -> None:
         self.lock = threading.RLock()
         self.postgres = is_postgres(target)
+        self.wait_seconds = wait_seconds
+        self._held = threading.local()  # PostgreSQL: the connection a transaction or a deadline keeps on this thread
         if self.postgres:
-            import psycopg
-
-            try:
-                self._conn: Any = psycopg.connect(str(target), autocommit=True, connect_timeout=10)
-            except psycopg.Error as exc:
-                raise ProviderUnavailable(f"cannot reach the database ({exc.__class__.__name__}); check "
-                                          f"database_url or DATABASE_URL") from None
+            self._pool = open_pool(str(target))
         else:
             if str(target) != ":memory:":
                 private_file(Path(target))
@@ -49,25 +58,69 @@ class Database:
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.postgres else sql
 
+    def _do(self, work: Callable[[Any], T]) -> T:
+        """``work(connection)``: SQLite's under the lock; PostgreSQL's kept one, or a pooled one, tried again while
+        the server is away (up to ``wait_seconds``)."""
+        if not self.postgres:
+            with self.lock:
+                return work(self._conn)
+        held = getattr(self._held, "conn", None)
+        if held is not None:
+            return work(held)
+        import psycopg
+
+        give_up = time.monotonic() + self.wait_seconds
+        pause = 0.1
+        while True:
+            try:
+                with self._pool.connection(timeout=max(0.5, give_up - time.monotonic())) as conn:
+                    return work(conn)
+            except psycopg.OperationalError as exc:
+                if time.monotonic() + pause >= give_up:
+                    raise DatabaseUnavailable(f"the database could not be reached for {self.wait_seconds:g} s "
+                                              f"({exc.__class__.__name__})") from None
+                log.warning("the database is unreachable (%s); trying again", exc.__class__.__name__)
+                time.sleep(pause)
+                pause = min(2.0, pause * 2)
+
+    @contextlib.contextmanager
+    def _kept(self) -> Iterator[Any]:
+        """PostgreSQL: one pooled connection for this thread until the block ends (the same one when nested)."""
+        held = getattr(self._held, "conn", None)
+        if held is not None:
+            yield held
+            return
+        import psycopg
+
+        try:
+            with self._pool.connection(timeout=self.wait_seconds) as conn:
+                self._held.conn = conn
+                try:
+                    yield conn
+                finally:
+                    self._held.conn = None
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailable(f"the database could not be reached ({exc.__class__.__name__})") from None
+
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         """A statement; how many rows it changed."""
-        with self.lock:
-            cursor = self._conn.execute(self._sql(sql), tuple(params))
-            return cursor.rowcount
+        return self._do(lambda conn: conn.execute(self._sql(sql), tuple(params)).rowcount)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        with self.lock:
-            return list(self._conn.execute(self._sql(sql), tuple(params)).fetchall())
+        return self._do(lambda conn: list(conn.execute(self._sql(sql), tuple(params)).fetchall()))
 
     def many(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
         if not params:
             return
-        with self.lock:
+
+        def work(conn: Any) -> None:
             if self.postgres:
-                with self._conn.cursor() as cursor:
+                with conn.cursor() as cursor:
                     cursor.executemany(self._sql(sql), [tuple(p) for p in params])
             else:
-                self._conn.executemany(sql, params)
+                conn.executemany(sql, params)
+
+        self._do(work)
 
     def script(self, statements: Sequence[str]) -> None:
         for statement in statements:
@@ -75,12 +128,12 @@ class Database:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Database]:
-        """All or nothing; holds the lock throughout."""
+        """All or nothing; SQLite holds the lock throughout, PostgreSQL one connection."""
+        if self.postgres:
+            with self._kept() as conn, conn.transaction():
+                yield self
+            return
         with self.lock:
-            if self.postgres:
-                with self._conn.transaction():
-                    yield self
-                return
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self
@@ -93,28 +146,30 @@ class Database:
         """After an erasure, so that deleted rows leave the files too: SQLite has overwritten them already
         (``secure_delete``) and now empties its WAL file, which still holds the old pages; PostgreSQL vacuums the
         tables, so their dead rows are reclaimed (``VACUUM FULL`` by an operator rewrites them entirely)."""
+        if self.postgres:
+            for table in tables:
+                self.run(f"VACUUM {table}")
+            return
         with self.lock:
-            if self.postgres:
-                for table in tables:
-                    self._conn.execute(f"VACUUM {table}")
-            else:
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @contextlib.contextmanager
     def deadline(self, seconds: float) -> Iterator[Database]:
         """Statements inside take at most ``seconds``; past that they stop with :class:`TooSlow`."""
-        with self.lock:
-            if self.postgres:
-                import psycopg
+        if self.postgres:
+            import psycopg
 
-                self._conn.execute(f"SET statement_timeout = {max(1, int(seconds * 1000))}")
+            with self._kept() as conn:
+                conn.execute(f"SET statement_timeout = {max(1, int(seconds * 1000))}")
                 try:
                     yield self
                 except psycopg.errors.QueryCanceled:
                     raise TooSlow(f"the query took longer than {seconds:g} s") from None
                 finally:
-                    self._conn.execute("SET statement_timeout = 0")
-                return
+                    with contextlib.suppress(psycopg.Error):
+                        conn.execute("SET statement_timeout = 0")
+            return
+        with self.lock:
             stop_at = time.monotonic() + seconds
             self._conn.set_progress_handler(lambda: int(time.monotonic() > stop_at), 10_000)
             try:
@@ -127,8 +182,44 @@ class Database:
                 self._conn.set_progress_handler(None, 0)
 
     def close(self) -> None:
+        if self.postgres:
+            self._pool.close()
+            return
         with self.lock:
             self._conn.close()
+
+
+def open_pool(url: str, timeout: float = CONNECT_SECONDS) -> Any:
+    """A pool of checked connections to ``url``, open once the first connection is made (``DatabaseUnavailable``
+    when none is within ``timeout``: the caller says which setting to fix)."""
+    from psycopg_pool import ConnectionPool, PoolTimeout
+
+    pool = ConnectionPool(url, min_size=1, max_size=POOL_SIZE, open=False, check=ConnectionPool.check_connection,
+                          kwargs={"autocommit": True, "connect_timeout": 5}, reconnect_timeout=24 * 3600,
+                          name="transhades")
+    try:
+        pool.open(wait=True, timeout=timeout)
+    except PoolTimeout:
+        pool.close()
+        raise DatabaseUnavailable(f"cannot reach the database within {timeout:g} s; check database_url or "
+                                  f"DATABASE_URL, and that the server is up") from None
+    return pool
+
+
+def reachable(url: str, timeout: float = CONNECT_SECONDS) -> str | None:
+    """None when PostgreSQL at ``url`` answers; otherwise why not, in one line (the URL's password never shown)."""
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=max(1, int(timeout))).close()
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        return redact_urls(first)
+    return None
+
+
+class DatabaseUnavailable(ProviderUnavailable):
+    """PostgreSQL could not be reached for longer than the wait allowed."""
 
 
 class TooSlow(Exception):

@@ -1,0 +1,78 @@
+"""PostgreSQL goes away and comes back: the stores wait for it and reconnect, never wedge on a dead connection; at
+start, an unreachable database is one line naming the setting and exit code 3."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from transhades.sql import Database, DatabaseUnavailable, reachable
+from transhades.telegram.settings import UserSettings
+
+from conftest import run_cli
+from servers import OwnPostgres
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def pg():
+    server = OwnPostgres()
+    yield server
+    server.close()
+
+
+def test_a_store_survives_a_postgres_restart_and_a_statement_made_while_it_was_down_waits_for_it(pg):
+    db = Database(pg.url, wait_seconds=30)
+    db.run("CREATE TABLE IF NOT EXISTS notes (id BIGINT PRIMARY KEY, text TEXT)")
+    db.run("INSERT INTO notes VALUES (?, ?) ON CONFLICT (id) DO NOTHING", (1, "before"))
+    pg.stop()
+    done: list[object] = []
+    writer = threading.Thread(target=lambda: done.append(
+        db.run("INSERT INTO notes VALUES (?, ?) ON CONFLICT (id) DO NOTHING", (2, "while down"))))
+    writer.start()
+    time.sleep(3)
+    assert not done, "the statement cannot have run while PostgreSQL was down"
+    pg.start()
+    writer.join(30)
+    assert done == [1]
+    with db.transaction() as tx:  # a transaction on a fresh connection too
+        tx.run("INSERT INTO notes VALUES (?, ?)", (3, "after"))
+    assert db.rows("SELECT id FROM notes ORDER BY id") == [(1,), (2,), (3,)]
+    db.close()
+
+
+def test_past_its_wait_a_statement_says_the_database_is_unreachable_and_the_store_works_once_it_is_back(pg):
+    store = UserSettings(pg.url)
+    store._db.wait_seconds = 1.5
+    store.update(7, language="id")
+    pg.stop()
+    try:
+        began = time.monotonic()
+        with pytest.raises(DatabaseUnavailable, match="could not be reached"):
+            store.get(7)
+        assert time.monotonic() - began < 10
+    finally:
+        pg.start()
+    assert store.get(7).language == "id"
+
+
+def test_an_unreachable_database_at_start_is_one_line_naming_the_setting_and_exit_3(tmp_path, pg):
+    from servers import free_port
+
+    url = f"postgresql://someone:hunter2pass@127.0.0.1:{free_port()}/nowhere"
+    assert reachable(url, timeout=2) is not None
+    (tmp_path / "config.yaml").write_text(f"""
+providers: [{{name: local, kind: local}}]
+data_dir: "{tmp_path / 'data'}"
+database_url: "{url}"
+telegram: {{bot_token: "123456:{'t' * 35}", credentials: [{{name: a, api_id: 1, api_hash: "{'a' * 32}"}}]}}
+http: {{port: 0}}
+""")
+    done = run_cli("run", "--config", str(tmp_path / "config.yaml"), cwd=tmp_path, timeout=60)
+    assert done.returncode == 3, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot reach the database at database_url"), done.stderr
+    assert "hunter2pass" not in done.stderr + done.stdout and "Traceback" not in done.stderr
