@@ -276,8 +276,10 @@ def bot_specs(config: Config, registry: Registry, gateways: Registry, clock: Clo
     return [ChildSpec(HISTORY, HISTORY, lambda m: HistoryActor.start(HISTORY, m, registry, commands, clock, prune,
                                                                      cache_eraser(config)),
                       shutdown_seconds=shutdown),
+            # without its bot the process cannot do its job: past its restarts it stops the tree, and the process
+            # exits 1 for its process supervisor to start it again (OTP's top supervisor giving up)
             ChildSpec(BOT, BOT, lambda m: BotActor.start(BOT, m, registry, gateways, desk, sender, clock, faults),
-                      shutdown_seconds=shutdown)]
+                      shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE)]
 
 
 def cache_eraser(config: Config) -> Callable[[str], int] | None:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
+from transhades.cluster.codec import final
 from transhades.cluster.front import Relay
 from transhades.messages import (
     CancelJob,
     GetStatus,
     MemberChanged,
     Membership,
+    PublishAgain,
     RemoteEvent,
     StatusReport,
     StatusRequest,
@@ -40,7 +42,9 @@ class RelayActor(SupervisedActor):
     def receive(self, message: Any) -> Any:
         if isinstance(message, RemoteEvent):
             self.relay.event(message.event)
-            self.relay.bus.done_with_event(message.entry_id)  # the bot has it (the registry keeps it for a restart)
+            self.relay.acknowledge(message.entry_id, message.event.job_id if final(message.event) else None)
+        elif isinstance(message, PublishAgain):
+            self.relay.publish_again(message.lost)
         elif isinstance(message, SubmitJob):
             self.relay.submit(message.request, message.listener)
         elif isinstance(message, CancelJob):

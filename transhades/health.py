@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from .messages import GetStatus
 from .snapshot import CREDENTIAL, PROVIDER, FlowStatus
+from .sql import unreachable_for
 
 log = logging.getLogger("transhades.health")
 ASK_SECONDS = 2.0
@@ -28,11 +29,25 @@ def snapshot(tree: Any) -> tuple[list[dict], FlowStatus] | None:
         return None
 
 
-def readiness(tree: Any) -> tuple[bool, str]:
+VITAL = ("bot", "dispatcher", "history")  # a process without one of these cannot do its job
+GRACE_SECONDS = 10.0  # a database or Redis away for longer than this makes the process not ready
+
+
+def readiness(tree: Any, checks: Sequence[Callable[[], str | None]] = ()) -> tuple[bool, str]:
     taken = snapshot(tree)
     if taken is None:
         return False, "the dispatcher does not answer"
-    _, status = taken
+    children, status = taken
+    for child in children:
+        if child["name"] in VITAL and child["state"] in ("restarting", "failed", "starting"):
+            return False, f"the {child['name']} is {child['state']}"
+    away = unreachable_for()
+    if away > GRACE_SECONDS:
+        return False, f"the database has not answered for {away:.0f} s"
+    for check in checks:
+        problem = check()
+        if problem:
+            return False, problem
     if not status.any_usable(PROVIDER):
         return False, "no transcription provider is usable"
     if tree.config.telegram is not None and status.members(CREDENTIAL) and not status.any_usable(CREDENTIAL):
@@ -59,7 +74,8 @@ class TreeCollector:
         submitted.add_metric([], status.count("submitted"))
         yield submitted
         histogram = HistogramMetricFamily("transhades_job_duration_seconds", "From submission to the final answer")
-        histogram.add_metric([], list(status.durations.buckets), status.durations.sum)
+        # never empty: prometheus-client 0.26 fails on a histogram without buckets (a front times no jobs itself)
+        histogram.add_metric([], list(status.durations.buckets) or [("+Inf", 0)], status.durations.sum)
         yield histogram
         cache = CounterMetricFamily("transhades_cache_lookups", "Cache lookups, by result", labels=["result"])
         cache.add_metric(["hit"], status.count("cache_hits"))
@@ -120,7 +136,8 @@ def cluster_metrics(status: FlowStatus) -> Iterator[GaugeMetricFamily]:
 
 
 class HealthServer:
-    def __init__(self, tree: Any, host: str = "127.0.0.1", port: int = 8080) -> None:
+    def __init__(self, tree: Any, host: str = "127.0.0.1", port: int = 8080,
+                 checks: Sequence[Callable[[], str | None]] = ()) -> None:
         registry = CollectorRegistry()
         registry.register(TreeCollector(tree))
 
@@ -134,7 +151,7 @@ class HealthServer:
                     alive = tree.supervisor.is_alive()
                     self._send(200 if alive else 503, "ok\n" if alive else "the supervisor is not running\n")
                 elif path == "/readyz":
-                    ready, why = readiness(tree)
+                    ready, why = readiness(tree, checks)
                     self._send(200 if ready else 503, why + "\n")
                 elif path == "/metrics":
                     self._send(200, generate_latest(registry).decode(), "text/plain; version=0.0.4")

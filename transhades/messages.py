@@ -280,6 +280,14 @@ class RemoteEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class PublishAgain:
+    """To the front's relay, from its event reader once Redis answers again: publish what could not be published
+    while it was away; ``lost`` when Redis came back without its data, so every job still waited for goes again."""
+
+    lost: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Ping:
     """Asked of any actor: answered once it has finished what it was doing, so everything it told before is
     queued at its receivers by then. The bot answers with how much is still in flight (jobs and messages)."""

@@ -167,7 +167,7 @@ def _database_problem(cfg: Config) -> str | None:
 
 def _run_tree(cfg: Config, err: TextIO, tree: Any, role: Any, stop: Any, role_name: str) -> int:
     """Serve until told to stop, then drain and stop the tree within the shutdown budget."""
-    server, problem = _health_server(cfg, tree)
+    server, problem = _health_server(cfg, tree, [role.problem] if role is not None else [])
     began = None
     try:
         if problem:
@@ -220,13 +220,13 @@ def _fake_telegram(cfg: Config, path: str) -> tuple[Any, str | None]:
                       f"directory, or unset it")
 
 
-def _health_server(cfg: Config, tree: Any) -> tuple[Any, str | None]:
+def _health_server(cfg: Config, tree: Any, checks: list[Callable[[], str | None]]) -> tuple[Any, str | None]:
     if not cfg.http.port:
         return None, None
     from .health import HealthServer
 
     try:
-        return HealthServer(tree, cfg.http.host, cfg.http.port).start(), None
+        return HealthServer(tree, cfg.http.host, cfg.http.port, checks).start(), None
     except OSError as exc:
         return None, (f"cannot serve /healthz and /metrics on {cfg.http.host}:{cfg.http.port} ({exc.strerror}); "
                       f"set http.port (0 turns it off)")
@@ -238,7 +238,7 @@ def _wait_for_stop(stop: Any, tree: Any, role: Any) -> str | None:
         if tree.stopped_reason:
             return f"the actor tree stopped: {tree.stopped_reason[0]}"
         if role is not None and role.lost.is_set():
-            return "another front took over this front's lease; stopping"
+            return f"{role.lost_because or 'this front lost its lease'}; stopping"
     return None
 
 

@@ -33,6 +33,13 @@ WAIT_SECONDS = 30.0  # how long a statement waits for PostgreSQL to come back be
 CONNECT_SECONDS = 10.0
 POOL_SIZE = 4  # per store; the actors that share one take turns
 T = TypeVar("T")
+_down: dict[int, float] = {}  # id of a store -> since when PostgreSQL has not answered it (for /readyz)
+
+
+def unreachable_for() -> float:
+    """Seconds since some store in this process last could not reach PostgreSQL (0.0 while all can)."""
+    since = list(_down.values())
+    return time.monotonic() - min(since) if since else 0.0
 
 
 def is_postgres(target: str | Path | None) -> bool:
@@ -74,8 +81,11 @@ class Database:
         while True:
             try:
                 with self._pool.connection(timeout=max(0.5, give_up - time.monotonic())) as conn:
-                    return work(conn)
+                    done = work(conn)
+                _down.pop(id(self), None)
+                return done
             except psycopg.OperationalError as exc:
+                _down.setdefault(id(self), time.monotonic())
                 if time.monotonic() + pause >= give_up:
                     raise DatabaseUnavailable(f"the database could not be reached for {self.wait_seconds:g} s "
                                               f"({exc.__class__.__name__})") from None
@@ -183,6 +193,7 @@ class Database:
 
     def close(self) -> None:
         if self.postgres:
+            _down.pop(id(self), None)
             self._pool.close()
             return
         with self.lock:

@@ -6,7 +6,7 @@ JSON, not pickles: a newer version reads what an older one wrote, and nothing re
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from ..errors import (
@@ -22,6 +22,7 @@ from ..media import TelegramFile
 from ..messages import Completed, Failed, JobEvent, JobRequest, Partial, Queued, Stage, Waiting
 from ..transcript import Transcript
 
+_MEDIA_FIELDS = {f.name for f in fields(TelegramFile)}
 _ERRORS: dict[str, type[TranshadesError]] = {cls.kind: cls for cls in (
     TranshadesError, BadInput, ProviderUnavailable, ProviderRejectedKey, UploadTooLarge, Cancelled)}
 
@@ -36,8 +37,10 @@ def dump_request(request: JobRequest) -> str:
 
 
 def load_request(text: str) -> JobRequest:
+    """Fields a newer version added are ignored (a rolling upgrade runs both versions at once)."""
     data = json.loads(text)
-    return JobRequest(data["id"], data["user"], TelegramFile(**data["media"]), data["source_key"], data["provider"],
+    media = {k: v for k, v in data["media"].items() if k in _MEDIA_FIELDS}
+    return JobRequest(data["id"], data["user"], TelegramFile(**media), data["source_key"], data["provider"],
                       data["language"], tuple((str(m[0]), str(m[1])) for m in data["models"]),
                       data.get("language_hint"), data.get("task") or "transcribe")
 

@@ -4,23 +4,30 @@ listener (the bot), whichever worker ran them.
 A final event for a job no listener waits for (a front that took over reads what its predecessor's jobs produced
 before its bot has resumed them) is kept, and answers the job at once when the bot submits it again. A job the
 bot submits again while its first submission is still out (a restarted bot) is not published twice.
+
+A publish that fails (Redis away) takes nothing: the job waits in ``unsent``, in order, holding its user's slot
+only once it is out, and goes when the event reader finds Redis back. A Redis that came back without its data
+lost the entries of every job out: they are published again (a worker still running one runs it once).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict, deque
 from typing import Any, Callable
 
 from ..errors import Cancelled
-from ..messages import Failed, JobEvent, JobRequest, Queued
+from ..messages import Failed, JobEvent, JobRequest, PublishAgain, Queued
 from .bus import JobBus
 from .codec import final
 
 log = logging.getLogger("transhades.cluster")
 Listener = Callable[[JobEvent], None]
 KEEP_ORPHANS = 10_000
+CHECK_SECONDS = 2.0  # how often the reader asks the relay to publish what is unsent, and checks the epoch
+RETRY_SECONDS = 0.5
 
 
 class Relay:
@@ -33,6 +40,9 @@ class Relay:
         self.out: dict[str, set[str]] = {}  # user -> jobs published and not answered
         self.waiting: dict[str, deque[JobRequest]] = {}  # user -> jobs held back by the limit
         self.listeners: dict[str, Listener] = {}
+        self.requests: dict[str, JobRequest] = {}  # job id -> the job, while it is out (to publish it again)
+        self.unsent: OrderedDict[str, JobRequest] = OrderedDict()  # jobs whose publish failed, in order
+        self.unacked: list[tuple[str, str | None]] = []  # events the bot has whose acknowledgement failed
         self.orphans: OrderedDict[str, JobEvent] = OrderedDict()  # job id -> its final event, nobody waiting yet
         self.in_hand: Any = None  # the message the relay actor is handling (kept if it dies on it)
         self.counters = {"submitted": 0, "completed": 0, "failed": 0}
@@ -55,11 +65,52 @@ class Relay:
             listener(Queued(request.id, len(queue)))
 
     def _publish(self, request: JobRequest) -> None:
+        try:
+            self.bus.publish(request)
+        except Exception as exc:  # Redis away: nothing taken; it goes when Redis is back (publish_again)
+            if request.id not in self.unsent:
+                log.warning("could not publish job %s (%s); it goes when Redis is back", request.id,
+                            exc.__class__.__name__)
+            self.unsent[request.id] = request
+            return
+        self.unsent.pop(request.id, None)
+        self.requests[request.id] = request
         self.out.setdefault(request.user, set()).add(request.id)
-        self.bus.publish(request)
+
+    def acknowledge(self, entry_id: str, job_id: str | None) -> None:
+        """The bot has the event (the registry keeps it for a restart); after a final event (``job_id``) the job
+        may be published again (a resumed job). Redis away: acknowledged when it is back."""
+        try:
+            self.bus.done_with_event(entry_id, job_id)
+        except Exception as exc:
+            log.warning("could not acknowledge event %s (%s); again when Redis is back", entry_id,
+                        exc.__class__.__name__)
+            self.unacked.append((entry_id, job_id))
+
+    def publish_again(self, lost: bool = False) -> None:
+        """What could not be published goes now; with ``lost``, every job out goes again too."""
+        unacked, self.unacked = self.unacked, []
+        for entry_id, job_id in unacked:
+            self.acknowledge(entry_id, job_id)
+        if lost:
+            for job_id, request in list(self.requests.items()):
+                self.unsent.setdefault(job_id, request)
+            if self.requests:
+                log.warning("Redis lost the cluster's data: publishing the %d job(s) still out again",
+                            len(self.requests))
+        for job_id, request in list(self.unsent.items()):
+            if job_id not in self.listeners:
+                self.unsent.pop(job_id)  # cancelled meanwhile
+                continue
+            self.out.get(request.user, set()).discard(job_id)
+            self._publish(request)
+            if job_id in self.unsent:
+                return  # still away: the rest keep their order
 
     def _ended(self, job_id: str) -> None:
         """A job left (answered or cancelled): the user's next waiting job may go out."""
+        self.requests.pop(job_id, None)
+        self.unsent.pop(job_id, None)
         for user, jobs in list(self.out.items()):
             if job_id in jobs:
                 jobs.discard(job_id)
@@ -109,8 +160,9 @@ class EventReader:
     """The front's thread that reads the results stream and tells each event to the relay actor by name (so an
     event read while the relay restarts waits for it). What an earlier front left unacknowledged comes first."""
 
-    def __init__(self, bus: JobBus, consumer: str, deliver: Callable[[str, JobEvent], Any]) -> None:
-        self.bus, self.consumer, self.deliver = bus, consumer, deliver
+    def __init__(self, bus: JobBus, consumer: str, deliver: Callable[[str, JobEvent], Any],
+                 again: Callable[[PublishAgain], Any] = lambda message: None) -> None:
+        self.bus, self.consumer, self.deliver, self.again = bus, consumer, deliver, again
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="transhades-events", daemon=True)
 
@@ -123,18 +175,29 @@ class EventReader:
         self.thread.join(timeout=5)
 
     def _run(self) -> None:
-        first = True
+        first, failed, epoch, checked = True, False, None, 0.0
         while not self.stopped.is_set():
             try:
                 if first:
+                    epoch = self.bus.epoch()
                     left = self.bus.left_over(self.consumer)
                     if left:
                         log.info("taking up %d event(s) an earlier front did not finish", len(left))
                     for entry_id, event in left:
                         self.deliver(entry_id, event)
                     first = False
+                if failed or time.monotonic() - checked > CHECK_SECONDS:
+                    now = self.bus.epoch()
+                    if now is None:
+                        self.bus.ensure()
+                        now = self.bus.epoch()
+                    self.again(PublishAgain(lost=now != epoch))
+                    epoch, failed, checked = now, False, time.monotonic()
                 for entry_id, event in self.bus.events(self.consumer, block_ms=300):
                     self.deliver(entry_id, event)
             except Exception as exc:
-                log.warning("the results stream is unreachable (%s: %s); trying again", exc.__class__.__name__, exc)
-                self.stopped.wait(1.0)
+                if not failed:
+                    log.warning("the results stream is unreachable (%s: %s); trying again", exc.__class__.__name__,
+                                exc)
+                failed = True
+                self.stopped.wait(RETRY_SECONDS)

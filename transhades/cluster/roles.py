@@ -32,6 +32,8 @@ from .worker import Intake
 
 log = logging.getLogger("transhades.cluster")
 ANNOUNCE_SECONDS = 2.0
+REDIS_GRACE_SECONDS = 10.0  # Redis away for longer than this makes the process not ready (/readyz 503)
+TIDY_SECONDS = 30.0  # how often the active front deletes the stream consumers of processes that are gone
 ROLES = ("all", "front", "worker")
 
 
@@ -60,8 +62,17 @@ class ClusterRole:
         self.bus = JobBus(self.redis, cluster.prefix, cluster.lease_seconds, cluster.max_deliveries).ensure()
         self.roll = Roll(self.redis, cluster.prefix, self.instance, self.role, stale_seconds=10 * ANNOUNCE_SECONDS)
         self.stopping = threading.Event()
-        self.lost = threading.Event()  # the front's lease went to another front
+        self.lost = threading.Event()  # the front's lease went to another front, or ran out
+        self.lost_because = ""
         self.state = "running"
+        self.redis_down_since: float | None = None
+
+    def problem(self) -> str | None:
+        """Why this process is not ready as far as the cluster goes (for /readyz), or None."""
+        since = self.redis_down_since
+        if since is not None and time.monotonic() - since > REDIS_GRACE_SECONDS:
+            return f"the cluster's Redis has not answered for {time.monotonic() - since:.0f} s"
+        return None
 
     def wait(self, stop: threading.Event) -> bool:
         return True
@@ -83,17 +94,27 @@ class ClusterRole:
             pass  # Redis is gone: the record goes stale on its own
 
     def _announce(self, tree: Any) -> None:
+        tidied = time.monotonic()
         while not self.stopping.is_set():
             try:
                 children = _children(tree)
                 self.roll.announce(self.state, self.jobs(), self.cfg.dispatcher.max_concurrent_jobs
                                    if self.role == "worker" else 0, children)
-                others = [p for p in self.roll.everyone() if p.instance != self.instance]
+                everyone = self.roll.everyone()
+                if self.role == "front" and time.monotonic() - tidied > TIDY_SECONDS:
+                    tidied = time.monotonic()
+                    gone = self.bus.tidy({p.instance for p in everyone} | {self.instance})
+                    if gone:
+                        log.info("deleted %d stream consumer(s) of processes that are gone", gone)
+                self.redis_down_since = None
+                others = [p for p in everyone if p.instance != self.instance]
                 for group, seconds, reason in quarantines_to_share(children, others):
                     log.info("%s is quarantined for %.0f s elsewhere in the cluster (%s); here too", group, seconds,
                              reason)
                     tree.supervisor.tell(QuarantineGroup(group, seconds, reason))
             except Exception as exc:
+                if self.redis_down_since is None:
+                    self.redis_down_since = time.monotonic()
                 log.debug("could not announce this process: %s", exc)
             self.stopping.wait(ANNOUNCE_SECONDS)
 
@@ -144,7 +165,8 @@ class FrontRole(ClusterRole):
                 pass
 
         held = self.lease.wait(stop, on_wait=standby)
-        if held:
+        if held:  # renewed from now on: a tree that starts slowly must not let the lease run out meanwhile
+            self.lease.keep(self.stopping, self._lost)
             log.info("front %s is active", self.instance)
         return held
 
@@ -153,13 +175,14 @@ class FrontRole(ClusterRole):
 
     def started(self, tree: Any) -> None:
         self.reader = EventReader(self.bus, self.instance,
-                                  lambda entry_id, event: tree.registry.tell(DISPATCHER, RemoteEvent(entry_id, event)))
+                                  lambda entry_id, event: tree.registry.tell(DISPATCHER, RemoteEvent(entry_id, event)),
+                                  lambda message: tree.registry.tell(DISPATCHER, message))
         self.reader.start()
-        self.lease.keep(self.stopping, self._lost)
         super().started(tree)
 
-    def _lost(self) -> None:
-        log.error("this front lost its lease to another front; stopping so that only one answers")
+    def _lost(self, why: str) -> None:
+        log.error("%s; stopping so that only one front answers", why)
+        self.lost_because = why
         self.lost.set()
 
     def jobs(self) -> int:

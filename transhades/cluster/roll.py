@@ -1,5 +1,6 @@
 """Who is in the cluster: each process announces itself (role, state, jobs, its actors) in one Redis hash every
-few seconds; the front reads it for /status and /metrics. A process not heard from for a while is left out."""
+few seconds; the front reads it for /status and /metrics. A process not heard from for a while is left out, and
+its record is deleted once it has been silent ``FORGET_AFTER`` times that long (a killed process never leaves)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import time
 from typing import Any
 
 from ..snapshot import MemberStatus, ProcessStatus
+
+FORGET_AFTER = 6
 
 
 class Roll:
@@ -28,11 +31,16 @@ class Roll:
     def everyone(self) -> list[ProcessStatus]:
         now, out = time.time(), []
         for instance, raw in sorted(self.redis.hgetall(self.key).items()):
-            record = json.loads(raw)
-            seen_ago = max(0.0, now - float(record["at"]))
-            if seen_ago > self.stale_seconds:
-                continue
             name = instance.decode() if isinstance(instance, bytes) else instance
+            try:
+                record = json.loads(raw)
+                seen_ago = max(0.0, now - float(record["at"]))
+            except (ValueError, KeyError, TypeError):
+                seen_ago = float("inf")  # not a record this version can read
+            if seen_ago > self.stale_seconds:
+                if seen_ago > FORGET_AFTER * self.stale_seconds:
+                    self.redis.hdel(self.key, name)
+                continue
             members = tuple(_member(m, seen_ago) for m in record["members"])
             out.append(ProcessStatus(name, record["role"], record["state"], int(record["jobs"]),
                                      int(record.get("capacity", 0)), members, seen_ago))
