@@ -59,3 +59,53 @@ def test_health_and_readiness_follow_the_tree(served):
     assert get(port, "/nope")[0] == 404
     tree.stop()
     assert get(port, "/healthz")[0] == 503
+
+
+def test_metrics_answer_before_any_job_has_ended(served):
+    """An empty duration histogram (a fresh process, or a front, which times no jobs itself) must not break the
+    scrape: prometheus-client 0.26 fails on a histogram without buckets."""
+    _, port = served
+    code, text = get(port, "/metrics")
+    assert code == 200 and "transhades_job_duration_seconds_count 0.0" in text
+
+
+SCRAPE = """
+import sys
+from prometheus_client import CollectorRegistry, generate_latest
+from transhades.health import TreeCollector
+from transhades.snapshot import Durations, FlowStatus, StreamStats
+
+class Tree:  # the collector's two questions, answered as a front with no jobs yet and as a busy worker
+    def __init__(self, status): self.status_now = status
+    def status(self): return [{"name": "dispatcher", "group": "dispatcher", "state": "running"}]
+    @property
+    def dispatcher(self): return self
+    def ask(self, message, timeout): return self.status_now
+
+for status in (FlowStatus(streams=StreamStats(1, 2, 3, 4)),
+               FlowStatus(durations=Durations((("1.0", 2), ("+Inf", 3)), 4.5))):
+    registry = CollectorRegistry()
+    registry.register(TreeCollector(Tree(status)))
+    text = generate_latest(registry).decode()
+    assert "transhades_job_duration_seconds_count" in text, text
+print("ok")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", ["0.20.0", "0.26.0"])
+def test_metrics_render_with_the_oldest_and_newest_prometheus_client_setup_cfg_allows(tmp_path, version):
+    import os
+    import subprocess
+    import sys
+
+    target = tmp_path / "site"
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
+                                f"prometheus-client=={version}"], capture_output=True, text=True, timeout=300)
+    if installed.returncode != 0:
+        pytest.skip(f"cannot install prometheus-client {version}: {installed.stderr.strip()[-200:]}")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", "import prometheus_client, sys; print(prometheus_client.__file__)\n"
+                           + SCRAPE], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert str(target) in done.stdout.splitlines()[0], "the version under test was the one imported"

@@ -1,7 +1,7 @@
 """Exactly one active front: a lease in Redis that its holder renews and a standby waits for.
 
 - The holder renews from the moment it takes the lease (before its tree starts, however slow that is), every
-  third of the lease; after a failed renewal (Redis unreachable) it tries again every ``RETRY_SECONDS``, and gives
+  quarter of the lease; after a failed renewal (Redis unreachable) it tries again every ``RETRY_SECONDS``, and gives
   the lease up only when it has really run out: no renewal succeeded for a whole lease, or the key names another
   holder. A renewal that finds the key gone (Redis restarted without persistence) takes it again.
 - A standby takes the lease when its key is gone and the last expiry it saw has passed, or at once when the holder
@@ -85,7 +85,7 @@ class Lease:
 
         def renew() -> None:
             last_ok = time.monotonic()
-            pause = self.ms / 3000
+            pause = self.ms / 4000
             while not stop.wait(pause):
                 try:
                     held = self.renew()
@@ -99,7 +99,7 @@ class Lease:
                 if not held:
                     self._lose(on_lost, "another front took over this front's lease")
                     return
-                last_ok, pause = time.monotonic(), self.ms / 3000
+                last_ok, pause = time.monotonic(), self.ms / 4000
 
         thread = threading.Thread(target=renew, name="transhades-lease", daemon=True)
         thread.start()

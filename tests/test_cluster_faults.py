@@ -1,0 +1,254 @@
+"""The cluster's parts when Redis misbehaves, against redis-servers of the tests' own that they stop and start
+(with and without persistence): the lease, the bus and the relay reconnect and never wedge; poison entries are set
+aside; what grows is bounded."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from transhades.cluster.bus import FRONTS, WORKERS, JobBus
+from transhades.cluster.front import Relay
+from transhades.cluster.lease import Lease
+from transhades.cluster.roll import FORGET_AFTER, Roll
+from transhades.messages import Completed, Failed
+
+from conftest import wait_for
+from servers import OwnRedis
+from test_cluster_bus import done, request
+
+pytestmark = pytest.mark.redis
+
+
+def client_of(server: OwnRedis):
+    import redis
+
+    return redis.Redis.from_url(server.url, socket_connect_timeout=1, socket_timeout=2)
+
+
+@pytest.fixture
+def persistent(tmp_path):
+    server = OwnRedis(tmp_path, persist=True)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def volatile(tmp_path):
+    server = OwnRedis(tmp_path, persist=False)
+    yield server
+    server.stop()
+
+
+# ------------------------------------------------------------------------------------------------ the lease
+
+
+def test_the_front_keeps_its_lease_through_a_redis_outage_shorter_than_the_lease_and_no_standby_takes_it(persistent):
+    stop = threading.Event()
+    front, standby = (Lease(client_of(persistent), "t:front", name, 5.0) for name in ("front", "standby"))
+    assert front.wait(stop)
+    lost: list[str] = []
+    front.keep(stop, lost.append)
+    took = threading.Event()
+    threading.Thread(target=lambda: standby.wait(stop, poll=0.1) and took.set(), daemon=True).start()
+    time.sleep(0.5)
+    try:
+        persistent.restart(down_seconds=2.5)
+        time.sleep(5)
+        assert lost == [] and not took.is_set()
+        assert front.holder_now() == "front"
+    finally:
+        stop.set()
+
+
+def test_a_redis_that_lost_its_data_gives_the_lease_back_to_its_holder_not_to_the_standby(volatile):
+    stop = threading.Event()
+    front, standby = (Lease(client_of(volatile), "t:front", name, 3.0) for name in ("front", "standby"))
+    assert front.wait(stop)
+    lost: list[str] = []
+    front.keep(stop, lost.append)
+    took = threading.Event()
+    threading.Thread(target=lambda: standby.wait(stop, poll=0.1) and took.set(), daemon=True).start()
+    time.sleep(0.5)
+    try:
+        volatile.restart(down_seconds=0.5)
+        wait_for(lambda: front.holder_now() == "front", timeout=5, what="the holder takes its lease again")
+        time.sleep(3.5)
+        assert lost == [] and not took.is_set()
+    finally:
+        stop.set()
+
+
+def test_a_front_whose_renewals_fail_for_a_whole_lease_gives_it_up_and_says_why(persistent):
+    stop = threading.Event()
+    front = Lease(client_of(persistent), "t:front", "front", 1.5)
+    assert front.wait(stop)
+    lost: list[str] = []
+    front.keep(stop, lost.append)
+    persistent.stop()
+    try:
+        wait_for(lambda: lost, timeout=5, what="the lease given up")
+        assert "ran out while Redis was unreachable" in lost[0]
+    finally:
+        stop.set()
+        persistent.start()
+
+
+def test_a_front_paused_past_its_lease_loses_it_to_the_standby_and_a_released_lease_is_taken_at_once(persistent):
+    stop = threading.Event()
+    front, standby = (Lease(client_of(persistent), "t:front", name, 1.0) for name in ("front", "standby"))
+    assert front.wait(stop)
+    took = threading.Event()
+    threading.Thread(target=lambda: standby.wait(stop, poll=0.05) and took.set(), daemon=True).start()
+    try:
+        wait_for(took.is_set, timeout=5, what="the standby takes a lease nobody renews")
+        assert not front.renew(), "the old holder cannot renew the new holder's lease"
+        standby.release()
+        began = time.monotonic()
+        assert front.wait(stop, poll=0.05) and time.monotonic() - began < 0.5, "released: taken at once"
+    finally:
+        stop.set()
+
+
+def test_a_standby_waits_through_redis_being_away(persistent):
+    stop = threading.Event()
+    standby = Lease(client_of(persistent), "t:front", "standby", 1.0)
+    persistent.stop()
+    took = threading.Event()
+    waiter = threading.Thread(target=lambda: standby.wait(stop, poll=0.1) and took.set(), daemon=True)
+    waiter.start()
+    time.sleep(1.0)
+    assert waiter.is_alive() and not took.is_set()
+    persistent.start()
+    wait_for(took.is_set, timeout=5, what="the standby takes the free lease once Redis is back")
+    stop.set()
+
+
+# ------------------------------------------------------------------------------------------------ the bus
+
+
+def test_workers_and_the_front_carry_on_when_redis_restarts_without_its_groups(volatile):
+    bus = JobBus(client_of(volatile), "t", lease_seconds=5).ensure()
+    epoch = bus.epoch()
+    volatile.restart()
+    assert bus.take("w1", 5, block_ms=50) == [], "NOGROUP: the groups are made again"
+    assert bus.epoch() not in (None, epoch), "a new epoch tells the front the data was lost"
+    bus.publish(request("j1"))
+    [entry] = bus.take("w1", 5, block_ms=50)
+    bus.finish([entry.id], done("j1"))
+    assert [e for _, e in bus.events("front", block_ms=50)] == [done("j1")]
+
+
+def test_publishing_is_idempotent_until_the_front_has_the_jobs_final_event(persistent):
+    bus = JobBus(client_of(persistent), "t").ensure()
+    assert bus.publish(request("j1")) is not None
+    assert bus.publish(request("j1")) is None, "out already: not a second entry"
+    [entry] = bus.take("w1", 5, block_ms=50)
+    bus.finish([entry.id], done("j1"))
+    [(entry_id, event)] = bus.events("front", block_ms=50)
+    bus.done_with_event(entry_id, event.job_id)
+    assert bus.publish(request("j1")) is not None, "answered: a resumed job may go again"
+
+
+def test_an_undecodable_entry_is_dead_lettered_and_the_good_jobs_beside_it_go_on(persistent):
+    redis_client = client_of(persistent)
+    bus = JobBus(redis_client, "t").ensure()
+    bus.publish(request("j1"))
+    newer = json.loads(json.dumps({"id": "j2", "user": "7"}))
+    redis_client.xadd("t:jobs", {"job": json.dumps(newer)})  # no media: a version this one cannot run
+    redis_client.xadd("t:jobs", {"job": b"\xff not json"})
+    future = json.loads(__import__("transhades.cluster.codec", fromlist=["x"]).dump_request(request("j3")))
+    future["media"]["thumbnail"] = "new in a later version"
+    future["priority"] = 3
+    redis_client.xadd("t:jobs", {"job": json.dumps(future)})
+    taken = bus.take("w1", 10, block_ms=50)
+    assert [e.request.id for e in taken] == ["j1", "j3"], "unknown fields from a newer version are ignored"
+    dead = redis_client.xrange("t:dead")
+    assert len(dead) == 2 and all(b"reason" in fields and b"job" in fields for _, fields in dead)
+    assert bus.stats()["jobs_pending"] == 2, "the poison entries are acknowledged"
+    events = [e for _, e in bus.events("front", block_ms=50)]
+    assert [e.job_id for e in events] == ["j2"] and isinstance(events[0], Failed), "its user is told"
+    redis_client.xadd("t:results", {"event": b"{broken"})
+    bus.finish([taken[0].id], done("j1"))
+    assert [e for _, e in bus.events("front", block_ms=50)] == [done("j1")]
+    assert redis_client.xlen("t:dead") == 3 and bus.stats()["results_pending"] == 2, "j2 failed, j1 done"
+
+
+def test_dead_letters_are_trimmed_and_consumers_of_gone_processes_deleted(persistent, monkeypatch):
+    import transhades.cluster.bus as bus_module
+
+    redis_client = client_of(persistent)
+    monkeypatch.setattr(bus_module, "DEAD_LETTERS_KEPT", 10)
+    bus = JobBus(redis_client, "t", lease_seconds=0.1).ensure()
+    for n in range(300):
+        redis_client.xadd("t:jobs", {"job": f"poison {n}"})
+    while bus.stats()["jobs_waiting"]:
+        assert bus.take("w-gone", 100, block_ms=10) == []
+    assert redis_client.xlen("t:dead") < 300 // 2, "trimmed (MAXLEN ~)"
+    bus.publish(request("j1"))
+    bus.take("w-dead", 5, block_ms=10)  # w-dead takes a job and dies
+    time.sleep(0.5)
+    assert bus.tidy({"w-live"}, idle_ms=100) == 1, "w-gone went; w-dead still holds an entry"
+    [entry] = bus.take("w-live", 5, block_ms=10)  # claimed after the lease
+    bus.finish([entry.id], done("j1"))
+    time.sleep(0.2)
+    assert bus.tidy({"w-live"}, idle_ms=100) == 1
+    assert [c["name"] for c in redis_client.xinfo_consumers("t:jobs", WORKERS)] == [b"w-live"]
+    assert redis_client.xinfo_consumers("t:results", FRONTS) == []
+
+
+def test_records_of_processes_silent_long_enough_are_deleted(persistent):
+    redis_client = client_of(persistent)
+    roll = Roll(redis_client, "t", "front-1", "front", stale_seconds=0.2)
+    roll.announce("running", 0, 0, [])
+    Roll(redis_client, "t", "worker-9", "worker", stale_seconds=0.2).announce("running", 0, 4, [])
+    redis_client.hset("t:processes", "garbage", "{not json")
+    time.sleep(0.2 * FORGET_AFTER + 0.1)
+    roll.announce("running", 0, 0, [])
+    assert [p.instance for p in roll.everyone()] == ["front-1"]
+    assert redis_client.hkeys("t:processes") == [b"front-1"]
+
+
+# ------------------------------------------------------------------------------------------------ the relay
+
+
+def test_a_note_submitted_while_redis_is_down_is_published_when_it_is_back_and_answered_once(persistent):
+    relay = Relay(JobBus(client_of(persistent), "t").ensure(), per_user_limit=1)
+    heard: list = []
+    persistent.stop()
+    relay.submit(request("j1"), heard.append)
+    relay.publish_again()  # still down: nothing lost, nothing taken
+    assert relay.out == {} and list(relay.unsent) == ["j1"]
+    persistent.start()
+    relay.publish_again()
+    assert relay.out == {"7": {"j1"}} and not relay.unsent
+    relay.publish_again()
+    worker = JobBus(client_of(persistent), "t")
+    [entry] = worker.take("w1", 5, block_ms=50)
+    assert worker.take("w1", 5, block_ms=50) == [], "published once"
+    worker.finish([entry.id], done("j1"))
+    for entry_id, event in relay.bus.events("front", block_ms=50):
+        relay.event(event)
+        relay.acknowledge(entry_id, event.job_id)
+    assert heard == [done("j1")] and relay.out == {}
+
+
+def test_jobs_out_when_redis_lost_its_data_are_published_again(volatile):
+    relay = Relay(JobBus(client_of(volatile), "t").ensure())
+    heard: list = []
+    relay.submit(request("j1"), heard.append)
+    relay.submit(request("j2"), heard.append)
+    volatile.restart()
+    relay.bus.ensure()
+    relay.publish_again(lost=True)
+    worker = JobBus(client_of(volatile), "t")
+    taken = worker.take("w1", 5, block_ms=50)
+    assert sorted(e.request.id for e in taken) == ["j1", "j2"]
+    for entry in taken:
+        worker.finish([entry.id], done(entry.request.id))
+    for entry_id, event in relay.bus.events("front", block_ms=50):
+        relay.event(event)
+    assert sorted(e.job_id for e in heard if isinstance(e, Completed)) == ["j1", "j2"]
