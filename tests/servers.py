@@ -1,150 +1,34 @@
-"""Real Redis and PostgreSQL servers of a test's own, on free ports and in their own folders, that the test stops,
-starts and restarts (the shared ones at 6379 and 5432 must never be touched). They skip cleanly where the server
-programs are not installed, and fail instead where CI requires them (TRANSHADES_REQUIRE_REDIS/POSTGRES=1)."""
+"""The package's own servers (transhades.devtools.servers) for tests: they skip cleanly where the programs are not
+installed, and fail instead where CI requires them (TRANSHADES_REQUIRE_REDIS/POSTGRES=1)."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
+from transhades.devtools import servers
+from transhades.devtools.servers import free_port  # noqa: F401  (for the tests)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _missing(program: str, variable: str, hint: str) -> None:
-    message = f"{program} is not installed ({hint})"
+def _missing(exc: servers.Missing, variable: str):
     if os.environ.get(variable) == "1":
-        pytest.fail(message)
-    pytest.skip(message)
+        pytest.fail(str(exc))
+    pytest.skip(str(exc))
 
 
-class OwnRedis:
-    """redis-server on a free port; ``persist`` keeps an append-only file, so a restart keeps the streams, the
-    consumer groups and the lease (without it, a restart loses everything, as a cache-only Redis does)."""
-
-    def __init__(self, folder: Path, persist: bool = True) -> None:
-        if not shutil.which("redis-server"):
-            _missing("redis-server", "TRANSHADES_REQUIRE_REDIS", "apt-get install redis-server")
-        self.port, self.folder, self.persist = free_port(), folder, persist
-        self.process: subprocess.Popen | None = None
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def client(self):
-        import redis
-
-        return redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=5)
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-             "--appendonly", "yes" if self.persist else "no", "--save", ""], stdout=subprocess.DEVNULL)
-        wait_for(self.up, what="redis-server up")
-
-    def up(self) -> bool:
-        import redis
-
-        try:
-            return bool(self.client().ping())
-        except redis.RedisError:
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-        if not self.persist:
-            for leftover in self.folder.glob("*.rdb"):
-                leftover.unlink()
-
-    def restart(self, down_seconds: float = 0.0) -> None:
-        self.stop()
-        time.sleep(down_seconds)
-        self.start()
+def OwnRedis(folder: Path, persist: bool = True) -> servers.OwnRedis:  # noqa: N802
+    try:
+        return servers.OwnRedis(folder, persist)
+    except servers.Missing as exc:
+        _missing(exc, "TRANSHADES_REQUIRE_REDIS")
+        raise
 
 
-class OwnPostgres:
-    """A PostgreSQL cluster made with initdb in a folder of its own, served by pg_ctl on a free port (trust auth,
-    database ``postgres``). As root, the server runs as the ``postgres`` user, as PostgreSQL insists."""
-
-    def __init__(self) -> None:
-        self.bin = _postgres_bin()
-        if self.bin is None:
-            _missing("initdb/pg_ctl", "TRANSHADES_REQUIRE_POSTGRES", "apt-get install postgresql")
-        self.port = free_port()
-        self.folder = Path(tempfile.mkdtemp(prefix="transhades-pg-"))
-        self.data = self.folder / "data"
-        self.as_user: list[str] = []
-        if os.geteuid() == 0:
-            shutil.chown(self.folder, "postgres", "postgres")
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _run(self, program: str, *args: str) -> None:
-        subprocess.run([*self.as_user, str(self.bin / program), *args], check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, cwd=self.folder)
-
-    def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "log"), "-w", "-t", "30", "-o",
-                  f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-
-    def up(self) -> bool:
-        import psycopg
-
-        try:
-            psycopg.connect(self.url, connect_timeout=1).close()
-            return True
-        except psycopg.Error:
-            return False
-
-    def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-    def restart(self, down_seconds: float = 0.0) -> None:
-        self.stop()
-        time.sleep(down_seconds)
-        self.start()
-
-    def close(self) -> None:
-        try:
-            self.stop()
-        except subprocess.CalledProcessError:
-            pass  # not running
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def _postgres_bin() -> Path | None:
-    found = shutil.which("pg_ctl")
-    if found:
-        return Path(os.path.realpath(found)).parent
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-    return versions[-1].parent if versions else None
-
-
-def pause(process: subprocess.Popen) -> None:
-    os.kill(process.pid, signal.SIGSTOP)
-
-
-def resume(process: subprocess.Popen) -> None:
-    os.kill(process.pid, signal.SIGCONT)
+def OwnPostgres() -> servers.OwnPostgres:  # noqa: N802
+    try:
+        return servers.OwnPostgres()
+    except servers.Missing as exc:
+        _missing(exc, "TRANSHADES_REQUIRE_POSTGRES")
+        raise

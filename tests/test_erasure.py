@@ -18,6 +18,7 @@ from transhades.telegram.journal import Journal
 from transhades.transcript import Segment, Transcript
 
 from conftest import wait_for
+from servers import OwnRedis
 from test_telegram import Bot, tone_bytes  # noqa: F401  (the module's fixture)
 from test_tree import Script
 
@@ -214,49 +215,6 @@ def test_forget_on_postgresql_leaves_no_row_of_the_user(bots, tone_bytes, postgr
             assert db.execute(f"SELECT COUNT(*) FROM {table} WHERE user_id = 501").fetchone() == (0,), table
         assert db.execute("SELECT COUNT(*) FROM reply_parts").fetchone() == (0,)
         assert db.execute("SELECT COUNT(*) FROM history WHERE text LIKE '%durian%'").fetchone() == (0,)
-
-
-class OwnRedis:
-    """A redis-server of the test's own, on a free port, with its append-only file: stopped and started again."""
-
-    def __init__(self, folder: Path) -> None:
-        import shutil
-        import socket
-
-        if not shutil.which("redis-server"):
-            pytest.skip("redis-server is not installed (apt-get install redis-server)")
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.folder, self.process = folder, None
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        import subprocess
-
-        import redis
-
-        self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                         "--dir", str(self.folder), "--appendonly", "yes", "--save", ""],
-                                        stdout=subprocess.DEVNULL)
-        wait_for(lambda: _pings(redis.Redis.from_url(self.url)), what="redis-server up")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
-
-
-def _pings(client) -> bool:
-    import redis
-
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
 
 
 def test_forget_while_the_redis_cache_is_down_says_it_is_not_finished_and_finishes_when_it_is_back(tmp_path,

@@ -119,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--duplicate-rate", type=float, default=0.0, help="chance a message forwards an earlier file")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--cluster", action="store_true",
+                   help="a front, a standby and --workers worker processes against Redis and PostgreSQL servers of "
+                        "the simulation's own, with the --faults injected on a schedule")
+    s.add_argument("--workers", type=int, default=3, help="with --cluster: worker processes")
+    s.add_argument("--faults", default="all",
+                   help="with --cluster: comma-separated, in order: redis-restart, redis-wipe, postgres-restart, "
+                        "worker-kill, worker-stop, front-kill (or all)")
+    s.add_argument("--gap", type=float, default=6.0, help="with --cluster: seconds between faults")
 
     b = sub.add_parser("bench", help="measure the brief's numbers against baselines in the same run")
     b.add_argument("--quick", action="store_true", help="smaller inputs; under 2 minutes on 2 cores")
@@ -263,6 +271,8 @@ def check_config(args: argparse.Namespace, out: TextIO) -> int:
 def simulate(args: argparse.Namespace) -> int:
     import json
 
+    if args.cluster:
+        return simulate_cluster(args)
     from .simulate import Options
     from .simulate import run as run_simulation
 
@@ -280,6 +290,32 @@ def simulate(args: argparse.Namespace) -> int:
         print(f"error: the actor tree stopped during the simulation: {result['tree_stopped']}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_FAILED if result["lost"] or result["duplicate_replies"] else EXIT_OK
+
+
+def simulate_cluster(args: argparse.Namespace) -> int:
+    import json
+
+    from .devtools.cluster_sim import FAULTS, ClusterOptions
+    from .devtools.cluster_sim import run as run_cluster
+
+    faults = FAULTS if args.faults == "all" else tuple(f.strip() for f in args.faults.split(",") if f.strip())
+    unknown = [f for f in faults if f not in FAULTS]
+    if unknown or not faults:
+        print(f"error: --faults: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(FAULTS)} or "
+              f"all", file=sys.stderr)
+        return EXIT_USAGE
+    if args.workers < 1 or args.gap <= 0:
+        print("error: --workers must be at least 1 and --gap above 0", file=sys.stderr)
+        return EXIT_USAGE
+    say = (lambda line: print(line, file=sys.stderr)) if args.verbose else None
+    report = run_cluster(ClusterOptions(workers=args.workers, faults=faults, gap=args.gap, seed=args.seed), say)
+    if report.skipped:
+        print(f"simulate --cluster: skipped: {report.skipped}", file=sys.stderr)
+        return EXIT_OK
+    result = report.as_dict()
+    print(json.dumps(result, indent=2) if args.json else
+          "\n".join(f"{key:18} {value}" for key, value in result.items() if key != "skipped"))
+    return EXIT_FAILED if report.lost or report.duplicated else EXIT_OK
 
 
 def _simulation_table(result: dict[str, Any]) -> str:

@@ -135,11 +135,22 @@ def cluster_metrics(status: FlowStatus) -> Iterator[GaugeMetricFamily]:
         yield processes
 
 
+class StandbyCollector:
+    """A standby front's one metric: 1 while it waits for the front lease (so an alert sees a standby exists)."""
+
+    def collect(self):
+        standby = GaugeMetricFamily("transhades_front_standby", "1 while this process waits as a standby front")
+        standby.add_metric([], 1)
+        yield standby
+
+
 class HealthServer:
+    """``tree`` None: a standby front, alive (/healthz 200), not ready (/readyz 503, saying so), with /metrics."""
+
     def __init__(self, tree: Any, host: str = "127.0.0.1", port: int = 8080,
                  checks: Sequence[Callable[[], str | None]] = ()) -> None:
         registry = CollectorRegistry()
-        registry.register(TreeCollector(tree))
+        registry.register(TreeCollector(tree) if tree is not None else StandbyCollector())
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
@@ -148,8 +159,10 @@ class HealthServer:
             def do_GET(self) -> None:
                 path = self.path.split("?")[0]
                 if path == "/healthz":
-                    alive = tree.supervisor.is_alive()
+                    alive = tree is None or tree.supervisor.is_alive()
                     self._send(200 if alive else 503, "ok\n" if alive else "the supervisor is not running\n")
+                elif path == "/readyz" and tree is None:
+                    self._send(503, "standby: another front is active; this one takes over when it stops\n")
                 elif path == "/readyz":
                     ready, why = readiness(tree, checks)
                     self._send(200 if ready else 503, why + "\n")

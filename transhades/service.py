@@ -134,7 +134,7 @@ def _serve(cfg: Config, err: TextIO, start_tree: TreeStarter, default_gateways: 
         if unreachable:
             print(f"error: {unreachable}", file=err)
         return EXIT_UNREACHABLE
-    if role is not None and not role.wait(stop):
+    if role is not None and not _wait_as_standby(cfg, role, stop):
         role.close()
         return EXIT_OK  # stopped while a standby
     try:
@@ -152,6 +152,17 @@ def _serve(cfg: Config, err: TextIO, start_tree: TreeStarter, default_gateways: 
     if role is not None:
         role.started(tree)
     return _run_tree(cfg, err, tree, role, stop, role_name)
+
+
+def _wait_as_standby(cfg: Config, role: Any, stop: Any) -> bool:
+    """Until this process may run its tree (a front holds the lease); a standby answers /healthz and /metrics
+    meanwhile, and /readyz says it is a standby."""
+    server, _ = _health_server(cfg, None, []) if role.role == "front" else (None, None)
+    try:
+        return role.wait(stop)
+    finally:
+        if server is not None:
+            server.stop()
 
 
 def _database_problem(cfg: Config) -> str | None:
