@@ -25,7 +25,7 @@ from actors.provider import ProviderActor
 from actors.supervisor import Supervisor
 from transhades import audio as audio_lib
 from transhades.arrivals import Arrivals
-from transhades import redaction
+from transhades import redaction, sql
 from transhades.breaker import ProviderBreaker
 from transhades.cache import open_store
 from transhades.clock import Clock, SystemClock
@@ -305,6 +305,7 @@ def start_tree(config: Config, clock: Clock | None = None, provider_factory: Pro
     cluster's ``worker`` or ``front`` gets its part of it (``relay``: the front's Relay)."""
     clock = clock or SystemClock()
     redaction.remember(config.secrets())  # before any error text can quote one
+    sql.wait_for_the_database(config.supervision.database_wait_seconds)
     registry = Registry(keep_for=frozenset({DISPATCHER, "bot"}))
     breakers = {p.name: ProviderBreaker(p.breaker_failures, p.breaker_seconds) for p in config.enabled_providers}
     upload_limits = {p.name: int(p.max_upload_mb * 1_000_000) for p in config.enabled_providers if p.kind != "local"}

@@ -109,3 +109,34 @@ def test_metrics_render_with_the_oldest_and_newest_prometheus_client_setup_cfg_a
                            + SCRAPE], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert str(target) in done.stdout.splitlines()[0], "the version under test was the one imported"
+
+
+def test_not_ready_while_the_bot_restarts_or_has_failed_and_while_a_server_is_away_past_the_grace():
+    from transhades.health import Unreachable, readiness
+    from transhades.snapshot import FlowStatus, MemberStatus
+
+    class Tree:
+        config = type("C", (), {"telegram": None})()
+        bot_state = "running"
+
+        def status(self):
+            return [{"name": "bot", "group": "bot", "state": self.bot_state}]
+
+        @property
+        def dispatcher(self):
+            return self
+
+        def ask(self, message, timeout):
+            return FlowStatus(groups={"provider:a": [MemberStatus("provider:a-1", "provider:a", "running", usable=True)]})
+
+    tree = Tree()
+    assert readiness(tree) == (True, "ready")
+    for state in ("restarting", "failed"):
+        tree.bot_state = state
+        assert readiness(tree) == (False, f"the bot is {state}")
+    tree.bot_state = "running"
+    now = [100.0]
+    away = Unreachable("the database", lambda: "connection refused", grace=10, clock=lambda: now[0])
+    assert readiness(tree, [away]) == (True, "ready"), "within the grace: a restart does not take it out"
+    now[0] = 111.0
+    assert readiness(tree, [away]) == (False, "the database has not answered for 11 s (connection refused)")

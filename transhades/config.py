@@ -100,6 +100,8 @@ class SupervisionConfig:
     backoff: BackoffConfig = setting(BackoffConfig())
     escalation: str = setting("mark_failed", choices=ESCALATIONS)
     shutdown_seconds: float = setting(5.0, minimum=0.1)
+    # a statement waits this long for PostgreSQL (database_url) to come back before its actor crashes and is restarted
+    database_wait_seconds: float = setting(30.0, minimum=0.5, maximum=600)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator, Sequence
 
@@ -16,7 +17,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from .messages import GetStatus
 from .snapshot import CREDENTIAL, PROVIDER, FlowStatus
-from .sql import unreachable_for
 
 log = logging.getLogger("transhades.health")
 ASK_SECONDS = 2.0
@@ -41,9 +41,6 @@ def readiness(tree: Any, checks: Sequence[Callable[[], str | None]] = ()) -> tup
     for child in children:
         if child["name"] in VITAL and child["state"] in ("restarting", "failed", "starting"):
             return False, f"the {child['name']} is {child['state']}"
-    away = unreachable_for()
-    if away > GRACE_SECONDS:
-        return False, f"the database has not answered for {away:.0f} s"
     for check in checks:
         problem = check()
         if problem:
@@ -53,6 +50,27 @@ def readiness(tree: Any, checks: Sequence[Callable[[], str | None]] = ()) -> tup
     if tree.config.telegram is not None and status.members(CREDENTIAL) and not status.any_usable(CREDENTIAL):
         return False, "no Telegram credential is usable"
     return True, "ready"
+
+
+class Unreachable:
+    """A check for /readyz: a server (PostgreSQL) asked at each probe; a problem once it has not answered for
+    ``grace`` seconds in a row (a restart that takes a few seconds does not take the process out of rotation)."""
+
+    def __init__(self, what: str, probe: Callable[[], str | None], grace: float = GRACE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.what, self.probe, self.grace, self.clock = what, probe, grace, clock
+        self.since: float | None = None
+
+    def __call__(self) -> str | None:
+        why = self.probe()
+        if why is None:
+            self.since = None
+            return None
+        now = self.clock()
+        self.since = self.since if self.since is not None else now
+        if now - self.since < self.grace:
+            return None
+        return f"{self.what} has not answered for {now - self.since:.0f} s ({why})"
 
 
 class TreeCollector:

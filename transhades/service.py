@@ -154,6 +154,18 @@ def _serve(cfg: Config, err: TextIO, start_tree: TreeStarter, default_gateways: 
     return _run_tree(cfg, err, tree, role, stop, role_name)
 
 
+def _readiness_checks(cfg: Config, role: Any) -> list[Callable[[], str | None]]:
+    """What /readyz asks besides the tree: the database (database_url) and the cluster's Redis."""
+    checks: list[Callable[[], str | None]] = [role.problem] if role is not None else []
+    if cfg.database_url:
+        from .health import Unreachable
+        from .sql import reachable
+
+        url = cfg.database_url
+        checks.append(Unreachable("the database (database_url)", lambda: reachable(url, timeout=2)))
+    return checks
+
+
 def _wait_as_standby(cfg: Config, role: Any, stop: Any) -> bool:
     """Until this process may run its tree (a front holds the lease); a standby answers /healthz and /metrics
     meanwhile, and /readyz says it is a standby."""
@@ -178,7 +190,7 @@ def _database_problem(cfg: Config) -> str | None:
 
 def _run_tree(cfg: Config, err: TextIO, tree: Any, role: Any, stop: Any, role_name: str) -> int:
     """Serve until told to stop, then drain and stop the tree within the shutdown budget."""
-    server, problem = _health_server(cfg, tree, [role.problem] if role is not None else [])
+    server, problem = _health_server(cfg, tree, _readiness_checks(cfg, role))
     began = None
     try:
         if problem:

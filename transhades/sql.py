@@ -33,13 +33,12 @@ WAIT_SECONDS = 30.0  # how long a statement waits for PostgreSQL to come back be
 CONNECT_SECONDS = 10.0
 POOL_SIZE = 4  # per store; the actors that share one take turns
 T = TypeVar("T")
-_down: dict[int, float] = {}  # id of a store -> since when PostgreSQL has not answered it (for /readyz)
 
 
-def unreachable_for() -> float:
-    """Seconds since some store in this process last could not reach PostgreSQL (0.0 while all can)."""
-    since = list(_down.values())
-    return time.monotonic() - min(since) if since else 0.0
+def wait_for_the_database(seconds: float) -> None:
+    """The process-wide wait for PostgreSQL (``supervision.database_wait_seconds``), for stores made from now on."""
+    global WAIT_SECONDS
+    WAIT_SECONDS = seconds
 
 
 def is_postgres(target: str | Path | None) -> bool:
@@ -47,10 +46,10 @@ def is_postgres(target: str | Path | None) -> bool:
 
 
 class Database:
-    def __init__(self, target: str | Path, wait_seconds: float = WAIT_SECONDS) -> None:
+    def __init__(self, target: str | Path, wait_seconds: float | None = None) -> None:
         self.lock = threading.RLock()
         self.postgres = is_postgres(target)
-        self.wait_seconds = wait_seconds
+        self.wait_seconds = wait_seconds if wait_seconds is not None else WAIT_SECONDS
         self._held = threading.local()  # PostgreSQL: the connection a transaction or a deadline keeps on this thread
         if self.postgres:
             self._pool = open_pool(str(target))
@@ -81,11 +80,8 @@ class Database:
         while True:
             try:
                 with self._pool.connection(timeout=max(0.5, give_up - time.monotonic())) as conn:
-                    done = work(conn)
-                _down.pop(id(self), None)
-                return done
+                    return work(conn)
             except psycopg.OperationalError as exc:
-                _down.setdefault(id(self), time.monotonic())
                 if time.monotonic() + pause >= give_up:
                     raise DatabaseUnavailable(f"the database could not be reached for {self.wait_seconds:g} s "
                                               f"({exc.__class__.__name__})") from None
@@ -193,7 +189,6 @@ class Database:
 
     def close(self) -> None:
         if self.postgres:
-            _down.pop(id(self), None)
             self._pool.close()
             return
         with self.lock:
