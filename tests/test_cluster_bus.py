@@ -55,7 +55,8 @@ def test_a_job_goes_to_one_worker_and_its_result_back_to_the_front(bus):
     worker.finish([entry.id], done("j1"))
     events = front.events("front-1", block_ms=100)
     assert [event for _, event in events] == [Stage("j1", "transcribing", 1, 1, 0.5), done("j1")]
-    assert front.stats() == {"jobs_waiting": 0, "jobs_pending": 0, "results_pending": 2, "dead_letters": 0}
+    assert front.stats() == {"jobs_waiting": 0, "jobs_pending": 0, "results_pending": 2, "dead_letters": 0,
+                             "oldest_job_seconds": 0.0}
     for entry_id, _ in events:
         front.done_with_event(entry_id)
     assert front.stats()["results_pending"] == 0
@@ -90,7 +91,8 @@ def test_a_job_that_stops_every_worker_goes_to_the_dead_letters_and_its_user_is_
     assert len(bus(lease_seconds=0, max_deliveries=2).take("a", 1, block_ms=100)) == 1  # a dies on it
     assert len(bus(lease_seconds=0, max_deliveries=2).take("b", 1, block_ms=50)) == 1  # b dies on it
     assert bus(lease_seconds=0, max_deliveries=2).take("c", 1, block_ms=50) == []
-    assert front.stats() == {"jobs_waiting": 0, "jobs_pending": 0, "results_pending": 0, "dead_letters": 1}
+    assert front.stats() == {"jobs_waiting": 0, "jobs_pending": 0, "results_pending": 0, "dead_letters": 1,
+                             "oldest_job_seconds": 0.0}
     [(_, event)] = front.events("front", block_ms=100)
     assert isinstance(event, Failed) and event.job_id == "poison" and "stopped every worker" in str(event.error)
 
@@ -218,6 +220,8 @@ def test_the_fronts_status_and_metrics_show_every_process_and_the_streams(bus, r
     metrics = generate_latest(registry).decode()
     assert 'transhades_stream_entries{state="waiting",stream="jobs"} 1.0' in metrics
     assert 'transhades_cluster_process_jobs{process="worker-1",role="worker",state="running"} 2.0' in metrics
+    assert "transhades_front_lease_held 1.0" in metrics
+    assert 0.0 <= status.streams.oldest_job_seconds < 5, "the job just published is the oldest"
 
 
 def test_a_quarantine_in_one_process_holds_the_same_group_out_of_work_in_the_others():

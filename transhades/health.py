@@ -145,6 +145,11 @@ def cluster_metrics(status: FlowStatus) -> Iterator[GaugeMetricFamily]:
         streams.add_metric(["results", "pending"], status.streams.results_pending)
         streams.add_metric(["dead", "letters"], status.streams.dead_letters)
         yield streams
+        oldest = GaugeMetricFamily("transhades_oldest_job_seconds",
+                                   "Age of the oldest job in the cluster's stream not finished yet")
+        oldest.add_metric([], status.streams.oldest_job_seconds)
+        yield oldest
+        yield _lease_held(1)  # only the active front reads the streams
     if status.processes:
         processes = GaugeMetricFamily("transhades_cluster_process_jobs", "Jobs each process of the cluster works on",
                                       labels=["process", "role", "state"])
@@ -154,12 +159,16 @@ def cluster_metrics(status: FlowStatus) -> Iterator[GaugeMetricFamily]:
 
 
 class StandbyCollector:
-    """A standby front's one metric: 1 while it waits for the front lease (so an alert sees a standby exists)."""
+    """A standby front's one metric: it does not hold the front lease (it waits for it)."""
 
     def collect(self):
-        standby = GaugeMetricFamily("transhades_front_standby", "1 while this process waits as a standby front")
-        standby.add_metric([], 1)
-        yield standby
+        yield _lease_held(0)
+
+
+def _lease_held(value: int) -> GaugeMetricFamily:
+    held = GaugeMetricFamily("transhades_front_lease_held", "1 on the active front of a cluster, 0 on a standby")
+    held.add_metric([], value)
+    return held
 
 
 class HealthServer:

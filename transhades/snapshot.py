@@ -64,6 +64,7 @@ class StreamStats:
     jobs_pending: int = 0  # taken, not finished
     results_pending: int = 0  # published by workers, not handled by the front yet
     dead_letters: int = 0
+    oldest_job_seconds: float = 0.0  # how long the oldest job in the stream (waiting or taken) has been there
 
 
 @dataclass(frozen=True)

@@ -230,9 +230,20 @@ class JobBus:
 
     # ------------------------------------------------------------------------------------------------ both
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, Any]:
         return {"jobs_waiting": self._lag(self.jobs, WORKERS), "jobs_pending": self._pending(self.jobs, WORKERS),
-                "results_pending": self._pending(self.results, FRONTS), "dead_letters": int(self.redis.xlen(self.dead))}
+                "results_pending": self._pending(self.results, FRONTS), "dead_letters": int(self.redis.xlen(self.dead)),
+                "oldest_job_seconds": self._oldest(self.jobs)}
+
+    def _oldest(self, stream: str) -> float:
+        """Age of the stream's first entry (an entry id starts with the milliseconds it was added at; finished
+        jobs are deleted, so the first entry is the oldest job not finished)."""
+        first = self.redis.xrange(stream, count=1)
+        if not first:
+            return 0.0
+        added_ms = int(_text(first[0][0]).split("-")[0])
+        now_s, now_us = self.redis.time()
+        return max(0.0, now_s + now_us / 1e6 - added_ms / 1000)
 
     def _entries(self, raw: list[tuple[str, dict]]) -> list[Entry]:
         out = []
