@@ -52,7 +52,9 @@ def test_bench_quick_json_prints_every_key_and_writes_the_results(tmp_path):
     for key in ("failover_p99_ms", "cache_hit_p99_ms", "flood_storm_efficiency", "orchestration_jobs_per_s",
                 "pykka_ask_roundtrips_per_s", "audio_prep_ratio", "parallel_chunk_speedup", "parallel_chunk_k",
                 "peak_rss_mb_large_video", "local_provider_overhead", "chaos_lost", "chaos_duplicate_replies", "credential_spread", "notes",
-                "machine", "targets", "scale_out_workers", "scale_out_efficiency", "worker_takeover_seconds"):
+                "machine", "targets", "scale_out_workers", "scale_out_efficiency", "worker_takeover_seconds",
+                "bare_ffmpeg_cpu_ms", "cpu_ms_per_note_single", "cpu_ms_per_note_cluster", "single_cpu_ratio",
+                "cluster_cpu_ratio"):
         assert key in result, f"{key} missing; notes: {result.get('notes')}"
     if bench.RECORDINGS.is_dir():  # Debian's pocketsphinx-testdata (.ci/run installs it)
         assert 0 <= result["wer_plain"] < 0.5 and 0 <= result["wer_ours"] < 0.5 and result["wer_words"] == 92
@@ -60,3 +62,24 @@ def test_bench_quick_json_prints_every_key_and_writes_the_results(tmp_path):
     assert json.loads(out.read_text())["quick"] is True
     assert out.with_suffix(".png").stat().st_size > 1000
     assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 1
+
+
+def test_cpu_per_note_counts_the_processes_and_their_ffmpeg_children(tmp_path):
+    import subprocess
+    import sys
+
+    from transhades.devtools.cpu import cpu_seconds
+
+    busy = subprocess.Popen([sys.executable, "-c", "import subprocess, sys\n"
+                             "subprocess.run([sys.executable, '-c', 'sum(range(30_000_000))'])\n"
+                             "input()"], stdin=subprocess.PIPE)
+    try:
+        import time
+
+        time.sleep(0.2)
+        deadline = time.monotonic() + 30
+        while cpu_seconds(busy.pid) < 0.3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert cpu_seconds(busy.pid) >= 0.3, "the child's CPU is counted once it has ended"
+    finally:
+        busy.communicate(b"\n", timeout=30)

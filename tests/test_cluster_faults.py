@@ -20,7 +20,7 @@ from conftest import wait_for
 from servers import OwnRedis
 from test_cluster_bus import done, request
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.slow, pytest.mark.redis]  # servers stopped and restarted: seconds each
 
 
 def client_of(server: OwnRedis):
@@ -252,3 +252,21 @@ def test_jobs_out_when_redis_lost_its_data_are_published_again(volatile):
     for entry_id, event in relay.bus.events("front", block_ms=50):
         relay.event(event)
     assert sorted(e.job_id for e in heard if isinstance(e, Completed)) == ["j1", "j2"]
+
+
+def test_a_front_renews_its_lease_from_the_moment_it_takes_it_however_slowly_its_tree_starts(persistent):
+    from transhades.cluster.roles import FrontRole
+    from transhades.config import parse
+
+    cfg = parse({"providers": [{"name": "local", "kind": "local"}],
+                 "cluster": {"redis_url": persistent.url, "lease_seconds": 1, "prefix": "t"}}, {})
+    role = FrontRole(cfg, client_of(persistent))
+    stop = threading.Event()
+    try:
+        assert role.wait(stop)
+        time.sleep(2.5)  # the tree "starting" for longer than two leases
+        assert Lease(client_of(persistent), "t:front", "other", 1.0).holder_now() == role.instance
+        assert not role.lost.is_set()
+    finally:
+        role.close()
+    assert client_of(persistent).get("t:front") == b"released", "a clean stop hands it over at once"

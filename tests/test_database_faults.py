@@ -14,7 +14,7 @@ from transhades.telegram.settings import UserSettings
 from conftest import run_cli
 from servers import OwnPostgres
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]  # a server stopped and restarted
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,7 @@ TARGETS = {
     "local_speedup_over_plain": (">=", 1.3), "local_provider_overhead": ("<=", 1.10),
     "first_text_fraction": ("<=", 0.2), "parallel_download_speedup": (">=", None),
     "wer_ours_minus_plain": ("<=", 0.01), "first_words_fraction_local": ("<=", 0.15),
+    "single_cpu_ratio": ("<=", 3.0), "cluster_cpu_ratio": ("<=", 1.5),
 }
 
 
@@ -624,10 +625,10 @@ class Plan:
         if self.quick:
             return {"asks": 20_000, "jobs": 3_000, "hits": 40, "failovers": 30, "storm": 60, "prep": 600,
                     "chunks": 1200, "rss_mb": 200, "chaos": 100,
-                    "spread": 60, "scale": 12, "download_mb": 96}
+                    "spread": 60, "scale": 12, "download_mb": 96, "cpu_notes": 6}
         return {"asks": 100_000, "jobs": 10_000, "hits": 200, "failovers": 100, "storm": 200, "prep": 3600,
                 "chunks": 3600, "rss_mb": 2000, "chaos": 1000,
-                "spread": 300, "scale": 40, "download_mb": 400}
+                "spread": 300, "scale": 40, "download_mb": 400, "cpu_notes": 20}
 
 
 def machine() -> dict[str, Any]:
@@ -650,6 +651,13 @@ def bench_scale_out(tmp: Path, jobs_per_worker: int) -> dict[str, Any]:
                         "-c:a", "libopus", "-b:a", "16k", str(out)], check=True)
         media.append(out.read_bytes())
     return scale_out(folder, jobs_per_worker, media, url)
+
+
+def bench_cpu_per_note(notes: int) -> dict[str, Any]:
+    """All processes' CPU per 10 s voice note, single process and cluster, against bare ffmpeg (same run)."""
+    from .devtools.cpu import bench_cpu_per_note as measure
+
+    return measure(notes)
 
 
 def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
@@ -677,6 +685,7 @@ def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[s
             ("first words of a 150 s voice note", lambda: bench_first_words(tmp)),
             ("chaos", lambda: bench_chaos(sizes["chaos"])),
             ("scale-out over worker processes", lambda: bench_scale_out(tmp, sizes["scale"])),
+            ("CPU per 10 s voice note", lambda: bench_cpu_per_note(sizes["cpu_notes"])),
         ]
         for label, step in steps:
             progress(label)
@@ -718,7 +727,9 @@ def table(result: dict[str, Any]) -> str:
             "pykka_ask_roundtrips_per_s", "audio_prep_ratio", "parallel_chunk_speedup", "parallel_chunk_k",
             "peak_rss_mb_large_video", "local_provider_overhead", "local_speedup_over_plain", "chaos_lost", "chaos_duplicate_replies",
             "chaos_restarts", "chaos_throughput_jobs_per_s", "credential_spread", "scale_out_workers",
-            "scale_out_efficiency", "worker_takeover_seconds", "first_text_fraction", "parallel_download_speedup"]
+            "scale_out_efficiency", "worker_takeover_seconds", "first_text_fraction", "parallel_download_speedup",
+            "bare_ffmpeg_cpu_ms", "cpu_ms_per_note_single", "cpu_ms_per_note_cluster", "single_cpu_ratio",
+            "cluster_cpu_ratio"]
     lines = [f"{'figure':32} {'value':>12}  target"]
     for key in keys:
         value = result.get(key)

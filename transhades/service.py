@@ -137,21 +137,27 @@ def _serve(cfg: Config, err: TextIO, start_tree: TreeStarter, default_gateways: 
     if role is not None and not _wait_as_standby(cfg, role, stop):
         role.close()
         return EXIT_OK  # stopped while a standby
-    try:
-        tree = start_tree(cfg, gateway_factory=gateway_factory or default_gateways(cfg),
-                          **(role.tree_options() if role else {}))
-    except Exception as exc:
-        if role is not None:
-            role.close()  # the lease goes back at once: a standby need not wait for it to run out
-        from .sql import DatabaseUnavailable
-
-        if isinstance(exc, DatabaseUnavailable):
-            print(f"error: {exc.message}", file=err)
-            return EXIT_UNREACHABLE
-        raise
+    tree = _start(cfg, err, start_tree, gateway_factory or default_gateways(cfg), role)
+    if tree is None:
+        return EXIT_UNREACHABLE
     if role is not None:
         role.started(tree)
     return _run_tree(cfg, err, tree, role, stop, role_name)
+
+
+def _start(cfg: Config, err: TextIO, start_tree: TreeStarter, gateway_factory: Any, role: Any) -> Any:
+    """The tree, or None when its database went away meanwhile (said in one line; the lease given back)."""
+    from .sql import DatabaseUnavailable
+
+    try:
+        return start_tree(cfg, gateway_factory=gateway_factory, **(role.tree_options() if role else {}))
+    except Exception as exc:
+        if role is not None:
+            role.close()  # the lease goes back at once: a standby need not wait for it to run out
+        if isinstance(exc, DatabaseUnavailable):
+            print(f"error: {exc.message}", file=err)
+            return None
+        raise
 
 
 def _readiness_checks(cfg: Config, role: Any) -> list[Callable[[], str | None]]:

@@ -17,29 +17,26 @@ Targets: 0 lost, 0 duplicated, no process exit for outages shorter than the leas
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .servers import Missing, OwnPostgres, OwnRedis, free_port, wait_until
+from .lab import Lab, Proc, Provider, voice_note
+from .servers import Missing, OwnPostgres, OwnRedis, wait_until
 
 FAULTS = ("redis-restart", "redis-wipe", "postgres-restart", "worker-kill", "worker-stop", "front-kill")
-TEXT = "Every note gets exactly one answer, whatever fails meanwhile."
 REDIS_DOWN = 2.0
-POSTGRES_DOWN = 8.0
+POSTGRES_DOWN = 15.0  # as long as the restart the issue saw wedge the front for good
 USERS = (701, 702, 703, 704)
 ACTIVE = re.compile(r'"message": "front \S+ is active"')  # not a standby's "standby: front X is active"
 
@@ -54,17 +51,6 @@ class ClusterOptions:
     provider_delay: float = 0.3  # seconds the loopback provider takes per request
     seed: int = 0
     settle_seconds: float = 90.0  # after the last fault, how long every note may take to be answered
-
-
-@dataclass
-class Proc:
-    name: str
-    role: str
-    config: Path
-    log: Path
-    popen: subprocess.Popen
-    port: int
-    expected_exit: bool = False
 
 
 @dataclass
@@ -100,7 +86,7 @@ def run(options: ClusterOptions, log: Any = None) -> Report:
         redis.stop()
         shutil.rmtree(folder, ignore_errors=True)
         return Report(skipped=str(exc))
-    provider = _Provider(options.provider_delay)
+    provider = Provider(options.provider_delay)
     sim = _Simulation(options, folder, redis, postgres, provider, log or (lambda line: None))
     try:
         return sim.run()
@@ -117,70 +103,22 @@ def run(options: ClusterOptions, log: Any = None) -> Report:
 
 class _Simulation:
     def __init__(self, options: ClusterOptions, folder: Path, redis: OwnRedis, postgres: OwnPostgres,
-                 provider: "_Provider", say: Any) -> None:
-        from ..telegram.fake import SharedTelegram
-
+                 provider: "Provider", say: Any) -> None:
         self.o, self.folder, self.redis, self.postgres, self.say = options, folder, redis, postgres, say
-        self.provider = provider
+        self.lab = Lab(folder, provider, redis, postgres, options.lease_seconds)
+        self.world, self.procs = self.lab.world, self.lab.procs
         self.rng = random.Random(options.seed)
-        self.world_path = folder / "world.sqlite3"
-        self.world = SharedTelegram(self.world_path)
-        self.prefix = "sim"
-        self.procs: dict[str, Proc] = {}
-        self.started = 0
         self.report = Report()
         self.posted_at: dict[int, float] = {}
         self.answered_at: dict[int, float] = {}
-        self.voice = _voice(folder)
+        self.voice = voice_note(folder / "voice.ogg", 2)
         self.stop_posting = threading.Event()
 
-    # ------------------------------------------------------------------------------------------------ processes
-
-    def config(self, name: str, credential: str) -> Path:
-        home = self.folder / name
-        home.mkdir(exist_ok=True)
-        path = home / "config.yaml"
-        path.write_text(f"""
-providers:
-  - {{name: sim, kind: openai, base_url: "{self.provider.url}/v1", api_key: "${{SIM_API_KEY}}", instances: 2,
-     http_attempts: 1}}
-cache: {{backend: redis, url: "{self.redis.url}"}}
-audio: {{workers: 2, temp_dir: "{home / 'tmp'}"}}
-data_dir: "{home / 'data'}"
-database_url: "{self.postgres.url}"
-telegram:
-  bot_token: "${{TELEGRAM_BOT_TOKEN}}"
-  session_dir: "{home / 'data' / 'sessions'}"
-  credentials:
-    - {{name: {credential}, api_id: {1000 + self.started}, api_hash: "{'a' * 32}"}}
-  send_interval_seconds: 0
-  edit_interval_seconds: 1
-  user_jobs_per_minute: 0
-  drain_seconds: 3
-cluster: {{redis_url: "{self.redis.url}", lease_seconds: {self.o.lease_seconds}, prefix: {self.prefix}}}
-http: {{port: 0}}
-logging: {{format: json}}
-""")
-        return path
-
     def start(self, role: str) -> Proc:
-        self.started += 1
-        name = f"{role}-{self.started}"
-        config = self.config(name, f"API-{self.started}")
-        text = config.read_text().replace("http: {port: 0}", f"http: {{port: {free_port()}}}")
-        config.write_text(text)
-        port = int(text.split("http: {port: ")[1].split("}")[0])
-        log = self.folder / f"{name}.log"
-        env = {**os.environ, "TRANSHADES_FAKE_TELEGRAM": str(self.world_path), "SIM_API_KEY": "sk-" + "s" * 40,
-               "TELEGRAM_BOT_TOKEN": "123456:" + "t" * 35}
-        popen = subprocess.Popen([sys.executable, "-m", "transhades.cli", "run", "--role", role, "--config",
-                                  str(config)], cwd=config.parent, env=env, stdout=open(log, "w"),
-                                 stderr=subprocess.STDOUT)
-        self.procs[name] = Proc(name, role, config, log, popen, port)
-        return self.procs[name]
+        return self.lab.start(role)
 
     def output(self, proc: Proc) -> str:
-        return proc.log.read_text(errors="replace")
+        return self.lab.output(proc)
 
     def active_front(self) -> Proc | None:
         fronts = [p for p in self.procs.values() if p.role == "front" and p.popen.poll() is None]
@@ -246,11 +184,9 @@ logging: {{format: json}}
             self.stop_posting.wait(pause)
 
     def _answers(self) -> dict[int, int]:
-        counts: dict[int, int] = {}
-        for sent in self.world.sent_rows():
-            if sent.kind == "text" and sent.text == TEXT:
-                counts[sent.reply_to] = counts.get(sent.reply_to, 0) + 1
-                self.answered_at.setdefault(sent.reply_to, time.monotonic())
+        counts = self.lab.answers()
+        for message in counts:
+            self.answered_at.setdefault(message, time.monotonic())
         return counts
 
     def _count(self) -> None:
@@ -312,49 +248,4 @@ logging: {{format: json}}
 
     def close(self) -> None:
         self.stop_posting.set()
-        for proc in self.procs.values():
-            proc.expected_exit = True
-            if proc.popen.poll() is None:
-                proc.popen.send_signal(signal.SIGCONT)
-                proc.popen.kill()
-                proc.popen.wait()
-
-
-def _voice(folder: Path) -> bytes:
-    """Two seconds of a tone as an Opus voice note, made with real ffmpeg."""
-    from ..audio import ffmpeg_binary
-
-    path = folder / "voice.ogg"
-    subprocess.run([ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                    "sine=frequency=330:duration=2", "-c:a", "libopus", "-b:a", "16k", str(path)], check=True)
-    return path.read_bytes()
-
-
-class _Provider:
-    """A loopback server speaking OpenAI's ``/v1/audio/transcriptions`` (verbose_json), slow on purpose."""
-
-    def __init__(self, delay: float) -> None:
-        body = json.dumps({"task": "transcribe", "language": "english", "duration": 2.0, "text": TEXT,
-                           "segments": [{"id": 0, "start": 0.0, "end": 2.0, "text": TEXT}]}).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                time.sleep(delay)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.lab.close()
