@@ -61,3 +61,20 @@ supervision: {{max_restarts: 1, within_seconds: 60, backoff: {{min_seconds: 0.1,
     finally:
         service.close()
         pg.close()
+
+
+def test_an_unreachable_cluster_redis_at_start_is_one_line_naming_the_setting_and_exit_3(tmp_path):
+    from conftest import run_cli
+
+    (tmp_path / "config.yaml").write_text(f"""
+providers: [{{name: local, kind: local}}]
+data_dir: "{tmp_path / 'data'}"
+cluster: {{redis_url: "redis://:sup3rsecretpw@127.0.0.1:{free_port()}/0"}}
+telegram: {{bot_token: "123456:{'t' * 35}", credentials: [{{name: a, api_id: 1, api_hash: "{'a' * 32}"}}]}}
+http: {{port: 0}}
+""")
+    done = run_cli("run", "--role", "worker", "--config", str(tmp_path / "config.yaml"), cwd=tmp_path, timeout=60)
+    assert done.returncode == 3, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot reach the cluster's Redis at cluster.redis_url")
+    assert "sup3rsecretpw" not in done.stderr + done.stdout and "Traceback" not in done.stderr
