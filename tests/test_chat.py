@@ -92,5 +92,6 @@ def test_a_chat_session_never_answers_with_another_sessions_transcript(tmp_path)
                                 args=("--user", "2"))
     assert code == 0, err
     answers = [e["text"] for e in later if e["event"] in ("send", "edit")]
-    assert any("selamat pagi" in text.lower() for text in answers), "other audio: its own transcript"
+    # its own words (the model hears "Salamat" or "Selamat" pagi depending on its version; the thanks are sure)
+    assert any("terima kasih" in text.lower() for text in answers), "other audio: its own transcript"
     assert not any("transcribed this file before" in text for text in answers), "a session's cache is its own"
