@@ -9,7 +9,7 @@ from transhades.arrivals import Arrivals
 from transhades.audio import AudioPreparer
 from transhades.messages import Fingerprint, PrepareAudio, SplitChunk
 
-from .base import ExitMonitor, WorkerActor
+from actors.base import ExitMonitor, WorkerActor
 
 
 class AudioActor(WorkerActor):

@@ -39,7 +39,7 @@ from transhades.telegram.desk import FrontDesk
 from transhades.telegram.route import Route
 from transhades.telegram.sender import Sender
 
-from .base import ExitMonitor, SupervisedActor
+from actors.base import ExitMonitor, SupervisedActor
 
 HISTORY = "history"  # the history actor's name (actors/history.py)
 

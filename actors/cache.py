@@ -9,7 +9,7 @@ from transhades.cache import CountingStore, TranscriptStore
 from transhades.errors import TranshadesError
 from transhades.messages import CacheReport, CacheStats, ForgetOwner, LookupTranscript, StoreTranscript
 
-from .base import ExitMonitor, WorkerActor
+from actors.base import ExitMonitor, WorkerActor
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from transhades.registry import Registry
 from transhades.telegram.download import download
 from transhades.telegram.gateway import Gateway
 
-from .base import ExitMonitor, WorkerActor
+from actors.base import ExitMonitor, WorkerActor
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from transhades.messages import (
 )
 from transhades.registry import Registry
 
-from .base import ExitMonitor, SupervisedActor
+from actors.base import ExitMonitor, SupervisedActor
 
 log = logging.getLogger(__name__)
 

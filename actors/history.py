@@ -15,7 +15,7 @@ from transhades.registry import BOT, Registry
 from transhades.telegram.commands import Commands
 from transhades.telegram.erasure import ForgetAll
 
-from .base import ExitMonitor, SupervisedActor
+from actors.base import ExitMonitor, SupervisedActor
 
 log = logging.getLogger("transhades.history")
 

@@ -8,7 +8,7 @@ from typing import Any, Callable
 from transhades.messages import Transcribe
 from transhades.providers import Provider
 
-from .base import ExitMonitor, OwnsClient, WorkerActor
+from actors.base import ExitMonitor, OwnsClient, WorkerActor
 
 
 class ProviderActor(OwnsClient, WorkerActor):

@@ -23,7 +23,7 @@ from transhades.messages import (
 from transhades.registry import Registry
 from transhades.snapshot import FlowStatus
 
-from .base import ExitMonitor, SupervisedActor
+from actors.base import ExitMonitor, SupervisedActor
 
 log = logging.getLogger(__name__)
 

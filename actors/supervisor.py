@@ -38,7 +38,7 @@ from transhades.supervision import (
     RestartPolicy,
 )
 
-from .base import ExitMonitor
+from actors.base import ExitMonitor
 
 log = logging.getLogger("transhades.supervisor")
 

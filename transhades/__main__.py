@@ -3,12 +3,12 @@ remembered (see :mod:`transhades.early`)."""
 
 import sys
 
-from . import early
+from transhades import early
 
 
 def main() -> int:
     early.guard(sys.argv)  # before the command line's modules load
-    from .cli import main as cli_main
+    from transhades.cli import main as cli_main
 
     return cli_main()
 

@@ -7,7 +7,7 @@ import itertools
 from collections import deque
 from typing import Callable, Iterator
 
-from .config import DispatcherConfig
+from transhades.config import DispatcherConfig
 
 QUEUE_UPDATES = 100  # waiting jobs told their new position when the line moves
 

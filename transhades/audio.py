@@ -23,10 +23,10 @@ from typing import Any, Iterable
 import av
 import ffmpeg
 
-from . import chunking
-from .errors import BadInput, ProviderUnavailable
-from .media import AudioChunk, PreparedAudio
-from .private import private_dir
+from transhades import chunking
+from transhades.errors import BadInput, ProviderUnavailable
+from transhades.media import AudioChunk, PreparedAudio
+from transhades.private import private_dir
 
 logger = logging.getLogger(__name__)
 

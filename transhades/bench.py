@@ -22,11 +22,11 @@ from typing import Any, Callable
 
 import pykka
 
-from . import config as config_lib
-from .audio import AudioPreparer, ffmpeg_binary
-from .media import LocalFile
-from .messages import Completed, Failed, JobRequest, Partial, Stage, SubmitJob
-from .doubles import InstantPreparer, percentile, simulated_providers
+from transhades import config as config_lib
+from transhades.audio import AudioPreparer, ffmpeg_binary
+from transhades.media import LocalFile
+from transhades.messages import Completed, Failed, JobRequest, Partial, Stage, SubmitJob
+from transhades.doubles import InstantPreparer, percentile, simulated_providers
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 TARGETS = {
@@ -336,8 +336,8 @@ def bench_first_text(tmp: Path, minutes: int = 60, providers: int = 4) -> dict[s
     start of transcription to the first text delivered, over to the whole transcript."""
     from supervisor import start_tree
 
-    from . import chunking
-    from .media import AudioChunk, PreparedAudio
+    from transhades import chunking
+    from transhades.media import AudioChunk, PreparedAudio
 
     duration = minutes * 60.0
     spans = chunking.plan(duration, int(duration * 3000), [], None, 600.0, 1.0,
@@ -550,9 +550,9 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 def bench_wer(tmp: Path) -> dict[str, Any]:
     """Word error rate on real recorded speech: plain decoding of the whole recording, our long path on it, and
     the clips one by one (short audio), all by the bundled model with the language given."""
-    from .audio import probe
-    from .media import AudioChunk
-    from .providers.local import LocalWhisper
+    from transhades.audio import probe
+    from transhades.media import AudioChunk
+    from transhades.providers.local import LocalWhisper
 
     if not RECORDINGS.is_dir():
         raise FileNotFoundError(f"{RECORDINGS}: install the Debian package pocketsphinx-testdata")
@@ -606,7 +606,7 @@ def bench_first_words(tmp: Path, seconds: int = 150) -> dict[str, Any]:
 def bench_chaos(jobs: int) -> dict[str, Any]:
     """The issue's chaos run (5 % crashes of any actor, 10 % FloodWaits, 10 % provider errors, 10 % duplicates),
     with a fixed seed: nothing may be lost or answered twice."""
-    from .simulate import Options, run as simulate
+    from transhades.simulate import Options, run as simulate
 
     r = simulate(Options(jobs=jobs, crash_rate=0.05, flood_rate=0.1, provider_error_rate=0.1, duplicate_rate=0.1,
                          seed=7))
@@ -638,8 +638,8 @@ def machine() -> dict[str, Any]:
 
 def bench_scale_out(tmp: Path, jobs_per_worker: int) -> dict[str, Any]:
     """Jobs per second with four worker processes over four times one's (needs Redis: TRANSHADES_REDIS_URL)."""
-    from .audio import ffmpeg_binary
-    from .cluster.scaling import bench_scale_out as scale_out
+    from transhades.audio import ffmpeg_binary
+    from transhades.cluster.scaling import bench_scale_out as scale_out
 
     url = os.environ.get("TRANSHADES_REDIS_URL", "redis://127.0.0.1:6379/15")
     folder = tmp / "scale"
@@ -655,7 +655,7 @@ def bench_scale_out(tmp: Path, jobs_per_worker: int) -> dict[str, Any]:
 
 def bench_cpu_per_note(notes: int) -> dict[str, Any]:
     """All processes' CPU per 10 s voice note, single process and cluster, against bare ffmpeg (same run)."""
-    from .devtools.cpu import bench_cpu_per_note as measure
+    from transhades.devtools.cpu import bench_cpu_per_note as measure
 
     return measure(notes)
 

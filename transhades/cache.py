@@ -15,10 +15,10 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterable, Protocol
 
-from .config import CacheConfig
-from .errors import ProviderUnavailable
-from .private import private_file
-from .transcript import Transcript
+from transhades.config import CacheConfig
+from transhades.errors import ProviderUnavailable
+from transhades.private import private_file
+from transhades.transcript import Transcript
 
 
 class TranscriptStore(Protocol):

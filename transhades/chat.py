@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from .config import Config, CredentialConfig, TelegramConfig
+from transhades.config import Config, CredentialConfig, TelegramConfig
 
 KINDS = {".ogg": ("voice", "audio/ogg"), ".oga": ("voice", "audio/ogg"), ".opus": ("voice", "audio/ogg"),
          ".mp3": ("audio", "audio/mpeg"), ".m4a": ("audio", "audio/mp4"), ".wav": ("audio", "audio/wav"),
@@ -89,7 +89,7 @@ class Transcript:
 
 def run(cfg: Config, start_tree: Any, lines: TextIO, out: TextIO, err: TextIO, user_id: int = 1,
         language: str = "en", as_json: bool = False, files: Path | None = None, shared_cache: bool = False) -> int:
-    from .telegram.fake import FakeGateway, FakeTelegram
+    from transhades.telegram.fake import FakeGateway, FakeTelegram
 
     interactive = lines.isatty()
     with tempfile.TemporaryDirectory(prefix="transhades-chat-") as scratch:
@@ -161,7 +161,7 @@ def _send(world: Any, user: Any, line: str) -> str | None:
 
 def _seconds(path: Path) -> int:
     try:
-        from .audio import probe
+        from transhades.audio import probe
 
         return int(probe(path).duration or 0)
     except Exception:

@@ -23,13 +23,13 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
-from . import config as config_lib
-from . import logs, service
-from .config import Config, ConfigError
-from .formats import FORMATS, render
-from .media import LocalFile
-from .messages import Completed, Failed, JobRequest, Partial, Queued, Stage, SubmitJob, Waiting
-from .routing import failover_order
+from transhades import config as config_lib
+from transhades import logs, service
+from transhades.config import Config, ConfigError
+from transhades.formats import FORMATS, render
+from transhades.media import LocalFile
+from transhades.messages import Completed, Failed, JobRequest, Partial, Queued, Stage, SubmitJob, Waiting
+from transhades.routing import failover_order
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("transhades.cli")
@@ -273,8 +273,8 @@ def simulate(args: argparse.Namespace) -> int:
 
     if args.cluster:
         return simulate_cluster(args)
-    from .simulate import Options
-    from .simulate import run as run_simulation
+    from transhades.simulate import Options
+    from transhades.simulate import run as run_simulation
 
     for name in ("crash_rate", "flood_rate", "provider_error_rate", "duplicate_rate"):
         if not 0.0 <= getattr(args, name) <= 1.0:
@@ -295,8 +295,8 @@ def simulate(args: argparse.Namespace) -> int:
 def simulate_cluster(args: argparse.Namespace) -> int:
     import json
 
-    from .devtools.cluster_sim import FAULTS, ClusterOptions
-    from .devtools.cluster_sim import run as run_cluster
+    from transhades.devtools.cluster_sim import FAULTS, ClusterOptions
+    from transhades.devtools.cluster_sim import run as run_cluster
 
     faults = FAULTS if args.faults == "all" else tuple(f.strip() for f in args.faults.split(",") if f.strip())
     unknown = [f for f in faults if f not in FAULTS]
@@ -337,7 +337,7 @@ def _transcribe_command(args: argparse.Namespace, redactor: Any) -> int:
 
 
 def chat(args: argparse.Namespace) -> int:
-    from . import chat as chat_lib
+    from transhades import chat as chat_lib
 
     if args.verbose == 0:
         logging.getLogger().setLevel(logging.WARNING)  # the conversation, not the bot's log
@@ -364,7 +364,7 @@ def _kurigram_gateways(cfg: Config) -> Any:
 def bench(args: argparse.Namespace) -> int:
     import json
 
-    from . import bench as bench_lib
+    from transhades import bench as bench_lib
 
     result = bench_lib.run(args.quick, progress=lambda label: print(f"bench: {label}…", file=sys.stderr))
     if args.out:
@@ -453,7 +453,7 @@ def transcribe(cfg: Config, args: argparse.Namespace, out: TextIO, err: TextIO) 
     ffmpeg is stopped, the temporary files go, and the exit code is 128 + the signal's number, at once."""
     from supervisor import start_tree, temp_root_of
 
-    from . import audio as audio_lib
+    from transhades import audio as audio_lib
 
     if not cfg.enabled_providers:
         print("error: no provider is enabled; run 'transhades check-config' to see why", file=err)

@@ -17,8 +17,8 @@ from typing import Any, Mapping, get_type_hints
 
 import yaml
 
-from .errors import ConfigError
-from .redaction import redact
+from transhades.errors import ConfigError
+from transhades.redaction import redact
 
 PROVIDER_KINDS = ("local", "openai", "deepgram")
 CACHE_BACKENDS = ("memory", "sqlite", "redis")

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .media import AudioChunk, PreparedAudio
-from .transcript import Segment, Transcript
+from transhades.media import AudioChunk, PreparedAudio
+from transhades.transcript import Segment, Transcript
 
 
 def percentile(values: list[float], p: float) -> float:

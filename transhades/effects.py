@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .messages import JobEvent
+from transhades.messages import JobEvent
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ the actor and the supervisor restarts it.
 
 from __future__ import annotations
 
-from .redaction import redact
+from transhades.redaction import redact
 
 
 class TranshadesError(Exception):

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from .transcript import Segment, Transcript
+from transhades.transcript import Segment, Transcript
 
 FORMATS = ("text", "srt", "vtt", "json")
 

@@ -15,8 +15,8 @@ from typing import Any, Callable, Iterator, Sequence
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-from .messages import GetStatus
-from .snapshot import CREDENTIAL, PROVIDER, FlowStatus
+from transhades.messages import GetStatus
+from transhades.snapshot import CREDENTIAL, PROVIDER, FlowStatus
 
 log = logging.getLogger("transhades.health")
 ASK_SECONDS = 2.0

@@ -16,22 +16,22 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable, Iterable
 
-from .admission import Admission
-from .breaker import ProviderBreaker
-from .config import DispatcherConfig
-from .effects import Alert, Effect, Emit, Quarantine, ReleaseJob, Send, WakeUp, Withdraw
-from .errors import (
+from transhades.admission import Admission
+from transhades.breaker import ProviderBreaker
+from transhades.config import DispatcherConfig
+from transhades.effects import Alert, Effect, Emit, Quarantine, ReleaseJob, Send, WakeUp, Withdraw
+from transhades.errors import (
     BadInput,
     Cancelled,
     TranshadesError,
 )
-from .messages import Completed, Failed, JobEvent, JobRequest, MemberView, Queued, Stage, StoreTranscript, Waiting
-from .outcomes import Outcomes
-from .placement import Go, NoWay, Placement, Wait
-from .roster import Roster
-from .routing import CredentialRouter, FlowMetrics, ProviderRouter
-from .snapshot import FlowStatus
-from .tasks import (
+from transhades.messages import Completed, Failed, JobEvent, JobRequest, MemberView, Queued, Stage, StoreTranscript, Waiting
+from transhades.outcomes import Outcomes
+from transhades.placement import Go, NoWay, Placement, Wait
+from transhades.roster import Roster
+from transhades.routing import CredentialRouter, FlowMetrics, ProviderRouter
+from transhades.snapshot import FlowStatus
+from transhades.tasks import (
     AUDIO,
     CACHE,
     CREDENTIAL_PREFIX,
@@ -52,7 +52,7 @@ from .tasks import (
     store_keys,
     task_key,
 )
-from .transcript import Transcript
+from transhades.transcript import Transcript
 
 __all__ = ["AUDIO", "CACHE", "CREDENTIAL_PREFIX", "DISPATCHER", "PROVIDER_PREFIX", "Alert", "Emit", "JobFlow",
            "Quarantine", "ReleaseJob", "Send", "WakeUp"]

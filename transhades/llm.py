@@ -19,10 +19,10 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from .errors import BadInput, ProviderUnavailable, RateLimited
-from .formats import split_text
-from .providers.http import HttpProvider, RetryPolicy
-from .providers.languages import name_of
+from transhades.errors import BadInput, ProviderUnavailable, RateLimited
+from transhades.formats import split_text
+from transhades.providers.http import HttpProvider, RetryPolicy
+from transhades.providers.languages import name_of
 
 TASKS = ("translate", "summary")
 MODEL_PREFIX = "llm-"  # the model actors are llm-1 .. llm-N (``llm.instances``)

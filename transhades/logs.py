@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Any, Iterable
 
-from . import redaction
+from transhades import redaction
 
 class Redactor(logging.Filter):
     """Log lines go through :mod:`transhades.redaction`, like every other text a person reads."""

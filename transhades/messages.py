@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
-from .errors import TranshadesError
-from .media import AudioChunk, LocalFile, PreparedAudio, TelegramFile
-from .snapshot import FlowStatus
-from .transcript import Transcript
+from transhades.errors import TranshadesError
+from transhades.media import AudioChunk, LocalFile, PreparedAudio, TelegramFile
+from transhades.snapshot import FlowStatus
+from transhades.transcript import Transcript
 
 Media = Union[LocalFile, TelegramFile]
 

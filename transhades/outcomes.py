@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol
 
-from .effects import Alert, Arrived, Effect, Emit
-from .errors import BadInput, ProviderRejectedKey, ProviderUnavailable, RateLimited, TranshadesError, UploadTooLarge
-from .messages import Failed, Partial, Stage
-from .config import DispatcherConfig
-from .roster import Member, Roster
-from .routing import CredentialRouter, FlowMetrics, ProviderRouter
-from .tasks import (
+from transhades.effects import Alert, Arrived, Effect, Emit
+from transhades.errors import BadInput, ProviderRejectedKey, ProviderUnavailable, RateLimited, TranshadesError, UploadTooLarge
+from transhades.messages import Failed, Partial, Stage
+from transhades.config import DispatcherConfig
+from transhades.roster import Member, Roster
+from transhades.routing import CredentialRouter, FlowMetrics, ProviderRouter
+from transhades.tasks import (
     DownloadRangeTask,
     DownloadTask,
     FingerprintTask,
@@ -32,7 +32,7 @@ from .tasks import (
     TranscribeTask,
     fetch_or_fingerprint,
 )
-from .transcript import Transcript, stitch
+from transhades.transcript import Transcript, stitch
 
 
 

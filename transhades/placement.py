@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .config import DispatcherConfig
-from .errors import ProviderUnavailable, RateLimited, TranshadesError
-from .roster import Member, Roster
-from .routing import CredentialRouter, ProviderRouter
-from .tasks import CACHE, CREDENTIAL_PREFIX, PROVIDER_PREFIX, DownloadTask, Job, Task, TranscribeTask
+from transhades.config import DispatcherConfig
+from transhades.errors import ProviderUnavailable, RateLimited, TranshadesError
+from transhades.roster import Member, Roster
+from transhades.routing import CredentialRouter, ProviderRouter
+from transhades.tasks import CACHE, CREDENTIAL_PREFIX, PROVIDER_PREFIX, DownloadTask, Job, Task, TranscribeTask
 
 PROVIDERS_WAIT = "every transcription provider is busy or rate-limited"
 CREDENTIALS_WAIT = "every Telegram connection is rate-limited"

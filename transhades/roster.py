@@ -8,9 +8,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Iterable
 
-from .messages import MemberView
-from .snapshot import MemberStatus
-from .tasks import CREDENTIAL_PREFIX, PROVIDER_PREFIX, STEPS, Step, Task
+from transhades.messages import MemberView
+from transhades.snapshot import MemberStatus
+from transhades.tasks import CREDENTIAL_PREFIX, PROVIDER_PREFIX, STEPS, Step, Task
 
 LIVE = ("running", "quarantined")  # states in which a member holds its tasks
 

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
-from . import config as config_lib
-from . import logs
-from .config import Config, ConfigError
+from transhades import config as config_lib
+from transhades import logs
+from transhades.config import Config, ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3  # 3: a server the config names is not there
 log = logging.getLogger("transhades.cli")
@@ -98,7 +98,7 @@ def stop_signals() -> Iterator[threading.Event]:
     from the first moment of ``run``, so a signal while the tree starts is a clean stop too; given back after."""
     import signal
 
-    from . import early
+    from transhades import early
 
     stop = threading.Event()
     signals: list[int] = []
@@ -147,7 +147,7 @@ def _serve(cfg: Config, err: TextIO, start_tree: TreeStarter, default_gateways: 
 
 def _start(cfg: Config, err: TextIO, start_tree: TreeStarter, gateway_factory: Any, role: Any) -> Any:
     """The tree, or None when its database went away meanwhile (said in one line; the lease given back)."""
-    from .sql import DatabaseUnavailable
+    from transhades.sql import DatabaseUnavailable
 
     try:
         return start_tree(cfg, gateway_factory=gateway_factory, **(role.tree_options() if role else {}))
@@ -164,8 +164,8 @@ def _readiness_checks(cfg: Config, role: Any) -> list[Callable[[], str | None]]:
     """What /readyz asks besides the tree: the database (database_url) and the cluster's Redis."""
     checks: list[Callable[[], str | None]] = [role.problem] if role is not None else []
     if cfg.database_url:
-        from .health import Unreachable
-        from .sql import reachable
+        from transhades.health import Unreachable
+        from transhades.sql import reachable
 
         url = cfg.database_url
         checks.append(Unreachable("the database (database_url)", lambda: reachable(url, timeout=2)))
@@ -187,7 +187,7 @@ def _database_problem(cfg: Config) -> str | None:
     """PostgreSQL (``database_url``) unreachable at start: one line naming the setting, before any lease is taken."""
     if not cfg.database_url:
         return None
-    from .sql import reachable
+    from transhades.sql import reachable
 
     why = reachable(cfg.database_url)
     return None if why is None else (f"cannot reach the database at database_url ({why}); check database_url or "
@@ -226,7 +226,7 @@ def _run_tree(cfg: Config, err: TextIO, tree: Any, role: Any, stop: Any, role_na
 
 
 def _data_dir_problem(cfg: Config) -> str | None:
-    from .private import private_dir
+    from transhades.private import private_dir
 
     try:  # sessions, the journal and users' settings live there: say so now, not in a traceback later
         private_dir(Path(cfg.data_dir))
@@ -239,7 +239,7 @@ def _fake_telegram(cfg: Config, path: str) -> tuple[Any, str | None]:
     """For tests and demos of the whole process, without Telegram: (gateway factory, problem)."""
     import sqlite3
 
-    from .telegram.fake import shared_gateways
+    from transhades.telegram.fake import shared_gateways
 
     log.warning("talking to the fake Telegram in %s (TRANSHADES_FAKE_TELEGRAM), not to Telegram", path)
     try:
@@ -252,7 +252,7 @@ def _fake_telegram(cfg: Config, path: str) -> tuple[Any, str | None]:
 def _health_server(cfg: Config, tree: Any, checks: list[Callable[[], str | None]]) -> tuple[Any, str | None]:
     if not cfg.http.port:
         return None, None
-    from .health import HealthServer
+    from transhades.health import HealthServer
 
     try:
         return HealthServer(tree, cfg.http.host, cfg.http.port, checks).start(), None
@@ -275,12 +275,12 @@ def _cluster_role(name: str, cfg: Config, err: TextIO) -> Any:
     """The cluster role's object (None for ``all``), or False when Redis cannot be reached (said on ``err``)."""
     if name == "all":
         return None
-    from .cluster.roles import make_role
+    from transhades.cluster.roles import make_role
 
     try:
         return make_role(name, cfg)
     except Exception as exc:  # redis.ConnectionError and friends: say what to fix, no traceback
-        from .redaction import redact
+        from transhades.redaction import redact
 
         print(f"error: cannot reach the cluster's Redis at cluster.redis_url ({exc.__class__.__name__}: "
               f"{redact(str(exc))}); check cluster.redis_url or TRANSHADES_REDIS_URL, and that Redis is up", file=err)

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from . import config as config_lib
-from .chaos import Faults
-from .doubles import InstantPreparer, percentile
-from .errors import ProviderUnavailable, RateLimited
-from .media import AudioChunk
-from .transcript import Segment, Transcript
+from transhades import config as config_lib
+from transhades.chaos import Faults
+from transhades.doubles import InstantPreparer, percentile
+from transhades.errors import ProviderUnavailable, RateLimited
+from transhades.media import AudioChunk
+from transhades.transcript import Segment, Transcript
 
 FAILURE_PREFIX = "Could not transcribe"
 UPDATE_WORKERS = 4  # handlers running at once in the receiving session

@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TypeVar
 
-from .errors import ProviderUnavailable
-from .private import private_file
-from .redaction import redact_urls
+from transhades.errors import ProviderUnavailable
+from transhades.private import private_file
+from transhades.redaction import redact_urls
 
 log = logging.getLogger("transhades.sql")
 POSTGRES = ("postgres://", "postgresql://")

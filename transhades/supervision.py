@@ -22,7 +22,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .config import SupervisionConfig
+from transhades.config import SupervisionConfig
 
 
 class Restart(str, enum.Enum):

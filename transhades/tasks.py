@@ -12,8 +12,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Iterable, NamedTuple
 
-from .errors import TranshadesError
-from .messages import (
+from transhades.errors import TranshadesError
+from transhades.messages import (
     Download,
     Fingerprint,
     JobEvent,
@@ -23,8 +23,8 @@ from .messages import (
     SplitChunk,
     Transcribe,
 )
-from .media import AudioChunk, LocalFile, PreparedAudio, TelegramFile
-from .transcript import Transcript
+from transhades.media import AudioChunk, LocalFile, PreparedAudio, TelegramFile
+from transhades.transcript import Transcript
 
 DISPATCHER = "dispatcher"
 CREDENTIAL_PREFIX = "credential:"

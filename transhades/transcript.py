@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:
-    from .media import AudioChunk
+    from transhades.media import AudioChunk
 
 
 @dataclass(frozen=True, slots=True)

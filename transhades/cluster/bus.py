@@ -30,9 +30,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
-from ..errors import ProviderUnavailable
-from ..messages import Failed, JobEvent, JobRequest
-from .codec import dump_event, dump_request, load_event, load_request
+from transhades.errors import ProviderUnavailable
+from transhades.messages import Failed, JobEvent, JobRequest
+from transhades.cluster.codec import dump_event, dump_request, load_event, load_request
 
 log = logging.getLogger("transhades.cluster")
 

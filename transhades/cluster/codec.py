@@ -9,7 +9,7 @@ import json
 from dataclasses import asdict, fields
 from typing import Any
 
-from ..errors import (
+from transhades.errors import (
     BadInput,
     Cancelled,
     ProviderRejectedKey,
@@ -18,9 +18,9 @@ from ..errors import (
     TranshadesError,
     UploadTooLarge,
 )
-from ..media import TelegramFile
-from ..messages import Completed, Failed, JobEvent, JobRequest, Partial, Queued, Stage, Waiting
-from ..transcript import Transcript
+from transhades.media import TelegramFile
+from transhades.messages import Completed, Failed, JobEvent, JobRequest, Partial, Queued, Stage, Waiting
+from transhades.transcript import Transcript
 
 _MEDIA_FIELDS = {f.name for f in fields(TelegramFile)}
 _ERRORS: dict[str, type[TranshadesError]] = {cls.kind: cls for cls in (

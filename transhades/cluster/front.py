@@ -18,10 +18,10 @@ import time
 from collections import OrderedDict, deque
 from typing import Any, Callable
 
-from ..errors import Cancelled
-from ..messages import Failed, JobEvent, JobRequest, PublishAgain, Queued
-from .bus import JobBus
-from .codec import final
+from transhades.errors import Cancelled
+from transhades.messages import Failed, JobEvent, JobRequest, PublishAgain, Queued
+from transhades.cluster.bus import JobBus
+from transhades.cluster.codec import final
 
 log = logging.getLogger("transhades.cluster")
 Listener = Callable[[JobEvent], None]

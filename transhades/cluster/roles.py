@@ -20,15 +20,15 @@ import uuid
 from dataclasses import replace
 from typing import Any, Callable
 
-from ..config import Config
-from ..messages import QuarantineGroup, RemoteEvent, SubmitJob
-from ..snapshot import FlowStatus, MemberStatus, ProcessStatus, StreamStats
-from ..tasks import DISPATCHER
-from .bus import JobBus
-from .front import EventReader, Relay
-from .lease import Lease
-from .roll import Roll
-from .worker import Intake
+from transhades.config import Config
+from transhades.messages import QuarantineGroup, RemoteEvent, SubmitJob
+from transhades.snapshot import FlowStatus, MemberStatus, ProcessStatus, StreamStats
+from transhades.tasks import DISPATCHER
+from transhades.cluster.bus import JobBus
+from transhades.cluster.front import EventReader, Relay
+from transhades.cluster.lease import Lease
+from transhades.cluster.roll import Roll
+from transhades.cluster.worker import Intake
 
 log = logging.getLogger("transhades.cluster")
 ANNOUNCE_SECONDS = 2.0

@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from ..snapshot import MemberStatus, ProcessStatus
+from transhades.snapshot import MemberStatus, ProcessStatus
 
 FORGET_AFTER = 6
 

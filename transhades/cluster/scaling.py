@@ -20,10 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from ..media import TelegramFile
-from ..messages import Completed, JobRequest
-from .bus import WORKERS, JobBus
-from .codec import final
+from transhades.media import TelegramFile
+from transhades.messages import Completed, JobRequest
+from transhades.cluster.bus import WORKERS, JobBus
+from transhades.cluster.codec import final
 
 PROVIDER_SECONDS = 0.5  # each transcription takes this long at the loopback provider
 LEASE_SECONDS = 2.0
@@ -61,7 +61,7 @@ class SlowProvider:
 
 class ScaleOut:
     def __init__(self, tmp: Path, redis_url: str, media: list[bytes]) -> None:
-        from ..telegram.fake import SharedTelegram
+        from transhades.telegram.fake import SharedTelegram
 
         self.tmp, self.redis_url = tmp, redis_url
         self.prefix = f"bench-{uuid.uuid4().hex[:8]}"

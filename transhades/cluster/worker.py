@@ -16,9 +16,9 @@ import threading
 import time
 from typing import Any, Callable
 
-from ..messages import JobEvent, JobRequest
-from .bus import Entry, JobBus
-from .codec import final
+from transhades.messages import JobEvent, JobRequest
+from transhades.cluster.bus import Entry, JobBus
+from transhades.cluster.codec import final
 
 log = logging.getLogger("transhades.cluster")
 Submit = Callable[[JobRequest, Callable[[JobEvent], None]], Any]

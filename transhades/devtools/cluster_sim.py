@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .lab import Lab, Proc, Provider, voice_note
-from .servers import Missing, OwnPostgres, OwnRedis, wait_until
+from transhades.devtools.lab import Lab, Proc, Provider, voice_note
+from transhades.devtools.servers import Missing, OwnPostgres, OwnRedis, wait_until
 
 FAULTS = ("redis-restart", "redis-wipe", "postgres-restart", "worker-kill", "worker-stop", "front-kill")
 REDIS_DOWN = 2.0

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .lab import Lab, Provider, voice_note
-from .servers import Missing, OwnRedis, wait_until
+from transhades.devtools.lab import Lab, Provider, voice_note
+from transhades.devtools.servers import Missing, OwnRedis, wait_until
 
 NOTE_SECONDS = 10
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -34,8 +34,8 @@ def cpu_seconds(pid: int) -> float:
 
 def bare_ffmpeg_ms(note: Path, folder: Path, repeats: int = 5) -> float:
     """The note through ffmpeg alone, as the bot converts it (16 kHz mono Opus, silences detected)."""
-    from ..audio import conversion_args
-    from ..config import AudioConfig
+    from transhades.audio import conversion_args
+    from transhades.config import AudioConfig
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     for n in range(repeats):

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .servers import OwnPostgres, OwnRedis, free_port
+from transhades.devtools.servers import OwnPostgres, OwnRedis, free_port
 
 TEXT = "Every note gets exactly one answer, whatever fails meanwhile."
 
@@ -38,7 +38,7 @@ class Lab:
 
     def __init__(self, folder: Path, provider: "Provider", redis: OwnRedis | None = None,
                  postgres: OwnPostgres | None = None, lease_seconds: float = 5.0) -> None:
-        from ..telegram.fake import SharedTelegram
+        from transhades.telegram.fake import SharedTelegram
 
         self.folder, self.provider, self.redis, self.postgres = folder, provider, redis, postgres
         self.lease_seconds = lease_seconds
@@ -115,7 +115,7 @@ logging: {{format: json}}
 
 def voice_note(path: Path, seconds: float, frequency: int = 330) -> bytes:
     """A tone as an Opus voice note, made with real ffmpeg (distinct frequencies: distinct notes, no cache hits)."""
-    from ..audio import ffmpeg_binary
+    from transhades.audio import ffmpeg_binary
 
     subprocess.run([ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
                     f"sine=frequency={frequency}:duration={seconds}", "-c:a", "libopus", "-b:a", "16k", str(path)],

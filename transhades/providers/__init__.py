@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import ProviderConfig
-from .base import Progress, Provider
+from transhades.config import ProviderConfig
+from transhades.providers.base import Progress, Provider
 
 __all__ = ["Progress", "Provider", "build_provider"]
 
@@ -17,21 +17,21 @@ __all__ = ["Progress", "Provider", "build_provider"]
 def build_provider(cfg: ProviderConfig, data_dir: Path) -> Provider:
     """The client for one configured provider. Called inside the provider actor's thread."""
     if cfg.kind == "local":
-        from .local import LocalWhisper
+        from transhades.providers.local import LocalWhisper
 
         return LocalWhisper(cfg.name, cfg.model, data_dir / "models", beam_size=cfg.beam_size,
                             cpu_threads=cfg.cpu_threads, device=cfg.device, compute_type=cfg.compute_type,
                             batch_size=cfg.batch_size, word_timestamps=cfg.word_timestamps)
-    from .http import RetryPolicy
+    from transhades.providers.http import RetryPolicy
 
     retry = RetryPolicy(cfg.http_attempts, cfg.retry_min_seconds, cfg.retry_max_seconds)
     if cfg.kind == "openai":
-        from .openai import OpenAICompatible
+        from transhades.providers.openai import OpenAICompatible
 
         return OpenAICompatible(cfg.name, cfg.base_url, cfg.model, cfg.api_key, cfg.timeout_seconds, retry,
                                 cfg.auto_language, word_timestamps=cfg.word_timestamps)
     if cfg.kind == "deepgram":
-        from .deepgram import Deepgram
+        from transhades.providers.deepgram import Deepgram
 
         return Deepgram(cfg.name, cfg.base_url, cfg.model, cfg.api_key, cfg.timeout_seconds, retry)
     raise ValueError(f"unknown provider kind {cfg.kind!r}")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Callable, Protocol
 
-from ..media import AudioChunk
-from ..transcript import Transcript
+from transhades.media import AudioChunk
+from transhades.transcript import Transcript
 
 # How far a task is (0..1); a provider that decodes as it goes also gives the text so far, for the user to read.
 Progress = Callable[..., None]

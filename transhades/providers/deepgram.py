@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..errors import ProviderUnavailable
-from ..media import AudioChunk
-from ..transcript import Segment, Transcript, Word
-from .base import Progress
-from .http import HttpProvider, RetryPolicy
-from .languages import to_code
+from transhades.errors import ProviderUnavailable
+from transhades.media import AudioChunk
+from transhades.transcript import Segment, Transcript, Word
+from transhades.providers.base import Progress
+from transhades.providers.http import HttpProvider, RetryPolicy
+from transhades.providers.languages import to_code
 
 SEGMENT_GAP = 1.0  # seconds of silence between words that start a new segment when there are no utterances
 SEGMENT_MAX = 15.0

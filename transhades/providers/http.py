@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping
 import requests
 import tenacity
 
-from ..errors import BadInput, ProviderRejectedKey, ProviderUnavailable, RateLimited, UploadTooLarge
+from transhades.errors import BadInput, ProviderRejectedKey, ProviderUnavailable, RateLimited, UploadTooLarge
 
 log = logging.getLogger("transhades.providers")
 

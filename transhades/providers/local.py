@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import BadInput, ProviderUnavailable
-from ..media import AudioChunk
-from ..private import private_dir
-from ..transcript import Segment, Transcript, Word
-from .base import Progress
-from .quality import collapse, heard_nothing, loops_across, looping
+from transhades.errors import BadInput, ProviderUnavailable
+from transhades.media import AudioChunk
+from transhades.private import private_dir
+from transhades.transcript import Segment, Transcript, Word
+from transhades.providers.base import Progress
+from transhades.providers.quality import collapse, heard_nothing, loops_across, looping
 
 log = logging.getLogger(__name__)
 

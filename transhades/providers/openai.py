@@ -11,12 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import BadInput, ProviderUnavailable
-from ..media import AudioChunk
-from ..transcript import Segment, Transcript, Word, words_within
-from .base import Progress
-from .http import HttpProvider, RetryPolicy
-from .languages import to_code
+from transhades.errors import BadInput, ProviderUnavailable
+from transhades.media import AudioChunk
+from transhades.transcript import Segment, Transcript, Word, words_within
+from transhades.providers.base import Progress
+from transhades.providers.http import HttpProvider, RetryPolicy
+from transhades.providers.languages import to_code
 
 
 class OpenAICompatible(HttpProvider):

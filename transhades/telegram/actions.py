@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..messages import JobRequest
-from .route import Route
+from transhades.messages import JobRequest
+from transhades.telegram.route import Route
 
 
 @dataclass(frozen=True)

@@ -10,16 +10,16 @@ from typing import Any, Callable
 
 from pyrogram import types
 
-from .actions import Action, AskStatus, CancelJobs, Offload
-from ..formats import render
-from .followups import Followups, Where
-from .outbox import Outbox, Outgoing
-from .erasure import ForgetAll, erase, forget_answer
-from .history import TooSlow
-from .replies import bounded
-from .settings import FORMATS, UserSettings
-from ..providers.languages import CODES, to_code
-from .texts import duration_words, language_name, language_of, say
+from transhades.telegram.actions import Action, AskStatus, CancelJobs, Offload
+from transhades.formats import render
+from transhades.telegram.followups import Followups, Where
+from transhades.telegram.outbox import Outbox, Outgoing
+from transhades.telegram.erasure import ForgetAll, erase, forget_answer
+from transhades.telegram.history import TooSlow
+from transhades.telegram.replies import bounded
+from transhades.telegram.settings import FORMATS, UserSettings
+from transhades.providers.languages import CODES, to_code
+from transhades.telegram.texts import duration_words, language_name, language_of, say
 
 EXPORTS = ("txt", "md", "srt", "vtt")
 LANGUAGE_CHOICES = ("auto", "en", "id", "ms", "jv", "su", "ar", "zh", "hi", "es", "fr", "de", "ja", "ko", "ru")

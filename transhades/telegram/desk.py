@@ -15,20 +15,20 @@ from typing import Any
 
 from pyrogram import enums, types
 
-from ..media import TelegramFile
-from ..redaction import redact
-from ..providers.languages import CODES
-from ..messages import Completed, Failed, JobEvent, JobRequest, Partial, Queued, Stage, Waiting
-from .actions import Action, StartJob
-from .commands import Commands
-from .followups import Followups
-from .gateway import media_of
-from .journal import Journal
-from .outbox import Outbox, Outgoing
-from .route import Route
-from .settings import UserSettings
-from .status import StatusRequests, status_report
-from .texts import duration_words, language_name, language_of, reason_text, say
+from transhades.media import TelegramFile
+from transhades.redaction import redact
+from transhades.providers.languages import CODES
+from transhades.messages import Completed, Failed, JobEvent, JobRequest, Partial, Queued, Stage, Waiting
+from transhades.telegram.actions import Action, StartJob
+from transhades.telegram.commands import Commands
+from transhades.telegram.followups import Followups
+from transhades.telegram.gateway import media_of
+from transhades.telegram.journal import Journal
+from transhades.telegram.outbox import Outbox, Outgoing
+from transhades.telegram.route import Route
+from transhades.telegram.settings import UserSettings
+from transhades.telegram.status import StatusRequests, status_report
+from transhades.telegram.texts import duration_words, language_name, language_of, reason_text, say
 
 log = logging.getLogger("transhades.bot")
 

@@ -15,9 +15,9 @@ from typing import Callable
 
 from pyrogram import errors
 
-from ..errors import BadInput, ProviderUnavailable, RateLimited
-from ..media import LocalFile, TelegramFile
-from .gateway import CHUNK, Gateway
+from transhades.errors import BadInput, ProviderUnavailable, RateLimited
+from transhades.media import LocalFile, TelegramFile
+from transhades.telegram.gateway import CHUNK, Gateway
 
 log = logging.getLogger("transhades.telegram")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .texts import say
+from transhades.telegram.texts import say
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from typing import Any, Callable, Iterator
 
 from pyrogram import enums, errors, types
 
-from ..media import TelegramFile
-from .gateway import CHUNK, Buttons
+from transhades.media import TelegramFile
+from transhades.telegram.gateway import CHUNK, Buttons
 
 
 @dataclass

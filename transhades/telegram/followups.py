@@ -9,17 +9,17 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from ..errors import RateLimited
-from ..formats import render
-from ..llm import MODEL_PREFIX
-from ..media import TelegramFile
-from ..messages import JobRequest
-from ..providers.languages import CODES
-from .actions import Action, Ask, StartJob, UseModel
-from .outbox import Outbox, Outgoing
-from .replies import MAX_MESSAGES, bounded, transcript_items
-from .route import Route
-from .texts import duration_words, language_name, reason_text, say
+from transhades.errors import RateLimited
+from transhades.formats import render
+from transhades.llm import MODEL_PREFIX
+from transhades.media import TelegramFile
+from transhades.messages import JobRequest
+from transhades.providers.languages import CODES
+from transhades.telegram.actions import Action, Ask, StartJob, UseModel
+from transhades.telegram.outbox import Outbox, Outgoing
+from transhades.telegram.replies import MAX_MESSAGES, bounded, transcript_items
+from transhades.telegram.route import Route
+from transhades.telegram.texts import duration_words, language_name, reason_text, say
 
 TARGETS = ("en", "id", "ms", "jv", "su", "ar", "zh", "hi", "es", "fr", "de", "ja", "ko", "ru")
 

@@ -21,8 +21,8 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
-from ..media import TelegramFile
-from ..private import private_dir
+from transhades.media import TelegramFile
+from transhades.private import private_dir
 
 log = logging.getLogger("transhades.telegram")
 
@@ -271,7 +271,7 @@ class KurigramGateway:
         message = self._run("get_messages", chat_id=media.chat_id, message_ids=media.message_id)
         found = media_of(message)
         if found is None:
-            from ..errors import BadInput
+            from transhades.errors import BadInput
 
             raise BadInput("the message with this media was deleted").because("gone")
         return replace(media, file_id=found.file_id)

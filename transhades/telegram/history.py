@@ -15,11 +15,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..media import TelegramFile
-from ..sql import Database, TooSlow
+from transhades.media import TelegramFile
+from transhades.sql import Database, TooSlow
 
 __all__ = ["History", "Kept", "TooSlow", "passage"]
-from ..transcript import Transcript
+from transhades.transcript import Transcript
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _ENDINGS = ("ies", "es", "s", "ing", "ed", "ly")

@@ -21,11 +21,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..cluster.codec import dump_request, load_request
-from ..messages import JobRequest
-from ..sql import Database
-from .outbox import Outgoing
-from .route import Route
+from transhades.cluster.codec import dump_request, load_request
+from transhades.messages import JobRequest
+from transhades.sql import Database
+from transhades.telegram.outbox import Outgoing
+from transhades.telegram.route import Route
 
 log = logging.getLogger("transhades.journal")
 

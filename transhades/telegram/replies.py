@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..formats import render, split_text
-from .outbox import Outgoing
-from .route import Route
-from .texts import say
+from transhades.formats import render, split_text
+from transhades.telegram.outbox import Outgoing
+from transhades.telegram.route import Route
+from transhades.telegram.texts import say
 
 MAX_MESSAGES = 3  # limits.max_reply_messages: a longer text comes as its first message and the whole as a file
 

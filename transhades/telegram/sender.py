@@ -9,8 +9,8 @@ from typing import Any, Callable
 
 from pyrogram import errors
 
-from .download import flood_seconds
-from .outbox import Outbox, Outgoing
+from transhades.telegram.download import flood_seconds
+from transhades.telegram.outbox import Outbox, Outgoing
 
 log = logging.getLogger("transhades.bot")
 NO_SESSION_RETRY = 1.0  # seconds before trying again while the receiving session restarts

@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..redaction import remember
-from ..sql import Database
+from transhades.redaction import remember
+from transhades.sql import Database
 
 
 class SessionStore:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..sql import Database
+from transhades.sql import Database
 
 FORMATS = ("text", "txt", "srt", "vtt")
 

@@ -7,8 +7,8 @@ import itertools
 import time
 from typing import Any
 
-from ..snapshot import CREDENTIAL, PROVIDER, CredentialStats, FlowStatus, MemberStatus
-from .texts import say, state_word
+from transhades.snapshot import CREDENTIAL, PROVIDER, CredentialStats, FlowStatus, MemberStatus
+from transhades.telegram.texts import say, state_word
 
 
 class StatusRequests:

@@ -284,7 +284,7 @@ LANGUAGE_NAMES = {"id": {"en": "Inggris", "id": "Indonesia", "ms": "Melayu", "jv
 
 def language_name(code: str, lang: str) -> str:
     """A language's name in the user's language: ``es`` is Spanish, or Spanyol."""
-    from ..providers.languages import name_of
+    from transhades.providers.languages import name_of
 
     return LANGUAGE_NAMES.get(lang, {}).get(code) or name_of(code)
 
