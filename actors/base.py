@@ -8,10 +8,10 @@ from typing import Any, Callable
 
 import pykka
 
-from transhades import logs
+from transhades.app import logs
 from transhades.errors import Cancelled, TranshadesError
 from transhades.messages import ChildExited, Ping, TaskDone, TaskFailed, TaskProgress
-from transhades.registry import Registry
+from transhades.supervision.registry import Registry
 
 log = logging.getLogger(__name__)
 PROGRESS_STEP = 0.05  # report progress in steps of at least 5 %
@@ -154,7 +154,7 @@ class WorkerActor(SupervisedActor):
     def __init__(self, name: str, monitor: ExitMonitor, registry: Registry, faults: Any = None) -> None:
         super().__init__(name, monitor)
         self.registry = registry
-        self.faults = faults  # a transhades.chaos.Faults, given by ``transhades simulate`` only
+        self.faults = faults  # a transhades.devtools.chaos.Faults, given by ``transhades simulate`` only
 
     def deliver(self, message: Any) -> Any:
         if self.faults is not None and hasattr(message, "ticket"):

@@ -7,10 +7,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from transhades import logs
+from transhades.app import logs
 from transhades.clock import Clock
 from transhades.errors import ProviderUnavailable
-from transhades.jobflow import DISPATCHER
+from transhades.dispatch.jobflow import DISPATCHER
 from transhades.messages import (
     AskModel,
     CacheReport,
@@ -32,14 +32,14 @@ from transhades.messages import (
     SubmitJob,
     Tick,
 )
-from transhades.registry import BOT, Registry
+from transhades.supervision.registry import BOT, Registry
 from transhades.telegram.actions import AskStatus, CancelJobs, Offload, StartJob, UseModel
 from transhades.telegram.erasure import ForgetAll
 from transhades.telegram.desk import FrontDesk
 from transhades.telegram.route import Route
 from transhades.telegram.sender import Sender
 
-from actors.base import ExitMonitor, SupervisedActor
+from transhades.actors.base import ExitMonitor, SupervisedActor
 
 HISTORY = "history"  # the history actor's name (actors/history.py)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from transhades.cache import CountingStore, TranscriptStore
+from transhades.cache.stores import CountingStore, TranscriptStore
 from transhades.errors import TranshadesError
 from transhades.messages import CacheReport, CacheStats, ForgetOwner, LookupTranscript, StoreTranscript
 
-from actors.base import ExitMonitor, WorkerActor
+from transhades.actors.base import ExitMonitor, WorkerActor
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from transhades.audio import workdir
+from transhades.audio.prepare import workdir
 from transhades.messages import Download
-from transhades.registry import Registry
+from transhades.supervision.registry import Registry
 from transhades.telegram.download import download
 from transhades.telegram.gateway import Gateway
 
-from actors.base import ExitMonitor, WorkerActor
+from transhades.actors.base import ExitMonitor, WorkerActor
 
 
 @dataclass(frozen=True)

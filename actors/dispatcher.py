@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from transhades.effects import Arrived, Withdraw
-from transhades.jobflow import Alert, Emit, JobFlow, Quarantine, ReleaseJob, Send, WakeUp
+from transhades.dispatch.effects import Arrived, Withdraw
+from transhades.dispatch.jobflow import Alert, Emit, JobFlow, Quarantine, ReleaseJob, Send, WakeUp
 from transhades.messages import (
     CancelJob,
     GetStatus,
@@ -26,9 +26,9 @@ from transhades.messages import (
     TaskProgress,
     Wake,
 )
-from transhades.registry import Registry
+from transhades.supervision.registry import Registry
 
-from actors.base import ExitMonitor, SupervisedActor
+from transhades.actors.base import ExitMonitor, SupervisedActor
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from typing import Any, Callable
 from transhades.clock import Clock
 from transhades.errors import TranshadesError
 from transhades.messages import CacheReport, Deliver, ForgetOwner, HistoryWork, Prune
-from transhades.registry import BOT, Registry
+from transhades.supervision.registry import BOT, Registry
 from transhades.telegram.commands import Commands
 from transhades.telegram.erasure import ForgetAll
 
-from actors.base import ExitMonitor, SupervisedActor
+from transhades.actors.base import ExitMonitor, SupervisedActor
 
 log = logging.getLogger("transhades.history")
 

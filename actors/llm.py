@@ -10,7 +10,7 @@ from typing import Any, Callable
 from transhades.errors import TranshadesError
 from transhades.messages import AskModel, ModelAnswer
 
-from actors.base import ExitMonitor, OwnsClient, SupervisedActor
+from transhades.actors.base import ExitMonitor, OwnsClient, SupervisedActor
 
 
 class LlmActor(OwnsClient, SupervisedActor):

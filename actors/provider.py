@@ -8,7 +8,7 @@ from typing import Any, Callable
 from transhades.messages import Transcribe
 from transhades.providers import Provider
 
-from actors.base import ExitMonitor, OwnsClient, WorkerActor
+from transhades.actors.base import ExitMonitor, OwnsClient, WorkerActor
 
 
 class ProviderActor(OwnsClient, WorkerActor):

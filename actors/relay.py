@@ -20,10 +20,10 @@ from transhades.messages import (
     StatusRequest,
     SubmitJob,
 )
-from transhades.registry import Registry
+from transhades.supervision.registry import Registry
 from transhades.snapshot import FlowStatus
 
-from actors.base import ExitMonitor, SupervisedActor
+from transhades.actors.base import ExitMonitor, SupervisedActor
 
 log = logging.getLogger(__name__)
 

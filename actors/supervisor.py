@@ -2,7 +2,7 @@
 restart intensity within a period, exponential backoff with jitter, escalation) and quarantine until a deadline,
 which is not a crash.
 
-Its policy is data (``transhades.supervision``: ``RestartPolicy``, ``ChildSpec``) and its decisions are plain
+Its policy is data (``transhades.supervision.policy``: ``RestartPolicy``, ``ChildSpec``) and its decisions are plain
 (``ChildRecord``); this actor only carries them out. It knows its children only through their specs, as OTP's
 supervisor behaviour knows them; transhades' own tree is described in ``supervisor.py`` at the top level.
 """
@@ -26,8 +26,8 @@ from transhades.messages import (
     StopTree,
     TreeStatus,
 )
-from transhades.registry import Registry
-from transhades.supervision import (
+from transhades.supervision.registry import Registry
+from transhades.supervision.policy import (
     ChildRecord,
     ChildSpec,
     ChildState,
@@ -38,7 +38,7 @@ from transhades.supervision import (
     RestartPolicy,
 )
 
-from actors.base import ExitMonitor
+from transhades.actors.base import ExitMonitor
 
 log = logging.getLogger("transhades.supervisor")
 

@@ -42,7 +42,7 @@ def _stop_stray_actors():
 
 @pytest.fixture(scope="session")
 def ffmpeg() -> str:
-    from transhades.audio import ffmpeg_binary
+    from transhades.audio.prepare import ffmpeg_binary
 
     return ffmpeg_binary()
 
@@ -65,7 +65,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     if args and args[0] == "chat" and cwd is not None and "XDG_CACHE_HOME" not in (env or {}):
         full_env["XDG_CACHE_HOME"] = str(cwd / "cache")  # a chat's cache of its own: tests do not share answers
     exe = shutil.which("transhades")
-    command = [exe] if exe else [sys.executable, "-m", "transhades.cli"]
+    command = [exe] if exe else [sys.executable, "-m", "transhades.app.cli"]
     return subprocess.run([*command, *args], cwd=cwd, env=full_env, capture_output=True, text=True,
                           timeout=timeout, input=stdin)
 

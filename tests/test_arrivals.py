@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from transhades.arrivals import Abandoned, Arrivals
-from transhades.tasks import PART_BYTES
+from transhades.audio.arrivals import Abandoned, Arrivals
+from transhades.dispatch.tasks import PART_BYTES
 
 
 def test_blocks_come_in_order_as_soon_as_the_ranges_before_them_have_landed(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import pytest
 
-from transhades.audio import AudioPreparer, conversion_args, discard, probe, sha256_of
+from transhades.audio.prepare import AudioPreparer, conversion_args, discard, probe, sha256_of
 from transhades.errors import BadInput, ProviderUnavailable
 
 from conftest import make_media
@@ -128,7 +128,7 @@ def test_without_ffmpeg_on_path_the_pip_shipped_binary_is_used(tmp_path, tone, m
 
     import imageio_ffmpeg
 
-    from transhades import audio
+    from transhades.audio import prepare as audio
 
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
     audio.ffmpeg_binary.cache_clear()
@@ -158,14 +158,14 @@ def test_of_several_audio_tracks_the_one_that_carries_sound_is_prepared(ffmpeg, 
                        "-f", "lavfi", "-i", "sine=frequency=440:duration=4", "-t", "4", "-map", "0:a", "-map", "1:a",
                        "-c:a", "libopus", *dispositions)
     assert probe(media).audio_streams == 2
-    with caplog.at_level("INFO", logger="transhades.audio"):
+    with caplog.at_level("INFO", logger="transhades.audio.prepare"):
         prepared = preparer.prepare("dub", media)
     assert mean_volume(ffmpeg, prepared.path) > -40, "the silent first track was transcribed"
     assert "2 audio tracks" in caplog.text and "transcribing track #2" in caplog.text
 
 
 def test_a_default_track_that_carries_sound_wins_over_a_louder_one():
-    from transhades.audio import speech_stream
+    from transhades.audio.prepare import speech_stream
 
     assert speech_stream({0: -30.0, 1: -12.0}, default=0) == 0
     assert speech_stream({0: -91.0, 1: -25.0}, default=0) == 1

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from transhades import bench
+from transhades.devtools import bench
 
 from conftest import run_cli
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from transhades.breaker import CLOSED, HALF_OPEN, OPEN, ProviderBreaker
+from transhades.dispatch.breaker import CLOSED, HALF_OPEN, OPEN, ProviderBreaker
 
 
 def test_breaker_opens_after_repeated_failures_and_not_before():

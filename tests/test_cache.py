@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from transhades.cache import MemoryStore, RedisStore, SqliteStore
+from transhades.cache.stores import MemoryStore, RedisStore, SqliteStore
 from transhades.errors import ProviderUnavailable
 from transhades.transcript import Segment, Transcript
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transhades import chunking
-from transhades.audio import AudioPreparer, sweep_stale
+from transhades.audio import chunking
+from transhades.audio.prepare import AudioPreparer, sweep_stale
 from transhades.errors import BadInput
 
 from conftest import make_media
@@ -82,7 +82,7 @@ def test_any_plan_tiles_the_recording_and_respects_both_limits(duration, rate, m
 @pytest.fixture(scope="module")
 def lecture(tmp_path_factory) -> Path:
     """Six minutes of speech-like tone with a 3 s pause every 20 s, as opus."""
-    from transhades.audio import ffmpeg_binary
+    from transhades.audio.prepare import ffmpeg_binary
 
     path = tmp_path_factory.mktemp("media") / "lecture.ogg"
     return make_media(ffmpeg_binary(), path, "-f", "lavfi", "-i", "sine=frequency=300:duration=360",

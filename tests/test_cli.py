@@ -102,7 +102,7 @@ def test_run_without_credentials_fails_at_once_naming_the_variables(tmp_path):
 def test_on_a_terminal_a_long_recordings_text_is_printed_as_its_parts_are_done():
     import io
 
-    from transhades.cli import _Live
+    from transhades.app.cli import _Live
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -130,7 +130,7 @@ def test_a_stop_while_run_is_loading_is_remembered_for_the_service_and_other_com
     import subprocess
     import sys
 
-    code = ("import os, signal, sys\nfrom transhades import early\n"
+    code = ("import os, signal, sys\nfrom transhades.app import early\n"
             f"early.guard({argv!r})\nos.kill(os.getpid(), signal.SIGTERM)\nprint(early.taken(), early.taken())")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     if survives:

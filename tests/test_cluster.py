@@ -69,7 +69,7 @@ logging: {{format: json}}
 
     def start(self, name: str, role: str, config: Path) -> subprocess.Popen:
         exe = shutil.which("transhades")
-        command = [exe] if exe else [sys.executable, "-m", "transhades.cli"]
+        command = [exe] if exe else [sys.executable, "-m", "transhades.app.cli"]
         log = self.tmp / f"{name}-{len([n for n in self.logs if n.startswith(name)])}.log"
         self.logs[f"{name}:{log.name}"] = log
         env = {**os.environ, "TRANSHADES_FAKE_TELEGRAM": str(self.world_path), "GROQ_API_KEY": "gsk_" + "k" * 40,
@@ -108,7 +108,7 @@ def cluster(tmp_path, redis_url, redis_client):
 
 @pytest.fixture(scope="module")
 def voices(tmp_path_factory) -> list[bytes]:
-    from transhades.audio import ffmpeg_binary
+    from transhades.audio.prepare import ffmpeg_binary
 
     folder = tmp_path_factory.mktemp("voices")
     return [make_media(ffmpeg_binary(), folder / f"v{n}.ogg", "-f", "lavfi", "-i",

@@ -190,7 +190,7 @@ def test_the_fronts_status_and_metrics_show_every_process_and_the_streams(bus, r
     from transhades.cluster.front import Relay
     from transhades.cluster.roles import cluster_status
     from transhades.cluster.roll import Roll
-    from transhades.health import cluster_metrics
+    from transhades.app.health import cluster_metrics
     from transhades.telegram.status import status_report
 
     relay = Relay(bus())

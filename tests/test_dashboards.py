@@ -14,7 +14,7 @@ import uuid
 import pytest
 import yaml
 
-from transhades.health import HealthServer
+from transhades.app.health import HealthServer
 
 from conftest import ROOT
 from test_health import get
@@ -62,12 +62,12 @@ def scraped(tmp_path, tone, redis_client) -> set[str]:
     real Redis, and of a standby."""
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from supervisor import start_tree
+    from transhades.app.tree import start_tree
     from transhades.cluster.bus import JobBus
     from transhades.cluster.front import Relay
     from transhades.cluster.roles import cluster_status
     from transhades.cluster.roll import Roll
-    from transhades.health import StandbyCollector, cluster_metrics
+    from transhades.app.health import StandbyCollector, cluster_metrics
 
     tree = start_tree(tree_config(tmp_path), provider_factory=Script().factory)
     server = HealthServer(tree, "127.0.0.1", 0).start()

@@ -104,9 +104,9 @@ def test_the_journal_keeps_a_replys_words_only_until_telegram_has_them(bots, tmp
 
 
 def test_keep_days_is_enforced_by_a_periodic_prune_on_disk(tmp_path):
-    from actors.history import PRUNE_SECONDS, HistoryActor
+    from transhades.actors.history import PRUNE_SECONDS, HistoryActor
     from transhades.messages import Ping
-    from transhades.registry import Registry
+    from transhades.supervision.registry import Registry
     from transhades.telegram.commands import Commands
     from transhades.telegram.outbox import Outbox
     from transhades.telegram.settings import UserSettings

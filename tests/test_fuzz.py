@@ -12,7 +12,7 @@ from pyrogram import enums, types
 
 from transhades import config as config_lib
 from transhades.config import ConfigError, DispatcherConfig
-from transhades.jobflow import JobFlow
+from transhades.dispatch.jobflow import JobFlow
 from transhades.errors import ProviderUnavailable
 from transhades.media import LocalFile, TelegramFile
 from transhades.messages import JobRequest

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from transhades.health import HealthServer
+from transhades.app.health import HealthServer
 from transhades.messages import Completed, QuarantineGroup
 
 from conftest import wait_for
@@ -24,7 +24,7 @@ def get(port: int, path: str) -> tuple[int, str]:
 
 @pytest.fixture
 def served(tmp_path):
-    from supervisor import start_tree
+    from transhades.app.tree import start_tree
 
     tree = start_tree(tree_config(tmp_path), provider_factory=Script().factory)
     server = HealthServer(tree, "127.0.0.1", 0).start()
@@ -72,7 +72,7 @@ def test_metrics_answer_before_any_job_has_ended(served):
 SCRAPE = """
 import sys
 from prometheus_client import CollectorRegistry, generate_latest
-from transhades.health import TreeCollector
+from transhades.app.health import TreeCollector
 from transhades.snapshot import Durations, FlowStatus, StreamStats
 
 class Tree:  # the collector's two questions, answered as a front with no jobs yet and as a busy worker
@@ -112,7 +112,7 @@ def test_metrics_render_with_the_oldest_and_newest_prometheus_client_setup_cfg_a
 
 
 def test_not_ready_while_the_bot_restarts_or_has_failed_and_while_a_server_is_away_past_the_grace():
-    from transhades.health import Unreachable, readiness
+    from transhades.app.health import Unreachable, readiness
     from transhades.snapshot import FlowStatus, MemberStatus
 
     class Tree:

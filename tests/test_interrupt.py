@@ -59,7 +59,7 @@ audio: {{workers: 1, temp_dir: "{temp}"}}
 data_dir: "{tmp_path / 'data'}"
 """)
     exe = shutil.which("transhades")
-    command = [exe] if exe else [sys.executable, "-m", "transhades.cli"]
+    command = [exe] if exe else [sys.executable, "-m", "transhades.app.cli"]
     process = subprocess.Popen([*command, "transcribe", "--config", str(config), str(hour_of_audio)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

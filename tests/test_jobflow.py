@@ -14,7 +14,7 @@ from transhades.errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from transhades.jobflow import Emit, JobFlow, Quarantine, ReleaseJob, Send
+from transhades.dispatch.jobflow import Emit, JobFlow, Quarantine, ReleaseJob, Send
 from transhades.media import AudioChunk, LocalFile, PreparedAudio
 from transhades.messages import (
     Completed,
@@ -410,7 +410,7 @@ def test_status_counts_jobs_and_reports_quarantine_time_left():
 
 
 def test_repeated_provider_failures_open_its_breaker_and_quarantine_it():
-    from transhades.breaker import ProviderBreaker
+    from transhades.dispatch.breaker import ProviderBreaker
 
     d = Driver()
     d.flow.providers.breakers["groq"] = ProviderBreaker(failures_to_open=2, break_seconds=45)
@@ -425,7 +425,7 @@ def test_repeated_provider_failures_open_its_breaker_and_quarantine_it():
 
 
 def test_half_open_breaker_sends_one_trial_and_releases_the_rest_when_it_passes():
-    from transhades.breaker import ProviderBreaker
+    from transhades.dispatch.breaker import ProviderBreaker
 
     d = Driver(providers=(("groq", "openai"),))
     d.flow.providers.breakers["groq"] = ProviderBreaker(failures_to_open=1, break_seconds=10)
@@ -444,7 +444,7 @@ def test_half_open_breaker_sends_one_trial_and_releases_the_rest_when_it_passes(
 
 
 def test_rejected_key_alerts_the_operator_once():
-    from transhades.jobflow import Alert
+    from transhades.dispatch.jobflow import Alert
 
     d = Driver(instances=2)
     d.submit("j1", user="a")
@@ -613,7 +613,7 @@ def test_a_translation_without_a_local_model_fails_at_once_saying_what_is_needed
 
 
 def test_a_member_that_joins_later_is_placed_and_the_least_loaded_free_one_is_picked():
-    from transhades.roster import Roster
+    from transhades.dispatch.roster import Roster
 
     roster = Roster({"provider:": 1})
     roster.change(MemberView("provider:groq-1", "provider:groq", "running"))
@@ -627,7 +627,7 @@ def test_a_member_that_joins_later_is_placed_and_the_least_loaded_free_one_is_pi
 
 
 def test_discard_removes_only_what_this_process_made_and_touches_no_disk_otherwise(tmp_path):
-    from transhades.audio import discard, workdir
+    from transhades.audio.prepare import discard, workdir
 
     made = workdir(tmp_path, "job-1")
     (made / "audio.wav").write_bytes(b"x")

@@ -6,7 +6,7 @@ import pytest
 
 from transhades.config import DispatcherConfig
 from transhades.errors import ProviderUnavailable, RateLimited
-from transhades.jobflow import Quarantine, WakeUp
+from transhades.dispatch.jobflow import Quarantine, WakeUp
 from transhades.media import LocalFile, TelegramFile
 from transhades.messages import (
     Completed,
@@ -244,7 +244,7 @@ def downloaded_large() -> Driver:
 
 
 def test_a_large_file_is_prepared_while_it_downloads_and_its_audio_waits_for_the_cache_by_hash():
-    from transhades.effects import Arrived
+    from transhades.dispatch.effects import Arrived
     from test_jobflow import audio as audio_of
 
     d = Driver(limits=DispatcherConfig(5, 5, 2))

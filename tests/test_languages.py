@@ -60,7 +60,7 @@ def test_languages_are_read_from_config_as_a_list_or_a_string():
 
 def walk_to_transcribe(languages: tuple[str, ...], **request) -> tuple[Transcribe, tuple[str, ...]]:
     from transhades.messages import Fingerprint, LookupTranscript, PrepareAudio
-    from transhades.tasks import Context
+    from transhades.dispatch.tasks import Context
 
     d = Driver()
     d.flow.context = Context(languages)

@@ -9,7 +9,7 @@ import pytest
 
 from provider_servers import ProviderServer, Reply, chat_completion, echo_model, groq_chat_429, openai_error
 from transhades.errors import ProviderRejectedKey, ProviderUnavailable, RateLimited
-from transhades.llm import ChatModel
+from transhades.llm.client import ChatModel
 from transhades.providers.http import RetryPolicy
 
 
@@ -158,10 +158,10 @@ def test_the_model_actor_answers_every_request_even_one_its_client_crashes_on(se
     import pykka
     from types import SimpleNamespace
 
-    from actors.llm import LlmActor
+    from transhades.actors.llm import LlmActor
     from conftest import wait_for
     from transhades.messages import AskModel
-    from transhades.registry import Registry
+    from transhades.supervision.registry import Registry
 
     answers: list = []
     exits: list = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from transhades import config as config_lib
-from transhades.audio import AudioPreparer
+from transhades.audio.prepare import AudioPreparer
 from transhades.errors import ProviderUnavailable
 from transhades.providers import local as local_lib
 from transhades.providers.local import LocalWhisper
@@ -54,7 +54,7 @@ def test_auto_uses_the_cpu_without_a_gpu_and_a_gpu_that_fails_falls_back_to_the_
 def test_a_long_recording_is_transcribed_whole_by_the_batched_pipeline_in_sentences(tmp_path):
     import shutil
 
-    from transhades.bench import STORY, long_speech
+    from transhades.devtools.bench import STORY, long_speech
 
     if not shutil.which("espeak-ng"):
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng); .ci/run installs it")

@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from actors.base import ExitMonitor, SupervisedActor
-from transhades import logs
+from transhades.actors.base import ExitMonitor, SupervisedActor
+from transhades.app import logs
 from transhades.media import LocalFile
 from transhades.messages import JobRequest, SubmitJob
 

@@ -23,7 +23,7 @@ KEYS = {"A_KEY": "gsk_" + "a" * 40, "B_KEY": "sk-" + "b" * 40}
 
 def lecture(directory: Path, seconds: int) -> Path:
     """A tone with a 3 s pause every 20 s (where cuts belong), as opus."""
-    from transhades.audio import ffmpeg_binary
+    from transhades.audio.prepare import ffmpeg_binary
 
     return make_media(ffmpeg_binary(), directory / f"lecture {seconds // 60} min.ogg", "-f", "lavfi", "-i",
                       f"sine=frequency=250:duration={seconds}", "-af",

@@ -11,7 +11,7 @@ import pytest
 
 from transhades.media import TelegramFile
 from transhades.messages import JobRequest
-from transhades.tasks import RANGE_PARTS, RANGES_ABOVE, Job, download_tasks
+from transhades.dispatch.tasks import RANGE_PARTS, RANGES_ABOVE, Job, download_tasks
 from transhades.telegram.desk import media_of
 
 from conftest import make_media, wait_for
@@ -22,7 +22,7 @@ from test_tree import Script
 @pytest.fixture(scope="module")
 def large_wav(tmp_path_factory) -> bytes:
     """About 19 MB of audio: large enough to be fetched in ranges."""
-    from transhades.audio import ffmpeg_binary
+    from transhades.audio.prepare import ffmpeg_binary
 
     path = make_media(ffmpeg_binary(), tmp_path_factory.mktemp("large") / "large.wav", "-f", "lavfi", "-i",
                       "sine=frequency=330:duration=100", "-ar", "48000", "-ac", "2")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from transhades.cache import SqliteStore
+from transhades.cache.stores import SqliteStore
 from transhades.private import private_dir, private_file
 from transhades.telegram.journal import Journal
 from transhades.telegram.settings import UserSettings

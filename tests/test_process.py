@@ -29,7 +29,7 @@ USER = 501
 @pytest.fixture(scope="module")
 def voices(tmp_path_factory) -> list[bytes]:
     """Distinct recordings (the same bytes would be answered from the cache, doing no work)."""
-    from transhades.audio import ffmpeg_binary
+    from transhades.audio.prepare import ffmpeg_binary
 
     folder = tmp_path_factory.mktemp("voices")
     return [make_media(ffmpeg_binary(), folder / f"v{n}.ogg", "-f", "lavfi", "-i",
@@ -69,7 +69,7 @@ logging: {{format: json}}
 
     def start(self) -> subprocess.Popen:
         exe = shutil.which("transhades")
-        command = [exe] if exe else [sys.executable, "-m", "transhades.cli"]
+        command = [exe] if exe else [sys.executable, "-m", "transhades.app.cli"]
         log = self.tmp / f"run-{len(self.logs)}.log"
         self.logs.append(log)
         env = {**os.environ, "TRANSHADES_FAKE_TELEGRAM": str(self.world_path), "GROQ_API_KEY": "gsk_" + "k" * 40,

@@ -97,7 +97,7 @@ def test_silence_music_and_noise_give_no_made_up_text(tmp_path, models, ffmpeg):
 def test_the_local_model_gives_its_first_words_before_the_whole_of_a_long_note(tmp_path, models):  # noqa: F811
     import threading
 
-    from supervisor import start_tree
+    from transhades.app.tree import start_tree
     from transhades import config as config_lib
     from transhades.media import LocalFile
     from transhades.messages import Completed, JobRequest, Partial, SubmitJob

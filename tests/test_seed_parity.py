@@ -94,7 +94,7 @@ SEED_ENV = {"TELEGRAM_BOT_TOKEN": "123456:" + "x" * 35,
 def test_every_credential_of_a_seed_env_becomes_a_credential_actor(tmp_path):
     from dataclasses import replace
 
-    from supervisor import start_tree
+    from transhades.app.tree import start_tree
     from transhades import config as config_lib
     from transhades.telegram.fake import FakeGateway, FakeTelegram
 
@@ -144,7 +144,7 @@ def test_output_piped_into_a_reader_that_leaves_early_ends_without_a_traceback()
     from conftest import ROOT
 
     exe = shutil.which("transhades")
-    command = [exe] if exe else [sys.executable, "-m", "transhades.cli"]
+    command = [exe] if exe else [sys.executable, "-m", "transhades.app.cli"]
     process = subprocess.Popen([*command, "check-config", "--config", str(ROOT / "config.yaml")],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     process.stdout.close()  # like `| head -0`: the reader is gone before anything is written

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from transhades.simulate import Options, run
+from transhades.devtools.simulate import Options, run
 
 from conftest import run_cli
 

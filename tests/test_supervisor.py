@@ -13,12 +13,12 @@ import pykka
 import pytest
 from pykka._envelope import Envelope  # what ActorRef.tell puts: to pause a sender just before the put
 
-from actors.base import ExitMonitor, SupervisedActor
-from supervisor import Supervisor
+from transhades.actors.base import ExitMonitor, SupervisedActor
+from transhades.app.tree import Supervisor
 from transhades.clock import ManualClock
 from transhades.messages import ChildExited, QuarantineGroup, StopTree, TreeStatus
-from transhades.registry import Registry
-from transhades.supervision import Backoff, ChildSpec, Escalation, Restart, RestartPolicy
+from transhades.supervision.registry import Registry
+from transhades.supervision.policy import Backoff, ChildSpec, Escalation, Restart, RestartPolicy
 
 from conftest import wait_for
 
@@ -441,7 +441,7 @@ def test_stopping_the_supervisor_itself_stops_its_children_and_unregisters_it():
 
 
 def test_a_restarted_dispatcher_is_handed_the_whole_membership_table():
-    from supervisor import DispatcherFeed
+    from transhades.app.tree import DispatcherFeed
     from transhades.messages import MemberChanged, Membership, MemberView
 
     told: list = []
@@ -572,7 +572,7 @@ def test_the_same_deadline_twice_is_one_quarantine():
 
 
 def test_a_restart_exactly_as_old_as_the_window_no_longer_counts():
-    from transhades.supervision import ChildRecord, Escalate, RestartAfter
+    from transhades.supervision.policy import ChildRecord, Escalate, RestartAfter
 
     record = ChildRecord(ChildSpec("a", "a", lambda m: None),
                          RestartPolicy(max_restarts=1, within_seconds=60, backoff=Backoff(1.0, 1.0, 0.0)))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pyrogram import enums
 
-from supervisor import start_tree
+from transhades.app.tree import start_tree
 from transhades import config as config_lib
 from transhades.telegram.fake import FakeGateway, FakeTelegram
 
@@ -21,7 +21,7 @@ from test_tree import Script
 
 @pytest.fixture(scope="module")
 def tone_bytes(tmp_path_factory) -> bytes:
-    from transhades.audio import ffmpeg_binary
+    from transhades.audio.prepare import ffmpeg_binary
 
     path = make_media(ffmpeg_binary(), tmp_path_factory.mktemp("tg") / "note.ogg", "-f", "lavfi", "-i",
                       "sine=frequency=330:duration=3", "-c:a", "libopus", "-b:a", "24k")
@@ -31,7 +31,7 @@ def tone_bytes(tmp_path_factory) -> bytes:
 @pytest.fixture(scope="module")
 def big_bytes(tmp_path_factory) -> bytes:
     """A 2.6 MB WAV: three 1 MiB chunks to download."""
-    from transhades.audio import ffmpeg_binary
+    from transhades.audio.prepare import ffmpeg_binary
 
     path = make_media(ffmpeg_binary(), tmp_path_factory.mktemp("tg") / "long.wav", "-f", "lavfi", "-i",
                       "sine=frequency=300:duration=30", "-ar", "44100", "-ac", "1")
@@ -419,8 +419,8 @@ def test_run_serves_the_bot_until_told_to_stop_and_exits_zero(tmp_path, tone_byt
     import io
     import threading
 
-    import supervisor
-    from transhades.cli import run
+    import transhades.app.tree as supervisor
+    from transhades.app.cli import run
 
     import socket
     import urllib.request
@@ -492,7 +492,7 @@ def test_run_with_its_health_port_taken_says_so_in_one_line_and_exits_2(tmp_path
     import io
     import socket
 
-    from transhades.cli import run
+    from transhades.app.cli import run
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -516,7 +516,7 @@ def test_run_with_its_health_port_taken_says_so_in_one_line_and_exits_2(tmp_path
 def test_run_with_an_unusable_data_dir_or_fake_world_says_so_in_one_line_and_exits_2(tmp_path, monkeypatch):
     import io
 
-    from transhades.cli import run
+    from transhades.app.cli import run
 
     (tmp_path / "file").write_text("not a directory")
     raw = {"providers": [{"name": "alpha", "kind": "openai", "base_url": "http://127.0.0.1:9", "api_key": "k"}],
@@ -541,7 +541,7 @@ def test_a_failed_run_leaves_the_callers_signal_handlers_alone(tmp_path):
     import signal
     import socket
 
-    from transhades.cli import run
+    from transhades.app.cli import run
 
     before = signal.getsignal(signal.SIGINT)
     with socket.socket() as taken:
@@ -574,7 +574,7 @@ def test_status_opens_with_the_summary_and_counts_downloads_per_credential(bot, 
     assert sum(downloads.values()) == 3 and downloads["API-2"] == 0
     from urllib.request import urlopen
 
-    from transhades.health import HealthServer
+    from transhades.app.health import HealthServer
 
     server = HealthServer(b.tree, "127.0.0.1", 0).start()
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from supervisor import start_tree
+from transhades.app.tree import start_tree
 from transhades import config as config_lib
 from transhades.errors import RateLimited
 from transhades.media import AudioChunk, LocalFile
@@ -263,8 +263,8 @@ def test_a_workers_messages_are_not_kept_while_it_is_down(running, tone):
 
 
 def test_faults_given_to_one_tree_never_reach_another(tmp_path, tone, script):
-    from supervisor import start_tree
-    from transhades.chaos import Faults
+    from transhades.app.tree import start_tree
+    from transhades.devtools.chaos import Faults
 
     faulted = start_tree(tree_config(tmp_path / "faulted"), provider_factory=script.factory,
                          faults=Faults(crash_rate=1.0))

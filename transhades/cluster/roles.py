@@ -23,7 +23,7 @@ from typing import Any, Callable
 from transhades.config import Config
 from transhades.messages import QuarantineGroup, RemoteEvent, SubmitJob
 from transhades.snapshot import FlowStatus, MemberStatus, ProcessStatus, StreamStats
-from transhades.tasks import DISPATCHER
+from transhades.dispatch.tasks import DISPATCHER
 from transhades.cluster.bus import JobBus
 from transhades.cluster.front import EventReader, Relay
 from transhades.cluster.lease import Lease

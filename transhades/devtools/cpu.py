@@ -34,7 +34,7 @@ def cpu_seconds(pid: int) -> float:
 
 def bare_ffmpeg_ms(note: Path, folder: Path, repeats: int = 5) -> float:
     """The note through ffmpeg alone, as the bot converts it (16 kHz mono Opus, silences detected)."""
-    from transhades.audio import conversion_args
+    from transhades.audio.prepare import conversion_args
     from transhades.config import AudioConfig
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)

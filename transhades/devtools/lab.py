@@ -87,7 +87,7 @@ logging: {{format: json}}
         log = self.folder / f"{name}.log"
         env = {**os.environ, "TRANSHADES_FAKE_TELEGRAM": str(self.world_path), "SIM_API_KEY": "sk-" + "s" * 40,
                "TELEGRAM_BOT_TOKEN": "123456:" + "t" * 35}
-        popen = subprocess.Popen([sys.executable, "-m", "transhades.cli", "run", "--role", role, "--config",
+        popen = subprocess.Popen([sys.executable, "-m", "transhades.app.cli", "run", "--role", role, "--config",
                                   str(config)], cwd=config.parent, env=env, stdout=open(log, "w"),
                                  stderr=subprocess.STDOUT)
         self.procs[name] = Proc(name, role, config, log, popen, port)
@@ -115,7 +115,7 @@ logging: {{format: json}}
 
 def voice_note(path: Path, seconds: float, frequency: int = 330) -> bytes:
     """A tone as an Opus voice note, made with real ffmpeg (distinct frequencies: distinct notes, no cache hits)."""
-    from transhades.audio import ffmpeg_binary
+    from transhades.audio.prepare import ffmpeg_binary
 
     subprocess.run([ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
                     f"sine=frequency={frequency}:duration={seconds}", "-c:a", "libopus", "-b:a", "16k", str(path)],

@@ -11,7 +11,7 @@ from typing import Any
 
 from transhades.errors import RateLimited
 from transhades.formats import render
-from transhades.llm import MODEL_PREFIX
+from transhades.llm.client import MODEL_PREFIX
 from transhades.media import TelegramFile
 from transhades.messages import JobRequest
 from transhades.providers.languages import CODES

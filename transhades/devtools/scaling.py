@@ -94,7 +94,7 @@ class ScaleOut:
             "cluster": {"redis_url": self.redis_url, "lease_seconds": LEASE_SECONDS, "prefix": self.prefix},
             "http": {"port": 0}, "logging": {"level": "warning"}}))
         env = {**os.environ, "TRANSHADES_FAKE_TELEGRAM": str(self.world_path)}
-        process = subprocess.Popen([sys.executable, "-m", "transhades.cli", "run", "--role", "worker", "--config",
+        process = subprocess.Popen([sys.executable, "-m", "transhades.app.cli", "run", "--role", "worker", "--config",
                                     str(config)], cwd=home, env=env, stdout=subprocess.DEVNULL,
                                    stderr=open(home / "log", "w"))
         self.workers.append(process)

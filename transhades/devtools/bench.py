@@ -23,10 +23,10 @@ from typing import Any, Callable
 import pykka
 
 from transhades import config as config_lib
-from transhades.audio import AudioPreparer, ffmpeg_binary
+from transhades.audio.prepare import AudioPreparer, ffmpeg_binary
 from transhades.media import LocalFile
 from transhades.messages import Completed, Failed, JobRequest, Partial, Stage, SubmitJob
-from transhades.doubles import InstantPreparer, percentile, simulated_providers
+from transhades.devtools.doubles import InstantPreparer, percentile, simulated_providers
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 TARGETS = {
@@ -109,7 +109,7 @@ def bench_pykka(count: int) -> dict[str, Any]:
 
 
 def bench_orchestration(tmp: Path, jobs: int) -> dict[str, Any]:
-    from supervisor import start_tree
+    from transhades.app.tree import start_tree
 
     # enough workers that the dispatcher, not the worker count, is what limits the rate
     tree = start_tree(bench_config(tmp / "orch", providers=2, instances=4, audio_workers=6),
@@ -132,7 +132,7 @@ def bench_orchestration(tmp: Path, jobs: int) -> dict[str, Any]:
 
 
 def _telegram_tree(tmp: Path, world: Any, credentials: int, parallel: int, **telegram: Any):
-    from supervisor import start_tree
+    from transhades.app.tree import start_tree
     from transhades.telegram.fake import FakeGateway
 
     creds = [{"name": f"API-{i}", "api_id": 1000 + i, "api_hash": "h" * 32} for i in range(1, credentials + 1)]
@@ -311,7 +311,7 @@ def bench_audio_prep(tmp: Path, seconds: int) -> dict[str, Any]:
 
 
 def bench_parallel_chunks(tmp: Path, k: int, seconds: int) -> dict[str, Any]:
-    from supervisor import start_tree
+    from transhades.app.tree import start_tree
 
     source = _make_audio(tmp / "chunks-source.ogg", seconds)
     prepared = AudioPreparer(tmp / "chunks-work", chunk_seconds=seconds / (4 * k) + 1).prepare("chunks", source)
@@ -334,9 +334,9 @@ def bench_parallel_chunks(tmp: Path, k: int, seconds: int) -> dict[str, Any]:
 def bench_first_text(tmp: Path, minutes: int = 60, providers: int = 4) -> dict[str, Any]:
     """A recording of ``minutes`` over ``providers`` simulated providers (time proportional to audio): from the
     start of transcription to the first text delivered, over to the whole transcript."""
-    from supervisor import start_tree
+    from transhades.app.tree import start_tree
 
-    from transhades import chunking
+    from transhades.audio import chunking
     from transhades.media import AudioChunk, PreparedAudio
 
     duration = minutes * 60.0
@@ -387,7 +387,7 @@ def bench_peak_rss(tmp: Path, size_mb: int) -> dict[str, Any]:
                     f"testsrc=size=320x240:rate=25:duration={seconds}", "-f", "lavfi", "-i",
                     f"sine=frequency=440:duration={seconds}", "-c:v", "rawvideo", "-pix_fmt", "yuv420p", "-c:a",
                     "pcm_s16le", "-ac", "1", str(video)], check=True)
-    script = ("import sys; from pathlib import Path; from transhades.audio import AudioPreparer, sha256_of;"
+    script = ("import sys; from pathlib import Path; from transhades.audio.prepare import AudioPreparer, sha256_of;"
               "p = Path(sys.argv[1]); sha256_of(p);"
               "AudioPreparer(Path(sys.argv[2])).prepare('large', p, max_chunk_bytes=25_000_000)")
     process = subprocess.Popen([os.sys.executable, "-c", script, str(video), str(tmp / "rss-work")])
@@ -429,7 +429,7 @@ BENCH_MODELS = Path(tempfile.gettempdir()) / "transhades-bench-models"  # the bu
 
 def _local_tree(tmp: Path) -> Any:
     """The whole tree with the bundled local model as its one provider, the language given by each job."""
-    from supervisor import start_tree
+    from transhades.app.tree import start_tree
 
     return start_tree(config_lib.parse({
         "providers": [{"name": "local", "kind": "local", "model": "base"}], "cache": {"backend": "memory"},
@@ -550,7 +550,7 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 def bench_wer(tmp: Path) -> dict[str, Any]:
     """Word error rate on real recorded speech: plain decoding of the whole recording, our long path on it, and
     the clips one by one (short audio), all by the bundled model with the language given."""
-    from transhades.audio import probe
+    from transhades.audio.prepare import probe
     from transhades.media import AudioChunk
     from transhades.providers.local import LocalWhisper
 
@@ -606,7 +606,7 @@ def bench_first_words(tmp: Path, seconds: int = 150) -> dict[str, Any]:
 def bench_chaos(jobs: int) -> dict[str, Any]:
     """The issue's chaos run (5 % crashes of any actor, 10 % FloodWaits, 10 % provider errors, 10 % duplicates),
     with a fixed seed: nothing may be lost or answered twice."""
-    from transhades.simulate import Options, run as simulate
+    from transhades.devtools.simulate import Options, run as simulate
 
     r = simulate(Options(jobs=jobs, crash_rate=0.05, flood_rate=0.1, provider_error_rate=0.1, duplicate_rate=0.1,
                          seed=7))
@@ -638,8 +638,8 @@ def machine() -> dict[str, Any]:
 
 def bench_scale_out(tmp: Path, jobs_per_worker: int) -> dict[str, Any]:
     """Jobs per second with four worker processes over four times one's (needs Redis: TRANSHADES_REDIS_URL)."""
-    from transhades.audio import ffmpeg_binary
-    from transhades.cluster.scaling import bench_scale_out as scale_out
+    from transhades.audio.prepare import ffmpeg_binary
+    from transhades.devtools.scaling import bench_scale_out as scale_out
 
     url = os.environ.get("TRANSHADES_REDIS_URL", "redis://127.0.0.1:6379/15")
     folder = tmp / "scale"

@@ -13,7 +13,7 @@ from collections import deque
 from typing import Any, Iterable
 
 from transhades.snapshot import CredentialStats, Durations, ProviderStatus
-from transhades.tasks import PROVIDER_PREFIX
+from transhades.dispatch.tasks import PROVIDER_PREFIX
 
 SUCCESS_WINDOW = 20  # recent downloads per credential that its success rate looks at ...
 SUCCESS_SECONDS = 300.0  # ... within this time
@@ -120,7 +120,7 @@ class ProviderRouter:
     breaker each, and the ones disabled for a rejected key; and the choice among those free to take a chunk."""
 
     def __init__(self, providers: Iterable[tuple[str, str]], breakers: dict[str, Any] | None = None) -> None:
-        from transhades.breaker import ProviderBreaker
+        from transhades.dispatch.breaker import ProviderBreaker
 
         providers = list(providers)
         self.order = failover_order(providers)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
 from transhades import config as config_lib
-from transhades import logs
+from transhades.app import logs
 from transhades.config import Config, ConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3  # 3: a server the config names is not there
@@ -98,7 +98,7 @@ def stop_signals() -> Iterator[threading.Event]:
     from the first moment of ``run``, so a signal while the tree starts is a clean stop too; given back after."""
     import signal
 
-    from transhades import early
+    from transhades.app import early
 
     stop = threading.Event()
     signals: list[int] = []
@@ -164,7 +164,7 @@ def _readiness_checks(cfg: Config, role: Any) -> list[Callable[[], str | None]]:
     """What /readyz asks besides the tree: the database (database_url) and the cluster's Redis."""
     checks: list[Callable[[], str | None]] = [role.problem] if role is not None else []
     if cfg.database_url:
-        from transhades.health import Unreachable
+        from transhades.app.health import Unreachable
         from transhades.sql import reachable
 
         url = cfg.database_url
@@ -211,7 +211,7 @@ def _run_tree(cfg: Config, err: TextIO, tree: Any, role: Any, stop: Any, role_na
         began = time.monotonic()
         log.info("stopping: no new jobs; running ones get %.0f s to finish", cfg.telegram.drain_seconds)
         worker = role is not None and role.role == "worker"
-        left = role.drain(cfg.telegram.drain_seconds) if worker else drain(tree, cfg.telegram.drain_seconds)
+        left = role.drain(cfg.telegram.drain_seconds) if worker else tree.drain(cfg.telegram.drain_seconds)
         if left:
             log.info("stopping: %d job(s) or message(s) not finished; they are parked in the journal", left)
     finally:
@@ -252,7 +252,7 @@ def _fake_telegram(cfg: Config, path: str) -> tuple[Any, str | None]:
 def _health_server(cfg: Config, tree: Any, checks: list[Callable[[], str | None]]) -> tuple[Any, str | None]:
     if not cfg.http.port:
         return None, None
-    from transhades.health import HealthServer
+    from transhades.app.health import HealthServer
 
     try:
         return HealthServer(tree, cfg.http.host, cfg.http.port, checks).start(), None
@@ -288,25 +288,5 @@ def _cluster_role(name: str, cfg: Config, err: TextIO) -> Any:
 
 
 SHUTDOWN_SECONDS = 24.0  # Heroku sends SIGKILL 30 s after SIGTERM; the process is gone well before
-
-
-def drain(tree: Any, seconds: float) -> int:
-    """Stop intake and give running jobs up to ``seconds`` to be answered. Returns what is still in flight
-    (those jobs stay in the journal and are taken up by the next start)."""
-    import pykka
-
-    from transhades.messages import Drain
-
-    deadline = time.monotonic() + seconds
-    left = -1
-    while True:
-        bot = tree.registry.get("bot")
-        try:
-            left = bot.ask(Drain(), timeout=2.0) if bot is not None else left
-        except (pykka.ActorDeadError, pykka.Timeout):
-            pass
-        if left == 0 or time.monotonic() >= deadline:
-            return max(left, 0)
-        time.sleep(0.2)
 
 

@@ -14,9 +14,9 @@ from typing import Callable
 
 from transhades.config import DispatcherConfig
 from transhades.errors import ProviderUnavailable, RateLimited, TranshadesError
-from transhades.roster import Member, Roster
-from transhades.routing import CredentialRouter, ProviderRouter
-from transhades.tasks import CACHE, CREDENTIAL_PREFIX, PROVIDER_PREFIX, DownloadTask, Job, Task, TranscribeTask
+from transhades.dispatch.roster import Member, Roster
+from transhades.dispatch.routing import CredentialRouter, ProviderRouter
+from transhades.dispatch.tasks import CACHE, CREDENTIAL_PREFIX, PROVIDER_PREFIX, DownloadTask, Job, Task, TranscribeTask
 
 PROVIDERS_WAIT = "every transcription provider is busy or rate-limited"
 CREDENTIALS_WAIT = "every Telegram connection is rate-limited"

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from transhades import config as config_lib
-from transhades.chaos import Faults
-from transhades.doubles import InstantPreparer, percentile
+from transhades.devtools.chaos import Faults
+from transhades.devtools.doubles import InstantPreparer, percentile
 from transhades.errors import ProviderUnavailable, RateLimited
 from transhades.media import AudioChunk
 from transhades.transcript import Segment, Transcript
@@ -77,7 +77,7 @@ def flaky_providers(rate: float, seed: int):
 
 
 def run(options: Options) -> dict[str, Any]:
-    from supervisor import start_tree
+    from transhades.app.tree import start_tree
     from transhades.telegram.fake import FakeGateway, FakeTelegram
 
     world = FakeTelegram(bytes_per_second=4_000 / options.download_seconds)

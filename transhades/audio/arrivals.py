@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from transhades.tasks import PART_BYTES
+from transhades.dispatch.tasks import PART_BYTES
 
 READ_BYTES = 1 << 20  # what a reader holds in memory at once
 

@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any, Iterator, TextIO
 
 from transhades import config as config_lib
-from transhades import logs, service
+from transhades.app import logs, service
 from transhades.config import Config, ConfigError
 from transhades.formats import FORMATS, render
 from transhades.media import LocalFile
 from transhades.messages import Completed, Failed, JobRequest, Partial, Queued, Stage, SubmitJob, Waiting
-from transhades.routing import failover_order
+from transhades.dispatch.routing import failover_order
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("transhades.cli")
@@ -273,8 +273,8 @@ def simulate(args: argparse.Namespace) -> int:
 
     if args.cluster:
         return simulate_cluster(args)
-    from transhades.simulate import Options
-    from transhades.simulate import run as run_simulation
+    from transhades.devtools.simulate import Options
+    from transhades.devtools.simulate import run as run_simulation
 
     for name in ("crash_rate", "flood_rate", "provider_error_rate", "duplicate_rate"):
         if not 0.0 <= getattr(args, name) <= 1.0:
@@ -337,7 +337,7 @@ def _transcribe_command(args: argparse.Namespace, redactor: Any) -> int:
 
 
 def chat(args: argparse.Namespace) -> int:
-    from transhades import chat as chat_lib
+    from transhades.app import chat as chat_lib
 
     if args.verbose == 0:
         logging.getLogger().setLevel(logging.WARNING)  # the conversation, not the bot's log
@@ -347,13 +347,13 @@ def chat(args: argparse.Namespace) -> int:
 
 
 def _start_tree(*args: Any, **kwargs: Any) -> Any:
-    import supervisor
+    import transhades.app.tree as supervisor
 
     return supervisor.start_tree(*args, **kwargs)
 
 
 def _kurigram_gateways(cfg: Config) -> Any:
-    import supervisor
+    import transhades.app.tree as supervisor
 
     return supervisor.kurigram_gateways(cfg)
 
@@ -364,7 +364,7 @@ def _kurigram_gateways(cfg: Config) -> Any:
 def bench(args: argparse.Namespace) -> int:
     import json
 
-    from transhades import bench as bench_lib
+    from transhades.devtools import bench as bench_lib
 
     result = bench_lib.run(args.quick, progress=lambda label: print(f"bench: {label}…", file=sys.stderr))
     if args.out:
@@ -382,7 +382,7 @@ def bench(args: argparse.Namespace) -> int:
 
 def run(cfg: Config, err: TextIO, gateway_factory: Any = None, stop_event: Any = None) -> int:
     """The bot (``transhades run``): the service loop over the application's tree."""
-    import supervisor
+    import transhades.app.tree as supervisor
 
     return service.run(cfg, err, supervisor.start_tree, supervisor.kurigram_gateways, gateway_factory, stop_event)
 
@@ -451,9 +451,9 @@ INTERRUPTED_STOP_SECONDS = 1.0  # an interrupted command stops its actors this q
 def transcribe(cfg: Config, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """One job per file through the very same tree as the bot; results in file order. On SIGINT or SIGTERM every
     ffmpeg is stopped, the temporary files go, and the exit code is 128 + the signal's number, at once."""
-    from supervisor import start_tree, temp_root_of
+    from transhades.app.tree import start_tree, temp_root_of
 
-    from transhades import audio as audio_lib
+    from transhades.audio import prepare as audio_lib
 
     if not cfg.enabled_providers:
         print("error: no provider is enabled; run 'transhades check-config' to see why", file=err)

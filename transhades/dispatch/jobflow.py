@@ -16,22 +16,22 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable, Iterable
 
-from transhades.admission import Admission
-from transhades.breaker import ProviderBreaker
+from transhades.dispatch.admission import Admission
+from transhades.dispatch.breaker import ProviderBreaker
 from transhades.config import DispatcherConfig
-from transhades.effects import Alert, Effect, Emit, Quarantine, ReleaseJob, Send, WakeUp, Withdraw
+from transhades.dispatch.effects import Alert, Effect, Emit, Quarantine, ReleaseJob, Send, WakeUp, Withdraw
 from transhades.errors import (
     BadInput,
     Cancelled,
     TranshadesError,
 )
 from transhades.messages import Completed, Failed, JobEvent, JobRequest, MemberView, Queued, Stage, StoreTranscript, Waiting
-from transhades.outcomes import Outcomes
-from transhades.placement import Go, NoWay, Placement, Wait
-from transhades.roster import Roster
-from transhades.routing import CredentialRouter, FlowMetrics, ProviderRouter
+from transhades.dispatch.outcomes import Outcomes
+from transhades.dispatch.placement import Go, NoWay, Placement, Wait
+from transhades.dispatch.roster import Roster
+from transhades.dispatch.routing import CredentialRouter, FlowMetrics, ProviderRouter
 from transhades.snapshot import FlowStatus
-from transhades.tasks import (
+from transhades.dispatch.tasks import (
     AUDIO,
     CACHE,
     CREDENTIAL_PREFIX,

@@ -161,7 +161,7 @@ def _send(world: Any, user: Any, line: str) -> str | None:
 
 def _seconds(path: Path) -> int:
     try:
-        from transhades.audio import probe
+        from transhades.audio.prepare import probe
 
         return int(probe(path).duration or 0)
     except Exception:

@@ -10,7 +10,7 @@ from typing import Iterable
 
 from transhades.messages import MemberView
 from transhades.snapshot import MemberStatus
-from transhades.tasks import CREDENTIAL_PREFIX, PROVIDER_PREFIX, STEPS, Step, Task
+from transhades.dispatch.tasks import CREDENTIAL_PREFIX, PROVIDER_PREFIX, STEPS, Step, Task
 
 LIVE = ("running", "quarantined")  # states in which a member holds its tasks
 

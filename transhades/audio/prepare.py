@@ -23,7 +23,7 @@ from typing import Any, Iterable
 import av
 import ffmpeg
 
-from transhades import chunking
+from transhades.audio import chunking
 from transhades.errors import BadInput, ProviderUnavailable
 from transhades.media import AudioChunk, PreparedAudio
 from transhades.private import private_dir

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol
 
-from transhades.effects import Alert, Arrived, Effect, Emit
+from transhades.dispatch.effects import Alert, Arrived, Effect, Emit
 from transhades.errors import BadInput, ProviderRejectedKey, ProviderUnavailable, RateLimited, TranshadesError, UploadTooLarge
 from transhades.messages import Failed, Partial, Stage
 from transhades.config import DispatcherConfig
-from transhades.roster import Member, Roster
-from transhades.routing import CredentialRouter, FlowMetrics, ProviderRouter
-from transhades.tasks import (
+from transhades.dispatch.roster import Member, Roster
+from transhades.dispatch.routing import CredentialRouter, FlowMetrics, ProviderRouter
+from transhades.dispatch.tasks import (
     DownloadRangeTask,
     DownloadTask,
     FingerprintTask,

@@ -1,0 +1,365 @@
+"""transhades' application supervisor, in OTP's sense: the tree as data, and the entry point.
+
+``child_specs`` lists the children in start order (they stop in reverse): the cache actor, the audio actors, one
+actor per provider instance, one per Telegram credential, the dispatcher and the bot. ``start_tree(config)``
+starts them under the generic one_for_one supervisor (``actors/supervisor.py``) with the restart policy from
+``config.yaml``. ``main`` is what ``python supervisor.py`` (the Procfile's command) runs, like ``transhades run``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pykka
+
+from transhades.actors.audio import AudioActor
+from transhades.actors.cache import CacheActor
+from transhades.actors.dispatcher import DispatcherActor
+from transhades.actors.provider import ProviderActor
+from transhades.actors.supervisor import Supervisor
+from transhades.audio import prepare as audio_lib
+from transhades.audio.arrivals import Arrivals
+from transhades import redaction, sql
+from transhades.dispatch.breaker import ProviderBreaker
+from transhades.cache.stores import open_store
+from transhades.clock import Clock, SystemClock
+from transhades.config import Config
+from transhades.dispatch.jobflow import AUDIO, CACHE, DISPATCHER, PROVIDER_PREFIX, JobFlow
+from transhades.messages import GetStatus, MemberChanged, Membership, MemberView, Ping, StopTree, TreeStatus
+from transhades.private import private_dir
+from transhades.providers import Provider, build_provider
+from transhades.supervision.registry import BOT, Registry
+from transhades.supervision.policy import ChildSpec, ChildState, Escalation, RestartPolicy
+
+__all__ = ["Supervisor", "Tree", "child_specs", "start_tree", "main"]
+
+
+# ================================================================================================ the tree
+
+
+class DispatcherFeed:
+    """Keeps the dispatcher's view of the tree current: the whole table when it (re)starts, changes after."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def member_changed(self, view: MemberView, table: tuple[MemberView, ...]) -> None:
+        if view.name == DISPATCHER:
+            if view.state == ChildState.RUNNING.value:
+                self.registry.tell(DISPATCHER, Membership(tuple(v for v in table if v.name != DISPATCHER)))
+        else:
+            self.registry.tell(DISPATCHER, MemberChanged(view))
+
+
+ProviderFactory = Callable[[Any, Path], Provider]
+GatewayFactory = Callable[[Any, bool], Any]  # (CredentialConfig, receives updates) -> Gateway
+
+
+def kurigram_gateways(config: Config) -> GatewayFactory:
+    from transhades.telegram.gateway import KurigramGateway
+
+    tg = config.telegram
+
+    sessions = None
+    if config.database_url:  # sessions live in PostgreSQL: no machine's disk has to outlive it
+        from transhades.telegram.sessions import SessionStore
+
+        sessions = SessionStore(config.database_url)
+
+    def make(credential: Any, receive: bool) -> Any:
+        return KurigramGateway(credential.name, credential.api_id, credential.api_hash, tg.bot_token,
+                               Path(tg.session_dir), receive, tg.downloads_per_credential, sessions=sessions)
+
+    return make
+
+
+@dataclass
+class Tree:
+    """A running tree: the handle the CLI, the bot and the tests hold."""
+
+    supervisor: Any
+    registry: Registry
+    config: Config
+    flow: JobFlow
+    stopped_reason: list[str] = field(default_factory=list)
+    temp_root: Path | None = None
+    gateways: Registry | None = None
+
+    @property
+    def dispatcher(self) -> Any:
+        return self.registry.get(DISPATCHER)
+
+    def tell_dispatcher(self, message: Any) -> bool:
+        return self.registry.tell(DISPATCHER, message)
+
+    def status(self) -> list[dict[str, Any]]:
+        return self.supervisor.ask(TreeStatus(), timeout=10)
+
+    def quiet(self, timeout: float = 30.0) -> bool:
+        """Nothing is happening and nothing will: every worker has finished what it held, no job is running or
+        waiting, no message waits for a restarting actor, and the bot has nothing left to send. Asked in the
+        order messages flow (workers, dispatcher, bot), so what one told the next is queued before it is asked."""
+        try:
+            children = {child["name"]: child["state"] for child in self.status()}
+            if any(state in ("starting", "restarting") for state in children.values()):
+                return False
+            for name, state in children.items():
+                if name not in (DISPATCHER, BOT) and state in ("running", "quarantined"):
+                    if self._ask(name, timeout):  # a failed child (given up on) holds nothing
+                        return False  # it waits for an answer (the history actor for the cache's)
+            status = self._ask(DISPATCHER, timeout, GetStatus())
+            in_flight = self._ask(BOT, timeout) if BOT in children else 0
+        except (pykka.ActorDeadError, pykka.Timeout):
+            return False  # one crashed or is restarting: not quiet yet
+        return not (status.active or status.queued or in_flight or self.registry.kept())
+
+    def _ask(self, name: str, timeout: float, message: Any = None) -> Any:
+        ref = self.registry.get(name)
+        if ref is None:  # a crashed dispatcher or bot leaves the registry before the supervisor hears of it
+            raise pykka.ActorDeadError(f"{name} is not registered")
+        return ref.ask(message or Ping(), timeout=timeout)
+
+    def drain(self, seconds: float) -> int:
+        """Stop intake and give running jobs up to ``seconds`` to be answered. Returns what is still in flight
+        (those jobs stay in the journal and are taken up by the next start)."""
+        import time
+
+        from transhades.messages import Drain
+
+        deadline = time.monotonic() + seconds
+        left = -1
+        while True:
+            bot = self.registry.get(BOT)
+            try:
+                left = bot.ask(Drain(), timeout=2.0) if bot is not None else left
+            except (pykka.ActorDeadError, pykka.Timeout):
+                pass
+            if left == 0 or time.monotonic() >= deadline:
+                return max(left, 0)
+            time.sleep(0.2)
+
+    def stop(self, timeout: float = 25.0) -> None:
+        try:
+            self.supervisor.ask(StopTree(max(0.1, timeout - 0.5)), timeout=timeout)
+            self.supervisor.stop(block=True, timeout=timeout)
+        except (pykka.ActorDeadError, pykka.Timeout):
+            pass
+        if self.temp_root is not None:
+            shutil.rmtree(self.temp_root, ignore_errors=True)
+
+
+def temp_root_of(config: Config) -> Path:
+    if config.audio.temp_dir:
+        return Path(config.audio.temp_dir) / str(os.getpid())
+    return audio_lib.default_temp_root()
+
+
+def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
+                provider_factory: ProviderFactory = build_provider,
+                on_alert: Callable[[str], None] | None = None,
+                gateway_factory: GatewayFactory | None = None, gateways: Registry | None = None,
+                preparer: Any = None, faults: Any = None, role: str = "all", relay: Any = None) -> list[ChildSpec]:
+    """transhades' tree, in start order: cache, audio workers, provider instances, credentials, dispatcher, bot.
+    A cluster's worker has no bot (and no session receives updates); a front has only the credentials, the relay
+    in the dispatcher's place, and the bot."""
+    gateways = gateways if gateways is not None else Registry()
+    shutdown = config.supervision.shutdown_seconds
+    temp_root = temp_root_of(config)
+    telegram = gateway_factory is not None and config.telegram is not None and bool(config.telegram.credentials)
+    if role == "front":
+        from transhades.actors.relay import RelayActor
+        from transhades.cluster.roles import cluster_status
+
+        assert gateway_factory is not None and telegram, "a front needs Telegram"
+        return [*telegram_specs(config, registry, gateways, gateway_factory, temp_root, shutdown, faults),
+                ChildSpec(DISPATCHER, DISPATCHER, lambda m: RelayActor.start(DISPATCHER, m, registry, relay,
+                                                                             cluster_status),
+                          shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE),
+                *llm_specs(config, registry, shutdown), *bot_specs(config, registry, gateways, clock, shutdown, faults)]
+    arrivals = Arrivals()  # a large download's ranges as they land, for the preparation that reads it meanwhile
+    specs = worker_specs(config, registry, temp_root, provider_factory, preparer, faults, arrivals)
+    if telegram:
+        assert gateway_factory is not None
+        specs += telegram_specs(config, registry, gateways, gateway_factory, temp_root, shutdown, faults,
+                                receiving=role == "all")
+    specs.append(ChildSpec(DISPATCHER, DISPATCHER, lambda m: DispatcherActor.start(
+        DISPATCHER, m, registry, flow, lambda job_id: audio_lib.discard(temp_root, job_id), on_alert, faults=faults,
+        clock=clock, arrivals=arrivals),
+        shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE))
+    if telegram and role == "all":
+        specs += [*llm_specs(config, registry, shutdown), *bot_specs(config, registry, gateways, clock, shutdown, faults)]
+    return specs
+
+
+def worker_specs(config: Config, registry: Registry, temp_root: Path, provider_factory: ProviderFactory,
+                 preparer: Any, faults: Any, arrivals: Arrivals | None = None) -> list[ChildSpec]:
+    """The cache, the audio workers and one actor per provider instance."""
+    data_dir = Path(config.data_dir)
+    a = config.audio
+    preparer = preparer or audio_lib.AudioPreparer(temp_root, config.audio_codec, a.bitrate_kbps, a.max_duration_seconds,
+                                                   a.ffmpeg_timeout_seconds, a.chunk_seconds, a.overlap_seconds,
+                                                   int(a.max_job_disk_mb * 1_000_000), a.first_part_seconds)
+    shutdown = config.supervision.shutdown_seconds
+    specs = [ChildSpec(CACHE, CACHE, lambda m: CacheActor.start(
+        CACHE, m, registry, lambda: open_store(config.cache), faults), shutdown_seconds=shutdown)]
+    for i in range(1, config.audio.workers + 1):
+        name = f"audio-{i}"
+        specs.append(ChildSpec(name, AUDIO, lambda m, n=name: AudioActor.start(n, m, registry, preparer, faults,
+                                                                               arrivals),
+                               shutdown_seconds=shutdown))
+    for provider in config.enabled_providers:
+        for i in range(1, provider.instances + 1):
+            name = f"{PROVIDER_PREFIX}{provider.name}-{i}"
+            specs.append(ChildSpec(
+                name, PROVIDER_PREFIX + provider.name,
+                lambda m, n=name, p=provider: ProviderActor.start(n, m, registry, lambda: provider_factory(p, data_dir),
+                                                                  faults),
+                shutdown_seconds=shutdown))
+    return specs
+
+
+def telegram_specs(config: Config, registry: Registry, gateways: Registry, gateway_factory: GatewayFactory,
+                   temp_root: Path, shutdown: float, faults: Any = None, receiving: bool = True) -> list[ChildSpec]:
+    from transhades.actors.bot import hand_over
+    from transhades.actors.credential import CredentialActor
+    from transhades.dispatch.jobflow import CREDENTIAL_PREFIX
+
+    tg = config.telegram
+    specs = []
+    for index, credential in enumerate(tg.credentials):
+        name = CREDENTIAL_PREFIX + credential.name
+        receive = receiving and index == 0
+        on_update = (lambda update: hand_over(registry, update)) if receive else None  # the bot's intake
+        specs.append(ChildSpec(name, name, lambda m, n=name, c=credential, r=receive, u=on_update: CredentialActor.start(
+            n, m, registry, gateways, lambda: gateway_factory(c, r), temp_root, int(tg.max_file_mb * 1_000_000), u,
+            tg.downloads_per_credential, faults),
+            shutdown_seconds=shutdown))
+    return specs
+
+
+def llm_specs(config: Config, registry: Registry, shutdown: float) -> list[ChildSpec]:
+    """The language model actors behind /translate and /summary, when ``llm:`` is configured and its key is set."""
+    if config.llm is None or not config.llm.enabled:
+        return []
+    from transhades.actors.llm import LlmActor
+    from transhades.llm.client import MODEL_PREFIX, Quarantine, build_model
+
+    llm, quarantine = config.llm, Quarantine()  # one model: a 429 to one actor holds them all
+    names = [f"{MODEL_PREFIX}{i}" for i in range(1, llm.instances + 1)]
+    return [ChildSpec(name, "llm", lambda m, n=name: LlmActor.start(n, m, registry,
+                                                                    lambda: build_model(llm, quarantine)),
+                      shutdown_seconds=shutdown) for name in names]
+
+
+def bot_specs(config: Config, registry: Registry, gateways: Registry, clock: Clock, shutdown: float,
+              faults: Any = None) -> list[ChildSpec]:
+    """The history actor and the bot, over one set of stores (journal, settings, history) that outlives both."""
+    from transhades.actors.bot import BotActor
+    from transhades.actors.history import HISTORY, HistoryActor
+    from transhades.dispatch.jobflow import CREDENTIAL_PREFIX
+    from transhades.telegram.commands import Commands
+    from transhades.telegram.desk import DeskRules, FrontDesk
+    from transhades.telegram.followups import Followups
+    from transhades.telegram.history import History
+    from transhades.telegram.journal import Journal
+    from transhades.telegram.outbox import Outbox
+    from transhades.telegram.settings import UserSettings
+
+    tg = config.telegram
+    llm = config.llm.instances if config.llm is not None and config.llm.enabled else 0
+    rules = DeskRules(tuple((p.name, p.kind) for p in config.enabled_providers), tg.max_file_mb,
+                      frozenset(tg.allowed_users), frozenset(tg.admins), user_jobs_per_minute=tg.user_jobs_per_minute,
+                      max_duration_seconds=config.audio.max_duration_seconds, llm=llm,
+                      max_reply_messages=config.limits.max_reply_messages,
+                      commands_per_minute=config.limits.commands_per_minute,
+                      query_seconds=config.limits.query_seconds)
+    data_dir = private_dir(Path(config.data_dir))
+    outbox = Outbox(tg.send_interval_seconds, tg.edit_interval_seconds, tg.send_per_second)
+    database = config.database_url  # PostgreSQL when set; SQLite files under data_dir otherwise
+    journal = Journal(database or data_dir / "journal.sqlite3", tg.journal_keep_hours * 3600, clock.wall)
+    history = History(database or data_dir / "history.sqlite3", config.history.keep_days, clock.wall)
+    settings = UserSettings(database or data_dir / "users.sqlite3")
+    desk = FrontDesk(rules, settings, outbox, clock.now, tg.status_delay_seconds, journal, history)  # outlives restarts
+    local = any(kind == "local" for _, kind in rules.providers)
+    own = Outbox()  # the history actor's answers, handed to the bot's outbox
+    commands = Commands(rules, settings, own, lambda user: set(), history,
+                        Followups(history, own, local, llm, rules.max_reply_messages), journal)
+    prune = lambda: {"history pruned": history.prune(), "journal pruned": journal.prune()}  # noqa: E731
+    sender = CREDENTIAL_PREFIX + tg.credentials[0].name
+    return [ChildSpec(HISTORY, HISTORY, lambda m: HistoryActor.start(HISTORY, m, registry, commands, clock, prune,
+                                                                     cache_eraser(config)),
+                      shutdown_seconds=shutdown),
+            # without its bot the process cannot do its job: past its restarts it stops the tree, and the process
+            # exits 1 for its process supervisor to start it again (OTP's top supervisor giving up)
+            ChildSpec(BOT, BOT, lambda m: BotActor.start(BOT, m, registry, gateways, desk, sender, clock, faults),
+                      shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE)]
+
+
+def cache_eraser(config: Config) -> Callable[[str], int] | None:
+    """Where no cache actor runs (a cluster's front), /forget erases the shared cache's share itself."""
+    if config.cache.backend == "memory":
+        return None
+
+    def erase(owner: str) -> int:
+        store = open_store(config.cache)
+        try:
+            return store.forget_owner(owner)
+        finally:
+            store.close()
+
+    return erase
+
+
+def start_tree(config: Config, clock: Clock | None = None, provider_factory: ProviderFactory = build_provider,
+               rng: random.Random | None = None, on_alert: Callable[[str], None] | None = None,
+               gateway_factory: GatewayFactory | None = None, preparer: Any = None, faults: Any = None,
+               role: str = "all", relay: Any = None) -> Tree:
+    """The whole tree; with ``gateway_factory`` also one actor per Telegram credential and the bot actor. A
+    cluster's ``worker`` or ``front`` gets its part of it (``relay``: the front's Relay)."""
+    clock = clock or SystemClock()
+    redaction.remember(config.secrets())  # before any error text can quote one
+    sql.wait_for_the_database(config.supervision.database_wait_seconds)
+    registry = Registry(keep_for=frozenset({DISPATCHER, "bot"}))
+    breakers = {p.name: ProviderBreaker(p.breaker_failures, p.breaker_seconds) for p in config.enabled_providers}
+    upload_limits = {p.name: int(p.max_upload_mb * 1_000_000) for p in config.enabled_providers if p.kind != "local"}
+    download_slots = config.telegram.downloads_per_credential if config.telegram else 2
+    flow = JobFlow(((p.name, p.kind) for p in config.enabled_providers), config.dispatcher, clock.now,
+                   breakers=breakers, upload_limits=upload_limits, download_slots=download_slots,
+                   provider_slots=1, audio_slots=1,
+                   downloads_per_minute=config.telegram.downloads_per_minute if config.telegram else 0,
+                   languages=config.languages)
+    temp_root = temp_root_of(config)
+    audio_lib.sweep_stale(temp_root)  # what a crashed or killed run left behind
+    gateways = Registry()  # credential name -> its running session (the bot sends through the receiving one)
+    specs = child_specs(config, registry, flow, clock, provider_factory, on_alert, gateway_factory, gateways,
+                        preparer, faults, role, relay)
+    stopped: list[str] = []
+    sup = Supervisor.start(specs, RestartPolicy.from_config(config.supervision), clock, registry,
+                           DispatcherFeed(registry), rng, on_alert, stopped.append)
+    sup.ask(TreeStatus(), timeout=30)  # answered only after on_start has started every child
+    return Tree(sup, registry, config, flow, stopped, temp_root, gateways)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python supervisor.py [--config PATH] [--role all|front|worker] [-v]``: the bot, as ``transhades run``."""
+    import argparse
+
+    from transhades.app import service
+
+    parser = argparse.ArgumentParser(prog="python supervisor.py", description="Run the transhades Telegram bot.")
+    parser.add_argument("--config", help="config file (default: $TRANSHADES_CONFIG, ./config.yaml)")
+    parser.add_argument("--role", choices=("all", "front", "worker"), default="all",
+                        help="all: the whole bot (default); front/worker: one part of a cluster (see README)")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    return service.main(args.config, args.verbose, start_tree, kurigram_gateways, args.role)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
