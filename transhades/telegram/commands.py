@@ -10,6 +10,21 @@ from typing import Any, Callable
 
 from pyrogram import types
 
+from transhades.telegram.buttons import (
+    AGAIN,
+    DEEPGRAM_MODEL,
+    FORGET,
+    FORMAT,
+    KINDS,
+    LANGUAGE,
+    PROVIDER,
+    SRT,
+    SUMMARY,
+    TRANSLATE,
+    TRANSLATE_TO,
+    UnknownButton,
+    parse,
+)
 from transhades.telegram.actions import Action, AskStatus, CancelJobs, Offload
 from transhades.formats import render
 from transhades.telegram.followups import Followups, Where
@@ -91,10 +106,10 @@ class Commands:
         def mark(label: str, chosen: bool) -> str:
             return say(lang, "current", label=label) if chosen else label
 
-        rows = [[(mark(say(lang, "auto"), prefs.provider is None), "prov:auto")]] + [
-            [(mark(name, name == prefs.provider), f"prov:{name}")] for name, _ in self.rules.providers]
+        rows = [[PROVIDER.button(mark(say(lang, "auto"), prefs.provider is None), "auto")]] + [
+            [PROVIDER.button(mark(name, name == prefs.provider), name)] for name, _ in self.rules.providers]
         if any(k == "deepgram" for _, k in self.rules.providers):
-            rows.append([(mark(f"{say(lang, 'dg_model')}: {m}", m == prefs.deepgram_model), f"dgm:{m}")
+            rows.append([DEEPGRAM_MODEL.button(mark(f"{say(lang, 'dg_model')}: {m}", m == prefs.deepgram_model), m)
                          for m in DEEPGRAM_MODELS])
         self._reply(c.message, say(lang, "provider_pick", current=prefs.provider or say(lang, "auto")), buttons=rows)
         return []
@@ -102,7 +117,7 @@ class Commands:
     def _language(self, c: Command) -> list[Action]:
         if c.arg:
             return self.set(c.message.chat.id, None, c.user_id, c.lang, "lang", c.arg)
-        rows = [[(language_name(code, c.lang) if code != "auto" else say(c.lang, "auto"), f"lang:{code}")
+        rows = [[LANGUAGE.button(language_name(code, c.lang) if code != "auto" else say(c.lang, "auto"), code)
                  for code in LANGUAGE_CHOICES[i:i + 5]] for i in range(0, len(LANGUAGE_CHOICES), 5)]
         current = language_name(c.prefs.language, c.lang) if c.prefs.language else say(c.lang, "auto")
         self._reply(c.message, say(c.lang, "language_pick", current=current),
@@ -113,25 +128,25 @@ class Commands:
         if c.arg:
             return self.set(c.message.chat.id, None, c.user_id, c.lang, "fmt", c.arg)
         self._reply(c.message, say(c.lang, "format_pick", current=c.prefs.format),
-                    buttons=[[(f, f"fmt:{f}") for f in FORMATS]])
+                    buttons=[[FORMAT.button(f, f) for f in FORMATS]])
         return []
 
     def on_callback(self, query: types.CallbackQuery) -> list[Action]:
         user = query.from_user
         lang = language_of(user.language_code)
-        data = query.data if isinstance(query.data, str) else (query.data or b"").decode()
-        kind, _, value = data.partition(":")
-        chat_id = query.message.chat.id if query.message and query.message.chat else user.id
-        message_id = query.message.id if query.message else None
-        if kind == "forget":  # only the user who asked may answer their own question
-            value, _, asker = value.partition(":")
-            if asker and asker != str(user.id):
-                self.outbox.put(Outgoing("callback", None, say(lang, "not_your_button"), callback_id=query.id))
-                return []
+        try:
+            kind, fields = parse(query.data)
+        except UnknownButton:
+            self.outbox.put(Outgoing("callback", None, callback_id=query.id))
+            return []  # a button this version does not make: its spinner stops, nothing else happens
+        if kind is FORGET and fields[1] and fields[1] != str(user.id):  # only the asker may answer their question
+            self.outbox.put(Outgoing("callback", None, say(lang, "not_your_button"), callback_id=query.id))
+            return []
         self.outbox.put(Outgoing("callback", None, callback_id=query.id))
-        if kind in ("hist", "forget") and self.offload:
-            return [Offload(kind, query, value, lang)]
-        return self.press(query, kind, value, lang)
+        rest = fields[0] if len(fields) == 1 else ":".join(fields)
+        if kind in (AGAIN, FORGET) and self.offload:
+            return [Offload(kind.prefix, query, rest, lang)]
+        return self.press(query, kind.prefix, rest, lang)
 
     def do(self, work: Offload) -> list[Any]:
         """Kept-transcript work handed over by the desk (on the history actor, or inline when there is none)."""
@@ -141,22 +156,24 @@ class Commands:
                                                         self.settings.get(message.from_user.id)))
         return self.press(work.update, work.command, work.arg, work.lang)
 
-    def press(self, query: types.CallbackQuery, kind: str, value: str, lang: str) -> list[Any]:
-        """A button press, its spinner already stopped."""
+    def press(self, query: types.CallbackQuery, prefix: str, rest: str, lang: str) -> list[Any]:
+        """A button press (its kind's prefix and the fields after it), its spinner already stopped."""
         user = query.from_user
         chat_id = query.message.chat.id if query.message and query.message.chat else user.id
         message_id = query.message.id if query.message else None
-        if kind == "hist":
-            return self._again(chat_id, user.id, value, lang)
+        kind = KINDS[prefix]
+        fields = kind.unpack(rest)
+        if kind is AGAIN:
+            return self._again(chat_id, user.id, fields[0], lang)
         if kind in PRESSES:
-            return PRESSES[kind](self.followups, Where(chat_id, user.id, message_id, lang, f"q{query.id}"), value)
-        if kind == "forget":
-            if value == "yes":  # the cache's share is erased by the caller, which then calls forgotten()
+            return PRESSES[kind](self.followups, Where(chat_id, user.id, message_id, lang, f"q{query.id}"), *fields)
+        if kind is FORGET:
+            if fields[0] == "yes":  # the cache's share is erased by the caller, which then calls forgotten()
                 return [ForgetAll(user.id, chat_id, message_id, lang,
                                   erase(user.id, self.history, self.settings, self.journal))]
             self.answer_prompt(chat_id, message_id, say(lang, "forget_kept"))
             return []
-        return self.set(chat_id, message_id, user.id, lang, kind, value)
+        return self.set(chat_id, message_id, user.id, lang, prefix, fields[0])
 
     def forgotten(self, done: ForgetAll) -> None:
         """The answer to /forget, once the cache's share is erased too."""
@@ -280,7 +297,8 @@ class Commands:
 
     def _forget(self, c: Command) -> list[Action]:
         self._reply(c.message, say(c.lang, "forget_ask"), buttons=[[
-            (say(c.lang, "forget_yes"), f"forget:yes:{c.user_id}"), (say(c.lang, "forget_no"), f"forget:no:{c.user_id}")]])
+            FORGET.button(say(c.lang, "forget_yes"), "yes", c.user_id),
+            FORGET.button(say(c.lang, "forget_no"), "no", c.user_id)]])
         return []
 
     def _again(self, chat_id: int, user_id: int, job_id: str, lang: str) -> list[Action]:
@@ -323,7 +341,7 @@ def _first_words(text: str, count: int = 8) -> str:
 
 
 def _again_buttons(kept: list[Any]) -> list[list[tuple[str, str]]]:
-    return [[(str(n), f"hist:{k.job_id}") for n, k in enumerate(kept, 1)]]
+    return [[AGAIN.button(str(n), k.job_id) for n, k in enumerate(kept, 1)]]
 
 
 COMMANDS = {
@@ -338,12 +356,12 @@ KEPT_WORK = frozenset({"history", "search", "export", "stats"})  # done by the h
 # What a user has kept is answered only in a private chat with them, never where a group can read it.
 PRIVATE_ONLY = frozenset({"history", "search", "export", "stats", "forget", "translate", "summary"})
 
-PRESSES = {  # the buttons under a transcript (kind:job id), and the language picker (tl:code:job id)
-    "tr": lambda f, where, job_id: f.translate(where, "", job_id),
-    "tl": lambda f, where, value: f.translate(where.on_picker(), *value.partition(":")[::2]),
-    "sum": lambda f, where, job_id: f.summary(where, job_id),
-    "srt": lambda f, where, job_id: f.srt(where, job_id),
+PRESSES = {  # the buttons under a transcript, and the language picker
+    TRANSLATE: lambda f, where, job_id: f.translate(where, "", job_id),
+    TRANSLATE_TO: lambda f, where, code, job_id: f.translate(where.on_picker(), code, job_id),
+    SUMMARY: lambda f, where, job_id: f.summary(where, job_id),
+    SRT: lambda f, where, job_id: f.srt(where, job_id),
 }
 
-SETTERS = {"prov": Commands._set_provider, "dgm": Commands._set_deepgram_model, "lang": Commands._set_language,
-           "fmt": Commands._set_format}
+SETTERS = {PROVIDER.prefix: Commands._set_provider, DEEPGRAM_MODEL.prefix: Commands._set_deepgram_model,
+           LANGUAGE.prefix: Commands._set_language, FORMAT.prefix: Commands._set_format}

@@ -15,6 +15,7 @@ from transhades.llm.client import MODEL_PREFIX
 from transhades.media import TelegramFile
 from transhades.messages import JobRequest
 from transhades.providers.languages import CODES
+from transhades.telegram.buttons import SRT, SUMMARY, TRANSLATE, TRANSLATE_TO
 from transhades.telegram.actions import Action, Ask, StartJob, UseModel
 from transhades.telegram.outbox import Outbox, Outgoing
 from transhades.telegram.replies import MAX_MESSAGES, bounded, transcript_items
@@ -63,9 +64,8 @@ class Followups:
             return self._answer_items(route.chat_id, route.reply_to, route.lang, "translate", "en", transcript.text)
         items = transcript_items(route, transcript, self.max_messages)
         if self.history is not None and self.history.add(route.user_id, route.job_id, transcript, media):
-            items[-1].buttons = [[(say(route.lang, "button_translate"), f"tr:{route.job_id}"),
-                                  (say(route.lang, "button_summary"), f"sum:{route.job_id}"),
-                                  (say(route.lang, "button_srt"), f"srt:{route.job_id}")]]
+            items[-1].buttons = [[kind.button(say(route.lang, kind.label_key), route.job_id)
+                                  for kind in (TRANSLATE, SUMMARY, SRT)]]
         return items
 
     # ----------------------------------------------------------------------------------- asking for more
@@ -75,7 +75,7 @@ class Followups:
         target = target.strip().lower()
         if not target:
             self._say(where, say(where.lang, "translate_pick"), buttons=[
-                [(language_name(code, where.lang), f"tl:{code}:{job_id}") for code in TARGETS[i:i + 5]]
+                [TRANSLATE_TO.button(language_name(code, where.lang), code, job_id) for code in TARGETS[i:i + 5]]
                 for i in range(0, len(TARGETS), 5)])
             return []
         if not (target.isalpha() and 2 <= len(target) <= 3):
