@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from transhades.actors.base import ExitMonitor, WorkerActor
 from transhades.audio.arrivals import Arrivals
 from transhades.audio.prepare import AudioPreparer
 from transhades.messages import Fingerprint, PrepareAudio, SplitChunk
-
-from transhades.actors.base import ExitMonitor, WorkerActor
 
 
 class AudioActor(WorkerActor):

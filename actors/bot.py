@@ -7,10 +7,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from transhades.actors.base import ExitMonitor, SupervisedActor
 from transhades.app import logs
 from transhades.clock import Clock
-from transhades.errors import ProviderUnavailable
 from transhades.dispatch.jobflow import DISPATCHER
+from transhades.errors import ProviderUnavailable
 from transhades.messages import (
     AskModel,
     CacheReport,
@@ -18,11 +19,11 @@ from transhades.messages import (
     CancelJob,
     Completed,
     Deliver,
-    ForgetOwner,
-    HistoryWork,
     Drain,
     Failed,
+    ForgetOwner,
     Handover,
+    HistoryWork,
     Incoming,
     JobUpdate,
     ModelAnswer,
@@ -34,12 +35,10 @@ from transhades.messages import (
 )
 from transhades.supervision.registry import BOT, Registry
 from transhades.telegram.actions import AskStatus, CancelJobs, Offload, StartJob, UseModel
-from transhades.telegram.erasure import ForgetAll
 from transhades.telegram.desk import FrontDesk
+from transhades.telegram.erasure import ForgetAll
 from transhades.telegram.route import Route
 from transhades.telegram.sender import Sender
-
-from transhades.actors.base import ExitMonitor, SupervisedActor
 
 HISTORY = "history"  # the history actor's name (actors/history.py)
 

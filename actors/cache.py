@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+from transhades.actors.base import ExitMonitor, WorkerActor
 from transhades.cache.stores import CountingStore, TranscriptStore
 from transhades.errors import TranshadesError
 from transhades.messages import CacheReport, CacheStats, ForgetOwner, LookupTranscript, StoreTranscript
-
-from transhades.actors.base import ExitMonitor, WorkerActor
 
 log = logging.getLogger(__name__)
 

@@ -6,18 +6,18 @@ credential also receives updates and hands them to the bot actor; the others run
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from transhades.actors.base import ExitMonitor, WorkerActor
 from transhades.audio.prepare import workdir
 from transhades.messages import Download
 from transhades.supervision.registry import Registry
 from transhades.telegram.download import download
 from transhades.telegram.gateway import Gateway
-
-from transhades.actors.base import ExitMonitor, WorkerActor
 
 
 @dataclass(frozen=True)

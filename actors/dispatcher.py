@@ -8,8 +8,10 @@ dispatcher picks up every job where it was and places its in-flight tasks again.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+from transhades.actors.base import ExitMonitor, SupervisedActor
 from transhades.dispatch.effects import Arrived, Withdraw
 from transhades.dispatch.jobflow import Alert, Emit, JobFlow, Quarantine, ReleaseJob, Send, WakeUp
 from transhades.messages import (
@@ -27,8 +29,6 @@ from transhades.messages import (
     Wake,
 )
 from transhades.supervision.registry import Registry
-
-from transhades.actors.base import ExitMonitor, SupervisedActor
 
 log = logging.getLogger(__name__)
 

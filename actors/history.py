@@ -6,16 +6,16 @@ say goes to the bot as ``Deliver`` (the bot's outbox paces every message)."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+from transhades.actors.base import ExitMonitor, SupervisedActor
 from transhades.clock import Clock
 from transhades.errors import TranshadesError
 from transhades.messages import CacheReport, Deliver, ForgetOwner, HistoryWork, Prune
 from transhades.supervision.registry import BOT, Registry
 from transhades.telegram.commands import Commands
 from transhades.telegram.erasure import ForgetAll
-
-from transhades.actors.base import ExitMonitor, SupervisedActor
 
 log = logging.getLogger("transhades.history")
 

@@ -5,12 +5,12 @@ user reads, a bug as an internal error before the actor crashes and is restarted
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
-from transhades.errors import TranshadesError
-from transhades.messages import AskModel, ModelAnswer
+from collections.abc import Callable
+from typing import Any
 
 from transhades.actors.base import ExitMonitor, OwnsClient, SupervisedActor
+from transhades.errors import TranshadesError
+from transhades.messages import AskModel, ModelAnswer
 
 
 class LlmActor(OwnsClient, SupervisedActor):

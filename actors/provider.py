@@ -3,12 +3,12 @@ per incarnation, in the actor's own thread."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
-from transhades.messages import Transcribe
-from transhades.providers import Provider
+from collections.abc import Callable
+from typing import Any
 
 from transhades.actors.base import ExitMonitor, OwnsClient, WorkerActor
+from transhades.messages import Transcribe
+from transhades.providers import Provider
 
 
 class ProviderActor(OwnsClient, WorkerActor):

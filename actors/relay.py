@@ -5,8 +5,10 @@ talks to it exactly as to the single-process dispatcher."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+from transhades.actors.base import ExitMonitor, SupervisedActor
 from transhades.cluster.codec import final
 from transhades.cluster.front import Relay
 from transhades.messages import (
@@ -20,10 +22,8 @@ from transhades.messages import (
     StatusRequest,
     SubmitJob,
 )
-from transhades.supervision.registry import Registry
 from transhades.snapshot import FlowStatus
-
-from transhades.actors.base import ExitMonitor, SupervisedActor
+from transhades.supervision.registry import Registry
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import random
 import time
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import pykka
 
+from transhades.actors.base import ExitMonitor
 from transhades.clock import Clock
 from transhades.messages import (
     ChildExited,
@@ -26,7 +28,6 @@ from transhades.messages import (
     StopTree,
     TreeStatus,
 )
-from transhades.supervision.registry import Registry
 from transhades.supervision.policy import (
     ChildRecord,
     ChildSpec,
@@ -37,8 +38,7 @@ from transhades.supervision.policy import (
     RestartAfter,
     RestartPolicy,
 )
-
-from transhades.actors.base import ExitMonitor
+from transhades.supervision.registry import Registry
 
 log = logging.getLogger("transhades.supervisor")
 

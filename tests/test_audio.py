@@ -7,11 +7,10 @@ from pathlib import Path
 
 import av
 import pytest
+from conftest import make_media
 
 from transhades.audio.prepare import AudioPreparer, conversion_args, discard, probe, sha256_of
 from transhades.errors import BadInput, ProviderUnavailable
-
-from conftest import make_media
 
 
 @pytest.fixture

@@ -7,14 +7,13 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import make_media
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transhades.audio import chunking
 from transhades.audio.prepare import AudioPreparer, sweep_stale
 from transhades.errors import BadInput
-
-from conftest import make_media
 
 
 def test_recording_that_fits_is_one_span():
@@ -63,7 +62,7 @@ def test_any_plan_tiles_the_recording_and_respects_both_limits(duration, rate, m
     spans = chunking.plan(duration, size, silences, max_bytes, chunk_seconds, overlap=1.0)
     assert spans[0].start == 0.0 and spans[0].keep_from == 0.0 and spans[-1].end == pytest.approx(duration)
     assert spans[-1].keep_until == math.inf
-    for before, after in zip(spans, spans[1:]):
+    for before, after in zip(spans, spans[1:], strict=False):
         assert before.keep_until == after.keep_from and before.end == after.keep_from
         assert after.start == pytest.approx(max(0.0, after.keep_from - 1.0))
     for span in spans:

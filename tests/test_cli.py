@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import SAMPLES, make_media, run_cli
 
 pytestmark = pytest.mark.slow

@@ -15,11 +15,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from transhades.telegram.fake import SharedTelegram
-
 from conftest import make_media, wait_for
 from provider_servers import ProviderServer, Reply, groq_verbose
+
+from transhades.telegram.fake import SharedTelegram
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 

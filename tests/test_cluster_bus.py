@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from conftest import wait_for
 
 from transhades.cluster.bus import FRONTS, WORKERS, JobBus
 from transhades.cluster.codec import dump_event, load_event
@@ -12,8 +13,6 @@ from transhades.errors import RateLimited
 from transhades.media import TelegramFile
 from transhades.messages import Completed, Failed, JobRequest, Stage, Waiting
 from transhades.transcript import Segment, Transcript
-
-from conftest import wait_for
 
 pytestmark = pytest.mark.redis
 
@@ -187,10 +186,10 @@ def test_the_relay_publishes_each_job_once_and_keeps_a_result_that_came_before_i
 def test_the_fronts_status_and_metrics_show_every_process_and_the_streams(bus, redis_client):
     from prometheus_client import CollectorRegistry, generate_latest
 
+    from transhades.app.health import cluster_metrics
     from transhades.cluster.front import Relay
     from transhades.cluster.roles import cluster_status
     from transhades.cluster.roll import Roll
-    from transhades.app.health import cluster_metrics
     from transhades.telegram.status import status_report
 
     relay = Relay(bus())

@@ -9,16 +9,15 @@ import threading
 import time
 
 import pytest
+from conftest import wait_for
+from servers import OwnRedis
+from test_cluster_bus import done, request
 
 from transhades.cluster.bus import FRONTS, WORKERS, JobBus
 from transhades.cluster.front import Relay
 from transhades.cluster.lease import Lease
 from transhades.cluster.roll import FORGET_AFTER, Roll
 from transhades.messages import Completed, Failed
-
-from conftest import wait_for
-from servers import OwnRedis
-from test_cluster_bus import done, request
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]  # servers stopped and restarted: seconds each
 
@@ -249,7 +248,7 @@ def test_jobs_out_when_redis_lost_its_data_are_published_again(volatile):
     assert sorted(e.request.id for e in taken) == ["j1", "j2"]
     for entry in taken:
         worker.finish([entry.id], done(entry.request.id))
-    for entry_id, event in relay.bus.events("front", block_ms=50):
+    for _, event in relay.bus.events("front", block_ms=50):
         relay.event(event)
     assert sorted(e.job_id for e in heard if isinstance(e, Completed)) == ["j1", "j2"]
 

@@ -7,10 +7,9 @@ import json
 import os
 
 import pytest
+from conftest import run_cli
 
 from transhades.devtools.cluster_sim import FAULTS
-
-from conftest import run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres]
 

@@ -3,11 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, run_cli
 
 from transhades import config as config_lib
 from transhades.config import ConfigError
-
-from conftest import ROOT, run_cli
 
 
 def load_text(tmp_path: Path, text: str, env: dict[str, str] | None = None):

@@ -13,12 +13,11 @@ import uuid
 
 import pytest
 import yaml
-
-from transhades.app.health import HealthServer
-
 from conftest import ROOT
 from test_health import get
 from test_tree import Client, Script, tree_config
+
+from transhades.app.health import HealthServer
 
 DEPLOY = ROOT / "deploy"
 METRIC = re.compile(r"\btranshades_[a-z_]+\b")
@@ -52,7 +51,7 @@ def exposed_names(text: str) -> set[str]:
             if kind == "histogram":
                 names |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
         elif line and not line.startswith("#"):
-            names.add(re.split(r"[{ ]", line, 1)[0])
+            names.add(re.split(r"[{ ]", line, maxsplit=1)[0])
     return names
 
 
@@ -62,12 +61,12 @@ def scraped(tmp_path, tone, redis_client) -> set[str]:
     real Redis, and of a standby."""
     from prometheus_client import CollectorRegistry, generate_latest
 
+    from transhades.app.health import StandbyCollector, cluster_metrics
     from transhades.app.tree import start_tree
     from transhades.cluster.bus import JobBus
     from transhades.cluster.front import Relay
     from transhades.cluster.roles import cluster_status
     from transhades.cluster.roll import Roll
-    from transhades.app.health import StandbyCollector, cluster_metrics
 
     tree = start_tree(tree_config(tmp_path), provider_factory=Script().factory)
     server = HealthServer(tree, "127.0.0.1", 0).start()

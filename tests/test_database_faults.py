@@ -7,12 +7,11 @@ import threading
 import time
 
 import pytest
+from conftest import run_cli
+from servers import OwnPostgres
 
 from transhades.sql import Database, DatabaseUnavailable, reachable
 from transhades.telegram.settings import UserSettings
-
-from conftest import run_cli
-from servers import OwnPostgres
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]  # a server stopped and restarted
 

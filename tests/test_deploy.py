@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, wait_for
 from test_process import TEXT, Service, voices  # noqa: F401  (the fixture)
 
@@ -36,9 +35,13 @@ def environment(service: Service) -> dict[str, str]:
 
 
 def test_supervisord_from_pypi_lives_beside_transhades_restarts_a_killed_bot_and_stops_it_cleanly(tmp_path, voices):
-    import supervisor as supervisord_package  # PyPI's supervisord, in the same environment
-
-    assert "supervisor" in Path(supervisord_package.__file__).parts[-2], "the real supervisord, not our script"
+    beside = subprocess.run([sys.executable, "-c", "import supervisor.options, transhades.app.tree, "
+                             "transhades.actors.bot; print(supervisor.__file__)"], cwd=tmp_path, capture_output=True,
+                            text=True, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    if beside.returncode != 0 and "No module named 'supervisor'" in beside.stderr:
+        pytest.skip("supervisord is not installed (pip install -e '.[dev]')")
+    assert beside.returncode == 0, beside.stderr  # PyPI's supervisord and transhades, in one environment
+    assert "site-packages" in beside.stdout and str(ROOT) not in beside.stdout
     service = Service(tmp_path, delay=0.1)
     conf = tmp_path / "supervisord.conf"
     shutil.copy(ROOT / "deploy" / "supervisord.conf", conf)
@@ -89,11 +92,27 @@ def test_the_procfile_under_honcho_answers_and_a_stop_drains_and_exits_0(tmp_pat
         note = service.world.post_voice(501, voices[2])
         wait_for(lambda: service.answers()[note] == 1, timeout=90, what=f"the note; {output()[-3000:]}")
         began = time.monotonic()
-        honcho.send_signal(signal.SIGTERM)
-        assert honcho.wait(40) == 0, output()[-3000:]
+        honcho.send_signal(signal.SIGTERM)  # as a platform stops a dyno; honcho itself then exits 128 + 15
+        honcho.wait(40)
         assert time.monotonic() - began < 30
-        assert '"message": "stopped"' in output() and "exited with code 0" in output(), output()[-2000:]
+        assert '"message": "stopped"' in output() and "worker.1 stopped (rc=0)" in output(), output()[-2000:]
     finally:
         if honcho.poll() is None:
             os.killpg(honcho.pid, signal.SIGKILL)
         service.close()
+
+
+def test_the_systemd_unit_is_valid_where_systemd_can_check_it(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    unit = ROOT / "deploy" / "systemd" / "transhades.service"
+    text = unit.read_text()
+    for line in ("ExecStart=/srv/transhades/venv/bin/transhades run", "KillSignal=SIGTERM", "Restart=on-failure",
+                 "TimeoutStopSec=30"):
+        assert line in text
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed here; the unit's lines were checked")
+    done = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    problems = [line for line in done.stderr.splitlines()
+                if "transhades.service" in line and "Command /srv/transhades" not in line
+                and "User=" not in line]
+    assert not problems, done.stderr

@@ -10,17 +10,16 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import wait_for
+from servers import OwnRedis
+from test_telegram import Bot, tone_bytes  # noqa: F401  (the module's fixture)
+from test_tree import Script
 
 from transhades.clock import ManualClock
 from transhades.messages import Prune
 from transhades.telegram.history import History
 from transhades.telegram.journal import Journal
 from transhades.transcript import Segment, Transcript
-
-from conftest import wait_for
-from servers import OwnRedis
-from test_telegram import Bot, tone_bytes  # noqa: F401  (the module's fixture)
-from test_tree import Script
 
 
 def every_byte(root: Path) -> bytes:

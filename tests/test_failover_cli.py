@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import SAMPLES, run_cli
 from provider_servers import GROQ_429_HEADERS, ProviderServer, Reply, deepgram_result, groq_verbose, openai_error
 

@@ -9,7 +9,6 @@ import json
 import threading
 
 import pytest
-
 from conftest import SAMPLES, run_cli
 from provider_servers import ProviderServer, Reply, echo_model, groq_chat_429
 from test_languages import speak

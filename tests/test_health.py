@@ -6,12 +6,11 @@ import urllib.error
 import urllib.request
 
 import pytest
+from conftest import wait_for
+from test_tree import Client, Script, tree_config
 
 from transhades.app.health import HealthServer
 from transhades.messages import Completed, QuarantineGroup
-
-from conftest import wait_for
-from test_tree import Client, Script, tree_config
 
 
 def get(port: int, path: str) -> tuple[int, str]:

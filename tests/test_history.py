@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import SAMPLES, run_cli
 
 from transhades.telegram.history import History
 from transhades.transcript import Segment, Transcript
-
-from conftest import SAMPLES, run_cli
 
 
 class Wall:

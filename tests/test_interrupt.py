@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import make_media, wait_for
 from provider_servers import ProviderServer, Reply, groq_verbose
 

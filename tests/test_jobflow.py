@@ -8,13 +8,13 @@ import pytest
 
 from transhades.clock import ManualClock
 from transhades.config import DispatcherConfig
+from transhades.dispatch.jobflow import Emit, JobFlow, Quarantine, ReleaseJob, Send
 from transhades.errors import (
     BadInput,
     ProviderRejectedKey,
     ProviderUnavailable,
     RateLimited,
 )
-from transhades.dispatch.jobflow import Emit, JobFlow, Quarantine, ReleaseJob, Send
 from transhades.media import AudioChunk, LocalFile, PreparedAudio
 from transhades.messages import (
     Completed,

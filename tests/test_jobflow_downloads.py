@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from test_jobflow import Driver, transcript
 
 from transhades.config import DispatcherConfig
-from transhades.errors import ProviderUnavailable, RateLimited
 from transhades.dispatch.jobflow import Quarantine, WakeUp
+from transhades.errors import ProviderUnavailable, RateLimited
 from transhades.media import LocalFile, TelegramFile
 from transhades.messages import (
     Completed,
@@ -19,8 +20,6 @@ from transhades.messages import (
     Transcribe,
     Waiting,
 )
-
-from test_jobflow import Driver, transcript
 
 
 def credentials(d: Driver, *names: str) -> None:
@@ -244,8 +243,9 @@ def downloaded_large() -> Driver:
 
 
 def test_a_large_file_is_prepared_while_it_downloads_and_its_audio_waits_for_the_cache_by_hash():
-    from transhades.dispatch.effects import Arrived
     from test_jobflow import audio as audio_of
+
+    from transhades.dispatch.effects import Arrived
 
     d = Driver(limits=DispatcherConfig(5, 5, 2))
     d.flow.roster.slot_counts["credential:"] = 4

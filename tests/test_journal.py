@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from conftest import wait_for
+from test_telegram import Bot, tone_bytes  # noqa: F401  (the module fixture)
+from test_tree import Script
 
 from transhades.media import TelegramFile
 from transhades.messages import Drain, GetStatus, JobRequest
@@ -11,10 +14,6 @@ from transhades.telegram.desk import Route
 from transhades.telegram.fake import FakeTelegram
 from transhades.telegram.journal import Journal, random_id
 from transhades.telegram.outbox import Outgoing
-
-from conftest import wait_for
-from test_telegram import Bot, tone_bytes  # noqa: F401  (the module fixture)
-from test_tree import Script
 
 MEDIA = TelegramFile(5, 77, "fid-x", "AgADx", 3000, "voice", "audio/ogg", 2.0)
 

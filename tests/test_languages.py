@@ -12,14 +12,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
+from test_jobflow import Driver, audio
 
 from transhades import config as config_lib
 from transhades.config import ConfigError
 from transhades.messages import Transcribe
 from transhades.providers.local import pick_language
-
-from conftest import run_cli
-from test_jobflow import Driver, audio
 
 INDONESIAN = ("Selamat pagi semuanya. Hari ini kita akan membahas rencana kerja untuk minggu depan. Pertama, tim "
               "pemasaran akan menyiapkan laporan penjualan bulan lalu. Kedua, kita perlu memperbaiki beberapa "
@@ -59,8 +58,8 @@ def test_languages_are_read_from_config_as_a_list_or_a_string():
 
 
 def walk_to_transcribe(languages: tuple[str, ...], **request) -> tuple[Transcribe, tuple[str, ...]]:
-    from transhades.messages import Fingerprint, LookupTranscript, PrepareAudio
     from transhades.dispatch.tasks import Context
+    from transhades.messages import Fingerprint, LookupTranscript, PrepareAudio
 
     d = Driver()
     d.flow.context = Context(languages)

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 ENTRY_POINTS = {"transhades.app.cli", "transhades.__main__", "supervisor"}
@@ -146,4 +145,12 @@ def test_the_core_type_checks():
     """The modules listed under [tool.mypy] in pyproject.toml: the dispatcher's brain, config and messages."""
     done = subprocess.run([sys.executable, "-m", "mypy", "--no-error-summary"], cwd=ROOT, capture_output=True,
                           text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
+
+
+@pytest.mark.slow
+def test_the_code_passes_ruff():
+    """The rule set in pyproject.toml ([tool.ruff]): pyflakes, pycodestyle, sorted imports, bugbear, pyupgrade."""
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "transhades", "actors", "supervisor.py", "tests"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from provider_servers import ProviderServer, Reply, chat_completion, echo_model, groq_chat_429, openai_error
+
 from transhades.errors import ProviderRejectedKey, ProviderUnavailable, RateLimited
 from transhades.llm.client import ChatModel
 from transhades.providers.http import RetryPolicy
@@ -155,11 +155,12 @@ def test_a_rejected_key_and_an_empty_answer_are_one_line_errors(server):
 # ------------------------------------------------------------------------------------------------ the actor
 
 def test_the_model_actor_answers_every_request_even_one_its_client_crashes_on(server):
-    import pykka
     from types import SimpleNamespace
 
-    from transhades.actors.llm import LlmActor
+    import pykka
     from conftest import wait_for
+
+    from transhades.actors.llm import LlmActor
     from transhades.messages import AskModel
     from transhades.supervision.registry import Registry
 

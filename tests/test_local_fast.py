@@ -4,14 +4,13 @@ that spares the local model an encoding it never needs."""
 from __future__ import annotations
 
 import pytest
+from conftest import SAMPLES
 
 from transhades import config as config_lib
 from transhades.audio.prepare import AudioPreparer
 from transhades.errors import ProviderUnavailable
 from transhades.providers import local as local_lib
 from transhades.providers.local import LocalWhisper
-
-from conftest import SAMPLES
 
 
 def config(*kinds: str, codec: str | None = None) -> config_lib.Config:

@@ -52,7 +52,7 @@ def test_json_lines_name_actor_job_and_user_and_hide_secrets(captured):
     talk("boom")
     lines = [json.loads(line) for line in captured.getvalue().splitlines()]
     mine = [line for line in lines if line["logger"] == "transhades.test"]
-    assert [(l["actor"], l["job_id"], l["user_id"]) for l in mine] == [("cache", "boom", "501")] * 2
+    assert [(line["actor"], line["job_id"], line["user_id"]) for line in mine] == [("cache", "boom", "501")] * 2
     assert mine[0]["message"] == "working on it with [redacted]" and mine[0]["level"] == "info"
     assert "Traceback" in mine[1]["error"] and "[redacted] was refused" in mine[1]["error"]
     assert KEY not in captured.getvalue() and TOKEN not in captured.getvalue()
@@ -61,7 +61,7 @@ def test_json_lines_name_actor_job_and_user_and_hide_secrets(captured):
 def test_plain_lines_carry_the_same_context(captured):
     logs.setup(logging.INFO, captured, [KEY])
     talk("tg-5-6-7")
-    line = next(l for l in captured.getvalue().splitlines() if "working on it" in l)
+    line = next(text for text in captured.getvalue().splitlines() if "working on it" in text)
     assert "[cache job=tg-5-6-7 user=501] transhades.test: working on it with [redacted]" in line
 
 

@@ -8,15 +8,14 @@ import hashlib
 import sqlite3
 
 import pytest
-
-from transhades.media import TelegramFile
-from transhades.messages import JobRequest
-from transhades.dispatch.tasks import RANGE_PARTS, RANGES_ABOVE, Job, download_tasks
-from transhades.telegram.desk import media_of
-
 from conftest import make_media, wait_for
 from test_telegram import Bot
 from test_tree import Script
+
+from transhades.dispatch.tasks import RANGE_PARTS, RANGES_ABOVE, Job, download_tasks
+from transhades.media import TelegramFile
+from transhades.messages import JobRequest
+from transhades.telegram.desk import media_of
 
 
 @pytest.fixture(scope="module")

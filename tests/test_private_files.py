@@ -8,15 +8,14 @@ import stat
 from pathlib import Path
 
 import pytest
+from conftest import SAMPLES, run_cli
+from provider_servers import ProviderServer, Reply, groq_verbose
 
 from transhades.cache.stores import SqliteStore
 from transhades.private import private_dir, private_file
 from transhades.telegram.journal import Journal
 from transhades.telegram.settings import UserSettings
 from transhades.transcript import Transcript
-
-from conftest import SAMPLES, run_cli
-from provider_servers import ProviderServer, Reply, groq_verbose
 
 
 def mode(path: Path) -> int:

@@ -14,11 +14,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from transhades.telegram.fake import SharedTelegram
-
 from conftest import make_media, wait_for
 from provider_servers import ProviderServer, Reply, groq_verbose
+
+from transhades.telegram.fake import SharedTelegram
 
 pytestmark = pytest.mark.slow  # whole service processes, killed and restarted: seconds each
 

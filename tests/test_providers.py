@@ -9,13 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-
-from transhades.errors import BadInput, ProviderRejectedKey, ProviderUnavailable, RateLimited, UploadTooLarge
-from transhades.media import AudioChunk
-from transhades.providers.deepgram import Deepgram
-from transhades.providers.http import RetryPolicy, parse_go_duration, wait_from_headers
-from transhades.providers.openai import OpenAICompatible
-
 from provider_servers import (
     GROQ_429_HEADERS,
     ProviderServer,
@@ -25,6 +18,12 @@ from provider_servers import (
     groq_verbose,
     openai_error,
 )
+
+from transhades.errors import BadInput, ProviderRejectedKey, ProviderUnavailable, RateLimited, UploadTooLarge
+from transhades.media import AudioChunk
+from transhades.providers.deepgram import Deepgram
+from transhades.providers.http import RetryPolicy, parse_go_duration, wait_from_headers
+from transhades.providers.openai import OpenAICompatible
 
 KEY = "gsk_" + "k" * 48
 

@@ -4,15 +4,13 @@ what Whisper itself calls "no speech" (music, noise, silence) gives no text. Uni
 from __future__ import annotations
 
 import json
-import subprocess
 from types import SimpleNamespace
 
 import pytest
-
-from transhades.providers.quality import collapse, heard_nothing, longest_run, loops_across, looping
-
 from conftest import run_cli
 from test_languages import models, speak  # noqa: F401  (the module's model folder)
+
+from transhades.providers.quality import collapse, heard_nothing, longest_run, looping, loops_across
 
 
 def test_a_window_that_says_the_same_words_again_and_again_loops():
@@ -97,8 +95,8 @@ def test_silence_music_and_noise_give_no_made_up_text(tmp_path, models, ffmpeg):
 def test_the_local_model_gives_its_first_words_before_the_whole_of_a_long_note(tmp_path, models):  # noqa: F811
     import threading
 
-    from transhades.app.tree import start_tree
     from transhades import config as config_lib
+    from transhades.app.tree import start_tree
     from transhades.media import LocalFile
     from transhades.messages import Completed, JobRequest, Partial, SubmitJob
 

@@ -10,7 +10,6 @@ import urllib.error
 import urllib.request
 
 import pytest
-
 from conftest import wait_for
 from servers import OwnPostgres, free_port
 from test_process import TEXT, Service, voices  # noqa: F401  (the fixture)

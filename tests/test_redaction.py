@@ -4,13 +4,12 @@ messages and log lines alike (``transhades.redaction``)."""
 from __future__ import annotations
 
 import pytest
+from conftest import SAMPLES, run_cli
+from provider_servers import ProviderServer, Received, Reply, openai_error
 
 from transhades import redaction
 from transhades.errors import BadInput, ConfigError
 from transhades.telegram.outbox import Outbox, Outgoing
-
-from conftest import SAMPLES, run_cli
-from provider_servers import ProviderServer, Received, Reply, openai_error
 
 
 @pytest.fixture(autouse=True)

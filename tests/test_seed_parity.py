@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import SAMPLES, run_cli
 from provider_servers import ProviderServer, Received, Reply, groq_verbose
 
@@ -94,12 +93,12 @@ SEED_ENV = {"TELEGRAM_BOT_TOKEN": "123456:" + "x" * 35,
 def test_every_credential_of_a_seed_env_becomes_a_credential_actor(tmp_path):
     from dataclasses import replace
 
-    from transhades.app.tree import start_tree
-    from transhades import config as config_lib
-    from transhades.telegram.fake import FakeGateway, FakeTelegram
-
     from conftest import ROOT, wait_for
     from test_tree import Script
+
+    from transhades import config as config_lib
+    from transhades.app.tree import start_tree
+    from transhades.telegram.fake import FakeGateway, FakeTelegram
 
     cfg = config_lib.load(ROOT / "config.yaml", env=SEED_ENV)
     assert [(c.name, c.api_id) for c in cfg.telegram.credentials] == [

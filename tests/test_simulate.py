@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import run_cli
 
 from transhades.devtools.simulate import Options, run
-
-from conftest import run_cli
 
 pytestmark = pytest.mark.slow
 

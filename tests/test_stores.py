@@ -4,14 +4,13 @@ bot whose machine (and disk) is replaced."""
 from __future__ import annotations
 
 import pytest
+from conftest import wait_for
+from test_telegram import Bot, tone_bytes  # noqa: F401  (the module fixture)
+from test_tree import Script
 
 from transhades.redaction import redact
 from transhades.telegram.sessions import SessionStore
 from transhades.telegram.settings import UserSettings
-
-from conftest import wait_for
-from test_telegram import Bot, tone_bytes  # noqa: F401  (the module fixture)
-from test_tree import Script
 
 
 def test_settings_are_kept_and_changed_per_user(store_target):

@@ -11,16 +11,15 @@ from typing import Any
 
 import pykka
 import pytest
+from conftest import wait_for
 from pykka._envelope import Envelope  # what ActorRef.tell puts: to pause a sender just before the put
 
 from transhades.actors.base import ExitMonitor, SupervisedActor
 from transhades.app.tree import Supervisor
 from transhades.clock import ManualClock
 from transhades.messages import ChildExited, QuarantineGroup, StopTree, TreeStatus
-from transhades.supervision.registry import Registry
 from transhades.supervision.policy import Backoff, ChildSpec, Escalation, Restart, RestartPolicy
-
-from conftest import wait_for
+from transhades.supervision.registry import Registry
 
 
 class Probe(SupervisedActor):

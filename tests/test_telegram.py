@@ -9,14 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
-from pyrogram import enums
-
-from transhades.app.tree import start_tree
-from transhades import config as config_lib
-from transhades.telegram.fake import FakeGateway, FakeTelegram
-
 from conftest import make_media, wait_for
+from pyrogram import enums
 from test_tree import Script
+
+from transhades import config as config_lib
+from transhades.app.tree import start_tree
+from transhades.telegram.fake import FakeGateway, FakeTelegram
 
 
 @pytest.fixture(scope="module")
@@ -417,13 +416,12 @@ def test_flood_wait_on_sending_delays_the_reply_but_never_drops_it(bot, tone_byt
 
 def test_run_serves_the_bot_until_told_to_stop_and_exits_zero(tmp_path, tone_bytes, monkeypatch):
     import io
+    import socket
     import threading
+    import urllib.request
 
     import transhades.app.tree as supervisor
     from transhades.app.cli import run
-
-    import socket
-    import urllib.request
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

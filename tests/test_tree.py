@@ -10,15 +10,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import SAMPLES, make_media, wait_for
 
-from transhades.app.tree import start_tree
 from transhades import config as config_lib
+from transhades.app.tree import start_tree
 from transhades.errors import RateLimited
 from transhades.media import AudioChunk, LocalFile
 from transhades.messages import Completed, Failed, JobRequest, SubmitJob
 from transhades.transcript import Segment, Transcript
-
-from conftest import SAMPLES, make_media, wait_for
 
 
 class Script:

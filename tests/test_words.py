@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import SAMPLES, run_cli
+from provider_servers import ProviderServer, Reply, deepgram_result, groq_verbose
 
 from transhades.formats import to_srt, to_vtt
 from transhades.media import AudioChunk
 from transhades.transcript import Segment, Transcript, Word, stitch
-
-from conftest import SAMPLES, run_cli
-from provider_servers import ProviderServer, Reply, deepgram_result, groq_verbose
 
 SAID = Transcript("Selamat pagi, terima kasih.", "id", 4.0, "x", (
     Segment(0.2, 1.0, "Selamat pagi,", (Word("Selamat", 0.2, 0.6, 0.99), Word(" pagi,", 0.6, 1.0, 0.98))),

@@ -11,7 +11,8 @@ import heapq
 import itertools
 import threading
 import time
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 
 class Timer(Protocol):
@@ -41,7 +42,7 @@ class _Entry:
     def cancel(self) -> None:
         self.cancelled = True
 
-    def __lt__(self, other: "_Entry") -> bool:
+    def __lt__(self, other: _Entry) -> bool:
         return (self.deadline, self.seq) < (other.deadline, other.seq)
 
 

@@ -7,15 +7,16 @@ ignores a ticket it no longer waits for, which makes re-sending after a crash sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from typing import Any
 
 from transhades.errors import TranshadesError
 from transhades.media import AudioChunk, LocalFile, PreparedAudio, TelegramFile
 from transhades.snapshot import FlowStatus
 from transhades.transcript import Transcript
 
-Media = Union[LocalFile, TelegramFile]
+Media = LocalFile | TelegramFile
 
 # --------------------------------------------------------------------------------------- client -> dispatcher
 
@@ -36,7 +37,7 @@ class JobRequest:
 @dataclass(frozen=True, slots=True)
 class SubmitJob:
     request: JobRequest
-    listener: Callable[["JobEvent"], None]
+    listener: Callable[[JobEvent], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,7 @@ class Partial:
     parts: int
 
 
-JobEvent = Union[Queued, Stage, Waiting, Partial, Completed, Failed]
+JobEvent = Queued | Stage | Waiting | Partial | Completed | Failed
 
 # ---------------------------------------------------------------------------------------- dispatcher -> workers
 
@@ -296,7 +297,7 @@ class Ping:
 @dataclass(frozen=True, slots=True)
 class JobUpdate:
     route: Any  # transhades.telegram.desk.Route
-    event: "JobEvent"
+    event: JobEvent
 
 
 @dataclass(frozen=True, slots=True)

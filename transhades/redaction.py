@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 MARK = "[redacted]"
 _SHAPES = [

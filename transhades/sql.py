@@ -20,8 +20,9 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from transhades.errors import ProviderUnavailable
 from transhades.private import private_file

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from transhades.media import AudioChunk
@@ -73,7 +74,7 @@ class Transcript:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Transcript":
+    def from_dict(cls, data: dict[str, Any]) -> Transcript:
         return cls(
             text=str(data["text"]),
             language=data.get("language"),
@@ -86,7 +87,7 @@ class Transcript:
         )
 
 
-def stitch(parts: Iterable[tuple["AudioChunk", "Transcript"]]) -> "Transcript":
+def stitch(parts: Iterable[tuple[AudioChunk, Transcript]]) -> Transcript:
     """Join chunk transcripts into one, in recording order.
 
     Segment times are shifted by each chunk's offset; a segment is kept only when its midpoint falls inside

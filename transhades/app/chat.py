@@ -42,7 +42,8 @@ def chat_config(cfg: Config, scratch: Path, shared_cache: bool = False) -> Confi
     models.mkdir(parents=True, exist_ok=True)
     (data / "models").symlink_to(models.resolve(), target_is_directory=True)
     cache = cfg.cache if shared_cache else replace(cfg.cache, backend="sqlite", path=str(data / "cache.sqlite3"))
-    return replace(cfg, data_dir=str(data), cache=cache, database_url=None, telegram=replace(tg, bot_token=tg.bot_token, credentials=credentials,
+    return replace(cfg, data_dir=str(data), cache=cache, database_url=None,
+                   telegram=replace(tg, bot_token=tg.bot_token, credentials=credentials,
                                          session_dir=str(sessions), send_interval_seconds=0.0,
                                          edit_interval_seconds=0.0, status_delay_seconds=min(tg.status_delay_seconds,
                                                                                              0.5)))

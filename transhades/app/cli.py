@@ -20,16 +20,17 @@ import shutil
 import sys
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, TextIO
 
 from transhades import config as config_lib
 from transhades.app import logs, service
 from transhades.config import Config, ConfigError
+from transhades.dispatch.routing import failover_order
 from transhades.formats import FORMATS, render
 from transhades.media import LocalFile
 from transhades.messages import Completed, Failed, JobRequest, Partial, Queued, Stage, SubmitJob, Waiting
-from transhades.dispatch.routing import failover_order
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("transhades.cli")
@@ -452,7 +453,6 @@ def transcribe(cfg: Config, args: argparse.Namespace, out: TextIO, err: TextIO) 
     """One job per file through the very same tree as the bot; results in file order. On SIGINT or SIGTERM every
     ffmpeg is stopped, the temporary files go, and the exit code is 128 + the signal's number, at once."""
     from transhades.app.tree import start_tree, temp_root_of
-
     from transhades.audio import prepare as audio_lib
 
     if not cfg.enabled_providers:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -138,7 +139,8 @@ class TreeCollector:
 def cluster_metrics(status: FlowStatus) -> Iterator[GaugeMetricFamily]:
     """A cluster's processes and streams, as the front reads them from Redis."""
     if status.streams is not None:
-        streams = GaugeMetricFamily("transhades_stream_entries", "Entries in the cluster's streams, by what they wait for",
+        streams = GaugeMetricFamily("transhades_stream_entries",
+                                    "Entries in the cluster's streams, by what they wait for",
                                     labels=["stream", "state"])
         streams.add_metric(["jobs", "waiting"], status.streams.jobs_waiting)
         streams.add_metric(["jobs", "pending"], status.streams.jobs_pending)
@@ -215,7 +217,7 @@ class HealthServer:
     def port(self) -> int:
         return self.httpd.server_address[1]
 
-    def start(self) -> "HealthServer":
+    def start(self) -> HealthServer:
         self.thread.start()
         log.info("health and metrics on port %d", self.port)
         return self

@@ -7,9 +7,11 @@ import logging
 import sys
 import threading
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from transhades import redaction
+
 
 class Redactor(logging.Filter):
     """Log lines go through :mod:`transhades.redaction`, like every other text a person reads."""

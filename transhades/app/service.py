@@ -14,8 +14,9 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, TextIO
 
 from transhades import config as config_lib
 from transhades.app import logs
@@ -231,7 +232,8 @@ def _data_dir_problem(cfg: Config) -> str | None:
     try:  # sessions, the journal and users' settings live there: say so now, not in a traceback later
         private_dir(Path(cfg.data_dir))
     except OSError as exc:
-        return f"data_dir {cfg.data_dir}: cannot create or use it ({exc.strerror}); set data_dir to a writable directory"
+        return (f"data_dir {cfg.data_dir}: cannot create or use it ({exc.strerror}); set data_dir to a writable "
+                f"directory")
     return None
 
 

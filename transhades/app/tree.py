@@ -12,12 +12,14 @@ import os
 import random
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pykka
 
+from transhades import redaction, sql
 from transhades.actors.audio import AudioActor
 from transhades.actors.cache import CacheActor
 from transhades.actors.dispatcher import DispatcherActor
@@ -25,17 +27,16 @@ from transhades.actors.provider import ProviderActor
 from transhades.actors.supervisor import Supervisor
 from transhades.audio import prepare as audio_lib
 from transhades.audio.arrivals import Arrivals
-from transhades import redaction, sql
-from transhades.dispatch.breaker import ProviderBreaker
 from transhades.cache.stores import open_store
 from transhades.clock import Clock, SystemClock
 from transhades.config import Config
+from transhades.dispatch.breaker import ProviderBreaker
 from transhades.dispatch.jobflow import AUDIO, CACHE, DISPATCHER, PROVIDER_PREFIX, JobFlow
 from transhades.messages import GetStatus, MemberChanged, Membership, MemberView, Ping, StopTree, TreeStatus
 from transhades.private import private_dir
 from transhades.providers import Provider, build_provider
-from transhades.supervision.registry import BOT, Registry
 from transhades.supervision.policy import ChildSpec, ChildState, Escalation, RestartPolicy
+from transhades.supervision.registry import BOT, Registry
 
 __all__ = ["Supervisor", "Tree", "child_specs", "start_tree", "main"]
 
@@ -193,7 +194,8 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
         clock=clock, arrivals=arrivals),
         shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE))
     if telegram and role == "all":
-        specs += [*llm_specs(config, registry, shutdown), *bot_specs(config, registry, gateways, clock, shutdown, faults)]
+        specs += [*llm_specs(config, registry, shutdown),
+                  *bot_specs(config, registry, gateways, clock, shutdown, faults)]
     return specs
 
 
@@ -202,7 +204,8 @@ def worker_specs(config: Config, registry: Registry, temp_root: Path, provider_f
     """The cache, the audio workers and one actor per provider instance."""
     data_dir = Path(config.data_dir)
     a = config.audio
-    preparer = preparer or audio_lib.AudioPreparer(temp_root, config.audio_codec, a.bitrate_kbps, a.max_duration_seconds,
+    preparer = preparer or audio_lib.AudioPreparer(temp_root, config.audio_codec, a.bitrate_kbps,
+                                                   a.max_duration_seconds,
                                                    a.ffmpeg_timeout_seconds, a.chunk_seconds, a.overlap_seconds,
                                                    int(a.max_job_disk_mb * 1_000_000), a.first_part_seconds)
     shutdown = config.supervision.shutdown_seconds
@@ -236,9 +239,10 @@ def telegram_specs(config: Config, registry: Registry, gateways: Registry, gatew
         name = CREDENTIAL_PREFIX + credential.name
         receive = receiving and index == 0
         on_update = (lambda update: hand_over(registry, update)) if receive else None  # the bot's intake
-        specs.append(ChildSpec(name, name, lambda m, n=name, c=credential, r=receive, u=on_update: CredentialActor.start(
-            n, m, registry, gateways, lambda: gateway_factory(c, r), temp_root, int(tg.max_file_mb * 1_000_000), u,
-            tg.downloads_per_credential, faults),
+        specs.append(ChildSpec(name, name, lambda m, n=name, c=credential, r=receive, u=on_update:
+                               CredentialActor.start(n, m, registry, gateways, lambda: gateway_factory(c, r), temp_root,
+                                                     int(tg.max_file_mb * 1_000_000), u, tg.downloads_per_credential,
+                                                     faults),
             shutdown_seconds=shutdown))
     return specs
 

@@ -9,9 +9,9 @@ it stops at once. In-process only: the download and the audio worker share the j
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from transhades.dispatch.tasks import PART_BYTES
 

@@ -15,10 +15,11 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import av
 import ffmpeg
@@ -160,7 +161,8 @@ def sweep_stale(root: Path) -> int:
 
 def conversion_args(source: str, target: Path, codec: str, bitrate_kbps: int, max_bytes: int | None = None,
                     silences: bool = True, stream: int = 0) -> list[str]:
-    """The ffmpeg argument list: one audio stream (the first unless told), no video, 16 kHz mono, a compact speech codec; silences
+    """The ffmpeg argument list: one audio stream (the first unless told), no video, 16 kHz mono, a compact speech
+    codec; silences
     are detected in the same pass (they cost no second decode); ``-fs`` bounds the disk a job may use."""
     encoder = CODECS[codec][0]
     options: dict = {"map": f"0:a:{stream}", "vn": None, "ac": 1, "ar": 16000, "acodec": encoder}

@@ -12,8 +12,9 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 from transhades.config import CacheConfig
 from transhades.errors import ProviderUnavailable
@@ -233,12 +234,12 @@ class RedisStore:
         try:
             owned = f"{self.PREFIX}owned:{owner}"
             for raw in self._redis.smembers(owned):
-                entry = raw.decode()
+                entry = _text(raw)
                 owners = f"{self.PREFIX}owners:{entry}"
                 self._redis.srem(owners, owner)
                 if self._redis.scard(owners) == 0:
                     listed = f"{self.PREFIX}keys:{entry}"
-                    keys = [self.PREFIX + k.decode() for k in self._redis.smembers(listed)]
+                    keys = [self.PREFIX + _text(k) for k in self._redis.smembers(listed)]
                     self._redis.delete(*keys, listed, owners)
                     erased += 1
             self._redis.delete(owned)
@@ -292,3 +293,7 @@ class CountingStore:
 
     def close(self) -> None:
         self.inner.close()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

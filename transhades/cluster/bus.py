@@ -27,12 +27,13 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
+from transhades.cluster.codec import dump_event, dump_request, load_event, load_request
 from transhades.errors import ProviderUnavailable
 from transhades.messages import Failed, JobEvent, JobRequest
-from transhades.cluster.codec import dump_event, dump_request, load_event, load_request
 
 log = logging.getLogger("transhades.cluster")
 

@@ -16,12 +16,13 @@ import logging
 import threading
 import time
 from collections import OrderedDict, deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from transhades.errors import Cancelled
-from transhades.messages import Failed, JobEvent, JobRequest, PublishAgain, Queued
 from transhades.cluster.bus import JobBus
 from transhades.cluster.codec import final
+from transhades.errors import Cancelled
+from transhades.messages import Failed, JobEvent, JobRequest, PublishAgain, Queued
 
 log = logging.getLogger("transhades.cluster")
 Listener = Callable[[JobEvent], None]

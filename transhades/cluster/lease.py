@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger("transhades.cluster")
 RELEASED = "released"
@@ -30,7 +31,8 @@ _RENEW = """local v = redis.call('get', KEYS[1])
 if v == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return 1 end
 if v == false then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return 0"""
-_RELEASE = """if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[3], 'PX', ARGV[2]) return 1 end
+_RELEASE = """if redis.call('get', KEYS[1]) == ARGV[1] then
+  redis.call('set', KEYS[1], ARGV[3], 'PX', ARGV[2]) return 1 end
 return 0"""
 
 
@@ -58,7 +60,8 @@ class Lease:
         value = value.decode() if isinstance(value, bytes) else value
         return None if value == RELEASED else value
 
-    def wait(self, stop: threading.Event, poll: float = 0.5, on_wait: Callable[[str | None], None] | None = None) -> bool:
+    def wait(self, stop: threading.Event, poll: float = 0.5,
+             on_wait: Callable[[str | None], None] | None = None) -> bool:
         """Block until this process holds the lease (True) or ``stop`` is set (False)."""
         told, expires_at = False, 0.0
         while not stop.is_set():

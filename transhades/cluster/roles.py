@@ -17,18 +17,19 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
-from transhades.config import Config
-from transhades.messages import QuarantineGroup, RemoteEvent, SubmitJob
-from transhades.snapshot import FlowStatus, MemberStatus, ProcessStatus, StreamStats
-from transhades.dispatch.tasks import DISPATCHER
 from transhades.cluster.bus import JobBus
 from transhades.cluster.front import EventReader, Relay
 from transhades.cluster.lease import Lease
 from transhades.cluster.roll import Roll
 from transhades.cluster.worker import Intake
+from transhades.config import Config
+from transhades.dispatch.tasks import DISPATCHER
+from transhades.messages import QuarantineGroup, RemoteEvent, SubmitJob
+from transhades.snapshot import FlowStatus, MemberStatus, ProcessStatus, StreamStats
 
 log = logging.getLogger("transhades.cluster")
 ANNOUNCE_SECONDS = 2.0

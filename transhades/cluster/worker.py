@@ -14,11 +14,12 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from transhades.messages import JobEvent, JobRequest
 from transhades.cluster.bus import Entry, JobBus
 from transhades.cluster.codec import final
+from transhades.messages import JobEvent, JobRequest
 
 log = logging.getLogger("transhades.cluster")
 Submit = Callable[[JobRequest, Callable[[JobEvent], None]], Any]

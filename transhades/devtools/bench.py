@@ -16,17 +16,18 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pykka
 
 from transhades import config as config_lib
 from transhades.audio.prepare import AudioPreparer, ffmpeg_binary
+from transhades.devtools.doubles import InstantPreparer, percentile, simulated_providers
 from transhades.media import LocalFile
 from transhades.messages import Completed, Failed, JobRequest, Partial, Stage, SubmitJob
-from transhades.devtools.doubles import InstantPreparer, percentile, simulated_providers
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 TARGETS = {
@@ -335,7 +336,6 @@ def bench_first_text(tmp: Path, minutes: int = 60, providers: int = 4) -> dict[s
     """A recording of ``minutes`` over ``providers`` simulated providers (time proportional to audio): from the
     start of transcription to the first text delivered, over to the whole transcript."""
     from transhades.app.tree import start_tree
-
     from transhades.audio import chunking
     from transhades.media import AudioChunk, PreparedAudio
 
@@ -606,7 +606,8 @@ def bench_first_words(tmp: Path, seconds: int = 150) -> dict[str, Any]:
 def bench_chaos(jobs: int) -> dict[str, Any]:
     """The issue's chaos run (5 % crashes of any actor, 10 % FloodWaits, 10 % provider errors, 10 % duplicates),
     with a fixed seed: nothing may be lost or answered twice."""
-    from transhades.devtools.simulate import Options, run as simulate
+    from transhades.devtools.simulate import Options
+    from transhades.devtools.simulate import run as simulate
 
     r = simulate(Options(jobs=jobs, crash_rate=0.05, flood_rate=0.1, provider_error_rate=0.1, duplicate_rate=0.1,
                          seed=7))
@@ -725,7 +726,8 @@ def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[s
 def table(result: dict[str, Any]) -> str:
     keys = ["failover_p99_ms", "cache_hit_p99_ms", "flood_storm_efficiency", "orchestration_jobs_per_s",
             "pykka_ask_roundtrips_per_s", "audio_prep_ratio", "parallel_chunk_speedup", "parallel_chunk_k",
-            "peak_rss_mb_large_video", "local_provider_overhead", "local_speedup_over_plain", "chaos_lost", "chaos_duplicate_replies",
+            "peak_rss_mb_large_video", "local_provider_overhead", "local_speedup_over_plain", "chaos_lost",
+            "chaos_duplicate_replies",
             "chaos_restarts", "chaos_throughput_jobs_per_s", "credential_spread", "scale_out_workers",
             "scale_out_efficiency", "worker_takeover_seconds", "first_text_fraction", "parallel_download_speedup",
             "bare_ffmpeg_cpu_ms", "cpu_ms_per_note_single", "cpu_ms_per_note_cluster", "single_cpu_ratio",

@@ -103,7 +103,7 @@ def run(options: ClusterOptions, log: Any = None) -> Report:
 
 class _Simulation:
     def __init__(self, options: ClusterOptions, folder: Path, redis: OwnRedis, postgres: OwnPostgres,
-                 provider: "Provider", say: Any) -> None:
+                 provider: Provider, say: Any) -> None:
         self.o, self.folder, self.redis, self.postgres, self.say = options, folder, redis, postgres, say
         self.lab = Lab(folder, provider, redis, postgres, options.lease_seconds)
         self.world, self.procs = self.lab.world, self.lab.procs

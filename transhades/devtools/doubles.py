@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from transhades.media import AudioChunk, PreparedAudio
 from transhades.transcript import Segment, Transcript

@@ -36,7 +36,7 @@ class Lab:
     provider and, for a cluster, a Redis (and a PostgreSQL when given): what the simulation and the CPU benchmark
     start, watch and kill."""
 
-    def __init__(self, folder: Path, provider: "Provider", redis: OwnRedis | None = None,
+    def __init__(self, folder: Path, provider: Provider, redis: OwnRedis | None = None,
                  postgres: OwnPostgres | None = None, lease_seconds: float = 5.0) -> None:
         from transhades.telegram.fake import SharedTelegram
 
@@ -100,7 +100,7 @@ logging: {{format: json}}
         """How many transcripts each voice message got."""
         counts: dict[int, int] = {}
         for sent in self.world.sent_rows():
-            if sent.kind == "text" and sent.text == TEXT:
+            if sent.kind == "text" and sent.text == TEXT and sent.reply_to is not None:
                 counts[sent.reply_to] = counts.get(sent.reply_to, 0) + 1
         return counts
 

@@ -20,10 +20,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from transhades.media import TelegramFile
-from transhades.messages import Completed, JobRequest
 from transhades.cluster.bus import WORKERS, JobBus
 from transhades.cluster.codec import final
+from transhades.media import TelegramFile
+from transhades.messages import Completed, JobRequest
 
 PROVIDER_SECONDS = 0.5  # each transcription takes this long at the loopback provider
 LEASE_SECONDS = 2.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from transhades.config import DispatcherConfig
 

@@ -13,24 +13,18 @@ The flow remembers which worker holds each task; when that worker dies the task 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Any, Callable, Iterable
+from typing import Any
 
+from transhades.config import DispatcherConfig
 from transhades.dispatch.admission import Admission
 from transhades.dispatch.breaker import ProviderBreaker
-from transhades.config import DispatcherConfig
 from transhades.dispatch.effects import Alert, Effect, Emit, Quarantine, ReleaseJob, Send, WakeUp, Withdraw
-from transhades.errors import (
-    BadInput,
-    Cancelled,
-    TranshadesError,
-)
-from transhades.messages import Completed, Failed, JobEvent, JobRequest, MemberView, Queued, Stage, StoreTranscript, Waiting
 from transhades.dispatch.outcomes import Outcomes
 from transhades.dispatch.placement import Go, NoWay, Placement, Wait
 from transhades.dispatch.roster import Roster
 from transhades.dispatch.routing import CredentialRouter, FlowMetrics, ProviderRouter
-from transhades.snapshot import FlowStatus
 from transhades.dispatch.tasks import (
     AUDIO,
     CACHE,
@@ -52,6 +46,23 @@ from transhades.dispatch.tasks import (
     store_keys,
     task_key,
 )
+from transhades.errors import (
+    BadInput,
+    Cancelled,
+    TranshadesError,
+)
+from transhades.messages import (
+    Completed,
+    Failed,
+    JobEvent,
+    JobRequest,
+    MemberView,
+    Queued,
+    Stage,
+    StoreTranscript,
+    Waiting,
+)
+from transhades.snapshot import FlowStatus
 from transhades.transcript import Transcript
 
 __all__ = ["AUDIO", "CACHE", "CREDENTIAL_PREFIX", "DISPATCHER", "PROVIDER_PREFIX", "Alert", "Emit", "JobFlow",
@@ -112,7 +123,8 @@ class JobFlow:
             return []  # the same job submitted twice is one job
         order = self.providers.order_for(request.provider, request.task)
         if order is None or not order and request.task != "transcribe":
-            return [Emit(listener, Failed(request.id, BadInput(self.providers.no_order(request)).because("no_provider")))]
+            refused = BadInput(self.providers.no_order(request)).because("no_provider")
+            return [Emit(listener, Failed(request.id, refused))]
         if request.language is None and len(self.languages) == 1:  # one language allowed: nothing to detect
             request = replace(request, language=self.languages[0])
         job = self.jobs[request.id] = Job(request, listener, order, submitted_at=self.now())

@@ -10,12 +10,11 @@ provider; a chunk too large is split; a cache that cannot answer is a miss; anyt
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from transhades.dispatch.effects import Alert, Arrived, Effect, Emit
-from transhades.errors import BadInput, ProviderRejectedKey, ProviderUnavailable, RateLimited, TranshadesError, UploadTooLarge
-from transhades.messages import Failed, Partial, Stage
 from transhades.config import DispatcherConfig
+from transhades.dispatch.effects import Alert, Arrived, Effect, Emit
 from transhades.dispatch.roster import Member, Roster
 from transhades.dispatch.routing import CredentialRouter, FlowMetrics, ProviderRouter
 from transhades.dispatch.tasks import (
@@ -32,8 +31,16 @@ from transhades.dispatch.tasks import (
     TranscribeTask,
     fetch_or_fingerprint,
 )
+from transhades.errors import (
+    BadInput,
+    ProviderRejectedKey,
+    ProviderUnavailable,
+    RateLimited,
+    TranshadesError,
+    UploadTooLarge,
+)
+from transhades.messages import Failed, Partial, Stage
 from transhades.transcript import Transcript, stitch
-
 
 
 class Flow(Protocol):
@@ -190,7 +197,8 @@ class Outcomes:
             job.early = "failed"
             return self.flow.start(job, PrepareTask(job.id)) if job.missed else []
         if isinstance(task, SplitTask):  # cannot cut it smaller: the whole chunk goes to another provider instead
-            return self.flow.place(self.flow.swap(job, task, TranscribeTask(job.id, chunk=task.chunk, tried=task.tried)))
+            again = TranscribeTask(job.id, chunk=task.chunk, tried=task.tried)
+            return self.flow.place(self.flow.swap(job, task, again))
         if isinstance(error, BadInput):
             return self.flow.finish(job, Failed(job.id, error))
         if isinstance(task, LOOKUPS):
@@ -218,7 +226,8 @@ class Outcomes:
         elif isinstance(error, ProviderRejectedKey) and self.providers.disable(task.group, error.message):
             out.append(Alert(f"{error.message}; {provider} is disabled until restart"))
         elif isinstance(error, UploadTooLarge):
-            return out + self.flow.place(self.flow.swap(job, task, SplitTask(job.id, chunk=task.chunk, tried=task.tried)))
+            split = SplitTask(job.id, chunk=task.chunk, tried=task.tried)
+            return out + self.flow.place(self.flow.swap(job, task, split))
         return out + self.flow.place(task)
 
     def _worker_lost(self, member: Member) -> list[Effect]:

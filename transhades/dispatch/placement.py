@@ -9,14 +9,14 @@ resort while a remote provider is only busy, and a user's own choice that is bus
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from transhades.config import DispatcherConfig
-from transhades.errors import ProviderUnavailable, RateLimited, TranshadesError
 from transhades.dispatch.roster import Member, Roster
 from transhades.dispatch.routing import CredentialRouter, ProviderRouter
 from transhades.dispatch.tasks import CACHE, CREDENTIAL_PREFIX, PROVIDER_PREFIX, DownloadTask, Job, Task, TranscribeTask
+from transhades.errors import ProviderUnavailable, RateLimited, TranshadesError
 
 PROVIDERS_WAIT = "every transcription provider is busy or rate-limited"
 CREDENTIALS_WAIT = "every Telegram connection is rate-limited"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
+from transhades.dispatch.tasks import CREDENTIAL_PREFIX, PROVIDER_PREFIX, STEPS, Step, Task
 from transhades.messages import MemberView
 from transhades.snapshot import MemberStatus
-from transhades.dispatch.tasks import CREDENTIAL_PREFIX, PROVIDER_PREFIX, STEPS, Step, Task
 
 LIVE = ("running", "quarantined")  # states in which a member holds its tasks
 

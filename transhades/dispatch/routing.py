@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from transhades.snapshot import CredentialStats, Durations, ProviderStatus
 from transhades.dispatch.tasks import PROVIDER_PREFIX
+from transhades.snapshot import CredentialStats, Durations, ProviderStatus
 
 SUCCESS_WINDOW = 20  # recent downloads per credential that its success rate looks at ...
 SUCCESS_SECONDS = 300.0  # ... within this time
@@ -105,7 +106,7 @@ class FlowMetrics:
 
     def durations(self) -> Durations:
         return Durations(tuple(("+Inf" if b == float("inf") else str(b), c)
-                               for b, c in zip(self.BOUNDS, self.duration_counts)), self.duration_sum)
+                               for b, c in zip(self.BOUNDS, self.duration_counts, strict=True)), self.duration_sum)
 
 
 def failover_order(providers: Iterable[tuple[str, str]]) -> tuple[str, ...]:

@@ -9,10 +9,12 @@ split by the audio workers, and the pieces are transcribed. Every step is a *tas
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Iterable, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from transhades.errors import TranshadesError
+from transhades.media import AudioChunk, LocalFile, PreparedAudio, TelegramFile
 from transhades.messages import (
     Download,
     Fingerprint,
@@ -23,7 +25,6 @@ from transhades.messages import (
     SplitChunk,
     Transcribe,
 )
-from transhades.media import AudioChunk, LocalFile, PreparedAudio, TelegramFile
 from transhades.transcript import Transcript
 
 DISPATCHER = "dispatcher"

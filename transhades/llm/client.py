@@ -17,7 +17,8 @@ named) and the transcript as the user message; the answer is ``choices[0].messag
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from transhades.errors import BadInput, ProviderUnavailable, RateLimited
 from transhades.formats import split_text

@@ -28,10 +28,12 @@ def build_provider(cfg: ProviderConfig, data_dir: Path) -> Provider:
     if cfg.kind == "openai":
         from transhades.providers.openai import OpenAICompatible
 
+        assert cfg.base_url, "checked by the config"
         return OpenAICompatible(cfg.name, cfg.base_url, cfg.model, cfg.api_key, cfg.timeout_seconds, retry,
                                 cfg.auto_language, word_timestamps=cfg.word_timestamps)
     if cfg.kind == "deepgram":
         from transhades.providers.deepgram import Deepgram
 
+        assert cfg.base_url, "checked by the config"
         return Deepgram(cfg.name, cfg.base_url, cfg.model, cfg.api_key, cfg.timeout_seconds, retry)
     raise ValueError(f"unknown provider kind {cfg.kind!r}")

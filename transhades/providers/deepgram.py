@@ -7,14 +7,15 @@ The transcript is at ``results.channels[0].alternatives[0].transcript``; segment
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from transhades.errors import ProviderUnavailable
 from transhades.media import AudioChunk
-from transhades.transcript import Segment, Transcript, Word
 from transhades.providers.base import Progress
 from transhades.providers.http import HttpProvider, RetryPolicy
 from transhades.providers.languages import to_code
+from transhades.transcript import Segment, Transcript, Word
 
 SEGMENT_GAP = 1.0  # seconds of silence between words that start a new segment when there are no utterances
 SEGMENT_MAX = 15.0

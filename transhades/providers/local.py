@@ -17,16 +17,17 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from transhades.errors import BadInput, ProviderUnavailable
 from transhades.media import AudioChunk
 from transhades.private import private_dir
-from transhades.transcript import Segment, Transcript, Word
 from transhades.providers.base import Progress
-from transhades.providers.quality import collapse, heard_nothing, loops_across, looping
+from transhades.providers.quality import collapse, heard_nothing, looping, loops_across
+from transhades.transcript import Segment, Transcript, Word
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,8 @@ _SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
 def _package_dir(module: str) -> Path | None:
     try:
-        return Path(importlib.import_module(module).__file__).parent
+        found = importlib.import_module(module).__file__
+        return Path(found).parent if found else None
     except ImportError:
         return None
 
@@ -199,7 +201,7 @@ def head_end(audio: Any, at_least: float = HEAD_SECONDS) -> float | None:
 
     regions = get_speech_timestamps(audio[:int((BATCH_ABOVE_SECONDS + 1) * SAMPLE_RATE)],
                                     VadOptions(min_silence_duration_ms=300))  # the head is in the first 30 s
-    for region, after in zip(regions, regions[1:]):
+    for region, after in zip(regions, regions[1:], strict=False):
         if region["end"] >= at_least * SAMPLE_RATE:
             cut = (region["end"] + after["start"]) / 2 / SAMPLE_RATE
             return cut if cut <= BATCH_ABOVE_SECONDS else None

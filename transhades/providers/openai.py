@@ -8,15 +8,16 @@ Together transcribes in English unless told otherwise, so ``auto_language: auto`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from transhades.errors import BadInput, ProviderUnavailable
 from transhades.media import AudioChunk
-from transhades.transcript import Segment, Transcript, Word, words_within
 from transhades.providers.base import Progress
 from transhades.providers.http import HttpProvider, RetryPolicy
 from transhades.providers.languages import to_code
+from transhades.transcript import Segment, Transcript, Word, words_within
 
 
 class OpenAICompatible(HttpProvider):
@@ -54,7 +55,7 @@ class OpenAICompatible(HttpProvider):
         else:
             fields.append(("response_format", "json"))
         if language or self.auto_language:
-            fields.append(("language", language or self.auto_language))
+            fields.append(("language", language or self.auto_language or ""))
         filename = Path(chunk.path).name
 
         def make() -> dict[str, Any]:

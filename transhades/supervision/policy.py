@@ -19,8 +19,9 @@ from __future__ import annotations
 import enum
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from transhades.config import SupervisionConfig
 
@@ -66,7 +67,7 @@ class RestartPolicy:
     escalation: Escalation = Escalation.MARK_FAILED
 
     @classmethod
-    def from_config(cls, cfg: SupervisionConfig) -> "RestartPolicy":
+    def from_config(cls, cfg: SupervisionConfig) -> RestartPolicy:
         b = cfg.backoff
         return cls(cfg.max_restarts, cfg.within_seconds, Backoff(b.min_seconds, b.max_seconds, b.jitter),
                    Escalation(cfg.escalation))

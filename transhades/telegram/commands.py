@@ -5,11 +5,15 @@ handlers; the desk hands each command here after its access check."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from pyrogram import types
 
+from transhades.formats import render
+from transhades.providers.languages import CODES, to_code
+from transhades.telegram.actions import Action, AskStatus, CancelJobs, Offload
 from transhades.telegram.buttons import (
     AGAIN,
     DEEPGRAM_MODEL,
@@ -25,15 +29,12 @@ from transhades.telegram.buttons import (
     UnknownButton,
     parse,
 )
-from transhades.telegram.actions import Action, AskStatus, CancelJobs, Offload
-from transhades.formats import render
-from transhades.telegram.followups import Followups, Where
-from transhades.telegram.outbox import Outbox, Outgoing
 from transhades.telegram.erasure import ForgetAll, erase, forget_answer
+from transhades.telegram.followups import Followups, Where
 from transhades.telegram.history import TooSlow
+from transhades.telegram.outbox import Outbox, Outgoing
 from transhades.telegram.replies import bounded
 from transhades.telegram.settings import FORMATS, UserSettings
-from transhades.providers.languages import CODES, to_code
 from transhades.telegram.texts import duration_words, language_name, language_of, say
 
 EXPORTS = ("txt", "md", "srt", "vtt")

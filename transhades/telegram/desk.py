@@ -16,9 +16,9 @@ from typing import Any
 from pyrogram import enums, types
 
 from transhades.media import TelegramFile
-from transhades.redaction import redact
-from transhades.providers.languages import CODES
 from transhades.messages import Completed, Failed, JobEvent, JobRequest, Partial, Queued, Stage, Waiting
+from transhades.providers.languages import CODES
+from transhades.redaction import redact
 from transhades.telegram.actions import Action, StartJob
 from transhades.telegram.commands import Commands
 from transhades.telegram.followups import Followups
@@ -312,7 +312,8 @@ def status_text(lang: str, event: JobEvent, partials: dict[str, Partial], job_id
     if isinstance(event, Partial):
         partials[job_id] = event
     partial = partials.get(job_id)
-    if partial is not None and (isinstance(event, Partial) or isinstance(event, Stage) and event.stage == "transcribing"):
+    transcribing = isinstance(event, Stage) and event.stage == "transcribing"
+    if partial is not None and (isinstance(event, Partial) or transcribing):
         return partial_text(lang, partial)
     if task == "translate" and isinstance(event, Stage) and event.stage == "transcribing":
         return say(lang, "translating", language=language_name("en", lang))  # Whisper's translation into English

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from pyrogram import errors
 
@@ -51,7 +51,8 @@ def download(gateway: Gateway, media: TelegramFile, target: Path, max_bytes: int
             try:
                 media = gateway.refresh(media)
             except errors.Flood as error:
-                raise RateLimited(f"{gateway.name}: FloodWait {flood_seconds(error):g} s", flood_seconds(error)) from None
+                seconds = flood_seconds(error)
+                raise RateLimited(f"{gateway.name}: FloodWait {seconds:g} s", seconds) from None
         except (errors.RPCError, OSError, TimeoutError) as error:
             raise _in_our_terms(gateway.name, error) from None
     size = target.stat().st_size

@@ -10,9 +10,10 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from pyrogram import enums, errors, types
 
@@ -64,7 +65,7 @@ class FakeTelegram:
         self.refused_repeats = 0
         self.crash_after_send: BaseException | None = None  # raised by the next send, after it went out
         self.flood_after_chunks: dict[str, int] = {}  # credential -> raise mid-stream after N chunks
-        self.receiver: "FakeGateway | None" = None
+        self.receiver: FakeGateway | None = None
         self.pending_updates: list[Any] = []  # Telegram keeps updates while no session receives them
         self.lock = threading.Lock()
         self._ids = itertools.count(1000)
@@ -103,7 +104,8 @@ class FakeTelegram:
         media = {
             "voice": lambda: types.Voice(duration=duration, **common),
             "audio": lambda: types.Audio(duration=duration, file_name=file_name, **common),
-            "video": lambda: types.Video(width=320, height=240, codec="h264", duration=duration, file_name=file_name, **common),
+            "video": lambda: types.Video(width=320, height=240, codec="h264", duration=duration, file_name=file_name,
+                                         **common),
             "video_note": lambda: types.VideoNote(length=240, duration=duration, **common),
             "document": lambda: types.Document(file_name=file_name or "file.bin", **common),
         }[kind]()
@@ -370,7 +372,7 @@ class SharedTelegram(FakeTelegram):
         self.sent.append(sent)
         return sent.message_id
 
-    def start_polling(self, gateway: "FakeGateway") -> None:
+    def start_polling(self, gateway: FakeGateway) -> None:
         """Push updates not taken yet to the receiving session, oldest first, until it stops."""
         stop = threading.Event()
         self._polling = stop
@@ -420,7 +422,7 @@ class _Column:
         return value
 
 
-def shared_gateways(path: Path | str, session_dir: Path) -> Callable[[Any, bool], "FakeGateway"]:
+def shared_gateways(path: Path | str, session_dir: Path) -> Callable[[Any, bool], FakeGateway]:
     """A gateway factory for ``transhades run`` against a :class:`SharedTelegram` file."""
     world = SharedTelegram(path)
 

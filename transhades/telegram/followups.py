@@ -15,8 +15,8 @@ from transhades.llm.client import MODEL_PREFIX
 from transhades.media import TelegramFile
 from transhades.messages import JobRequest
 from transhades.providers.languages import CODES
-from transhades.telegram.buttons import SRT, SUMMARY, TRANSLATE, TRANSLATE_TO
 from transhades.telegram.actions import Action, Ask, StartJob, UseModel
+from transhades.telegram.buttons import SRT, SUMMARY, TRANSLATE, TRANSLATE_TO
 from transhades.telegram.outbox import Outbox, Outgoing
 from transhades.telegram.replies import MAX_MESSAGES, bounded, transcript_items
 from transhades.telegram.route import Route
@@ -156,7 +156,8 @@ class Followups:
             del self.pending[ask.user_id]
         if error is not None:
             text = say(ask.lang, "model_busy", wait=duration_words(error.retry_after, ask.lang)) \
-                if isinstance(error, RateLimited) else say(ask.lang, "model_failed", reason=reason_text(ask.lang, error))
+                if isinstance(error, RateLimited) else \
+                say(ask.lang, "model_failed", reason=reason_text(ask.lang, error))
             items = [Outgoing("text", ask.chat_id, text, reply_to=ask.reply_to)]
         else:
             items = self._answer_items(ask.chat_id, ask.reply_to, ask.lang, ask.task, ask.language, text or "")

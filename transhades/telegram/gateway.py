@@ -18,8 +18,9 @@ import inspect
 import logging
 import os
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Protocol
 
 from transhades.media import TelegramFile
 from transhades.private import private_dir
@@ -147,7 +148,8 @@ def once_document_call(peer: Any, uploaded: Any, file_name: str, caption: str, r
     from pyrogram import raw
 
     media = raw.types.InputMediaUploadedDocument(
-        file=uploaded, mime_type="text/plain" if file_name.endswith((".txt", ".srt", ".vtt")) else "application/octet-stream",
+        file=uploaded,
+        mime_type="text/plain" if file_name.endswith((".txt", ".srt", ".vtt")) else "application/octet-stream",
         attributes=[raw.types.DocumentAttributeFilename(file_name=file_name)], force_file=True)
     reply = raw.types.InputReplyToMessage(reply_to_msg_id=reply_to) if reply_to else None
     return raw.functions.messages.SendMedia(peer=peer, media=media, message=caption, random_id=random_id,

@@ -17,9 +17,10 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from transhades.cluster.codec import dump_request, load_request
 from transhades.messages import JobRequest
@@ -51,16 +52,19 @@ class Unfinished:
 
 
 class Journal:
-    def __init__(self, target: Path | str, keep_seconds: float = 86400.0, wall: Callable[[], float] = time.time) -> None:
+    def __init__(self, target: Path | str, keep_seconds: float = 86400.0,
+                 wall: Callable[[], float] = time.time) -> None:
         """``target``: a SQLite file, or a PostgreSQL URL (``database_url``)."""
         self.keep_seconds = keep_seconds
         self.wall = wall
         self.accepted = 0
         self._db = Database(target)
         self._db.script([
-            "CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, user_id BIGINT NOT NULL, chat_id BIGINT NOT NULL,"
+            "CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, user_id BIGINT NOT NULL,"
+            " chat_id BIGINT NOT NULL,"
             " state TEXT NOT NULL, request TEXT NOT NULL, route TEXT NOT NULL, status_message BIGINT,"
-            " accepted_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL, finished_at DOUBLE PRECISION)",
+            " accepted_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL,"
+            " finished_at DOUBLE PRECISION)",
             "CREATE INDEX IF NOT EXISTS jobs_open ON jobs (state, finished_at)",
             "CREATE TABLE IF NOT EXISTS reply_parts (job_id TEXT NOT NULL, part INTEGER NOT NULL, item TEXT NOT NULL,"
             " sent_at DOUBLE PRECISION, PRIMARY KEY (job_id, part))",

@@ -9,7 +9,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-
 PER_CHAT_SECONDS = 1.0
 GLOBAL_PER_SECOND = 30
 EDIT_SECONDS = 3.0

@@ -5,7 +5,8 @@ a broken connection keeps everything for the next try. Nothing is ever dropped u
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pyrogram import errors
 
