@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     b.add_argument("--out", help="also write the JSON here, and a PNG of latency distributions beside it")
     b.add_argument("--history", help="append this run as one line to a JSON-lines file")
+    b.add_argument("--only", help="comma-separated benchmarks to run (pykka, orchestration, cache-hit, failover, "
+                                  "flood-storm, credential-spread, audio-prep, parallel-chunks, first-text, "
+                                  "parallel-download, memory, local, wer, first-words, chaos, scale-out, cpu)")
     return parser
 
 
@@ -367,7 +370,13 @@ def bench(args: argparse.Namespace) -> int:
 
     from transhades.devtools import bench as bench_lib
 
-    result = bench_lib.run(args.quick, progress=lambda label: print(f"bench: {label}…", file=sys.stderr))
+    only = tuple(name.strip() for name in (args.only or "").split(",") if name.strip())
+    unknown = [name for name in only if name not in bench_lib.STEPS]
+    if unknown:
+        print(f"error: --only: unknown {', '.join(unknown)}; choose from {', '.join(bench_lib.STEPS)}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    result = bench_lib.run(args.quick, progress=lambda label: print(f"bench: {label}…", file=sys.stderr), only=only)
     if args.out:
         bench_lib.write(result, Path(args.out))
     result.pop("_latencies", None)

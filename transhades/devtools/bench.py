@@ -661,7 +661,37 @@ def bench_cpu_per_note(notes: int) -> dict[str, Any]:
     return measure(notes)
 
 
-def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+def all_steps(tmp: Path, sizes: dict[str, int]) -> list[tuple[str, str, Callable[[], dict[str, Any]]]]:
+    """(key for --only, label, the benchmark) in the order they run."""
+    return [
+        ("pykka", "pykka asks (baseline)", lambda: bench_pykka(sizes["asks"])),
+        ("orchestration", "orchestration", lambda: bench_orchestration(tmp, sizes["jobs"])),
+        ("cache-hit", "cache hit", lambda: bench_cache_hit(tmp, sizes["hits"])),
+        ("failover", "failover", lambda: bench_failover(tmp, sizes["failovers"])),
+        ("flood-storm", "flood storm", lambda: bench_flood_storm(tmp, sizes["storm"])),
+        ("credential-spread", "credential spread", lambda: bench_credential_spread(tmp, sizes["spread"])),
+        ("audio-prep", "audio preparation", lambda: bench_audio_prep(tmp, sizes["prep"])),
+        ("parallel-chunks", "parallel chunks", lambda: bench_parallel_chunks(tmp, 4, sizes["chunks"])),
+        ("first-text", "first text of a 60 min recording", lambda: bench_first_text(tmp)),
+        ("parallel-download", "one large file over 3 sessions",
+         lambda: bench_parallel_download(tmp, sizes["download_mb"])),
+        ("memory", "large video memory", lambda: bench_peak_rss(tmp, sizes["rss_mb"])),
+        ("local", "local provider on 75 s of speech", lambda: bench_local(tmp)),
+        ("wer", "word error rate on recorded speech", lambda: bench_wer(tmp)),
+        ("first-words", "first words of a 150 s voice note", lambda: bench_first_words(tmp)),
+        ("chaos", "chaos", lambda: bench_chaos(sizes["chaos"])),
+        ("scale-out", "scale-out over worker processes", lambda: bench_scale_out(tmp, sizes["scale"])),
+        ("cpu", "CPU per 10 s voice note", lambda: bench_cpu_per_note(sizes["cpu_notes"])),
+    ]
+
+
+STEPS = ("pykka", "orchestration", "cache-hit", "failover", "flood-storm", "credential-spread", "audio-prep",
+         "parallel-chunks", "first-text", "parallel-download", "memory", "local", "wer", "first-words", "chaos",
+         "scale-out", "cpu")
+
+
+def run(quick: bool, progress: Callable[[str], None] = lambda s: None,
+        only: tuple[str, ...] = ()) -> dict[str, Any]:
     sizes = Plan(quick).sizes
     notes: list[str] = []
     result: dict[str, Any] = {"quick": quick, "machine": machine(), "when": time.strftime("%Y-%m-%dT%H:%M:%SZ",
@@ -669,26 +699,8 @@ def run(quick: bool, progress: Callable[[str], None] = lambda s: None) -> dict[s
     latencies: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="transhades-bench-") as directory:
         tmp = Path(directory)
-        steps: list[tuple[str, Callable[[], dict[str, Any]]]] = [
-            ("pykka asks (baseline)", lambda: bench_pykka(sizes["asks"])),
-            ("orchestration", lambda: bench_orchestration(tmp, sizes["jobs"])),
-            ("cache hit", lambda: bench_cache_hit(tmp, sizes["hits"])),
-            ("failover", lambda: bench_failover(tmp, sizes["failovers"])),
-            ("flood storm", lambda: bench_flood_storm(tmp, sizes["storm"])),
-            ("credential spread", lambda: bench_credential_spread(tmp, sizes["spread"])),
-            ("audio preparation", lambda: bench_audio_prep(tmp, sizes["prep"])),
-            ("parallel chunks", lambda: bench_parallel_chunks(tmp, 4, sizes["chunks"])),
-            ("first text of a 60 min recording", lambda: bench_first_text(tmp)),
-            ("one large file over 3 sessions", lambda: bench_parallel_download(tmp, sizes["download_mb"])),
-            ("large video memory", lambda: bench_peak_rss(tmp, sizes["rss_mb"])),
-            ("local provider on 75 s of speech", lambda: bench_local(tmp)),
-            ("word error rate on recorded speech", lambda: bench_wer(tmp)),
-            ("first words of a 150 s voice note", lambda: bench_first_words(tmp)),
-            ("chaos", lambda: bench_chaos(sizes["chaos"])),
-            ("scale-out over worker processes", lambda: bench_scale_out(tmp, sizes["scale"])),
-            ("CPU per 10 s voice note", lambda: bench_cpu_per_note(sizes["cpu_notes"])),
-        ]
-        for label, step in steps:
+        steps = [(key, label, step) for key, label, step in all_steps(tmp, sizes) if not only or key in only]
+        for _, label, step in steps:
             progress(label)
             try:
                 measured = step()
