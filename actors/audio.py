@@ -9,10 +9,11 @@ from transhades.actors.base import ExitMonitor, WorkerActor
 from transhades.audio.arrivals import Arrivals
 from transhades.audio.prepare import AudioPreparer
 from transhades.messages import Fingerprint, PrepareAudio, SplitChunk
+from transhades.supervision.registry import Registry
 
 
 class AudioActor(WorkerActor):
-    def __init__(self, name: str, monitor: ExitMonitor, registry: Any, preparer: AudioPreparer,
+    def __init__(self, name: str, monitor: ExitMonitor, *, registry: Registry, preparer: AudioPreparer,
                  faults: Any = None, arrivals: Arrivals | None = None) -> None:
         super().__init__(name, monitor, registry, faults)
         self.preparer = preparer

@@ -58,7 +58,7 @@ class ChatListener:
 
 
 class BotActor(SupervisedActor):
-    def __init__(self, name: str, monitor: ExitMonitor, registry: Registry, gateways: Registry, desk: FrontDesk,
+    def __init__(self, name: str, monitor: ExitMonitor, *, registry: Registry, gateways: Registry, desk: FrontDesk,
                  sender: str, clock: Clock, faults: Any = None) -> None:
         super().__init__(name, monitor)
         self.faults = faults  # transhades simulate: crash on an update or a job event now and then

@@ -10,13 +10,14 @@ from transhades.actors.base import ExitMonitor, WorkerActor
 from transhades.cache.stores import CountingStore, TranscriptStore
 from transhades.errors import TranshadesError
 from transhades.messages import CacheReport, CacheStats, ForgetOwner, LookupTranscript, StoreTranscript
+from transhades.supervision.registry import Registry
 
 log = logging.getLogger(__name__)
 
 
 class CacheActor(WorkerActor):
-    def __init__(self, name: str, monitor: ExitMonitor, registry: Any, open_store: Callable[[], TranscriptStore],
-                 faults: Any = None):
+    def __init__(self, name: str, monitor: ExitMonitor, *, registry: Registry,
+                 open_store: Callable[[], TranscriptStore], faults: Any = None) -> None:
         super().__init__(name, monitor, registry, faults)
         self.open_store = open_store
         self.store: CountingStore | None = None

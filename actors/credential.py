@@ -28,7 +28,7 @@ class _DownloadCrashed:
 
 
 class CredentialActor(WorkerActor):
-    def __init__(self, name: str, monitor: ExitMonitor, registry: Registry, gateways: Registry,
+    def __init__(self, name: str, monitor: ExitMonitor, *, registry: Registry, gateways: Registry,
                  make_gateway: Callable[[], Gateway], temp_root: Path, max_bytes: int,
                  on_update: Callable[[Any], None] | None = None, parallel: int = 2, faults: Any = None) -> None:
         super().__init__(name, monitor, registry, faults)

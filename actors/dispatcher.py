@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 class DispatcherActor(SupervisedActor):
-    def __init__(self, name: str, monitor: ExitMonitor, registry: Registry, flow: JobFlow,
+    def __init__(self, name: str, monitor: ExitMonitor, *, registry: Registry, flow: JobFlow,
                  release: Callable[[str], None], alert: Callable[[str], None] | None = None,
                  supervisor: str = "supervisor", faults: Any = None, clock: Any = None, arrivals: Any = None) -> None:
         super().__init__(name, monitor)

@@ -25,7 +25,7 @@ PRUNE_SECONDS = 3600.0
 
 
 class HistoryActor(SupervisedActor):
-    def __init__(self, name: str, monitor: ExitMonitor, registry: Registry, commands: Commands, clock: Clock,
+    def __init__(self, name: str, monitor: ExitMonitor, *, registry: Registry, commands: Commands, clock: Clock,
                  prune: Callable[[], Any], erase_cache: Callable[[str], int | None] | None = None) -> None:
         super().__init__(name, monitor)
         self.registry = registry

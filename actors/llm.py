@@ -11,10 +11,11 @@ from typing import Any
 from transhades.actors.base import ExitMonitor, OwnsClient, SupervisedActor
 from transhades.errors import TranshadesError
 from transhades.messages import AskModel, ModelAnswer
+from transhades.supervision.registry import Registry
 
 
 class LlmActor(OwnsClient, SupervisedActor):
-    def __init__(self, name: str, monitor: ExitMonitor, registry: Any, build: Callable[[], Any]) -> None:
+    def __init__(self, name: str, monitor: ExitMonitor, *, registry: Registry, build: Callable[[], Any]) -> None:
         super().__init__(name, monitor)
         self.registry = registry
         self.build = build

@@ -9,10 +9,11 @@ from typing import Any
 from transhades.actors.base import ExitMonitor, OwnsClient, WorkerActor
 from transhades.messages import Transcribe
 from transhades.providers import Provider
+from transhades.supervision.registry import Registry
 
 
 class ProviderActor(OwnsClient, WorkerActor):
-    def __init__(self, name: str, monitor: ExitMonitor, registry: Any, build: Callable[[], Provider],
+    def __init__(self, name: str, monitor: ExitMonitor, *, registry: Registry, build: Callable[[], Provider],
                  faults: Any = None) -> None:
         super().__init__(name, monitor, registry, faults)
         self.build = build

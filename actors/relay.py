@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 class RelayActor(SupervisedActor):
     kept_types = (SubmitJob, CancelJob, RemoteEvent)  # a crash must not lose these
 
-    def __init__(self, name: str, monitor: ExitMonitor, registry: Registry, relay: Relay,
+    def __init__(self, name: str, monitor: ExitMonitor, *, registry: Registry, relay: Relay,
                  status: Callable[[Relay], FlowStatus]) -> None:
         super().__init__(name, monitor)
         self.keeper = relay  # outlives a crash: the listeners and the orphaned results

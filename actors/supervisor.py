@@ -52,7 +52,7 @@ class TreeListener(Protocol):
 class Supervisor(pykka.ThreadingActor):
     use_daemon_thread = True
 
-    def __init__(self, specs: list[ChildSpec], policy: RestartPolicy, clock: Clock, registry: Registry,
+    def __init__(self, specs: list[ChildSpec], policy: RestartPolicy, clock: Clock, registry: Registry, *,
                  listener: TreeListener | None = None, rng: random.Random | None = None,
                  on_alert: Callable[[str], None] | None = None,
                  on_tree_stopped: Callable[[str], None] | None = None) -> None:

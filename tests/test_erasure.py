@@ -117,8 +117,8 @@ def test_keep_days_is_enforced_by_a_periodic_prune_on_disk(tmp_path):
     history.add(501, "old", Transcript(said, "id", 2.0, "local", (Segment(0.0, 2.0, said),)))
     commands = Commands(SimpleNamespace(max_reply_messages=3, query_seconds=2.0), UserSettings(tmp_path / "u.db"),
                         Outbox(), lambda user: set(), history, journal=journal)
-    ref = HistoryActor.start("history", SimpleNamespace(exited=lambda *a: None), Registry(), commands, clock,
-                             lambda: {"history": history.prune(), "journal": journal.prune()})
+    ref = HistoryActor.start("history", SimpleNamespace(exited=lambda *a: None), registry=Registry(), commands=commands,
+                             clock=clock, prune=lambda: {"history": history.prune(), "journal": journal.prune()})
     try:
         assert b"ubikayu" in every_byte(tmp_path)
         clock.advance(PRUNE_SECONDS)  # an hour on: younger than a day, kept

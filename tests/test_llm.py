@@ -176,7 +176,7 @@ def test_the_model_actor_answers_every_request_even_one_its_client_crashes_on(se
     bot = Bot.start()
     registry.register("bot", bot)
     monitor = SimpleNamespace(exited=lambda crashed, reason: exits.append((crashed, reason)))
-    ref = LlmActor.start("llm", monitor, registry, lambda: model(s.url, Clock()))
+    ref = LlmActor.start("llm", monitor, registry=registry, build=lambda: model(s.url, Clock()))
     try:
         ref.tell(AskModel("bot", "translate", "Selamat pagi.", "en", context="first"))
         wait_for(lambda: answers, what="an answer")

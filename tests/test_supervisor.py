@@ -74,8 +74,8 @@ class Harness:
             def member_changed(self, view, table):
                 harness.changes.append((view.name, view.state))
 
-        self.sup = Supervisor.start(specs, policy, self.clock, self.registry, Listener(), random.Random(7),
-                                    self.alerts, self.tree_stopped.append)
+        self.sup = Supervisor.start(specs, policy, self.clock, self.registry, listener=Listener(),
+                                    rng=random.Random(7), on_alert=self.alerts, on_tree_stopped=self.tree_stopped.append)
         self.status()
 
     def status(self) -> dict[str, dict]:
@@ -653,7 +653,7 @@ def test_the_listener_gets_whole_views_and_the_whole_table():
 
     clock, registry = ManualClock(), Registry()
     specs = [ChildSpec(n, "g", lambda m, n=n: Probe.start(n, m, [])) for n in ("g-1", "g-2")]
-    sup = Supervisor.start(specs, POLICY, clock, registry, Listener())
+    sup = Supervisor.start(specs, POLICY, clock, registry, listener=Listener())
     sup.ask(TreeStatus(), timeout=5)
     sup.tell(QuarantineGroup("g", 10.0, "FloodWait 10 s"))
     sup.ask(TreeStatus(), timeout=5)
@@ -736,7 +736,7 @@ def test_a_listener_that_raises_is_logged_and_the_supervisor_goes_on(caplog):
     registry = Registry()
     with caplog.at_level("ERROR", logger="transhades.supervisor"):
         sup = Supervisor.start([ChildSpec("a", "a", lambda m: Probe.start("a", m, []))], POLICY, ManualClock(),
-                               registry, Broken())
+                               registry, listener=Broken())
         sup.ask(TreeStatus(), timeout=5)
     assert "tree listener failed" in caplog.text and sup.is_alive()
     sup.stop()

@@ -179,8 +179,8 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
 
         assert gateway_factory is not None and telegram, "a front needs Telegram"
         return [*telegram_specs(config, registry, gateways, gateway_factory, temp_root, shutdown, faults),
-                ChildSpec(DISPATCHER, DISPATCHER, lambda m: RelayActor.start(DISPATCHER, m, registry, relay,
-                                                                             cluster_status),
+                ChildSpec(DISPATCHER, DISPATCHER, lambda m: RelayActor.start(DISPATCHER, m, registry=registry,
+                                                                             relay=relay, status=cluster_status),
                           shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE),
                 *llm_specs(config, registry, shutdown), *bot_specs(config, registry, gateways, clock, shutdown, faults)]
     arrivals = Arrivals()  # a large download's ranges as they land, for the preparation that reads it meanwhile
@@ -190,8 +190,8 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
         specs += telegram_specs(config, registry, gateways, gateway_factory, temp_root, shutdown, faults,
                                 receiving=role == "all")
     specs.append(ChildSpec(DISPATCHER, DISPATCHER, lambda m: DispatcherActor.start(
-        DISPATCHER, m, registry, flow, lambda job_id: audio_lib.discard(temp_root, job_id), on_alert, faults=faults,
-        clock=clock, arrivals=arrivals),
+        DISPATCHER, m, registry=registry, flow=flow, release=lambda job_id: audio_lib.discard(temp_root, job_id),
+        alert=on_alert, faults=faults, clock=clock, arrivals=arrivals),
         shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE))
     if telegram and role == "all":
         specs += [*llm_specs(config, registry, shutdown),
@@ -210,19 +210,19 @@ def worker_specs(config: Config, registry: Registry, temp_root: Path, provider_f
                                                    int(a.max_job_disk_mb * 1_000_000), a.first_part_seconds)
     shutdown = config.supervision.shutdown_seconds
     specs = [ChildSpec(CACHE, CACHE, lambda m: CacheActor.start(
-        CACHE, m, registry, lambda: open_store(config.cache), faults), shutdown_seconds=shutdown)]
+        CACHE, m, registry=registry, open_store=lambda: open_store(config.cache), faults=faults),
+        shutdown_seconds=shutdown)]
     for i in range(1, config.audio.workers + 1):
         name = f"audio-{i}"
-        specs.append(ChildSpec(name, AUDIO, lambda m, n=name: AudioActor.start(n, m, registry, preparer, faults,
-                                                                               arrivals),
-                               shutdown_seconds=shutdown))
+        specs.append(ChildSpec(name, AUDIO, lambda m, n=name: AudioActor.start(
+            n, m, registry=registry, preparer=preparer, faults=faults, arrivals=arrivals), shutdown_seconds=shutdown))
     for provider in config.enabled_providers:
         for i in range(1, provider.instances + 1):
             name = f"{PROVIDER_PREFIX}{provider.name}-{i}"
             specs.append(ChildSpec(
                 name, PROVIDER_PREFIX + provider.name,
-                lambda m, n=name, p=provider: ProviderActor.start(n, m, registry, lambda: provider_factory(p, data_dir),
-                                                                  faults),
+                lambda m, n=name, p=provider: ProviderActor.start(
+                    n, m, registry=registry, build=lambda: provider_factory(p, data_dir), faults=faults),
                 shutdown_seconds=shutdown))
     return specs
 
@@ -240,9 +240,10 @@ def telegram_specs(config: Config, registry: Registry, gateways: Registry, gatew
         receive = receiving and index == 0
         on_update = (lambda update: hand_over(registry, update)) if receive else None  # the bot's intake
         specs.append(ChildSpec(name, name, lambda m, n=name, c=credential, r=receive, u=on_update:
-                               CredentialActor.start(n, m, registry, gateways, lambda: gateway_factory(c, r), temp_root,
-                                                     int(tg.max_file_mb * 1_000_000), u, tg.downloads_per_credential,
-                                                     faults),
+                               CredentialActor.start(n, m, registry=registry, gateways=gateways,
+                                                     make_gateway=lambda: gateway_factory(c, r), temp_root=temp_root,
+                                                     max_bytes=int(tg.max_file_mb * 1_000_000), on_update=u,
+                                                     parallel=tg.downloads_per_credential, faults=faults),
             shutdown_seconds=shutdown))
     return specs
 
@@ -256,8 +257,8 @@ def llm_specs(config: Config, registry: Registry, shutdown: float) -> list[Child
 
     llm, quarantine = config.llm, Quarantine()  # one model: a 429 to one actor holds them all
     names = [f"{MODEL_PREFIX}{i}" for i in range(1, llm.instances + 1)]
-    return [ChildSpec(name, "llm", lambda m, n=name: LlmActor.start(n, m, registry,
-                                                                    lambda: build_model(llm, quarantine)),
+    return [ChildSpec(name, "llm", lambda m, n=name: LlmActor.start(n, m, registry=registry,
+                                                                    build=lambda: build_model(llm, quarantine)),
                       shutdown_seconds=shutdown) for name in names]
 
 
@@ -296,12 +297,14 @@ def bot_specs(config: Config, registry: Registry, gateways: Registry, clock: Clo
                         Followups(history, own, local, llm, rules.max_reply_messages), journal)
     prune = lambda: {"history pruned": history.prune(), "journal pruned": journal.prune()}  # noqa: E731
     sender = CREDENTIAL_PREFIX + tg.credentials[0].name
-    return [ChildSpec(HISTORY, HISTORY, lambda m: HistoryActor.start(HISTORY, m, registry, commands, clock, prune,
-                                                                     cache_eraser(config)),
+    return [ChildSpec(HISTORY, HISTORY, lambda m: HistoryActor.start(HISTORY, m, registry=registry, commands=commands,
+                                                                     clock=clock, prune=prune,
+                                                                     erase_cache=cache_eraser(config)),
                       shutdown_seconds=shutdown),
             # without its bot the process cannot do its job: past its restarts it stops the tree, and the process
             # exits 1 for its process supervisor to start it again (OTP's top supervisor giving up)
-            ChildSpec(BOT, BOT, lambda m: BotActor.start(BOT, m, registry, gateways, desk, sender, clock, faults),
+            ChildSpec(BOT, BOT, lambda m: BotActor.start(BOT, m, registry=registry, gateways=gateways, desk=desk,
+                                                         sender=sender, clock=clock, faults=faults),
                       shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE)]
 
 
@@ -345,7 +348,8 @@ def start_tree(config: Config, clock: Clock | None = None, provider_factory: Pro
                         preparer, faults, role, relay)
     stopped: list[str] = []
     sup = Supervisor.start(specs, RestartPolicy.from_config(config.supervision), clock, registry,
-                           DispatcherFeed(registry), rng, on_alert, stopped.append)
+                           listener=DispatcherFeed(registry), rng=rng, on_alert=on_alert,
+                           on_tree_stopped=stopped.append)
     sup.ask(TreeStatus(), timeout=30)  # answered only after on_start has started every child
     return Tree(sup, registry, config, flow, stopped, temp_root, gateways)
 
