@@ -154,3 +154,17 @@ def test_the_code_passes_ruff():
     done = subprocess.run([sys.executable, "-m", "ruff", "check", "transhades", "actors", "supervisor.py", "tests"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
+
+
+def test_the_generic_supervisor_knows_nothing_of_the_application():
+    """It speaks only supervision's messages (kept in the one message module, in their own section) and imports
+    no feature package: the application is handed in as child specs and a listener."""
+    path = modules()["transhades.actors.supervisor"]
+    imported = {(module, name) for level, module, names in raw_imports(path) for name in names or [""]
+                if module.startswith("transhades")}
+    modules_used = {module for module, _ in imported}
+    assert modules_used <= {"transhades.actors.base", "transhades.clock", "transhades.messages",
+                            "transhades.supervision.policy", "transhades.supervision.registry"}
+    messages = {name for module, name in imported if module == "transhades.messages"}
+    assert messages <= {"ChildExited", "MemberView", "QuarantineGroup", "QuarantineOver", "RestartDue", "StopTree",
+                        "TreeStatus"}
