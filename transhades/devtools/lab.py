@@ -126,9 +126,9 @@ def voice_note(path: Path, seconds: float, frequency: int = 330) -> bytes:
 class Provider:
     """A loopback server speaking OpenAI's ``/v1/audio/transcriptions`` (verbose_json), slow on purpose."""
 
-    def __init__(self, delay: float) -> None:
-        body = json.dumps({"task": "transcribe", "language": "english", "duration": 2.0, "text": TEXT,
-                           "segments": [{"id": 0, "start": 0.0, "end": 2.0, "text": TEXT}]}).encode()
+    def __init__(self, delay: float, text: str = TEXT) -> None:
+        body = json.dumps({"task": "transcribe", "language": "english", "duration": 2.0, "text": text,
+                           "segments": [{"id": 0, "start": 0.0, "end": 2.0, "text": text}]}).encode()
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:

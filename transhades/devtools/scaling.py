@@ -13,50 +13,19 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from transhades.cluster.bus import WORKERS, JobBus
 from transhades.cluster.codec import final
+from transhades.devtools.lab import Provider
 from transhades.media import TelegramFile
 from transhades.messages import Completed, JobRequest
 
 PROVIDER_SECONDS = 0.5  # each transcription takes this long at the loopback provider
 LEASE_SECONDS = 2.0
-
-
-class SlowProvider:
-    """An OpenAI-compatible /audio/transcriptions that answers every request after ``seconds``."""
-
-    def __init__(self, seconds: float) -> None:
-        body = json.dumps({"task": "transcribe", "language": "english", "duration": 2.0, "text": "scaled",
-                           "segments": [{"id": 0, "start": 0.0, "end": 2.0, "text": "scaled"}]}).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                time.sleep(seconds)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 class ScaleOut:
@@ -69,7 +38,7 @@ class ScaleOut:
 
         self.redis = redis.Redis.from_url(redis_url)
         self.bus = JobBus(self.redis, self.prefix, LEASE_SECONDS).ensure()
-        self.provider = SlowProvider(PROVIDER_SECONDS)
+        self.provider = Provider(PROVIDER_SECONDS, text="scaled")
         self.world_path = tmp / "world.sqlite3"
         self.world = SharedTelegram(self.world_path)
         self.media = [self._post(data) for data in media]
@@ -85,7 +54,7 @@ class ScaleOut:
         home.mkdir()
         config = home / "config.yaml"
         config.write_text(json.dumps({
-            "providers": [{"name": "slow", "kind": "openai", "base_url": self.provider.url, "api_key": "k",
+            "providers": [{"name": "slow", "kind": "openai", "base_url": f"{self.provider.url}/v1", "api_key": "k",
                            "instances": 2, "http_attempts": 1}],
             "cache": {"backend": "memory"}, "audio": {"workers": 2, "temp_dir": str(home / "tmp")},
             "dispatcher": {"max_concurrent_jobs": 4, "per_user_limit": 4}, "data_dir": str(home / "data"),
