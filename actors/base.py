@@ -12,6 +12,7 @@ import pykka
 from transhades.app import logs
 from transhades.errors import Cancelled, TranshadesError
 from transhades.messages import ChildExited, Ping, TaskDone, TaskFailed, TaskProgress
+from transhades.supervision.keeper import Keeper
 from transhades.supervision.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class SupervisedActor(pykka.ThreadingActor):
             return getattr(route, "job_id", None), getattr(route, "user_id", None)
         return getattr(message, "job_id", None), None
 
-    keeper: Any = None  # outlives this actor (the dispatcher's JobFlow, the bot's desk); holds ``in_hand``
+    keeper: Keeper | None = None  # outlives this actor and holds ``in_hand`` (transhades.supervision.keeper)
     kept_types: tuple[type, ...] = ()  # told messages that only live in this actor: one it dies on is kept
 
     def on_start(self) -> None:

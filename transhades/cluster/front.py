@@ -23,6 +23,7 @@ from transhades.cluster.bus import JobBus
 from transhades.cluster.codec import final
 from transhades.errors import Cancelled
 from transhades.messages import Failed, JobEvent, JobRequest, PublishAgain, Queued
+from transhades.supervision.keeper import Keeper
 
 log = logging.getLogger("transhades.cluster")
 Listener = Callable[[JobEvent], None]
@@ -31,7 +32,7 @@ CHECK_SECONDS = 2.0  # how often the reader asks the relay to publish what is un
 RETRY_SECONDS = 0.5
 
 
-class Relay:
+class Relay(Keeper):
     """Also the cluster's one place of per-user admission: a user has at most ``per_user_limit`` jobs out on the
     workers at once, whichever workers run them; the rest wait here, in order, and the user is told."""
 
@@ -45,7 +46,6 @@ class Relay:
         self.unsent: OrderedDict[str, JobRequest] = OrderedDict()  # jobs whose publish failed, in order
         self.unacked: list[tuple[str, str | None]] = []  # events the bot has whose acknowledgement failed
         self.orphans: OrderedDict[str, JobEvent] = OrderedDict()  # job id -> its final event, nobody waiting yet
-        self.in_hand: Any = None  # the message the relay actor is handling (kept if it dies on it)
         self.counters = {"submitted": 0, "completed": 0, "failed": 0}
         self.roll: Any = None  # the cluster's processes (a Roll), for the status
 

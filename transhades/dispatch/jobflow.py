@@ -63,6 +63,7 @@ from transhades.messages import (
     Waiting,
 )
 from transhades.snapshot import FlowStatus
+from transhades.supervision.keeper import Keeper
 from transhades.transcript import Transcript
 
 __all__ = ["AUDIO", "CACHE", "CREDENTIAL_PREFIX", "DISPATCHER", "PROVIDER_PREFIX", "Alert", "Emit", "JobFlow",
@@ -72,7 +73,7 @@ UNPARK_MISSES = 32  # parked tasks tried in a row without success before a queue
 LOOKUPS = (LookupSourceTask, LookupHashTask)
 
 
-class JobFlow:
+class JobFlow(Keeper):
     def __init__(self, providers: Iterable[tuple[str, str]], limits: DispatcherConfig,
                  now: Callable[[], float], retry_default: float = 30.0,
                  breakers: dict[str, ProviderBreaker] | None = None,
@@ -89,7 +90,6 @@ class JobFlow:
         self.retry_default = retry_default
         self.jobs: dict[str, Job] = {}
         self.admission = Admission(limits)
-        self.in_hand: Any = None  # the message the dispatcher actor is handling (kept if it dies on it)
         self.roster = Roster({CREDENTIAL_PREFIX: download_slots, PROVIDER_PREFIX: provider_slots, AUDIO: audio_slots})
         self.credentials = CredentialRouter(downloads_per_minute)
         self.placement = Placement(self.roster, self.providers, self.credentials, limits, now)

@@ -19,6 +19,7 @@ from transhades.media import TelegramFile
 from transhades.messages import Completed, Failed, JobEvent, JobRequest, Partial, Queued, Stage, Waiting
 from transhades.providers.languages import CODES
 from transhades.redaction import redact
+from transhades.supervision.keeper import Keeper
 from transhades.telegram.actions import Action, StartJob
 from transhades.telegram.commands import Commands
 from transhades.telegram.followups import Followups
@@ -48,13 +49,12 @@ class DeskRules:
     query_seconds: float = 2.0  # a /search that takes longer is "too broad"
 
 
-class FrontDesk:
+class FrontDesk(Keeper):
     def __init__(self, rules: DeskRules, settings: UserSettings, outbox: Outbox | None = None,
                  now: Any = time.monotonic, status_delay: float = 1.0, journal: Journal | None = None,
                  history: Any = None) -> None:
         self.rules = rules
         self.journal = journal
-        self.in_hand: Any = None  # the job event the bot actor is handling (kept if it dies on it)
         self.closing = False  # shutting down: new jobs are written down and parked, not started
         self.resumed = False
         self.now = now
