@@ -138,13 +138,14 @@ class Commands:
         try:
             kind, fields = parse(query.data)
         except UnknownButton:
-            self.outbox.put(Outgoing("callback", None, callback_id=query.id))
-            return []  # a button this version does not make: its spinner stops, nothing else happens
+            kind, fields = None, ()  # a button this version does not make: its spinner stops, nothing else happens
         if kind is FORGET and fields[1] and fields[1] != str(user.id):  # only the asker may answer their question
             self.outbox.put(Outgoing("callback", None, say(lang, "not_your_button"), callback_id=query.id))
             return []
         self.outbox.put(Outgoing("callback", None, callback_id=query.id))
-        rest = fields[0] if len(fields) == 1 else ":".join(fields)
+        if kind is None:
+            return []
+        rest = ":".join(fields)
         if kind in (AGAIN, FORGET) and self.offload:
             return [Offload(kind.prefix, query, rest, lang)]
         return self.press(query, kind.prefix, rest, lang)
@@ -152,9 +153,8 @@ class Commands:
     def do(self, work: Offload) -> list[Any]:
         """Kept-transcript work handed over by the desk (on the history actor, or inline when there is none)."""
         if work.command in KEPT_WORK:
-            message = work.update
-            return COMMANDS[work.command](self, Command(message, work.arg, work.lang,
-                                                        self.settings.get(message.from_user.id)))
+            return COMMANDS[work.command](self, Command(work.update, work.arg, work.lang,
+                                                        self.settings.get(work.update.from_user.id)))
         return self.press(work.update, work.command, work.arg, work.lang)
 
     def press(self, query: types.CallbackQuery, prefix: str, rest: str, lang: str) -> list[Any]:
@@ -210,24 +210,6 @@ class Commands:
             return None
         self.settings.update(user_id, deepgram_model=value)
         return say(lang, "provider_set", value=f"Deepgram {value}")
-
-    def _set_language(self, user_id: int, lang: str, value: str) -> str | None:
-        """A code the providers can transcribe (``id``), or its English name (``indonesian``), or auto."""
-        if value.lower() in ("auto", ""):
-            self.settings.update(user_id, language=None)
-            return say(lang, "language_set", value=say(lang, "auto"))
-        code = to_code(value)
-        if code not in CODES:
-            return say(lang, "language_bad", value=value[:40])
-        self.settings.update(user_id, language=code)
-        return say(lang, "language_set", value=f"{language_name(code, lang)} ({code})")
-
-    def _set_format(self, user_id: int, lang: str, value: str) -> str | None:
-        value = value.lower()
-        if value not in FORMATS:
-            return say(lang, "format_bad", value=value[:40], choices=", ".join(FORMATS))
-        self.settings.update(user_id, format=value)
-        return say(lang, "format_set", value=value)
 
     def _history(self, c: Command) -> list[Action]:
         if c.arg.lower() in ("on", "off") or self.history and not self.history.keeping(c.user_id):
@@ -312,6 +294,26 @@ class Commands:
         return []
 
 
+def set_language(c: Commands, user_id: int, lang: str, value: str) -> str | None:
+    """A code the providers can transcribe (``id``), or its English name (``indonesian``), or auto."""
+    if value.lower() in ("auto", ""):
+        c.settings.update(user_id, language=None)
+        return say(lang, "language_set", value=say(lang, "auto"))
+    code = to_code(value)
+    if code not in CODES:
+        return say(lang, "language_bad", value=value[:40])
+    c.settings.update(user_id, language=code)
+    return say(lang, "language_set", value=f"{language_name(code, lang)} ({code})")
+
+
+def set_format(c: Commands, user_id: int, lang: str, value: str) -> str | None:
+    value = value.lower()
+    if value not in FORMATS:
+        return say(lang, "format_bad", value=value[:40], choices=", ".join(FORMATS))
+    c.settings.update(user_id, format=value)
+    return say(lang, "format_set", value=value)
+
+
 def stats_text(lang: str, numbers: dict[str, Any]) -> str:
     def listed(pairs: Any) -> str:
         return ", ".join(f"{name} ({count})" for name, count in pairs) or "-"
@@ -365,4 +367,4 @@ PRESSES = {  # the buttons under a transcript, and the language picker
 }
 
 SETTERS = {PROVIDER.prefix: Commands._set_provider, DEEPGRAM_MODEL.prefix: Commands._set_deepgram_model,
-           LANGUAGE.prefix: Commands._set_language, FORMAT.prefix: Commands._set_format}
+           LANGUAGE.prefix: set_language, FORMAT.prefix: set_format}
