@@ -33,6 +33,10 @@ POSTGRES = ("postgres://", "postgresql://")
 WAIT_SECONDS = 30.0  # how long a statement waits for PostgreSQL to come back before its caller sees the error
 CONNECT_SECONDS = 10.0
 POOL_SIZE = 4  # per store; the actors that share one take turns
+# The pool's own reconnection backs off exponentially (1, 2, 4 ... s) until it gives up; kept short, so that a
+# statement waiting for the server starts a fresh attempt at once instead of sleeping through a long backoff
+# after the server is back.
+RECONNECT_SECONDS = 2.0
 T = TypeVar("T")
 
 
@@ -77,18 +81,41 @@ class Database:
         import psycopg
 
         give_up = time.monotonic() + self.wait_seconds
-        pause = 0.1
+        pause, told = 0.1, False
         while True:
             try:
-                with self._pool.connection(timeout=max(0.5, give_up - time.monotonic())) as conn:
+                with self._pooled(give_up) as conn:
                     return work(conn)
-            except psycopg.OperationalError as exc:
+            except DatabaseUnavailable:
+                raise
+            except psycopg.OperationalError as exc:  # the connection broke under the statement
                 if time.monotonic() + pause >= give_up:
                     raise DatabaseUnavailable(f"the database could not be reached for {self.wait_seconds:g} s "
                                               f"({exc.__class__.__name__})") from None
-                log.warning("the database is unreachable (%s); trying again", exc.__class__.__name__)
+                if not told:
+                    log.warning("the database is unreachable (%s); trying again", exc.__class__.__name__)
+                    told = True
                 time.sleep(pause)
                 pause = min(2.0, pause * 2)
+
+    @contextlib.contextmanager
+    def _pooled(self, give_up: float) -> Iterator[Any]:
+        """A pooled connection, asked for again every second until ``give_up``: each ask lets the pool start a
+        fresh connection attempt (its own attempts stop after ``RECONNECT_SECONDS``)."""
+        from psycopg_pool import PoolTimeout
+
+        while True:
+            try:
+                conn = self._pool.getconn(timeout=min(1.0, max(0.1, give_up - time.monotonic())))
+                break
+            except PoolTimeout:
+                if time.monotonic() >= give_up:
+                    raise DatabaseUnavailable(f"the database could not be reached for {self.wait_seconds:g} s "
+                                              f"(PoolTimeout)") from None
+        try:
+            yield conn
+        finally:
+            self._pool.putconn(conn)
 
     @contextlib.contextmanager
     def _kept(self) -> Iterator[Any]:
@@ -97,17 +124,12 @@ class Database:
         if held is not None:
             yield held
             return
-        import psycopg
-
-        try:
-            with self._pool.connection(timeout=self.wait_seconds) as conn:
-                self._held.conn = conn
-                try:
-                    yield conn
-                finally:
-                    self._held.conn = None
-        except psycopg.OperationalError as exc:
-            raise DatabaseUnavailable(f"the database could not be reached ({exc.__class__.__name__})") from None
+        with self._pooled(time.monotonic() + self.wait_seconds) as conn:
+            self._held.conn = conn
+            try:
+                yield conn
+            finally:
+                self._held.conn = None
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         """A statement; how many rows it changed."""
@@ -202,7 +224,7 @@ def open_pool(url: str, timeout: float = CONNECT_SECONDS) -> Any:
     from psycopg_pool import ConnectionPool, PoolTimeout
 
     pool = ConnectionPool(url, min_size=1, max_size=POOL_SIZE, open=False, check=ConnectionPool.check_connection,
-                          kwargs={"autocommit": True, "connect_timeout": 5}, reconnect_timeout=24 * 3600,
+                          kwargs={"autocommit": True, "connect_timeout": 5}, reconnect_timeout=RECONNECT_SECONDS,
                           name="transhades")
     try:
         pool.open(wait=True, timeout=timeout)
