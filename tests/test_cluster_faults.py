@@ -45,15 +45,21 @@ def volatile(tmp_path):
 # ------------------------------------------------------------------------------------------------ the lease
 
 
-def test_the_front_keeps_its_lease_through_a_redis_outage_shorter_than_the_lease_and_no_standby_takes_it(persistent):
+def front_and_standby(server: OwnRedis, seconds: float):
+    """A front holding and renewing the lease, and a standby waiting for it: (stop, front, lost, took)."""
     stop = threading.Event()
-    front, standby = (Lease(client_of(persistent), "t:front", name, 5.0) for name in ("front", "standby"))
+    front, standby = (Lease(client_of(server), "t:front", name, seconds) for name in ("front", "standby"))
     assert front.wait(stop)
     lost: list[str] = []
     front.keep(stop, lost.append)
     took = threading.Event()
     threading.Thread(target=lambda: standby.wait(stop, poll=0.1) and took.set(), daemon=True).start()
     time.sleep(0.5)
+    return stop, front, lost, took
+
+
+def test_the_front_keeps_its_lease_through_a_redis_outage_shorter_than_the_lease_and_no_standby_takes_it(persistent):
+    stop, front, lost, took = front_and_standby(persistent, 5.0)
     try:
         persistent.restart(down_seconds=2.5)
         time.sleep(5)
@@ -64,14 +70,7 @@ def test_the_front_keeps_its_lease_through_a_redis_outage_shorter_than_the_lease
 
 
 def test_a_redis_that_lost_its_data_gives_the_lease_back_to_its_holder_not_to_the_standby(volatile):
-    stop = threading.Event()
-    front, standby = (Lease(client_of(volatile), "t:front", name, 3.0) for name in ("front", "standby"))
-    assert front.wait(stop)
-    lost: list[str] = []
-    front.keep(stop, lost.append)
-    took = threading.Event()
-    threading.Thread(target=lambda: standby.wait(stop, poll=0.1) and took.set(), daemon=True).start()
-    time.sleep(0.5)
+    stop, front, lost, took = front_and_standby(volatile, 3.0)
     try:
         volatile.restart(down_seconds=0.5)
         wait_for(lambda: front.holder_now() == "front", timeout=5, what="the holder takes its lease again")
