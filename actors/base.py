@@ -12,6 +12,7 @@ import pykka
 from transhades.app import logs
 from transhades.errors import Cancelled, TranshadesError
 from transhades.messages import ChildExited, Ping, TaskDone, TaskFailed, TaskProgress
+from transhades.supervision.contracts import FaultInjector, Mailbox
 from transhades.supervision.keeper import Keeper
 from transhades.supervision.registry import Registry
 
@@ -25,7 +26,7 @@ class ExitMonitor:
 
     It is the whole of what a child knows about supervision (Erlang's link, in one method)."""
 
-    def __init__(self, supervisor: Any, name: str, generation: int) -> None:
+    def __init__(self, supervisor: Mailbox, name: str, generation: int) -> None:
         self.supervisor = supervisor
         self.name = name
         self.generation = generation
@@ -85,12 +86,12 @@ class SupervisedActor(pykka.ThreadingActor):
         if isinstance(message, Ping):
             return self.pong()
         logs.bind_job(*self.log_fields(message))
-        kept = self.keeper is not None and isinstance(message, self.kept_types)
-        if kept:
-            self.keeper.in_hand = message  # where the next incarnation finds it if this one dies on it
+        keeper = self.keeper if isinstance(message, self.kept_types) else None
+        if keeper is not None:
+            keeper.in_hand = message  # where the next incarnation finds it if this one dies on it
         result = self.deliver(message)
-        if kept:
-            self.keeper.in_hand = None
+        if keeper is not None:
+            keeper.in_hand = None
         return result
 
     def pong(self) -> Any:
@@ -153,7 +154,10 @@ class WorkerActor(SupervisedActor):
     Only typed errors are answered; anything else is a bug and crashes the actor (let it crash), which the
     supervisor restarts and the dispatcher notices, placing the task again."""
 
-    def __init__(self, name: str, monitor: ExitMonitor, registry: Registry, faults: Any = None) -> None:
+    registry: Registry  # always given: every answer is sent through it
+
+    def __init__(self, name: str, monitor: ExitMonitor, registry: Registry,
+                 faults: FaultInjector | None = None) -> None:
         super().__init__(name, monitor)
         self.registry = registry
         self.faults = faults  # a transhades.devtools.chaos.Faults, given by ``transhades simulate`` only

@@ -33,6 +33,7 @@ from transhades.messages import (
     SubmitJob,
     Tick,
 )
+from transhades.supervision.contracts import FaultInjector
 from transhades.supervision.registry import BOT, Registry
 from transhades.telegram.actions import AskStatus, CancelJobs, Offload, StartJob, UseModel
 from transhades.telegram.desk import FrontDesk
@@ -59,7 +60,7 @@ class ChatListener:
 
 class BotActor(SupervisedActor):
     def __init__(self, name: str, monitor: ExitMonitor, *, registry: Registry, gateways: Registry, desk: FrontDesk,
-                 sender: str, clock: Clock, faults: Any = None) -> None:
+                 sender: str, clock: Clock, faults: FaultInjector | None = None) -> None:
         super().__init__(name, monitor)
         self.faults = faults  # transhades simulate: crash on an update or a job event now and then
         self.keeper = desk

@@ -15,6 +15,7 @@ from typing import Any
 from transhades.actors.base import ExitMonitor, WorkerActor
 from transhades.audio.prepare import workdir
 from transhades.messages import Download
+from transhades.supervision.contracts import FaultInjector
 from transhades.supervision.registry import Registry
 from transhades.telegram.download import download
 from transhades.telegram.gateway import Gateway
@@ -30,7 +31,8 @@ class _DownloadCrashed:
 class CredentialActor(WorkerActor):
     def __init__(self, name: str, monitor: ExitMonitor, *, registry: Registry, gateways: Registry,
                  make_gateway: Callable[[], Gateway], temp_root: Path, max_bytes: int,
-                 on_update: Callable[[Any], None] | None = None, parallel: int = 2, faults: Any = None) -> None:
+                 on_update: Callable[[Any], None] | None = None, parallel: int = 2,
+                 faults: FaultInjector | None = None) -> None:
         super().__init__(name, monitor, registry, faults)
         self.gateways = gateways
         self.make_gateway = make_gateway
@@ -65,6 +67,7 @@ class CredentialActor(WorkerActor):
             raise message.error
         if not isinstance(message, Download):
             raise TypeError(f"credential actor got an unknown message {type(message).__name__}")
+        assert self.pool is not None, "the pool starts in setup, before any message"
         self.pool.submit(self._download, message)
 
     def _download(self, message: Download) -> None:
@@ -77,7 +80,10 @@ class CredentialActor(WorkerActor):
                 pass  # the actor is already gone; its tasks are being placed again
 
     def _fetch(self, message: Download) -> None:
+        gateway = self.gateway
+        if gateway is None:
+            return  # stopped meanwhile: the dispatcher places the task again
         progress = self.progress(message)
         target = workdir(self.temp_root, message.job_id) / "source"  # Telegram's file names never become paths
-        self.answer(message, lambda: download(self.gateway, message.media, target, self.max_bytes, progress,
+        self.answer(message, lambda: download(gateway, message.media, target, self.max_bytes, progress,
                                               message.part))

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from transhades.actors.base import ExitMonitor, SupervisedActor
+from transhades.audio.arrivals import Arrivals
+from transhades.clock import Clock
 from transhades.dispatch.effects import Arrived, Withdraw
 from transhades.dispatch.jobflow import Alert, Emit, JobFlow, Quarantine, ReleaseJob, Send, WakeUp
 from transhades.messages import (
@@ -28,6 +30,7 @@ from transhades.messages import (
     TaskProgress,
     Wake,
 )
+from transhades.supervision.contracts import FaultInjector
 from transhades.supervision.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -36,7 +39,8 @@ log = logging.getLogger(__name__)
 class DispatcherActor(SupervisedActor):
     def __init__(self, name: str, monitor: ExitMonitor, *, registry: Registry, flow: JobFlow,
                  release: Callable[[str], None], alert: Callable[[str], None] | None = None,
-                 supervisor: str = "supervisor", faults: Any = None, clock: Any = None, arrivals: Any = None) -> None:
+                 supervisor: str = "supervisor", faults: FaultInjector | None = None, clock: Clock | None = None,
+                 arrivals: Arrivals | None = None) -> None:
         super().__init__(name, monitor)
         self.faults = faults  # transhades simulate: crash on a job's message now and then
         self.keeper = flow
@@ -49,7 +53,8 @@ class DispatcherActor(SupervisedActor):
         self.arrivals = arrivals  # where the audio preparation that reads a download learns what has landed
 
     def log_fields(self, message: Any) -> tuple[str | None, Any]:
-        task = self.flow.tickets.get(getattr(message, "ticket", None))
+        ticket = getattr(message, "ticket", None)
+        task = self.flow.tickets.get(ticket) if isinstance(ticket, int) else None
         if task is None:
             return super().log_fields(message)
         job = self.flow.jobs.get(task.job_id)

@@ -9,12 +9,13 @@ from typing import Any
 from transhades.actors.base import ExitMonitor, OwnsClient, WorkerActor
 from transhades.messages import Transcribe
 from transhades.providers import Provider
+from transhades.supervision.contracts import FaultInjector
 from transhades.supervision.registry import Registry
 
 
 class ProviderActor(OwnsClient, WorkerActor):
     def __init__(self, name: str, monitor: ExitMonitor, *, registry: Registry, build: Callable[[], Provider],
-                 faults: Any = None) -> None:
+                 faults: FaultInjector | None = None) -> None:
         super().__init__(name, monitor, registry, faults)
         self.build = build
 

@@ -13,6 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol
 
 import pykka
@@ -161,8 +162,8 @@ class Supervisor(pykka.ThreadingActor):
                 if record.state is ChildState.RUNNING:
                     record.state = ChildState.QUARANTINED
                 log.warning("%s quarantined for %.1f s: %s", record.spec.name, message.seconds, message.reason)
-                name = record.spec.name
-                self.clock.call_later(message.seconds, lambda n=name, u=until: self._tell_self(QuarantineOver(n, u)))
+                over = QuarantineOver(record.spec.name, until)
+                self.clock.call_later(message.seconds, partial(self._tell_self, over))
                 self._notify(record)
 
     def _quarantine_over(self, message: QuarantineOver) -> None:

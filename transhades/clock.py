@@ -26,14 +26,14 @@ class Clock(Protocol):
     def wall(self) -> float:
         """Unix time matching ``now()``, for showing deadlines to people."""
 
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+    def call_later(self, delay: float, callback: Callable[[], object]) -> Timer:
         """Run ``callback`` once, ``delay`` seconds from now, in a thread that is not the caller's."""
 
 
 class _Entry:
     __slots__ = ("deadline", "seq", "callback", "cancelled")
 
-    def __init__(self, deadline: float, seq: int, callback: Callable[[], None]) -> None:
+    def __init__(self, deadline: float, seq: int, callback: Callable[[], object]) -> None:
         self.deadline = deadline
         self.seq = seq
         self.callback = callback
@@ -61,7 +61,7 @@ class SystemClock:
     def wall(self) -> float:
         return time.time()
 
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+    def call_later(self, delay: float, callback: Callable[[], object]) -> Timer:
         entry = _Entry(self.now() + max(0.0, delay), next(self._seq), callback)
         with self._cond:
             heapq.heappush(self._heap, entry)
@@ -103,7 +103,7 @@ class ManualClock:
     def wall(self) -> float:
         return self._now + self._wall_offset
 
-    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+    def call_later(self, delay: float, callback: Callable[[], object]) -> Timer:
         entry = _Entry(self._now + max(0.0, delay), next(self._seq), callback)
         with self._lock:
             heapq.heappush(self._heap, entry)

@@ -223,6 +223,13 @@ class Config:
     source: str | None = derived()
 
     @property
+    def bot(self) -> TelegramConfig:
+        """The telegram section, for the code that runs the bot (whose start checks that it is there)."""
+        if self.telegram is None:
+            raise ConfigError(["the config has no telegram section; add one (see config.yaml)"])
+        return self.telegram
+
+    @property
     def enabled_providers(self) -> tuple[ProviderConfig, ...]:
         return tuple(p for p in self.providers if p.enabled)
 

@@ -7,6 +7,8 @@ the actor and the supervisor restarts it.
 
 from __future__ import annotations
 
+from typing import Self
+
 from transhades.redaction import redact
 
 
@@ -21,7 +23,7 @@ class TranshadesError(Exception):
         super().__init__(message)
         self.message = message
 
-    def because(self, reason: str) -> TranshadesError:
+    def because(self, reason: str) -> Self:
         """The same error, with the text key a user is told (the message, in English, is for the log)."""
         self.reason = reason
         return self

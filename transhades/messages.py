@@ -165,7 +165,7 @@ class Download:
 class Fingerprint:
     ticket: int
     reply_to: str
-    media: Media
+    media: LocalFile
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +173,7 @@ class PrepareAudio:
     ticket: int
     reply_to: str
     job_id: str
-    media: Media
+    media: LocalFile
     max_chunk_bytes: int | None = None
     follow: bool = False  # read the file as its ranges arrive (the download is still going on)
 

@@ -149,11 +149,11 @@ def _send(world: Any, user: Any, line: str) -> str | None:
         label = line[len("/press"):].strip()
         for item in reversed(list(world.sent)):
             if item.buttons and item.chat_id == user.id:
-                data = next((d for row in item.buttons for text, d in row if text == label), None)
-                if data is None:
+                pressed = next((d for row in item.buttons for text, d in row if text == label), None)
+                if pressed is None:
                     labels = ", ".join(text for row in item.buttons for text, _ in row)
                     return f"/press: no button {label!r} on the latest message with buttons; it has: {labels}"
-                world.deliver(world.callback(user, data, item.message_id))
+                world.deliver(world.callback(user, pressed, item.message_id))
                 return None
         return "/press: no message with buttons yet"
     world.deliver(world.text_message(user, line))

@@ -22,7 +22,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from transhades import config as config_lib
 from transhades.app import logs, service
@@ -72,7 +72,7 @@ def _language(value: str) -> str | None:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line and exit 2, as for every other user error
+    def error(self, message: str) -> NoReturn:  # one line and exit 2, as for every other user error
         self.exit(EXIT_USAGE, f"error: {message} (see {self.prog} --help)\n")  # prog: "transhades [command]"
 
 

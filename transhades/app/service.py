@@ -48,7 +48,7 @@ def unused_credential_warnings(cfg: Config) -> list[str]:
     if cfg.telegram is None:
         return []
     out = []
-    for variable in cfg.telegram.unused:
+    for variable in cfg.bot.unused:
         suffix = variable[len("TELEGRAM_API_ID"):]
         out.append(f"{variable} is set but no telegram.credentials entry reads it; add "
                    f'{{name: API{suffix.replace("_", "-") or "-1"}, api_id: "${{{variable}}}", '
@@ -80,7 +80,7 @@ def run(cfg: Config, err: TextIO, start_tree: TreeStarter, default_gateways: Cal
         print(f"error: --role {role} needs a Redis for the cluster; set cluster.redis_url in the config or "
               f"TRANSHADES_REDIS_URL", file=err)
         return EXIT_USAGE
-    for skipped in cfg.telegram.skipped:
+    for skipped in cfg.bot.skipped:
         log.info("credential %s; skipped", skipped)
     for warning in unused_credential_warnings(cfg):
         log.warning("%s", warning)
@@ -204,15 +204,15 @@ def _run_tree(cfg: Config, err: TextIO, tree: Any, role: Any, stop: Any, role_na
             print(f"error: {problem}", file=err)
             return EXIT_USAGE
         log.info("transhades is running (role %s) with %d credential(s); stop with SIGTERM or Ctrl-C", role_name,
-                 len(cfg.telegram.credentials))
+                 len(cfg.bot.credentials))
         failed = _wait_for_stop(stop, tree, role)
         if failed:
             print(f"error: {failed}", file=err)
             return EXIT_FAILED
         began = time.monotonic()
-        log.info("stopping: no new jobs; running ones get %.0f s to finish", cfg.telegram.drain_seconds)
+        log.info("stopping: no new jobs; running ones get %.0f s to finish", cfg.bot.drain_seconds)
         worker = role is not None and role.role == "worker"
-        left = role.drain(cfg.telegram.drain_seconds) if worker else tree.drain(cfg.telegram.drain_seconds)
+        left = role.drain(cfg.bot.drain_seconds) if worker else tree.drain(cfg.bot.drain_seconds)
         if left:
             log.info("stopping: %d job(s) or message(s) not finished; they are parked in the journal", left)
     finally:
@@ -245,7 +245,7 @@ def _fake_telegram(cfg: Config, path: str) -> tuple[Any, str | None]:
 
     log.warning("talking to the fake Telegram in %s (TRANSHADES_FAKE_TELEGRAM), not to Telegram", path)
     try:
-        return shared_gateways(path, Path(cfg.telegram.session_dir)), None
+        return shared_gateways(path, Path(cfg.bot.session_dir)), None
     except (sqlite3.Error, OSError) as exc:
         return None, (f"TRANSHADES_FAKE_TELEGRAM={path}: cannot open it ({exc}); point it at a file in a writable "
                       f"directory, or unset it")

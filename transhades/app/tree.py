@@ -14,6 +14,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from transhades.clock import Clock, SystemClock
 from transhades.config import Config
 from transhades.dispatch.breaker import ProviderBreaker
 from transhades.dispatch.jobflow import AUDIO, CACHE, DISPATCHER, PROVIDER_PREFIX, JobFlow
+from transhades.errors import ConfigError
 from transhades.messages import GetStatus, MemberChanged, Membership, MemberView, Ping, StopTree, TreeStatus
 from transhades.private import private_dir
 from transhades.providers import Provider, build_provider
@@ -65,7 +67,7 @@ GatewayFactory = Callable[[Any, bool], Any]  # (CredentialConfig, receives updat
 def kurigram_gateways(config: Config) -> GatewayFactory:
     from transhades.telegram.gateway import KurigramGateway
 
-    tg = config.telegram
+    tg = config.bot
 
     sessions = None
     if config.database_url:  # sessions live in PostgreSQL: no machine's disk has to outlive it
@@ -73,8 +75,13 @@ def kurigram_gateways(config: Config) -> GatewayFactory:
 
         sessions = SessionStore(config.database_url)
 
+    token = tg.bot_token
+    if not token:  # the service checks this before it starts the tree
+        raise ConfigError(["telegram.bot_token is not set; set its variable in the environment or .env "
+                           "(see config.yaml)"])
+
     def make(credential: Any, receive: bool) -> Any:
-        return KurigramGateway(credential.name, credential.api_id, credential.api_hash, tg.bot_token,
+        return KurigramGateway(credential.name, credential.api_id, credential.api_hash, token,
                                Path(tg.session_dir), receive, tg.downloads_per_credential, sessions=sessions)
 
     return make
@@ -155,6 +162,11 @@ class Tree:
             shutil.rmtree(self.temp_root, ignore_errors=True)
 
 
+def starts(actor: type[pykka.Actor], name: str, **wiring: Any) -> Callable[[Any], pykka.ActorRef]:
+    """How a child spec starts each incarnation: ``actor.start(name, monitor, **wiring)``."""
+    return lambda monitor: actor.start(name, monitor, **wiring)
+
+
 def temp_root_of(config: Config) -> Path:
     if config.audio.temp_dir:
         return Path(config.audio.temp_dir) / str(os.getpid())
@@ -172,7 +184,7 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
     gateways = gateways if gateways is not None else Registry()
     shutdown = config.supervision.shutdown_seconds
     temp_root = temp_root_of(config)
-    telegram = gateway_factory is not None and config.telegram is not None and bool(config.telegram.credentials)
+    telegram = gateway_factory is not None and config.telegram is not None and bool(config.bot.credentials)
     if role == "front":
         from transhades.actors.relay import RelayActor
         from transhades.cluster.roles import cluster_status
@@ -214,15 +226,15 @@ def worker_specs(config: Config, registry: Registry, temp_root: Path, provider_f
         shutdown_seconds=shutdown)]
     for i in range(1, config.audio.workers + 1):
         name = f"audio-{i}"
-        specs.append(ChildSpec(name, AUDIO, lambda m, n=name: AudioActor.start(
-            n, m, registry=registry, preparer=preparer, faults=faults, arrivals=arrivals), shutdown_seconds=shutdown))
+        specs.append(ChildSpec(name, AUDIO, starts(AudioActor, name, registry=registry, preparer=preparer,
+                                                   faults=faults, arrivals=arrivals), shutdown_seconds=shutdown))
     for provider in config.enabled_providers:
         for i in range(1, provider.instances + 1):
             name = f"{PROVIDER_PREFIX}{provider.name}-{i}"
             specs.append(ChildSpec(
                 name, PROVIDER_PREFIX + provider.name,
-                lambda m, n=name, p=provider: ProviderActor.start(
-                    n, m, registry=registry, build=lambda: provider_factory(p, data_dir), faults=faults),
+                starts(ProviderActor, name, registry=registry, build=partial(provider_factory, provider, data_dir),
+                       faults=faults),
                 shutdown_seconds=shutdown))
     return specs
 
@@ -233,18 +245,18 @@ def telegram_specs(config: Config, registry: Registry, gateways: Registry, gatew
     from transhades.actors.credential import CredentialActor
     from transhades.dispatch.jobflow import CREDENTIAL_PREFIX
 
-    tg = config.telegram
+    tg = config.bot
     specs = []
     for index, credential in enumerate(tg.credentials):
         name = CREDENTIAL_PREFIX + credential.name
         receive = receiving and index == 0
         on_update = (lambda update: hand_over(registry, update)) if receive else None  # the bot's intake
-        specs.append(ChildSpec(name, name, lambda m, n=name, c=credential, r=receive, u=on_update:
-                               CredentialActor.start(n, m, registry=registry, gateways=gateways,
-                                                     make_gateway=lambda: gateway_factory(c, r), temp_root=temp_root,
-                                                     max_bytes=int(tg.max_file_mb * 1_000_000), on_update=u,
-                                                     parallel=tg.downloads_per_credential, faults=faults),
-            shutdown_seconds=shutdown))
+        specs.append(ChildSpec(name, name, starts(CredentialActor, name, registry=registry, gateways=gateways,
+                                                  make_gateway=partial(gateway_factory, credential, receive),
+                                                  temp_root=temp_root, max_bytes=int(tg.max_file_mb * 1_000_000),
+                                                  on_update=on_update, parallel=tg.downloads_per_credential,
+                                                  faults=faults),
+                               shutdown_seconds=shutdown))
     return specs
 
 
@@ -257,9 +269,9 @@ def llm_specs(config: Config, registry: Registry, shutdown: float) -> list[Child
 
     llm, quarantine = config.llm, Quarantine()  # one model: a 429 to one actor holds them all
     names = [f"{MODEL_PREFIX}{i}" for i in range(1, llm.instances + 1)]
-    return [ChildSpec(name, "llm", lambda m, n=name: LlmActor.start(n, m, registry=registry,
-                                                                    build=lambda: build_model(llm, quarantine)),
-                      shutdown_seconds=shutdown) for name in names]
+    build = partial(build_model, llm, quarantine)
+    return [ChildSpec(name, "llm", starts(LlmActor, name, registry=registry, build=build), shutdown_seconds=shutdown)
+            for name in names]
 
 
 def bot_specs(config: Config, registry: Registry, gateways: Registry, clock: Clock, shutdown: float,
@@ -276,7 +288,7 @@ def bot_specs(config: Config, registry: Registry, gateways: Registry, clock: Clo
     from transhades.telegram.outbox import Outbox
     from transhades.telegram.settings import UserSettings
 
-    tg = config.telegram
+    tg = config.bot
     llm = config.llm.instances if config.llm is not None and config.llm.enabled else 0
     rules = DeskRules(tuple((p.name, p.kind) for p in config.enabled_providers), tg.max_file_mb,
                       frozenset(tg.allowed_users), frozenset(tg.admins), user_jobs_per_minute=tg.user_jobs_per_minute,
@@ -335,11 +347,11 @@ def start_tree(config: Config, clock: Clock | None = None, provider_factory: Pro
     registry = Registry(keep_for=frozenset({DISPATCHER, "bot"}))
     breakers = {p.name: ProviderBreaker(p.breaker_failures, p.breaker_seconds) for p in config.enabled_providers}
     upload_limits = {p.name: int(p.max_upload_mb * 1_000_000) for p in config.enabled_providers if p.kind != "local"}
-    download_slots = config.telegram.downloads_per_credential if config.telegram else 2
+    download_slots = config.bot.downloads_per_credential if config.telegram else 2
     flow = JobFlow(((p.name, p.kind) for p in config.enabled_providers), config.dispatcher, clock.now,
                    breakers=breakers, upload_limits=upload_limits, download_slots=download_slots,
                    provider_slots=1, audio_slots=1,
-                   downloads_per_minute=config.telegram.downloads_per_minute if config.telegram else 0,
+                   downloads_per_minute=config.bot.downloads_per_minute if config.telegram else 0,
                    languages=config.languages)
     temp_root = temp_root_of(config)
     audio_lib.sweep_stale(temp_root)  # what a crashed or killed run left behind

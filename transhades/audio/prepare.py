@@ -162,8 +162,8 @@ def sweep_stale(root: Path) -> int:
 def conversion_args(source: str, target: Path, codec: str, bitrate_kbps: int, max_bytes: int | None = None,
                     silences: bool = True, stream: int = 0) -> list[str]:
     """The ffmpeg argument list: one audio stream (the first unless told), no video, 16 kHz mono, a compact speech
-    codec; silences
-    are detected in the same pass (they cost no second decode); ``-fs`` bounds the disk a job may use."""
+    codec; silences are
+    detected in the same pass (they cost no second decode); ``-fs`` bounds the disk a job may use."""
     encoder = CODECS[codec][0]
     options: dict = {"map": f"0:a:{stream}", "vn": None, "ac": 1, "ar": 16000, "acodec": encoder}
     if codec != "wav":
@@ -174,22 +174,22 @@ def conversion_args(source: str, target: Path, codec: str, bitrate_kbps: int, ma
         options["af"] = f"silencedetect=noise={SILENCE_DB}dB:duration={SILENCE_SECONDS}"
     if max_bytes:
         options["fs"] = str(max_bytes)
-    stream = (
+    command = (
         ffmpeg.input(source)
         .output(str(target), **options)
         .global_args("-nostdin", "-hide_banner", "-nostats", "-loglevel", "info" if silences else "error")
     )
-    return stream.compile(cmd=ffmpeg_binary(), overwrite_output=True)
+    return command.compile(cmd=ffmpeg_binary(), overwrite_output=True)
 
 
 def cut_args(source: Path, target: Path, start: float, duration: float) -> list[str]:
     """Copy a time range without re-encoding; ``-ss`` after ``-i`` makes the cut packet-accurate."""
-    stream = (
+    command = (
         ffmpeg.input(str(source))
         .output(str(target), ss=f"{start:.3f}", t=f"{duration:.3f}", map="0:a:0", c="copy")
         .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
     )
-    return stream.compile(cmd=ffmpeg_binary(), overwrite_output=True)
+    return command.compile(cmd=ffmpeg_binary(), overwrite_output=True)
 
 
 SILENCE_DB = -35
@@ -286,7 +286,7 @@ class AudioPreparer:
         spans = chunking.plan(duration, size, chunking.parse_silences(log), max_chunk_bytes, self.chunk_seconds,
                               self.overlap, self.first_part_seconds)
         if len(spans) == 1:
-            chunks = (AudioChunk(0, str(target), 0.0, duration, size, content_type),)
+            chunks: tuple[AudioChunk, ...] = (AudioChunk(0, str(target), 0.0, duration, size, content_type),)
         else:
             chunks = tuple(self._cut_spans(target, spans, max_chunk_bytes, content_type))
         return PreparedAudio(str(target), duration, size, content_type, chunks)
@@ -385,7 +385,9 @@ class AudioPreparer:
 
     def _wait_for(self, process: subprocess.Popen, target: Path, feed: Iterable[bytes] | None) -> str:
         log_parts: list[bytes] = []
-        reader = threading.Thread(target=lambda: log_parts.append(process.stderr.read()), daemon=True)
+        stderr = process.stderr
+        assert stderr is not None  # started with stderr=PIPE
+        reader = threading.Thread(target=lambda: log_parts.append(stderr.read()), daemon=True)
         reader.start()
         writer = None
         if feed is not None:
@@ -468,10 +470,12 @@ CHILDREN = ChildProcesses()
 
 def _feed(process: subprocess.Popen, blocks: Iterable[bytes]) -> None:
     """Write a download's blocks to ffmpeg as they come; stop quietly if ffmpeg has already given up."""
+    stdin = process.stdin
+    assert stdin is not None  # started with stdin=PIPE
     try:
         for block in blocks:
-            process.stdin.write(block)
-        process.stdin.close()
+            stdin.write(block)
+        stdin.close()
     except (BrokenPipeError, ValueError, OSError):
         pass
     except Exception:  # the source gave up (the job ended while it downloaded): ffmpeg must not wait for more

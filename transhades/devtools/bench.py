@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -390,7 +391,7 @@ def bench_peak_rss(tmp: Path, size_mb: int) -> dict[str, Any]:
     script = ("import sys; from pathlib import Path; from transhades.audio.prepare import AudioPreparer, sha256_of;"
               "p = Path(sys.argv[1]); sha256_of(p);"
               "AudioPreparer(Path(sys.argv[2])).prepare('large', p, max_chunk_bytes=25_000_000)")
-    process = subprocess.Popen([os.sys.executable, "-c", script, str(video), str(tmp / "rss-work")])
+    process = subprocess.Popen([sys.executable, "-c", script, str(video), str(tmp / "rss-work")])
     peak = 0.0
     while process.poll() is None:
         peak = max(peak, _tree_rss_mb(process.pid))

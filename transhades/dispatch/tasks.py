@@ -97,6 +97,13 @@ class Job:
     def user(self) -> str:
         return self.request.user
 
+    @property
+    def on_disk(self) -> LocalFile:
+        """The media as a file on this machine: only asked for once it is (given as a path, or downloaded)."""
+        media = self.local or self.request.media
+        assert isinstance(media, LocalFile), "a Telegram file is downloaded before it is read"
+        return media
+
 
 @dataclass(frozen=True)
 class Context:
@@ -181,7 +188,7 @@ class FingerprintTask(Task):
     step = Step.FINGERPRINT
 
     def message(self, job: Job, ticket: int, context: Context) -> Any:
-        return Fingerprint(ticket, DISPATCHER, job.local or job.request.media)
+        return Fingerprint(ticket, DISPATCHER, job.on_disk)
 
 
 @dataclass(eq=False)
@@ -199,7 +206,7 @@ class PrepareTask(Task):
     follow: bool = field(default=False, kw_only=True)  # started while the file still downloads
 
     def message(self, job: Job, ticket: int, context: Context) -> Any:
-        return PrepareAudio(ticket, DISPATCHER, job.id, job.local or job.request.media, context.max_chunk_bytes,
+        return PrepareAudio(ticket, DISPATCHER, job.id, job.on_disk, context.max_chunk_bytes,
                             self.follow)
 
 

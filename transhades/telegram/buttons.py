@@ -22,6 +22,13 @@ class ButtonKind:
     fields: tuple[str, ...]
     label_key: str | None = None  # the text key of its label, when the label is not the value itself
 
+    @property
+    def text_key(self) -> str:
+        """The text key of its label, for the kinds labelled with a fixed text."""
+        if self.label_key is None:
+            raise TypeError(f"{self.prefix} buttons are labelled with their value, not with a text")
+        return self.label_key
+
     def pack(self, *values: object) -> str:
         if len(values) != len(self.fields):
             raise TypeError(f"{self.prefix} buttons carry {', '.join(self.fields)}; got {len(values)} value(s)")

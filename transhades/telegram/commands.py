@@ -26,6 +26,7 @@ from transhades.telegram.buttons import (
     SUMMARY,
     TRANSLATE,
     TRANSLATE_TO,
+    ButtonKind,
     UnknownButton,
     parse,
 )
@@ -359,7 +360,7 @@ KEPT_WORK = frozenset({"history", "search", "export", "stats"})  # done by the h
 # What a user has kept is answered only in a private chat with them, never where a group can read it.
 PRIVATE_ONLY = frozenset({"history", "search", "export", "stats", "forget", "translate", "summary"})
 
-PRESSES = {  # the buttons under a transcript, and the language picker
+PRESSES: dict[ButtonKind, Callable[..., list[Any]]] = {  # the buttons under a transcript, the language picker
     TRANSLATE: lambda f, where, job_id: f.translate(where, "", job_id),
     TRANSLATE_TO: lambda f, where, code, job_id: f.translate(where.on_picker(), code, job_id),
     SUMMARY: lambda f, where, job_id: f.summary(where, job_id),

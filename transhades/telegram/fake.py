@@ -180,11 +180,14 @@ class FakeGateway:
                 self.world.logins[self.name] += 1
         self.started = True
         if self.receive_updates:
+            handler = self.handler
             with self.world.lock:
                 self.world.receiver = self
-                pending, self.world.pending_updates = self.world.pending_updates, []
-            if pending:  # handed over in the background, as a real session does after it connects
-                threading.Thread(target=lambda: [self.handler(u) for u in pending], daemon=True,
+                pending: list[Any] = []
+                if handler is not None:  # without one they wait for the next session that has one
+                    pending, self.world.pending_updates = self.world.pending_updates, []
+            if pending and handler is not None:  # handed over in the background, as a real session does
+                threading.Thread(target=lambda: [handler(u) for u in pending], daemon=True,
                                  name=f"updates-{self.name}").start()
 
     def stop(self) -> None:
@@ -316,8 +319,9 @@ class SharedTelegram(FakeTelegram):
                                              file_name TEXT, at REAL);
             CREATE TABLE IF NOT EXISTS ids (n INTEGER);
         """)
-        self.files = _Column(self, "data")
-        self.file_ids = _Column(self, "file_id")
+        # read through to the shared file; this world writes files with SQL, never by item
+        self.files = _Column(self, "data")  # type: ignore[assignment]
+        self.file_ids = _Column(self, "file_id")  # type: ignore[assignment]
         self._polling: threading.Event | None = None
 
     def _next_id(self) -> int:

@@ -64,7 +64,7 @@ class Followups:
             return self._answer_items(route.chat_id, route.reply_to, route.lang, "translate", "en", transcript.text)
         items = transcript_items(route, transcript, self.max_messages)
         if self.history is not None and self.history.add(route.user_id, route.job_id, transcript, media):
-            items[-1].buttons = [[kind.button(say(route.lang, kind.label_key), route.job_id)
+            items[-1].buttons = [[kind.button(say(route.lang, kind.text_key), route.job_id)
                                   for kind in (TRANSLATE, SUMMARY, SRT)]]
         return items
 

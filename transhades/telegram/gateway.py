@@ -206,6 +206,8 @@ class KurigramGateway:
             result = make()
             return await result if inspect.isawaitable(result) else result
 
+        if self._loop is None:
+            raise RuntimeError("the Telegram session is not started (start() first)")
         return asyncio.run_coroutine_threadsafe(go(), self._loop).result(timeout or self.timeout)
 
     def _method(self, name: str) -> Callable[..., Any]:
@@ -329,9 +331,12 @@ class KurigramGateway:
     def _install_handlers(self) -> None:
         from pyrogram.handlers import CallbackQueryHandler, MessageHandler
 
+        handler = self._handler
+        assert handler is not None, "installed only once a handler is set"
+
         async def deliver(_client: Any, update: Any) -> None:
             # The handler waits until the bot has the update written down; not on this loop's thread.
-            await asyncio.get_running_loop().run_in_executor(None, self._handler, update)
+            await asyncio.get_running_loop().run_in_executor(None, handler, update)
 
         self.client.add_handler(MessageHandler(deliver))
         self.client.add_handler(CallbackQueryHandler(deliver))

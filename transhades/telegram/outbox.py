@@ -37,7 +37,7 @@ class Outbox:
     per_second: int = GLOBAL_PER_SECOND
     queue: deque[Outgoing] = field(default_factory=deque)
     last_in_chat: dict[int, float] = field(default_factory=dict)
-    last_edit: dict[tuple[int, int], float] = field(default_factory=dict)
+    last_edit: dict[tuple[int | None, int | None], float] = field(default_factory=dict)
     recent: deque[float] = field(default_factory=deque)
     held_until: float = 0.0
 
