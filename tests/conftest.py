@@ -70,9 +70,17 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
                           timeout=timeout, input=stdin)
 
 
+def _worker_index() -> int:
+    """Which pytest-xdist worker runs this process (0 without xdist)."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(name[2:]) if name[2:].isdigit() else 0
+
+
 @pytest.fixture
 def redis_url() -> str:
-    url = os.environ.get("TRANSHADES_REDIS_URL", "redis://127.0.0.1:6379/15")
+    # Each xdist worker has a database of its own (15, 14, ...): a test's clean-up of the keys it made must not
+    # take the keys of a test running beside it in another worker.
+    url = os.environ.get("TRANSHADES_REDIS_URL", f"redis://127.0.0.1:6379/{15 - _worker_index() % 16}")
     import redis
 
     try:

@@ -47,10 +47,11 @@ def test_plain_output_reads_as_a_conversation_and_an_unknown_button_is_one_line(
 def test_a_program_can_wait_for_each_answer_before_it_types_the_next_line(tmp_path):
     """Each event is a line, flushed as it happens: the driver reads the answer to /help before it sends /format."""
     import os
-    import select
+    import queue
     import shutil
     import subprocess
     import sys
+    import threading
     import time
 
     exe = shutil.which("transhades")
@@ -58,15 +59,18 @@ def test_a_program_can_wait_for_each_answer_before_it_types_the_next_line(tmp_pa
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     chat = subprocess.Popen([*command, "chat", "--json"], cwd=tmp_path, env=env, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+    lines: queue.Queue[str] = queue.Queue()  # read by a thread: two events in one pipe read are two lines here
+    threading.Thread(target=lambda: [lines.put(line) for line in chat.stdout], daemon=True).start()
 
     def answer(needle: str, seconds: float = 120) -> dict:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([chat.stdout], [], [], 1.0)
-            if ready:
-                event = json.loads(chat.stdout.readline())
-                if event["event"] != "user" and needle in event["text"]:
-                    return event
+            try:
+                event = json.loads(lines.get(timeout=1.0))
+            except queue.Empty:
+                continue
+            if event["event"] != "user" and needle in event["text"]:
+                return event
         raise AssertionError(f"no answer with {needle!r} while the chat waits for the next line")
 
     try:
