@@ -10,12 +10,13 @@ from typing import Any
 
 from transhades.actors.base import ExitMonitor, OwnsClient, SupervisedActor
 from transhades.errors import TranshadesError
+from transhades.llm.client import ChatModel
 from transhades.messages import AskModel, ModelAnswer
 from transhades.supervision.registry import Registry
 
 
 class LlmActor(OwnsClient, SupervisedActor):
-    def __init__(self, name: str, monitor: ExitMonitor, *, registry: Registry, build: Callable[[], Any]) -> None:
+    def __init__(self, name: str, monitor: ExitMonitor, *, registry: Registry, build: Callable[[], ChatModel]) -> None:
         super().__init__(name, monitor)
         self.registry = registry
         self.build = build
