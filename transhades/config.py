@@ -8,6 +8,7 @@ config runs on a machine with no keys.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -169,6 +170,18 @@ class HistoryConfig:
 
 
 @dataclass(frozen=True)
+class LinksConfig:
+    """Links to recordings sent instead of files (``transhades.links``): safe by default."""
+
+    enabled: bool = setting(True)
+    allow_private: bool = setting(False)  # private, loopback, link-local addresses too (a LAN server; tests)
+    allow_networks: tuple[str, ...] = setting(())  # or only these networks, e.g. [192.168.1.20/32]
+    max_mb: float = setting(2000.0, minimum=0.001, maximum=100_000)  # a link's file is refused beyond this
+    timeout_seconds: float = setting(30.0, minimum=0.1, maximum=600)  # to connect, and between two reads
+    workers: int = setting(2, minimum=1, maximum=32)  # links downloaded at once
+
+
+@dataclass(frozen=True)
 class LimitsConfig:
     """What one user can ask of the bot, so that nobody's request stalls or floods everyone else's."""
 
@@ -220,6 +233,7 @@ class Config:
     database_url: str | None = setting(None, secret=True)  # or DATABASE_URL: PostgreSQL for journal, settings, sessions
     llm: LlmConfig | None = setting(None)  # read by _llm
     limits: LimitsConfig = setting(LimitsConfig())
+    links: LinksConfig = setting(LinksConfig())
     source: str | None = derived()
 
     @property
@@ -527,6 +541,7 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     cluster = section("cluster", ClusterConfig)
     history = section("history", HistoryConfig)
     limits = section("limits", LimitsConfig)
+    links = _links(expand(top.data.get("links"), env, missing), problems)
     if not cluster.redis_url and env.get("TRANSHADES_REDIS_URL"):
         cluster = replace(cluster, redis_url=env["TRANSHADES_REDIS_URL"])
     if cluster.redis_url and not re.match(r"rediss?://", cluster.redis_url):
@@ -538,7 +553,23 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     if problems:
         raise ConfigError(problems)
     return Config(providers, cache, dispatcher, supervision, audio, data_dir, telegram, http, logging_config,
-                  languages, cluster, history, database_url, llm, limits, source)
+                  languages, cluster, history, database_url, llm, limits, links, source)
+
+
+def _links(raw: Any, problems: list[str]) -> LinksConfig:
+    values, section = read(LinksConfig, raw, "links", problems)
+    networks = section.data.get("allow_networks") or []
+    if not isinstance(networks, list):
+        problems.append("links.allow_networks: must be a list of networks, e.g. [192.168.1.20/32]")
+        networks = []
+    kept = []
+    for network in networks:
+        try:
+            kept.append(str(ipaddress.ip_network(str(network), strict=False)))
+        except ValueError:
+            problems.append(f"links.allow_networks: {network!r} is not a network; write it as 192.168.1.0/24 "
+                            "or one address")
+    return replace(LinksConfig(**values), allow_networks=tuple(kept))
 
 
 def _database_url(value: Any, env: Mapping[str, str], problems: list[str]) -> str | None:

@@ -34,6 +34,19 @@ class TelegramFile:
 
 
 @dataclass(frozen=True, slots=True)
+class WebLink:
+    """Media behind an http(s) link a user sent instead of a file; fetched by a fetcher actor."""
+
+    url: str
+
+    def describe(self) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.url)  # no query or credentials: signed links carry their token there
+        return f"link {parts.hostname or ''}{parts.path}"
+
+
+@dataclass(frozen=True, slots=True)
 class AudioChunk:
     """One piece of prepared audio, small enough for the provider it is sent to."""
 

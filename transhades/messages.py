@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from transhades.errors import TranshadesError
-from transhades.media import AudioChunk, LocalFile, PreparedAudio, TelegramFile
+from transhades.media import AudioChunk, LocalFile, PreparedAudio, TelegramFile, WebLink
 from transhades.snapshot import FlowStatus
 from transhades.transcript import Transcript
 
-Media = LocalFile | TelegramFile
+Media = LocalFile | TelegramFile | WebLink
 
 # --------------------------------------------------------------------------------------- client -> dispatcher
 
@@ -159,6 +159,16 @@ class Download:
     job_id: str
     media: TelegramFile
     part: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLink:
+    """Download a link's recording into the job's directory (``transhades.links.fetch``: safe by default)."""
+
+    ticket: int
+    reply_to: str
+    job_id: str
+    link: WebLink
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,8 @@ from transhades.app import logs, service
 from transhades.config import Config, ConfigError
 from transhades.dispatch.routing import failover_order
 from transhades.formats import FORMATS, render
-from transhades.media import LocalFile
+from transhades.links.fetch import is_link, shown
+from transhades.media import LocalFile, WebLink
 from transhades.messages import Completed, Failed, JobRequest, Partial, Queued, Stage, SubmitJob, Waiting
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -82,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     t = sub.add_parser("transcribe", help="transcribe files offline through the actor system")
-    t.add_argument("files", nargs="+", metavar="FILE")
+    t.add_argument("files", nargs="+", metavar="FILE", help="a file, or an http(s) link to a recording")
     t.add_argument("--format", choices=FORMATS, default="text")
     t.add_argument("--words", action="store_true",
                    help="srt: a cue per word, where the provider timed the words (json and vtt carry them anyway)")
@@ -481,9 +482,9 @@ def transcribe(cfg: Config, args: argparse.Namespace, out: TextIO, err: TextIO) 
             jobs: list[tuple[str, str]] = []
             for file in args.files:
                 job_id = uuid.uuid4().hex
-                jobs.append((job_id, file))
-                request = JobRequest(job_id, "cli", LocalFile(str(Path(file).absolute())), provider=args.provider,
-                                     language=args.language)
+                jobs.append((job_id, shown(file) if is_link(file) else file))  # a link's token is not repeated
+                media = WebLink(file) if is_link(file) else LocalFile(str(Path(file).absolute()))
+                request = JobRequest(job_id, "cli", media, provider=args.provider, language=args.language)
                 if not tree.tell_dispatcher(SubmitJob(request, events.put)):
                     print("error: the dispatcher is not running; see the log above", file=err)
                     return EXIT_FAILED

@@ -24,6 +24,7 @@ from transhades import redaction, sql
 from transhades.actors.audio import AudioActor
 from transhades.actors.cache import CacheActor
 from transhades.actors.dispatcher import DispatcherActor
+from transhades.actors.fetcher import FetcherActor
 from transhades.actors.provider import ProviderActor
 from transhades.actors.supervisor import Supervisor
 from transhades.audio import prepare as audio_lib
@@ -32,8 +33,9 @@ from transhades.cache.stores import open_store
 from transhades.clock import Clock, SystemClock
 from transhades.config import Config
 from transhades.dispatch.breaker import ProviderBreaker
-from transhades.dispatch.jobflow import AUDIO, CACHE, DISPATCHER, PROVIDER_PREFIX, JobFlow
+from transhades.dispatch.jobflow import AUDIO, CACHE, DISPATCHER, FETCH, PROVIDER_PREFIX, JobFlow
 from transhades.errors import ConfigError
+from transhades.links.fetch import LinkFetcher, policy_of
 from transhades.messages import GetStatus, MemberChanged, Membership, MemberView, Ping, StopTree, TreeStatus
 from transhades.private import private_dir
 from transhades.providers import Provider, build_provider
@@ -236,6 +238,12 @@ def worker_specs(config: Config, registry: Registry, temp_root: Path, provider_f
                 starts(ProviderActor, name, registry=registry, build=partial(provider_factory, provider, data_dir),
                        faults=faults),
                 shutdown_seconds=shutdown))
+    if config.links.enabled:
+        fetcher = LinkFetcher(policy_of(config.links))
+        for i in range(1, config.links.workers + 1):
+            name = f"{FETCH}-{i}"
+            specs.append(ChildSpec(name, FETCH, starts(FetcherActor, name, registry=registry, fetcher=fetcher,
+                                                       temp_root=temp_root, faults=faults), shutdown_seconds=shutdown))
     return specs
 
 
@@ -294,7 +302,7 @@ def bot_specs(config: Config, registry: Registry, gateways: Registry, clock: Clo
                       frozenset(tg.allowed_users), frozenset(tg.admins), user_jobs_per_minute=tg.user_jobs_per_minute,
                       max_duration_seconds=config.audio.max_duration_seconds, llm=llm,
                       max_reply_messages=config.limits.max_reply_messages,
-                      commands_per_minute=config.limits.commands_per_minute,
+                      commands_per_minute=config.limits.commands_per_minute, links=config.links.enabled,
                       query_seconds=config.limits.query_seconds)
     data_dir = private_dir(Path(config.data_dir))
     outbox = Outbox(tg.send_interval_seconds, tg.edit_interval_seconds, tg.send_per_second)

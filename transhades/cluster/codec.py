@@ -18,7 +18,7 @@ from transhades.errors import (
     TranshadesError,
     UploadTooLarge,
 )
-from transhades.media import TelegramFile
+from transhades.media import TelegramFile, WebLink
 from transhades.messages import Completed, Failed, JobEvent, JobRequest, Partial, Queued, Stage, Waiting
 from transhades.transcript import Transcript
 
@@ -28,8 +28,8 @@ _ERRORS: dict[str, type[TranshadesError]] = {cls.kind: cls for cls in (
 
 
 def dump_request(request: JobRequest) -> str:
-    if not isinstance(request.media, TelegramFile):
-        raise TypeError("only Telegram jobs are written down or shared")
+    if not isinstance(request.media, (TelegramFile, WebLink)):
+        raise TypeError("only Telegram jobs (a file or a link) are written down or shared")
     return json.dumps({"id": request.id, "user": request.user, "media": asdict(request.media),
                        "source_key": request.source_key, "provider": request.provider, "language": request.language,
                        "models": [list(m) for m in request.models], "language_hint": request.language_hint,
@@ -39,8 +39,10 @@ def dump_request(request: JobRequest) -> str:
 def load_request(text: str) -> JobRequest:
     """Fields a newer version added are ignored (a rolling upgrade runs both versions at once)."""
     data = json.loads(text)
-    media = {k: v for k, v in data["media"].items() if k in _MEDIA_FIELDS}
-    return JobRequest(data["id"], data["user"], TelegramFile(**media), data["source_key"], data["provider"],
+    raw = data["media"]
+    media: TelegramFile | WebLink = WebLink(raw["url"]) if "url" in raw else \
+        TelegramFile(**{k: v for k, v in raw.items() if k in _MEDIA_FIELDS})
+    return JobRequest(data["id"], data["user"], media, data["source_key"], data["provider"],
                       data["language"], tuple((str(m[0]), str(m[1])) for m in data["models"]),
                       data.get("language_hint"), data.get("task") or "transcribe")
 

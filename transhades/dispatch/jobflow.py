@@ -30,6 +30,7 @@ from transhades.dispatch.tasks import (
     CACHE,
     CREDENTIAL_PREFIX,
     DISPATCHER,
+    FETCH,
     PROVIDER_PREFIX,
     STEPS,
     Context,
@@ -66,7 +67,7 @@ from transhades.snapshot import FlowStatus
 from transhades.supervision.keeper import Keeper
 from transhades.transcript import Transcript
 
-__all__ = ["AUDIO", "CACHE", "CREDENTIAL_PREFIX", "DISPATCHER", "PROVIDER_PREFIX", "Alert", "Emit", "JobFlow",
+__all__ = ["AUDIO", "CACHE", "CREDENTIAL_PREFIX", "DISPATCHER", "FETCH", "PROVIDER_PREFIX", "Alert", "Emit", "JobFlow",
            "Quarantine", "ReleaseJob", "Send", "WakeUp"]
 
 UNPARK_MISSES = 32  # parked tasks tried in a row without success before a queue is left for later
@@ -90,7 +91,8 @@ class JobFlow(Keeper):
         self.retry_default = retry_default
         self.jobs: dict[str, Job] = {}
         self.admission = Admission(limits)
-        self.roster = Roster({CREDENTIAL_PREFIX: download_slots, PROVIDER_PREFIX: provider_slots, AUDIO: audio_slots})
+        self.roster = Roster({CREDENTIAL_PREFIX: download_slots, PROVIDER_PREFIX: provider_slots, AUDIO: audio_slots,
+                              FETCH: 1})
         self.credentials = CredentialRouter(downloads_per_minute)
         self.placement = Placement(self.roster, self.providers, self.credentials, limits, now)
         self.metrics = FlowMetrics()

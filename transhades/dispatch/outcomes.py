@@ -73,7 +73,7 @@ class Outcomes:
         self.metrics, self.credentials, self.providers = flow.metrics, flow.credentials, flow.providers
         self.now, self.limits = flow.now, flow.limits
         self._done = {Step.LOOKUP_SOURCE: self._looked_up, Step.LOOKUP_HASH: self._looked_up,
-                      Step.DOWNLOAD: self._downloaded, Step.FINGERPRINT: self._fingerprinted,
+                      Step.DOWNLOAD: self._downloaded, Step.FETCH: self._fetched, Step.FINGERPRINT: self._fingerprinted,
                       Step.PREPARE: self._prepared, Step.TRANSCRIBE: self._transcribed, Step.SPLIT: self._split}
 
     def done(self, job: Job, task: Task, result: Any) -> list[Effect]:
@@ -114,6 +114,10 @@ class Outcomes:
                 return out  # the other ranges are still on their way
         job.local = local
         return out + self.flow.start(job, FingerprintTask(job.id))
+
+    def _fetched(self, job: Job, task: Task, local: Any) -> list[Effect]:
+        job.local = local
+        return self.flow.start(job, FingerprintTask(job.id))
 
     def _fingerprinted(self, job: Job, task: Task, sha256: Any) -> list[Effect]:
         job.sha256 = str(sha256)

@@ -15,8 +15,17 @@ from dataclasses import dataclass
 from transhades.config import DispatcherConfig
 from transhades.dispatch.roster import Member, Roster
 from transhades.dispatch.routing import CredentialRouter, ProviderRouter
-from transhades.dispatch.tasks import CACHE, CREDENTIAL_PREFIX, PROVIDER_PREFIX, DownloadTask, Job, Task, TranscribeTask
-from transhades.errors import ProviderUnavailable, RateLimited, TranshadesError
+from transhades.dispatch.tasks import (
+    CACHE,
+    CREDENTIAL_PREFIX,
+    FETCH,
+    PROVIDER_PREFIX,
+    DownloadTask,
+    Job,
+    Task,
+    TranscribeTask,
+)
+from transhades.errors import BadInput, ProviderUnavailable, RateLimited, TranshadesError
 
 PROVIDERS_WAIT = "every transcription provider is busy or rate-limited"
 CREDENTIALS_WAIT = "every Telegram connection is rate-limited"
@@ -63,6 +72,9 @@ class Placement:
             return Wait()
         if task.group == CACHE:
             return NoWay(None)
+        if task.group == FETCH:
+            return NoWay(BadInput("links are turned off here (links.enabled); send the file itself").because(
+                "links_off"))
         return NoWay(ProviderUnavailable("audio preparation is unavailable; the operator has been alerted"))
 
     def pick(self, group: str) -> Member | None:

@@ -1,9 +1,9 @@
 """A job and its tasks: the steps a job goes through, one task type per step, and the message each task sends.
 
-A job moves through: cache check (by source key) -> download (a Telegram file) -> fingerprint (SHA-256) -> cache
-check (by hash) -> prepare audio -> transcribe each chunk. A provider that refuses a chunk as too large has it
-split by the audio workers, and the pieces are transcribed. Every step is a *task* placed on a worker of a
-*group* (``cache``, ``audio``, ``credential:<name>``, ``provider:<name>``).
+A job moves through: cache check (by source key) -> download (a Telegram file) or fetch (a link) -> fingerprint
+(SHA-256) -> cache check (by hash) -> prepare audio -> transcribe each chunk. A provider that refuses a chunk as
+too large has it split by the audio workers, and the pieces are transcribed. Every step is a *task* placed on a
+worker of a *group* (``cache``, ``audio``, ``fetch``, ``credential:<name>``, ``provider:<name>``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
 from transhades.errors import TranshadesError
-from transhades.media import AudioChunk, LocalFile, PreparedAudio, TelegramFile
+from transhades.media import AudioChunk, LocalFile, PreparedAudio, TelegramFile, WebLink
 from transhades.messages import (
     Download,
+    FetchLink,
     Fingerprint,
     JobEvent,
     JobRequest,
@@ -32,11 +33,13 @@ CREDENTIAL_PREFIX = "credential:"
 PROVIDER_PREFIX = "provider:"
 AUDIO = "audio"
 CACHE = "cache"
+FETCH = "fetch"  # the fetcher actors, which download links
 
 
 class Step(str, enum.Enum):
     LOOKUP_SOURCE = "lookup_source"
     DOWNLOAD = "download"
+    FETCH = "fetch"
     FINGERPRINT = "fingerprint"
     LOOKUP_HASH = "lookup_hash"
     PREPARE = "prepare"
@@ -54,6 +57,7 @@ class StepInfo(NamedTuple):
 STEPS = {
     Step.LOOKUP_SOURCE: StepInfo(CACHE, "checking cache", CACHE, None),
     Step.DOWNLOAD: StepInfo(CREDENTIAL_PREFIX, "downloading", "download", Step.FINGERPRINT),
+    Step.FETCH: StepInfo(FETCH, "downloading", FETCH, Step.FINGERPRINT),
     Step.FINGERPRINT: StepInfo(AUDIO, "checking cache", AUDIO, Step.LOOKUP_HASH),
     Step.LOOKUP_HASH: StepInfo(CACHE, "checking cache", CACHE, Step.PREPARE),
     Step.PREPARE: StepInfo(AUDIO, "preparing audio", AUDIO, None),
@@ -153,6 +157,15 @@ class DownloadTask(Task):
         return Download(ticket, DISPATCHER, job.id, job.request.media)
 
 
+@dataclass(eq=False)
+class FetchTask(Task):
+    step = Step.FETCH
+
+    def message(self, job: Job, ticket: int, context: Context) -> Any:
+        assert isinstance(job.request.media, WebLink), "only a link is fetched"
+        return FetchLink(ticket, DISPATCHER, job.id, job.request.media)
+
+
 PART_BYTES = 1 << 20  # MTProto downloads a file in parts of 1 MiB; ranges are whole parts
 RANGE_PARTS = 8  # a large file is fetched in ranges of this many parts, by every session with room
 RANGES_ABOVE = 2 * RANGE_PARTS * PART_BYTES  # smaller files (a voice note) stay on one session
@@ -245,7 +258,7 @@ class SplitTask(Task):
 
 
 TASKS: dict[Step, type[Task]] = {cls.step: cls for cls in (
-    LookupSourceTask, DownloadTask, FingerprintTask, LookupHashTask, PrepareTask, TranscribeTask, SplitTask)}
+    LookupSourceTask, DownloadTask, FetchTask, FingerprintTask, LookupHashTask, PrepareTask, TranscribeTask, SplitTask)}
 
 
 def first_task(job: Job) -> Task:
@@ -257,6 +270,8 @@ def first_task(job: Job) -> Task:
 def fetch_or_fingerprint(job: Job) -> Task:
     if isinstance(job.request.media, TelegramFile) and job.local is None:
         return DownloadTask(job.id)
+    if isinstance(job.request.media, WebLink) and job.local is None:
+        return FetchTask(job.id)
     return FingerprintTask(job.id)
 
 

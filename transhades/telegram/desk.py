@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pyrogram import enums, types
 
-from transhades.media import TelegramFile
+from transhades.links.fetch import find_link
+from transhades.media import TelegramFile, WebLink
 from transhades.messages import Completed, Failed, JobEvent, JobRequest, Partial, Queued, Stage, Waiting
 from transhades.providers.languages import CODES
 from transhades.redaction import redact
@@ -47,6 +48,7 @@ class DeskRules:
     max_reply_messages: int = 3  # a longer answer: its first message and the whole as a file
     commands_per_minute: int = 20  # per user; admins are never limited; 0: no limit
     query_seconds: float = 2.0  # a /search that takes longer is "too broad"
+    links: bool = True  # a message with an http(s) link to a recording is a job (``links.enabled``)
 
 
 class FrontDesk(Keeper):
@@ -90,9 +92,21 @@ class FrontDesk(Keeper):
         target = message if media_of(message) is not None else message.reply_to_message
         if target is not None and media_of(target) is not None:
             return self._intake(message, target, lang)
+        link = find_link(text) or (find_link(target.text) if target is not None else None)
+        if link is not None:
+            return self._intake_link(message, link, lang)
         if private:
             self._reply(message, say(lang, "not_media"))
         return []
+
+    def _intake_link(self, message: types.Message, link: str, lang: str) -> list[Action]:
+        """A link to a recording is a job like a file, fetched safely by the fetcher actors."""
+        if not self.rules.links:
+            self._reply(message, say(lang, "links_off"))
+            return []
+        if self._refused(message, self.job_limit, "rate_limited", lang):
+            return []
+        return self._accept(*link_request(message, link, self.settings.get(message.from_user.id), self.rules, lang))
 
     def _admitted(self, message: types.Message, lang: str, private: bool) -> bool:
         """In groups only when addressed (mentioned, or a command answering a media message); and only allowed
@@ -438,16 +452,29 @@ def job_request(message: types.Message, target: types.Message, prefs: Any, rules
     """The job for a media message, with the user's choices, and where its answers go."""
     found = media_of(target)
     kind = next(k for k in MEDIA_KINDS if getattr(target, k, None))
-    user = message.from_user
     media = TelegramFile(target.chat.id, target.id, found.file_id, found.file_unique_id,
                          int(getattr(found, "file_size", 0) or 0), kind, getattr(found, "mime_type", None) or None,
                          float(getattr(found, "duration", 0) or 0) or None, getattr(found, "file_name", None))
     job_id = f"tg-{target.chat.id}-{target.id}-{message.id}"
+    request = chosen(JobRequest(job_id, str(message.from_user.id), media, source_key=f"tg:{found.file_unique_id}"),
+                     message.from_user, prefs, rules)
+    return request, Route(job_id, message.chat.id, message.from_user.id, target.id, lang, prefs.format)
+
+
+def link_request(message: types.Message, link: str, prefs: Any, rules: DeskRules,
+                 lang: str) -> tuple[JobRequest, Route]:
+    """The job for a link: no source key (the cache knows the recording by its bytes once it is fetched)."""
+    job_id = f"tg-{message.chat.id}-{message.id}-{message.id}"
+    request = chosen(JobRequest(job_id, str(message.from_user.id), WebLink(link)), message.from_user, prefs, rules)
+    return request, Route(job_id, message.chat.id, message.from_user.id, message.id, lang, prefs.format)
+
+
+def chosen(request: JobRequest, user: types.User, prefs: Any, rules: DeskRules) -> JobRequest:
+    """A request with the user's choices: provider, language, Deepgram model, and their Telegram language as a
+    hint for detection."""
     models = tuple((name, prefs.deepgram_model) for name, k in rules.providers
                    if k == "deepgram" and prefs.deepgram_model)
     provider = prefs.provider if prefs.provider in {n for n, _ in rules.providers} else None
     language = prefs.language if prefs.language in CODES else None  # a choice stored before it was checked
-    request = JobRequest(job_id, str(user.id), media, source_key=f"tg:{found.file_unique_id}", provider=provider,
-                         language=language, models=models,
-                         language_hint=(user.language_code or "").split("-")[0].lower() or None)
-    return request, Route(job_id, message.chat.id, user.id, target.id, lang, prefs.format)
+    return replace(request, provider=provider, language=language, models=models,
+                   language_hint=(user.language_code or "").split("-")[0].lower() or None)

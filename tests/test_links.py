@@ -1,0 +1,300 @@
+"""Links instead of uploads: a real HTTP server on loopback with redirects, wrong types, oversize files, a page, a
+slow answer and errors; the fetcher's refusals of private addresses (before connecting, after every redirect, and
+at the address actually reached); then the whole path through the CLI and the bot."""
+
+from __future__ import annotations
+
+import http.server
+import ipaddress
+import socket
+import threading
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from conftest import SAMPLES, run_cli, wait_for
+
+from transhades.errors import BadInput, ProviderUnavailable, TranshadesError
+from transhades.links.fetch import LinkFetcher, LinkPolicy, find_link, shown
+
+VOICE = (SAMPLES / "hello-en.ogg").read_bytes()
+HALO = (SAMPLES / "halo-id.ogg").read_bytes()
+
+
+class Recordings(http.server.BaseHTTPRequestHandler):
+    """What cloud drives and file servers answer: files under odd names and types, redirects, refusals."""
+
+    protocol_version = "HTTP/1.1"
+    served: list[str] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _send(self, status: int, body: bytes, kind: str = "application/octet-stream", **headers: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # one branch per kind of answer, read as a table
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        self.served.append(url.path)
+        if url.path == "/download":  # a drive's download: no extension, a wrong type
+            self._send(200, VOICE, "text/plain")
+        elif url.path == "/halo":
+            self._send(200, HALO, "audio/ogg")
+        elif url.path.startswith("/hop/"):  # /hop/3 -> /hop/2 -> ... -> /download
+            left = int(url.path.rsplit("/", 1)[1])
+            self._send(302, b"", Location="/download" if left == 0 else f"/hop/{left - 1}")
+        elif url.path == "/to":
+            self._send(302, b"", Location=query["url"][0])
+        elif url.path == "/page":
+            self._send(200, b"<!DOCTYPE html><html><body>Share: voice.ogg</body></html>", "text/html")
+        elif url.path == "/text":
+            self._send(200, b"just some words, not a recording at all " * 40, "audio/ogg")
+        elif url.path == "/declared-huge":
+            self.send_response(200)
+            self.send_header("Content-Length", str(5_000_000_000))
+            self.end_headers()
+            self.wfile.write(VOICE[:1000])
+        elif url.path == "/endless":  # no length given, more than any limit
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            block = b"\0" * 65536
+            try:
+                for _ in range(2000):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(block), block))
+            except OSError:
+                return
+        elif url.path == "/slow":
+            time.sleep(3)
+            self._send(200, VOICE)
+        elif url.path == "/gone":
+            self._send(404, b"Not Found", "text/plain")
+        elif url.path == "/broken":
+            self._send(503, b"Service Unavailable", "text/plain", Retry_After="30")
+        else:
+            self._send(404, b"", "text/plain")
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client that hangs up on an oversize or refused answer is what these tests do
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = Server(("127.0.0.1", 0), Recordings)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+LOOPBACK = LinkPolicy(allow_private=True, max_bytes=20_000_000, timeout_seconds=1.5)
+
+
+def failure(policy: LinkPolicy, url: str, tmp_path: Path, **kw) -> TranshadesError:
+    target = tmp_path / "refused" / "source"
+    with pytest.raises(TranshadesError) as caught:
+        LinkFetcher(policy, **kw).fetch(url, target)
+    assert not target.exists(), "nothing half-fetched is left behind"
+    return caught.value
+
+
+def test_a_link_without_extension_or_right_type_is_fetched_byte_for_byte(server, tmp_path):
+    fractions = []
+    local = LinkFetcher(LOOPBACK).fetch(f"{server}/download", tmp_path / "source", fractions.append)
+    assert Path(local.path).read_bytes() == VOICE
+    assert fractions and fractions[-1] == 1.0
+
+
+def test_redirects_are_followed_five_times_and_no_more(server, tmp_path):
+    local = LinkFetcher(LOOPBACK).fetch(f"{server}/hop/4", tmp_path / "source")  # five redirects
+    assert Path(local.path).read_bytes() == VOICE
+    error = failure(LOOPBACK, f"{server}/hop/5", tmp_path)  # six
+    assert isinstance(error, BadInput) and error.reason == "link_redirects"
+    assert "more than 5 times" in str(error)
+
+
+def test_private_loopback_and_link_local_addresses_are_refused_by_default(server, tmp_path):
+    served = len(Recordings.served)
+    error = failure(LinkPolicy(), f"{server}/download", tmp_path)
+    assert isinstance(error, BadInput) and error.reason == "link_private"
+    assert "loopback address (127.0.0.1)" in str(error) and "links.allow_private" in str(error)
+    assert len(Recordings.served) == served, "refused before a single request"
+    for url, what in [("http://169.254.169.254/latest/meta-data/", "link-local"), ("http://10.1.2.3/a.ogg", "private"),
+                      ("http://[::1]:9/a.ogg", "loopback"), ("http://224.0.0.1/x", "multicast"),
+                      ("http://0.0.0.0/x", "unspecified"), ("http://[::ffff:192.168.1.5]/x", "private")]:
+        error = failure(LinkPolicy(), url, tmp_path)
+        assert error.reason == "link_private" and f"{what} address" in str(error), url
+
+
+def test_every_redirect_is_checked_again(server, tmp_path):
+    """Only the file server is allowed (127.0.0.1/32): its redirect to another loopback address (127.0.0.2, also
+    this machine) and to the cloud metadata address are refused, though the first hop was fine."""
+    only_server = LinkPolicy(allow_networks=(ipaddress.ip_network("127.0.0.1/32"),), timeout_seconds=2)
+    assert Path(LinkFetcher(only_server).fetch(f"{server}/hop/1", tmp_path / "ok").path).read_bytes() == VOICE
+    port = urlsplit(server).port
+    for target in (f"http://127.0.0.2:{port}/download", "http://169.254.169.254/latest/meta-data/"):
+        error = failure(only_server, f"{server}/to?url={target}", tmp_path)
+        assert error.reason == "link_private" and urlsplit(target).hostname in str(error), target
+
+
+def test_an_address_that_changes_between_the_check_and_the_connection_is_refused(server, tmp_path):
+    """DNS rebinding: the name resolves to a public address when checked, the connection reaches loopback."""
+    public = lambda host, port, type=0: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]  # noqa: E731
+    port = urlsplit(server).port
+    error = failure(LinkPolicy(timeout_seconds=2), f"http://localhost:{port}/download", tmp_path, resolve=public)
+    assert error.reason == "link_private" and "127.0.0.1" in str(error)
+
+
+def test_size_is_checked_before_and_during_the_download(server, tmp_path):
+    small = LinkPolicy(allow_private=True, max_bytes=1_000_000, timeout_seconds=5)
+    error = failure(small, f"{server}/declared-huge", tmp_path)
+    assert error.reason == "too_large" and "5000 MB" in str(error)
+    error = failure(small, f"{server}/endless", tmp_path)
+    assert error.reason == "too_large" and "larger than 1 MB" in str(error)
+
+
+def test_pages_errors_timeouts_and_other_schemes_each_say_what_is_wrong(server, tmp_path):
+    cases = [(f"{server}/page", BadInput, "link_page", "is a web page"),
+             (f"{server}/gone", BadInput, "link_status", "answered 404"),
+             (f"{server}/broken", ProviderUnavailable, "link_status", "answered 503"),
+             (f"{server}/slow", ProviderUnavailable, "link_unreachable", "no answer within 2 s"),
+             ("http://127.0.0.1:1/a.ogg", ProviderUnavailable, "link_unreachable", "cannot connect"),
+             ("file:///etc/passwd", BadInput, "link_bad", "not an http(s) link"),
+             ("ftp://example.org/a.ogg", BadInput, "link_bad", "not an http(s) link"),
+             ("http://no-such-host.invalid/a.ogg", BadInput, "link_unreachable", "no such host")]
+    for url, kind, reason, words in cases:
+        error = failure(LOOPBACK, url, tmp_path)
+        assert isinstance(error, kind) and error.reason == reason and words in str(error), (url, error)
+        assert "\n" not in str(error)
+
+
+def test_links_are_found_in_text_and_shown_without_their_secrets():
+    assert find_link("dengarkan ini: https://drive.example/file/d/abc/view?usp=sharing.") == \
+        "https://drive.example/file/d/abc/view?usp=sharing"
+    assert find_link("(see http://x.example/a.ogg)") == "http://x.example/a.ogg"
+    assert find_link("no link here, only www.example.org") is None
+    assert shown("https://user:pw@bucket.example/a.ogg?X-Amz-Signature=secret") == "https://bucket.example/a.ogg"
+
+
+# ----------------------------------------------------------------------------------------------- the CLI
+
+
+def config_file(tmp_path: Path, links: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"providers:\n  - {{name: local, kind: local, model: base}}\n"
+                    f"cache: {{backend: sqlite, path: {tmp_path / 'cache.sqlite3'}}}\nlinks: {links}\n")
+    return path
+
+
+@pytest.mark.slow
+def test_transcribe_a_link_and_the_same_recording_as_a_file_is_transcribed_once(server, tmp_path):
+    import json
+
+    config = config_file(tmp_path, "{allow_private: true}")
+    done = run_cli("transcribe", "--config", str(config), "--format", "json", f"{server}/hop/2?token=s3cr3t",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    first = json.loads(done.stdout)
+    assert "welcome" in first["text"].lower() and first["cached"] is False
+    assert "s3cr3t" not in done.stdout + done.stderr, "a link's query (a signed link's token) is not repeated"
+    again = run_cli("transcribe", "--config", str(config), "--format", "json", str(SAMPLES / "hello-en.ogg"),
+                    cwd=tmp_path)
+    second = json.loads(again.stdout)
+    assert second["cached"] is True and second["text"] == first["text"], \
+        "the cache knows the recording by its bytes, not by where it came from"
+
+
+def test_transcribe_refuses_a_private_link_in_one_line_by_default(server, tmp_path):
+    done = run_cli("transcribe", "--config", str(config_file(tmp_path, "{}")), f"{server}/download?key=abc",
+                   str(tmp_path / "missing.ogg"), cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert lines[0] == (f"error: {server}/download: {server}/download points to a loopback address (127.0.0.1), "
+                        "which links may not reach; an operator can allow it with links.allow_private or "
+                        "links.allow_networks")
+    assert "abc" not in done.stderr and len(lines) == 2, "the other file still gets its own line"
+
+
+def test_with_links_turned_off_a_link_is_one_clear_error(server, tmp_path):
+    done = run_cli("transcribe", "--config", str(config_file(tmp_path, "{enabled: false}")), f"{server}/download",
+                   cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip().endswith("links are turned off here (links.enabled); send the file itself")
+
+
+# ----------------------------------------------------------------------------------------------- the bot
+
+
+@pytest.fixture
+def bot(tmp_path):
+    """The whole tree with the local model against the fake Telegram, ``links:`` as given."""
+    from transhades import config as config_lib
+    from transhades.app.tree import start_tree
+    from transhades.telegram.fake import FakeGateway, FakeTelegram
+
+    started = []
+
+    def start(links: dict, name: str):
+        world, sessions = FakeTelegram(), tmp_path / name / "sessions"
+        raw = {"providers": [{"name": "local", "kind": "local", "model": "base"}],
+               "cache": {"backend": "sqlite", "path": str(tmp_path / name / "cache.sqlite3")},
+               "data_dir": str(tmp_path / name / "data"), "languages": ["id", "en"], "links": links,
+               "telegram": {"bot_token": "123456:" + "x" * 35, "session_dir": str(sessions),
+                            "credentials": [{"name": "API-1", "api_id": 1001, "api_hash": "h" * 32}],
+                            "send_interval_seconds": 0.01, "edit_interval_seconds": 0.02}}
+        tree = start_tree(config_lib.parse(raw, env={}),
+                          gateway_factory=lambda c, r: FakeGateway(world, c.name, sessions, r))
+        started.append(tree)
+        wait_for(lambda: world.receiver is not None, what="the receiving session")
+        return world
+
+    yield start
+    for tree in started:
+        tree.stop()
+
+
+def said(world, chat_id: int, needle: str, timeout: float = 60) -> str:
+    return wait_for(lambda: next((t for t in world.texts_to(chat_id) if needle in t.lower()), None), timeout,
+                    what=f"a message with {needle!r}; got {world.texts_to(chat_id)}")
+
+
+@pytest.mark.slow
+def test_a_link_sent_to_the_bot_is_transcribed_like_a_voice_note(server, bot):
+    world = bot({"allow_private": True}, "open")
+    budi = world.user(501, "id", "Budi")
+    world.deliver(world.text_message(budi, f"tolong transkripsi {server}/halo ya"))
+    said(world, 501, "terima kasih", timeout=120)
+
+
+def test_the_bot_tells_a_private_link_and_links_off_in_the_users_language(server, bot):
+    world = bot({}, "default")
+    budi = world.user(501, "id", "Budi")
+    world.deliver(world.text_message(budi, f"{server}/download"))
+    refusal = said(world, 501, "alamat privat")
+    assert "127.0.0.1" not in refusal, "the user reads the reason; the address is for the log"
+    world = bot({"enabled": False}, "off")
+    ayu = world.user(502, "en", "Ayu")
+    world.deliver(world.text_message(ayu, f"look: {server}/download"))
+    said(world, 502, "does not open links")
+
+
+def test_a_link_job_is_written_down_and_shared_like_a_file_job():
+    """The bot's journal and the cluster's stream carry link jobs too (a restart or a worker resumes them)."""
+    from transhades.cluster.codec import dump_request, load_request
+    from transhades.media import WebLink
+    from transhades.messages import JobRequest
+
+    request = JobRequest("tg-501-7-7", "501", WebLink("https://files.example/a.ogg?sig=1"), language="id",
+                         language_hint="id")
+    assert load_request(dump_request(request)) == request
