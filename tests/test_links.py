@@ -230,7 +230,8 @@ def test_with_links_turned_off_a_link_is_one_clear_error(server, tmp_path):
     done = run_cli("transcribe", "--config", str(config_file(tmp_path, "{enabled: false}")), f"{server}/download",
                    cwd=tmp_path)
     assert done.returncode == 1
-    assert done.stderr.strip().endswith("links are turned off here (links.enabled); send the file itself")
+    assert f"error: {server}/download: links are turned off here (links.enabled); send the file itself" in \
+        done.stderr.splitlines()
 
 
 # ----------------------------------------------------------------------------------------------- the bot
@@ -298,3 +299,72 @@ def test_a_link_job_is_written_down_and_shared_like_a_file_job():
     request = JobRequest("tg-501-7-7", "501", WebLink("https://files.example/a.ogg?sig=1"), language="id",
                          language_hint="id")
     assert load_request(dump_request(request)) == request
+
+
+# ----------------------------------------------------------------------------------------------- pages (yt-dlp)
+
+
+class Pages(Recordings):
+    """A video site's page on loopback: an HTML5 player whose source is the recording, and a page with none."""
+
+    def do_GET(self) -> None:
+        if self.path == "/watch/rapat":
+            self._send(200, b'<!DOCTYPE html><html><head><meta property="og:title" content="Rapat Senin"></head>'
+                            b'<body><video controls><source src="/media/rapat" type="audio/ogg"></video></body></html>',
+                       "text/html; charset=utf-8")
+        elif self.path == "/media/rapat":
+            self._send(200, HALO, "audio/ogg")
+        elif self.path == "/watch/nothing":
+            self._send(200, b"<!DOCTYPE html><html><body><p>No player here.</p></body></html>", "text/html")
+        else:
+            super().do_GET()
+
+
+@pytest.fixture(scope="module")
+def pages():
+    pytest.importorskip("yt_dlp", reason="the links extra (yt-dlp) is not installed")
+    httpd = Server(("127.0.0.1", 0), Pages)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_with_extractors_a_page_gives_the_recording_it_shows_and_without_it_is_refused(pages, tmp_path):
+    extracting = LinkPolicy(allow_private=True, timeout_seconds=5, extractors=True)
+    local = LinkFetcher(extracting).fetch(f"{pages}/watch/rapat", tmp_path / "source")
+    assert Path(local.path).read_bytes() == HALO
+    error = failure(extracting, f"{pages}/watch/nothing", tmp_path)
+    assert error.reason == "link_page" and "no recording" in str(error)
+    error = failure(LOOPBACK, f"{pages}/watch/rapat", tmp_path)
+    assert error.reason == "link_page" and "is a web page" in str(error)
+
+
+def test_what_a_page_names_is_fetched_with_every_check(pages, tmp_path):
+    """The page is allowed (127.0.0.1/32), the recording it names is on another address: refused."""
+    only_pages = LinkPolicy(allow_networks=(ipaddress.ip_network("127.0.0.1/32"),), timeout_seconds=5,
+                            extractors=True)
+    port = urlsplit(pages).port
+
+    class Elsewhere(Pages):
+        def do_GET(self) -> None:
+            if self.path == "/watch/elsewhere":
+                self._send(200, (f'<!DOCTYPE html><html><body><audio src="http://127.0.0.2:{port}/media/rapat">'
+                                 f'</audio></body></html>').encode(), "text/html")
+            else:
+                super().do_GET()
+
+    httpd = Server(("127.0.0.1", 0), Elsewhere)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        error = failure(only_pages, f"http://127.0.0.1:{httpd.server_address[1]}/watch/elsewhere", tmp_path)
+    finally:
+        httpd.shutdown()
+    assert error.reason == "link_private" and "127.0.0.2" in str(error)
+
+
+@pytest.mark.slow
+def test_a_page_link_through_the_cli_with_extractors_on(pages, tmp_path):
+    config = config_file(tmp_path, "{allow_private: true, extractors: true}")
+    done = run_cli("transcribe", "--config", str(config), "--language", "id", f"{pages}/watch/rapat", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "terima kasih" in done.stdout.lower()

@@ -179,6 +179,7 @@ class LinksConfig:
     max_mb: float = setting(2000.0, minimum=0.001, maximum=100_000)  # a link's file is refused beyond this
     timeout_seconds: float = setting(30.0, minimum=0.1, maximum=600)  # to connect, and between two reads
     workers: int = setting(2, minimum=1, maximum=32)  # links downloaded at once
+    extractors: bool = setting(False)  # pages (video sites, share pages) through yt-dlp: pip install ".[links]"
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ class LinkPolicy:
     allow_networks: tuple[Network, ...] = ()  # these networks only, when not every private address is allowed
     max_bytes: int = 2_000_000_000
     timeout_seconds: float = 30.0
+    extractors: bool = False  # a page is handed to yt-dlp for the recording it shows (``links.extract``)
 
     def refusal(self, address: str) -> str | None:
         """Why an address may not be asked, or None."""
@@ -80,7 +81,11 @@ class LinkPolicy:
 def policy_of(cfg: LinksConfig) -> LinkPolicy:
     """The policy ``links:`` in config.yaml sets."""
     return LinkPolicy(cfg.allow_private, tuple(ipaddress.ip_network(n, strict=False) for n in cfg.allow_networks),
-                      int(cfg.max_mb * 1_000_000), cfg.timeout_seconds)
+                      int(cfg.max_mb * 1_000_000), cfg.timeout_seconds, cfg.extractors)
+
+
+class _Page(Exception):
+    """The link opened a web page (its first bytes say so), not a recording."""
 
 
 class _Refused(Exception):
@@ -125,27 +130,38 @@ class LinkFetcher:
         self.policy = policy
         self.resolve = resolve
 
-    def fetch(self, url: str, target: Path, progress: Callable[[float], None] | None = None) -> LocalFile:
+    def fetch(self, url: str, target: Path, progress: Callable[[float], None] | None = None,
+              headers: dict[str, str] | None = None, page: bool = True) -> LocalFile:
+        """The recording behind ``url`` in ``target``; a page is read by yt-dlp when ``extractors`` is on (once:
+        what a page names is fetched as a file)."""
         session = requests.Session()
         session.trust_env = False  # no proxies from the environment: the address checked is the one reached
         adapter = _CheckedAdapter(self.policy)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         try:
-            response = self._follow(session, url)
+            response = self._follow(session, url, headers or {})
             with response:
                 self._save(response, url, target, progress)
+        except _Page:
+            if not (self.policy.extractors and page):
+                raise BadInput(f"{shown(url)} is a web page, not a recording; send a link to the file itself"
+                               ).because("link_page") from None
+            from transhades.links.extract import media_of_page
+
+            media, site_headers = media_of_page(url, self.policy.timeout_seconds)
+            return self.fetch(media, target, progress, site_headers, page=False)
         finally:
             session.close()
         return LocalFile(str(target))
 
-    def _follow(self, session: requests.Session, url: str) -> requests.Response:
+    def _follow(self, session: requests.Session, url: str, headers: dict[str, str]) -> requests.Response:
         for _hop in range(MAX_REDIRECTS + 1):
             self._check(url)
             try:
                 response = session.get(url, stream=True, allow_redirects=False,
                                        timeout=(self.policy.timeout_seconds, self.policy.timeout_seconds),
-                                       headers={"User-Agent": "transhades (+voice notes to text)",
+                                       headers={"User-Agent": "transhades (+voice notes to text)", **headers,
                                                 "Accept-Encoding": "identity"})
             except _Refused as refused:  # the address reached is not the one checked: DNS rebinding
                 raise _private(url, refused.why) from None
@@ -201,8 +217,7 @@ class LinkFetcher:
             with open(target, "wb") as out:
                 for block in response.iter_content(BLOCK):
                     if written == 0 and _PAGE.match(block[:512]):
-                        raise BadInput(f"{shown(url)} is a web page, not a recording; send a link to the file "
-                                       "itself").because("link_page")
+                        raise _Page()
                     written += len(block)
                     if written > limit:
                         raise _too_large(url, written, limit)
