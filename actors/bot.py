@@ -74,6 +74,7 @@ class BotActor(SupervisedActor):
     kept_types = (JobUpdate, Poisoned)  # these live only here; an update is handed again by the session
 
     def setup(self) -> None:
+        self.desk.groups.lookup = self._member_status  # who may change a group's settings: Telegram says
         self.carry_out(self.desk.resume())  # the first incarnation takes up what the journal holds
         self.flush()  # whatever a crashed incarnation left in the outbox
 
@@ -169,6 +170,15 @@ class BotActor(SupervisedActor):
         later = Sender(self.desk.outbox, self.desk.sent).flush(gateway, self.clock.now())
         if later is not None:
             self._tick(later)
+
+    def _member_status(self, chat_id: int, user_id: int) -> str:
+        """getChatMember through the session that sends (a session restarting: nobody counts as an admin)."""
+        gateway = self.gateways.get(self.sender)
+        if gateway is None:
+            from pyrogram import errors
+
+            raise errors.RPCError("the sending session is restarting")
+        return str(gateway.member_status(chat_id, user_id))
 
     def _tick(self, at: float) -> None:
         if self.tick_at is not None and self.tick_at <= at:

@@ -10,7 +10,7 @@ from unittest import mock
 
 import pyrogram
 import pytest
-from pyrogram import errors, types
+from pyrogram import enums, errors, types
 
 from transhades.errors import RateLimited
 from transhades.media import TelegramFile
@@ -61,6 +61,7 @@ def test_every_call_binds_to_the_real_method_signatures():
     bind(pyrogram.Client.stream_media, **gw.stream_kwargs(MEDIA, 2, 8))
     bind(pyrogram.Client.get_messages, chat_id=1, message_ids=2)
     bind(pyrogram.Client.answer_callback_query, callback_query_id="q", text=None)
+    bind(pyrogram.Client.get_chat_member, chat_id=-100, user_id=7)
     for method, argument in ((pyrogram.Client.resolve_peer, 1), (pyrogram.Client.invoke, object()),
                              (pyrogram.Client.save_file, object())):  # the once-only path calls them positionally
         inspect.signature(method).bind(mock.sentinel.client, argument)
@@ -111,6 +112,7 @@ def real_gateway(tmp_path, monkeypatch):
         client.send_document.return_value = types.Message(id=100)
         client.get_messages.return_value = types.Message(id=77, voice=types.Voice(
             file_id="fid-fresh", file_unique_id="AgADx", duration=2))
+        client.get_chat_member.return_value = types.ChatMember(status=enums.ChatMemberStatus.ADMINISTRATOR)
         made.append(client)
         return client
 
@@ -132,13 +134,15 @@ def test_real_gateway_sends_streams_and_refreshes_through_the_client(real_gatewa
     gateway.edit_text(5, 99, "edited")
     assert gateway.send_document(5, "t.txt", b"data", "cap", 7) == 100
     gateway.answer_callback("q1")
+    assert gateway.member_status(-100123, 7) == "administrator"
+    client.get_chat_member.assert_called_once_with(chat_id=-100123, user_id=7)
     assert gateway.refresh(MEDIA).file_id == "fid-fresh"
     client.get_messages.assert_called_once_with(chat_id=5, message_ids=77)
 
 
 def test_fake_gateway_offers_the_same_methods_as_the_real_one():
     for name in ("start", "stop", "stream", "refresh", "send_text", "edit_text", "send_document", "answer_callback",
-                 "on_update"):
+                 "on_update", "member_status"):
         real = list(inspect.signature(getattr(gw.KurigramGateway, name)).parameters)
         fake = list(inspect.signature(getattr(FakeGateway, name)).parameters)
         assert real == fake, f"{name}: {real} != {fake}"

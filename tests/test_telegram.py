@@ -684,7 +684,8 @@ def test_an_update_the_bot_crashes_on_every_time_gets_an_error_reply_not_silence
 
 def test_a_long_recordings_status_message_shows_its_text_so_far_and_the_reply_is_the_whole(tmp_path):
     from transhades.messages import Completed, Partial, Stage
-    from transhades.telegram.desk import PARTIAL_CHARS, DeskRules, FrontDesk
+    from transhades.telegram.answers import PARTIAL_CHARS
+    from transhades.telegram.desk import DeskRules, FrontDesk
     from transhades.telegram.settings import UserSettings
     from transhades.transcript import Segment, Transcript
 

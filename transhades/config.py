@@ -142,6 +142,7 @@ class TelegramConfig:
     edit_interval_seconds: float = setting(3.0, minimum=0)  # per status message
     status_delay_seconds: float = setting(1.0, minimum=0)  # no status message for a job answered within this time
     user_jobs_per_minute: int = setting(10, minimum=0)  # per user (admins are exempt); 0: no limit
+    chat_jobs_per_minute: int = setting(30, minimum=0)  # per group or channel, whoever sends; 0: no limit
     journal_keep_hours: float = setting(24.0, minimum=0)  # finished jobs stay in the journal this long
     drain_seconds: float = setting(15.0, minimum=0, maximum=20)  # on SIGTERM, in-flight jobs get this long
     bot_token_variable: str | None = derived()

@@ -303,6 +303,7 @@ def bot_specs(config: Config, registry: Registry, gateways: Registry, clock: Clo
                       max_duration_seconds=config.audio.max_duration_seconds, llm=llm,
                       max_reply_messages=config.limits.max_reply_messages,
                       commands_per_minute=config.limits.commands_per_minute, links=config.links.enabled,
+                      chat_jobs_per_minute=tg.chat_jobs_per_minute,
                       query_seconds=config.limits.query_seconds)
     data_dir = private_dir(Path(config.data_dir))
     outbox = Outbox(tg.send_interval_seconds, tg.edit_interval_seconds, tg.send_per_second)

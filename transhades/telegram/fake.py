@@ -65,6 +65,8 @@ class FakeTelegram:
         self.refused_repeats = 0
         self.crash_after_send: BaseException | None = None  # raised by the next send, after it went out
         self.flood_after_chunks: dict[str, int] = {}  # credential -> raise mid-stream after N chunks
+        self.members: dict[tuple[int, int], str] = {}  # (chat, user) -> owner | administrator | member | left ...
+        self.member_lookups: Counter[tuple[int, int]] = Counter()  # getChatMember calls
         self.receiver: FakeGateway | None = None
         self.pending_updates: list[Any] = []  # Telegram keeps updates while no session receives them
         self.lock = threading.Lock()
@@ -86,8 +88,22 @@ class FakeTelegram:
     def user(self, user_id: int, language: str = "en", name: str = "Ayu") -> types.User:
         return types.User(id=user_id, is_bot=False, first_name=name, language_code=language)
 
-    def chat(self, chat_id: int, kind: enums.ChatType = enums.ChatType.PRIVATE) -> types.Chat:
-        return types.Chat(id=chat_id, type=kind)
+    def chat(self, chat_id: int, kind: enums.ChatType = enums.ChatType.PRIVATE, title: str | None = None) -> types.Chat:
+        return types.Chat(id=chat_id, type=kind, title=title)
+
+    def join(self, chat: types.Chat, user: types.User, status: str = "member") -> None:
+        """``user`` is in ``chat`` with this status, as getChatMember will say."""
+        with self.lock:
+            self.members[(chat.id, user.id)] = status
+
+    def channel_post(self, channel: types.Chat, data: bytes | None = None, text: str | None = None,
+                     kind: str = "voice") -> types.Message:
+        """A post in a channel: no sender, only the channel (``sender_chat``), as Telegram delivers it."""
+        if data is None:
+            return types.Message(id=next(self._ids), chat=channel, sender_chat=channel, text=text)
+        message = self.media_message(self.bot, data, kind=kind, chat=channel)
+        message.from_user, message.sender_chat = None, channel
+        return message
 
     def media_message(self, user: types.User, data: bytes, kind: str = "voice", chat: types.Chat | None = None,
                       mime_type: str = "audio/ogg", duration: int = 5, file_name: str | None = None,
@@ -287,6 +303,14 @@ class FakeGateway:
 
     def answer_callback(self, callback_id: str, text: str | None = None) -> None:
         self._record(Sent("callback", None, text or "", message_id=None))
+
+    def member_status(self, chat_id: int, user_id: int) -> str:
+        with self.world.lock:
+            self.world.member_lookups[(chat_id, user_id)] += 1
+            status = self.world.members.get((chat_id, user_id))
+        if status is None:
+            raise errors.UserNotParticipant()
+        return status
 
     def on_update(self, handler: Callable[[Any], None]) -> None:
         self.handler = handler

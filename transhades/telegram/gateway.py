@@ -57,6 +57,10 @@ class Gateway(Protocol):
 
     def answer_callback(self, callback_id: str, text: str | None = None) -> None: ...
 
+    def member_status(self, chat_id: int, user_id: int) -> str:
+        """A member's status in a chat: owner | administrator | member | restricted | left | banned
+        (``pyrogram.errors.UserNotParticipant`` for someone who never joined)."""
+
     def on_update(self, handler: Callable[[Any], None]) -> None:
         """Receive messages and callback queries (pyrogram types); only the receiving session has updates."""
 
@@ -322,6 +326,9 @@ class KurigramGateway:
 
     def answer_callback(self, callback_id: str, text: str | None = None) -> None:
         self._run("answer_callback_query", callback_query_id=callback_id, text=text)
+
+    def member_status(self, chat_id: int, user_id: int) -> str:
+        return str(self._run("get_chat_member", chat_id=chat_id, user_id=user_id).status.value)
 
     def on_update(self, handler: Callable[[Any], None]) -> None:
         self._handler = handler

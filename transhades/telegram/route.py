@@ -16,3 +16,4 @@ class Route:
     lang: str
     format: str
     task: str = "transcribe"  # or "translate": Whisper's English translation, answered as such and not kept
+    silent: bool = False  # a quiet chat (/silent on): no status messages, only the result as a reply

@@ -25,6 +25,10 @@ class UserSettings:
         self._db.run("CREATE TABLE IF NOT EXISTS prefs (user_id BIGINT PRIMARY KEY, provider TEXT, "
                      "deepgram_model TEXT, language TEXT, format TEXT NOT NULL DEFAULT 'text')")
 
+    @property
+    def database(self) -> Database:
+        return self._db
+
     def get(self, user_id: int) -> Prefs:
         rows = self._db.rows("SELECT provider, deepgram_model, language, format FROM prefs WHERE user_id = ?",
                              (user_id,))
