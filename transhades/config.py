@@ -184,6 +184,15 @@ class LinksConfig:
 
 
 @dataclass(frozen=True)
+class SpeakersConfig:
+    """Who said what (``transhades.speakers``): the default for everyone; users and chats choose with /speakers."""
+
+    mode: str = setting("off", choices=("off", "on", "auto"))  # auto: recordings of two minutes or more
+    max_speakers: int = setting(6, minimum=2, maximum=20)
+    workers: int = setting(1, minimum=1, maximum=8)  # transcripts whose speakers are told apart at once
+
+
+@dataclass(frozen=True)
 class LimitsConfig:
     """What one user can ask of the bot, so that nobody's request stalls or floods everyone else's."""
 
@@ -236,6 +245,7 @@ class Config:
     llm: LlmConfig | None = setting(None)  # read by _llm
     limits: LimitsConfig = setting(LimitsConfig())
     links: LinksConfig = setting(LinksConfig())
+    speakers: SpeakersConfig = setting(SpeakersConfig())
     source: str | None = derived()
 
     @property
@@ -544,6 +554,7 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     history = section("history", HistoryConfig)
     limits = section("limits", LimitsConfig)
     links = _links(expand(top.data.get("links"), env, missing), problems)
+    speakers = section("speakers", SpeakersConfig)
     if not cluster.redis_url and env.get("TRANSHADES_REDIS_URL"):
         cluster = replace(cluster, redis_url=env["TRANSHADES_REDIS_URL"])
     if cluster.redis_url and not re.match(r"rediss?://", cluster.redis_url):
@@ -555,7 +566,7 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     if problems:
         raise ConfigError(problems)
     return Config(providers, cache, dispatcher, supervision, audio, data_dir, telegram, http, logging_config,
-                  languages, cluster, history, database_url, llm, limits, links, source)
+                  languages, cluster, history, database_url, llm, limits, links, speakers, source)
 
 
 def _links(raw: Any, problems: list[str]) -> LinksConfig:

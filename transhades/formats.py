@@ -9,6 +9,7 @@ from typing import Any
 from transhades.transcript import Segment, Transcript
 
 FORMATS = ("text", "srt", "vtt", "json")
+SPEAKER = "Speaker"  # the English label; the bot passes its user's language's
 
 
 def _stamp(seconds: float, sep: str) -> str:
@@ -28,24 +29,46 @@ def _cues(transcript: Transcript) -> list[Segment]:
     return []
 
 
-def to_srt(transcript: Transcript, words: bool = False) -> str:
-    """SubRip: a cue per segment; with ``words``, a cue per word where the provider timed them (SRT has no
-    timing inside a cue)."""
+def to_srt(transcript: Transcript, words: bool = False, label: str = SPEAKER) -> str:
+    """SubRip: a cue per segment, opened by its speaker where speakers were told apart; with ``words``, a cue per
+    word where the provider timed them (SRT has no timing inside a cue)."""
     cues = _cues(transcript)
     if words:
-        cues = [Segment(w.start, w.end, w.word) for s in cues for w in s.words] if any(s.words for s in cues) else cues
+        cues = [Segment(w.start, w.end, w.word, speaker=s.speaker) for s in cues for w in s.words] \
+            if any(s.words for s in cues) else cues
     blocks = [
-        f"{i}\n{_stamp(s.start, ',')} --> {_stamp(s.end, ',')}\n{s.text.strip()}\n"
+        f"{i}\n{_stamp(s.start, ',')} --> {_stamp(s.end, ',')}\n{_who(s, label)}{s.text.strip()}\n"
         for i, s in enumerate(cues, start=1)
     ]
     return "\n".join(blocks)
 
 
-def to_vtt(transcript: Transcript) -> str:
-    """WebVTT: a cue per segment; where the words are timed, each word after the first carries its time inline
-    (``<00:00:01.200>word``), which players show as the words are spoken."""
-    blocks = [f"{_stamp(s.start, '.')} --> {_stamp(s.end, '.')}\n{_timed(s)}\n" for s in _cues(transcript)]
+def to_vtt(transcript: Transcript, label: str = SPEAKER) -> str:
+    """WebVTT: a cue per segment, in a voice tag (``<v Speaker 1>``) where speakers were told apart; where the
+    words are timed, each word after the first carries its time inline (``<00:00:01.200>word``), which players
+    show as the words are spoken."""
+    blocks = [f"{_stamp(s.start, '.')} --> {_stamp(s.end, '.')}\n"
+              f"{f'<v {label} {s.speaker}>' if s.speaker else ''}{_timed(s)}\n" for s in _cues(transcript)]
     return "WEBVTT\n\n" + "\n".join(blocks)
+
+
+def _who(segment: Segment, label: str) -> str:
+    return f"{label} {segment.speaker}: " if segment.speaker else ""
+
+
+def to_text(transcript: Transcript, label: str = SPEAKER) -> str:
+    """The plain text; where speakers were told apart, each change of speaker starts a line ``Speaker 1: …``."""
+    if not any(s.speaker for s in transcript.segments):
+        return transcript.text.strip()
+    lines: list[tuple[str | None, list[str]]] = []
+    for s in transcript.segments:
+        if not s.text.strip():
+            continue
+        if lines and lines[-1][0] == s.speaker:
+            lines[-1][1].append(s.text.strip())
+        else:
+            lines.append((s.speaker, [s.text.strip()]))
+    return "\n".join(f"{label} {who}: {' '.join(texts)}" if who else " ".join(texts) for who, texts in lines)
 
 
 def _timed(segment: Segment) -> str:
@@ -69,15 +92,16 @@ def to_markdown(transcript: Transcript) -> str:
                          if s.text.strip()) + "\n"
 
 
-def render(transcript: Transcript, fmt: str, words: bool = False, **extra: Any) -> str:
+def render(transcript: Transcript, fmt: str, words: bool = False, label: str = SPEAKER, **extra: Any) -> str:
+    """``label``: what a speaker is called ("Speaker", "Pembicara"), where speakers were told apart."""
     if fmt in ("text", "txt"):
-        return transcript.text.strip()
+        return to_text(transcript, label)
     if fmt == "md":
         return to_markdown(transcript)
     if fmt == "srt":
-        return to_srt(transcript, words)
+        return to_srt(transcript, words, label)
     if fmt == "vtt":
-        return to_vtt(transcript)
+        return to_vtt(transcript, label)
     if fmt == "json":
         return to_json(transcript, **extra)
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -32,6 +32,7 @@ class JobRequest:
     models: tuple[tuple[str, str], ...] = ()  # (provider, model) overrides, e.g. Deepgram's whisper
     language_hint: str | None = None  # e.g. the user's Telegram language; counts only among config languages
     task: str = "transcribe"  # or "translate": Whisper's own translation into English (local models only)
+    speakers: str = "off"  # on | auto (recordings of two minutes or more) | off: who said what
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +160,17 @@ class Download:
     job_id: str
     media: TelegramFile
     part: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Diarize:
+    """Tell the speakers of a finished transcript apart, from its prepared audio (``transhades.speakers``)."""
+
+    ticket: int
+    reply_to: str
+    job_id: str
+    audio_path: str
+    transcript: Transcript
 
 
 @dataclass(frozen=True, slots=True)

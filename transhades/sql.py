@@ -135,6 +135,13 @@ class Database:
         """A statement; how many rows it changed."""
         return self._do(lambda conn: conn.execute(self._sql(sql), tuple(params)).rowcount)
 
+    def add_column(self, table: str, column: str, kind: str) -> None:
+        """A column a newer version added to a table an older one made (nothing when it is there)."""
+        if self.postgres:
+            self.run(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
+        elif column not in {row[1] for row in self.rows(f"PRAGMA table_info({table})")}:
+            self.run(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self._do(lambda conn: list(conn.execute(self._sql(sql), tuple(params)).fetchall()))
 

@@ -39,16 +39,19 @@ class Segment:
     end: float
     text: str
     words: tuple[Word, ...] = ()
+    speaker: str | None = None  # "1", "2", ... in order of first appearance, where speakers were told apart
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text}
+        if self.speaker is not None:
+            data["speaker"] = self.speaker
         if self.words:
             data["words"] = [w.to_dict() for w in self.words]
         return data
 
     def shifted(self, by: float) -> Segment:
         return Segment(self.start + by, self.end + by, self.text,
-                       tuple(Word(w.word, w.start + by, w.end + by, w.probability) for w in self.words))
+                       tuple(Word(w.word, w.start + by, w.end + by, w.probability) for w in self.words), self.speaker)
 
 
 def words_within(words: Iterable[Word], start: float, end: float) -> tuple[Word, ...]:
@@ -82,7 +85,9 @@ class Transcript:
             provider=str(data.get("provider") or "unknown"),
             segments=tuple(
                 Segment(float(s["start"]), float(s["end"]), str(s["text"]),
-                        tuple(Word.from_dict(w) for w in s.get("words") or ())) for s in data.get("segments") or ()
+                        tuple(Word.from_dict(w) for w in s.get("words") or ()),
+                        str(s["speaker"]) if s.get("speaker") is not None else None)
+                for s in data.get("segments") or ()
             ),
         )
 

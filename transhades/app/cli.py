@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--language", type=_language, default=None, help="language code, or auto (default)")
     t.add_argument("--config", help="config file (default: $TRANSHADES_CONFIG, ./config.yaml, embedded)")
     t.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+    t.add_argument("--speakers", action="store_const", const="on", default=None,
+                   help="who said what: 'Speaker 1: ...' (default: the config's speakers.mode, off unless set); "
+                        "needs pip install 'transhades[speakers]'")
 
     h = sub.add_parser("chat", help="talk to the whole bot from a terminal, against a simulated Telegram")
     h.add_argument("--config", help="config file (default: $TRANSHADES_CONFIG, ./config.yaml, embedded)")
@@ -484,7 +487,8 @@ def transcribe(cfg: Config, args: argparse.Namespace, out: TextIO, err: TextIO) 
                 job_id = uuid.uuid4().hex
                 jobs.append((job_id, shown(file) if is_link(file) else file))  # a link's token is not repeated
                 media = WebLink(file) if is_link(file) else LocalFile(str(Path(file).absolute()))
-                request = JobRequest(job_id, "cli", media, provider=args.provider, language=args.language)
+                request = JobRequest(job_id, "cli", media, provider=args.provider, language=args.language,
+                                     speakers=getattr(args, "speakers", None) or cfg.speakers.mode)
                 if not tree.tell_dispatcher(SubmitJob(request, events.put)):
                     print("error: the dispatcher is not running; see the log above", file=err)
                     return EXIT_FAILED

@@ -26,6 +26,7 @@ from transhades.actors.cache import CacheActor
 from transhades.actors.dispatcher import DispatcherActor
 from transhades.actors.fetcher import FetcherActor
 from transhades.actors.provider import ProviderActor
+from transhades.actors.speakers import SpeakersActor
 from transhades.actors.supervisor import Supervisor
 from transhades.audio import prepare as audio_lib
 from transhades.audio.arrivals import Arrivals
@@ -33,12 +34,13 @@ from transhades.cache.stores import open_store
 from transhades.clock import Clock, SystemClock
 from transhades.config import Config
 from transhades.dispatch.breaker import ProviderBreaker
-from transhades.dispatch.jobflow import AUDIO, CACHE, DISPATCHER, FETCH, PROVIDER_PREFIX, JobFlow
+from transhades.dispatch.jobflow import AUDIO, CACHE, DISPATCHER, FETCH, PROVIDER_PREFIX, SPEAKERS, JobFlow
 from transhades.errors import ConfigError
 from transhades.links.fetch import LinkFetcher, policy_of
 from transhades.messages import GetStatus, MemberChanged, Membership, MemberView, Ping, StopTree, TreeStatus
 from transhades.private import private_dir
 from transhades.providers import Provider, build_provider
+from transhades.speakers.local import LocalDiarizer
 from transhades.supervision.policy import ChildSpec, ChildState, Escalation, RestartPolicy
 from transhades.supervision.registry import BOT, Registry
 
@@ -238,6 +240,11 @@ def worker_specs(config: Config, registry: Registry, temp_root: Path, provider_f
                 starts(ProviderActor, name, registry=registry, build=partial(provider_factory, provider, data_dir),
                        faults=faults),
                 shutdown_seconds=shutdown))
+    for i in range(1, config.speakers.workers + 1):  # cheap until asked: the model loads on the first transcript
+        name = f"{SPEAKERS}-{i}"
+        specs.append(ChildSpec(name, SPEAKERS, starts(SpeakersActor, name, registry=registry, faults=faults,
+                                                      diarizer=LocalDiarizer(config.speakers.max_speakers)),
+                               shutdown_seconds=shutdown))
     if config.links.enabled:
         fetcher = LinkFetcher(policy_of(config.links))
         for i in range(1, config.links.workers + 1):
@@ -303,7 +310,7 @@ def bot_specs(config: Config, registry: Registry, gateways: Registry, clock: Clo
                       max_duration_seconds=config.audio.max_duration_seconds, llm=llm,
                       max_reply_messages=config.limits.max_reply_messages,
                       commands_per_minute=config.limits.commands_per_minute, links=config.links.enabled,
-                      chat_jobs_per_minute=tg.chat_jobs_per_minute,
+                      chat_jobs_per_minute=tg.chat_jobs_per_minute, speakers=config.speakers.mode,
                       query_seconds=config.limits.query_seconds)
     data_dir = private_dir(Path(config.data_dir))
     outbox = Outbox(tg.send_interval_seconds, tg.edit_interval_seconds, tg.send_per_second)

@@ -33,7 +33,7 @@ def dump_request(request: JobRequest) -> str:
     return json.dumps({"id": request.id, "user": request.user, "media": asdict(request.media),
                        "source_key": request.source_key, "provider": request.provider, "language": request.language,
                        "models": [list(m) for m in request.models], "language_hint": request.language_hint,
-                       "task": request.task})
+                       "task": request.task, "speakers": request.speakers})
 
 
 def load_request(text: str) -> JobRequest:
@@ -44,7 +44,7 @@ def load_request(text: str) -> JobRequest:
         TelegramFile(**{k: v for k, v in raw.items() if k in _MEDIA_FIELDS})
     return JobRequest(data["id"], data["user"], media, data["source_key"], data["provider"],
                       data["language"], tuple((str(m[0]), str(m[1])) for m in data["models"]),
-                      data.get("language_hint"), data.get("task") or "transcribe")
+                      data.get("language_hint"), data.get("task") or "transcribe", data.get("speakers") or "off")
 
 
 def dump_event(event: JobEvent) -> str:

@@ -32,6 +32,7 @@ from transhades.dispatch.tasks import (
     DISPATCHER,
     FETCH,
     PROVIDER_PREFIX,
+    SPEAKERS,
     STEPS,
     Context,
     DownloadRangeTask,
@@ -67,8 +68,8 @@ from transhades.snapshot import FlowStatus
 from transhades.supervision.keeper import Keeper
 from transhades.transcript import Transcript
 
-__all__ = ["AUDIO", "CACHE", "CREDENTIAL_PREFIX", "DISPATCHER", "FETCH", "PROVIDER_PREFIX", "Alert", "Emit", "JobFlow",
-           "Quarantine", "ReleaseJob", "Send", "WakeUp"]
+__all__ = ["AUDIO", "CACHE", "CREDENTIAL_PREFIX", "DISPATCHER", "FETCH", "PROVIDER_PREFIX", "SPEAKERS", "Alert", "Emit",
+           "JobFlow", "Quarantine", "ReleaseJob", "Send", "WakeUp"]
 
 UNPARK_MISSES = 32  # parked tasks tried in a row without success before a queue is left for later
 LOOKUPS = (LookupSourceTask, LookupHashTask)
@@ -92,7 +93,7 @@ class JobFlow(Keeper):
         self.jobs: dict[str, Job] = {}
         self.admission = Admission(limits)
         self.roster = Roster({CREDENTIAL_PREFIX: download_slots, PROVIDER_PREFIX: provider_slots, AUDIO: audio_slots,
-                              FETCH: 1})
+                              FETCH: 1, SPEAKERS: 1})
         self.credentials = CredentialRouter(downloads_per_minute)
         self.placement = Placement(self.roster, self.providers, self.credentials, limits, now)
         self.metrics = FlowMetrics()

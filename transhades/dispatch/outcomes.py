@@ -10,6 +10,7 @@ provider; a chunk too large is split; a cache that cannot answer is a miss; anyt
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -18,6 +19,7 @@ from transhades.dispatch.effects import Alert, Arrived, Effect, Emit
 from transhades.dispatch.roster import Member, Roster
 from transhades.dispatch.routing import CredentialRouter, FlowMetrics, ProviderRouter
 from transhades.dispatch.tasks import (
+    DiarizeTask,
     DownloadRangeTask,
     DownloadTask,
     FingerprintTask,
@@ -30,6 +32,7 @@ from transhades.dispatch.tasks import (
     Task,
     TranscribeTask,
     fetch_or_fingerprint,
+    wants_speakers,
 )
 from transhades.errors import (
     BadInput,
@@ -41,6 +44,8 @@ from transhades.errors import (
 )
 from transhades.messages import Failed, Partial, Stage
 from transhades.transcript import Transcript, stitch
+
+log = logging.getLogger(__name__)
 
 
 class Flow(Protocol):
@@ -74,7 +79,8 @@ class Outcomes:
         self.now, self.limits = flow.now, flow.limits
         self._done = {Step.LOOKUP_SOURCE: self._looked_up, Step.LOOKUP_HASH: self._looked_up,
                       Step.DOWNLOAD: self._downloaded, Step.FETCH: self._fetched, Step.FINGERPRINT: self._fingerprinted,
-                      Step.PREPARE: self._prepared, Step.TRANSCRIBE: self._transcribed, Step.SPLIT: self._split}
+                      Step.PREPARE: self._prepared, Step.TRANSCRIBE: self._transcribed, Step.SPLIT: self._split,
+                      Step.DIARIZE: self._diarized}
 
     def done(self, job: Job, task: Task, result: Any) -> list[Effect]:
         """``task`` (already off its worker and out of the job's list) succeeded with ``result``."""
@@ -147,7 +153,10 @@ class Outcomes:
         job.open_chunks -= 1
         out = [] if was_closed else self.flow.unpark()  # a passed trial lets the waiting tasks through
         if not job.open_chunks:
-            return out + self.flow.complete(job, stitch(job.finished), cached=False)
+            whole = stitch(job.finished)
+            if wants_speakers(job, whole):
+                return out + self.flow.start(job, DiarizeTask(job.id, transcript=whole))
+            return out + self.flow.complete(job, whole, cached=False)
         return out + self._partial(job)
 
     @staticmethod
@@ -183,6 +192,11 @@ class Outcomes:
         return [Emit(job.listener, Partial(job.id, stitch([*ready, (task.chunk, text)]), job.delivered,
                                            len(chunks)))]
 
+    def _diarized(self, job: Job, task: Task, labelled: Any) -> list[Effect]:
+        """The transcript with its speakers (None: nobody could tell them apart; the words are not held back)."""
+        assert isinstance(task, DiarizeTask)
+        return self.flow.complete(job, labelled if labelled is not None else task.transcript, cached=False)
+
     def _split(self, job: Job, task: Task, pieces: Any) -> list[Effect]:
         """A provider refused the chunk as too large: its pieces go out instead."""
         pieces = tuple(pieces)
@@ -196,6 +210,10 @@ class Outcomes:
     def _failed(self, task: Task, error: TranshadesError) -> list[Effect]:
         job = self.flow.jobs[task.job_id]
         job.last_error = error
+        if isinstance(task, DiarizeTask):  # the words are done: they go out without speakers, never lost
+            job.tasks.remove(task)
+            log.warning("speakers not told apart (%s); the transcript goes without them", error)
+            return self._diarized(job, task, None)
         if isinstance(task, PrepareTask) and task.follow:  # e.g. an mp4 that cannot be read from the start
             job.tasks.remove(task)
             job.early = "failed"

@@ -20,6 +20,7 @@ from transhades.dispatch.tasks import (
     CREDENTIAL_PREFIX,
     FETCH,
     PROVIDER_PREFIX,
+    SPEAKERS,
     DownloadTask,
     Job,
     Task,
@@ -70,7 +71,7 @@ class Placement:
             return Go(member)
         if self.outlook(task.group) in ("busy", "later"):
             return Wait()
-        if task.group == CACHE:
+        if task.group in (CACHE, SPEAKERS):  # no cache, or nobody to tell speakers apart: route around it
             return NoWay(None)
         if task.group == FETCH:
             return NoWay(BadInput("links are turned off here (links.enabled); send the file itself").because(

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, NamedTuple
 from transhades.errors import TranshadesError
 from transhades.media import AudioChunk, LocalFile, PreparedAudio, TelegramFile, WebLink
 from transhades.messages import (
+    Diarize,
     Download,
     FetchLink,
     Fingerprint,
@@ -34,6 +35,8 @@ PROVIDER_PREFIX = "provider:"
 AUDIO = "audio"
 CACHE = "cache"
 FETCH = "fetch"  # the fetcher actors, which download links
+SPEAKERS = "speakers"  # the actors that tell speakers apart
+SPEAKERS_AUTO_SECONDS = 120.0  # speakers: auto tells them apart in recordings this long or longer
 
 
 class Step(str, enum.Enum):
@@ -45,6 +48,7 @@ class Step(str, enum.Enum):
     PREPARE = "prepare"
     TRANSCRIBE = "transcribe"
     SPLIT = "split"
+    DIARIZE = "diarize"
 
 
 class StepInfo(NamedTuple):
@@ -63,6 +67,7 @@ STEPS = {
     Step.PREPARE: StepInfo(AUDIO, "preparing audio", AUDIO, None),
     Step.TRANSCRIBE: StepInfo("", None, "transcribe", None),
     Step.SPLIT: StepInfo(AUDIO, None, AUDIO, None),
+    Step.DIARIZE: StepInfo(SPEAKERS, "telling speakers apart", SPEAKERS, None),
 }
 
 
@@ -246,6 +251,23 @@ class TranscribeTask(Task):
 
 
 @dataclass(eq=False)
+class DiarizeTask(Task):
+    step = Step.DIARIZE
+    transcript: Transcript = field(default=None, kw_only=True)  # type: ignore[assignment]
+
+    def message(self, job: Job, ticket: int, context: Context) -> Any:
+        assert job.audio is not None, "speakers are told apart in the prepared audio"
+        return Diarize(ticket, DISPATCHER, job.id, job.audio.path, self.transcript)
+
+
+def wants_speakers(job: Job, transcript: Transcript) -> bool:
+    """Tell this transcript's speakers apart? Asked for (or auto and long enough), and no provider did it."""
+    mode = job.request.speakers
+    asked = mode == "on" or mode == "auto" and transcript.duration >= SPEAKERS_AUTO_SECONDS
+    return asked and job.audio is not None and not any(s.speaker for s in transcript.segments)
+
+
+@dataclass(eq=False)
 class SplitTask(Task):
     """A chunk a provider refused as too large, to be cut by the audio workers; it keeps the providers tried."""
 
@@ -258,7 +280,8 @@ class SplitTask(Task):
 
 
 TASKS: dict[Step, type[Task]] = {cls.step: cls for cls in (
-    LookupSourceTask, DownloadTask, FetchTask, FingerprintTask, LookupHashTask, PrepareTask, TranscribeTask, SplitTask)}
+    LookupSourceTask, DownloadTask, FetchTask, FingerprintTask, LookupHashTask, PrepareTask, TranscribeTask, SplitTask,
+    DiarizeTask)}
 
 
 def first_task(job: Job) -> Task:
@@ -279,8 +302,10 @@ def fetch_or_fingerprint(job: Job) -> Task:
 
 
 def task_key(request: JobRequest, base: str) -> str:
-    """A translation into English is cached apart from the transcript of the same media."""
-    return base if request.task == "transcribe" else f"{request.task}:{base}"
+    """A translation into English, and a transcript with its speakers told apart, are cached apart from the
+    transcript of the same media."""
+    key = base if request.task == "transcribe" else f"{request.task}:{base}"
+    return key if request.speakers == "off" else f"speakers-{request.speakers}:{key}"
 
 
 def language_key(base: str, language: str) -> str:

@@ -307,6 +307,18 @@ def set_language(c: Commands, user_id: int, lang: str, value: str) -> str | None
     return say(lang, "language_set", value=f"{language_name(code, lang)} ({code})")
 
 
+def speakers_command(c: Commands, command: Command) -> list[Action]:
+    """/speakers on|off|auto: who said what, in this user's transcripts."""
+    value = command.arg.lower()
+    if value not in ("on", "off", "auto"):
+        now = command.prefs.speakers or c.rules.speakers
+        c._reply(command.message, say(command.lang, "speakers_usage", current=say(command.lang, f"word_{now}")))
+        return []
+    c.settings.update(command.user_id, speakers=value)
+    c._reply(command.message, say(command.lang, "speakers_set", value=say(command.lang, f"word_{value}")))
+    return []
+
+
 def set_format(c: Commands, user_id: int, lang: str, value: str) -> str | None:
     value = value.lower()
     if value not in FORMATS:
@@ -353,7 +365,7 @@ COMMANDS = {
     "cancel": Commands._cancel, "provider": Commands._provider, "language": Commands._language,
     "format": Commands._format, "history": Commands._history, "search": Commands._search,
     "export": Commands._export, "stats": Commands._stats, "forget": Commands._forget,
-    "translate": Commands._translate, "summary": Commands._summary,
+    "translate": Commands._translate, "summary": Commands._summary, "speakers": speakers_command,
 }
 
 KEPT_WORK = frozenset({"history", "search", "export", "stats"})  # done by the history actor, off the intake

@@ -53,6 +53,7 @@ class DeskRules:
     query_seconds: float = 2.0  # a /search that takes longer is "too broad"
     links: bool = True  # a message with an http(s) link to a recording is a job (``links.enabled``)
     chat_jobs_per_minute: int = 0  # per group or channel, whoever sends; 0: no limit
+    speakers: str = "off"  # who said what, unless a user or chat chose (config ``speakers.mode``)
 
 
 class FrontDesk(Keeper):
@@ -352,4 +353,5 @@ def chosen(request: JobRequest, user: types.User, prefs: Any, rules: DeskRules) 
     provider = prefs.provider if prefs.provider in {n for n, _ in rules.providers} else None
     language = prefs.language if prefs.language in CODES else None  # a choice stored before it was checked
     return replace(request, provider=provider, language=language, models=models,
-                   language_hint=(user.language_code or "").split("-")[0].lower() or None)
+                   language_hint=(user.language_code or "").split("-")[0].lower() or None,
+                   speakers=getattr(prefs, "speakers", None) or rules.speakers)

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 ADMIN_STATUSES = frozenset({"owner", "administrator"})
 ADMINS_KNOWN_SECONDS = 60.0  # a chat member's status is asked again after this long
 GROUPS = (enums.ChatType.GROUP, enums.ChatType.SUPERGROUP)
-COMMANDS = frozenset({"auto", "silent", "language", "format", "settings"})
+COMMANDS = frozenset({"auto", "silent", "language", "format", "speakers", "settings"})
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class ChatPrefs:
     silent: bool = False  # no status messages; only the result, as a reply to the recording
     language: str | None = None  # the chat's language for detection (None: each user's own choice, or detect)
     format: str | None = None  # the chat's format (None: each user's own)
+    speakers: str | None = None  # on | off | auto for the chat (None: each user's own)
 
 
 class ChatSettings:
@@ -43,20 +44,23 @@ class ChatSettings:
         self._db = db
         self._db.run("CREATE TABLE IF NOT EXISTS chat_prefs (chat_id BIGINT PRIMARY KEY, auto INTEGER NOT NULL, "
                      "silent INTEGER NOT NULL, language TEXT, format TEXT)")
+        self._db.add_column("chat_prefs", "speakers", "TEXT")
 
     def get(self, chat_id: int) -> ChatPrefs:
-        rows = self._db.rows("SELECT auto, silent, language, format FROM chat_prefs WHERE chat_id = ?", (chat_id,))
+        rows = self._db.rows("SELECT auto, silent, language, format, speakers FROM chat_prefs WHERE chat_id = ?",
+                             (chat_id,))
         if not rows:
             return ChatPrefs()
-        auto, silent, language, fmt = rows[0]
-        return ChatPrefs(bool(auto), bool(silent), language, fmt)
+        auto, silent, language, fmt, speakers = rows[0]
+        return ChatPrefs(bool(auto), bool(silent), language, fmt, speakers)
 
     def update(self, chat_id: int, **changes: Any) -> ChatPrefs:
         prefs = replace(self.get(chat_id), **changes)
-        self._db.run("INSERT INTO chat_prefs (chat_id, auto, silent, language, format) VALUES (?, ?, ?, ?, ?) "
-                     "ON CONFLICT (chat_id) DO UPDATE SET auto = excluded.auto, silent = excluded.silent, "
-                     "language = excluded.language, format = excluded.format",
-                     (chat_id, int(prefs.auto), int(prefs.silent), prefs.language, prefs.format))
+        self._db.run("INSERT INTO chat_prefs (chat_id, auto, silent, language, format, speakers) "
+                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET auto = excluded.auto, "
+                     "silent = excluded.silent, language = excluded.language, format = excluded.format, "
+                     "speakers = excluded.speakers",
+                     (chat_id, int(prefs.auto), int(prefs.silent), prefs.language, prefs.format, prefs.speakers))
         return prefs
 
 
@@ -87,7 +91,8 @@ class Groups:
         """A user's choices with the chat's own defaults over them, and whether the chat is silent."""
         chat = self.prefs(message)
         return replace(user_prefs, language=chat.language or user_prefs.language,
-                       format=chat.format or user_prefs.format), chat.silent
+                       format=chat.format or user_prefs.format, speakers=chat.speakers or user_prefs.speakers), \
+            chat.silent
 
     def runs_itself(self, message: types.Message) -> bool:
         """A voice note or video note in a shared chat that transcribes them without being asked."""
@@ -152,6 +157,8 @@ def _change(command: str, value: str) -> dict[str, Any] | None:
         return {"language": code} if value in ("auto", "off") or code in CODES else None
     if command == "format":
         return {"format": value} if value in FORMATS else None
+    if command == "speakers":
+        return {"speakers": value} if value in ("on", "off", "auto") else None
     return None
 
 
@@ -165,4 +172,5 @@ def _shown(prefs: ChatPrefs, lang: str) -> dict[str, str]:
     on, off = say(lang, "word_on"), say(lang, "word_off")
     return {"auto": on if prefs.auto else off, "silent": on if prefs.silent else off,
             "language": language_name(prefs.language, lang) if prefs.language else say(lang, "auto"),
-            "format": prefs.format or say(lang, "chat_format_own")}
+            "format": prefs.format or say(lang, "chat_format_own"),
+            "speakers": say(lang, f"word_{prefs.speakers}") if prefs.speakers else say(lang, "chat_format_own")}

@@ -17,9 +17,10 @@ MAX_MESSAGES = 3  # limits.max_reply_messages: a longer text comes as its first 
 def transcript_items(route: Route, transcript: Any, max_messages: int = MAX_MESSAGES) -> list[Outgoing]:
     """The transcript in the user's format: messages of at most 4096 characters (more than ``max_messages``:
     the first one, and the whole as a .txt), or one document (txt, srt, vtt)."""
-    text = transcript.text.strip() or say(route.lang, "empty")
+    label = say(route.lang, "speaker_label")  # "Speaker 1: …" where speakers were told apart
+    text = render(transcript, "text", label=label).strip() or say(route.lang, "empty")
     if route.format in ("srt", "vtt"):
-        body = render(transcript, route.format)
+        body = render(transcript, route.format, label=label)
         return [Outgoing("document", route.chat_id, reply_to=route.reply_to, file_name=f"transcript.{route.format}",
                          data=body.encode())]
     if route.format == "txt":

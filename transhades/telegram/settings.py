@@ -16,6 +16,7 @@ class Prefs:
     deepgram_model: str | None = None
     language: str | None = None  # None: detect
     format: str = "text"
+    speakers: str | None = None  # on | off | auto; None: the config's speakers.mode
 
 
 class UserSettings:
@@ -24,22 +25,24 @@ class UserSettings:
         self._db = Database(target)
         self._db.run("CREATE TABLE IF NOT EXISTS prefs (user_id BIGINT PRIMARY KEY, provider TEXT, "
                      "deepgram_model TEXT, language TEXT, format TEXT NOT NULL DEFAULT 'text')")
+        self._db.add_column("prefs", "speakers", "TEXT")
 
     @property
     def database(self) -> Database:
         return self._db
 
     def get(self, user_id: int) -> Prefs:
-        rows = self._db.rows("SELECT provider, deepgram_model, language, format FROM prefs WHERE user_id = ?",
-                             (user_id,))
+        rows = self._db.rows("SELECT provider, deepgram_model, language, format, speakers FROM prefs "
+                             "WHERE user_id = ?", (user_id,))
         return Prefs(*rows[0]) if rows else Prefs()
 
     def update(self, user_id: int, **changes: object) -> Prefs:
         prefs = replace(self.get(user_id), **changes)  # type: ignore[arg-type]
-        self._db.run("INSERT INTO prefs (user_id, provider, deepgram_model, language, format) VALUES (?, ?, ?, ?, ?) "
-                     "ON CONFLICT (user_id) DO UPDATE SET provider = excluded.provider, "
-                     "deepgram_model = excluded.deepgram_model, language = excluded.language, format = excluded.format",
-                     (user_id, prefs.provider, prefs.deepgram_model, prefs.language, prefs.format))
+        self._db.run("INSERT INTO prefs (user_id, provider, deepgram_model, language, format, speakers) "
+                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET provider = excluded.provider, "
+                     "deepgram_model = excluded.deepgram_model, language = excluded.language, "
+                     "format = excluded.format, speakers = excluded.speakers",
+                     (user_id, prefs.provider, prefs.deepgram_model, prefs.language, prefs.format, prefs.speakers))
         return prefs
 
     def forget(self, user_id: int) -> bool:

@@ -6,7 +6,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "help": ("Send or forward a voice note, audio, video, video note, or an audio/video file and I reply with "
                  "the transcript.\n\n/provider choose who transcribes\n/language auto or a fixed language\n"
-                 "/format text, txt, srt or vtt\n/history your latest transcripts (/history off: keep nothing)\n"
+                 "/format text, txt, srt or vtt\n/speakers on|off|auto who said what\n/history your latest transcripts (/history off: keep nothing)\n"
                  "/search WORDS find them by what was said\n/export txt|md|srt|vtt the latest as a file\n"
                  "/translate LANG translate the latest (e.g. /translate en)\n/summary summarize the latest\n"
                  "/stats what you transcribed\n/forget delete everything kept about you\n"
@@ -132,7 +132,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "reason_link_bad": "that is not an http(s) link to a recording",
         "reason_links_off": "this bot does not open links; send the file itself",
         "links_off": "This bot does not open links; send the recording itself as a file or voice note.",
-        "chat_settings": "This chat: automatic transcription {auto}, quiet {silent}, language {language}, format {format}. Admins change them with /auto on|off, /silent on|off, /language CODE|auto, /format text|txt|srt|vtt.",
+        "chat_settings": "This chat: automatic transcription {auto}, quiet {silent}, language {language}, format {format}, speakers {speakers}. Admins change them with /auto on|off, /silent on|off, /language CODE|auto, /format text|txt|srt|vtt, /speakers on|off|auto.",
         "chat_admins_only": "Only this chat's admins can change its settings.",
         "chat_auto_on": "From now on I transcribe every voice note and video note in this chat.",
         "chat_auto_off": "From now on I transcribe here only when asked: mention me, or reply /transcribe to a recording.",
@@ -142,6 +142,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "chat_limited": "This chat has sent {limit} recordings in the last minute; the next one can go in {wait}.",
         "word_on": "on",
         "word_off": "off",
+        "word_auto": "automatic (recordings of two minutes or more)",
+        "speaker_label": "Speaker",
+        "speakers_set": "Who said what: {value}.",
+        "speakers_usage": "Who said what (Speaker 1: …, Speaker 2: …) is now {current}. Choose with /speakers on, /speakers off or /speakers auto.",
         "reason_no_provider": "no transcription service can do this here",
         "reason_no_text": "there is no text to work on",
         "reason_bad_input": "this file cannot be transcribed",
@@ -154,7 +158,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "id": {
         "help": ("Kirim atau teruskan pesan suara, audio, video, video bulat, atau file audio/video, dan saya balas "
                  "dengan transkripnya.\n\n/provider pilih layanan transkripsi\n/language otomatis atau bahasa tetap\n"
-                 "/format text, txt, srt atau vtt\n/history transkrip terakhir Anda (/history off: jangan simpan)\n"
+                 "/format text, txt, srt atau vtt\n/speakers on|off|auto siapa berkata apa\n/history transkrip terakhir Anda (/history off: jangan simpan)\n"
                  "/search KATA cari dari isinya\n/export txt|md|srt|vtt yang terakhir sebagai file\n"
                  "/translate BAHASA terjemahkan yang terakhir (mis. /translate en)\n/summary ringkas yang terakhir\n"
                  "/stats apa saja yang Anda transkripsi\n/forget hapus semua yang disimpan tentang Anda\n"
@@ -280,7 +284,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "reason_link_bad": "itu bukan tautan http(s) ke sebuah rekaman",
         "reason_links_off": "bot ini tidak membuka tautan; kirim file-nya langsung",
         "links_off": "Bot ini tidak membuka tautan; kirim rekamannya langsung sebagai file atau pesan suara.",
-        "chat_settings": "Obrolan ini: transkripsi otomatis {auto}, mode senyap {silent}, bahasa {language}, format {format}. Admin mengubahnya dengan /auto on|off, /silent on|off, /language KODE|auto, /format text|txt|srt|vtt.",
+        "chat_settings": "Obrolan ini: transkripsi otomatis {auto}, mode senyap {silent}, bahasa {language}, format {format}, pembicara {speakers}. Admin mengubahnya dengan /auto on|off, /silent on|off, /language KODE|auto, /format text|txt|srt|vtt, /speakers on|off|auto.",
         "chat_admins_only": "Hanya admin obrolan ini yang bisa mengubah pengaturannya.",
         "chat_auto_on": "Mulai sekarang saya mentranskripsi setiap pesan suara dan video bulat di obrolan ini.",
         "chat_auto_off": "Mulai sekarang saya mentranskripsi di sini hanya jika diminta: sebut saya, atau balas rekaman dengan /transcribe.",
@@ -290,6 +294,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "chat_limited": "Obrolan ini sudah mengirim {limit} rekaman dalam semenit terakhir; rekaman berikutnya bisa dalam {wait}.",
         "word_on": "aktif",
         "word_off": "mati",
+        "word_auto": "otomatis (rekaman dua menit atau lebih)",
+        "speaker_label": "Pembicara",
+        "speakers_set": "Siapa berkata apa: {value}.",
+        "speakers_usage": "Siapa berkata apa (Pembicara 1: …, Pembicara 2: …) sekarang {current}. Pilih dengan /speakers on, /speakers off atau /speakers auto.",
         "reason_no_provider": "tidak ada layanan transkripsi yang bisa melakukannya di sini",
         "reason_no_text": "tidak ada teks untuk diolah",
         "reason_bad_input": "file ini tidak bisa ditranskripsi",
