@@ -28,4 +28,6 @@ class ProviderActor(OwnsClient, WorkerActor):
             extra.update(languages=message.languages, hint=message.hint)
         if message.task != "transcribe":
             extra["task"] = message.task  # only a local model is sent anything else
+        if message.speakers:
+            extra["speakers"] = True
         self.answer(message, lambda: self.client.transcribe(message.chunk, message.language, progress, **extra))

@@ -138,13 +138,17 @@ GROQ_429_HEADERS = {
 
 
 def deepgram_result(transcript: str = "Selamat pagi, terima kasih.", language: str = "id",
-                    duration: float = 4.86, utterances: bool = True) -> dict:
+                    duration: float = 4.86, utterances: bool = True, diarized: bool = False) -> dict:
+    """``diarized``: as Deepgram answers ``diarize=true``: each word and utterance carries a ``speaker``."""
     words = [
         {"word": "selamat", "start": 0.16, "end": 0.56, "confidence": 0.99, "punctuated_word": "Selamat"},
         {"word": "pagi", "start": 0.56, "end": 0.96, "confidence": 0.98, "punctuated_word": "pagi,"},
         {"word": "terima", "start": 2.4, "end": 2.8, "confidence": 0.97, "punctuated_word": "terima"},
         {"word": "kasih", "start": 2.8, "end": 3.2, "confidence": 0.97, "punctuated_word": "kasih."},
     ]
+    if diarized:
+        for word, speaker in zip(words, (1, 1, 0, 0), strict=True):  # Deepgram counts from 0, in no fixed order
+            word.update(speaker=speaker, speaker_confidence=0.91)
     body = {
         "metadata": {"transaction_key": "deprecated", "request_id": "6a1f0c1e-0000-4000-8000-000000000000",
                      "sha256": "5324da68ede209a16ac69a38e8cd29cee4d754434a041166cda3a1f5e0b24566",
@@ -163,6 +167,9 @@ def deepgram_result(transcript: str = "Selamat pagi, terima kasih.", language: s
             {"start": 2.4, "end": 3.2, "confidence": 0.97, "channel": 0, "transcript": "terima kasih.",
              "words": words[2:], "id": "u2"},
         ]
+        if diarized:
+            body["results"]["utterances"][0]["speaker"] = 1
+            body["results"]["utterances"][1]["speaker"] = 0
     return body
 
 

@@ -44,12 +44,13 @@ def test_every_benchmark_runs_at_a_tiny_size_and_gives_sane_numbers(tmp_path):
 def test_bench_runs_the_chosen_benchmarks_prints_their_keys_and_writes_the_results(tmp_path):
     """The command's plumbing on a few benchmarks (their full quick run belongs to ``transhades bench``)."""
     out = tmp_path / "results" / "quick.json"
-    done = run_cli("bench", "--quick", "--only", "pykka,cache-hit,cpu", "--json", "--out", str(out), "--history",
+    done = run_cli("bench", "--quick", "--only", "pykka,cache-hit,cpu,speakers", "--json", "--out", str(out), "--history",
                    str(tmp_path / "history.jsonl"), cwd=tmp_path, timeout=280)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
     for key in ("pykka_ask_roundtrips_per_s", "cache_hit_p99_ms", "bare_ffmpeg_cpu_ms", "cpu_ms_per_note_single",
-                "cpu_ms_per_note_cluster", "single_cpu_ratio", "cluster_cpu_ratio", "notes", "machine", "targets"):
+                "cpu_ms_per_note_cluster", "single_cpu_ratio", "cluster_cpu_ratio", "diarization_error_rate_2",
+                "diarization_error_rate_3", "speakers_time_fraction_of_local", "notes", "machine", "targets"):
         assert key in result, f"{key} missing; notes: {result.get('notes')}"
     assert "failover_p99_ms" not in result, "only the chosen benchmarks ran"
     assert set(result["targets"]) >= {"cache_hit_p99_ms", "single_cpu_ratio", "cluster_cpu_ratio"}

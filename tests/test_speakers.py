@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 from conftest import run_cli, wait_for
+from test_providers import chunk, serve  # noqa: F401  (fixtures)
 
 from transhades.devtools.dialogue import RATE, dialogue, diarization_error_rate
 from transhades.formats import render
@@ -95,18 +96,18 @@ def test_the_offline_diarizer_finds_who_spoke_when_in_generated_dialogues(diariz
 
 
 @pytest.mark.slow
-def test_transcribe_speakers_labels_a_two_voice_dialogue(diarizer, tmp_path):
-    import soundfile
+def test_transcribe_speakers_labels_the_bundled_two_voice_meeting(diarizer, tmp_path):
+    """The README's example: samples/meeting.ogg, two espeak-ng voices taking turns."""
+    from conftest import SAMPLES
 
-    audio, _ = dialogue(2, turns=4)
-    soundfile.write(tmp_path / "meeting.wav", audio, RATE)
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
-    done = run_cli("transcribe", "--speakers", str(tmp_path / "meeting.wav"), cwd=tmp_path, env=env)
+    meeting = SAMPLES / "meeting.ogg"
+    done = run_cli("transcribe", "--speakers", str(meeting), cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert [line.split(":")[0] for line in lines] == ["Speaker 1", "Speaker 2", "Speaker 1", "Speaker 2"]
     assert "good morning" in lines[0].lower()
-    plain = run_cli("transcribe", str(tmp_path / "meeting.wav"), cwd=tmp_path, env=env)
+    plain = run_cli("transcribe", str(meeting), cwd=tmp_path, env=env)
     assert "Speaker" not in plain.stdout, "without --speakers: the plain transcript, cached apart"
 
 
@@ -139,5 +140,71 @@ def test_a_failing_diarizer_still_delivers_the_words(tmp_path, monkeypatch):
         done = wait_for(lambda: next((e for e in events if isinstance(e, Completed)), None), timeout=30,
                         what="the job's end")
         assert "by alpha" in done.transcript.text and not any(s.speaker for s in done.transcript.segments)
+    finally:
+        tree.stop()
+
+
+# ------------------------------------------------------------------------------------- providers that tell them apart
+
+
+def test_deepgram_is_asked_to_diarize_and_its_speakers_become_ours(serve, chunk):
+    from provider_servers import Reply, deepgram_result
+    from test_providers import deepgram
+
+    for utterances in (True, False):
+        server = serve(Reply(200, deepgram_result(diarized=True, utterances=utterances)))
+        transcript = deepgram(server).transcribe(chunk, None, speakers=True)
+        assert server.received[0].query["diarize"] == ["true"] and server.received[0].query["utterances"] == ["true"]
+        assert [(s.speaker, s.text) for s in transcript.segments] == [("1", "Selamat pagi,"), ("2", "terima kasih.")]
+        assert render(transcript, "text", label="Pembicara") == "Pembicara 1: Selamat pagi,\nPembicara 2: terima kasih."
+    plain = serve(Reply(200, deepgram_result()))
+    deepgram(plain).transcribe(chunk, None)
+    assert "diarize" not in plain.received[0].query, "asked only when speakers are wanted"
+
+
+def test_an_openai_compatible_server_that_answers_speakers_keeps_them(serve, chunk):
+    from provider_servers import Reply
+    from test_providers import groq
+
+    body = {"text": "Halo. Hai juga.", "language": "indonesian", "duration": 3.0, "segments": [
+        {"id": 0, "start": 0.0, "end": 1.2, "text": " Halo.", "speaker": "SPEAKER_01"},
+        {"id": 1, "start": 1.5, "end": 3.0, "text": " Hai juga.", "speaker": "SPEAKER_00"}]}
+    transcript = groq(serve(Reply(200, body))).transcribe(chunk, None, speakers=True)
+    assert [(s.speaker, s.text) for s in transcript.segments] == [("1", "Halo."), ("2", "Hai juga.")]
+
+
+@pytest.mark.slow
+def test_a_user_turns_speakers_on_and_reads_who_said_what_in_their_language(diarizer, tmp_path):
+    """Through the bot (the local model, the fake Telegram): /speakers on, then a two-voice voice note."""
+    import subprocess
+
+    import soundfile
+
+    from transhades import config as config_lib
+    from transhades.app.tree import start_tree
+    from transhades.telegram.fake import FakeGateway, FakeTelegram
+
+    audio, _ = dialogue(2, turns=4)
+    soundfile.write(tmp_path / "meeting.wav", audio, RATE)
+    from transhades.audio.prepare import ffmpeg_binary
+
+    subprocess.run([ffmpeg_binary(), "-loglevel", "error", "-i", str(tmp_path / "meeting.wav"), "-c:a", "libopus",
+                    str(tmp_path / "meeting.ogg")], check=True)
+    world, sessions = FakeTelegram(), tmp_path / "sessions"
+    raw = {"providers": [{"name": "local", "kind": "local", "model": "base"}], "languages": ["id", "en"],
+           "cache": {"backend": "sqlite", "path": str(tmp_path / "cache.sqlite3")}, "data_dir": str(tmp_path / "data"),
+           "telegram": {"bot_token": "123456:" + "x" * 35, "session_dir": str(sessions),
+                        "credentials": [{"name": "API-1", "api_id": 1001, "api_hash": "h" * 32}],
+                        "send_interval_seconds": 0.01, "edit_interval_seconds": 0.02}}
+    tree = start_tree(config_lib.parse(raw, env={}), gateway_factory=lambda c, r: FakeGateway(world, c.name, sessions, r))
+    try:
+        wait_for(lambda: world.receiver is not None, what="the receiving session")
+        budi = world.user(501, "id", "Budi")
+        world.deliver(world.text_message(budi, "/speakers on"))
+        wait_for(lambda: any("Siapa berkata apa: aktif" in t for t in world.texts_to(501)), what="the setting")
+        world.deliver(world.media_message(budi, (tmp_path / "meeting.ogg").read_bytes(), duration=int(len(audio) / RATE)))
+        reply = wait_for(lambda: next((t for t in world.texts_to(501) if t.startswith("Pembicara 1:")), None),
+                         timeout=120, what=f"a labelled transcript; got {world.texts_to(501)}")
+        assert [line.split(":")[0] for line in reply.splitlines()] == ["Pembicara 1", "Pembicara 2"] * 2
     finally:
         tree.stop()

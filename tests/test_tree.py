@@ -45,7 +45,7 @@ class Script:
             name = cfg.name
 
             def transcribe(self, chunk: AudioChunk, language, progress=None, model=None, languages=(),
-                           hint=None) -> Transcript:
+                           hint=None, speakers=False) -> Transcript:
                 with script.lock:
                     script.calls.append(cfg.name)
                     script.languages.append(language)

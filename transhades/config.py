@@ -554,7 +554,10 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     history = section("history", HistoryConfig)
     limits = section("limits", LimitsConfig)
     links = _links(expand(top.data.get("links"), env, missing), problems)
-    speakers = section("speakers", SpeakersConfig)
+    raw_speakers = top.data.get("speakers")
+    if isinstance(raw_speakers, dict) and isinstance(raw_speakers.get("mode"), bool):  # YAML reads off/on as booleans
+        raw_speakers = {**raw_speakers, "mode": "on" if raw_speakers["mode"] else "off"}
+    speakers = SpeakersConfig(**read(SpeakersConfig, expand(raw_speakers, env, missing), "speakers", problems)[0])
     if not cluster.redis_url and env.get("TRANSHADES_REDIS_URL"):
         cluster = replace(cluster, redis_url=env["TRANSHADES_REDIS_URL"])
     if cluster.redis_url and not re.match(r"rediss?://", cluster.redis_url):

@@ -219,6 +219,7 @@ class Transcribe:
     languages: tuple[str, ...] = ()  # when detecting: choose among these (config ``languages``); empty: any
     hint: str | None = None  # one of ``languages`` to prefer when detection is unsure
     task: str = "transcribe"  # or "translate" (into English; only a local model is asked)
+    speakers: bool = False  # tell speakers apart where the provider can (Deepgram); otherwise the speakers actor
 
 
 @dataclass(frozen=True, slots=True)

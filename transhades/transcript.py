@@ -54,6 +54,16 @@ class Segment:
                        tuple(Word(w.word, w.start + by, w.end + by, w.probability) for w in self.words), self.speaker)
 
 
+def numbered(segments: tuple[Segment, ...]) -> tuple[Segment, ...]:
+    """Speakers renamed "1", "2", ... in the order they first speak (a provider's own ids start anywhere); one
+    speaker alone is no speaker worth naming."""
+    named = list(dict.fromkeys(s.speaker for s in segments if s.speaker is not None))
+    if len(named) < 2:
+        return tuple(replace(s, speaker=None) for s in segments) if named else segments
+    order = {who: str(n) for n, who in enumerate(named, 1)}
+    return tuple(replace(s, speaker=order[s.speaker]) if s.speaker is not None else s for s in segments)
+
+
 def words_within(words: Iterable[Word], start: float, end: float) -> tuple[Word, ...]:
     """The words whose middle falls between ``start`` and ``end`` (a segment's)."""
     return tuple(w for w in words if start <= (w.start + w.end) / 2 < end)

@@ -41,6 +41,8 @@ TARGETS = {
     "first_text_fraction": ("<=", 0.2), "parallel_download_speedup": (">=", None),
     "wer_ours_minus_plain": ("<=", 0.01), "first_words_fraction_local": ("<=", 0.15),
     "single_cpu_ratio": ("<=", 3.0), "cluster_cpu_ratio": ("<=", 1.5),
+    "diarization_error_rate_2": ("<=", 0.10), "diarization_error_rate_3": ("<=", 0.20),
+    "speakers_time_fraction_of_local": ("<=", 0.15),
 }
 
 
@@ -574,6 +576,47 @@ def bench_wer(tmp: Path) -> dict[str, Any]:
             "wer_speech_seconds": probe(joined).duration, "wer_words": len(normalized(reference))}
 
 
+def bench_speakers(tmp: Path) -> dict[str, Any]:
+    """Who said what on generated dialogues (distinct espeak-ng voices, known turns): the diarization error rate
+    with two and three speakers, and the time it adds per minute of audio against the local model's transcription
+    of the same audio."""
+    import soundfile
+
+    from transhades.audio.prepare import probe
+    from transhades.devtools.dialogue import RATE, dialogue, diarization_error_rate
+    from transhades.media import AudioChunk
+    from transhades.providers.local import LocalWhisper
+    from transhades.speakers.local import LocalDiarizer
+
+    diarizer = LocalDiarizer()
+    diarizer.turns(dialogue(1, turns=2)[0])  # loads the model: a running actor has it loaded already
+    out: dict[str, Any] = {}
+    seconds = spent = 0.0
+    for speakers in (2, 3):
+        audio, reference = dialogue(speakers)
+        started = time.perf_counter()
+        turns = diarizer.turns(audio)
+        spent += time.perf_counter() - started
+        seconds += len(audio) / RATE
+        out[f"diarization_error_rate_{speakers}"] = diarization_error_rate(
+            reference, [(t.start, t.end, t.speaker) for t in turns])
+        out[f"speakers_found_{speakers}"] = len({t.speaker for t in turns})
+        if speakers == 3:
+            path = tmp / "dialogue.wav"
+            soundfile.write(path, audio, RATE)
+            local = LocalWhisper("local", "base", BENCH_MODELS / "models")
+            chunk = AudioChunk(0, str(path), 0.0, probe(path).duration or 0.0, path.stat().st_size, "audio/wav")
+            local.transcribe(chunk, "en")  # warm
+            started = time.perf_counter()
+            local.transcribe(chunk, "en")
+            transcribing = time.perf_counter() - started
+            diarizing = spent * (len(audio) / RATE) / seconds
+            out["speakers_time_fraction_of_local"] = diarizing / transcribing
+    diarizer.close()
+    out["speakers_seconds_per_minute"] = spent / seconds * 60
+    return out
+
+
 def bench_first_words(tmp: Path, seconds: int = 150) -> dict[str, Any]:
     """A voice note of about ``seconds`` of speech through the tree on the local model: when its first words
     reach the listener, against the whole job's time."""
@@ -680,6 +723,7 @@ def all_steps(tmp: Path, sizes: dict[str, int]) -> list[tuple[str, str, Callable
         ("local", "local provider on 75 s of speech", lambda: bench_local(tmp)),
         ("wer", "word error rate on recorded speech", lambda: bench_wer(tmp)),
         ("first-words", "first words of a 150 s voice note", lambda: bench_first_words(tmp)),
+        ("speakers", "who said what in generated dialogues", lambda: bench_speakers(tmp)),
         ("chaos", "chaos", lambda: bench_chaos(sizes["chaos"])),
         ("scale-out", "scale-out over worker processes", lambda: bench_scale_out(tmp, sizes["scale"])),
         ("cpu", "CPU per 10 s voice note", lambda: bench_cpu_per_note(sizes["cpu_notes"])),
@@ -687,8 +731,8 @@ def all_steps(tmp: Path, sizes: dict[str, int]) -> list[tuple[str, str, Callable
 
 
 STEPS = ("pykka", "orchestration", "cache-hit", "failover", "flood-storm", "credential-spread", "audio-prep",
-         "parallel-chunks", "first-text", "parallel-download", "memory", "local", "wer", "first-words", "chaos",
-         "scale-out", "cpu")
+         "parallel-chunks", "first-text", "parallel-download", "memory", "local", "wer", "first-words", "speakers",
+         "chaos", "scale-out", "cpu")
 
 
 def run(quick: bool, progress: Callable[[str], None] = lambda s: None,

@@ -246,8 +246,10 @@ class TranscribeTask(Task):
         # prior for detection (never a forced choice)
         hint = request.language_hint if request.language is None and (request.language_hint in languages or
                                                                        not languages) else None
+        speakers = request.speakers == "on" or request.speakers == "auto" and job.audio is not None and \
+            job.audio.duration >= SPEAKERS_AUTO_SECONDS
         return Transcribe(ticket, DISPATCHER, self.chunk, request.language, dict(request.models).get(self.provider),
-                          languages, hint, request.task)
+                          languages, hint, request.task, speakers)
 
 
 @dataclass(eq=False)
@@ -264,7 +266,9 @@ def wants_speakers(job: Job, transcript: Transcript) -> bool:
     """Tell this transcript's speakers apart? Asked for (or auto and long enough), and no provider did it."""
     mode = job.request.speakers
     asked = mode == "on" or mode == "auto" and transcript.duration >= SPEAKERS_AUTO_SECONDS
-    return asked and job.audio is not None and not any(s.speaker for s in transcript.segments)
+    # a provider's speaker ids hold within one request only: parts sent apart are told apart again, together
+    told = any(s.speaker for s in transcript.segments) and (job.audio is None or len(job.audio.chunks) == 1)
+    return asked and job.audio is not None and not told
 
 
 @dataclass(eq=False)

@@ -15,7 +15,7 @@ from transhades.media import AudioChunk
 from transhades.providers.base import Progress
 from transhades.providers.http import HttpProvider, RetryPolicy
 from transhades.providers.languages import to_code
-from transhades.transcript import Segment, Transcript, Word
+from transhades.transcript import Segment, Transcript, Word, numbered
 
 SEGMENT_GAP = 1.0  # seconds of silence between words that start a new segment when there are no utterances
 SEGMENT_MAX = 15.0
@@ -29,7 +29,8 @@ class Deepgram(HttpProvider):
         self.api_key = api_key
 
     def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None,
-                   model: str | None = None, languages: tuple[str, ...] = (), hint: str | None = None) -> Transcript:
+                   model: str | None = None, languages: tuple[str, ...] = (), hint: str | None = None,
+                   speakers: bool = False) -> Transcript:
         # detect_language=true detects among all the languages Deepgram knows; a single expected language
         # arrives here as ``language`` already (the dispatcher fixes it).
         params = {"model": model or self.model, "smart_format": "true", "punctuate": "true", "utterances": "true"}
@@ -37,6 +38,8 @@ class Deepgram(HttpProvider):
             params["language"] = language
         else:
             params["detect_language"] = "true"
+        if speakers:  # who said what: each utterance (and word) then carries its speaker
+            params["diarize"] = "true"
         headers = {"Content-Type": chunk.content_type}
         if self.api_key:
             headers["Authorization"] = f"Token {self.api_key}"
@@ -59,15 +62,17 @@ class Deepgram(HttpProvider):
         except (TypeError, ValueError):
             duration = chunk.duration
         segments = _utterances(body["results"].get("utterances")) or _from_words(best.get("words") or [])
-        return Transcript(text.strip(), to_code(channel.get("detected_language")), duration, self.name, segments)
+        return Transcript(text.strip(), to_code(channel.get("detected_language")), duration, self.name,
+                          numbered(segments))
 
 
 def _utterances(raw: Any) -> tuple[Segment, ...]:
     out = []
     for u in raw or ():
         try:
+            speaker = u.get("speaker")
             out.append(Segment(float(u["start"]), float(u["end"]), str(u["transcript"]).strip(),
-                               _words(u.get("words") or ())))
+                               _words(u.get("words") or ()), str(int(speaker) + 1) if speaker is not None else None))
         except (KeyError, TypeError, ValueError):
             continue
     return tuple(out)
@@ -80,14 +85,17 @@ def _from_words(words: list[dict]) -> tuple[Segment, ...]:
     def flush() -> None:
         if current:
             text = " ".join(str(w.get("punctuated_word") or w.get("word") or "") for w in current).strip()
-            segments.append(Segment(float(current[0]["start"]), float(current[-1]["end"]), text, _words(current)))
+            speaker = current[0].get("speaker")
+            segments.append(Segment(float(current[0]["start"]), float(current[-1]["end"]), text, _words(current),
+                                    str(int(speaker) + 1) if speaker is not None else None))
             current.clear()
 
     for word in words:
         if not isinstance(word, dict) or "start" not in word or "end" not in word:
             continue
         if current and (float(word["start"]) - float(current[-1]["end"]) > SEGMENT_GAP
-                        or float(word["end"]) - float(current[0]["start"]) > SEGMENT_MAX):
+                        or float(word["end"]) - float(current[0]["start"]) > SEGMENT_MAX
+                        or word.get("speaker") != current[-1].get("speaker")):
             flush()
         current.append(word)
         if str(word.get("punctuated_word", "")).endswith((".", "?", "!")):

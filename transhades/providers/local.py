@@ -272,9 +272,11 @@ class LocalWhisper:
             f"bundled model (base, tiny.en), or go online to download it")
 
     def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None,
-                   languages: tuple[str, ...] = (), hint: str | None = None, task: str = "transcribe") -> Transcript:
+                   languages: tuple[str, ...] = (), hint: str | None = None, task: str = "transcribe",
+                   speakers: bool = False) -> Transcript:
         """``task`` translate: Whisper's own translation into English (the transcript's language stays the
-        speech's). The text so far goes to ``progress`` as it is decoded."""
+        speech's). The text so far goes to ``progress`` as it is decoded. ``speakers``: Whisper cannot tell
+        them apart; the speakers actor does, afterwards."""
         try:
             audio: Any = chunk.path
             if language is None and (languages or hint):  # detect among the expected languages, or with a prior

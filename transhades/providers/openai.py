@@ -17,7 +17,7 @@ from transhades.media import AudioChunk
 from transhades.providers.base import Progress
 from transhades.providers.http import HttpProvider, RetryPolicy
 from transhades.providers.languages import to_code
-from transhades.transcript import Segment, Transcript, Word, words_within
+from transhades.transcript import Segment, Transcript, Word, numbered, words_within
 
 
 class OpenAICompatible(HttpProvider):
@@ -33,7 +33,8 @@ class OpenAICompatible(HttpProvider):
 
     def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None,
                    model: str | None = None, languages: tuple[str, ...] = (),
-                   hint: str | None = None) -> Transcript:
+                   hint: str | None = None, speakers: bool = False) -> Transcript:
+        # ``speakers``: nothing to ask; a server that tells speakers apart answers segments with a ``speaker``
         # Whisper's API takes one language or none: with several expected, the server detects among all.
 
         try:
@@ -73,7 +74,9 @@ class OpenAICompatible(HttpProvider):
             try:
                 start, end = float(raw["start"]), float(raw["end"])
                 words = _words(raw.get("words")) or words_within(everywhere, start, end)  # or within each segment
-                segments.append(Segment(start, end, str(raw["text"]).strip(), words))
+                speaker = raw.get("speaker")  # servers that tell speakers apart (e.g. "SPEAKER_00", 0)
+                segments.append(Segment(start, end, str(raw["text"]).strip(), words,
+                                        str(speaker) if speaker is not None and speaker != "" else None))
             except (KeyError, TypeError, ValueError):
                 continue
         duration = body.get("duration")
@@ -81,7 +84,8 @@ class OpenAICompatible(HttpProvider):
             duration = float(duration) if duration is not None else chunk.duration
         except (TypeError, ValueError):
             duration = chunk.duration
-        return Transcript(body["text"].strip(), to_code(body.get("language")), duration, self.name, tuple(segments))
+        return Transcript(body["text"].strip(), to_code(body.get("language")), duration, self.name,
+                          numbered(tuple(segments)))
 
 
 def _words(raw: Any) -> tuple[Word, ...]:

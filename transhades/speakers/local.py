@@ -23,7 +23,7 @@ from transhades.errors import ProviderUnavailable
 log = logging.getLogger(__name__)
 RATE = 16000
 WINDOW_FRAMES = 160  # 1.6 s of 10 ms mel frames, what the encoder was trained on
-HOP_FRAMES = 40  # a window every 0.4 s
+HOP_FRAMES = 60  # a window every 0.6 s
 SAME_SPEAKER = 0.71  # cosine similarity above which two clusters are one speaker (tuned on espeak-ng dialogues)
 LEAST_WINDOWS = 3  # a cluster of fewer windows (1.2 s of speech) is no speaker of its own: it joins the nearest
 MOST_WINDOWS = 1500  # clustered directly; on longer audio the rest join the nearest cluster
@@ -174,7 +174,7 @@ def cluster(vectors: np.ndarray, threshold: float, most: int) -> np.ndarray:
     return np.argmax(vectors @ centroids.T, axis=1)
 
 
-def smooth(labels: np.ndarray, width: int = 5) -> np.ndarray:
+def smooth(labels: np.ndarray, width: int = 3) -> np.ndarray:
     """A label that differs from both sides for less than ``width`` windows is taken as noise."""
     out = labels.copy()
     half = width // 2
