@@ -368,3 +368,15 @@ def test_a_page_link_through_the_cli_with_extractors_on(pages, tmp_path):
     done = run_cli("transcribe", "--config", str(config), "--language", "id", f"{pages}/watch/rapat", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "terima kasih" in done.stdout.lower()
+
+
+@pytest.mark.slow
+def test_a_link_typed_into_transhades_chat_is_answered_with_its_transcript(server, tmp_path):
+    import json
+
+    config = config_file(tmp_path, "{allow_private: true}")
+    done = run_cli("chat", "--json", "--config", str(config), "--language", "id", cwd=tmp_path, timeout=240,
+                   stdin=f"ini rekamannya: {server}/halo\n")
+    assert done.returncode == 0, done.stderr
+    said = [json.loads(line) for line in done.stdout.splitlines()]
+    assert any("terima kasih" in e.get("text", "").lower() for e in said if e["event"] in ("send", "edit")), said
