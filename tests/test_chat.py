@@ -98,3 +98,14 @@ def test_a_chat_session_never_answers_with_another_sessions_transcript(tmp_path)
     # its own words (the model hears "Salamat" or "Selamat" pagi depending on its version; the thanks are sure)
     assert any("terima kasih" in text.lower() for text in answers), "other audio: its own transcript"
     assert not any("transcribed this file before" in text for text in answers), "a session's cache is its own"
+
+
+def test_a_group_in_chat_where_only_its_admin_turns_auto_on_and_then_every_voice_note_is_answered(tmp_path):
+    events, err, code = converse(tmp_path, "/group member", "/auto on", "/group admin", "/auto on", "/group member",
+                                 f"/send {SAMPLES / 'hello-en.ogg'}", "/private", "/group bystander")
+    assert code == 0, err
+    said = [e["text"] for e in events if e["event"] in ("send", "edit")]
+    assert said[0] == "Only this chat's admins can change its settings."
+    assert "From now on I transcribe every voice note and video note in this chat." in said
+    assert any("welcome" in text.lower() for text in said), "the member's voice note, unasked, in the group"
+    assert "error: /group: say /group admin or /group member" in err

@@ -101,7 +101,7 @@ def run(cfg: Config, start_tree: Any, lines: TextIO, out: TextIO, err: TextIO, u
         tree = start_tree(cfg, gateway_factory=lambda c, r: FakeGateway(world, c.name, Path(scratch) / "sessions", r))
         try:
             _wait(lambda: world.receiver is not None, 30)
-            user = world.user(user_id, language)
+            me = user = world.user(user_id, language)
             shown = Transcript(world, out, as_json, files, user.id)
             printer = _Printer(shown) if interactive else None
             for raw in _lines(lines, interactive, err):
@@ -109,7 +109,11 @@ def run(cfg: Config, start_tree: Any, lines: TextIO, out: TextIO, err: TextIO, u
                 if not line:
                     continue
                 shown.user(line)
-                problem = _send(world, user, line)
+                if line.startswith(("/group", "/private")):
+                    problem, speaker = _move(world, me, line, shown)
+                    user = speaker or user
+                else:
+                    problem = _send(world, user, line, shown.chat_id)
                 if problem:
                     print(f"error: {problem}", file=err, flush=True)
                 if not interactive:  # every answer is out before the next line is read: a program can wait for it
@@ -133,8 +137,33 @@ def _lines(lines: TextIO, interactive: bool, err: TextIO) -> Any:
         yield line
 
 
-def _send(world: Any, user: Any, line: str) -> str | None:
-    """The line as the user's update; what is wrong with it, if anything (one line)."""
+GROUP_ID = -1001000000001  # the simulated group of ``/group``
+
+
+def _move(world: Any, me: Any, line: str, shown: Transcript) -> tuple[str | None, Any]:
+    """``/group admin|member``: talk in a group as its admin (an account of its own) or as yourself, a plain
+    member (the bot sees what a bot in a group sees: mentions, replies, and every voice note once an admin turned
+    /auto on); ``/private``: back to your private chat. Returns (what is wrong, who speaks now)."""
+    from pyrogram import enums
+
+    if line.strip() == "/private":
+        shown.chat_id = me.id
+        return None, me
+    role = line[len("/group"):].strip() or "member"
+    if role not in ("admin", "member"):
+        return "/group: say /group admin or /group member", None
+    group = world.chat(GROUP_ID, enums.ChatType.SUPERGROUP, title="transhades chat group")
+    speaker = me if role == "member" else world.user(me.id + 1_000_000, me.language_code, "Admin")
+    world.join(group, speaker, "administrator" if role == "admin" else "member")
+    shown.chat_id = GROUP_ID
+    return None, speaker
+
+
+def _send(world: Any, user: Any, line: str, chat_id: int) -> str | None:
+    """The line as the user's update in the chat they are in; what is wrong with it, if anything (one line)."""
+    from pyrogram import enums
+
+    chat = world.chat(chat_id, enums.ChatType.SUPERGROUP) if chat_id == GROUP_ID else None
     if line.startswith("/send"):
         path = Path(line[len("/send"):].strip()).expanduser()
         if not path.is_file():
@@ -143,20 +172,20 @@ def _send(world: Any, user: Any, line: str) -> str | None:
         data = path.read_bytes()
         unique = "AgAD" + hashlib.sha256(data).hexdigest()[:24]  # the same file, the same id; never another's
         world.deliver(world.media_message(user, data, kind=kind, mime_type=mime, duration=_seconds(path),
-                                          file_name=path.name, unique=unique))
+                                          file_name=path.name, unique=unique, chat=chat))
         return None
     if line.startswith("/press"):
         label = line[len("/press"):].strip()
         for item in reversed(list(world.sent)):
-            if item.buttons and item.chat_id == user.id:
+            if item.buttons and item.chat_id == chat_id:
                 pressed = next((d for row in item.buttons for text, d in row if text == label), None)
                 if pressed is None:
                     labels = ", ".join(text for row in item.buttons for text, _ in row)
                     return f"/press: no button {label!r} on the latest message with buttons; it has: {labels}"
-                world.deliver(world.callback(user, pressed, item.message_id))
+                world.deliver(world.callback(user, pressed, item.message_id, chat_id))
                 return None
         return "/press: no message with buttons yet"
-    world.deliver(world.text_message(user, line))
+    world.deliver(world.text_message(user, line, chat=chat))
     return None
 
 
