@@ -158,7 +158,7 @@ def _by_words(segment: Segment) -> list[Segment]:
     return out
 
 
-HEAD_SECONDS = 6.0  # long audio: the speech up to the first pause after this is decoded first, plainly
+HEAD_SECONDS = 4.0  # long audio: the speech up to the first pause after this is decoded first, plainly
 AGAIN_SECONDS = 10.0  # a looping window is decoded again in pieces this long
 SAMPLE_RATE = 16_000  # faster-whisper's decoded audio
 BATCH_ABOVE_SECONDS = 30.0  # longer audio is decoded in batches of VAD segments (faster-whisper's batched pipeline)
@@ -199,12 +199,14 @@ def head_end(audio: Any, at_least: float = HEAD_SECONDS) -> float | None:
     (never inside a word), within the first 30 s; None when there is no such pause."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    regions = get_speech_timestamps(audio[:int((BATCH_ABOVE_SECONDS + 1) * SAMPLE_RATE)],
-                                    VadOptions(min_silence_duration_ms=300))  # the head is in the first 30 s
-    for region, after in zip(regions, regions[1:], strict=False):
-        if region["end"] >= at_least * SAMPLE_RATE:
-            cut = (region["end"] + after["start"]) / 2 / SAMPLE_RATE
-            return cut if cut <= BATCH_ABOVE_SECONDS else None
+    for scanned in (at_least + 8.0, BATCH_ABOVE_SECONDS + 1):  # the first seconds first: the VAD costs by length
+        regions = get_speech_timestamps(audio[:int(scanned * SAMPLE_RATE)], VadOptions(min_silence_duration_ms=150))
+        for region, after in zip(regions, regions[1:], strict=False):
+            if region["end"] >= at_least * SAMPLE_RATE:
+                cut = (region["end"] + after["start"]) / 2 / SAMPLE_RATE
+                return cut if cut <= BATCH_ABOVE_SECONDS else None
+        if len(audio) <= scanned * SAMPLE_RATE:
+            break
     return None
 
 
