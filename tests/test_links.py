@@ -27,6 +27,7 @@ class Recordings(http.server.BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     served: list[str] = []
+    dropped: set[str] = set()
 
     def log_message(self, *args: object) -> None:
         pass
@@ -72,6 +73,17 @@ class Recordings(http.server.BaseHTTPRequestHandler):
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(block), block))
             except OSError:
                 return
+        elif url.path == "/drops-once":  # the connection breaks mid-file the first time, then the file comes whole
+            first = url.path not in self.dropped
+            self.dropped.add(url.path)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(VOICE)))
+            self.end_headers()
+            self.wfile.write(VOICE[: len(VOICE) // 3] if first else VOICE)
+            if first:
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
         elif url.path == "/slow":
             time.sleep(3)
             self._send(200, VOICE)
@@ -177,6 +189,38 @@ def test_pages_errors_timeouts_and_other_schemes_each_say_what_is_wrong(server, 
         error = failure(LOOPBACK, url, tmp_path)
         assert isinstance(error, kind) and error.reason == reason and words in str(error), (url, error)
         assert "\n" not in str(error)
+
+
+def test_a_download_that_breaks_off_is_removed_and_the_job_fetches_it_again(server, tmp_path):
+    """The server drops the connection a third of the way in: nothing half-fetched stays, the error says it broke
+    off (a server fault, so the job tries again), and the job's next attempt gets the whole file."""
+    Recordings.dropped.discard("/drops-once")
+    error = failure(LOOPBACK, f"{server}/drops-once", tmp_path)
+    assert isinstance(error, ProviderUnavailable) and error.reason == "link_unreachable"
+    assert "broke off" in str(error)
+
+    from test_tree import Script
+
+    from transhades import config as config_lib
+    from transhades.app.tree import start_tree
+    from transhades.media import WebLink
+    from transhades.messages import Completed, JobRequest, SubmitJob
+
+    Recordings.dropped.discard("/drops-once")
+    config = config_lib.parse({"providers": [{"name": "alpha", "kind": "openai", "base_url": "http://127.0.0.1:9",
+                                              "api_key": "k"}], "cache": {"backend": "memory"},
+                               "audio": {"temp_dir": str(tmp_path / "tmp")}, "links": {"allow_private": True}},
+                              env={})
+    tree = start_tree(config, provider_factory=Script().factory)
+    try:
+        events: list = []
+        tree.tell_dispatcher(SubmitJob(JobRequest("link-1", "u", WebLink(f"{server}/drops-once")), events.append))
+        done = wait_for(lambda: next((e for e in events if isinstance(e, Completed)), None), timeout=30,
+                        what=f"the job to finish; got {events}")
+        assert "by alpha" in done.transcript.text
+        assert Recordings.served.count("/drops-once") >= 2
+    finally:
+        tree.stop()
 
 
 def test_links_are_found_in_text_and_shown_without_their_secrets():
