@@ -208,3 +208,35 @@ def test_a_user_turns_speakers_on_and_reads_who_said_what_in_their_language(diar
         assert [line.split(":")[0] for line in reply.splitlines()] == ["Pembicara 1", "Pembicara 2"] * 2
     finally:
         tree.stop()
+
+
+def test_asking_for_speakers_where_nothing_can_tell_them_apart_says_so(tmp_path, monkeypatch):
+    """What the user is told is true: without the extra (and no Deepgram), turning speakers on says the labels will
+    not come, in the bot (Indonesian too) and in the CLI; the words still do."""
+    import argparse
+    import io
+
+    from transhades import config as config_lib
+    from transhades.app import cli
+    from transhades.telegram.desk import DeskRules, FrontDesk
+    from transhades.telegram.fake import FakeTelegram
+    from transhades.telegram.settings import UserSettings
+
+    world = FakeTelegram()
+    for told, lang, needle in ((False, "en", "cannot tell speakers apart yet"), (False, "id", "belum bisa membedakan"),
+                               (True, "en", None)):
+        desk = FrontDesk(DeskRules((("local", "local"),), speakers_told=told),
+                         UserSettings(tmp_path / f"u-{told}-{lang}.sqlite3"), now=lambda: 0.0)
+        desk.on_update(world.text_message(world.user(501, lang), "/speakers on"))
+        said = desk.outbox.queue[-1].text
+        assert (needle in said) if needle else ("Who said what: on." == said), said
+
+    monkeypatch.setattr(cli, "speakers_available", lambda: False)
+    cfg = config_lib.parse({"providers": [{"name": "local", "kind": "local"}], "cache": {"backend": "memory"},
+                            "audio": {"temp_dir": str(tmp_path / "tmp")}}, env={})
+    args = argparse.Namespace(files=[str(tmp_path / "missing.ogg")], provider=None, language=None, format="text",
+                              no_progress=True, speakers="on", words=False)
+    err = io.StringIO()
+    assert cli.transcribe(cfg, args, io.StringIO(), err) == 1
+    assert err.getvalue().splitlines()[0] == ("warning: speaker labels need the speakers extra: pip install "
+                                              "'transhades[speakers]'; the transcripts come without speaker labels")

@@ -32,6 +32,8 @@ from transhades.formats import FORMATS, render
 from transhades.links.fetch import is_link, shown
 from transhades.media import LocalFile, WebLink
 from transhades.messages import Completed, Failed, JobRequest, Partial, Queued, Stage, SubmitJob, Waiting
+from transhades.speakers.local import MISSING as SPEAKERS_MISSING
+from transhades.speakers.local import available as speakers_available
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 log = logging.getLogger("transhades.cli")
@@ -475,6 +477,9 @@ def transcribe(cfg: Config, args: argparse.Namespace, out: TextIO, err: TextIO) 
         names = ", ".join(p.name for p in cfg.enabled_providers)
         print(f"error: --provider {args.provider}: no such enabled provider; enabled: {names}", file=err)
         return EXIT_USAGE
+    speakers = getattr(args, "speakers", None) or cfg.speakers.mode
+    if speakers != "off" and not speakers_available() and not any(p.kind == "deepgram" for p in cfg.enabled_providers):
+        print(f"warning: {SPEAKERS_MISSING}; the transcripts come without speaker labels", file=err)
     audio_lib.CHILDREN.reopen()
     events: queue.Queue = queue.Queue()
     tree = None
@@ -488,7 +493,7 @@ def transcribe(cfg: Config, args: argparse.Namespace, out: TextIO, err: TextIO) 
                 jobs.append((job_id, shown(file) if is_link(file) else file))  # a link's token is not repeated
                 media = WebLink(file) if is_link(file) else LocalFile(str(Path(file).absolute()))
                 request = JobRequest(job_id, "cli", media, provider=args.provider, language=args.language,
-                                     speakers=getattr(args, "speakers", None) or cfg.speakers.mode)
+                                     speakers=speakers)
                 if not tree.tell_dispatcher(SubmitJob(request, events.put)):
                     print("error: the dispatcher is not running; see the log above", file=err)
                     return EXIT_FAILED

@@ -41,6 +41,7 @@ from transhades.messages import GetStatus, MemberChanged, Membership, MemberView
 from transhades.private import private_dir
 from transhades.providers import Provider, build_provider
 from transhades.speakers.local import LocalDiarizer
+from transhades.speakers.local import available as speakers_available
 from transhades.supervision.policy import ChildSpec, ChildState, Escalation, RestartPolicy
 from transhades.supervision.registry import BOT, Registry
 
@@ -311,6 +312,7 @@ def bot_specs(config: Config, registry: Registry, gateways: Registry, clock: Clo
                       max_reply_messages=config.limits.max_reply_messages,
                       commands_per_minute=config.limits.commands_per_minute, links=config.links.enabled,
                       chat_jobs_per_minute=tg.chat_jobs_per_minute, speakers=config.speakers.mode,
+                      speakers_told=speakers_available() or any(p.kind == "deepgram" for p in config.enabled_providers),
                       query_seconds=config.limits.query_seconds)
     data_dir = private_dir(Path(config.data_dir))
     outbox = Outbox(tg.send_interval_seconds, tg.edit_interval_seconds, tg.send_per_second)

@@ -36,11 +36,18 @@ class Turn:
     speaker: int  # numbered in order of first appearance, from 1
 
 
+MISSING = "speaker labels need the speakers extra: pip install 'transhades[speakers]'"
+
+
+def available() -> bool:
+    """Is the offline diarizer installed (the ``speakers`` extra)? Nothing is imported to find out."""
+    return all(importlib.util.find_spec(name) is not None for name in ("resemblyzer", "torch", "librosa"))
+
+
 def weights_path() -> str:
     spec = importlib.util.find_spec("resemblyzer")
     if spec is None or not spec.submodule_search_locations:
-        raise ProviderUnavailable("speaker labels need the speakers extra: pip install 'transhades[speakers]'") \
-            .because("no_speakers")
+        raise ProviderUnavailable(MISSING).because("no_speakers")
     return os.path.join(list(spec.submodule_search_locations)[0], "pretrained.pt")
 
 
@@ -52,8 +59,7 @@ class VoiceEncoder:
             import librosa
             import torch
         except ImportError:
-            raise ProviderUnavailable("speaker labels need the speakers extra: pip install 'transhades[speakers]'") \
-                .because("no_speakers") from None
+            raise ProviderUnavailable(MISSING).because("no_speakers") from None
         torch.set_num_threads(1)  # the LSTM is small; the providers' decoding keeps the cores
         self.torch, self.librosa = torch, librosa
         state = torch.load(weights_path(), map_location="cpu", weights_only=False)["model_state"]

@@ -315,7 +315,10 @@ def speakers_command(c: Commands, command: Command) -> list[Action]:
         c._reply(command.message, say(command.lang, "speakers_usage", current=say(command.lang, f"word_{now}")))
         return []
     c.settings.update(command.user_id, speakers=value)
-    c._reply(command.message, say(command.lang, "speakers_set", value=say(command.lang, f"word_{value}")))
+    told = say(command.lang, "speakers_set", value=say(command.lang, f"word_{value}"))
+    if value != "off" and not c.rules.speakers_told:  # what the user is told is true: nothing here can do it yet
+        told += " " + say(command.lang, "speakers_unavailable")
+    c._reply(command.message, told)
     return []
 
 

@@ -54,6 +54,7 @@ class DeskRules:
     links: bool = True  # a message with an http(s) link to a recording is a job (``links.enabled``)
     chat_jobs_per_minute: int = 0  # per group or channel, whoever sends; 0: no limit
     speakers: str = "off"  # who said what, unless a user or chat chose (config ``speakers.mode``)
+    speakers_told: bool = True  # can anything here tell speakers apart (the offline diarizer, or Deepgram)?
 
 
 class FrontDesk(Keeper):
