@@ -554,10 +554,7 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     history = section("history", HistoryConfig)
     limits = section("limits", LimitsConfig)
     links = _links(expand(top.data.get("links"), env, missing), problems)
-    raw_speakers = top.data.get("speakers")
-    if isinstance(raw_speakers, dict) and isinstance(raw_speakers.get("mode"), bool):  # YAML reads off/on as booleans
-        raw_speakers = {**raw_speakers, "mode": "on" if raw_speakers["mode"] else "off"}
-    speakers = SpeakersConfig(**read(SpeakersConfig, expand(raw_speakers, env, missing), "speakers", problems)[0])
+    speakers = _speakers(expand(top.data.get("speakers"), env, missing), problems)
     if not cluster.redis_url and env.get("TRANSHADES_REDIS_URL"):
         cluster = replace(cluster, redis_url=env["TRANSHADES_REDIS_URL"])
     if cluster.redis_url and not re.match(r"rediss?://", cluster.redis_url):
@@ -570,6 +567,12 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
         raise ConfigError(problems)
     return Config(providers, cache, dispatcher, supervision, audio, data_dir, telegram, http, logging_config,
                   languages, cluster, history, database_url, llm, limits, links, speakers, source)
+
+
+def _speakers(raw: Any, problems: list[str]) -> SpeakersConfig:
+    if isinstance(raw, dict) and isinstance(raw.get("mode"), bool):  # YAML reads off and on as booleans
+        raw = {**raw, "mode": "on" if raw["mode"] else "off"}
+    return SpeakersConfig(**read(SpeakersConfig, raw, "speakers", problems)[0])
 
 
 def _links(raw: Any, problems: list[str]) -> LinksConfig:

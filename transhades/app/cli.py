@@ -464,18 +464,25 @@ def signals_interrupt() -> Iterator[None]:
 INTERRUPTED_STOP_SECONDS = 1.0  # an interrupted command stops its actors this quickly; nothing is worth keeping
 
 
+def _unusable(cfg: Config, args: argparse.Namespace) -> str | None:
+    """Why ``transcribe`` cannot run with this config and these options, or None."""
+    if not cfg.enabled_providers:
+        return "no provider is enabled; run 'transhades check-config' to see why"
+    if args.provider and args.provider not in {p.name for p in cfg.enabled_providers}:
+        names = ", ".join(p.name for p in cfg.enabled_providers)
+        return f"--provider {args.provider}: no such enabled provider; enabled: {names}"
+    return None
+
+
 def transcribe(cfg: Config, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """One job per file through the very same tree as the bot; results in file order. On SIGINT or SIGTERM every
     ffmpeg is stopped, the temporary files go, and the exit code is 128 + the signal's number, at once."""
     from transhades.app.tree import start_tree, temp_root_of
     from transhades.audio import prepare as audio_lib
 
-    if not cfg.enabled_providers:
-        print("error: no provider is enabled; run 'transhades check-config' to see why", file=err)
-        return EXIT_USAGE
-    if args.provider and args.provider not in {p.name for p in cfg.enabled_providers}:
-        names = ", ".join(p.name for p in cfg.enabled_providers)
-        print(f"error: --provider {args.provider}: no such enabled provider; enabled: {names}", file=err)
+    problem = _unusable(cfg, args)
+    if problem:
+        print(f"error: {problem}", file=err)
         return EXIT_USAGE
     speakers = getattr(args, "speakers", None) or cfg.speakers.mode
     if speakers != "off" and not speakers_available() and not any(p.kind == "deepgram" for p in cfg.enabled_providers):
