@@ -97,7 +97,7 @@ def test_the_speakers_benchmark_reports_its_error_rates_and_time_against_their_t
     from transhades.devtools import bench, dialogue
 
     real = dialogue.dialogue
-    monkeypatch.setattr(dialogue, "dialogue", lambda speakers, turns=12, gap=0.4: real(speakers, min(turns, 6), gap))
+    monkeypatch.setattr(dialogue, "dialogue", lambda speakers, turns=12, gap=0.4: real(speakers, min(turns, 4), gap))
     result = bench.bench_speakers(tmp_path)
     assert result["speakers_found_2"] == 2 and result["speakers_found_3"] == 3
     assert 0 <= result["diarization_error_rate_2"] <= 0.10 and 0 <= result["diarization_error_rate_3"] <= 0.20
