@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from conftest import run_cli
@@ -98,6 +99,15 @@ def test_the_speakers_benchmark_reports_its_error_rates_and_time_against_their_t
 
     real = dialogue.dialogue
     monkeypatch.setattr(dialogue, "dialogue", lambda speakers, turns=12, gap=0.4: real(speakers, min(turns, 4), gap))
+
+    class Transcribing:  # the local model's time is the denominator: here a fixed 0.5 s, not a model load
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+        def transcribe(self, chunk, language):
+            time.sleep(0.5)
+
+    monkeypatch.setattr("transhades.providers.local.LocalWhisper", Transcribing)
     result = bench.bench_speakers(tmp_path)
     assert result["speakers_found_2"] == 2 and result["speakers_found_3"] == 3
     assert 0 <= result["diarization_error_rate_2"] <= 0.10 and 0 <= result["diarization_error_rate_3"] <= 0.20
