@@ -138,3 +138,33 @@ def test_a_channel_turns_auto_on_by_a_post_and_its_voice_posts_get_their_transcr
         assert any(s.reply_to == post.id and "by alpha" in s.text for s in b.world.sent)
     finally:
         b.stop()
+
+
+def test_when_telegram_cannot_say_who_is_admin_the_change_is_refused_and_asked_again_next_time():
+    """A failed getChatMember (a session restarting, a Telegram error) never grants a change, and is not
+    remembered: the admin's next try, once Telegram answers, goes through."""
+    from pyrogram import errors
+
+    from transhades.sql import Database
+    from transhades.telegram.fake import FakeTelegram
+    from transhades.telegram.groups import ChatSettings, Groups
+    from transhades.telegram.outbox import Outbox
+
+    world, outbox = FakeTelegram(), Outbox()
+    groups = Groups(ChatSettings(Database(":memory:")), outbox, now=lambda: 0.0)
+    answers = [errors.RPCError("the sending session is restarting"), "administrator"]
+
+    def lookup(chat_id: int, user_id: int) -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    groups.lookup = lookup
+    group = world.chat(GROUP, enums.ChatType.SUPERGROUP)
+    sari = world.user(601, "en", "Sari")
+    groups.command("auto", world.text_message(sari, "/auto on", chat=group), "on", "en")
+    assert outbox.queue[-1].text == "Only this chat's admins can change its settings."
+    assert groups.settings.get(GROUP).auto is False
+    groups.command("auto", world.text_message(sari, "/auto on", chat=group), "on", "en")
+    assert groups.settings.get(GROUP).auto is True and "every voice note" in outbox.queue[-1].text

@@ -110,19 +110,22 @@ class Groups:
         if known is not None and self.now() - known[1] < ADMINS_KNOWN_SECONDS:
             return known[0]
         admin = self._ask(chat.id, user_id)
+        if admin is None:  # Telegram could not say: refused now, asked again next time (not remembered)
+            return False
         self._known[(chat.id, user_id)] = (admin, self.now())
         return admin
 
-    def _ask(self, chat_id: int, user_id: int) -> bool:
+    def _ask(self, chat_id: int, user_id: int) -> bool | None:
+        """Telegram's answer (never joined: not an admin), or None when it could not be asked."""
         if self.lookup is None:
-            return False
+            return None
         try:
             return self.lookup(chat_id, user_id) in ADMIN_STATUSES
         except errors.UserNotParticipant:
             return False
         except errors.RPCError as error:  # cannot tell: the change is refused, never granted
             log.warning("could not ask Telegram who administers chat %s: %s", chat_id, error.__class__.__name__)
-            return False
+            return None
 
     def command(self, command: str, message: types.Message, arg: str, lang: str) -> None:
         """``/auto``, ``/silent``, ``/language``, ``/format`` and ``/settings`` in a group or channel."""
