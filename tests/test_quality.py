@@ -16,7 +16,14 @@ from transhades.providers.quality import collapse, heard_nothing, longest_run, l
 def test_a_window_that_says_the_same_words_again_and_again_loops():
     assert looping("nalak nalak nalak nalak nalak")
     assert looping("Kita fell to the ground, and the sun was shining, and the sun was shining, and the sun was shining")
-    assert looping("short", compression_ratio=2.9), "Whisper's own compression bound"
+    assert looping("short", compression_ratio=3.6), "compresses like a loop"
+    sentence = "the keeper climbed the narrow stairs of the tower to light the lamp at dusk. "
+    assert looping("So " + sentence * 3) and not looping("So " + sentence * 2), "a whole sentence, again and again"
+    menu = ("The conference will begin when our glorious leader arrives. The conference will begin when our glorious "
+            "leader arrives. The conference will begin when the leader arrives to decrease the audio volume from "
+            "other participants to decrease the audio volume from other participants to decrease your speaking "
+            "volume to other participants.")
+    assert not looping(menu, compression_ratio=3.17), "real speech that repeats itself (a phone menu) is speech"
     assert not looping("Five, five. Eight of spades, four of clubs, seven of hearts."), "twice is speech"
     assert not looping("Selamat pagi semuanya. Hari ini kita akan membahas rencana kerja untuk bulan depan.")
     assert longest_run("a b a b a b c".split(), 2) == 3

@@ -8,11 +8,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-COMPRESSION_LIMIT = 2.4  # Whisper's own bound: text that gzip compresses more than this repeats itself
+# Text that gzip compresses more than this loops, whatever its words. Whisper's own bound, 2.4, starts its
+# temperature fallback; a whole window of real speech that repeats itself (a phone menu: "to increase the audio
+# volume from other participants, to increase your speaking volume ...") reaches 3.2 on the recordings the
+# benchmark reads, and decoding such a window again in pieces heard it worse. Exact loops are found by their runs.
+COMPRESSION_LIMIT = 3.5
 NO_SPEECH = 0.6  # with a low log-probability: Whisper's own rule for "nothing was said here"
 SILENT_LOGPROB = -1.0
 SURE_NO_SPEECH = 0.9  # this sure, whatever the log-probability
 RUN = 3  # this many repetitions in a row is a loop (two is speech: "five five", "ya ya")
+PATTERN_WORDS = 20  # a loop repeats up to this many words (a sentence said again and again)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -35,11 +40,12 @@ def longest_run(words: list[str], n: int) -> int:
 
 
 def looping(text: str, compression_ratio: float | None = None) -> bool:
-    """The window repeats itself: compresses like a loop, or one to six words come back ``RUN`` times in a row."""
+    """The window repeats itself: compresses like a loop, or up to ``PATTERN_WORDS`` words come back ``RUN`` times
+    in a row."""
     if compression_ratio is not None and compression_ratio > COMPRESSION_LIMIT:
         return True
     words = words_of(text)
-    return any(longest_run(words, n) >= RUN for n in range(1, 7) if len(words) >= RUN * n)
+    return any(longest_run(words, n) >= RUN for n in range(1, PATTERN_WORDS + 1) if len(words) >= RUN * n)
 
 
 def collapse(text: str) -> str:
