@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 
 import pytest
@@ -61,11 +63,50 @@ def test_bench_runs_the_chosen_benchmarks_prints_their_keys_and_writes_the_resul
     assert wrong.returncode == 2 and wrong.stderr.startswith("error: --only: unknown warp; choose from pykka")
 
 
-def test_the_word_error_rate_benchmark_reads_real_recorded_speech(tmp_path):
-    if not bench.RECORDINGS.is_dir():
-        pytest.skip("Debian's pocketsphinx-testdata is not installed (.ci/run installs it)")
+def _recordings_or_skip() -> None:
+    from transhades.devtools import recorded
+
+    if recorded.missing():
+        if os.environ.get("CI"):
+            pytest.fail(f"no recorded speech in CI: {recorded.missing()} (.ci/run installs it)")
+        pytest.skip(f"no recorded speech: {recorded.missing()} (.ci/run installs it)")
+
+
+def test_the_recorded_speech_is_real_recordings_with_their_published_words_over_thirty_seconds_each(tmp_path):
+    import soundfile
+
+    from transhades.devtools import recorded
+
+    _recordings_or_skip()
+    taken = recorded.prompt_texts()
+    assert len(taken) > 40 and all(len(text.split()) >= 6 and not re.search(r"[(\[*#\"]|\d\d", text)
+                                   for _, text in taken), "plain words only: no stage notes, symbols, numbers over 12"
+    recordings = [recorded.librivox(tmp_path), *recorded.prompts(tmp_path)]
+    assert all(soundfile.info(r.path).duration > 30 for r in recordings), "each one takes the long path"
+    joined = [clip for r in recordings[1:] for clip in r.clips]
+    assert sorted(joined) == [clip for clip, _ in taken], "every prompt taken, once"
+    assert sum(len(recorded.normalized(r.reference)) for r in recordings) > 700
+    assert "dashwood" in recordings[0].reference.lower() and "clubs" in recordings[0].reference.lower()
+    assert recorded.word_errors("Press 4 to mark it, Mr. Smith.", "press four to mark it mister smith") == (0, 7)
+    assert recorded.word_errors("press four to mark it", "press for to mark") == (2, 5)
+
+
+def test_the_word_error_rate_benchmark_sums_its_errors_over_the_recordings(tmp_path, monkeypatch):
+    """bench_wer on two of its recordings (the whole corpus belongs to ``transhades bench --only wer``)."""
+    from transhades.devtools import recorded
+
+    _recordings_or_skip()
+    real = recorded.prompts
+    monkeypatch.setattr(recorded, "prompts", lambda tmp: real(tmp)[:1])
     result = bench.bench_wer(tmp_path)
-    assert 0 <= result["wer_plain"] < 0.5 and 0 <= result["wer_ours"] < 0.5 and result["wer_words"] == 92
+    words = len(recorded.normalized(recorded.librivox(tmp_path).reference + " " + real(tmp_path)[0].reference))
+    assert result["wer_words"] == words
+    assert 0 <= result["wer_plain"] < 0.2 and 0 <= result["wer_ours"] < 0.2 and 0 <= result["wer_short_clips"] < 0.2
+    assert result["wer_ours_minus_plain"] == pytest.approx(result["wer_ours"] - result["wer_plain"])
+
+
+def test_the_bench_finds_the_bundled_samples_it_warms_the_model_with():
+    assert (bench.SAMPLES / "hello-en.ogg").is_file(), "a warm-up job on a missing file fails at once, warming nothing"
 
 
 def test_cpu_per_note_counts_the_processes_and_their_ffmpeg_children(tmp_path):

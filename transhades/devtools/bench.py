@@ -30,7 +30,7 @@ from transhades.devtools.doubles import InstantPreparer, percentile, simulated_p
 from transhades.media import LocalFile
 from transhades.messages import Completed, Failed, JobRequest, Partial, Stage, SubmitJob
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"  # the repository's bundled recordings
 TARGETS = {
     "failover_p99_ms": ("<", 50.0), "cache_hit_p99_ms": ("<", 20.0), "flood_storm_efficiency": (">=", 0.95),
     "orchestration_jobs_per_s": (">=", 3000.0), "audio_prep_ratio": ("<=", 1.2),
@@ -456,6 +456,17 @@ def long_speech(tmp: Path, copies: int = 8, text: str = STORY) -> Path:
     return out
 
 
+def _another(audio: Path) -> Path:
+    """The same speech and 10 ms of silence after it: the same work, and no cache hit."""
+    import numpy
+    import soundfile
+
+    samples, rate = soundfile.read(audio, dtype="int16")
+    out = audio.with_name(f"another-{audio.stem}.wav")
+    soundfile.write(out, numpy.concatenate([samples, numpy.zeros(rate // 100, numpy.int16)]), rate)
+    return out
+
+
 def bench_local(tmp: Path) -> dict[str, Any]:
     """On 75 s of speech: a job through the tree on the local provider, against faster-whisper called directly
     the same way (overhead), and our provider against plain ``WhisperModel.transcribe`` (speed-up)."""
@@ -466,14 +477,14 @@ def bench_local(tmp: Path) -> dict[str, Any]:
     try:
         runs = []
         warm = long_speech(tmp, copies=4, text=STORY[:len(STORY) // 2])  # other audio: no cache hit
-        for audio in (warm, speech):  # the first warms the model and the batched pipeline up: the second counts
+        for audio in (warm, speech, _another(speech)):  # the first warms the model up; the best of the others
             collector = Collector(1)
             started = time.perf_counter()
             tree.tell_dispatcher(SubmitJob(JobRequest(uuid.uuid4().hex, "u", LocalFile(str(audio)), language="en"),
                                            collector))
             collector.done.wait(600)
             runs.append(max(collector.ended.values()) - started)
-        ours = runs[-1]
+        ours = min(runs[1:])  # best of two, as the direct call is best of three: noise hits both alike
     finally:
         tree.stop()
     prepared = AudioPreparer(tmp / "local-direct", codec="wav").prepare("direct", speech)  # as the tree does
@@ -499,81 +510,43 @@ def bench_local(tmp: Path) -> dict[str, Any]:
             "local_speech_seconds": prepared.duration, "local_speech": speech.name}
 
 
-RECORDINGS = Path("/usr/share/pocketsphinx/test/data")  # Debian's pocketsphinx-testdata: real recorded speech
-
-
-def recorded_speech(tmp: Path, root: Path = RECORDINGS) -> tuple[Path, list[Path], str]:
-    """Real human recordings with their published transcriptions (LibriVox's Sense and Sensibility and CMU's
-    card names, as Debian's pocketsphinx-testdata ships them), joined with half a second of silence between: a
-    recording over 30 s (the long path), its clips, and the reference text."""
-    import re
-    import wave
-
-    references: dict[str, str] = {}
-    for listing in (root / "librivox" / "transcription", root / "cards" / "cards.transcription"):
-        for line in listing.read_text().splitlines():
-            found = re.match(r"<s>(.*)</s>\s*\((.*)\)", line.strip())
-            if found:
-                references[found.group(2).strip()] = found.group(1).strip()
-    clips = sorted((root / "librivox").glob("*.wav")) + sorted((root / "cards").glob("*.wav"))
-    out = tmp / "recorded-speech.wav"
-    with wave.open(str(out), "wb") as joined:
-        joined.setnchannels(1)
-        joined.setsampwidth(2)
-        joined.setframerate(16000)
-        for clip in clips:
-            with wave.open(str(clip)) as part:
-                joined.writeframes(part.readframes(part.getnframes()) + b"\0\0" * 8000)
-    return out, clips, " ".join(references[clip.stem] for clip in clips)
-
-
-_NUMBERS = dict(enumerate("zero one two three four five six seven eight nine ten eleven twelve".split()))
-_SPOKEN = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
-
-
-def normalized(text: str) -> list[str]:
-    """The same on both sides: lower case, no punctuation (a hyphen splits), numbers and titles as words."""
-    import re
-
-    words = re.sub(r"[^\w\s']", " ", text.lower()).split()
-    return [_NUMBERS.get(int(w), w) if w.isdigit() and int(w) in _NUMBERS else _SPOKEN.get(w, w) for w in words]
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """Substitutions, deletions and insertions over the reference's words, after ``normalized``."""
-    ref, hyp = normalized(reference), normalized(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, word in enumerate(ref, 1):
-        previous, row = row, [i] + [0] * len(hyp)
-        for j, heard in enumerate(hyp, 1):
-            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (word != heard))
-    return row[-1] / max(1, len(ref))
-
-
 def bench_wer(tmp: Path) -> dict[str, Any]:
-    """Word error rate on real recorded speech: plain decoding of the whole recording, our long path on it, and
-    the clips one by one (short audio), all by the bundled model with the language given."""
+    """Word error rate on real recorded speech (recorded.py): plain decoding of each recording, our long path on
+    it, and its clips one by one (short audio), all by the bundled model with the language given. Errors and
+    words are summed over the recordings (the corpus's rate, not a mean of rates)."""
     from transhades.audio.prepare import probe
+    from transhades.devtools import recorded
     from transhades.media import AudioChunk
     from transhades.providers.local import LocalWhisper
 
-    if not RECORDINGS.is_dir():
-        raise FileNotFoundError(f"{RECORDINGS}: install the Debian package pocketsphinx-testdata")
-    joined, clips, reference = recorded_speech(tmp)
+    if recorded.missing():
+        raise FileNotFoundError(f"no recorded speech: {recorded.missing()}")
     local = LocalWhisper("local", "base", BENCH_MODELS / "models")
 
     def ours(path: Path) -> str:
         chunk = AudioChunk(0, str(path), 0.0, probe(path).duration or 0.0, path.stat().st_size, "audio/wav")
         return local.transcribe(chunk, "en").text
 
-    plain = " ".join(s.text.strip() for s in local.model.transcribe(str(joined), language="en", beam_size=1,
-                                                                   vad_filter=True)[0])
-    long = ours(joined)
-    short = " ".join(ours(clip) for clip in clips)
-    return {"wer_plain": word_error_rate(reference, plain), "wer_ours": word_error_rate(reference, long),
-            "wer_short_clips": word_error_rate(reference, short),
-            "wer_ours_minus_plain": word_error_rate(reference, long) - word_error_rate(reference, plain),
-            "wer_speech_seconds": probe(joined).duration, "wer_words": len(normalized(reference))}
+    def plain(path: Path) -> str:
+        segments, _ = local.model.transcribe(str(path), language="en", beam_size=1, vad_filter=True)
+        return " ".join(s.text.strip() for s in segments)
+
+    errors = {"plain": 0, "ours": 0, "short_clips": 0}
+    words = seconds = 0.0
+    timing = {"plain": 0.0, "ours": 0.0}
+    for recording in [recorded.librivox(tmp), *recorded.prompts(tmp)]:
+        for name, decode in (("plain", plain), ("ours", ours)):
+            started = time.perf_counter()
+            errors[name] += recorded.word_errors(recording.reference, decode(recording.path))[0]
+            timing[name] += time.perf_counter() - started
+        short = " ".join(ours(clip) for clip in recording.clips)
+        wrong, count = recorded.word_errors(recording.reference, short)
+        errors["short_clips"] += wrong
+        words += count
+        seconds += probe(recording.path).duration or 0.0
+    rates = {f"wer_{name}": wrong / words for name, wrong in errors.items()}
+    return {**rates, "wer_ours_minus_plain": rates["wer_ours"] - rates["wer_plain"], "wer_words": int(words),
+            "wer_speech_seconds": seconds, "wer_speedup_over_plain": timing["plain"] / timing["ours"]}
 
 
 def bench_speakers(tmp: Path) -> dict[str, Any]:
@@ -788,7 +761,8 @@ def table(result: dict[str, Any]) -> str:
             "chaos_restarts", "chaos_throughput_jobs_per_s", "credential_spread", "scale_out_workers",
             "scale_out_efficiency", "worker_takeover_seconds", "first_text_fraction", "parallel_download_speedup",
             "bare_ffmpeg_cpu_ms", "cpu_ms_per_note_single", "cpu_ms_per_note_cluster", "single_cpu_ratio",
-            "cluster_cpu_ratio"]
+            "cluster_cpu_ratio", "wer_plain", "wer_ours", "wer_short_clips", "wer_ours_minus_plain", "wer_words",
+            "first_words_seconds_local", "first_words_fraction_local"]
     lines = [f"{'figure':32} {'value':>12}  target"]
     for key in keys:
         value = result.get(key)
