@@ -26,6 +26,7 @@ from transhades.errors import BadInput, ProviderUnavailable
 from transhades.media import AudioChunk
 from transhades.private import private_dir
 from transhades.providers.base import Progress
+from transhades.providers.first_words import first_words, head_span
 from transhades.providers.quality import collapse, heard_nothing, looping, loops_across
 from transhades.transcript import Segment, Transcript, Word
 
@@ -158,7 +159,6 @@ def _by_words(segment: Segment) -> list[Segment]:
     return out
 
 
-HEAD_SECONDS = 4.0  # long audio: the speech up to the first pause after this is decoded first, plainly
 AGAIN_SECONDS = 10.0  # a looping window is decoded again in pieces this long
 SAMPLE_RATE = 16_000  # faster-whisper's decoded audio
 BATCH_ABOVE_SECONDS = 30.0  # longer audio is decoded in batches of VAD segments (faster-whisper's batched pipeline)
@@ -192,22 +192,6 @@ def _decoded(audio: Any) -> Any:
     from faster_whisper import decode_audio
 
     return decode_audio(audio)
-
-
-def head_end(audio: Any, at_least: float = HEAD_SECONDS) -> float | None:
-    """Where the head of a long recording ends: in the middle of the first pause after ``at_least`` seconds of it
-    (never inside a word), within the first 30 s; None when there is no such pause."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    for scanned in (at_least + 8.0, BATCH_ABOVE_SECONDS + 1):  # the first seconds first: the VAD costs by length
-        regions = get_speech_timestamps(audio[:int(scanned * SAMPLE_RATE)], VadOptions(min_silence_duration_ms=150))
-        for region, after in zip(regions, regions[1:], strict=False):
-            if region["end"] >= at_least * SAMPLE_RATE:
-                cut = (region["end"] + after["start"]) / 2 / SAMPLE_RATE
-                return cut if cut <= BATCH_ABOVE_SECONDS else None
-        if len(audio) <= scanned * SAMPLE_RATE:
-            break
-    return None
 
 
 def choose_device(device: str) -> str:
@@ -281,16 +265,14 @@ class LocalWhisper:
         them apart; the speakers actor does, afterwards."""
         try:
             audio: Any = chunk.path
-            if language is None and (languages or hint):  # detect among the expected languages, or with a prior
-                audio = _decoded(audio)  # once: detection and decoding both read it
-                _, _, probabilities = self.model.detect_language(audio, vad_filter=self.vad_filter)
-                language = pick_language(dict(probabilities), languages, hint) if languages else \
-                    with_prior(dict(probabilities), hint or "")
-            if chunk.duration > BATCH_ABOVE_SECONDS:
-                audio = _decoded(audio)
+            long = chunk.duration > BATCH_ABOVE_SECONDS  # a short note's words all come at once: nothing to show
+            if long or (language is None and (languages or hint)):
+                audio = _decoded(audio)  # once: detection, the preview and decoding all read it
+                language = language or self._detected(audio, languages, hint)
+            if long and progress:
+                self._preview(audio, language, task, chunk, progress)
             segments, language = self._decode(audio, chunk.duration, language, task)
             heard: list[Heard] = []
-            long = chunk.duration > BATCH_ABOVE_SECONDS  # a short note's words all come at once: nothing to show
             for seg in segments:  # a generator: decoding happens while we iterate
                 if not heard_nothing(seg):  # music, noise: no made-up text
                     heard.append(seg)
@@ -303,31 +285,35 @@ class LocalWhisper:
         text = " ".join(s.text for s in collected if s.text)
         return Transcript(text, language or "", chunk.duration, self.name, tuple(collected))
 
+    def _detected(self, audio: Any, languages: tuple[str, ...], hint: str | None) -> str:
+        """The language, among the expected ones when there are any, the user's own a prior."""
+        _, _, probabilities = self.model.detect_language(audio, vad_filter=self.vad_filter)
+        if languages:
+            return pick_language(dict(probabilities), languages, hint)
+        return with_prior(dict(probabilities), hint or "")
+
     def _decode(self, audio: Any, duration: float, language: str | None,
                 task: str) -> tuple[Iterator[Heard], str | None]:
-        """Segments as they are decoded, and the language. Long audio: a short head first, decoded plainly (its
-        words reach the user within seconds), then the rest in batches. (Prompting the batches with the head's
-        words was tried: on real recorded speech it made them mishear more, not less.)"""
+        """Segments as they are decoded, and the language. Long audio is decoded in batches of voice-activity
+        windows. (A head decoded plainly first, and the batches prompted with its words, were tried: on real
+        recorded speech the batches misheard more, and the head cost a whole window's encoding.)"""
         options = {"beam_size": self.beam_size, "task": task, "word_timestamps": self.word_timestamps}
         if duration <= BATCH_ABOVE_SECONDS:
             segments, info = self.model.transcribe(audio, language=language, vad_filter=self.vad_filter, **options)
-            return (Heard.of(s) for s in segments), language or info.language
-        cut = head_end(audio)
-        if cut is None:
+        else:
             segments, info = self.batched.transcribe(audio, language=language, batch_size=self.batch_size,
                                                      vad_filter=True, **options)
-            return (Heard.of(s) for s in segments), language or info.language
-        head, info = self.model.transcribe(audio[:int(cut * SAMPLE_RATE)], language=language, vad_filter=True,
-                                           **options)
-        language = language or info.language
+        return (Heard.of(s) for s in segments), language or info.language
 
-        def all_of_it() -> Iterator[Heard]:
-            yield from (Heard.of(seg) for seg in head)
-            tail, _ = self.batched.transcribe(audio[int(cut * SAMPLE_RATE):], language=language,
-                                              batch_size=self.batch_size, vad_filter=True, **options)
-            yield from (Heard.of(seg, cut) for seg in tail)
-
-        return all_of_it(), language
+    def _preview(self, audio: Any, language: str | None, task: str, chunk: AudioChunk, progress: Progress) -> None:
+        """The first words of a long recording to whoever waits, within a second or so (first_words.py); the
+        batches' text replaces them."""
+        span = head_span(audio)
+        text = first_words(self.model, audio[int(span[0] * SAMPLE_RATE):int(span[1] * SAMPLE_RATE)], language,
+                           task) if span else ""
+        if span and text and not looping(text):
+            progress(span[1] / chunk.duration, Transcript(text, language or "", chunk.duration, "",
+                                                          (Segment(round(span[0], 3), round(span[1], 3), text),)))
 
     @staticmethod
     def _so_far(heard: list[Heard], language: str | None, chunk: AudioChunk) -> Transcript:
