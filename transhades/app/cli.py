@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--gap", type=float, default=6.0, help="with --cluster: seconds between faults")
 
     b = sub.add_parser("bench", help="measure the brief's numbers against baselines in the same run")
-    b.add_argument("--quick", action="store_true", help="smaller inputs; under 2 minutes on 2 cores")
+    b.add_argument("--quick", action="store_true", help="smaller inputs; about 6 minutes on 2 cores")
     b.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     b.add_argument("--out", help="also write the JSON here, and a PNG of latency distributions beside it")
     b.add_argument("--history", help="append this run as one line to a JSON-lines file")
