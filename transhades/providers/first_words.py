@@ -26,7 +26,7 @@ SILENCE_AFTER = 6.0  # seconds of silence after the head: where its speech ends 
 TOKENS_PER_SECOND = 8  # a generous budget (fast Indonesian runs about 6 a second); a loop stops at it
 
 
-class Heard(NamedTuple):
+class _Scored(NamedTuple):  # what quality.heard_nothing reads
     no_speech_prob: float
     avg_logprob: float
 
@@ -69,7 +69,6 @@ def said_once(text: str, at_least: int = 3) -> str:
 def first_words(model: Any, head: Any, language: str | None, task: str = "transcribe") -> str:
     """``head`` (16 kHz samples, a few seconds of speech) decoded on its own short encoder input by
     faster-whisper's ``model``; "" when Whisper thinks it is not speech (quality.py's rule)."""
-    import ctranslate2
     import numpy
     from faster_whisper.tokenizer import Tokenizer
     from faster_whisper.transcribe import get_suppressed_tokens
@@ -78,8 +77,7 @@ def first_words(model: Any, head: Any, language: str | None, task: str = "transc
     padded = numpy.concatenate([head, numpy.zeros(int(SILENCE_AFTER * SAMPLE_RATE), numpy.float32)])
     features = model.feature_extractor(padded)
     frames = min(int(WINDOW_SECONDS * 100), features.shape[-1] - features.shape[-1] % 2)  # the encoder halves it
-    encoded = model.model.encode(ctranslate2.StorageView.from_array(
-        numpy.ascontiguousarray(features[None, :, :frames])), to_cpu=False)
+    encoded = model.encode(numpy.ascontiguousarray(features[:, :frames]))  # (on several GPUs, back to the CPU)
     tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task=task, language=language)
     prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
     result = model.model.generate(
@@ -87,5 +85,5 @@ def first_words(model: Any, head: Any, language: str | None, task: str = "transc
         suppress_blank=True, suppress_tokens=list(get_suppressed_tokens(tokenizer, [-1])),
         return_scores=True, return_no_speech_prob=True)[0]
     tokens = result.sequences_ids[0]
-    heard = Heard(result.no_speech_prob, result.scores[0] * len(tokens) / (len(tokens) + 1))  # as faster-whisper
-    return "" if heard_nothing(heard) else said_once(tokenizer.decode(tokens).strip())
+    scored = _Scored(result.no_speech_prob, result.scores[0] * len(tokens) / (len(tokens) + 1))  # as faster-whisper
+    return "" if heard_nothing(scored) else said_once(tokenizer.decode(tokens).strip())
