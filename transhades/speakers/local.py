@@ -60,9 +60,7 @@ class VoiceEncoder:
             import torch
         except ImportError:
             raise ProviderUnavailable(MISSING).because("no_speakers") from None
-        # two threads halve the LSTM's time on a batch of windows (0.31 s -> 0.18 s for a minute of dialogue on 2
-        # cores); more buy little on so small a model and take cores from the providers' decoding
-        torch.set_num_threads(min(2, os.cpu_count() or 1))
+        torch.set_num_threads(1)  # the LSTM is small; the providers' decoding keeps the cores
         self.torch, self.librosa = torch, librosa
         state = torch.load(weights_path(), map_location="cpu", weights_only=False)["model_state"]
         self.lstm = torch.nn.LSTM(40, 256, 3, batch_first=True)
