@@ -26,7 +26,7 @@ from transhades.errors import BadInput, ProviderUnavailable
 from transhades.media import AudioChunk
 from transhades.private import private_dir
 from transhades.providers.base import Progress
-from transhades.providers.first_words import first_words, head_span
+from transhades.providers.first_words import SAMPLE_RATE, first_words, head_span
 from transhades.providers.quality import collapse, heard_nothing, looping, loops_across
 from transhades.transcript import Segment, Transcript, Word
 
@@ -160,7 +160,6 @@ def _by_words(segment: Segment) -> list[Segment]:
 
 
 AGAIN_SECONDS = 10.0  # a looping window is decoded again in pieces this long
-SAMPLE_RATE = 16_000  # faster-whisper's decoded audio
 BATCH_ABOVE_SECONDS = 30.0  # longer audio is decoded in batches of VAD segments (faster-whisper's batched pipeline)
 
 
@@ -177,10 +176,10 @@ class Heard:
     words: tuple[Word, ...] = ()
 
     @classmethod
-    def of(cls, seg: Any, offset: float = 0.0) -> Heard:
-        words = tuple(Word(w.word, float(w.start) + offset, float(w.end) + offset, float(w.probability))
+    def of(cls, seg: Any) -> Heard:
+        words = tuple(Word(w.word, float(w.start), float(w.end), float(w.probability))
                       for w in getattr(seg, "words", None) or ())
-        return cls(float(seg.start) + offset, float(seg.end) + offset, seg.text,
+        return cls(float(seg.start), float(seg.end), seg.text,
                    getattr(seg, "compression_ratio", None), float(getattr(seg, "no_speech_prob", 0.0) or 0.0),
                    float(getattr(seg, "avg_logprob", 0.0) or 0.0), words)
 
