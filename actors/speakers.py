@@ -20,7 +20,7 @@ class SpeakersActor(WorkerActor):
         self.diarizer = diarizer
 
     def teardown(self) -> None:
-        self.diarizer.close()  # in this thread, while the interpreter lives (torch must not be freed at exit)
+        self.diarizer.close()
 
     def receive(self, message: Any) -> Any:
         if not isinstance(message, Diarize):

@@ -76,10 +76,6 @@ def test_clustering_stops_at_the_speakers_there_are_and_at_most_max_speakers():
 
 @pytest.fixture(scope="module")
 def diarizer():
-    import importlib.util
-
-    if importlib.util.find_spec("resemblyzer") is None or importlib.util.find_spec("torch") is None:
-        pytest.skip("the speakers extra is not installed: pip install -e '.[speakers]'")
     from transhades.speakers.local import LocalDiarizer
 
     return LocalDiarizer()
@@ -112,7 +108,7 @@ def test_transcribe_speakers_labels_the_bundled_two_voice_meeting(diarizer, tmp_
 
 
 def test_a_failing_diarizer_still_delivers_the_words(tmp_path, monkeypatch):
-    """Nobody can tell the speakers apart (the extra missing, a broken model): the transcript goes out unlabelled."""
+    """Nobody can tell the speakers apart (the weights missing, a broken model): the transcript goes out unlabelled."""
     from test_tree import Script
 
     from transhades import config as config_lib
@@ -123,7 +119,7 @@ def test_a_failing_diarizer_still_delivers_the_words(tmp_path, monkeypatch):
     from transhades.speakers import local
 
     def broken(self, wav):
-        raise ProviderUnavailable("speaker labels need the speakers extra").because("no_speakers")
+        raise ProviderUnavailable("speaker labels need the voice encoder's weights").because("no_speakers")
 
     monkeypatch.setattr(local.LocalDiarizer, "turns", broken)
     script = Script()
@@ -211,7 +207,7 @@ def test_a_user_turns_speakers_on_and_reads_who_said_what_in_their_language(diar
 
 
 def test_asking_for_speakers_where_nothing_can_tell_them_apart_says_so(tmp_path, monkeypatch):
-    """What the user is told is true: without the extra (and no Deepgram), turning speakers on says the labels will
+    """What the user is told is true: without the encoder's weights (and no Deepgram), turning speakers on says the labels will
     not come, in the bot (Indonesian too) and in the CLI; the words still do."""
     import argparse
     import io
@@ -238,5 +234,26 @@ def test_asking_for_speakers_where_nothing_can_tell_them_apart_says_so(tmp_path,
                               no_progress=True, speakers="on", words=False)
     err = io.StringIO()
     assert cli.transcribe(cfg, args, io.StringIO(), err) == 1
-    assert err.getvalue().splitlines()[0] == ("warning: speaker labels need the speakers extra: pip install "
-                                              "'transhades[speakers]'; the transcripts come without speaker labels")
+    assert err.getvalue().splitlines()[0] == ("warning: speaker labels need the voice encoder's weights "
+                                              "(transhades/speakers/ge2e.npz), missing from this install: reinstall "
+                                              "transhades; the transcripts come without speaker labels")
+
+
+def test_the_numpy_voice_encoder_gives_the_original_models_mel_and_embeddings():
+    """tests/data/ge2e-reference.npz holds, for a fixed chirp with seeded noise, the mel spectrogram librosa computed
+    and the embeddings Resemblyzer's torch model gave, recorded once when the weights were converted: the numpy
+    encoder must reproduce both (so no torch is needed, and nothing was lost in the conversion)."""
+    from conftest import ROOT
+
+    from transhades.speakers import encoder
+
+    reference = np.load(ROOT / "tests" / "data" / "ge2e-reference.npz")
+    t = np.arange(int(2.2 * 16000)) / 16000
+    wav = (0.3 * np.sin(2 * np.pi * (150 + 400 * t) * t)
+           + 0.05 * np.random.default_rng(7).standard_normal(len(t))).astype(np.float32)
+    mel = encoder.mel(wav)
+    assert mel.shape == reference["mel"].shape
+    assert np.max(np.abs(mel - reference["mel"])) <= 1e-4 * np.max(reference["mel"])
+    embeddings = encoder.VoiceEncoder().embed(np.stack([mel[0:160], mel[60:220]]))
+    assert np.allclose(embeddings, reference["embeddings"], atol=1e-5)
+    assert np.allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)

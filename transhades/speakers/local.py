@@ -1,24 +1,18 @@
 """Who spoke when, offline on the CPU: speech regions from the VAD faster-whisper ships (Silero), a speaker embedding
-for every 1.6 s window of speech from the GE2E voice encoder whose weights ship inside the ``resemblyzer`` package
-(the ``speakers`` extra; no download at run time), clustering with the number of speakers estimated, and turns.
-
-Only the weights file of ``resemblyzer`` is read (the package itself is never imported: it imports webrtcvad, which
-needs ``pkg_resources``); the encoder (40 mel bands, a 3-layer LSTM of 256, a linear layer, ReLU, unit length) runs
-in torch, the mel spectrogram in librosa, both the extra's own dependencies.
+for every 1.6 s window of speech from the GE2E voice encoder (``encoder.py``: numpy, with its weights in this
+package), clustering with the number of speakers estimated, and turns. Nothing beyond the base install is needed.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from transhades.errors import ProviderUnavailable
+from transhades.speakers import encoder as ge2e
 
 log = logging.getLogger(__name__)
 RATE = 16000
@@ -36,56 +30,20 @@ class Turn:
     speaker: int  # numbered in order of first appearance, from 1
 
 
-MISSING = "speaker labels need the speakers extra: pip install 'transhades[speakers]'"
+MISSING = ("speaker labels need the voice encoder's weights (transhades/speakers/ge2e.npz), missing from this "
+           "install: reinstall transhades")
 
 
 def available() -> bool:
-    """Is the offline diarizer installed (the ``speakers`` extra)? Nothing is imported to find out."""
-    return all(importlib.util.find_spec(name) is not None for name in ("resemblyzer", "torch", "librosa"))
+    """Is the offline diarizer here? Its weights ship in this package; only a broken install lacks them."""
+    return ge2e.WEIGHTS.is_file()
 
 
-def weights_path() -> str:
-    spec = importlib.util.find_spec("resemblyzer")
-    if spec is None or not spec.submodule_search_locations:
-        raise ProviderUnavailable(MISSING).because("no_speakers")
-    return os.path.join(list(spec.submodule_search_locations)[0], "pretrained.pt")
-
-
-class VoiceEncoder:
-    """GE2E speaker embeddings of mel windows (built once per diarizer, in the thread that uses it)."""
-
-    def __init__(self) -> None:
-        try:
-            import librosa
-            import torch
-        except ImportError:
-            raise ProviderUnavailable(MISSING).because("no_speakers") from None
-        torch.set_num_threads(1)  # the LSTM is small; the providers' decoding keeps the cores
-        self.torch, self.librosa = torch, librosa
-        state = torch.load(weights_path(), map_location="cpu", weights_only=False)["model_state"]
-        self.lstm = torch.nn.LSTM(40, 256, 3, batch_first=True)
-        self.linear = torch.nn.Linear(256, 256)
-        self.lstm.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("lstm.")})
-        self.linear.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("linear.")})
-        self.lstm.eval()
-        self.linear.eval()
+class VoiceEncoder(ge2e.VoiceEncoder):
+    """The encoder with its input: GE2E embeddings of mel windows."""
 
     def mel(self, wav: np.ndarray) -> np.ndarray:
-        """(frames, 40): the encoder's input, as it was trained (power mel, 25 ms windows every 10 ms)."""
-        frames = self.librosa.feature.melspectrogram(y=wav, sr=RATE, n_fft=400, hop_length=160, n_mels=40)
-        return frames.astype(np.float32).T
-
-    def embed(self, windows: np.ndarray) -> np.ndarray:
-        """(n, 160, 40) mel windows -> (n, 256) unit vectors."""
-        torch = self.torch
-        out = []
-        with torch.inference_mode():
-            for start in range(0, len(windows), 256):
-                batch = torch.from_numpy(windows[start:start + 256])
-                _, (hidden, _) = self.lstm(batch)
-                vectors = torch.relu(self.linear(hidden[-1]))
-                out.append(torch.nn.functional.normalize(vectors, dim=1).numpy())
-        return np.concatenate(out) if out else np.zeros((0, 256), np.float32)
+        return ge2e.mel(wav)
 
 
 class LocalDiarizer:
@@ -96,13 +54,8 @@ class LocalDiarizer:
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        """Free the model in the calling thread. Torch tensors freed by a daemon thread while the interpreter
-        exits abort the process (a released GIL that cannot be taken back), so the actor frees them as it stops."""
         with self._lock:
             self._encoder = None
-        import gc
-
-        gc.collect()
 
     def turns(self, wav: np.ndarray) -> list[Turn]:
         """Speaker turns of 16 kHz mono audio; one speaker, or none found, is a single turn or none."""
