@@ -36,6 +36,7 @@ from transhades.speakers.local import MISSING as SPEAKERS_MISSING
 from transhades.speakers.local import available as speakers_available
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_STRICT_MISSED = 2  # bench --strict: every step measured, a target missed
 log = logging.getLogger("transhades.cli")
 
 
@@ -135,14 +136,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "worker-kill, worker-stop, front-kill (or all)")
     s.add_argument("--gap", type=float, default=6.0, help="with --cluster: seconds between faults")
 
-    b = sub.add_parser("bench", help="measure the brief's numbers against baselines in the same run")
-    b.add_argument("--quick", action="store_true", help="smaller inputs; about 6 minutes on 2 cores")
+    from transhades.devtools.catalog import step_help
+
+    b = sub.add_parser("bench", help="measure the brief's numbers against baselines in the same run; exits 1 when a "
+                                     "step failed (and 2 with --strict when a target was missed)")
+    b.add_argument("--quick", action="store_true", help="smaller inputs; about 5 minutes on 2 cores")
     b.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     b.add_argument("--out", help="also write the JSON here, and a PNG of latency distributions beside it")
     b.add_argument("--history", help="append this run as one line to a JSON-lines file")
-    b.add_argument("--only", help="comma-separated benchmarks to run (pykka, orchestration, cache-hit, failover, "
-                                  "flood-storm, credential-spread, audio-prep, parallel-chunks, first-text, "
-                                  "parallel-download, memory, local, wer, first-words, chaos, scale-out, cpu)")
+    b.add_argument("--only", help=f"comma-separated benchmarks to run: {step_help()}")
+    b.add_argument("--strict", action="store_true", help="exit 2 when a figure missed its target")
+    b.add_argument("--markdown", metavar="DIR", nargs="?", const="bench",
+                   help="run nothing: print the README's performance section from DIR/latest-quick.json and "
+                        "DIR/latest-full.json (default bench)")
     return parser
 
 
@@ -330,8 +336,8 @@ def simulate_cluster(args: argparse.Namespace) -> int:
 
 def _simulation_table(result: dict[str, Any]) -> str:
     lines = []
-    for key in ("submitted", "completed", "failed", "lost", "duplicate_replies", "restarts", "quarantines",
-                "throughput_jobs_per_s", "ideal_jobs_per_s"):
+    for key in ("submitted", "completed", "failed", "lost", "duplicate_replies", "refused_repeats", "restarts",
+                "quarantines", "throughput_jobs_per_s", "ideal_jobs_per_s"):
         value = result[key]
         lines.append(f"{key:24} {value:.2f}" if isinstance(value, float) else f"{key:24} {value}")
     for key in ("latency_ms", "failover_ms", "cache_hit_ms"):
@@ -374,14 +380,21 @@ def _kurigram_gateways(cfg: Config) -> Any:
 def bench(args: argparse.Namespace) -> int:
     import json
 
-    from transhades.devtools import bench as bench_lib
+    from transhades.devtools import catalog, registry, report
 
+    if args.markdown is not None:
+        folder = Path(args.markdown)
+        print(report.markdown(catalog.REGISTRY, report.load(folder / "latest-quick.json"),
+                              report.load(folder / "latest-full.json")))
+        return EXIT_OK
     only = tuple(name.strip() for name in (args.only or "").split(",") if name.strip())
-    unknown = [name for name in only if name not in bench_lib.STEPS]
+    unknown = [name for name in only if name not in catalog.STEPS]
     if unknown:
-        print(f"error: --only: unknown {', '.join(unknown)}; choose from {', '.join(bench_lib.STEPS)}",
+        print(f"error: --only: unknown {', '.join(unknown)}; choose from {', '.join(catalog.STEPS)}",
               file=sys.stderr)
         return EXIT_USAGE
+    from transhades.devtools import bench as bench_lib
+
     result = bench_lib.run(args.quick, progress=lambda label: print(f"bench: {label}…", file=sys.stderr), only=only)
     if args.out:
         bench_lib.write(result, Path(args.out))
@@ -389,8 +402,16 @@ def bench(args: argparse.Namespace) -> int:
     if args.history:
         with open(args.history, "a", encoding="utf-8") as history:
             history.write(json.dumps(result) + "\n")
-    print(json.dumps(result, indent=2) if args.json else bench_lib.table(result))
-    return EXIT_OK
+    print(json.dumps(result, indent=2) if args.json else report.table(result, catalog.REGISTRY))
+    failed = registry.failed_steps(result)
+    for key, reason in failed.items():
+        print(f"error: bench step {key} failed: {reason}", file=sys.stderr)
+    if failed:
+        return EXIT_FAILED
+    missed = registry.missed(result)
+    if missed:
+        print(f"bench: missed targets: {', '.join(missed)}", file=sys.stderr)
+    return EXIT_STRICT_MISSED if args.strict and missed else EXIT_OK
 
 
 # ------------------------------------------------------------------------------------------------ run

@@ -1,0 +1,174 @@
+"""The benchmarks of ``transhades bench``, declared once: what each measures, against what, its figures and their
+targets (see registry.py). The functions that measure live in bench.py and are imported only when a step runs, so
+the CLI's help and ``--markdown`` cost no import of the actor system."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from transhades.devtools.registry import Benchmark, Figure, Target
+
+
+def _bench() -> ModuleType:
+    from transhades.devtools import bench
+
+    return bench
+
+
+QUICK = {"asks": 20_000, "jobs": 3_000, "hits": 40, "failovers": 30, "storm": 60, "prep": 600, "chunks": 1200,
+         "rss_mb": 200, "chaos": 100, "spread": 60, "scale": 12, "download_mb": 96, "cpu_notes": 6, "wer_quick": 1}
+FULL = {"asks": 100_000, "jobs": 10_000, "hits": 200, "failovers": 100, "storm": 200, "prep": 3600, "chunks": 3600,
+        "rss_mb": 2000, "chaos": 1000, "spread": 300, "scale": 40, "download_mb": 400, "cpu_notes": 20, "wer_quick": 0}
+
+FAKE_TELEGRAM = ("simulated: the fake Telegram (transhades/telegram/fake.py) is the seed's premise, not a measured "
+                 "fact: FloodWait per credential, downloads at a set speed, repeats refused by random_id")
+
+
+def _figures(*specs: Any) -> tuple[Figure, ...]:
+    return tuple(spec if isinstance(spec, Figure) else Figure(spec) for spec in specs)
+
+
+def _wer_figures() -> tuple[Figure, ...]:
+    from transhades.devtools.recorded import LANGUAGES
+
+    out: list[Figure] = []
+    for language in LANGUAGES:
+        out += [Figure(f"wer_plain_{language}", digits=4), Figure(f"wer_ours_{language}", digits=4),
+                Figure(f"wer_short_clips_{language}", digits=4),
+                Figure(f"wer_ours_minus_plain_{language}", target=Target("<=", 0.01), digits=4),
+                Figure(f"wer_words_{language}")]
+    return (*out, Figure("wer_plain_joined", digits=4), Figure("wer_ours_joined", digits=4),
+            Figure("wer_ours_minus_plain_joined", target=Target("<=", 0.02), digits=4), Figure("wer_words_joined"),
+            Figure("wer_speedup_over_plain", target=Target(">=", 1.3)), Figure("wer_speech_seconds", "s"))
+
+
+REGISTRY: tuple[Benchmark, ...] = (
+    Benchmark("orchestration", "orchestration",
+              "whole jobs through supervisor, dispatcher, cache, audio and provider actors with instant providers",
+              "same run: pykka's own ask round trip on this machine (the ceiling of message passing)",
+              _figures(Figure("orchestration_jobs_per_s", "/s", Target(">=", 3000)),
+                       Figure("pykka_ask_roundtrips_per_s", "/s"), Figure("pykka_ask_p99_ms", "ms"),
+                       "orchestration_vs_ask_ratio"),
+              lambda tmp, n: _bench().bench_orchestration(tmp, n["jobs"], n["asks"])),
+    Benchmark("cache-hit", "cache hit",
+              "a forwarded duplicate arrives -> its transcript is sent (no status message for an instant answer)",
+              FAKE_TELEGRAM,
+              _figures(Figure("cache_hit_p99_ms", "ms", Target("<", 20)), Figure("cache_hit_p50_ms", "ms")),
+              lambda tmp, n: _bench().bench_cache_hit(tmp, n["hits"])),
+    Benchmark("failover", "failover",
+              "a FloodWait raised on one credential -> the same download streaming on another (12 credentials, every "
+              "file's first attempt flood-waited for 1 s)", FAKE_TELEGRAM,
+              _figures(Figure("failover_p99_ms", "ms", Target("<", 50)), Figure("failover_p50_ms", "ms"),
+                       "failover_samples"),
+              lambda tmp, n: _bench().bench_failover(tmp, n["failovers"])),
+    Benchmark("flood-storm", "flood storm",
+              "downloads per second / the ideal bound: the time each of 3 credentials was not quarantined in this run "
+              "(0.2 s downloads, FloodWait of 1-2 s on 25 % of attempts)",
+              f"same run: the bound from this run's own quarantines; {FAKE_TELEGRAM}",
+              _figures(Figure("flood_storm_efficiency", target=Target(">=", 0.95)), "flood_storm_jobs_per_s",
+                       "flood_storm_ideal_jobs_per_s", "flood_storm_floods"),
+              lambda tmp, n: _bench().bench_flood_storm(tmp, n["storm"])),
+    Benchmark("credential-spread", "credential spread",
+              "least / most downloads per credential, three credentials, a steady stream of notes, no floods",
+              f"none: a ratio within the run; {FAKE_TELEGRAM} (50 ms per download)",
+              _figures(Figure("credential_spread", target=Target(">=", 0.8)), "credential_spread_downloads"),
+              lambda tmp, n: _bench().bench_credential_spread(tmp, n["spread"])),
+    Benchmark("audio-prep", "audio preparation",
+              "our preparation (probe, one ffmpeg pass with silence detection, chunk cuts) of a long recording",
+              "same run: a bare ffmpeg command doing the same conversion, interleaved; the median of three rounds' "
+              "ratios",
+              _figures(Figure("audio_prep_ratio", target=Target("<=", 1.15)), Figure("audio_prep_seconds", "s"),
+                       Figure("audio_prep_bare_seconds", "s"), Figure("audio_prep_audio_seconds", "s")),
+              lambda tmp, n: _bench().bench_audio_prep(tmp, n["prep"])),
+    Benchmark("parallel-chunks", "parallel chunks", "a long recording over K provider instances",
+              "same run: the same recording over 1 instance; simulated: providers answer after 1 ms per audio second",
+              _figures(Figure("parallel_chunk_speedup", target=Target(">=", 0.8, scaled_by="parallel_chunk_k")),
+                       "parallel_chunk_k", "parallel_chunk_count"),
+              lambda tmp, n: _bench().bench_parallel_chunks(tmp, 4, n["chunks"])),
+    Benchmark("first-text", "first text of a 60 min recording",
+              "time to the first text delivered / time to the whole transcript, 60 min over 4 providers",
+              "none: simulated providers take 1 ms per audio second, so the figure follows the part plan (first "
+              "part / all parts over 4 providers), not a provider's speed",
+              _figures(Figure("first_text_fraction", target=Target("<=", 0.2)), "first_text_parts",
+                       "first_text_providers"),
+              lambda tmp, n: _bench().bench_first_text(tmp)),
+    Benchmark("parallel-download", "one large file over 3 sessions",
+              "one large file over 3 sessions against one, each session with the same bandwidth",
+              f"same run: one session; {FAKE_TELEGRAM} (40 MiB/s per session)",
+              _figures(Figure("parallel_download_speedup",
+                              target=Target(">=", 0.8, scaled_by="parallel_download_credentials")),
+                       "parallel_download_credentials", Figure("parallel_download_mb", "MiB"),
+                       Figure("parallel_download_seconds_one", "s")),
+              lambda tmp, n: _bench().bench_parallel_download(tmp, n["download_mb"])),
+    Benchmark("memory", "large video memory",
+              "peak RSS of the whole process tree (Python and ffmpeg) hashing and preparing a large video",
+              "none: an absolute bound",
+              _figures(Figure("peak_rss_mb_large_video", "MB", Target("<=", 300)), Figure("large_video_mb", "MB")),
+              lambda tmp, n: _bench().bench_peak_rss(tmp, n["rss_mb"])),
+    Benchmark("local", "local provider on the story",
+              "a job through the tree on the bundled local model, and our provider's call, on about 2 min of speech "
+              "(espeak-ng reading a story), language given",
+              "same run: faster-whisper's batched pipeline called directly (overhead) and plain "
+              "WhisperModel.transcribe (speed-up), same audio and settings, interleaved",
+              _figures(Figure("local_provider_overhead", target=Target("<=", 1.10)),
+                       Figure("local_speedup_over_plain", target=Target(">=", 1.3)),
+                       Figure("local_provider_seconds", "s"), Figure("local_direct_seconds", "s"),
+                       Figure("local_plain_seconds", "s"), Figure("local_speech_seconds", "s")),
+              lambda tmp, n: _bench().bench_local(tmp), needs="espeak-ng"),
+    Benchmark("wer", "word error rate on recorded speech",
+              "word error rate on real recorded speech with published transcriptions, in English, Spanish, French and "
+              "Italian (Debian's pocketsphinx-testdata and asterisk-core-sounds-*), and on unrelated clips joined",
+              "same run: plain decoding of each whole recording by the same model; the clips one by one",
+              _wer_figures(), lambda tmp, n: _bench().bench_wer(tmp, quick=bool(n["wer_quick"]))),
+    Benchmark("first-words", "first words of a 150 s voice note",
+              "a 150 s voice note (espeak-ng) through the tree on the local model, warm: time to its first words "
+              "reaching the listener", "same run: the whole job's time",
+              _figures(Figure("first_words_fraction_local", target=Target("<=", 0.15)),
+                       Figure("first_words_seconds_local", "s"), Figure("first_words_job_seconds_local", "s")),
+              lambda tmp, n: _bench().bench_first_words(tmp), needs="espeak-ng"),
+    Benchmark("speakers", "who said what in generated dialogues",
+              "the offline diarizer on dialogues of distinct espeak-ng voices with known turns (2 and 3 speakers, "
+              "short and long gaps), DER with a 0.25 s collar and with none, the best mapping of speakers",
+              "same run: the local model's transcription of the same 3-speaker audio (time); the known turns (DER)",
+              _figures(Figure("der_synthetic_collar_mean", target=Target("<=", 0.08), digits=3),
+                       Figure("der_synthetic_collar_worst", target=Target("<=", 0.12), digits=3),
+                       Figure("der_synthetic_nocollar_mean", target=Target("<=", 0.12), digits=3),
+                       Figure("der_synthetic_nocollar_worst", digits=3),
+                       Figure("speaker_count_accuracy_synthetic", target=Target(">=", 0.9)),
+                       Figure("speakers_time_fraction_of_local", target=Target("<=", 0.15), digits=3),
+                       Figure("speakers_seconds_per_minute", "s")),
+              lambda tmp, n: _bench().bench_speakers(tmp), needs="espeak-ng"),
+    Benchmark("chaos", "chaos",
+              "the chaos run, seed 7: 5 % crashes of any actor, 10 % FloodWaits, 10 % provider errors, 10 % "
+              "duplicates; every job must end with exactly one final reply",
+              f"none: counts; {FAKE_TELEGRAM}; chaos_refused_repeats counts the repeats the fake refused",
+              _figures(Figure("chaos_lost", target=Target("==", 0)),
+                       Figure("chaos_duplicate_replies", target=Target("==", 0)), "chaos_refused_repeats",
+                       "chaos_jobs", "chaos_completed", "chaos_failed", "chaos_restarts", "chaos_quarantines",
+                       Figure("chaos_throughput_jobs_per_s", "/s"), Figure("chaos_latency_p99_ms", "ms"),
+                       Figure("chaos_seconds", "s")),
+              lambda tmp, n: _bench().bench_chaos(n["chaos"])),
+    Benchmark("scale-out", "scale-out over worker processes",
+              "jobs/s with 4 `transhades run --role worker` processes on the real Redis; a worker SIGKILLed while it "
+              "holds jobs",
+              f"same run: jobs/s with 1 worker; simulated: a loopback provider answering after 0.5 s; {FAKE_TELEGRAM}",
+              _figures(Figure("scale_out_efficiency", target=Target(">=", 0.8)),
+                       Figure("worker_takeover_seconds", "s", Target("<=", 1.0, plus="worker_lease_seconds")),
+                       "scale_out_workers", Figure("scale_out_jobs_per_s_one", "/s"),
+                       Figure("worker_lease_seconds", "s")),
+              lambda tmp, n: _bench().bench_scale_out(tmp, n["scale"]), needs="redis-server at TRANSHADES_REDIS_URL"),
+    Benchmark("cpu", "CPU per 10 s voice note",
+              "all processes' CPU (user + system, with their ffmpeg children) per 10 s voice note through the fake "
+              "Telegram to a loopback provider: one process, and a front with a worker and redis-server",
+              "same run: the same note through the bot's ffmpeg conversion alone; the single process",
+              _figures(Figure("single_cpu_ratio", target=Target("<=", 3.0)),
+                       Figure("cluster_cpu_ratio", target=Target("<=", 1.5)), Figure("bare_ffmpeg_cpu_ms", "ms"),
+                       Figure("cpu_ms_per_note_single", "ms"), Figure("cpu_ms_per_note_cluster", "ms")),
+              lambda tmp, n: _bench().bench_cpu_per_note(n["cpu_notes"]), needs="redis-server"),
+)
+STEPS = tuple(b.key for b in REGISTRY)
+
+
+def step_help() -> str:
+    return ", ".join(STEPS)
