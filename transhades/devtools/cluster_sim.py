@@ -59,6 +59,7 @@ class Report:
     answered: int = 0
     lost: int = 0
     duplicated: int = 0
+    refused_repeats: int = 0  # second sends the fake Telegram refused by random_id: duplicates it absorbed
     process_exits: list[str] = field(default_factory=list)
     longest_wait_s: float = 0.0
     faults: list[str] = field(default_factory=list)
@@ -67,6 +68,7 @@ class Report:
 
     def as_dict(self) -> dict[str, Any]:
         return {"posted": self.posted, "answered": self.answered, "lost": self.lost, "duplicated": self.duplicated,
+                "refused_repeats": self.refused_repeats,
                 "process_exits": self.process_exits, "longest_wait_s": round(self.longest_wait_s, 2),
                 "faults": self.faults, "metrics_scraped": self.metrics, "skipped": self.skipped}
 
@@ -196,6 +198,7 @@ class _Simulation:
         self.report.answered = len(posted & set(answers))
         self.report.lost = len(posted - set(answers))
         self.report.duplicated = sum(1 for m in posted if answers.get(m, 0) > 1)
+        self.report.refused_repeats = self.lab.world.refused_count()
         waits = [self.answered_at[m] - self.posted_at[m] for m in posted if m in self.answered_at]
         unanswered = [time.monotonic() - self.posted_at[m] for m in posted if m not in self.answered_at]
         self.report.longest_wait_s = max(waits + unanswered, default=0.0)

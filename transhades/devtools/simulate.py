@@ -206,6 +206,7 @@ def _account(options: Options, world: Any, submitted: dict, finals: dict, elapse
         "crashes_by_actor": dict(sorted(faults.by_actor.items())),
         "quarantines": sum(s.get("total_quarantines", 0) for s in status.values()),
         "floods": len(world.flood_waits),
+        "refused_repeats": world.refused_repeats,  # sends the fake refused by random_id: duplicates it absorbed
         "throughput_jobs_per_s": len(finals) / elapsed if elapsed else 0.0,
         "ideal_jobs_per_s": ideal,
         "latency_ms": ms(latencies, ("p50", 50), ("p95", 95), ("p99", 99)),

@@ -342,6 +342,7 @@ class SharedTelegram(FakeTelegram):
                                              text TEXT, message_id INTEGER, reply_to INTEGER, random_id INTEGER UNIQUE,
                                              file_name TEXT, at REAL);
             CREATE TABLE IF NOT EXISTS ids (n INTEGER);
+            CREATE TABLE IF NOT EXISTS refused (random_id INTEGER, at REAL);
         """)
         # read through to the shared file; this world writes files with SQL, never by item
         self.files = _Column(self, "data")  # type: ignore[assignment]
@@ -378,6 +379,11 @@ class SharedTelegram(FakeTelegram):
         return [Sent(k, c, t or "", message_id=m, reply_to=r, random_id=rid, file_name=f, at=at)
                 for k, c, t, m, r, rid, f, at in rows]
 
+    def refused_count(self) -> int:
+        """Repeats refused by random_id, by every process that shares this file."""
+        with self.lock:
+            return self.db.execute("SELECT COUNT(*) FROM refused").fetchone()[0]
+
     def untaken(self) -> int:
         with self.lock:
             return self.db.execute("SELECT COUNT(*) FROM updates WHERE taken_at IS NULL").fetchone()[0]
@@ -394,8 +400,9 @@ class SharedTelegram(FakeTelegram):
                                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                 (sent.kind, sent.chat_id, sent.text, sent.message_id, sent.reply_to, sent.random_id,
                                  sent.file_name, time.time()))
-            except sqlite3.IntegrityError:  # RANDOM_ID_DUPLICATE
+            except sqlite3.IntegrityError:  # RANDOM_ID_DUPLICATE: kept, so a reader in another process counts it
                 self.refused_repeats += 1
+                self.db.execute("INSERT INTO refused VALUES (?, ?)", (sent.random_id, time.time()))
                 return None
         self.sent.append(sent)
         return sent.message_id
