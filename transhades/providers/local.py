@@ -261,7 +261,8 @@ class LocalWhisper:
                    speakers: bool = False) -> Transcript:
         """``task`` translate: Whisper's own translation into English (the transcript's language stays the
         speech's). The text so far goes to ``progress`` as it is decoded. ``speakers``: Whisper cannot tell
-        them apart; the speakers actor does, afterwards."""
+        them apart; the speakers actor does, afterwards, and splits a segment where the speaker changes inside it,
+        so every word is timed then."""
         try:
             audio: Any = chunk.path
             long = chunk.duration > BATCH_ABOVE_SECONDS  # a short note's words all come at once: nothing to show
@@ -270,7 +271,7 @@ class LocalWhisper:
                 language = language or self._detected(audio, languages, hint)
             if long and progress:
                 self._preview(audio, language, task, chunk, progress)
-            segments, language = self._decode(audio, chunk.duration, language, task)
+            segments, language = self._decode(audio, chunk.duration, language, task, words=speakers)
             heard: list[Heard] = []
             for seg in segments:  # a generator: decoding happens while we iterate
                 if not heard_nothing(seg):  # music, noise: no made-up text
@@ -291,12 +292,12 @@ class LocalWhisper:
             return pick_language(dict(probabilities), languages, hint)
         return with_prior(dict(probabilities), hint or "")
 
-    def _decode(self, audio: Any, duration: float, language: str | None,
-                task: str) -> tuple[Iterator[Heard], str | None]:
+    def _decode(self, audio: Any, duration: float, language: str | None, task: str,
+                words: bool = False) -> tuple[Iterator[Heard], str | None]:
         """Segments as they are decoded, and the language. Long audio is decoded in batches of voice-activity
         windows. (A head decoded plainly first, and the batches prompted with its words, were tried: on real
         recorded speech the batches misheard more, and the head cost a whole window's encoding.)"""
-        options = {"beam_size": self.beam_size, "task": task, "word_timestamps": self.word_timestamps}
+        options = {"beam_size": self.beam_size, "task": task, "word_timestamps": self.word_timestamps or words}
         if duration <= BATCH_ABOVE_SECONDS:
             segments, info = self.model.transcribe(audio, language=language, vad_filter=self.vad_filter, **options)
         else:
