@@ -52,6 +52,8 @@ def _cell(figure: Figure, benchmark: Benchmark, result: Mapping[str, Any] | None
         return "not run"
     if not step["ok"]:
         return "**step failed**"
+    if figure.full_only and figure.key not in result and result.get("quick"):
+        return "full run only"
     shown = figure.shown(result.get(figure.key)).replace("|", "/")
     verdict = result.get("targets", {}).get(figure.key)
     return f"**{shown}, missed**" if verdict is not None and not verdict["ok"] else shown
