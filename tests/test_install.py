@@ -12,7 +12,6 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-
 from packaging.requirements import Requirement
 
 HEAVY = re.compile(r"^(torch|torchaudio|torchvision|librosa|resemblyzer|nvidia-.*|triton)$")

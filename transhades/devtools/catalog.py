@@ -16,10 +16,10 @@ def _bench() -> ModuleType:
     return bench
 
 
-QUICK = {"quick": 1, "asks": 20_000, "jobs": 3_000, "hits": 40, "failovers": 30, "storm": 60, "prep": 600, "chunks": 1200,
-         "rss_mb": 200, "chaos": 100, "spread": 60, "scale": 12, "download_mb": 96, "cpu_notes": 6}
-FULL = {"quick": 0, "asks": 100_000, "jobs": 10_000, "hits": 200, "failovers": 100, "storm": 200, "prep": 3600, "chunks": 3600,
-        "rss_mb": 2000, "chaos": 1000, "spread": 300, "scale": 40, "download_mb": 400, "cpu_notes": 20}
+QUICK = {"quick": 1, "asks": 20_000, "jobs": 3_000, "hits": 40, "failovers": 30, "storm": 60, "prep": 600,
+         "chunks": 1200, "rss_mb": 200, "chaos": 100, "spread": 60, "scale": 12, "download_mb": 96, "cpu_notes": 6}
+FULL = {"quick": 0, "asks": 100_000, "jobs": 10_000, "hits": 200, "failovers": 100, "storm": 200, "prep": 3600,
+        "chunks": 3600, "rss_mb": 2000, "chaos": 1000, "spread": 300, "scale": 40, "download_mb": 400, "cpu_notes": 20}
 
 FAKE_TELEGRAM = ("simulated: the fake Telegram (transhades/telegram/fake.py) is the seed's premise, not a measured "
                  "fact: FloodWait per credential, downloads at a set speed, repeats refused by random_id")
@@ -143,8 +143,8 @@ REGISTRY: tuple[Benchmark, ...] = (
               "the offline diarizer on dialogues of real recorded people (Debian's telephone prompt voices: telephone "
               "band, one loudness, 2 and 3 speakers, mixed and same gender, short and long gaps, known turns; "
               "transhades/devtools/voices.py), and the transcript labelled per word from its turns",
-              "same run: the local model's transcription of the same 3-speaker dialogue (time); the known turns (DER); "
-              "the diarizer's own turns (the labelled transcript)",
+              "same run: the local model's transcription of the same dialogue of two Italian voices (time); the known "
+              "turns (DER); the diarizer's own turns on the same words, no collar (the labelled transcript)",
               _figures(Figure("der_real_collar_mean", target=Target("<=", 0.08), digits=3),
                        Figure("der_real_collar_worst", target=Target("<=", 0.12), digits=3),
                        Figure("der_real_nocollar_mean", target=Target("<=", 0.12), digits=3),
