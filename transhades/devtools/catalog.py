@@ -16,8 +16,8 @@ def _bench() -> ModuleType:
     return bench
 
 
-QUICK = {"quick": 1, "asks": 20_000, "jobs": 3_000, "hits": 40, "failovers": 30, "storm": 60, "prep": 600,
-         "chunks": 1200, "rss_mb": 200, "chaos": 100, "spread": 60, "scale": 12, "download_mb": 96, "cpu_notes": 6}
+QUICK = {"quick": 1, "asks": 20_000, "jobs": 3_000, "hits": 40, "failovers": 30, "storm": 60, "prep": 300,
+         "chunks": 600, "rss_mb": 200, "chaos": 100, "spread": 60, "scale": 12, "download_mb": 96, "cpu_notes": 6}
 FULL = {"quick": 0, "asks": 100_000, "jobs": 10_000, "hits": 200, "failovers": 100, "storm": 200, "prep": 3600,
         "chunks": 3600, "rss_mb": 2000, "chaos": 1000, "spread": 300, "scale": 40, "download_mb": 400, "cpu_notes": 20}
 
@@ -115,7 +115,7 @@ REGISTRY: tuple[Benchmark, ...] = (
                        Figure("local_speedup_over_plain", target=Target(">=", 1.3)),
                        Figure("local_provider_seconds", "s"), Figure("local_direct_seconds", "s"),
                        Figure("local_plain_seconds", "s"), Figure("local_speech_seconds", "s")),
-              lambda tmp, n: _bench().bench_local(tmp), needs="espeak-ng"),
+              lambda tmp, n: _bench().bench_local(tmp, rounds=2 if n["quick"] else 3), needs="espeak-ng"),
     Benchmark("wer", "word error rate on recorded speech",
               "word error rate on real recorded speech with published transcriptions, in English, Spanish, French and "
               "Italian (Debian's pocketsphinx-testdata and asterisk-core-sounds-*), and on unrelated clips joined",
