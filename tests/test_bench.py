@@ -160,7 +160,7 @@ def test_the_speakers_benchmark_reports_its_error_rates_and_time_against_their_t
     from transhades.devtools import bench, dialogue
 
     real = dialogue.dialogue
-    monkeypatch.setattr(dialogue, "dialogue", lambda speakers, turns=12, gap=0.4: real(speakers, min(turns, 4), gap))
+    monkeypatch.setattr(dialogue, "dialogue", lambda speakers, turns=12, gap=0.4: real(speakers, min(turns, 6), gap))
 
     class Transcribing:  # the local model's time is the denominator: here a fixed 0.5 s, not a model load
         def __init__(self, *args, **kwargs) -> None:

@@ -68,7 +68,6 @@ def test_targets_are_judged_with_bounds_taken_from_the_same_run():
 def _patch_registry(monkeypatch, *benchmarks: Benchmark) -> None:
     monkeypatch.setattr(catalog, "REGISTRY", benchmarks)
     monkeypatch.setattr(catalog, "STEPS", tuple(b.key for b in benchmarks))
-    monkeypatch.setattr(bench, "REGISTRY", benchmarks)
 
 
 def test_bench_exits_1_when_a_step_failed_and_reports_no_figure_for_it(monkeypatch, capsys):

@@ -395,7 +395,7 @@ def bench(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from transhades.devtools import bench as bench_lib
 
-    result = bench_lib.run(args.quick, progress=lambda label: print(f"bench: {label}…", file=sys.stderr), only=only)
+    result = catalog.run(args.quick, progress=lambda label: print(f"bench: {label}…", file=sys.stderr), only=only)
     if args.out:
         bench_lib.write(result, Path(args.out))
     result.pop("_latencies", None)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -25,9 +24,8 @@ import pykka
 
 from transhades import config as config_lib
 from transhades.audio.prepare import AudioPreparer, ffmpeg_binary
-from transhades.devtools.catalog import FULL, QUICK, REGISTRY, STEPS  # noqa: F401 (STEPS: for --only)
 from transhades.devtools.doubles import InstantPreparer, percentile, simulated_providers
-from transhades.devtools.registry import Benchmark, StepFailed, run_step, verdicts
+from transhades.devtools.registry import StepFailed
 from transhades.media import LocalFile
 from transhades.messages import Completed, Failed, JobRequest, Partial, Stage, SubmitJob
 
@@ -714,6 +712,29 @@ def bench_speakers_real(tmp: Path) -> dict[str, Any]:
             - diarization_error_rate(reference, own, collar=0.0)}
 
 
+def bench_dev_install(tmp: Path) -> dict[str, Any]:
+    """A fresh virtual environment, ``pip install -e ".[dev]"`` of this checkout in it: how long, how large, and
+    whether anything of torch or CUDA came with it (pip's cache as this machine has it; the registry for the rest)."""
+    import shutil
+
+    root = SAMPLES.parent
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    started = time.perf_counter()
+    done = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "-e",
+                           f"{root}[dev]"], capture_output=True, text=True, timeout=1800)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise StepFailed(f"pip install -e .[dev] exited with {done.returncode}: {done.stderr.strip()[-300:]}")
+    listed = subprocess.run([str(venv / "bin" / "pip"), "list", "--format=freeze"], capture_output=True, text=True,
+                            check=True).stdout.lower().splitlines()
+    heavy = [line.split("==")[0] for line in listed if line.startswith(("torch", "nvidia-", "triton", "librosa"))]
+    size = sum(f.stat().st_size for f in venv.rglob("*") if f.is_file() and not f.is_symlink())
+    shutil.rmtree(venv, ignore_errors=True)
+    return {"dev_install_mb": size / 1e6, "dev_install_seconds": seconds, "dev_install_packages": len(listed),
+            "dev_install_heavy_packages": len(heavy), "dev_install_heavy": ", ".join(heavy) or "none"}
+
+
 def bench_first_words(tmp: Path, seconds: int = 150) -> dict[str, Any]:
     """A voice note of about ``seconds`` of speech through the tree on the local model: when its first words
     reach the listener, against the whole job's time."""
@@ -761,11 +782,6 @@ def bench_chaos(jobs: int) -> dict[str, Any]:
             "chaos_latency_p99_ms": r["latency_ms"]["p99"], "chaos_seconds": r["seconds"]}
 
 
-def machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine()}
-
-
 def bench_scale_out(tmp: Path, jobs_per_worker: int) -> dict[str, Any]:
     """Jobs per second with four worker processes over four times one's (needs Redis: TRANSHADES_REDIS_URL)."""
     from transhades.audio.prepare import ffmpeg_binary
@@ -790,46 +806,6 @@ def bench_cpu_per_note(notes: int) -> dict[str, Any]:
     return measure(notes)
 
 
-
-
-def _commit() -> str | None:
-    try:
-        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=SAMPLES.parent, capture_output=True,
-                              text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
-
-
-def run(quick: bool, progress: Callable[[str], None] = lambda s: None, only: tuple[str, ...] = (),
-        registry: tuple[Benchmark, ...] | None = None) -> dict[str, Any]:
-    """Every benchmark of ``registry`` (or those in ``only``), each to a step that measured or failed."""
-    registry = REGISTRY if registry is None else registry
-    sizes = QUICK if quick else FULL
-    began = time.perf_counter()
-    result: dict[str, Any] = {"quick": quick, "machine": machine(), "commit": _commit(),
-                              "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "steps": {}}
-    latencies: dict[str, list[float]] = {}
-    with tempfile.TemporaryDirectory(prefix="transhades-bench-") as directory:
-        for benchmark in registry:
-            if only and benchmark.key not in only:
-                continue
-            progress(benchmark.label)
-            folder = Path(directory) / benchmark.key
-            folder.mkdir()
-            step = run_step(benchmark, folder, sizes)
-            result["steps"][benchmark.key] = {"ok": step.ok, "seconds": round(step.seconds, 1),
-                                              **({"reason": step.reason} if not step.ok else {})}
-            latencies.update(step.figures.pop("_latencies", {}))
-            result.update(step.figures)
-    result["seconds"] = round(time.perf_counter() - began, 1)
-    result["targets"] = verdicts(registry, result)
-    result["notes"] = [f"quick mode: audio preparation on {sizes['prep'] // 60} min instead of 60, a large video of "
-                       f"{sizes['rss_mb']} MB instead of 2 GB, {sizes['chaos']} chaos jobs instead of 1,000, "
-                       "the word error rate on a minute of each language, without the clips one by one"
-                       ] if quick else []
-    result["_latencies"] = latencies
-    return result
 
 
 def write(result: dict[str, Any], out: Path) -> None:

@@ -4,10 +4,14 @@ the CLI's help and ``--markdown`` cost no import of the actor system."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from transhades.devtools.registry import Benchmark, Figure, Target
+from transhades.devtools.registry import Benchmark, Figure, Target, run_all
+
+CHECKOUT = Path(__file__).resolve().parents[2]  # the repository, when the code runs from one
 
 
 def _bench() -> ModuleType:
@@ -154,6 +158,13 @@ REGISTRY: tuple[Benchmark, ...] = (
                        Figure("der_labelled_minus_turns", target=Target("<=", 0.01), digits=3),
                        Figure("speakers_real_seconds_per_minute", "s"), "der_real_dialogues"),
               lambda tmp, n: _bench().bench_speakers_real(tmp), needs="the voices of transhades/devtools/voices.py"),
+    Benchmark("dev-install", "the dev install in a fresh virtual environment",
+              "pip install -e \".[dev]\" of this checkout into a new venv: its size on disk, its time, and any torch, "
+              "CUDA (nvidia-*), triton or librosa package in it", "none: absolute bounds (full run only)",
+              _figures(Figure("dev_install_mb", "MB", Target("<=", 1500)),
+                       Figure("dev_install_heavy_packages", target=Target("==", 0)),
+                       Figure("dev_install_seconds", "s"), "dev_install_packages"),
+              lambda tmp, n: _bench().bench_dev_install(tmp), quick=False),
     Benchmark("chaos", "chaos",
               "the chaos run, seed 7: 5 % crashes of any actor, 10 % FloodWaits, 10 % provider errors, 10 % "
               "duplicates; every job must end with exactly one final reply",
@@ -187,3 +198,14 @@ STEPS = tuple(b.key for b in REGISTRY)
 
 def step_help() -> str:
     return ", ".join(STEPS)
+
+
+def run(quick: bool, progress: Callable[[str], None] = lambda s: None, only: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``transhades bench``: the registry's benchmarks at the quick or the full sizes."""
+    sizes = QUICK if quick else FULL
+    result = run_all(REGISTRY, sizes, quick, progress, only, CHECKOUT)
+    result["notes"] = [f"quick mode: audio preparation on {sizes['prep'] // 60} min instead of 60, a large video of "
+                       f"{sizes['rss_mb']} MB instead of 2 GB, {sizes['chaos']} chaos jobs instead of 1,000, "
+                       "the word error rate on a minute of each language, without the clips one by one"
+                       ] if quick else []
+    return result

@@ -1,6 +1,6 @@
 """The benchmarks as data: each one declares its figures, their targets, what they are measured against, and how it
 is run. The step list, ``--only``'s choices, the CLI help, the JSON's verdicts and the README's table are all made
-from this one list (``bench.REGISTRY``), so none of them can drift from another.
+from this one list (``catalog.REGISTRY``), so none of them can drift from another.
 
 A benchmark that cannot measure what it says fails: a job that failed, a wait that timed out, an exception, or a
 declared figure it did not report. A failed step never becomes a number; ``transhades bench`` exits 1 on it.
@@ -9,6 +9,10 @@ declared figure it did not report. A failed step never becomes a number; ``trans
 from __future__ import annotations
 
 import math
+import os
+import platform
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -89,6 +93,7 @@ class Benchmark:
     figures: tuple[Figure, ...]
     run: Callable[[Path, Mapping[str, int]], dict[str, Any]]
     needs: str = ""  # what must be installed, said when it is missing
+    quick: bool = True  # part of --quick (else of the full run only)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -145,3 +150,44 @@ def missed(result: Mapping[str, Any]) -> list[str]:
 
 def failed_steps(result: Mapping[str, Any]) -> dict[str, str]:
     return {key: step["reason"] for key, step in result.get("steps", {}).items() if not step["ok"]}
+
+
+def machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine()}
+
+
+def commit_of(folder: Path) -> str | None:
+    """The checkout's commit, when the code runs from one."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=folder, capture_output=True, text=True,
+                              timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
+
+
+def run_all(registry: tuple[Benchmark, ...], sizes: Mapping[str, int], quick: bool, progress: Callable[[str], None],
+            only: tuple[str, ...], checkout: Path) -> dict[str, Any]:
+    """Every benchmark of ``registry`` meant for this run (or those in ``only``), each to a step that measured or
+    failed; the results with their verdicts and where they were measured."""
+    began = time.perf_counter()
+    result: dict[str, Any] = {"quick": quick, "machine": machine(), "commit": commit_of(checkout),
+                              "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "steps": {}}
+    latencies: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="transhades-bench-") as directory:
+        for benchmark in registry:
+            if (only and benchmark.key not in only) or (quick and not benchmark.quick and not only):
+                continue
+            progress(benchmark.label)
+            folder = Path(directory) / benchmark.key
+            folder.mkdir()
+            step = run_step(benchmark, folder, sizes)
+            result["steps"][benchmark.key] = {"ok": step.ok, "seconds": round(step.seconds, 1),
+                                              **({"reason": step.reason} if not step.ok else {})}
+            latencies.update(step.figures.pop("_latencies", {}))
+            result.update(step.figures)
+    result["seconds"] = round(time.perf_counter() - began, 1)
+    result["targets"] = verdicts(registry, result)
+    result["_latencies"] = latencies
+    return result

@@ -49,7 +49,7 @@ def _cell(figure: Figure, benchmark: Benchmark, result: Mapping[str, Any] | None
         return "not run"
     step = result.get("steps", {}).get(benchmark.key)
     if step is None:
-        return "not run"
+        return "full run only" if result.get("quick") and not benchmark.quick else "not run"
     if not step["ok"]:
         return "**step failed**"
     if figure.full_only and figure.key not in result and result.get("quick"):

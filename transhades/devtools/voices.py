@@ -178,7 +178,7 @@ def build(spec: DialogueSpec) -> Dialogue:
         speech = np.concatenate(turn)
         turns.append((round(at, 3), round(at + len(speech) / RATE, 3), who + 1))
         reference += [(round(at + a, 3), round(at + b, 3), who + 1) for a, b in speech_spans(speech)]
-        gap = np.zeros(int(rng.uniform(*spec.gaps) * RATE), np.float32)
+        gap: np.ndarray = np.zeros(int(rng.uniform(*spec.gaps) * RATE), np.float32)
         parts += [speech, gap]
         at += (len(speech) + len(gap)) / RATE
     return Dialogue(np.concatenate(parts), turns, reference)

@@ -227,7 +227,7 @@ def kmeans(points: np.ndarray, k: int, rounds: int = 30) -> np.ndarray:
         distance = np.min(((points[:, None, :] - np.array(chosen)[None]) ** 2).sum(-1), axis=1)
         chosen.append(points[int(np.argmax(distance))])
     middle = np.array(chosen)
-    labels = np.zeros(len(points), dtype=int)
+    labels: np.ndarray = np.zeros(len(points), dtype=int)
     for _ in range(rounds):
         labels = np.argmin(((points[:, None, :] - middle[None]) ** 2).sum(-1), axis=1)
         middle = np.array([points[labels == q].mean(axis=0) if (labels == q).any() else middle[q] for q in range(k)])
@@ -258,7 +258,8 @@ def turns_of(regions: list[tuple[float, float]], centres: np.ndarray, stretch: n
     order: dict[int, int] = {}
     turns: list[Turn] = []
     for index, (begin, end) in enumerate(regions):
-        inside = list(np.nonzero(stretch == index)[0]) or [int(np.argmin(np.abs(centres - (begin + end) / 2)))]
+        inside: list[int] = [int(i) for i in np.nonzero(stretch == index)[0]]
+        inside = inside or [int(np.argmin(np.abs(centres - (begin + end) / 2)))]
         cut = begin
         for position, i in enumerate(inside):
             last = position == len(inside) - 1
