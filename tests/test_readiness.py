@@ -77,3 +77,29 @@ http: {{port: 0}}
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: cannot reach the cluster's Redis at cluster.redis_url")
     assert "sup3rsecretpw" not in done.stderr + done.stdout and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("setting, value", [
+    ("cluster", 'cluster: {redis_url: "redis://:sup3rsecretpw@127.0.0.1:63x79/0"}'),
+    ("database", 'database_url: "postgresql://app:sup3rsecretpw@127.0.0.1:99999/test"'),
+    ("cache", 'cache: {backend: redis, url: "redis://:sup3rsecretpw@127.0.0.1:0/0"}'),
+])
+def test_a_malformed_server_port_is_a_bad_setting_exit_2_not_an_unreachable_server(tmp_path, setting, value):
+    """Exit 3 (cannot reach) makes a process supervisor restart the process for ever; a port that is no port is a
+    mistake in the config, exit 2, in one line naming the key."""
+    from conftest import run_cli
+
+    (tmp_path / "config.yaml").write_text(f"""
+providers: [{{name: local, kind: local}}]
+data_dir: "{tmp_path / 'data'}"
+{value}
+telegram: {{bot_token: "123456:{'t' * 35}", credentials: [{{name: a, api_id: 1, api_hash: "{'a' * 32}"}}]}}
+http: {{port: 0}}
+""")
+    role = ["--role", "worker"] if setting == "cluster" else []
+    done = run_cli("run", *role, "--config", str(tmp_path / "config.yaml"), cwd=tmp_path, timeout=60)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "is not a number from 1 to 65535" in lines[0], lines
+    assert lines[0].startswith(f"error: {'cluster.redis_url' if setting == 'cluster' else 'database_url' if setting == 'database' else 'cache.url'}: ")
+    assert "sup3rsecretpw" not in done.stderr + done.stdout and "Traceback" not in done.stderr

@@ -559,6 +559,10 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
         cluster = replace(cluster, redis_url=env["TRANSHADES_REDIS_URL"])
     if cluster.redis_url and not re.match(r"rediss?://", cluster.redis_url):
         problems.append(f"cluster.redis_url: must start with redis:// or rediss://, got {redact(cluster.redis_url)!r}")
+    elif cluster.redis_url:
+        problems += _server_url_problems("cluster.redis_url", cluster.redis_url)
+    if cache.backend == "redis" and cache.url:
+        problems += _server_url_problems("cache.url", cache.url)
     database_url = _database_url(expand(top.data.get("database_url"), env, missing), env, problems)
     llm = _llm(top.data.get("llm"), env, problems) if top.data.get("llm") is not None else None
     problems += [f"${{{name}}}: is used in the config but not set; set it in the environment or .env"
@@ -598,7 +602,24 @@ def _database_url(value: Any, env: Mapping[str, str], problems: list[str]) -> st
         problems.append(f"database_url: must be a PostgreSQL URL (postgresql://...), got {redact(str(url))!r}; "
                         f"leave it out to keep everything in SQLite under data_dir")
         return None
+    if url is not None:
+        found = _server_url_problems("database_url", url)
+        problems += found
+        return None if found else url
     return url
+
+
+def _server_url_problems(key: str, url: str) -> list[str]:
+    """A server's URL whose port is no port is a bad setting, said now: found later it would read as a server that
+    cannot be reached, and a process supervisor restarts such a process for ever."""
+    from urllib.parse import urlsplit
+
+    netloc = urlsplit(url).netloc.rpartition("@")[2]
+    port = netloc.rpartition("]")[2].rpartition(":")[2] if ":" in netloc.rpartition("]")[2] else ""
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        return [f"{key}: the port {port!r} is not a number from 1 to 65535 in {redact(url)!r}; "
+                f"write it as scheme://host:port/..."]
+    return []
 
 
 def _languages(value: Any, problems: list[str]) -> tuple[str, ...]:
