@@ -38,11 +38,13 @@ def _wer_figures() -> tuple[Figure, ...]:
 
     out: list[Figure] = []
     for language in LANGUAGES:
-        out += [Figure(f"wer_plain_{language}", digits=4), Figure(f"wer_ours_{language}", digits=4),
+        out += [Figure(f"wer_plain_{language}", digits=4, headline=True),
+                Figure(f"wer_ours_{language}", digits=4, headline=True),
                 Figure(f"wer_short_clips_{language}", digits=4, full_only=True),
                 Figure(f"wer_ours_minus_plain_{language}", target=Target("<=", 0.01), digits=4),
                 Figure(f"wer_words_{language}")]
-    return (*out, Figure("wer_plain_joined", digits=4), Figure("wer_ours_joined", digits=4),
+    return (*out, Figure("wer_plain_joined", digits=4, headline=True),
+            Figure("wer_ours_joined", digits=4, headline=True),
             Figure("wer_ours_minus_plain_joined", target=Target("<=", 0.02), digits=4), Figure("wer_words_joined"),
             Figure("wer_speedup_over_plain", target=Target(">=", 1.3)), Figure("wer_speech_seconds", "s"))
 
@@ -52,7 +54,7 @@ REGISTRY: tuple[Benchmark, ...] = (
               "whole jobs through supervisor, dispatcher, cache, audio and provider actors with instant providers",
               "same run: pykka's own ask round trip on this machine (the ceiling of message passing)",
               _figures(Figure("orchestration_jobs_per_s", "/s", Target(">=", 3000)),
-                       Figure("pykka_ask_roundtrips_per_s", "/s"), Figure("pykka_ask_p99_ms", "ms"),
+                       Figure("pykka_ask_roundtrips_per_s", "/s", headline=True), Figure("pykka_ask_p99_ms", "ms"),
                        "orchestration_vs_ask_ratio"),
               lambda tmp, n: _bench().bench_orchestration(tmp, n["jobs"], n["asks"])),
     Benchmark("cache-hit", "cache hit",
@@ -142,7 +144,7 @@ REGISTRY: tuple[Benchmark, ...] = (
                        Figure("speaker_count_accuracy_synthetic", target=Target(">=", 0.9)),
                        Figure("speakers_time_fraction_of_local", target=Target("<=", 0.15), digits=3),
                        Figure("speakers_seconds_per_minute", "s")),
-              lambda tmp, n: _bench().bench_speakers(tmp), needs="espeak-ng"),
+              lambda tmp, n: _bench().bench_speakers(tmp), needs="espeak-ng", quick=False),
     Benchmark("speakers-real", "who said what in real voices' dialogues",
               "the offline diarizer on dialogues of real recorded people (Debian's telephone prompt voices: telephone "
               "band, one loudness, 2 and 3 speakers, mixed and same gender, short and long gaps, known turns; "
@@ -156,22 +158,24 @@ REGISTRY: tuple[Benchmark, ...] = (
                        Figure("speaker_count_accuracy_real", target=Target(">=", 0.9)),
                        Figure("speakers_real_time_fraction_of_local", target=Target("<=", 0.10), digits=3),
                        Figure("der_labelled_minus_turns", target=Target("<=", 0.01), digits=3),
-                       Figure("speakers_real_seconds_per_minute", "s"), "der_real_dialogues"),
+                       Figure("speakers_real_seconds_per_minute", "s", headline=True), "der_real_dialogues"),
               lambda tmp, n: _bench().bench_speakers_real(tmp), needs="the voices of transhades/devtools/voices.py"),
     Benchmark("dev-install", "the dev install in a fresh virtual environment",
               "pip install -e \".[dev]\" of this checkout into a new venv: its size on disk, its time, and any torch, "
               "CUDA (nvidia-*), triton or librosa package in it", "none: absolute bounds (full run only)",
               _figures(Figure("dev_install_mb", "MB", Target("<=", 1500)),
                        Figure("dev_install_heavy_packages", target=Target("==", 0)),
-                       Figure("dev_install_seconds", "s"), "dev_install_packages"),
+                       Figure("dev_install_seconds", "s", headline=True), "dev_install_packages"),
               lambda tmp, n: _bench().bench_dev_install(tmp), quick=False),
     Benchmark("chaos", "chaos",
               "the chaos run, seed 7: 5 % crashes of any actor, 10 % FloodWaits, 10 % provider errors, 10 % "
               "duplicates; every job must end with exactly one final reply",
               f"none: counts; {FAKE_TELEGRAM}; chaos_refused_repeats counts the repeats the fake refused",
               _figures(Figure("chaos_lost", target=Target("==", 0)),
-                       Figure("chaos_duplicate_replies", target=Target("==", 0)), "chaos_refused_repeats",
-                       "chaos_jobs", "chaos_completed", "chaos_failed", "chaos_restarts", "chaos_quarantines",
+                       Figure("chaos_duplicate_replies", target=Target("==", 0)),
+                       Figure("chaos_refused_repeats", headline=True), "chaos_jobs",
+                       Figure("chaos_completed", headline=True), Figure("chaos_failed", headline=True),
+                       "chaos_restarts", "chaos_quarantines",
                        Figure("chaos_throughput_jobs_per_s", "/s"), Figure("chaos_latency_p99_ms", "ms"),
                        Figure("chaos_seconds", "s")),
               lambda tmp, n: _bench().bench_chaos(n["chaos"])),
