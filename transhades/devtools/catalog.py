@@ -46,7 +46,7 @@ def _wer_figures() -> tuple[Figure, ...]:
     return (*out, Figure("wer_plain_joined", digits=4, headline=True),
             Figure("wer_ours_joined", digits=4, headline=True),
             Figure("wer_ours_minus_plain_joined", target=Target("<=", 0.02), digits=4), Figure("wer_words_joined"),
-            Figure("wer_speedup_over_plain", target=Target(">=", 1.3)), Figure("wer_speech_seconds", "s"))
+            Figure("wer_speedup_over_plain", headline=True), Figure("wer_speech_seconds", "s"))
 
 
 REGISTRY: tuple[Benchmark, ...] = (
