@@ -167,7 +167,7 @@ def test_the_markdown_says_a_failed_step_and_a_miss_from_the_results_not_by_hand
              "steps": {"probe": {"ok": True, "seconds": 1}, "other": {"ok": False, "seconds": 1, "reason": "timeout"}},
              "x": 25.0, "targets": {"x": {"op": "<", "target": 20, "ok": False}}}
     text = report.markdown((probe, other), quick, None)
-    assert "| probe | `x` | < 20 | **25.00 ms, missed** | not run |" in text
+    assert "| probe | `x` | < 20 ms | **25.00 ms, missed** | not run |" in text
     assert "| other | `y` | >= 1 | **step failed** | not run |" in text
     assert "- quick, `other`: timeout" in text and "2026-12-07T00:00:00Z at commit `abc1234`" in text
     assert "- full (`transhades bench`): no results file." in text
