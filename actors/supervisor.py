@@ -211,6 +211,21 @@ class Supervisor(pykka.ThreadingActor):
             self._stop_children("supervisor stopped")
         self.registry.unregister(SUPERVISOR, self.actor_ref)
 
+    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        """A message the supervisor itself could not handle. Nobody supervises the supervisor, so it must not
+        vanish (pykka ends it without ``on_stop``): it stops its children, tells the operator and leaves its reason,
+        and the process exits for its own process supervisor to start it again, as OTP's top supervisor does."""
+        reason = f"the supervisor failed ({exception_type.__name__}: {exception_value})"
+        log.critical("ALERT: %s; stopping the whole tree", reason,
+                     exc_info=(exception_type, exception_value, traceback))
+        try:
+            self.on_alert(f"ALERT: {reason}; stopping the whole tree")
+            if not self.stopping:
+                self._stop_children(reason)
+        finally:
+            self.registry.unregister(SUPERVISOR, self.actor_ref)
+            self.on_tree_stopped(reason)
+
     # ------------------------------------------------------------------------------------------ helpers
 
     def _tell_self(self, message: Any) -> None:

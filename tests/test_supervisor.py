@@ -740,3 +740,16 @@ def test_a_listener_that_raises_is_logged_and_the_supervisor_goes_on(caplog):
         sup.ask(TreeStatus(), timeout=5)
     assert "tree listener failed" in caplog.text and sup.is_alive()
     sup.stop()
+
+
+def test_a_supervisor_that_fails_on_a_message_stops_the_tree_and_says_why_instead_of_vanishing():
+    """Nobody supervises the top supervisor: a message it cannot handle (told, so pykka would end it silently)
+    stops every child, raises an alert and leaves the reason the process exits with."""
+    h = Harness([{"name": "a"}, {"name": "b"}], POLICY)
+    children = [h.registry.get("a"), h.registry.get("b")]
+    h.sup.tell(object())  # no message of the supervisor's: it raises TypeError while handling it
+    wait_for(lambda: h.tree_stopped, what="the tree's reason")
+    assert h.tree_stopped == ["the supervisor failed (TypeError: supervisor got an unknown message object)"]
+    assert h.alerts[-1].startswith("ALERT: the supervisor failed (TypeError")
+    wait_for(lambda: not any(child.is_alive() for child in children), what="the children to stop")
+    assert h.registry.get("supervisor") is None and not h.sup.is_alive()

@@ -100,14 +100,26 @@ def run(options: Options) -> dict[str, Any]:
             time.sleep(0.5)  # anything sent twice would arrive now
             finals = _finals(world, submitted)
             elapsed = max((t for replies in finals.values() for _, t in replies), default=time.monotonic()) - started
-            status = {s["name"]: s for s in tree.status()} if not tree.stopped_reason else {}
-            stopped = tree.stopped_reason[:1]
+            status = _status(tree)
+            stopped = tree.stopped_reason[:1] or ([] if status else ["the supervisor is gone and gave no reason"])
         finally:
             tree.stop()
     result = _account(options, world, submitted, finals, elapsed, status, faults)
     if stopped:
         result["tree_stopped"] = stopped[0]
     return result
+
+
+def _status(tree: Any) -> dict[str, dict[str, Any]]:
+    """Each child's status; none when the tree stopped (its reason is in ``tree.stopped_reason``)."""
+    import pykka
+
+    if tree.stopped_reason:
+        return {}
+    try:
+        return {s["name"]: s for s in tree.status()}
+    except (pykka.ActorDeadError, pykka.Timeout):
+        return {}
 
 
 def _config(options: Options, tmp: Path) -> dict[str, Any]:
