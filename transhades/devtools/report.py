@@ -70,7 +70,7 @@ def markdown(registry: tuple[Benchmark, ...], quick: Mapping[str, Any] | None,
         for figure in benchmark.figures:
             if figure.target is None and not figure.headline:
                 continue
-            target = figure.target.text() if figure.target else ""
+            target = f"{figure.target.text()} {figure.unit}".strip() if figure.target else ""
             lines.append(f"| {benchmark.key} | `{figure.key}` | {target} | {_cell(figure, benchmark, quick)} | "
                          f"{_cell(figure, benchmark, full)} |")
     failures = [f"- {name}, `{key}`: {step['reason']}" for name, result in (("quick", quick), ("full", full))
