@@ -38,6 +38,10 @@ class ExitMonitor:
             pass  # the supervisor is gone: the tree is stopping
 
 
+class Interrupted(RuntimeError):
+    """A BaseException that is no Exception, raised while an actor handled a message: made a crash of that actor."""
+
+
 class SupervisedActor(pykka.ThreadingActor):
     """Reports exactly one exit per incarnation: a crash (unhandled exception in ``setup`` or a told message)
     or a normal stop. Subclasses implement ``setup`` and ``receive``."""
@@ -89,7 +93,15 @@ class SupervisedActor(pykka.ThreadingActor):
         keeper = self.keeper if isinstance(message, self.kept_types) else None
         if keeper is not None:
             keeper.in_hand = message  # where the next incarnation finds it if this one dies on it
-        result = self.deliver(message)
+        try:
+            result = self.deliver(message)
+        except Exception:
+            raise
+        except BaseException as exc:  # CancelledError, GeneratorExit, KeyboardInterrupt in a worker thread...
+            # pykka answers anything that is not an Exception by stopping every actor of the process, silently
+            # (at DEBUG): the whole tree would vanish without a reason. Here it is a crash of this actor, which
+            # its supervisor restarts like any other.
+            raise Interrupted(f"{exc.__class__.__name__} while handling {type(message).__name__}: {exc}") from exc
         if keeper is not None:
             keeper.in_hand = None
         return result

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import pykka
 
-from transhades.actors.base import ExitMonitor
+from transhades.actors.base import ExitMonitor, Interrupted
 from transhades.clock import Clock
 from transhades.messages import (
     ChildExited,
@@ -80,6 +80,14 @@ class Supervisor(pykka.ThreadingActor):
             self._start_child(spec.name)
 
     def on_receive(self, message: Any) -> Any:
+        try:
+            return self._receive(message)
+        except Exception:
+            raise
+        except BaseException as exc:  # pykka would stop every actor of the process without a word (see base.py)
+            raise Interrupted(f"{exc.__class__.__name__} while handling {type(message).__name__}: {exc}") from exc
+
+    def _receive(self, message: Any) -> Any:
         if isinstance(message, ChildExited):
             self._child_exited(message)
         elif isinstance(message, RestartDue):

@@ -44,6 +44,10 @@ class Probe(SupervisedActor):
     def receive(self, message: Any) -> Any:
         if message == "crash":
             raise RuntimeError("boom")
+        if message == "cancelled":
+            import asyncio
+
+            raise asyncio.CancelledError("the session's loop went away")
         if message == "exit":
             self.actor_ref.stop(block=False)
         return None
@@ -753,3 +757,16 @@ def test_a_supervisor_that_fails_on_a_message_stops_the_tree_and_says_why_instea
     assert h.alerts[-1].startswith("ALERT: the supervisor failed (TypeError")
     wait_for(lambda: not any(child.is_alive() for child in children), what="the children to stop")
     assert h.registry.get("supervisor") is None and not h.sup.is_alive()
+
+
+def test_a_child_interrupted_by_a_base_exception_is_restarted_and_the_rest_of_the_tree_lives():
+    """pykka stops every actor of the process, at DEBUG, when a handler raises a BaseException that is no
+    Exception (asyncio's CancelledError is one): a whole tree vanished that way. It is one child's crash."""
+    h = Harness([{"name": "a"}, {"name": "b"}], POLICY)
+    b = h.registry.get("b")
+    h.registry.get("a").tell("cancelled")
+    wait_for(lambda: h.state("a") == "restarting", what="a to be seen crashing")
+    assert "Interrupted: CancelledError while handling str" in h.status()["a"]["reason"]
+    h.advance(1.0)
+    wait_for(lambda: h.state("a") == "running", what="a to be restarted")
+    assert b.is_alive() and h.sup.is_alive() and not h.tree_stopped
