@@ -136,3 +136,32 @@ def test_a_stop_while_run_is_loading_is_remembered_for_the_service_and_other_com
         assert (done.returncode, done.stdout.strip()) == (0, "[15] []"), done.stderr
     else:
         assert done.returncode == -15
+
+
+def test_a_child_abandoned_at_stop_does_not_hold_or_abort_the_exit_and_the_code_is_the_commands(tmp_path):
+    """A provider that did not stop in time still has threads running (the model's native ones): the interpreter's
+    finalisation would wait on them or abort under them (SIGABRT). The process leaves with its command's own code
+    at once, after saying who was left and flushing what it printed."""
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "stuck.py"
+    script.write_text(
+        "import sys, threading, time\n"
+        "import transhades.__main__ as entry\n"
+        "import transhades.app.cli as cli\n"
+        "import transhades.app.tree as tree\n"
+        "def command():\n"
+        "    threading.Thread(target=time.sleep, args=(120,), daemon=False).start()  # the model's threads\n"
+        "    tree.ABANDONED.append('provider:local-1')\n"
+        "    print('the transcript')\n"
+        "    return 3\n"
+        "cli.main = command\n"
+        "sys.argv = ['transhades', 'transcribe', 'x.ogg']\n"
+        "sys.exit(entry.main())\n")
+    began = time.monotonic()
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - began < 30, "did not wait for the abandoned threads"
+    assert done.returncode == 3 and done.stdout == "the transcript\n"
+    assert done.stderr.strip().splitlines()[-1] == "stopped without waiting for provider:local-1"

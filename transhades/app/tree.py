@@ -159,12 +159,19 @@ class Tree:
 
     def stop(self, timeout: float = 25.0) -> None:
         try:
-            self.supervisor.ask(StopTree(max(0.1, timeout - 0.5)), timeout=timeout)
+            outcome = self.supervisor.ask(StopTree(max(0.1, timeout - 0.5)), timeout=timeout)
+            ABANDONED.extend(name for name, how in outcome.items() if how == "timeout")
             self.supervisor.stop(block=True, timeout=timeout)
         except (pykka.ActorDeadError, pykka.Timeout):
             pass
         if self.temp_root is not None:
             shutil.rmtree(self.temp_root, ignore_errors=True)
+
+
+# Children that did not stop within their shutdown time (a model still decoding in native threads): the process
+# must then leave without the interpreter's finalisation, which would wait on those threads or abort under them
+# ("terminate called without an active exception", SIGABRT). transhades.__main__ reads it.
+ABANDONED: list[str] = []
 
 
 def starts(actor: type[pykka.Actor], name: str, **wiring: Any) -> Callable[[Any], pykka.ActorRef]:
