@@ -557,12 +557,7 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     speakers = _speakers(expand(top.data.get("speakers"), env, missing), problems)
     if not cluster.redis_url and env.get("TRANSHADES_REDIS_URL"):
         cluster = replace(cluster, redis_url=env["TRANSHADES_REDIS_URL"])
-    if cluster.redis_url and not re.match(r"rediss?://", cluster.redis_url):
-        problems.append(f"cluster.redis_url: must start with redis:// or rediss://, got {redact(cluster.redis_url)!r}")
-    elif cluster.redis_url:
-        problems += _server_url_problems("cluster.redis_url", cluster.redis_url)
-    if cache.backend == "redis" and cache.url:
-        problems += _server_url_problems("cache.url", cache.url)
+    problems += _redis_url_problems(cache, cluster)
     database_url = _database_url(expand(top.data.get("database_url"), env, missing), env, problems)
     llm = _llm(top.data.get("llm"), env, problems) if top.data.get("llm") is not None else None
     problems += [f"${{{name}}}: is used in the config but not set; set it in the environment or .env"
@@ -607,6 +602,15 @@ def _database_url(value: Any, env: Mapping[str, str], problems: list[str]) -> st
         problems += found
         return None if found else url
     return url
+
+
+def _redis_url_problems(cache: CacheConfig, cluster: ClusterConfig) -> list[str]:
+    if cluster.redis_url and not re.match(r"rediss?://", cluster.redis_url):
+        return [f"cluster.redis_url: must start with redis:// or rediss://, got {redact(cluster.redis_url)!r}"]
+    problems = _server_url_problems("cluster.redis_url", cluster.redis_url) if cluster.redis_url else []
+    if cache.backend == "redis" and cache.url:
+        problems += _server_url_problems("cache.url", cache.url)
+    return problems
 
 
 def _server_url_problems(key: str, url: str) -> list[str]:

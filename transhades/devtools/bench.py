@@ -570,31 +570,42 @@ def bench_wer(tmp: Path, quick: bool = False) -> dict[str, Any]:
         return " ".join(s.text.strip() for s in segments)
 
     out: dict[str, Any] = {}
-    seconds = 0.0
-    timing = {"plain": 0.0, "ours": 0.0}
+    timing = {"plain": 0.0, "ours": 0.0, "seconds": 0.0}
     for name, recordings in wer_corpus(tmp, quick).items():
-        language = "en" if name == "joined" else name
-        errors = {"plain": 0, "ours": 0, "short_clips": 0}
-        words = 0
-        for recording in recordings:
-            for method, decode in (("plain", plain), ("ours", ours)):
-                started = time.perf_counter()
-                heard = decode(recording.path, language)
-                timing[method] += time.perf_counter() - started
-                errors[method] += recorded.word_errors(recording.reference, heard, language)[0]
-            if name != "joined" and not quick:  # the joined clips are the other sets' clips
-                short = " ".join(ours(clip, language) for clip in recording.clips)
-                errors["short_clips"] += recorded.word_errors(recording.reference, short, language)[0]
-            words += recorded.word_errors(recording.reference, "", language)[1]
-            seconds += probe(recording.path).duration or 0.0
+        clips = name != "joined" and not quick  # the joined clips are the other sets' clips
+        errors, words = _wer_errors(recordings, "en" if name == "joined" else name, plain, ours, clips, timing)
         if not words:
             raise StepFailed(f"no words in the {name} recordings")
         rates = {method: wrong / words for method, wrong in errors.items()}
         out.update({f"wer_plain_{name}": rates["plain"], f"wer_ours_{name}": rates["ours"],
                     f"wer_ours_minus_plain_{name}": rates["ours"] - rates["plain"], f"wer_words_{name}": words})
-        if name != "joined" and not quick:
+        if clips:
             out[f"wer_short_clips_{name}"] = rates["short_clips"]
-    return {**out, "wer_speech_seconds": seconds, "wer_speedup_over_plain": timing["plain"] / timing["ours"]}
+    return {**out, "wer_speech_seconds": timing["seconds"],
+            "wer_speedup_over_plain": timing["plain"] / timing["ours"]}
+
+
+def _wer_errors(recordings: list[Any], language: str, plain: Callable[[Path, str], str],
+                ours: Callable[[Path, str], str], clips: bool, timing: dict[str, float]) -> tuple[dict[str, int], int]:
+    """Errors of plain decoding, of our long path and (``clips``) of the clips one by one, summed over
+    ``recordings``, and their words; each method's time and the audio's length added to ``timing``."""
+    from transhades.audio.prepare import probe
+    from transhades.devtools import recorded
+
+    errors = {"plain": 0, "ours": 0, "short_clips": 0}
+    words = 0
+    for recording in recordings:
+        for method, decode in (("plain", plain), ("ours", ours)):
+            started = time.perf_counter()
+            heard = decode(recording.path, language)
+            timing[method] += time.perf_counter() - started
+            errors[method] += recorded.word_errors(recording.reference, heard, language)[0]
+        if clips:
+            short = " ".join(ours(clip, language) for clip in recording.clips)
+            errors["short_clips"] += recorded.word_errors(recording.reference, short, language)[0]
+        words += recorded.word_errors(recording.reference, "", language)[1]
+        timing["seconds"] += probe(recording.path).duration or 0.0
+    return errors, words
 
 
 def bench_speakers(tmp: Path) -> dict[str, Any]:
