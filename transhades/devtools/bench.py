@@ -608,6 +608,21 @@ def _wer_errors(recordings: list[Any], language: str, plain: Callable[[Path, str
     return errors, words
 
 
+def _local_transcription(path: Path, language: str) -> tuple[Any, Any, float]:
+    """The bundled model, the file as its chunk, and the seconds of a warm transcription of it (the denominator
+    of the speakers' time)."""
+    from transhades.audio.prepare import probe
+    from transhades.media import AudioChunk
+    from transhades.providers.local import LocalWhisper
+
+    local = LocalWhisper("local", "base", BENCH_MODELS / "models")
+    chunk = AudioChunk(0, str(path), 0.0, probe(path).duration or 0.0, path.stat().st_size, "audio/wav")
+    local.transcribe(chunk, language)  # warm
+    started = time.perf_counter()
+    local.transcribe(chunk, language)
+    return local, chunk, time.perf_counter() - started
+
+
 def bench_speakers(tmp: Path) -> dict[str, Any]:
     """Who said what on generated dialogues (distinct espeak-ng voices, known turns; two and three speakers, short
     and long gaps): the diarization error rate with a 0.25 s collar and with none, whether the number of speakers
@@ -616,10 +631,7 @@ def bench_speakers(tmp: Path) -> dict[str, Any]:
 
     import soundfile
 
-    from transhades.audio.prepare import probe
     from transhades.devtools.dialogue import RATE, dialogue, diarization_error_rate
-    from transhades.media import AudioChunk
-    from transhades.providers.local import LocalWhisper
     from transhades.speakers.local import LocalDiarizer
 
     diarizer = LocalDiarizer()
@@ -641,12 +653,7 @@ def bench_speakers(tmp: Path) -> dict[str, Any]:
     diarizer.close()
     path = tmp / "dialogue.wav"
     soundfile.write(path, three, RATE)
-    local = LocalWhisper("local", "base", BENCH_MODELS / "models")
-    chunk = AudioChunk(0, str(path), 0.0, probe(path).duration or 0.0, path.stat().st_size, "audio/wav")
-    local.transcribe(chunk, "en")  # warm
-    started = time.perf_counter()
-    local.transcribe(chunk, "en")
-    transcribing = time.perf_counter() - started
+    _, _, transcribing = _local_transcription(path, "en")
     diarizing = spent * (len(three) / RATE) / seconds
     return {"der_synthetic_collar_mean": statistics.mean(collared), "der_synthetic_collar_worst": max(collared),
             "der_synthetic_nocollar_mean": statistics.mean(uncollared),
@@ -671,11 +678,8 @@ def bench_speakers_real(tmp: Path) -> dict[str, Any]:
 
     import soundfile
 
-    from transhades.audio.prepare import probe
     from transhades.devtools import voices
     from transhades.devtools.dialogue import diarization_error_rate
-    from transhades.media import AudioChunk
-    from transhades.providers.local import LocalWhisper
     from transhades.speakers.align import labelled
     from transhades.speakers.local import LocalDiarizer
 
@@ -699,12 +703,7 @@ def bench_speakers_real(tmp: Path) -> dict[str, Any]:
     dialogue = voices.build(italian)
     path = tmp / f"{italian.name}.wav"
     soundfile.write(path, dialogue.audio, RATE_16K, subtype="PCM_16")
-    local = LocalWhisper("local", "base", BENCH_MODELS / "models")
-    chunk = AudioChunk(0, str(path), 0.0, probe(path).duration or 0.0, path.stat().st_size, "audio/wav")
-    local.transcribe(chunk, "it")  # warm
-    started = time.perf_counter()
-    local.transcribe(chunk, "it")
-    transcribing = time.perf_counter() - started
+    local, chunk, transcribing = _local_transcription(path, "it")
     started = time.perf_counter()
     turns = diarizer.turns(dialogue.audio)
     diarizing = time.perf_counter() - started

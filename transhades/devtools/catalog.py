@@ -49,6 +49,16 @@ def _wer_figures() -> tuple[Figure, ...]:
             Figure("wer_speedup_over_plain", headline=True), Figure("wer_speech_seconds", "s"))
 
 
+def _der_figures(voices: str) -> tuple[Figure, ...]:
+    """The diarization error rate with a 0.25 s collar and with none, and the speaker count, on a set of dialogues
+    (the targets of real voices hold for the synthetic ones too)."""
+    return (Figure(f"der_{voices}_collar_mean", target=Target("<=", 0.08), digits=3),
+            Figure(f"der_{voices}_collar_worst", target=Target("<=", 0.12), digits=3),
+            Figure(f"der_{voices}_nocollar_mean", target=Target("<=", 0.12), digits=3),
+            Figure(f"der_{voices}_nocollar_worst", digits=3),
+            Figure(f"speaker_count_accuracy_{voices}", target=Target(">=", 0.9)))
+
+
 REGISTRY: tuple[Benchmark, ...] = (
     Benchmark("orchestration", "orchestration",
               "whole jobs through supervisor, dispatcher, cache, audio and provider actors with instant providers",
@@ -137,11 +147,7 @@ REGISTRY: tuple[Benchmark, ...] = (
               "the offline diarizer on dialogues of distinct espeak-ng voices with known turns (2 and 3 speakers, "
               "short and long gaps), DER with a 0.25 s collar and with none, the best mapping of speakers",
               "same run: the local model's transcription of the same 3-speaker audio (time); the known turns (DER)",
-              _figures(Figure("der_synthetic_collar_mean", target=Target("<=", 0.08), digits=3),
-                       Figure("der_synthetic_collar_worst", target=Target("<=", 0.12), digits=3),
-                       Figure("der_synthetic_nocollar_mean", target=Target("<=", 0.12), digits=3),
-                       Figure("der_synthetic_nocollar_worst", digits=3),
-                       Figure("speaker_count_accuracy_synthetic", target=Target(">=", 0.9)),
+              _figures(*_der_figures("synthetic"),
                        Figure("speakers_time_fraction_of_local", target=Target("<=", 0.15), digits=3),
                        Figure("speakers_seconds_per_minute", "s")),
               lambda tmp, n: _bench().bench_speakers(tmp), needs="espeak-ng", quick=False),
@@ -151,11 +157,7 @@ REGISTRY: tuple[Benchmark, ...] = (
               "transhades/devtools/voices.py), and the transcript labelled per word from its turns",
               "same run: the local model's transcription of the same dialogue of two Italian voices (time); the known "
               "turns (DER); the diarizer's own turns on the same words, no collar (the labelled transcript)",
-              _figures(Figure("der_real_collar_mean", target=Target("<=", 0.08), digits=3),
-                       Figure("der_real_collar_worst", target=Target("<=", 0.12), digits=3),
-                       Figure("der_real_nocollar_mean", target=Target("<=", 0.12), digits=3),
-                       Figure("der_real_nocollar_worst", digits=3),
-                       Figure("speaker_count_accuracy_real", target=Target(">=", 0.9)),
+              _figures(*_der_figures("real"),
                        Figure("speakers_real_time_fraction_of_local", target=Target("<=", 0.10), digits=3),
                        Figure("der_labelled_minus_turns", target=Target("<=", 0.01), digits=3),
                        Figure("speakers_real_seconds_per_minute", "s", headline=True), "der_real_dialogues"),
