@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
     t.add_argument("--speakers", action="store_const", const="on", default=None,
                    help="who said what: 'Speaker 1: ...' (default: the config's speakers.mode, off unless set); "
-                        "needs pip install 'transhades[speakers]'")
+                        "offline, in the base install")
 
     h = sub.add_parser("chat", help="talk to the whole bot from a terminal, against a simulated Telegram")
     h.add_argument("--config", help="config file (default: $TRANSHADES_CONFIG, ./config.yaml, embedded)")
