@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -64,10 +63,16 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     full_env = {**os.environ, **(env or {})}
     if args and args[0] == "chat" and cwd is not None and "XDG_CACHE_HOME" not in (env or {}):
         full_env["XDG_CACHE_HOME"] = str(cwd / "cache")  # a chat's cache of its own: tests do not share answers
-    exe = shutil.which("transhades")
-    command = [exe] if exe else [sys.executable, "-m", "transhades.app.cli"]
-    return subprocess.run([*command, *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+    return subprocess.run([*cli_command(), *args], cwd=cwd, env=full_env, capture_output=True, text=True,
                           timeout=timeout, input=stdin)
+
+
+def cli_command() -> list[str]:
+    """The ``transhades`` this interpreter installed (beside ``sys.executable``), never one found on PATH: from a
+    virtual environment that is not activated, PATH has none, or another install's (or a version manager's shim,
+    a shell script that a signal would end before Python exists)."""
+    script = Path(sys.executable).parent / "transhades"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "transhades"]
 
 
 def _worker_index() -> int:

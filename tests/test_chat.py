@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SAMPLES, run_cli
+from conftest import SAMPLES, cli_command, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -48,14 +48,11 @@ def test_a_program_can_wait_for_each_answer_before_it_types_the_next_line(tmp_pa
     """Each event is a line, flushed as it happens: the driver reads the answer to /help before it sends /format."""
     import os
     import queue
-    import shutil
     import subprocess
-    import sys
     import threading
     import time
 
-    exe = shutil.which("transhades")
-    command = [exe] if exe else [sys.executable, "-m", "transhades"]
+    command = cli_command()
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     chat = subprocess.Popen([*command, "chat", "--json"], cwd=tmp_path, env=env, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)

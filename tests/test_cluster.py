@@ -5,17 +5,15 @@ still answered exactly once."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import make_media, wait_for
+from conftest import cli_command, make_media, wait_for
 from provider_servers import ProviderServer, Reply, groq_verbose
 
 from transhades.telegram.fake import SharedTelegram
@@ -67,8 +65,7 @@ logging: {{format: json}}
         return path
 
     def start(self, name: str, role: str, config: Path) -> subprocess.Popen:
-        exe = shutil.which("transhades")
-        command = [exe] if exe else [sys.executable, "-m", "transhades.app.cli"]
+        command = cli_command()
         log = self.tmp / f"{name}-{len([n for n in self.logs if n.startswith(name)])}.log"
         self.logs[f"{name}:{log.name}"] = log
         env = {**os.environ, "TRANSHADES_FAKE_TELEGRAM": str(self.world_path), "GROQ_API_KEY": "gsk_" + "k" * 40,

@@ -4,15 +4,13 @@ exit comes at once with 130 (SIGINT) or 143 (SIGTERM)."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import make_media, wait_for
+from conftest import cli_command, make_media, wait_for
 from provider_servers import ProviderServer, Reply, groq_verbose
 
 
@@ -57,8 +55,7 @@ cache: {{backend: memory}}
 audio: {{workers: 1, temp_dir: "{temp}"}}
 data_dir: "{tmp_path / 'data'}"
 """)
-    exe = shutil.which("transhades")
-    command = [exe] if exe else [sys.executable, "-m", "transhades.app.cli"]
+    command = cli_command()
     process = subprocess.Popen([*command, "transcribe", "--config", str(config), str(hour_of_audio)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

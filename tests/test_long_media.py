@@ -75,9 +75,10 @@ def run_with_rusage(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[su
                "print('RSS', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr);"
                "sys.exit(p.returncode)")
     import os
-    import shutil
 
-    done = subprocess.run([sys.executable, "-c", wrapper, shutil.which("transhades"), *args], cwd=cwd,
+    from conftest import cli_command
+
+    done = subprocess.run([sys.executable, "-c", wrapper, *cli_command(), *args], cwd=cwd,
                           env={**os.environ, **env}, capture_output=True, text=True, timeout=600)
     rss_line = [line for line in done.stderr.splitlines() if line.startswith("RSS ")][-1]
     return done, int(rss_line.split()[1])

@@ -5,16 +5,14 @@ SIGTERM under load, and asked twice to stop. Every accepted job is answered exac
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import make_media, wait_for
+from conftest import cli_command, make_media, wait_for
 from provider_servers import ProviderServer, Reply, groq_verbose
 
 from transhades.telegram.fake import SharedTelegram
@@ -67,8 +65,7 @@ logging: {{format: json}}
         self.logs: list[Path] = []
 
     def start(self) -> subprocess.Popen:
-        exe = shutil.which("transhades")
-        command = [exe] if exe else [sys.executable, "-m", "transhades.app.cli"]
+        command = cli_command()
         log = self.tmp / f"run-{len(self.logs)}.log"
         self.logs.append(log)
         env = {**os.environ, "TRANSHADES_FAKE_TELEGRAM": str(self.world_path), "GROQ_API_KEY": "gsk_" + "k" * 40,

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLES, run_cli
+from conftest import SAMPLES, cli_command, run_cli
 from provider_servers import ProviderServer, Received, Reply, groq_verbose
 
 SPOKEN = {"en": ("Good morning, thank you.", "English"), "id": ("Selamat pagi, terima kasih.", "Indonesian")}
@@ -136,14 +136,11 @@ def test_check_config_warns_about_a_seed_credential_that_no_entry_reads(tmp_path
 
 
 def test_output_piped_into_a_reader_that_leaves_early_ends_without_a_traceback():
-    import shutil
     import subprocess
-    import sys
 
     from conftest import ROOT
 
-    exe = shutil.which("transhades")
-    command = [exe] if exe else [sys.executable, "-m", "transhades.app.cli"]
+    command = cli_command()
     process = subprocess.Popen([*command, "check-config", "--config", str(ROOT / "config.yaml")],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     process.stdout.close()  # like `| head -0`: the reader is gone before anything is written
