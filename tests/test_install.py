@@ -63,6 +63,6 @@ def test_the_voice_encoders_weights_ship_in_the_wheel_with_their_licence(tmp_pat
     wheel = next(tmp_path.glob("transhades-*.whl"))
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        assert "transhades/speakers/ge2e.npz" in names and "transhades/speakers/GE2E-LICENSE" in names
-        assert archive.getinfo("transhades/speakers/ge2e.npz").file_size > 4_000_000
+        assert "transhades/speakers/ge2e.onnx" in names and "transhades/speakers/GE2E-LICENSE" in names
+        assert archive.getinfo("transhades/speakers/ge2e.onnx").file_size > 4_000_000
         assert "Apache License" in archive.read("transhades/speakers/GE2E-LICENSE").decode()

@@ -1,9 +1,10 @@
-"""The GE2E voice encoder in numpy: 40 mel bands of 25 ms windows every 10 ms, a 3-layer LSTM of 256, a linear
-layer, ReLU, unit length. One embedding per 1.6 s window of speech.
+"""The GE2E voice encoder: 40 mel bands of 25 ms windows every 10 ms (numpy, here), a 3-layer LSTM of 256, a linear
+layer, ReLU, unit length (``ge2e.onnx``, on onnxruntime). One embedding per 1.6 s window of speech.
 
 The weights are Resemblyzer's ``pretrained.pt`` (Apache-2.0; see ``GE2E-LICENSE`` beside this file), converted once
-to ``ge2e.npz`` (float32, the same numbers): no torch, no librosa and no download at run time. The mel filterbank
-follows the Slaney formula (librosa's default, which the encoder was trained with), computed here.
+to ``ge2e.onnx`` (float32, the same numbers; ``transhades/devtools/ge2e_onnx.py`` says how): no torch, no librosa
+and no download at run time. The mel filterbank follows the Slaney formula (librosa's default, which the encoder was
+trained with), computed here.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ RATE = 16000
 N_FFT = 400  # 25 ms
 HOP = 160  # 10 ms
 N_MELS = 40
-WEIGHTS = Path(__file__).with_name("ge2e.npz")
-LAYERS = 3
+WEIGHTS = Path(__file__).with_name("ge2e.onnx")
 BATCH = 128  # windows per matrix product: large enough for BLAS, small enough for the cache
 
 
@@ -63,20 +63,17 @@ def mel(wav: np.ndarray) -> np.ndarray:
     return (power.astype(np.float32) @ mel_filters().T).astype(np.float32)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))  # the same function, without overflow for large negative x
-
-
 class VoiceEncoder:
-    """(n, 160, 40) mel windows -> (n, 256) unit vectors."""
+    """(n, 160, 40) mel windows -> (n, 256) unit vectors, on onnxruntime (which faster-whisper brings)."""
 
     def __init__(self, path: Path = WEIGHTS) -> None:
-        with np.load(path) as stored:
-            weights = {name: stored[name].astype(np.float32) for name in stored.files}
-        # per layer: input weights (in, 4h), recurrent weights (h, 4h), one bias; gates in torch's order i, f, g, o
-        self.layers = [(weights[f"lstm_weight_ih_l{k}"].T.copy(), weights[f"lstm_weight_hh_l{k}"].T.copy(),
-                        weights[f"lstm_bias_ih_l{k}"] + weights[f"lstm_bias_hh_l{k}"]) for k in range(LAYERS)]
-        self.linear = (weights["linear_weight"].T.copy(), weights["linear_bias"])
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.inter_op_num_threads = 1  # one graph, one path: its LSTMs use the intra-op threads
+        options.log_severity_level = 3
+        self._session = onnxruntime.InferenceSession(str(path), sess_options=options,
+                                                     providers=["CPUExecutionProvider"])
 
     def embed(self, windows: np.ndarray) -> np.ndarray:
         if len(windows) == 0:
@@ -84,24 +81,7 @@ class VoiceEncoder:
         return np.concatenate([self._embed(windows[i:i + BATCH]) for i in range(0, len(windows), BATCH)])
 
     def _embed(self, x: np.ndarray) -> np.ndarray:
-        sequence = np.asarray(x, dtype=np.float32)
-        batch, steps, _ = sequence.shape
-        hidden = np.zeros((batch, 256), np.float32)
-        for w_in, w_rec, bias in self.layers:
-            driven = sequence @ w_in + bias  # the input's part of every step at once
-            hidden = np.zeros((batch, w_rec.shape[0]), np.float32)
-            cell = np.zeros_like(hidden)
-            outputs = np.empty((batch, steps, hidden.shape[1]), np.float32)
-            size = hidden.shape[1]
-            for t in range(steps):
-                gates = driven[:, t] + hidden @ w_rec
-                i, f = _sigmoid(gates[:, :size]), _sigmoid(gates[:, size:2 * size])
-                g, o = np.tanh(gates[:, 2 * size:3 * size]), _sigmoid(gates[:, 3 * size:])
-                cell = f * cell + i * g
-                hidden = o * np.tanh(cell)
-                outputs[:, t] = hidden
-            sequence = outputs
-        weight, bias = self.linear
-        vectors = np.maximum(0.0, hidden @ weight + bias)
+        steps_first = np.ascontiguousarray(np.asarray(x, dtype=np.float32).transpose(1, 0, 2))
+        vectors = self._session.run(None, {"mel": steps_first})[0]
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)

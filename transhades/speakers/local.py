@@ -1,5 +1,5 @@
 """Who spoke when, offline on the CPU: speech regions from the VAD faster-whisper ships (Silero), a speaker embedding
-for every 1.6 s window of speech from the GE2E voice encoder (``encoder.py``: numpy, with its weights in this
+for every 1.6 s window of speech from the GE2E voice encoder (``encoder.py``: onnxruntime, with its weights in this
 package), then:
 
 - the embeddings are centred on the recording's own mean: what every voice of this recording shares (the channel,
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +52,7 @@ class Turn:
     speaker: int  # numbered in order of first appearance, from 1
 
 
-MISSING = ("speaker labels need the voice encoder's weights (transhades/speakers/ge2e.npz), missing from this "
+MISSING = ("speaker labels need the voice encoder's weights (transhades/speakers/ge2e.onnx), missing from this "
            "install: reinstall transhades")
 
 
@@ -79,14 +80,16 @@ class LocalDiarizer:
 
     def turns(self, wav: np.ndarray) -> list[Turn]:
         """Speaker turns of 16 kHz mono audio; one speaker, or none found, is a single turn or none."""
-        regions = speech_regions(wav)
-        if not regions:
-            return []
         with self._lock:
             if self._encoder is None:
                 self._encoder = VoiceEncoder()
             encoder = self._encoder
-        mel = encoder.mel(wav)
+        with ThreadPoolExecutor(1) as beside:  # the VAD keeps one core; the spectrogram takes the other meanwhile
+            spectrogram = beside.submit(encoder.mel, wav)
+            regions = speech_regions(wav)
+            mel = spectrogram.result()
+        if not regions:
+            return []
         starts = window_starts(regions, len(mel))
         if len(starts) < FEW_WINDOWS:
             starts = window_starts(regions, len(mel), SHORT_HOP_FRAMES)
