@@ -30,6 +30,7 @@ class Script:
         self.errors: dict[str, Exception] = {}  # provider -> the typed error it answers every call with
         self.delay: dict[str, float] = {}
         self.text_override: str | None = None
+        self.segments_override: tuple[Segment, ...] | None = None  # e.g. speakers the provider told apart
         self.steps: dict[str, int] = {}  # provider -> decode in this many steps (each reports progress)
         self.steps_done: dict[str, int] = {}
         self.words_so_far: list[str] = []  # with steps: the text so far given at each step, as a local model does
@@ -71,6 +72,9 @@ class Script:
                 if not steps:
                     time.sleep(script.delay.get(cfg.name, 0.0))
                 text = script.text_override or f"{Path(chunk.path).parent.name[:6]} by {cfg.name}"
+                if script.segments_override is not None:
+                    return Transcript(" ".join(s.text for s in script.segments_override), "en", chunk.duration,
+                                      cfg.name, script.segments_override)
                 return Transcript(text, "en", chunk.duration, cfg.name, (Segment(0.0, chunk.duration, text),))
 
             def close(self) -> None:

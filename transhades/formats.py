@@ -48,12 +48,17 @@ def to_vtt(transcript: Transcript, label: str = SPEAKER) -> str:
     words are timed, each word after the first carries its time inline (``<00:00:01.200>word``), which players
     show as the words are spoken."""
     blocks = [f"{_stamp(s.start, '.')} --> {_stamp(s.end, '.')}\n"
-              f"{f'<v {label} {s.speaker}>' if s.speaker else ''}{_timed(s)}\n" for s in _cues(transcript)]
+              f"{f'<v {speaker_name(s.speaker, label)}>' if s.speaker else ''}{_timed(s)}\n" for s in _cues(transcript)]
     return "WEBVTT\n\n" + "\n".join(blocks)
 
 
+def speaker_name(speaker: str, label: str = SPEAKER) -> str:
+    """"Speaker 2" for a number, the name itself for a speaker the user named ("Budi")."""
+    return f"{label} {speaker}" if speaker.isdigit() else speaker
+
+
 def _who(segment: Segment, label: str) -> str:
-    return f"{label} {segment.speaker}: " if segment.speaker else ""
+    return f"{speaker_name(segment.speaker, label)}: " if segment.speaker else ""
 
 
 def to_text(transcript: Transcript, label: str = SPEAKER) -> str:
@@ -68,7 +73,8 @@ def to_text(transcript: Transcript, label: str = SPEAKER) -> str:
             lines[-1][1].append(s.text.strip())
         else:
             lines.append((s.speaker, [s.text.strip()]))
-    return "\n".join(f"{label} {who}: {' '.join(texts)}" if who else " ".join(texts) for who, texts in lines)
+    return "\n".join(f"{speaker_name(who, label)}: {' '.join(texts)}" if who else " ".join(texts)
+                     for who, texts in lines)
 
 
 def _timed(segment: Segment) -> str:

@@ -33,6 +33,7 @@ class JobRequest:
     language_hint: str | None = None  # e.g. the user's Telegram language; counts only among config languages
     task: str = "transcribe"  # or "translate": Whisper's own translation into English (local models only)
     speakers: str = "off"  # on | auto (recordings of two minutes or more) | off: who said what
+    voices: bool = False  # the chat remembers voices: each speaker's voice comes back with the transcript
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ class Completed:
     job_id: str
     transcript: Transcript
     cached: bool
+    voices: tuple[tuple[str, tuple[float, ...]], ...] = ()  # (speaker, unit vector), when the request asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,16 @@ class Diarize:
     job_id: str
     audio_path: str
     transcript: Transcript
+    voices: bool = False  # answer a Labelled with each speaker's voice, not only the transcript
+
+
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    """The speakers actor's answer when the voices were asked for: the labelled transcript and, for each of its
+    speakers, the unit mean of that voice's embeddings."""
+
+    transcript: Transcript
+    voices: tuple[tuple[str, tuple[float, ...]], ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -303,6 +303,7 @@ def bot_specs(config: Config, registry: Registry, gateways: Registry, clock: Clo
     from transhades.actors.bot import BotActor
     from transhades.actors.history import HISTORY, HistoryActor
     from transhades.dispatch.jobflow import CREDENTIAL_PREFIX
+    from transhades.speakers.names import VoiceBook
     from transhades.telegram.commands import Commands
     from transhades.telegram.desk import DeskRules, FrontDesk
     from transhades.telegram.followups import Followups
@@ -327,12 +328,15 @@ def bot_specs(config: Config, registry: Registry, gateways: Registry, clock: Clo
     journal = Journal(database or data_dir / "journal.sqlite3", tg.journal_keep_hours * 3600, clock.wall)
     history = History(database or data_dir / "history.sqlite3", config.history.keep_days, clock.wall)
     settings = UserSettings(database or data_dir / "users.sqlite3")
-    desk = FrontDesk(rules, settings, outbox, clock.now, tg.status_delay_seconds, journal, history)  # outlives restarts
+    voices = VoiceBook(settings.database, config.history.keep_days, clock.wall)  # beside the settings, erased with them
+    desk = FrontDesk(rules, settings, outbox, clock.now, tg.status_delay_seconds, journal, history,
+                     voices)  # outlives restarts
     local = any(kind == "local" for _, kind in rules.providers)
     own = Outbox()  # the history actor's answers, handed to the bot's outbox
     commands = Commands(rules, settings, own, lambda user: set(), history,
-                        Followups(history, own, local, llm, rules.max_reply_messages), journal)
-    prune = lambda: {"history pruned": history.prune(), "journal pruned": journal.prune()}  # noqa: E731
+                        Followups(history, own, local, llm, rules.max_reply_messages), journal, naming=desk.naming)
+    prune = lambda: {"history pruned": history.prune(), "journal pruned": journal.prune(),  # noqa: E731
+                     "voiceprints pruned": voices.prune()}
     sender = CREDENTIAL_PREFIX + tg.credentials[0].name
     return [ChildSpec(HISTORY, HISTORY, lambda m: HistoryActor.start(HISTORY, m, registry=registry, commands=commands,
                                                                      clock=clock, prune=prune,

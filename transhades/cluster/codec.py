@@ -33,7 +33,7 @@ def dump_request(request: JobRequest) -> str:
     return json.dumps({"id": request.id, "user": request.user, "media": asdict(request.media),
                        "source_key": request.source_key, "provider": request.provider, "language": request.language,
                        "models": [list(m) for m in request.models], "language_hint": request.language_hint,
-                       "task": request.task, "speakers": request.speakers})
+                       "task": request.task, "speakers": request.speakers, "voices": request.voices})
 
 
 def load_request(text: str) -> JobRequest:
@@ -44,7 +44,8 @@ def load_request(text: str) -> JobRequest:
         TelegramFile(**{k: v for k, v in raw.items() if k in _MEDIA_FIELDS})
     return JobRequest(data["id"], data["user"], media, data["source_key"], data["provider"],
                       data["language"], tuple((str(m[0]), str(m[1])) for m in data["models"]),
-                      data.get("language_hint"), data.get("task") or "transcribe", data.get("speakers") or "off")
+                      data.get("language_hint"), data.get("task") or "transcribe", data.get("speakers") or "off",
+                      bool(data.get("voices")))
 
 
 def dump_event(event: JobEvent) -> str:
@@ -59,6 +60,8 @@ def dump_event(event: JobEvent) -> str:
         data.update(type="partial", transcript=event.transcript.to_dict(), done=event.done, parts=event.parts)
     elif isinstance(event, Completed):
         data.update(type="completed", transcript=event.transcript.to_dict(), cached=event.cached)
+        if event.voices:  # only for a chat that remembers voices (transhades.speakers.names)
+            data["voices"] = {speaker: [round(x, 5) for x in vector] for speaker, vector in event.voices}
     else:
         error = event.error
         data.update(type="failed", kind=error.kind, message=error.message,
@@ -78,7 +81,8 @@ def load_event(text: str) -> JobEvent:
     if kind == "partial":
         return Partial(job_id, Transcript.from_dict(data["transcript"]), int(data["done"]), int(data["parts"]))
     if kind == "completed":
-        return Completed(job_id, Transcript.from_dict(data["transcript"]), bool(data["cached"]))
+        voices = tuple((str(k), tuple(float(x) for x in v)) for k, v in (data.get("voices") or {}).items())
+        return Completed(job_id, Transcript.from_dict(data["transcript"]), bool(data["cached"]), voices)
     error = load_error(data["kind"], data["message"], data.get("retry_after"))
     return Failed(job_id, error.because(data["reason"]) if data.get("reason") else error)
 

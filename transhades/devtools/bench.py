@@ -722,6 +722,59 @@ def bench_speakers_real(tmp: Path) -> dict[str, Any]:
             - diarization_error_rate(reference, own, collar=0.0)}
 
 
+def bench_speakers_named() -> dict[str, Any]:
+    """Names remembered per chat (transhades/speakers/names.py) on the real-voice set: each dialogue's people
+    again, in two dialogues that share no recording. In the first the user names every voice (all of them, or one
+    at a time); in the second, each reference turn counts as named right, named wrong or left a number by the
+    speaker found there. Wrong names are counted too in chats that know only the voices of other dialogues'
+    people, absent from this one."""
+    from dataclasses import replace
+
+    from transhades.devtools import voices
+    from transhades.speakers.align import speaker_at
+    from transhades.speakers.local import LocalDiarizer
+    from transhades.speakers.names import match
+
+    if voices.missing():
+        raise StepFailed(voices.missing())
+    diarizer = LocalDiarizer()
+    pairs = []
+    for spec in voices.SET:
+        first, second = (voices.build(replace(spec, clips=clips, seed=spec.seed + shift))
+                         for clips, shift in (("even", 300), ("odd", 350)))
+        found, again = diarizer.diarize(first.audio), diarizer.diarize(second.audio)
+        prints = {spec.voices[_said_most(found.turns, first.reference, speaker) - 1]: list(vector)
+                  for speaker, vector in found.voices.items()}  # as a user names them: each by who it is
+        pairs.append((spec, prints, again, second))
+    right = named_speech = wrong = speech = 0.0
+    for spec, prints, again, second in pairs:
+        heard = [(str(k), list(v)) for k, v in again.voices.items()]
+        chats = [prints] + [{name: vector} for name, vector in prints.items()]
+        chats += [{name: vector for name, vector in other.items() if name not in spec.voices}
+                  for _, other, _, _ in pairs if set(other) - set(spec.voices)]
+        for known in chats:
+            names = match(heard, known)
+            for start, end, speaker in second.reference:
+                said_by, given = spec.voices[speaker - 1], names.get(str(speaker_at(again.turns, start, end)))
+                speech += end - start
+                named_speech += (end - start) if said_by in known else 0.0
+                right += (end - start) if given is not None and given == said_by else 0.0
+                wrong += (end - start) if given is not None and given != said_by else 0.0
+    diarizer.close()
+    return {"voices_named_right": right / named_speech, "voices_named_wrong": wrong / speech,
+            "voices_named_pairs": len(pairs)}
+
+
+def _said_most(turns: Any, reference: list[tuple[float, float, int]], speaker: int) -> int:
+    """The reference speaker who says most of what the diarizer gave ``speaker``."""
+    said: dict[int, float] = {}
+    for turn in turns:
+        if turn.speaker == speaker:
+            for start, end, who in reference:
+                said[who] = said.get(who, 0.0) + max(0.0, min(end, turn.end) - max(start, turn.start))
+    return max(said, key=said.__getitem__)
+
+
 def bench_dev_install(tmp: Path) -> dict[str, Any]:
     """A fresh virtual environment, ``pip install -e ".[dev]"`` of this checkout in it: how long, how large, and
     whether anything of torch or CUDA came with it (pip's cache as this machine has it; the registry for the rest)."""

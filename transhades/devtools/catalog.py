@@ -162,6 +162,16 @@ REGISTRY: tuple[Benchmark, ...] = (
                        Figure("der_labelled_minus_turns", target=Target("<=", 0.01), digits=3),
                        Figure("speakers_real_seconds_per_minute", "s", headline=True), "der_real_dialogues"),
               lambda tmp, n: _bench().bench_speakers_real(tmp), needs="the voices of transhades/devtools/voices.py"),
+    Benchmark("speakers-named", "voices named in one recording, known in the next",
+              "for each real-voice dialogue: its voices named in a dialogue of every other clip of those people, then "
+              "found in one of the other clips (as a chat that remembers voices does): the share of the named "
+              "voices' speech that comes back with the right name; and wrong names, counted also in chats that know "
+              "only voices absent from the recording",
+              "same run: the known turns and who spoke them",
+              _figures(Figure("voices_named_right", target=Target(">=", 0.90), digits=3),
+                       Figure("voices_named_wrong", target=Target("<=", 0.02), digits=4),
+                       Figure("voices_named_pairs", headline=True)),
+              lambda tmp, n: _bench().bench_speakers_named(), needs="the voices of transhades/devtools/voices.py"),
     Benchmark("dev-install", "the dev install in a fresh virtual environment",
               "pip install -e \".[dev]\" of this checkout into a new venv: its size on disk, its time, and any torch, "
               "CUDA (nvidia-*), triton or librosa package in it", "none: absolute bounds (full run only)",

@@ -45,8 +45,8 @@ def build(weights: dict[str, np.ndarray]) -> bytes:
     stored = [tensor(np.array([1], np.int64), "axis1"), tensor(np.array([0], np.int64), "axis0")]
     nodes, previous = [], "mel"
     for k in range(LAYERS):
-        w_in = _onnx_gates(weights[f"lstm_weight_ih_l{k}"])[None].astype(np.float32)
-        w_rec = _onnx_gates(weights[f"lstm_weight_hh_l{k}"])[None].astype(np.float32)
+        w_in: np.ndarray = _onnx_gates(weights[f"lstm_weight_ih_l{k}"])[None].astype(np.float32)
+        w_rec: np.ndarray = _onnx_gates(weights[f"lstm_weight_hh_l{k}"])[None].astype(np.float32)
         bias = np.concatenate([_onnx_gates(weights[f"lstm_bias_ih_l{k}"]),
                                _onnx_gates(weights[f"lstm_bias_hh_l{k}"])])[None].astype(np.float32)
         stored += [tensor(w_in, f"W{k}"), tensor(w_rec, f"R{k}"), tensor(bias, f"B{k}")]

@@ -56,6 +56,7 @@ class DialogueSpec:
     seconds: float
     gaps: tuple[float, float]  # the silence between turns, drawn between these
     seed: int
+    clips: str = "all"  # "even" or "odd": every other clip of each voice, so two dialogues share no recording
 
 
 SET: tuple[DialogueSpec, ...] = (
@@ -148,7 +149,10 @@ def speech_spans(audio: np.ndarray, size: int = 320, least_gap: float = 0.3) -> 
 def build(spec: DialogueSpec) -> Dialogue:
     """The dialogue, its turns and its reference (speaker from 1, in ``spec.voices`` order)."""
     rng = random.Random(spec.seed)
-    pool = {name: sorted(voices()[name].folder.glob(voices()[name].pattern)) for name in spec.voices}
+    table = voices()
+    pool = {name: sorted(table[name].folder.glob(table[name].pattern)) for name in spec.voices}
+    if spec.clips != "all":
+        pool = {name: clips[spec.clips == "odd"::2] for name, clips in pool.items()}
     for name in pool:
         rng.shuffle(pool[name])
     parts: list[np.ndarray] = []

@@ -294,7 +294,9 @@ class JobFlow(Keeper):
 
     # ----------------------------------------------------------------------------------- the end of a job
 
-    def complete(self, job: Job, transcript: Transcript, cached: bool) -> list[Effect]:
+    def complete(self, job: Job, transcript: Transcript, cached: bool,
+                 voices: tuple[tuple[str, tuple[float, ...]], ...] = ()) -> list[Effect]:
+        """The job's words (to the cache: never the voices, which belong to one chat) and its end."""
         bases = tuple(task_key(job.request, k) for k in (job.request.source_key, job.sha256 and f"sha256:{job.sha256}")
                       if k)
         keys = store_keys(bases, job.request.language, transcript.language)
@@ -304,7 +306,7 @@ class JobFlow(Keeper):
             if member:
                 out.append(Send(member.name, StoreTranscript(keys, transcript, job.request.user)))
         self.metrics.count("completed")
-        return out + self.finish(job, Completed(job.id, transcript, cached), count=False)
+        return out + self.finish(job, Completed(job.id, transcript, cached, voices), count=False)
 
     def finish(self, job: Job, event: JobEvent, count: bool = True) -> list[Effect]:
         if count and isinstance(event, Failed):

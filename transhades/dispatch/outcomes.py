@@ -42,7 +42,7 @@ from transhades.errors import (
     TranshadesError,
     UploadTooLarge,
 )
-from transhades.messages import Failed, Partial, Stage
+from transhades.messages import Failed, Labelled, Partial, Stage
 from transhades.transcript import Transcript, stitch
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,8 @@ class Flow(Protocol):
     def unpark(self) -> list[Effect]: ...
     def quarantine(self, group: str, error: TranshadesError, seconds: float | None = None,
                    reason: str | None = None) -> list[Effect]: ...
-    def complete(self, job: Job, transcript: Transcript, cached: bool) -> list[Effect]: ...
+    def complete(self, job: Job, transcript: Transcript, cached: bool,
+                 voices: tuple[tuple[str, tuple[float, ...]], ...] = ()) -> list[Effect]: ...
     def finish(self, job: Job, event: Any, count: bool = True) -> list[Effect]: ...
 
 LOOKUPS = (LookupSourceTask, LookupHashTask)
@@ -195,6 +196,8 @@ class Outcomes:
     def _diarized(self, job: Job, task: Task, labelled: Any) -> list[Effect]:
         """The transcript with its speakers (None: nobody could tell them apart; the words are not held back)."""
         assert isinstance(task, DiarizeTask)
+        if isinstance(labelled, Labelled):
+            return self.flow.complete(job, labelled.transcript, cached=False, voices=labelled.voices)
         return self.flow.complete(job, labelled if labelled is not None else task.transcript, cached=False)
 
     def _split(self, job: Job, task: Task, pieces: Any) -> list[Effect]:

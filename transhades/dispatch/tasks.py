@@ -259,7 +259,7 @@ class DiarizeTask(Task):
 
     def message(self, job: Job, ticket: int, context: Context) -> Any:
         assert job.audio is not None, "speakers are told apart in the prepared audio"
-        return Diarize(ticket, DISPATCHER, job.id, job.audio.path, self.transcript)
+        return Diarize(ticket, DISPATCHER, job.id, job.audio.path, self.transcript, job.request.voices)
 
 
 def wants_speakers(job: Job, transcript: Transcript) -> bool:

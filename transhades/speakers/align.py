@@ -37,13 +37,14 @@ def speaker_at(turns: Sequence[TurnLike], start: float, end: float) -> int | Non
     return min(turns, key=lambda t: min(abs(middle - t.start), abs(middle - t.end))).speaker
 
 
-def labelled(transcript: Transcript, turns: Sequence[TurnLike]) -> Transcript:
+def labelled(transcript: Transcript, turns: Sequence[TurnLike], order: dict[str, str] | None = None) -> Transcript:
+    """``order``, when given, is filled with the turns' speakers ("3") and the labels they got ("1")."""
     if len({t.speaker for t in turns}) < 2 or not transcript.segments:
         return transcript
     pieces: list[Segment] = []
     for segment in transcript.segments:
         pieces += _split(segment, turns)
-    order: dict[str, str] = {}
+    order = {} if order is None else order
     numbered = tuple(replace(p, speaker=order.setdefault(p.speaker, str(len(order) + 1))) if p.speaker else p
                      for p in pieces)
     return replace(transcript, segments=numbered)

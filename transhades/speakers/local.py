@@ -52,6 +52,12 @@ class Turn:
     speaker: int  # numbered in order of first appearance, from 1
 
 
+@dataclass(frozen=True)
+class Diarization:
+    turns: list[Turn]
+    voices: dict[int, np.ndarray]  # speaker number -> the unit mean of its windows' raw embeddings
+
+
 MISSING = ("speaker labels need the voice encoder's weights (transhades/speakers/ge2e.onnx), missing from this "
            "install: reinstall transhades")
 
@@ -80,6 +86,11 @@ class LocalDiarizer:
 
     def turns(self, wav: np.ndarray) -> list[Turn]:
         """Speaker turns of 16 kHz mono audio; one speaker, or none found, is a single turn or none."""
+        return self.diarize(wav).turns
+
+    def diarize(self, wav: np.ndarray) -> Diarization:
+        """The turns, and each speaker's voice: the unit mean of its windows' embeddings as the encoder gave
+        them (not centred: a voice is compared with voices of other recordings)."""
         with self._lock:
             if self._encoder is None:
                 self._encoder = VoiceEncoder()
@@ -89,17 +100,21 @@ class LocalDiarizer:
             regions = speech_regions(wav)
             mel = spectrogram.result()
         if not regions:
-            return []
+            return Diarization([], {})
         starts = window_starts(regions, len(mel))
         if len(starts) < FEW_WINDOWS:
             starts = window_starts(regions, len(mel), SHORT_HOP_FRAMES)
         if not starts:
-            return [Turn(regions[0][0], regions[-1][1], 1)]
+            return Diarization([Turn(regions[0][0], regions[-1][1], 1)], {})
         windows = np.stack([mel[s:s + WINDOW_FRAMES] for s in starts])
         centres = np.array([(s + WINDOW_FRAMES / 2) / 100 for s in starts])
         stretch = stretch_of(regions, centres)
-        labels = assign(encoder.embed(windows), stretch, self.max_speakers)
-        return turns_of(regions, centres, stretch, labels)
+        embeddings = encoder.embed(windows)
+        labels = assign(embeddings, stretch, self.max_speakers)
+        turns, order = turns_of(regions, centres, stretch, labels)
+        voices = {speaker: _unit(embeddings[labels == label].mean(axis=0)) for label, speaker in order.items()
+                  if (labels == label).any()}
+        return Diarization(turns, voices)
 
 
 def speech_regions(wav: np.ndarray) -> list[tuple[float, float]]:
@@ -258,10 +273,10 @@ def viterbi(scores: np.ndarray, price: float) -> np.ndarray:
 
 
 def turns_of(regions: list[tuple[float, float]], centres: np.ndarray, stretch: np.ndarray,
-             labels: np.ndarray) -> list[Turn]:
+             labels: np.ndarray) -> tuple[list[Turn], dict[int, int]]:
     """Each region's speech split where its windows' speaker changes (halfway between the two windows' centres);
     a region without a window of its own takes the nearest window's speaker; speakers numbered by first
-    appearance."""
+    appearance (the second value: label -> number)."""
     order: dict[int, int] = {}
     turns: list[Turn] = []
     for index, (begin, end) in enumerate(regions):
@@ -280,7 +295,7 @@ def turns_of(regions: list[tuple[float, float]], centres: np.ndarray, stretch: n
                 else:
                     turns.append(Turn(cut, stop, speaker))
             cut = stop
-    return turns
+    return turns, order
 
 
 def load_audio(path: str) -> np.ndarray:

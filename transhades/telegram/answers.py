@@ -14,7 +14,8 @@ from transhades.telegram.texts import duration_words, language_name, reason_text
 
 
 class JobAnswers:
-    def __init__(self, outbox: Outbox, followups: Followups, journal: Journal | None) -> None:
+    def __init__(self, outbox: Outbox, followups: Followups, journal: Journal | None, naming: Any = None) -> None:
+        self.naming = naming  # a telegram.naming.Naming: known voices named in a transcript
         self.outbox = outbox
         self.followups = followups
         self.journal = journal
@@ -50,7 +51,11 @@ class JobAnswers:
         if not self.outbox.drop(("status", route.job_id)):  # answered before any status was needed
             self._status(route, say(route.lang, "done_cached" if event.cached else "done"))
         self.status_ids.pop(route.job_id, None)
-        self._reply_with(route, self.followups.reply(route, event.transcript))  # kept for /history, with buttons
+        transcript = event.transcript
+        if self.naming is not None:  # the chat's known voices, by name
+            transcript = self.naming.on_transcript(route.chat_id, route.user_id, route.job_id, transcript,
+                                                   event.voices)
+        self._reply_with(route, self.followups.reply(route, transcript))  # kept for /history, with buttons
 
     def _failed(self, route: Route, event: Failed) -> None:
         if not self._done(route):

@@ -61,7 +61,8 @@ class Command:
 class Commands:
     def __init__(self, rules: Any, settings: UserSettings, outbox: Outbox,
                  running: Callable[[int], set[str]], history: Any = None, followups: Followups | None = None,
-                 journal: Any = None, offload: bool = False) -> None:
+                 journal: Any = None, offload: bool = False, naming: Any = None) -> None:
+        self.naming = naming  # a telegram.naming.Naming: /speakers lists the voices the chat knows
         self.journal = journal  # the job journal: a user's finished jobs go with /forget
         self.offload = offload  # hand kept-transcript work to the history actor instead of doing it here
         self.history = history  # a telegram.history.History, or None (nothing kept)
@@ -172,7 +173,8 @@ class Commands:
         if kind is FORGET:
             if fields[0] == "yes":  # the cache's share is erased by the caller, which then calls forgotten()
                 return [ForgetAll(user.id, chat_id, message_id, lang,
-                                  erase(user.id, self.history, self.settings, self.journal))]
+                                  erase(user.id, self.history, self.settings, self.journal,
+                                        self.naming.voices if self.naming is not None else None))]
             self.answer_prompt(chat_id, message_id, say(lang, "forget_kept"))
             return []
         return self.set(chat_id, message_id, user.id, lang, prefix, fields[0])
@@ -312,7 +314,10 @@ def speakers_command(c: Commands, command: Command) -> list[Action]:
     value = command.arg.lower()
     if value not in ("on", "off", "auto"):
         now = command.prefs.speakers or c.rules.speakers
-        c._reply(command.message, say(command.lang, "speakers_usage", current=say(command.lang, f"word_{now}")))
+        told = say(command.lang, "speakers_usage", current=say(command.lang, f"word_{now}"))
+        if c.naming is not None:
+            told += "\n" + c.naming.known(command.message.chat.id, command.lang)
+        c._reply(command.message, told)
         return []
     c.settings.update(command.user_id, speakers=value)
     told = say(command.lang, "speakers_set", value=say(command.lang, f"word_{value}"))

@@ -19,7 +19,9 @@ from transhades.media import TelegramFile, WebLink
 from transhades.messages import JobEvent, JobRequest, Partial
 from transhades.providers.languages import CODES
 from transhades.redaction import redact
+from transhades.speakers.names import VoiceBook
 from transhades.supervision.keeper import Keeper
+from transhades.telegram import naming
 from transhades.telegram.actions import Action, StartJob
 from transhades.telegram.answers import JobAnswers
 from transhades.telegram.commands import Commands
@@ -60,7 +62,7 @@ class DeskRules:
 class FrontDesk(Keeper):
     def __init__(self, rules: DeskRules, settings: UserSettings, outbox: Outbox | None = None,
                  now: Any = time.monotonic, status_delay: float = 1.0, journal: Journal | None = None,
-                 history: Any = None) -> None:
+                 history: Any = None, voices: VoiceBook | None = None) -> None:
         self.rules = rules
         self.journal = journal
         self.closing = False  # shutting down: new jobs are written down and parked, not started
@@ -76,9 +78,11 @@ class FrontDesk(Keeper):
         self.command_limit = PerMinute(rules.commands_per_minute, tell_once=True)
         self.followups = Followups(history, self.outbox, any(kind == "local" for _, kind in rules.providers), rules.llm,
                                    rules.max_reply_messages)
-        self.answers = JobAnswers(self.outbox, self.followups, journal)
+        self.naming = naming.Naming(voices if history is not None else None, history, self.outbox,
+                                    self.groups.is_admin)
+        self.answers = JobAnswers(self.outbox, self.followups, journal, self.naming)
         self.commands = Commands(rules, settings, self.outbox, lambda user: set(self.running.get(user, ())), history,
-                                 self.followups, journal, offload=True)
+                                 self.followups, journal, offload=True, naming=self.naming)
 
     def on_update(self, update: Any) -> list[Action]:
         if isinstance(update, types.CallbackQuery):
@@ -171,6 +175,8 @@ class FrontDesk(Keeper):
 
     def _accept(self, request: JobRequest, route: Route) -> list[Action]:
         """A job written down, its status message on the way, and started (parked while closing)."""
+        if request.speakers != "off" and request.task == "transcribe" and self.naming.remembering(route.chat_id):
+            request = replace(request, voices=True)  # the chat remembers voices: its speakers' come back too
         if self.journal is not None and not self.journal.accept(request, route):
             return []  # Telegram delivered the same update again: the job is already accepted
         self.limits.take(route)
@@ -235,8 +241,13 @@ class FrontDesk(Keeper):
         target = message.reply_to_message
         if not private and target is not None and media_of(target) is not None and command in ("transcribe", "t"):
             return self._intake(message, target, lang)
+        if command == "speakers" and naming.wants(arg):
+            self.naming.command(message, arg, lang, private)
+            return []
         if not private and command in GROUP_COMMANDS:
             self.groups.command(command, message, arg, lang)
+            if command == "speakers" and not arg.strip():
+                self._reply(message, self.naming.known(message.chat.id, lang))
             return []
         return self._accepting(self.commands.handle(command, message, arg, lang, private))
 

@@ -148,6 +148,11 @@ class FakeTelegram:
         return types.Message(id=next(self._ids), from_user=user, chat=chat or self.chat(user.id), text=text,
                              entities=entities, reply_to_message=reply_to)
 
+    def bot_message(self, sent: Sent) -> types.Message:
+        """A message the bot sent, as Telegram shows it inside a reply to it (``reply_to_message``)."""
+        return types.Message(id=sent.message_id, chat=self.chat(sent.chat_id or 0), from_user=self.bot,
+                             text=sent.text, reply_to_message_id=sent.reply_to)
+
     def callback(self, user: types.User, data: str, message_id: int, chat_id: int | None = None) -> types.CallbackQuery:
         message = types.Message(id=message_id, chat=self.chat(chat_id or user.id), from_user=self.bot)
         return types.CallbackQuery(id=str(next(self._ids)), from_user=user, chat_instance="ci", message=message,

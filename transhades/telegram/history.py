@@ -94,6 +94,18 @@ class History:
         return Kept(found, at, Transcript.from_dict(json.loads(body)),
                     media=TelegramFile(**json.loads(media)) if media else None)
 
+    def answering(self, chat_id: int, message_id: int) -> tuple[str, int] | None:
+        """The kept transcript (job id, its user) whose answer replies to that message of that chat: a bot's
+        transcript replies to the recording it transcribes, whose id is part of the job's."""
+        rows = self._db.rows("SELECT job_id, user_id FROM history WHERE job_id LIKE ? ORDER BY at DESC LIMIT 1",
+                             (f"tg-{chat_id}-{message_id}-%",))
+        return (rows[0][0], int(rows[0][1])) if rows else None
+
+    def replace(self, user_id: int, job_id: str, transcript: Transcript) -> bool:
+        """The kept transcript rewritten (its speakers named): the words, and so the search index, stay."""
+        return self._db.run("UPDATE history SET transcript = ? WHERE user_id = ? AND job_id = ?",
+                            (json.dumps(transcript.to_dict()), user_id, job_id)) > 0
+
     def search(self, user_id: int, words: str, count: int = 5, seconds: float = 2.0) -> list[Kept]:
         """Best matches first, each with the passage that matched. The database only ranks (a snippet over a
         megabyte-long transcript would take the database half a minute); the passages of the few hits are found

@@ -6,7 +6,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "help": ("Send or forward a voice note, audio, video, video note, or an audio/video file and I reply with "
                  "the transcript.\n\n/provider choose who transcribes\n/language auto or a fixed language\n"
-                 "/format text, txt, srt or vtt\n/speakers on|off|auto who said what\n/history your latest transcripts (/history off: keep nothing)\n"
+                 "/format text, txt, srt or vtt\n/speakers on|off|auto who said what (/speakers name 2 Budi; /speakers remember on)\n/history your latest transcripts (/history off: keep nothing)\n"
                  "/search WORDS find them by what was said\n/export txt|md|srt|vtt the latest as a file\n"
                  "/translate LANG translate the latest (e.g. /translate en)\n/summary summarize the latest\n"
                  "/stats what you transcribed\n/forget delete everything kept about you\n"
@@ -46,7 +46,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "search_title": "Found (best first; press a number to get it again):",
         "search_line": "{n}. {date}: {passage}",
         "export_usage": "Export the latest transcript as a file: /export txt, md, srt or vtt",
-        "forget_ask": "Delete everything kept about you: your transcripts and your settings?",
+        "forget_ask": "Delete everything kept about you: your transcripts, your settings and the voiceprints you named?",
         "forget_yes": "Delete everything",
         "forget_no": "Keep it",
         "forget_done": "Deleted: {what}. Nothing about you is kept now.",
@@ -56,6 +56,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "erased_cache": "{count} cached transcript(s)",
         "erased_journal": "{count} delivery record(s)",
         "erased_settings": "your settings",
+        "erased_voices": "{count} voiceprints you named",
         "erased_nothing": "nothing was kept about you",
         "forget_kept": "Nothing was deleted.",
         "stats": "Transcripts kept: {count}\nAudio: {length}\nLanguages: {languages}\nProviders: {providers}",
@@ -147,6 +148,29 @@ TEXTS: dict[str, dict[str, str]] = {
         "speakers_set": "Who said what: {value}.",
         "speakers_unavailable": "This bot cannot tell speakers apart yet (its operator has not installed it), so transcripts come without them until then.",
         "speakers_usage": "Who said what (Speaker 1: …, Speaker 2: …) is now {current}. Choose with /speakers on, /speakers off or /speakers auto.",
+        "speakers_name_usage": "To name a speaker, reply to the transcript with /speakers name NUMBER NAME, e.g. /speakers name 2 Budi.",
+        "speakers_name_empty": "Give the speaker a name after the number, e.g. /speakers name 2 Budi.",
+        "speakers_name_long": "That name is longer than {most} characters; give a shorter one.",
+        "speakers_name_number": "A speaker's name cannot be only a number; give a name, e.g. /speakers name 2 Budi.",
+        "speakers_name_chars": "A speaker's name takes letters, digits, spaces and . ' - only; leave out other signs and formatting.",
+        "speakers_name_none": "That transcript has no speakers told apart, so there is nobody to name. Turn /speakers on and send the recording again.",
+        "speakers_name_unknown": "That transcript has {count} speakers; choose a number from 1 to {count}.",
+        "speakers_name_taken": "{name} already names another speaker in that transcript; choose another name.",
+        "speakers_name_not_yours": "Only the person who sent that recording can name its speakers.",
+        "speakers_named": "{who} is {name} now, in this transcript, its exports and your history.",
+        "speakers_named_remembered": " This chat will know {name}'s voice in later recordings.",
+        "speakers_named_hint": " To have this chat know {name}'s voice next time, turn /speakers remember on and name them in a later transcript.",
+        "speakers_remember_usage": "Remembering voices is {current} in this chat. /speakers remember on keeps a voiceprint of each speaker you name, for this chat only; /speakers remember off erases them all.",
+        "speakers_remember_on": "This chat now remembers the voices you name (a voiceprint each, for this chat only, erased by /speakers forget NAME, /speakers remember off or /forget).",
+        "speakers_remember_off": "This chat no longer remembers voices; {count} voiceprints erased.",
+        "speakers_remember_no_history": "This bot keeps nothing (history is off), so it cannot remember voices.",
+        "speakers_remember_admins": "Only this chat's admins can turn remembering voices on or off.",
+        "speakers_forget_done": "{name}'s voiceprint is erased from this chat.",
+        "speakers_forget_unknown": "This chat has no voiceprint named {name}.",
+        "speakers_forget_usage": "Say whose voiceprint to erase, e.g. /speakers forget Budi.",
+        "speakers_known": "Voices this chat knows: {names}.",
+        "speakers_known_none": "This chat knows no voices by name.",
+        "speakers_remembering_off": "This chat does not remember voices (/speakers remember on).",
         "reason_no_provider": "no transcription service can do this here",
         "reason_no_text": "there is no text to work on",
         "reason_bad_input": "this file cannot be transcribed",
@@ -159,7 +183,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "id": {
         "help": ("Kirim atau teruskan pesan suara, audio, video, video bulat, atau file audio/video, dan saya balas "
                  "dengan transkripnya.\n\n/provider pilih layanan transkripsi\n/language otomatis atau bahasa tetap\n"
-                 "/format text, txt, srt atau vtt\n/speakers on|off|auto siapa berkata apa\n/history transkrip terakhir Anda (/history off: jangan simpan)\n"
+                 "/format text, txt, srt atau vtt\n/speakers on|off|auto siapa berkata apa (/speakers name 2 Budi; /speakers remember on)\n/history transkrip terakhir Anda (/history off: jangan simpan)\n"
                  "/search KATA cari dari isinya\n/export txt|md|srt|vtt yang terakhir sebagai file\n"
                  "/translate BAHASA terjemahkan yang terakhir (mis. /translate en)\n/summary ringkas yang terakhir\n"
                  "/stats apa saja yang Anda transkripsi\n/forget hapus semua yang disimpan tentang Anda\n"
@@ -199,7 +223,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "search_title": "Ditemukan (terbaik dulu; tekan nomornya untuk mendapatkannya lagi):",
         "search_line": "{n}. {date}: {passage}",
         "export_usage": "Ekspor transkrip terakhir sebagai file: /export txt, md, srt atau vtt",
-        "forget_ask": "Hapus semua yang disimpan tentang Anda: transkrip dan pengaturan Anda?",
+        "forget_ask": "Hapus semua yang disimpan tentang Anda: transkrip, pengaturan, dan sidik suara yang Anda beri nama?",
         "forget_yes": "Hapus semuanya",
         "forget_no": "Simpan",
         "forget_done": "Dihapus: {what}. Tidak ada lagi yang disimpan tentang Anda.",
@@ -209,6 +233,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "erased_cache": "{count} transkrip di cache",
         "erased_journal": "{count} catatan pengiriman",
         "erased_settings": "pengaturan Anda",
+        "erased_voices": "{count} sidik suara yang Anda beri nama",
         "erased_nothing": "tidak ada yang disimpan tentang Anda",
         "forget_kept": "Tidak ada yang dihapus.",
         "stats": "Transkrip tersimpan: {count}\nAudio: {length}\nBahasa: {languages}\nLayanan: {providers}",
@@ -300,6 +325,29 @@ TEXTS: dict[str, dict[str, str]] = {
         "speakers_set": "Siapa berkata apa: {value}.",
         "speakers_unavailable": "Bot ini belum bisa membedakan pembicara (operatornya belum memasangnya), jadi transkrip datang tanpa label pembicara sampai saat itu.",
         "speakers_usage": "Siapa berkata apa (Pembicara 1: …, Pembicara 2: …) sekarang {current}. Pilih dengan /speakers on, /speakers off atau /speakers auto.",
+        "speakers_name_usage": "Untuk memberi nama pembicara, balas transkripnya dengan /speakers name NOMOR NAMA, mis. /speakers name 2 Budi.",
+        "speakers_name_empty": "Tulis nama pembicara setelah nomornya, mis. /speakers name 2 Budi.",
+        "speakers_name_long": "Nama itu lebih dari {most} karakter; pakai yang lebih pendek.",
+        "speakers_name_number": "Nama pembicara tidak boleh hanya angka; tulis nama, mis. /speakers name 2 Budi.",
+        "speakers_name_chars": "Nama pembicara hanya boleh berisi huruf, angka, spasi dan . ' -; hapus tanda dan format lainnya.",
+        "speakers_name_none": "Transkrip itu tidak membedakan pembicara, jadi tidak ada yang bisa diberi nama. Aktifkan /speakers on lalu kirim rekamannya lagi.",
+        "speakers_name_unknown": "Transkrip itu punya {count} pembicara; pilih nomor 1 sampai {count}.",
+        "speakers_name_taken": "{name} sudah menjadi nama pembicara lain di transkrip itu; pilih nama lain.",
+        "speakers_name_not_yours": "Hanya pengirim rekaman itu yang bisa memberi nama pembicaranya.",
+        "speakers_named": "{who} sekarang bernama {name}, di transkrip ini, ekspornya, dan riwayat Anda.",
+        "speakers_named_remembered": " Obrolan ini akan mengenali suara {name} di rekaman berikutnya.",
+        "speakers_named_hint": " Agar obrolan ini mengenali suara {name} lain kali, aktifkan /speakers remember on lalu beri nama di transkrip berikutnya.",
+        "speakers_remember_usage": "Mengingat suara {current} di obrolan ini. /speakers remember on menyimpan sidik suara setiap pembicara yang Anda beri nama, hanya untuk obrolan ini; /speakers remember off menghapus semuanya.",
+        "speakers_remember_on": "Obrolan ini sekarang mengingat suara yang Anda beri nama (satu sidik suara masing-masing, hanya untuk obrolan ini, dihapus dengan /speakers forget NAMA, /speakers remember off atau /forget).",
+        "speakers_remember_off": "Obrolan ini tidak lagi mengingat suara; {count} sidik suara dihapus.",
+        "speakers_remember_no_history": "Bot ini tidak menyimpan apa pun (riwayat nonaktif), jadi tidak bisa mengingat suara.",
+        "speakers_remember_admins": "Hanya admin obrolan ini yang bisa mengaktifkan atau mematikan pengingat suara.",
+        "speakers_forget_done": "Sidik suara {name} sudah dihapus dari obrolan ini.",
+        "speakers_forget_unknown": "Obrolan ini tidak punya sidik suara bernama {name}.",
+        "speakers_forget_usage": "Sebutkan sidik suara siapa yang dihapus, mis. /speakers forget Budi.",
+        "speakers_known": "Suara yang dikenal obrolan ini: {names}.",
+        "speakers_known_none": "Obrolan ini belum mengenal suara siapa pun.",
+        "speakers_remembering_off": "Obrolan ini tidak mengingat suara (/speakers remember on).",
         "reason_no_provider": "tidak ada layanan transkripsi yang bisa melakukannya di sini",
         "reason_no_text": "tidak ada teks untuk diolah",
         "reason_bad_input": "file ini tidak bisa ditranskripsi",
