@@ -9,7 +9,10 @@ supervisord (PyPI's ``supervisor``) can live in the same environment.
 
 import sys
 
-from transhades.app.tree import main
+from transhades.app import early
 
 if __name__ == "__main__":
-    sys.exit(main())
+    early.guard(sys.argv, service=True)  # a SIGTERM while the tree's modules load is a clean stop, exit 0
+    from transhades.app.tree import main
+
+    sys.exit(early.leave(main()))

@@ -268,3 +268,24 @@ def test_a_front_renews_its_lease_from_the_moment_it_takes_it_however_slowly_its
     finally:
         role.close()
     assert client_of(persistent).get("t:front") == b"released", "a clean stop hands it over at once"
+
+
+def test_readyz_names_redis_out_of_memory_as_errors_not_silence(volatile):
+    """A Redis that answers every write with OOM is not one that has not answered; a stopped one is."""
+    import redis
+
+    from transhades.cluster.roles import redis_trouble
+
+    client = client_of(volatile)
+    client.config_set("maxmemory", "1")
+    client.config_set("maxmemory-policy", "noeviction")
+    with pytest.raises(redis.exceptions.ResponseError) as refused:
+        client.set("transhades:probe", "x")
+    assert redis_trouble(refused.value) == ("the cluster's Redis is out of memory (command not allowed when used "
+                                            "memory > 'maxmemory'.)")
+    assert redis_trouble(redis.exceptions.ResponseError("NOSCRIPT No matching script")) == \
+        "the cluster's Redis answers with errors (NOSCRIPT No matching script)"
+    volatile.stop()
+    with pytest.raises(redis.exceptions.ConnectionError) as away:
+        client.set("transhades:probe", "x")
+    assert redis_trouble(away.value) == "the cluster's Redis has not answered"

@@ -139,3 +139,41 @@ def test_not_ready_while_the_bot_restarts_or_has_failed_and_while_a_server_is_aw
     assert readiness(tree, [away]) == (True, "ready"), "within the grace: a restart does not take it out"
     now[0] = 111.0
     assert readiness(tree, [away]) == (False, "the database has not answered for 11 s (connection refused)")
+
+
+def test_a_dispatcher_slow_to_answer_keeps_the_process_in_rotation_for_the_grace_then_not():
+    """A front's dispatcher asks Redis; while Redis restarts it may not answer in time. Shorter than the grace the
+    process stays ready (the reason says what is slow); past it, 503; an answer ends the silence."""
+    from transhades.app.health import Readiness
+    from transhades.snapshot import FlowStatus, MemberStatus
+
+    class Tree:
+        config = type("C", (), {"telegram": None})()
+        answering = True
+
+        def status(self):
+            return [{"name": "dispatcher", "group": "dispatcher", "state": "running"}]
+
+        @property
+        def dispatcher(self):
+            return self
+
+        def ask(self, message, timeout):
+            if not self.answering:
+                raise TimeoutError("no answer within 2 s")
+            return FlowStatus(groups={"provider:a": [MemberStatus("provider:a-1", "provider:a", "running", usable=True)]})
+
+    tree, now = Tree(), [50.0]
+    ready = Readiness(tree, grace=10, clock=lambda: now[0])
+    assert ready() == (True, "ready")
+    tree.answering = False
+    assert ready() == (True, "ready (the dispatcher has not answered for 0 s)")
+    now[0] = 58.0
+    assert ready()[0], "8 s: still in rotation"
+    now[0] = 61.0
+    assert ready() == (False, "the dispatcher has not answered for 11 s")
+    tree.answering = True
+    assert ready() == (True, "ready")
+    tree.answering = False
+    now[0] = 62.0
+    assert ready()[0], "a new silence starts its own grace"

@@ -10,16 +10,7 @@ def main() -> int:
     early.guard(sys.argv)  # before the command line's modules load
     from transhades.app.cli import main as cli_main
 
-    code = cli_main()
-    tree = sys.modules.get("transhades.app.tree")
-    if tree is not None and tree.ABANDONED:  # a child still runs native threads: leave now, with our own code
-        import os
-
-        print(f"stopped without waiting for {', '.join(tree.ABANDONED)}", file=sys.stderr)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    return code
+    return early.leave(cli_main())  # a child still running native threads: leave now, with our own code
 
 
 if __name__ == "__main__":

@@ -12,14 +12,30 @@ caught: list[int] = []
 _previous: dict[int, object] = {}
 
 
-def guard(argv: list[str]) -> None:
-    """For ``transhades run`` only (a service); every other command keeps Python's default handlers."""
+def guard(argv: list[str], service: bool = False) -> None:
+    """For ``transhades run`` (or ``service``: ``supervisor.py``, which runs nothing else); every other command keeps
+    Python's default handlers."""
     program = os.path.basename(argv[0]) if argv else ""
     command = next((arg for arg in argv[1:] if not arg.startswith("-")), None)  # options before it take no value
-    if program not in ("transhades", "__main__.py") or command != "run" or _previous:
+    if not service and (program not in ("transhades", "__main__.py") or command != "run") or _previous:
         return
     for sig in (signal.SIGTERM, signal.SIGINT):
         _previous[sig] = signal.signal(sig, lambda signum, _frame: caught.append(signum))
+
+
+def leave(code: int) -> int:
+    """The process's exit code, kept even when a child that did not stop in time still runs native threads (a model
+    decoding): those would abort the interpreter's exit ("terminate called without an active exception", SIGABRT),
+    so the process leaves at once, its output flushed."""
+    import sys
+
+    tree = sys.modules.get("transhades.app.tree")
+    if tree is not None and tree.ABANDONED:
+        print(f"stopped without waiting for {', '.join(tree.ABANDONED)}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def taken() -> list[int]:

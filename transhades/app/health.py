@@ -34,8 +34,34 @@ VITAL = ("bot", "dispatcher", "history")  # a process without one of these canno
 GRACE_SECONDS = 10.0  # a database or Redis away for longer than this makes the process not ready
 
 
-def readiness(tree: Any, checks: Sequence[Callable[[], str | None]] = ()) -> tuple[bool, str]:
-    taken = snapshot(tree)
+class Readiness:
+    """/readyz, by the README's rules: not ready while the bot, the dispatcher or the history actor restarts or has
+    failed, or no provider or credential is usable; a server (``checks``) or the dispatcher itself not answering
+    makes it not ready only once that has lasted ``grace`` seconds (a Redis or PostgreSQL restart shorter than that,
+    during which a front's dispatcher may be slow to answer, keeps the process in rotation)."""
+
+    def __init__(self, tree: Any, checks: Sequence[Callable[[], str | None]] = (), grace: float = GRACE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.tree, self.checks, self.grace, self.clock = tree, checks, grace, clock
+        self.silent_since: float | None = None  # when the dispatcher first did not answer, in this run of silence
+
+    def __call__(self) -> tuple[bool, str]:
+        taken = snapshot(self.tree)
+        if taken is not None:
+            self.silent_since = None
+            return readiness(self.tree, self.checks, taken)
+        now = self.clock()
+        self.silent_since = self.silent_since if self.silent_since is not None else now
+        silent = now - self.silent_since
+        if silent < self.grace:
+            return True, f"ready (the dispatcher has not answered for {silent:.0f} s)"
+        return False, f"the dispatcher has not answered for {silent:.0f} s"
+
+
+def readiness(tree: Any, checks: Sequence[Callable[[], str | None]] = (),
+              taken: tuple[list[dict], FlowStatus] | None = None) -> tuple[bool, str]:
+    """One look at the tree (``taken``: a snapshot already made); see :class:`Readiness` for the grace."""
+    taken = taken or snapshot(tree)
     if taken is None:
         return False, "the dispatcher does not answer"
     children, status = taken
@@ -180,6 +206,7 @@ class HealthServer:
                  checks: Sequence[Callable[[], str | None]] = ()) -> None:
         registry = CollectorRegistry()
         registry.register(TreeCollector(tree) if tree is not None else StandbyCollector())
+        ready_now = Readiness(tree, checks)
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
@@ -193,7 +220,7 @@ class HealthServer:
                 elif path == "/readyz" and tree is None:
                     self._send(503, "standby: another front is active; this one takes over when it stops\n")
                 elif path == "/readyz":
-                    ready, why = readiness(tree, checks)
+                    ready, why = ready_now()
                     self._send(200 if ready else 503, why + "\n")
                 elif path == "/metrics":
                     self._send(200, generate_latest(registry).decode(), "text/plain; version=0.0.4")

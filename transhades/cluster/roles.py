@@ -67,12 +67,13 @@ class ClusterRole:
         self.lost_because = ""
         self.state = "running"
         self.redis_down_since: float | None = None
+        self.redis_trouble = "the cluster's Redis has not answered"  # what the last failure was, for /readyz
 
     def problem(self) -> str | None:
         """Why this process is not ready as far as the cluster goes (for /readyz), or None."""
         since = self.redis_down_since
         if since is not None and time.monotonic() - since > REDIS_GRACE_SECONDS:
-            return f"the cluster's Redis has not answered for {time.monotonic() - since:.0f} s"
+            return f"{self.redis_trouble} for {time.monotonic() - since:.0f} s"
         return None
 
     def wait(self, stop: threading.Event) -> bool:
@@ -116,6 +117,7 @@ class ClusterRole:
             except Exception as exc:
                 if self.redis_down_since is None:
                     self.redis_down_since = time.monotonic()
+                self.redis_trouble = redis_trouble(exc)
                 log.debug("could not announce this process: %s", exc)
             self.stopping.wait(ANNOUNCE_SECONDS)
 
@@ -241,3 +243,16 @@ def _children(tree: Any) -> list[dict[str, Any]]:
         out.append({"name": child["name"], "group": child["group"], "state": child["state"],
                     "quarantined_for": until - now if until and until > now else None})
     return out
+
+
+def redis_trouble(error: Exception) -> str:
+    """What is wrong with Redis, as /readyz says it: an error it answers with (out of memory, read-only, a script
+    refused) is not silence."""
+    import redis
+
+    if isinstance(error, redis.exceptions.ResponseError):
+        first = (str(error).splitlines() or ["an error"])[0][:120]
+        if isinstance(error, getattr(redis.exceptions, "OutOfMemoryError", ())):
+            return f"the cluster's Redis is out of memory ({first})"
+        return f"the cluster's Redis answers with errors ({first})"
+    return "the cluster's Redis has not answered"
