@@ -289,3 +289,63 @@ def test_readyz_names_redis_out_of_memory_as_errors_not_silence(volatile):
     with pytest.raises(redis.exceptions.ConnectionError) as away:
         client.set("transhades:probe", "x")
     assert redis_trouble(away.value) == "the cluster's Redis has not answered"
+
+
+def test_a_front_paused_past_its_lease_is_in_doubt_before_it_runs_out_and_its_term_is_fenced_off(persistent):
+    """Fencing: the paused front (nobody renews for it) is in doubt a margin before its lease can run out, and
+    the standby takes over only a margin after it did; every takeover's term is higher, and Redis refuses a publish
+    made under an older term in the same script as the write, so a deposed front's late publish lands nowhere."""
+    import redis
+
+    client = client_of(persistent)
+    stop = threading.Event()
+    front, standby = (Lease(client, "t:front", name, 1.0) for name in ("front", "standby"))
+    assert front.wait(stop) and front.term >= 1 and not front.in_doubt()
+    first_term, taken_at = front.term, front.renewed_at
+    bus = JobBus(client, "t")
+    assert bus.publish(request("j1"), front.term, front.term_key), "the holder's term publishes"
+    wait_for(front.in_doubt, timeout=2, what="the unrenewed front in doubt")
+    assert time.monotonic() - taken_at < 1.0, "in doubt before the lease could run out"
+    began = time.monotonic()
+    assert standby.wait(stop, poll=0.02)
+    assert time.monotonic() - taken_at >= 1.0 + standby.margin - 0.05, "the standby waited the lease and a margin"
+    assert standby.term == first_term + 1
+    with pytest.raises(redis.exceptions.ResponseError, match="FENCED"):
+        bus.publish(request("j2"), front.term, front.term_key)
+    assert bus.publish(request("j2"), standby.term, standby.term_key), "the new front publishes"
+    assert not front.renew() and front.in_doubt()
+    assert time.monotonic() - began < 2.0
+
+
+def test_a_front_in_doubt_takes_no_update_and_reads_no_event():
+    """The receiving session leaves an update with Telegram (for the next front) while the lease is in doubt, and
+    the event reader reads nothing meanwhile; both act again once the lease is renewed."""
+    from transhades.app.tree import gated_hand_over
+    from transhades.cluster.front import EventReader
+
+    assert gated_hand_over(None, lambda: False, object()) is False  # the registry is never touched
+
+    class Bus:
+        reads = 0
+
+        def epoch(self):
+            return "e"
+
+        def left_over(self, consumer):
+            self.reads += 1
+            return []
+
+        def events(self, consumer, block_ms):
+            self.reads += 1
+            time.sleep(0.01)
+            return []
+
+    bus, doubt = Bus(), [True]
+    reader = EventReader(bus, "front-1", lambda entry_id, event: None, may_act=lambda: not doubt[0]).start()
+    try:
+        time.sleep(0.6)
+        assert bus.reads == 0, "in doubt: not one read"
+        doubt[0] = False
+        wait_for(lambda: bus.reads > 2, timeout=3, what="reading again")
+    finally:
+        reader.stop()

@@ -189,7 +189,8 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
                 provider_factory: ProviderFactory = build_provider,
                 on_alert: Callable[[str], None] | None = None,
                 gateway_factory: GatewayFactory | None = None, gateways: Registry | None = None,
-                preparer: Any = None, faults: Any = None, role: str = "all", relay: Any = None) -> list[ChildSpec]:
+                preparer: Any = None, faults: Any = None, role: str = "all", relay: Any = None,
+                may_take: Callable[[], bool] | None = None) -> list[ChildSpec]:
     """transhades' tree, in start order: cache, audio workers, provider instances, credentials, dispatcher, bot.
     A cluster's worker has no bot (and no session receives updates); a front has only the credentials, the relay
     in the dispatcher's place, and the bot."""
@@ -202,7 +203,8 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
         from transhades.cluster.roles import cluster_status
 
         assert gateway_factory is not None and telegram, "a front needs Telegram"
-        return [*telegram_specs(config, registry, gateways, gateway_factory, temp_root, shutdown, faults),
+        return [*telegram_specs(config, registry, gateways, gateway_factory, temp_root, shutdown, faults,
+                                may_take=may_take),
                 ChildSpec(DISPATCHER, DISPATCHER, lambda m: RelayActor.start(DISPATCHER, m, registry=registry,
                                                                              relay=relay, status=cluster_status),
                           shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE),
@@ -262,9 +264,19 @@ def worker_specs(config: Config, registry: Registry, temp_root: Path, provider_f
     return specs
 
 
-def telegram_specs(config: Config, registry: Registry, gateways: Registry, gateway_factory: GatewayFactory,
-                   temp_root: Path, shutdown: float, faults: Any = None, receiving: bool = True) -> list[ChildSpec]:
+def gated_hand_over(registry: Registry, may_take: Callable[[], bool] | None, update: Any) -> bool:
     from transhades.actors.bot import hand_over
+
+    if may_take is not None and not may_take():
+        return False
+    return hand_over(registry, update)
+
+
+def telegram_specs(config: Config, registry: Registry, gateways: Registry, gateway_factory: GatewayFactory,
+                   temp_root: Path, shutdown: float, faults: Any = None, receiving: bool = True,
+                   may_take: Callable[[], bool] | None = None) -> list[ChildSpec]:
+    """``may_take``: a front's lease check; an update arriving while it is False is left to Telegram (the next
+    front takes it)."""
     from transhades.actors.credential import CredentialActor
     from transhades.dispatch.jobflow import CREDENTIAL_PREFIX
 
@@ -273,7 +285,7 @@ def telegram_specs(config: Config, registry: Registry, gateways: Registry, gatew
     for index, credential in enumerate(tg.credentials):
         name = CREDENTIAL_PREFIX + credential.name
         receive = receiving and index == 0
-        on_update = (lambda update: hand_over(registry, update)) if receive else None  # the bot's intake
+        on_update = partial(gated_hand_over, registry, may_take) if receive else None  # the bot's intake
         specs.append(ChildSpec(name, name, starts(CredentialActor, name, registry=registry, gateways=gateways,
                                                   make_gateway=partial(gateway_factory, credential, receive),
                                                   temp_root=temp_root, max_bytes=int(tg.max_file_mb * 1_000_000),
@@ -367,7 +379,7 @@ def cache_eraser(config: Config) -> Callable[[str], int] | None:
 def start_tree(config: Config, clock: Clock | None = None, provider_factory: ProviderFactory = build_provider,
                rng: random.Random | None = None, on_alert: Callable[[str], None] | None = None,
                gateway_factory: GatewayFactory | None = None, preparer: Any = None, faults: Any = None,
-               role: str = "all", relay: Any = None) -> Tree:
+               role: str = "all", relay: Any = None, may_take: Callable[[], bool] | None = None) -> Tree:
     """The whole tree; with ``gateway_factory`` also one actor per Telegram credential and the bot actor. A
     cluster's ``worker`` or ``front`` gets its part of it (``relay``: the front's Relay)."""
     clock = clock or SystemClock()
@@ -386,7 +398,7 @@ def start_tree(config: Config, clock: Clock | None = None, provider_factory: Pro
     audio_lib.sweep_stale(temp_root)  # what a crashed or killed run left behind
     gateways = Registry()  # credential name -> its running session (the bot sends through the receiving one)
     specs = child_specs(config, registry, flow, clock, provider_factory, on_alert, gateway_factory, gateways,
-                        preparer, faults, role, relay)
+                        preparer, faults, role, relay, may_take)
     stopped: list[str] = []
     sup = Supervisor.start(specs, RestartPolicy.from_config(config.supervision), clock, registry,
                            listener=DispatcherFeed(registry), rng=rng, on_alert=on_alert,

@@ -42,7 +42,9 @@ FRONTS = "fronts"
 DEAD_LETTERS_KEPT = 10_000
 PUBLISHED_SECONDS = 24 * 3600  # a job out longer than a day may be published once more
 T = TypeVar("T")
-_PUBLISH = """if redis.call('set', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then
+_PUBLISH = """if ARGV[3] ~= '' and redis.call('get', KEYS[3]) ~= ARGV[3] then
+  return redis.error_reply('FENCED a newer front holds the lease') end
+if redis.call('set', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then
   return redis.call('xadd', KEYS[1], '*', 'job', ARGV[1]) end
 return false"""
 
@@ -95,10 +97,12 @@ class JobBus:
 
     # ------------------------------------------------------------------------------------------------ the front
 
-    def publish(self, request: JobRequest) -> str | None:
-        """The job's entry id, or None when the job is out already (published before, not answered yet)."""
-        added = self._publish(keys=[self.jobs, self._published(request.id)],
-                              args=[dump_request(request), PUBLISHED_SECONDS])
+    def publish(self, request: JobRequest, term: int = 0, term_key: str = "") -> str | None:
+        """The job's entry id, or None when the job is out already (published before, not answered yet). With a
+        ``term`` (the front's lease term, kept at ``term_key``), refused by Redis when a newer front holds the lease
+        (a ``redis.exceptions.ResponseError`` starting FENCED), in the same script as the write."""
+        added = self._publish(keys=[self.jobs, self._published(request.id), term_key or f"{self.prefix}:none"],
+                              args=[dump_request(request), PUBLISHED_SECONDS, str(term) if term else ""])
         return _text(added) if added else None
 
     def _published(self, job_id: str) -> str:

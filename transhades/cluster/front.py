@@ -48,6 +48,7 @@ class Relay(Keeper):
         self.orphans: OrderedDict[str, JobEvent] = OrderedDict()  # job id -> its final event, nobody waiting yet
         self.counters = {"submitted": 0, "completed": 0, "failed": 0}
         self.roll: Any = None  # the cluster's processes (a Roll), for the status
+        self.lease: Any = None  # the front's Lease: its term fences every publish (see cluster/lease.py)
 
     def submit(self, request: JobRequest, listener: Listener) -> None:
         if request.id in self.orphans:
@@ -67,7 +68,10 @@ class Relay(Keeper):
 
     def _publish(self, request: JobRequest) -> None:
         try:
-            self.bus.publish(request)
+            if self.lease is not None:
+                self.bus.publish(request, self.lease.term, self.lease.term_key)
+            else:
+                self.bus.publish(request)
         except Exception as exc:  # Redis away: nothing taken; it goes when Redis is back (publish_again)
             if request.id not in self.unsent:
                 log.warning("could not publish job %s (%s); it goes when Redis is back", request.id,
@@ -162,8 +166,10 @@ class EventReader:
     event read while the relay restarts waits for it). What an earlier front left unacknowledged comes first."""
 
     def __init__(self, bus: JobBus, consumer: str, deliver: Callable[[str, JobEvent], Any],
-                 again: Callable[[PublishAgain], Any] = lambda message: None) -> None:
+                 again: Callable[[PublishAgain], Any] = lambda message: None,
+                 may_act: Callable[[], bool] = lambda: True) -> None:
         self.bus, self.consumer, self.deliver, self.again = bus, consumer, deliver, again
+        self.may_act = may_act  # False while the front's lease is in doubt: no event is read (the next front's)
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="transhades-events", daemon=True)
 
@@ -178,6 +184,9 @@ class EventReader:
     def _run(self) -> None:
         first, failed, epoch, checked = True, False, None, 0.0
         while not self.stopped.is_set():
+            if not self.may_act():
+                self.stopped.wait(RETRY_SECONDS)
+                continue
             try:
                 if first:
                     epoch = self.bus.epoch()

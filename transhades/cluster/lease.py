@@ -10,6 +10,12 @@
   waiting. Redis errors while waiting are waited through.
 - Renewal, taking and release compare the holder in one Lua script, so a front that lost its lease (paused past
   it) can never renew or release the next holder's.
+- Fencing: every takeover increments the lease's ``term`` (``<key>:term``), and the front's writes to the cluster
+  carry the term they were made under: Redis refuses a publish from an older term in the same script as the write
+  (``bus.publish``). A holder is *in doubt* once ``margin`` short of a whole lease has passed since its last renewal
+  (a pause, a slow Redis): from then on its bot takes no update and its relay reads no event, before the lease can
+  run out; a standby takes over only ``margin`` after the expiry it saw. A front frozen past its lease (SIGSTOP)
+  wakes up in doubt and acts no more.
 """
 
 from __future__ import annotations
@@ -23,13 +29,16 @@ from typing import Any
 log = logging.getLogger("transhades.cluster")
 RELEASED = "released"
 RETRY_SECONDS = 0.25
+MARGIN_FRACTION = 0.2  # of the lease: a holder in doubt stops this long before it could run out; a standby waits it
 
 _TAKE = """local v = redis.call('get', KEYS[1])
-if v == false or v == ARGV[3] then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+if v == false or v == ARGV[3] then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return redis.call('incr', KEYS[2]) end
 return 0"""
 _RENEW = """local v = redis.call('get', KEYS[1])
 if v == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return 1 end
-if v == false then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+if v == false then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('set', KEYS[2], ARGV[3], 'NX') return 1 end
 return 0"""
 _RELEASE = """if redis.call('get', KEYS[1]) == ARGV[1] then
   redis.call('set', KEYS[1], ARGV[3], 'PX', ARGV[2]) return 1 end
@@ -44,13 +53,27 @@ class Lease:
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
         self.lost_because = ""
+        self.term_key = f"{key}:term"
+        self.term = 0  # this holder's term, from its takeover (0: not held)
+        self.renewed_at = float("-inf")  # monotonic time of the last take or renewal that succeeded
+        self.margin = max(0.5, seconds * MARGIN_FRACTION)
 
     def try_acquire(self) -> bool:
-        """Take the lease if nobody holds it (its key gone, or released)."""
-        return bool(self._take(keys=[self.key], args=[self.holder, self.ms, RELEASED]))
+        """Take the lease if nobody holds it (its key gone, or released); the term grows."""
+        term = int(self._take(keys=[self.key, self.term_key], args=[self.holder, self.ms, RELEASED]) or 0)
+        if term:
+            self.term, self.renewed_at = term, time.monotonic()
+        return bool(term)
 
     def renew(self) -> bool:
-        return bool(self._renew(keys=[self.key], args=[self.holder, self.ms]))
+        held = bool(self._renew(keys=[self.key, self.term_key], args=[self.holder, self.ms, self.term]))
+        if held:
+            self.renewed_at = time.monotonic()
+        return held
+
+    def in_doubt(self) -> bool:
+        """Lost, or not renewed for a whole lease less ``margin``: act on behalf of the cluster no more."""
+        return bool(self.lost_because) or time.monotonic() - self.renewed_at > self.ms / 1000 - self.margin
 
     def release(self) -> None:
         self._release(keys=[self.key], args=[self.holder, self.ms, RELEASED])
@@ -76,7 +99,7 @@ class Lease:
                     if not told and on_wait is not None:
                         on_wait(value)
                         told = True
-                elif (value == RELEASED or time.monotonic() >= expires_at) and self.try_acquire():
+                elif (value == RELEASED or time.monotonic() >= expires_at + self.margin) and self.try_acquire():
                     return True
             except Exception as exc:  # Redis is away: wait through it, as the holder does
                 log.debug("standby: Redis unreachable (%s); waiting", exc.__class__.__name__)

@@ -158,6 +158,8 @@ class FrontRole(ClusterRole):
         self.lease = Lease(self.redis, f"{cfg.cluster.prefix}:front", self.instance, cfg.cluster.lease_seconds)
         self.relay = Relay(self.bus, cfg.dispatcher.per_user_limit)
         self.relay.roll = self.roll
+        self.relay.lease = self.lease
+        self.doubted = False
 
     def wait(self, stop: threading.Event) -> bool:
         def standby(holder: str | None) -> None:
@@ -174,12 +176,23 @@ class FrontRole(ClusterRole):
         return held
 
     def tree_options(self) -> dict[str, Any]:
-        return {"role": "front", "relay": self.relay}
+        return {"role": "front", "relay": self.relay, "may_take": self.may_act}
+
+    def may_act(self) -> bool:
+        """May this front take an update, read an event or publish now? Not once its lease is in doubt."""
+        if self.lost.is_set() or self.lease.in_doubt():
+            if not self.doubted:
+                self.doubted = True
+                log.warning("front %s: the lease is in doubt (not renewed for %.1f s); taking no update", self.instance,
+                            time.monotonic() - self.lease.renewed_at)
+            return False
+        self.doubted = False
+        return True
 
     def started(self, tree: Any) -> None:
         self.reader = EventReader(self.bus, self.instance,
                                   lambda entry_id, event: tree.registry.tell(DISPATCHER, RemoteEvent(entry_id, event)),
-                                  lambda message: tree.registry.tell(DISPATCHER, message))
+                                  lambda message: tree.registry.tell(DISPATCHER, message), self.may_act)
         self.reader.start()
         super().started(tree)
 

@@ -10,6 +10,9 @@ Faults (``--faults``, in order, ``--gap`` seconds apart):
 - ``worker-kill``: one worker killed with SIGKILL; a new one is started, as a process supervisor would.
 - ``worker-stop``: one worker frozen (SIGSTOP) past the lease, then let go (SIGCONT).
 - ``front-kill``: the active front killed with SIGKILL; the standby takes over and a new standby starts.
+- ``front-stop``: the active front frozen (SIGSTOP) past its lease, then let go (SIGCONT): the standby has taken
+  over meanwhile, and the deposed front must act no more (it wakes up with its lease in doubt: no update taken, no
+  event read, its term fenced off in Redis) and stop; a new standby starts.
 
 A process that exits by itself is counted (``process_exits``) and started again, as a Procfile platform would.
 Targets: 0 lost, 0 duplicated, no process exit for outages shorter than the lease.
@@ -34,7 +37,7 @@ from typing import Any
 from transhades.devtools.lab import Lab, Proc, Provider, voice_note
 from transhades.devtools.servers import Missing, OwnPostgres, OwnRedis, wait_until
 
-FAULTS = ("redis-restart", "redis-wipe", "postgres-restart", "worker-kill", "worker-stop", "front-kill")
+FAULTS = ("redis-restart", "redis-wipe", "postgres-restart", "worker-kill", "worker-stop", "front-kill", "front-stop")
 REDIS_DOWN = 2.0
 POSTGRES_DOWN = 15.0  # as long as the restart the issue saw wedge the front for good
 USERS = (701, 702, 703, 704)
@@ -247,6 +250,20 @@ class _Simulation:
         front.expected_exit = True
         front.popen.send_signal(signal.SIGKILL)
         wait_until(lambda: self.active_front() is not None, self.o.lease_seconds + 30, "the standby taking over")
+        self.start("front")
+
+    def _front_stop(self) -> None:
+        front = self.active_front()
+        if front is None:
+            return
+        front.expected_exit = True  # deposed, it stops by itself: that exit is the point
+        front.popen.send_signal(signal.SIGSTOP)
+        wait_until(lambda: any(p is not front and ACTIVE.search(self.output(p)) for p in self.procs.values()
+                               if p.role == "front" and p.popen.poll() is None),
+                   self.o.lease_seconds + 30, "the standby taking over from the frozen front")
+        self._wait(1.0)  # notes keep arriving for the new front, and wait in Telegram for the old one
+        front.popen.send_signal(signal.SIGCONT)
+        wait_until(lambda: front.popen.poll() is not None, 30, "the deposed front stopping")
         self.start("front")
 
     def close(self) -> None:

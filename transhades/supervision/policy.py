@@ -54,7 +54,9 @@ class Backoff:
 
     def delay(self, restart_number: int, rng: random.Random) -> float:
         """Delay before the ``restart_number``-th restart in the current window (1 = first)."""
-        base = min(self.max_seconds, self.min_seconds * (2 ** max(0, restart_number - 1)))
+        # the doubling stops at 2**60: a child restarted thousands of times in a long window (max_restarts set high,
+        # as chaos runs do) made 2**n too large for a float, and the supervisor itself crashed on it
+        base = min(self.max_seconds, self.min_seconds * 2.0 ** min(60, max(0, restart_number - 1)))
         spread = base * self.jitter
         return max(0.0, min(self.max_seconds, base + rng.uniform(-spread, spread)))
 
