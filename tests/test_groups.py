@@ -164,7 +164,29 @@ def test_when_telegram_cannot_say_who_is_admin_the_change_is_refused_and_asked_a
     group = world.chat(GROUP, enums.ChatType.SUPERGROUP)
     sari = world.user(601, "en", "Sari")
     groups.command("auto", world.text_message(sari, "/auto on", chat=group), "on", "en")
-    assert outbox.queue[-1].text == "Only this chat's admins can change its settings."
+    assert outbox.queue[-1].text == "I could not check your admin status with Telegram just now; try again in a minute."
     assert groups.settings.get(GROUP).auto is False
     groups.command("auto", world.text_message(sari, "/auto on", chat=group), "on", "en")
     assert groups.settings.get(GROUP).auto is True and "every voice note" in outbox.queue[-1].text
+
+
+def test_an_admin_check_telegram_cannot_answer_is_said_as_such_and_the_bot_keeps_running(tmp_path):
+    """getChatMember timing out (the real gateway's Future.result), a FloodWait or an RPC error: the admin is told
+    the check could not be made (not "only admins"), nothing changes, the bot is not restarted, and the next try
+    works."""
+    from pyrogram import errors
+
+    b, group, admin, member = group_bot(tmp_path)
+    try:
+        for fail in (TimeoutError("no answer within 10 s"), errors.FloodWait(value=30), errors.InternalServerError()):
+            b.world.member_fails.append(fail)
+            before = len(b.texts(GROUP))
+            say_in(b, admin, "/auto on", group)
+            wait_for(lambda n=before: len(b.texts(GROUP)) > n, what="the answer")
+            assert b.texts(GROUP)[-1] == "I could not check your admin status with Telegram just now; try again " \
+                                         "in a minute.", b.texts(GROUP)[-1]
+        assert b.status()["bot"]["total_restarts"] == 0 and b.status()["bot"]["state"] == "running"
+        say_in(b, admin, "/auto on", group)
+        b.wait_text("every voice note and video note", chat_id=GROUP)
+    finally:
+        b.stop()

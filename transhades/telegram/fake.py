@@ -67,6 +67,7 @@ class FakeTelegram:
         self.flood_after_chunks: dict[str, int] = {}  # credential -> raise mid-stream after N chunks
         self.members: dict[tuple[int, int], str] = {}  # (chat, user) -> owner | administrator | member | left ...
         self.member_lookups: Counter[tuple[int, int]] = Counter()  # getChatMember calls
+        self.member_fails: list[Exception] = []  # the next getChatMember calls raise these, in order
         self.receiver: FakeGateway | None = None
         self.pending_updates: list[Any] = []  # Telegram keeps updates while no session receives them
         self.lock = threading.Lock()
@@ -312,7 +313,10 @@ class FakeGateway:
     def member_status(self, chat_id: int, user_id: int) -> str:
         with self.world.lock:
             self.world.member_lookups[(chat_id, user_id)] += 1
+            fail = self.world.member_fails.pop(0) if self.world.member_fails else None
             status = self.world.members.get((chat_id, user_id))
+        if fail is not None:
+            raise fail
         if status is None:
             raise errors.UserNotParticipant()
         return status

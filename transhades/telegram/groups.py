@@ -99,7 +99,9 @@ class Groups:
         return shared(message) and (message.voice is not None or message.video_note is not None) and \
             self.prefs(message).auto
 
-    def is_admin(self, message: types.Message) -> bool:
+    def is_admin(self, message: types.Message) -> bool | None:
+        """True or False as Telegram says (remembered for a minute); None when Telegram could not be asked (a
+        timeout, a FloodWait, an RPC error): the change is refused now, and the user told to try again."""
         chat = message.chat
         if chat.type == enums.ChatType.CHANNEL:
             return True  # only a channel's admins can post in it
@@ -111,7 +113,7 @@ class Groups:
             return known[0]
         admin = self._ask(chat.id, user_id)
         if admin is None:  # Telegram could not say: refused now, asked again next time (not remembered)
-            return False
+            return None
         self._known[(chat.id, user_id)] = (admin, self.now())
         return admin
 
@@ -123,7 +125,7 @@ class Groups:
             return self.lookup(chat_id, user_id) in ADMIN_STATUSES
         except errors.UserNotParticipant:
             return False
-        except errors.RPCError as error:  # cannot tell: the change is refused, never granted
+        except Exception as error:  # cannot tell (RPC error, FloodWait, a timeout): refused, never granted
             log.warning("could not ask Telegram who administers chat %s: %s", chat_id, error.__class__.__name__)
             return None
 
@@ -135,8 +137,9 @@ class Groups:
         if command == "settings" or not value:
             self._reply(message, say(lang, "chat_settings", **_shown(current, lang)))
             return
-        if not self.is_admin(message):
-            self._reply(message, say(lang, "chat_admins_only"))
+        admin = self.is_admin(message)
+        if not admin:
+            self._reply(message, say(lang, "chat_admins_only" if admin is False else "admin_check_failed"))
             return
         change = _change(command, value)
         if change is None:

@@ -43,7 +43,7 @@ def wants(arg: str) -> bool:
 
 class Naming:
     def __init__(self, voices: VoiceBook | None, history: Any, outbox: Outbox,
-                 is_admin: Callable[[types.Message], bool]) -> None:
+                 is_admin: Callable[[types.Message], bool | None]) -> None:
         # None: nothing is kept (history off), so no voice is remembered
         self.voices = voices if voices is not None and voices.keep_seconds > 0 else None
         self.history = history
@@ -131,8 +131,10 @@ class Naming:
             return say(lang, "speakers_remember_usage", current=current)
         if self.voices is None:
             return say(lang, "speakers_remember_no_history")
-        if not private and not self.is_admin(message):
-            return say(lang, "speakers_remember_admins")
+        if not private:
+            admin = self.is_admin(message)
+            if not admin:
+                return say(lang, "speakers_remember_admins" if admin is False else "admin_check_failed")
         if value == "on":
             self.voices.remember(chat_id, True)
             return say(lang, "speakers_remember_on")
@@ -145,8 +147,10 @@ class Naming:
         chat_id = message.chat.id
         if self.voices is None or not any(n.casefold() == name.casefold() for n in self.voices.names(chat_id)):
             return say(lang, "speakers_forget_unknown", name=name[:MOST_NAME_CHARS])
-        if not private and self.voices.named_by(chat_id, name) != message.from_user.id and not self.is_admin(message):
-            return say(lang, "speakers_remember_admins")
+        if not private and self.voices.named_by(chat_id, name) != message.from_user.id:
+            admin = self.is_admin(message)
+            if not admin:
+                return say(lang, "speakers_remember_admins" if admin is False else "admin_check_failed")
         self.voices.forget_name(chat_id, name)
         return say(lang, "speakers_forget_done", name=name)
 
