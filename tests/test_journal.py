@@ -80,6 +80,36 @@ def test_a_reply_is_written_down_before_it_is_sent_and_the_job_is_done_when_ever
     assert journal.unfinished() == [] and journal.counts() == {"done": 1}
 
 
+def test_a_deposed_fronts_journal_writes_are_refused_once_a_newer_front_claimed_it(store_target):
+    """Fencing: two fronts' journals over one database; once the newer term has claimed it, the older front can
+    neither accept a job, nor write a reply down, nor mark one sent; the newer one does all of it, and a claim
+    never lowers the term."""
+    import pytest
+
+    from transhades.telegram.journal import Fenced
+
+    old, new = Journal(store_target, term=lambda: 1), Journal(store_target, term=lambda: 2)
+    try:
+        old.claim(1)
+        request, route = job("tg-5-1-1")
+        assert old.accept(request, route)
+        new.claim(2)
+        old.claim(1)  # a late claim of the older term changes nothing
+        with pytest.raises(Fenced):
+            old.accept(*job("tg-5-2-2"))
+        with pytest.raises(Fenced):
+            old.replying("tg-5-1-1", [Outgoing("text", 5, "halo", reply_to=1)])
+        assert not new.knows("tg-5-2-2")
+        assert new.accept(*job("tg-5-2-2"))
+        assert [n for n, _ in new.replying("tg-5-1-1", [Outgoing("text", 5, "halo", reply_to=1)])] == [0]
+        with pytest.raises(Fenced):
+            old.part_sent("tg-5-1-1", 0)
+        assert new.part_sent("tg-5-1-1", 0)
+    finally:
+        old.close()
+        new.close()
+
+
 def test_random_ids_are_stable_signed_64_bit_and_distinct():
     ids = {random_id(f"tg-1-{n}-{n}", part) for n in range(200) for part in range(3)}
     assert len(ids) == 600 and all(-(1 << 63) <= i < (1 << 63) and i != 0 for i in ids)

@@ -208,7 +208,8 @@ def child_specs(config: Config, registry: Registry, flow: JobFlow, clock: Clock,
                 ChildSpec(DISPATCHER, DISPATCHER, lambda m: RelayActor.start(DISPATCHER, m, registry=registry,
                                                                              relay=relay, status=cluster_status),
                           shutdown_seconds=shutdown, escalation=Escalation.STOP_TREE),
-                *llm_specs(config, registry, shutdown), *bot_specs(config, registry, gateways, clock, shutdown, faults)]
+                *llm_specs(config, registry, shutdown),
+                *bot_specs(config, registry, gateways, clock, shutdown, faults, relay)]
     arrivals = Arrivals()  # a large download's ranges as they land, for the preparation that reads it meanwhile
     specs = worker_specs(config, registry, temp_root, provider_factory, preparer, faults, arrivals)
     if telegram:
@@ -310,8 +311,9 @@ def llm_specs(config: Config, registry: Registry, shutdown: float) -> list[Child
 
 
 def bot_specs(config: Config, registry: Registry, gateways: Registry, clock: Clock, shutdown: float,
-              faults: Any = None) -> list[ChildSpec]:
-    """The history actor and the bot, over one set of stores (journal, settings, history) that outlives both."""
+              faults: Any = None, relay: Any = None) -> list[ChildSpec]:
+    """The history actor and the bot, over one set of stores (journal, settings, history) that outlives both. A
+    cluster's front (``relay``) claims the journal under its lease's term: a deposed front's writes are refused."""
     from transhades.actors.bot import BotActor
     from transhades.actors.history import HISTORY, HistoryActor
     from transhades.dispatch.jobflow import CREDENTIAL_PREFIX
@@ -337,7 +339,11 @@ def bot_specs(config: Config, registry: Registry, gateways: Registry, clock: Clo
     data_dir = private_dir(Path(config.data_dir))
     outbox = Outbox(tg.send_interval_seconds, tg.edit_interval_seconds, tg.send_per_second)
     database = config.database_url  # PostgreSQL when set; SQLite files under data_dir otherwise
-    journal = Journal(database or data_dir / "journal.sqlite3", tg.journal_keep_hours * 3600, clock.wall)
+    lease = getattr(relay, "lease", None)
+    journal = Journal(database or data_dir / "journal.sqlite3", tg.journal_keep_hours * 3600, clock.wall,
+                      term=(lambda: lease.term) if lease is not None else None)
+    if lease is not None:
+        journal.claim(lease.term)
     history = History(database or data_dir / "history.sqlite3", config.history.keep_days, clock.wall)
     settings = UserSettings(database or data_dir / "users.sqlite3")
     voices = VoiceBook(settings.database, config.history.keep_days, clock.wall)  # beside the settings, erased with them

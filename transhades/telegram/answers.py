@@ -3,14 +3,28 @@ then the job's one reply, written to the journal part by part before it is sent.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from transhades.messages import Completed, Failed, JobEvent, Partial, Queued, Stage, Waiting
 from transhades.telegram.followups import Followups
-from transhades.telegram.journal import Journal
+from transhades.telegram.journal import Fenced, Journal
 from transhades.telegram.outbox import Outbox, Outgoing
 from transhades.telegram.route import Route
 from transhades.telegram.texts import duration_words, language_name, reason_text, say
+
+log = logging.getLogger("transhades.bot")
+
+
+@contextmanager
+def deposed_quietly() -> Iterator[None]:
+    """A bookkeeping write refused because a newer front has the cluster: this front is stopping; nothing to do."""
+    try:
+        yield
+    except Fenced as deposed:
+        log.warning("%s", deposed)
 
 
 class JobAnswers:
@@ -33,7 +47,8 @@ class JobAnswers:
     def on_event(self, route: Route, event: JobEvent) -> None:
         if self.journal is not None and isinstance(event, Stage) and route.job_id not in self.marked_running:
             self.marked_running.add(route.job_id)
-            self.journal.running(route.job_id)
+            with deposed_quietly():
+                self.journal.running(route.job_id)
         if isinstance(event, (Completed, Failed)):
             self.partials.pop(route.job_id, None)
         if isinstance(event, Completed):
@@ -74,7 +89,12 @@ class JobAnswers:
             for item in items:
                 self.outbox.put(item)
             return
-        for part, item in self.journal.replying(route.job_id, items):
+        try:
+            parts = self.journal.replying(route.job_id, items)
+        except Fenced as deposed:  # a newer front resumed this job from the journal: the reply is its to send
+            log.error("not replying to job %s: %s", route.job_id, deposed)
+            return
+        for part, item in parts:
             item.key = ("reply", route.job_id, part)
             self.outbox.put(item)
 
@@ -86,9 +106,11 @@ class JobAnswers:
         if key[0] == "status" and message_id is not None:
             self.status_ids[key[1]] = message_id
             if self.journal is not None:
-                self.journal.status_message(key[1], message_id)
+                with deposed_quietly():
+                    self.journal.status_message(key[1], message_id)
         elif key[0] == "reply" and self.journal is not None:
-            self.journal.part_sent(key[1], key[2])
+            with deposed_quietly():
+                self.journal.part_sent(key[1], key[2])
         else:
             self.followups.sent(key, message_id)
 

@@ -29,7 +29,7 @@ from transhades.telegram.followups import Followups
 from transhades.telegram.gateway import media_of
 from transhades.telegram.groups import COMMANDS as GROUP_COMMANDS
 from transhades.telegram.groups import ChatSettings, Groups, as_channel_user, shared
-from transhades.telegram.journal import Journal
+from transhades.telegram.journal import Fenced, Journal
 from transhades.telegram.limits import JobLimits, PerMinute
 from transhades.telegram.outbox import Outbox, Outgoing
 from transhades.telegram.route import Route
@@ -177,8 +177,12 @@ class FrontDesk(Keeper):
         """A job written down, its status message on the way, and started (parked while closing)."""
         if request.speakers != "off" and request.task == "transcribe" and self.naming.remembering(route.chat_id):
             request = replace(request, voices=True)  # the chat remembers voices: its speakers' come back too
-        if self.journal is not None and not self.journal.accept(request, route):
-            return []  # Telegram delivered the same update again: the job is already accepted
+        try:
+            if self.journal is not None and not self.journal.accept(request, route):
+                return []  # Telegram delivered the same update again: the job is already accepted
+        except Fenced as deposed:  # a newer front has the cluster: the job is its to take
+            log.error("not accepting job %s: %s", route.job_id, deposed)
+            return []
         self.limits.take(route)
         if self.closing:  # written down; the next start takes it up
             self.outbox.put(Outgoing("text", route.chat_id, say(route.lang, "parked"), reply_to=route.reply_to,

@@ -17,7 +17,8 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,10 +52,17 @@ class Unfinished:
     parts: list[tuple[int, Outgoing]] = field(default_factory=list)  # (part, item) not sent yet
 
 
+class Fenced(Exception):
+    """A newer front holds the cluster's lease: this front's write was refused (``Journal.term``)."""
+
+
 class Journal:
     def __init__(self, target: Path | str, keep_seconds: float = 86400.0,
-                 wall: Callable[[], float] = time.time) -> None:
-        """``target``: a SQLite file, or a PostgreSQL URL (``database_url``)."""
+                 wall: Callable[[], float] = time.time, term: Callable[[], int] | None = None) -> None:
+        """``target``: a SQLite file, or a PostgreSQL URL (``database_url``). ``term``: a cluster front's lease term
+        (``cluster/lease.py``); every write then checks, in its own transaction, that no newer front has claimed the
+        journal (the ``fence`` row), and raises :class:`Fenced` if one has."""
+        self.term = term
         self.keep_seconds = keep_seconds
         self.wall = wall
         self.accepted = 0
@@ -68,7 +76,32 @@ class Journal:
             "CREATE INDEX IF NOT EXISTS jobs_open ON jobs (state, finished_at)",
             "CREATE TABLE IF NOT EXISTS reply_parts (job_id TEXT NOT NULL, part INTEGER NOT NULL, item TEXT NOT NULL,"
             " sent_at DOUBLE PRECISION, PRIMARY KEY (job_id, part))",
+            "CREATE TABLE IF NOT EXISTS fence (name TEXT PRIMARY KEY, term BIGINT NOT NULL)",
         ])
+
+    def claim(self, term: int) -> None:
+        """A front that took the lease claims the journal under its term: an older front's writes fail from now."""
+        self._db.run("INSERT INTO fence (name, term) VALUES ('front', ?) ON CONFLICT (name) DO UPDATE SET term = "
+                     "CASE WHEN excluded.term > fence.term THEN excluded.term ELSE fence.term END", (term,))
+
+    @contextmanager
+    def _guarded(self) -> Iterator[Database]:
+        """The database for one write: in a cluster's front, inside a transaction that checks the fence first."""
+        if self.term is None:
+            yield self._db
+            return
+        with self._db.transaction() as db:
+            self._fenced(db)
+            yield db
+
+    def _fenced(self, db: Database) -> None:
+        """Raise :class:`Fenced` when a newer front has claimed the journal (inside the write's transaction; on
+        PostgreSQL the fence row is locked for it, so a takeover waits until the write is done)."""
+        if self.term is None:
+            return
+        rows = db.rows("SELECT term FROM fence WHERE name = 'front'" + (" FOR SHARE" if db.postgres else ""))
+        if rows and int(rows[0][0]) > self.term():
+            raise Fenced(f"front term {rows[0][0]} holds the journal; this front's is {self.term()}")
 
     # ------------------------------------------------------------------------------------------- writing
 
@@ -77,11 +110,13 @@ class Journal:
         ``PRUNE_EVERY`` jobs, finished ones older than ``keep_seconds`` are forgotten: a long-running process
         prunes as it goes."""
         now = self.wall()
-        if not self._db.run(
+        with self._guarded() as db:
+            added = db.run(
                 "INSERT INTO jobs (job_id, user_id, chat_id, state, request, route, accepted_at, updated_at)"
                 " VALUES (?, ?, ?, 'accepted', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (request.id, route.user_id, route.chat_id, dump_request(request), json.dumps(asdict(route)), now,
-                 now)):
+                 now))
+        if not added:
             return False
         self.accepted += 1
         if self.accepted % PRUNE_EVERY == 0:
@@ -95,7 +130,8 @@ class Journal:
         self._set(job_id, "running", only_from=("accepted",))
 
     def status_message(self, job_id: str, message_id: int) -> None:
-        self._db.run("UPDATE jobs SET status_message = ? WHERE job_id = ?", (message_id, job_id))
+        with self._guarded() as db:
+            db.run("UPDATE jobs SET status_message = ? WHERE job_id = ?", (message_id, job_id))
 
     def replying(self, job_id: str, items: list[Outgoing]) -> list[tuple[int, Outgoing]]:
         """Write the whole reply down before any of it is sent; gives each part its number and random_id."""
@@ -106,6 +142,7 @@ class Journal:
             parts.append((number, item))
         now = self.wall()
         with self._db.transaction() as db:
+            self._fenced(db)
             db.many("INSERT INTO reply_parts (job_id, part, item) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                     [(job_id, n, _dump_item(i)) for n, i in parts])
             db.run("UPDATE jobs SET state = 'replying', updated_at = ? WHERE job_id = ?", (now, job_id))
@@ -115,6 +152,7 @@ class Journal:
         """Mark one part as out; when it was the last, the job is done. True when the job is now done."""
         now = self.wall()
         with self._db.transaction() as db:
+            self._fenced(db)
             # Telegram has it: the words are no longer ours to keep, only which message it was
             db.run("UPDATE reply_parts SET sent_at = ?, item = ? WHERE job_id = ? AND part = ? AND sent_at IS NULL",
                    (now, SENT, job_id, part))
@@ -126,8 +164,9 @@ class Journal:
 
     def _set(self, job_id: str, state: str, only_from: tuple[str, ...]) -> None:
         marks = ",".join("?" * len(only_from))
-        self._db.run(f"UPDATE jobs SET state = ?, updated_at = ? WHERE job_id = ? AND state IN ({marks})",
-                     (state, self.wall(), job_id, *only_from))
+        with self._guarded() as db:
+            db.run(f"UPDATE jobs SET state = ?, updated_at = ? WHERE job_id = ? AND state IN ({marks})",
+                   (state, self.wall(), job_id, *only_from))
 
     # ------------------------------------------------------------------------------------------- reading
 
