@@ -103,3 +103,46 @@ http: {{port: 0}}
     assert len(lines) == 1 and "is not a number from 1 to 65535" in lines[0], lines
     assert lines[0].startswith(f"error: {'cluster.redis_url' if setting == 'cluster' else 'database_url' if setting == 'database' else 'cache.url'}: ")
     assert "sup3rsecretpw" not in done.stderr + done.stdout and "Traceback" not in done.stderr
+
+
+@pytest.mark.redis
+def test_a_fronts_readiness_holds_through_a_short_redis_restart_and_names_a_long_outage(tmp_path):
+    """A real front (its own Redis and PostgreSQL): a Redis restart shorter than the 10 s grace keeps /readyz 200 at
+    every probe (the front's dispatcher may be slow meanwhile, and says so); Redis away for longer turns it 503 after
+    the grace, naming Redis; back, it is ready again."""
+    from servers import OwnRedis
+
+    from transhades.devtools.lab import Lab, Provider
+
+    (tmp_path / "redis").mkdir()
+    redis, pg, provider = OwnRedis(tmp_path / "redis", persist=True), OwnPostgres(), Provider(0.1)
+    lab = Lab(tmp_path, provider, redis, pg, lease_seconds=20)
+    try:
+        front = lab.start("front")
+        lab.start("worker")  # the front is ready once a worker's provider is usable
+        wait_for(lambda: readyz(front.port)[0] == 200, timeout=90,
+                 what=f"the front ready; {readyz(front.port)} {lab.output(front)[-2000:]}")
+        probes: list[tuple[int, str]] = []
+        redis.stop()
+        began = time.monotonic()
+        while time.monotonic() - began < 4.0:
+            probes.append(readyz(front.port))
+            time.sleep(0.25)
+        redis.start()
+        wait_for(lambda: readyz(front.port) == (200, "ready\n"), timeout=20, what="ready again after the restart")
+        assert all(code == 200 for code, _ in probes), [p for p in probes if p[0] != 200][:3]
+
+        redis.stop()
+        began = time.monotonic()
+        code, why = wait_for(lambda: (lambda r: r if r[0] == 503 else None)(readyz(front.port)), timeout=20,
+                             what="not ready once Redis has been away past the grace")
+        assert time.monotonic() - began >= 9.5, "not before the grace"
+        assert "Redis has not answered" in why or "dispatcher has not answered" in why, why
+        redis.start()
+        wait_for(lambda: readyz(front.port)[0] == 200, timeout=30, what="ready once Redis is back")
+        assert front.popen.poll() is None, "an outage shorter than the lease stops nothing"
+    finally:
+        lab.close()
+        redis.stop()
+        pg.close()
+        provider.close()
