@@ -228,6 +228,24 @@ def test_provider_failing_every_restart_is_marked_failed_and_jobs_use_the_other(
     assert script.calls.count("alpha") == 4, "three restarts, then the fourth crash escalates"
 
 
+def test_a_job_that_crashes_its_workers_past_the_retry_budget_fails_as_an_internal_error(running, tone, script):
+    """The retry budget: a job survives ``retries`` crashes of the workers handling it; the next fails it, and the
+    user is told it was an internal error (not that the transcription services are not answering)."""
+    from transhades.telegram.texts import reason_text
+
+    tree, client = running(retries=2)
+
+    class AlwaysCrash(set):
+        def discard(self, item):
+            pass
+
+    script.crash_next = AlwaysCrash({"alpha", "beta"})
+    client.submit("j1", tone)
+    done = client.result("j1")
+    assert isinstance(done, Failed) and "stopped while handling this job 3 times" in done.error.message
+    assert reason_text("en", done.error) == "an internal error kept me from finishing; please try again"
+
+
 @pytest.mark.slow
 def test_local_whisper_through_the_tree_recognises_speech_and_caches_it(tmp_path):
     cfg = replace(tree_config(tmp_path), providers=(

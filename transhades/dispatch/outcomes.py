@@ -271,9 +271,11 @@ class Outcomes:
     def _retry_or_fail(self, job: Job, task: Task, error: TranshadesError | None, crashed: str = "") -> list[Effect]:
         job.crashes += 1
         if job.crashes > self.limits.retries:
+            # the retry budget: a job survives ``retries`` crashes of the workers handling it; the next fails it
+            # with an honest reply (a job that keeps crashing workers is likely to crash the next one too)
             reason = error or ProviderUnavailable(
                 f"internal error: {crashed or 'a worker'} stopped while handling this job "
-                f"{job.crashes} times; the operator has been alerted")
+                f"{job.crashes} times; the operator has been alerted").because("internal")
             return self.flow.finish(job, Failed(job.id, reason))
         return self.flow.place(task)
 
