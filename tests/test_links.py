@@ -4,6 +4,7 @@ at the address actually reached); then the whole path through the CLI and the bo
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import ipaddress
 import socket
@@ -28,6 +29,7 @@ class Recordings(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     served: list[str] = []
     dropped: set[str] = set()
+    trickles_ended: list[float] = []
 
     def log_message(self, *args: object) -> None:
         pass
@@ -84,6 +86,17 @@ class Recordings(http.server.BaseHTTPRequestHandler):
                 self.wfile.flush()
                 self.close_connection = True
                 self.connection.shutdown(2)
+        elif url.path == "/trickle":  # a byte now and then, for ever: inside any per-read timeout
+            self.send_response(200)
+            self.send_header("Content-Length", str(10_000_000))
+            self.end_headers()
+            try:
+                while True:
+                    self.wfile.write(b"\0")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                self.trickles_ended.append(time.monotonic())  # the client shut the connection
         elif url.path == "/slow":
             time.sleep(3)
             self._send(200, VOICE)
@@ -189,6 +202,23 @@ def test_pages_errors_timeouts_and_other_schemes_each_say_what_is_wrong(server, 
         error = failure(LOOPBACK, url, tmp_path)
         assert isinstance(error, kind) and error.reason == reason and words in str(error), (url, error)
         assert "\n" not in str(error)
+
+
+def test_a_server_that_trickles_for_ever_is_cut_off_at_max_seconds_with_its_connection_shut(server, tmp_path):
+    """A byte every 0.2 s keeps inside the per-read timeout for ever; the whole download has ``max_seconds``, then
+    its connection is shut (the server sees it go) and the user is told the server is too slow."""
+    from transhades.telegram.texts import reason_text
+
+    policy = dataclasses.replace(LOOPBACK, timeout_seconds=1.0, max_seconds=2.0)
+    began = time.monotonic()
+    error = failure(policy, f"{server}/trickle", tmp_path)
+    took = time.monotonic() - began
+    assert 2.0 <= took < 4.0, took
+    assert isinstance(error, ProviderUnavailable) and "links.max_seconds" in error.message
+    assert reason_text("en", error).startswith("the link's server sends the recording too slowly")
+    wait_for(lambda: any(t >= began + 2.0 for t in Recordings.trickles_ended), timeout=3,
+             what="the server to see its connection shut")
+    assert LinkFetcher(policy).fetch(f"{server}/halo", tmp_path / "after" / "source"), "the next fetch is unaffected"
 
 
 def test_a_download_that_breaks_off_is_removed_and_the_job_fetches_it_again(server, tmp_path):

@@ -179,6 +179,7 @@ class LinksConfig:
     allow_networks: tuple[str, ...] = setting(())  # or only these networks, e.g. [192.168.1.20/32]
     max_mb: float = setting(2000.0, minimum=0.001, maximum=100_000)  # a link's file is refused beyond this
     timeout_seconds: float = setting(30.0, minimum=0.1, maximum=600)  # to connect, and between two reads
+    max_seconds: float = setting(300.0, minimum=1, maximum=86_400)  # the whole download, however slowly it comes
     workers: int = setting(2, minimum=1, maximum=32)  # links downloaded at once
     extractors: bool = setting(False)  # pages (video sites, share pages) through yt-dlp: pip install ".[links]"
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,7 @@ class LinkPolicy:
     max_bytes: int = 2_000_000_000
     timeout_seconds: float = 30.0
     extractors: bool = False  # a page is handed to yt-dlp for the recording it shows (``links.extract``)
+    max_seconds: float = 300.0  # the whole download, however the server paces it (``links.max_seconds``)
 
     def refusal(self, address: str) -> str | None:
         """Why an address may not be asked, or None."""
@@ -81,7 +83,7 @@ class LinkPolicy:
 def policy_of(cfg: LinksConfig) -> LinkPolicy:
     """The policy ``links:`` in config.yaml sets."""
     return LinkPolicy(cfg.allow_private, tuple(ipaddress.ip_network(n, strict=False) for n in cfg.allow_networks),
-                      int(cfg.max_mb * 1_000_000), cfg.timeout_seconds, cfg.extractors)
+                      int(cfg.max_mb * 1_000_000), cfg.timeout_seconds, cfg.extractors, cfg.max_seconds)
 
 
 class _Page(Exception):
@@ -94,7 +96,8 @@ class _Refused(Exception):
         self.why = why
 
 
-def _checked(connection_class: type[HTTPConnection], policy: LinkPolicy) -> type[HTTPConnection]:
+def _checked(connection_class: type[HTTPConnection], policy: LinkPolicy,
+             opened: list[socket.socket]) -> type[HTTPConnection]:
     class Checked(connection_class):  # type: ignore[valid-type,misc]
         def _new_conn(self) -> socket.socket:
             sock = super()._new_conn()
@@ -102,6 +105,7 @@ def _checked(connection_class: type[HTTPConnection], policy: LinkPolicy) -> type
             if why is not None:
                 sock.close()
                 raise _Refused(why)
+            opened.append(sock)  # cut at the deadline, or when the job is cancelled
             return sock
 
     return Checked
@@ -110,17 +114,33 @@ def _checked(connection_class: type[HTTPConnection], policy: LinkPolicy) -> type
 class _CheckedAdapter(HTTPAdapter):
     """requests' adapter whose connections refuse a peer the policy refuses, after connecting and before sending."""
 
-    def __init__(self, policy: LinkPolicy) -> None:
-        self.policy = policy
+    def __init__(self, policy: LinkPolicy, opened: list[socket.socket]) -> None:
+        self.policy, self.opened = policy, opened
         super().__init__(max_retries=0)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         http = type("CheckedHTTPPool", (HTTPConnectionPool,),
-                    {"ConnectionCls": _checked(HTTPConnection, self.policy)})
+                    {"ConnectionCls": _checked(HTTPConnection, self.policy, self.opened)})
         https = type("CheckedHTTPSPool", (HTTPSConnectionPool,),
-                     {"ConnectionCls": _checked(HTTPSConnection, self.policy)})
+                     {"ConnectionCls": _checked(HTTPSConnection, self.policy, self.opened)})
         self.poolmanager.pool_classes_by_scheme = {"http": http, "https": https}
+
+
+class _Download:
+    """One fetch's connections, to shut them all at once (its deadline passed)."""
+
+    def __init__(self) -> None:
+        self.opened: list[socket.socket] = []
+        self.cut = threading.Event()
+
+    def abort(self) -> None:
+        self.cut.set()
+        for sock in list(self.opened):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # closed already
 
 
 class LinkFetcher:
@@ -133,10 +153,29 @@ class LinkFetcher:
     def fetch(self, url: str, target: Path, progress: Callable[[float], None] | None = None,
               headers: dict[str, str] | None = None, page: bool = True) -> LocalFile:
         """The recording behind ``url`` in ``target``; a page is read by yt-dlp when ``extractors`` is on (once:
-        what a page names is fetched as a file)."""
+        what a page names is fetched as a file). The whole of it takes at most ``max_seconds`` (a server that
+        trickles a byte at a time keeps inside the per-read timeout for ever): then every connection is shut."""
+        download = _Download()
+        watchdog = threading.Timer(self.policy.max_seconds, download.abort)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            return self._fetch(download, url, target, progress, headers, page)
+        except Exception as error:
+            if not download.cut.is_set():
+                raise
+            target.unlink(missing_ok=True)
+            raise ProviderUnavailable(f"{shown(url)}: the download was stopped after {self.policy.max_seconds:.0f} s "
+                                      "(links.max_seconds) or cancelled; the server is too slow: try again later or "
+                                      "send the file itself").because("link_slow") from error
+        finally:
+            watchdog.cancel()
+
+    def _fetch(self, download: _Download, url: str, target: Path, progress: Callable[[float], None] | None,
+               headers: dict[str, str] | None, page: bool) -> LocalFile:
         session = requests.Session()
         session.trust_env = False  # no proxies from the environment: the address checked is the one reached
-        adapter = _CheckedAdapter(self.policy)
+        adapter = _CheckedAdapter(self.policy, download.opened)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         try:
@@ -150,7 +189,7 @@ class LinkFetcher:
             from transhades.links.extract import media_of_page
 
             media, site_headers = media_of_page(url, self.policy.timeout_seconds)
-            return self.fetch(media, target, progress, site_headers, page=False)
+            return self._fetch(download, media, target, progress, site_headers, page=False)
         finally:
             session.close()
         return LocalFile(str(target))
