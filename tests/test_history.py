@@ -180,3 +180,12 @@ def test_every_history_command_in_indonesian_with_a_real_recording(tmp_path):
     assert ("Dihapus: 1 transkrip tersimpan beserta indeks pencariannya, 1 transkrip di cache, 1 catatan pengiriman. "
             "Tidak ada lagi yang disimpan tentang Anda.") in texts
     assert texts[-1] == "Belum ada yang disimpan: transkrip Anda disimpan di sini selama 30 hari."
+
+
+def test_a_keeping_time_under_a_day_is_said_in_hours_not_zero_days():
+    from transhades.telegram.texts import duration_words, say
+
+    assert say("en", "history_empty", length=duration_words(0.5 * 86400, "en", days=True)) == \
+        "Nothing kept yet: your transcripts are kept here for 12.0 h."
+    assert duration_words(30 * 86400, "id", days=True) == "30 hari"
+    assert duration_words(2.5 * 86400, "en", days=True) == "2.5 days"

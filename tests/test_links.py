@@ -253,6 +253,16 @@ def test_a_download_that_breaks_off_is_removed_and_the_job_fetches_it_again(serv
         tree.stop()
 
 
+def test_a_port_out_of_range_and_an_ipv6_host_are_said_as_they_are(tmp_path):
+    from transhades.telegram.texts import reason_text
+
+    assert shown("http://[2001:db8::1]:8080/a.ogg?sig=secret") == "http://[2001:db8::1]:8080/a.ogg"
+    error = failure(LinkPolicy(), "http://example.com:99999/a.ogg", tmp_path)
+    assert isinstance(error, BadInput) and error.message.startswith("http://example.com:99999/a.ogg: the port is not")
+    assert reason_text("en", error) == "the link's port is not a number from 1 to 65535; check the link"
+    assert reason_text("id", error).startswith("port pada tautan itu bukan angka")
+
+
 def test_links_are_found_in_text_and_shown_without_their_secrets():
     assert find_link("dengarkan ini: https://drive.example/file/d/abc/view?usp=sharing.") == \
         "https://drive.example/file/d/abc/view?usp=sharing"

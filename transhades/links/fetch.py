@@ -52,7 +52,11 @@ def shown(url: str) -> str:
     their token there)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # out of range or not a number: shown as written (the fetch refuses it in so many words)
+        port = ":" + parts.netloc.rsplit(":", 1)[-1][:8]
     return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
 
 
@@ -234,7 +238,8 @@ class LinkFetcher:
         try:
             port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
         except ValueError:
-            raise BadInput(f"{shown(url)}: the port is not a number").because("link_bad") from None
+            raise BadInput(f"{shown(url)}: the port is not a number from 1 to 65535; check the link").because(
+                "link_port") from None
         try:
             found = self.resolve(parts.hostname, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError):

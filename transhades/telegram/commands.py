@@ -219,8 +219,9 @@ class Commands:
             return self._history_switch(c)
         kept = self.history.latest(c.user_id) if self.history else []
         if not kept:
-            days = int(self.history.keep_seconds // 86400) if self.history else 0
-            self._reply(c.message, say(c.lang, "history_empty", days=days))
+            self._reply(c.message, say(c.lang, "history_empty",
+                                       length=duration_words(self.history.keep_seconds if self.history else 0, c.lang,
+                                                             days=True)))
             return []
         self._reply(c.message, listing(c.lang, "history_title", kept), buttons=_again_buttons(kept))
         return []

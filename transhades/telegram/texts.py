@@ -36,7 +36,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "model_failed": "Could not finish this: {reason}",
         "model_busy": "The language model is busy; please try again in about {wait}.",
         "model_pending": "I am still working on your last translation or summary; one at a time, please.",
-        "history_empty": "Nothing kept yet: your transcripts are kept here for {days} days.",
+        "history_empty": "Nothing kept yet: your transcripts are kept here for {length}.",
         "history_title": "Your latest transcripts (press a number to get one again):",
         "history_line": "{n}. {date} · {length} · {words}",
         "search_usage": "Write what you are looking for: /search WORDS",
@@ -132,6 +132,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "reason_link_slow": "the link's server sends the recording too slowly; try again later or send the file itself",
         "reason_link_unreachable": "the link's server cannot be reached right now; try again later",
         "reason_link_bad": "that is not an http(s) link to a recording",
+        "reason_link_port": "the link's port is not a number from 1 to 65535; check the link",
         "reason_links_off": "this bot does not open links; send the file itself",
         "links_off": "This bot does not open links; send the recording itself as a file or voice note.",
         "chat_settings": "This chat: automatic transcription {auto}, quiet {silent}, language {language}, format {format}, speakers {speakers}. Admins change them with /auto on|off, /silent on|off, /language CODE|auto, /format text|txt|srt|vtt, /speakers on|off|auto.",
@@ -215,7 +216,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "model_failed": "Tidak bisa menyelesaikan ini: {reason}",
         "model_busy": "Model bahasa sedang sibuk; coba lagi dalam sekitar {wait}.",
         "model_pending": "Saya masih mengerjakan terjemahan atau ringkasan Anda sebelumnya; satu per satu, ya.",
-        "history_empty": "Belum ada yang disimpan: transkrip Anda disimpan di sini selama {days} hari.",
+        "history_empty": "Belum ada yang disimpan: transkrip Anda disimpan di sini selama {length}.",
         "history_title": "Transkrip terakhir Anda (tekan nomornya untuk mendapatkannya lagi):",
         "history_line": "{n}. {date} · {length} · {words}",
         "search_usage": "Tulis yang Anda cari: /search KATA",
@@ -311,6 +312,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "reason_link_slow": "server tautan itu mengirim rekamannya terlalu lambat; coba lagi nanti atau kirim filenya langsung",
         "reason_link_unreachable": "server tautan ini tidak bisa dihubungi sekarang; coba lagi nanti",
         "reason_link_bad": "itu bukan tautan http(s) ke sebuah rekaman",
+        "reason_link_port": "port pada tautan itu bukan angka 1 sampai 65535; periksa tautannya",
         "reason_links_off": "bot ini tidak membuka tautan; kirim file-nya langsung",
         "links_off": "Bot ini tidak membuka tautan; kirim rekamannya langsung sebagai file atau pesan suara.",
         "chat_settings": "Obrolan ini: transkripsi otomatis {auto}, mode senyap {silent}, bahasa {language}, format {format}, pembicara {speakers}. Admin mengubahnya dengan /auto on|off, /silent on|off, /language KODE|auto, /format text|txt|srt|vtt, /speakers on|off|auto.",
@@ -405,7 +407,12 @@ def reason_text(lang: str, error: object) -> str:
     return say(lang, "reason_internal")
 
 
-def duration_words(seconds: float, lang: str) -> str:
+def duration_words(seconds: float, lang: str, days: bool = False) -> str:
+    """``days``: a keeping time, said in days from two days on (30 days, not 720 h)."""
+    if days and seconds >= 2 * 86400:
+        count = seconds / 86400
+        return f"{count:.0f} {'hari' if lang == 'id' else 'days'}" if count == int(count) else \
+            f"{count:.1f} {'hari' if lang == 'id' else 'days'}"
     seconds = max(1, int(round(seconds)))
     if seconds < 90:
         return f"{seconds} {'detik' if lang == 'id' else 's'}"
