@@ -464,3 +464,23 @@ def test_a_link_typed_into_transhades_chat_is_answered_with_its_transcript(serve
     assert done.returncode == 0, done.stderr
     said = [json.loads(line) for line in done.stdout.splitlines()]
     assert any("terima kasih" in e.get("text", "").lower() for e in said if e["event"] in ("send", "edit")), said
+
+
+def test_a_links_query_string_is_never_logged_even_at_debug(server, tmp_path):
+    """Signed links carry their token in the query: urllib3's own debug line ("GET /halo?sig=… HTTP/1.1") and ours
+    leave it out at any verbosity."""
+    import io
+    import logging
+
+    from transhades.app import logs
+
+    stream = io.StringIO()
+    logs.setup(logging.DEBUG, stream)
+    try:
+        LinkFetcher(LOOPBACK).fetch(f"{server}/halo?X-Amz-Signature=s3cr3tsig&expires=1", tmp_path / "q" / "source")
+        logging.getLogger("transhades.links").info("fetched %s", f"{server}/halo?X-Amz-Signature=s3cr3tsig")
+    finally:
+        logs.setup(logging.WARNING)
+    written = stream.getvalue()
+    assert "GET /halo?…" in written, "urllib3's request line is there, without its query"
+    assert "s3cr3tsig" not in written and "expires=1" not in written

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -24,7 +25,7 @@ class Redactor(logging.Filter):
         redaction.remember(secrets)
 
     def redact(self, text: str) -> str:
-        return redaction.redact(text)
+        return redaction.redact(without_queries(text))
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -32,6 +33,15 @@ class Redactor(logging.Filter):
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
+
+
+_URL_QUERY = re.compile(r"((?:https?://|\"(?:GET|HEAD|POST|PUT) )[^\s?\"]*)\?[^\s\"]*")
+
+
+def without_queries(text: str) -> str:
+    """Every URL's query string, and the query of a request line as urllib3 logs it ("GET /a.ogg?sig=… HTTP/1.1"),
+    left out of the logs at any verbosity: a signed link carries its token there."""
+    return _URL_QUERY.sub(lambda m: m.group(1) + "?…", text)
 
 
 # ------------------------------------------------------------------------------------- who a line is about
