@@ -69,3 +69,31 @@ def test_stitch_keeps_the_whole_segment_when_the_cut_one_repeats_it():
     whole = stitch([(chunk(0.0, 0.0, 9.0), first), (chunk(8.0, 9.0), second)])
     assert whole.text == "a b c"
     assert [(s.start, s.end) for s in whole.segments] == [(0, 4), (8.1, 11.0), (11.5, 14.0)]
+
+
+def test_split_text_keeps_every_word_in_pieces_within_the_limit_and_stops_at_most():
+    import random
+
+    from transhades.formats import split_text
+
+    rng = random.Random(4)
+    words = ["".join(rng.choice("abcdefgh") for _ in range(rng.randint(1, 12))) + rng.choice(["", "", ".", ","])
+             for _ in range(30_000)]
+    text = " ".join(words)
+    parts = split_text(text, limit=500)
+    assert all(len(p) <= 500 for p in parts) and " ".join(parts).split() == text.split()
+    assert split_text(text, limit=500, most=3) == parts[:3]
+    assert split_text("x" * 1200, limit=500) == ["x" * 500, "x" * 500, "x" * 200], "no space: cut at the limit"
+
+
+def test_a_huge_answer_is_cut_only_as_far_as_the_messages_sent_and_the_whole_goes_as_a_file():
+    """A 2.3 MB model answer: only its first message is cut (the rest goes as a file, whole); the split stops after
+    one piece more than the messages allowed instead of cutting the whole answer into 560 pieces."""
+    from transhades.formats import split_text
+    from transhades.telegram.replies import bounded
+
+    answer = ("Kalimat yang cukup panjang untuk diulang berkali-kali. " * 42_000)[:2_300_000]
+    items = bounded(7, None, "id", answer, 3, "answer.txt")
+    assert [i.kind for i in items] == ["text", "document"] and items[1].data == answer.encode()
+    assert items[0].text == split_text(answer)[0]
+    assert len(split_text(answer, most=4)) == 4

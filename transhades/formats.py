@@ -117,19 +117,24 @@ MESSAGE_LIMIT = 4096  # characters in one Telegram message
 _SENTENCE_END = re.compile(r"[.!?…。](?=\s)")
 
 
-def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Pieces of at most ``limit`` characters, cut at a sentence end when one is near, else at a word boundary."""
+def split_text(text: str, limit: int = MESSAGE_LIMIT, most: int | None = None) -> list[str]:
+    """Pieces of at most ``limit`` characters, cut at a sentence end when one is near, else at a word boundary; with
+    ``most``, only the first ``most`` pieces (the caller sends the rest as a file). Linear in the text: the rest is
+    never copied (a 2 MB answer split piece by piece by copying what was left held a bot for minutes)."""
     text = text.strip()
     parts: list[str] = []
-    while len(text) > limit:
-        window = text[:limit]
+    start = 0
+    while len(text) - start > limit and (most is None or len(parts) < most):
+        window = text[start:start + limit]
         ends = [m.end() for m in _SENTENCE_END.finditer(window)]
         cut = ends[-1] if ends and ends[-1] > limit // 2 else -1
         if cut < 0:
             space = window.rfind(" ")
             cut = space if space > limit // 4 else limit
-        parts.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    if text:
-        parts.append(text)
+        parts.append(window[:cut].rstrip())
+        start += cut
+        while start < len(text) and text[start].isspace():
+            start += 1
+    if start < len(text) and (most is None or len(parts) < most):
+        parts.append(text[start:])
     return parts

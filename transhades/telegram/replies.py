@@ -33,7 +33,7 @@ def bounded(chat_id: int, reply_to: int | None, lang: str, text: str, max_messag
             file_name: str, caption: str = "full_text") -> list[Outgoing]:
     """``text`` as messages of at most 4096 characters, at most ``max_messages`` of them; a longer one as its first
     message and the whole as a file (a 1.5 MB transcript is two items, not 358 messages)."""
-    parts = split_text(text)
+    parts = split_text(text, most=max_messages + 1)  # one more tells whether it fits: the rest goes as a file
     if len(parts) <= max_messages:
         return [Outgoing("text", chat_id, part, reply_to=reply_to) for part in parts]
     return [Outgoing("text", chat_id, parts[0], reply_to=reply_to),
