@@ -85,6 +85,26 @@ def test_after_forget_no_file_the_bot_wrote_holds_a_word_the_user_said(bots, tmp
     assert "«kolibri»" in b.wait_text("Ditemukan", chat_id=777)
 
 
+def test_forget_while_a_note_is_being_transcribed_cancels_it_and_keeps_none_of_its_words(bots, tmp_path, tone_bytes):
+    """Erasure covers work in flight: /forget confirmed while the user's note is transcribed cancels that job, says
+    so, and afterwards no file holds its words (the transcription was already under way)."""
+    script = Script()
+    script.delay["alpha"] = 2.0
+    script.text_override = "Rahasia kami adalah okapiwhisper."
+    b = bots(script=script)
+    b.voice(tone_bytes)
+    wait_for(lambda: "alpha" in script.calls, what="the transcription under way")
+    answer = forget(b, b.user)
+    assert "Nothing about you is kept now" in answer
+    assert b.wait_text("Cancelled your 1 running job(s): nothing of them will be kept.")
+    wait_for(b.tree.quiet, timeout=30, what="the cancelled job to end")
+    time.sleep(2.5)  # the provider's answer, had anything waited for it
+    wait_for(b.tree.quiet, timeout=30, what="everything settled")
+    assert b"okapiwhisper" not in every_byte(tmp_path), "no history, cache or journal file keeps its words"
+    b.send(b.world.text_message(b.user, "/history"))
+    assert b.wait_text("Nothing kept yet")
+
+
 def test_the_journal_keeps_a_replys_words_only_until_telegram_has_them(bots, tmp_path, tone_bytes):
     script = Script()
     b = bots(script=script)

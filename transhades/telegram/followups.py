@@ -49,6 +49,7 @@ class Followups:
         self.media: dict[str, TelegramFile] = {}  # running job -> its media, kept with its transcript
         self.asks: dict[str, int] = {}  # ask id -> its status message, once sent
         self.pending: dict[int, str] = {}  # user -> their ask the model is working on (one at a time each)
+        self.unkept: set[str] = set()  # jobs running when their user confirmed /forget: answered, never kept
         self.numbers = itertools.count(1)
 
     # ----------------------------------------------------------------------------------- transcripts
@@ -63,6 +64,9 @@ class Followups:
         if route.task == "translate":
             return self._answer_items(route.chat_id, route.reply_to, route.lang, "translate", "en", transcript.text)
         items = transcript_items(route, transcript, self.max_messages)
+        if route.job_id in self.unkept:
+            self.unkept.discard(route.job_id)
+            return items
         if self.history is not None and self.history.add(route.user_id, route.job_id, transcript, media):
             items[-1].buttons = [[kind.button(say(route.lang, kind.text_key), route.job_id)
                                   for kind in (TRANSLATE, SUMMARY, SRT)]]
