@@ -53,3 +53,17 @@ def test_a_bot_on_postgres_moves_to_a_new_machine_and_forgets_nothing(tmp_path, 
         assert len([t for t in second.texts() if "by alpha" in t]) == 2, "one transcript per note, none again"
     finally:
         second.stop()
+
+
+def test_a_deposed_fronts_session_write_is_refused_once_a_newer_front_claimed_the_cluster(store_target):
+    """Fencing covers session state: a front whose term is older than the journal's fence cannot overwrite the
+    session the newer front keeps."""
+    from transhades.telegram.journal import Journal
+
+    old, new = SessionStore(store_target), SessionStore(store_target)
+    old.term, new.term = (lambda: 1), (lambda: 2)
+    assert old.save("API-1", "1BQANOTsessionOLD")
+    Journal(store_target, term=lambda: 2).claim(2)
+    assert new.save("API-1", "1BQANOTsessionNEW")
+    assert not old.save("API-1", "1BQANOTsessionOLD2")
+    assert SessionStore(store_target).load("API-1") == "1BQANOTsessionNEW"

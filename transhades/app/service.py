@@ -138,7 +138,12 @@ def _serve(cfg: Config, err: TextIO, start_tree: TreeStarter, default_gateways: 
     if role is not None and not _wait_as_standby(cfg, role, stop):
         role.close()
         return EXIT_OK  # stopped while a standby
-    tree = _start(cfg, err, start_tree, gateway_factory or default_gateways(cfg), role)
+    factory = gateway_factory or default_gateways(cfg)
+    sessions = getattr(factory, "sessions", None)
+    lease = getattr(role, "lease", None)
+    if sessions is not None and lease is not None:  # a front's session writes carry its lease term (fencing)
+        sessions.term = lambda: lease.term
+    tree = _start(cfg, err, start_tree, factory, role)
     if tree is None:
         return EXIT_UNREACHABLE
     if role is not None:

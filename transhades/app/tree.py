@@ -89,6 +89,7 @@ def kurigram_gateways(config: Config) -> GatewayFactory:
         return KurigramGateway(credential.name, credential.api_id, credential.api_hash, token,
                                Path(tg.session_dir), receive, tg.downloads_per_credential, sessions=sessions)
 
+    make.sessions = sessions  # type: ignore[attr-defined]  # a cluster front fences their writes with its term
     return make
 
 
