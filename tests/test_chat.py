@@ -106,3 +106,18 @@ def test_a_group_in_chat_where_only_its_admin_turns_auto_on_and_then_every_voice
     assert "From now on I transcribe every voice note and video note in this chat." in said
     assert any("welcome" in text.lower() for text in said), "the member's voice note, unasked, in the group"
     assert "error: /group: say /group admin or /group member" in err
+
+
+def test_live_a_program_cancels_a_note_mid_job_and_sends_a_second_one_as_in_telegram(tmp_path):
+    """--live: every line goes in at once while the job runs; /cancel stops the first note (its words never come),
+    the second note is answered, /wait waits until the bot is idle; one JSON object per line throughout."""
+    events, err, code = converse(tmp_path, f"/send {SAMPLES / 'meeting.ogg'}", "/cancel",
+                                 f"/send {SAMPLES / 'hello-en.ogg'}", "/wait", "/status", args=("--live",))
+    assert code == 0, err
+    texts = [e["text"] for e in events if e["event"] != "user"]
+    assert "Cancelled 1 job(s)." in texts, texts
+    assert any("welcome" in t.lower() for t in texts), "the second note is answered"
+    assert not any("good morning" in t.lower() for t in texts), "the cancelled note's words never come"
+    status_asked = next(i for i, e in enumerate(events) if e["event"] == "user" and e["text"] == "/status")
+    assert any("welcome" in (e.get("text") or "").lower() for e in events[:status_asked]), \
+        "after /wait the bot was idle: the transcript came before /status was sent"

@@ -5,8 +5,11 @@ configured). It is how a new user tries the bot, and how conversations are teste
 Input, a line at a time: ``/send PATH`` sends the file as Telegram would classify it (a voice note for .ogg/.oga
 opus, audio, video, or a document); ``/press LABEL`` presses that button on the latest bot message that has
 buttons; any other line is a text message (commands too). Output: every message the bot sends or edits, in order
-(``--json``: one object per line). When input is not a terminal, each line is sent once the bot is idle, and the
-command ends, exit 0, once input ends and the bot is idle.
+(``--json``: one object per line, flushed). When input is not a terminal, each line is sent once the bot is idle
+(a script reads each answer before it sends the next line), unless ``--live``: then, as on a terminal, every line is
+sent at once, while jobs run, and what the bot says shows up when it happens, so /cancel, /forget, /status or a
+second note go in mid-job as they do in Telegram; ``/wait`` waits until the bot is idle. The command ends, exit 0,
+once input ends and the bot is idle.
 """
 
 from __future__ import annotations
@@ -89,10 +92,12 @@ class Transcript:
 
 
 def run(cfg: Config, start_tree: Any, lines: TextIO, out: TextIO, err: TextIO, user_id: int = 1,
-        language: str = "en", as_json: bool = False, files: Path | None = None, shared_cache: bool = False) -> int:
+        language: str = "en", as_json: bool = False, files: Path | None = None, shared_cache: bool = False,
+        live: bool = False) -> int:
     from transhades.telegram.fake import FakeGateway, FakeTelegram
 
     interactive = lines.isatty()
+    live = live or interactive
     with tempfile.TemporaryDirectory(prefix="transhades-chat-") as scratch:
         files = files or Path(scratch) / "files"
         files.mkdir(parents=True, exist_ok=True)
@@ -103,12 +108,15 @@ def run(cfg: Config, start_tree: Any, lines: TextIO, out: TextIO, err: TextIO, u
             _wait(lambda: world.receiver is not None, 30)
             me = user = world.user(user_id, language)
             shown = Transcript(world, out, as_json, files, user.id)
-            printer = _Printer(shown) if interactive else None
+            printer = _Printer(shown) if live else None
             for raw in _lines(lines, interactive, err):
                 line = raw.strip()
                 if not line:
                     continue
                 shown.user(line)
+                if line == "/wait":
+                    _settle(tree, shown)
+                    continue
                 if line.startswith(("/group", "/private")):
                     problem, speaker = _move(world, me, line, shown)
                     user = speaker or user
@@ -116,7 +124,7 @@ def run(cfg: Config, start_tree: Any, lines: TextIO, out: TextIO, err: TextIO, u
                     problem = _send(world, user, line, shown.chat_id)
                 if problem:
                     print(f"error: {problem}", file=err, flush=True)
-                if not interactive:  # every answer is out before the next line is read: a program can wait for it
+                if not live:  # every answer is out before the next line is read: a program can wait for it
                     _settle(tree, shown)
             _settle(tree, shown)
             if printer is not None:

@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--user", type=int, default=1, help="the Telegram user id you are (default 1)")
     h.add_argument("--language", default="en", help="your Telegram language code (default en)")
     h.add_argument("--json", action="store_true", help="one JSON object per line")
+    h.add_argument("--live", action="store_true",
+                   help="send each line at once, while jobs run (as a terminal does); /wait waits for the bot")
     h.add_argument("--out", help="where the documents the bot sends are written (default: a temporary folder)")
     h.add_argument("--cache", choices=("session", "config"), default="session",
                    help="session: a cache of this chat's own (default); config: the config's cache")
@@ -359,7 +361,7 @@ def chat(args: argparse.Namespace) -> int:
         logging.getLogger().setLevel(logging.WARNING)  # the conversation, not the bot's log
     return chat_lib.run(load_config(args.config, allow_embedded=True), _start_tree, sys.stdin, sys.stdout,
                         sys.stderr, args.user, args.language, args.json, Path(args.out) if args.out else None,
-                        args.cache == "config")
+                        args.cache == "config", live=args.live)
 
 
 def _start_tree(*args: Any, **kwargs: Any) -> Any:
