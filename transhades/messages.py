@@ -21,6 +21,9 @@ Media = LocalFile | TelegramFile | WebLink
 # --------------------------------------------------------------------------------------- client -> dispatcher
 
 
+HeardVoices = tuple[tuple[str, tuple[float, ...]], ...]  # (speaker "1", "2"…, the unit vector of that voice)
+
+
 @dataclass(frozen=True, slots=True)
 class JobRequest:
     id: str
@@ -87,7 +90,7 @@ class Completed:
     job_id: str
     transcript: Transcript
     cached: bool
-    voices: tuple[tuple[str, tuple[float, ...]], ...] = ()  # (speaker, unit vector), when the request asked
+    voices: HeardVoices = ()  # when the request asked for them
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +185,7 @@ class Labelled:
     speakers, the unit mean of that voice's embeddings."""
 
     transcript: Transcript
-    voices: tuple[tuple[str, tuple[float, ...]], ...]
+    voices: HeardVoices
 
 
 @dataclass(frozen=True, slots=True)

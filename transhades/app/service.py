@@ -138,17 +138,20 @@ def _serve(cfg: Config, err: TextIO, start_tree: TreeStarter, default_gateways: 
     if role is not None and not _wait_as_standby(cfg, role, stop):
         role.close()
         return EXIT_OK  # stopped while a standby
-    factory = gateway_factory or default_gateways(cfg)
-    sessions = getattr(factory, "sessions", None)
-    lease = getattr(role, "lease", None)
-    if sessions is not None and lease is not None:  # a front's session writes carry its lease term (fencing)
-        sessions.term = lambda: lease.term
-    tree = _start(cfg, err, start_tree, factory, role)
+    tree = _start(cfg, err, start_tree, _fenced(gateway_factory or default_gateways(cfg), role), role)
     if tree is None:
         return EXIT_UNREACHABLE
     if role is not None:
         role.started(tree)
     return _run_tree(cfg, err, tree, role, stop, role_name)
+
+
+def _fenced(factory: Any, role: Any) -> Any:
+    """The gateway factory, its session store's writes carrying a front's lease term (fencing)."""
+    sessions, lease = getattr(factory, "sessions", None), getattr(role, "lease", None)
+    if sessions is not None and lease is not None:
+        sessions.term = lambda: lease.term
+    return factory
 
 
 def _start(cfg: Config, err: TextIO, start_tree: TreeStarter, gateway_factory: Any, role: Any) -> Any:

@@ -746,6 +746,15 @@ def bench_speakers_named() -> dict[str, Any]:
         prints = {spec.voices[_said_most(found.turns, first.reference, speaker) - 1]: list(vector)
                   for speaker, vector in found.voices.items()}  # as a user names them: each by who it is
         pairs.append((spec, prints, again, second))
+    diarizer.close()
+    right, named_speech, wrong, speech = _named_scores(pairs, match, speaker_at)
+    return {"voices_named_right": right / named_speech, "voices_named_wrong": wrong / speech,
+            "voices_named_pairs": len(pairs)}
+
+
+def _named_scores(pairs: list[Any], match: Any, speaker_at: Any) -> tuple[float, float, float, float]:
+    """(speech named right, speech of named voices, speech named wrong, all speech), over every chat: all voices
+    named, each alone, and only other dialogues' people."""
     right = named_speech = wrong = speech = 0.0
     for spec, prints, again, second in pairs:
         heard = [(str(k), list(v)) for k, v in again.voices.items()]
@@ -760,9 +769,7 @@ def bench_speakers_named() -> dict[str, Any]:
                 named_speech += (end - start) if said_by in known else 0.0
                 right += (end - start) if given is not None and given == said_by else 0.0
                 wrong += (end - start) if given is not None and given != said_by else 0.0
-    diarizer.close()
-    return {"voices_named_right": right / named_speech, "voices_named_wrong": wrong / speech,
-            "voices_named_pairs": len(pairs)}
+    return right, named_speech, wrong, speech
 
 
 def _said_most(turns: Any, reference: list[tuple[float, float, int]], speaker: int) -> int:

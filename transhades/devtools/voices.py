@@ -146,13 +146,19 @@ def speech_spans(audio: np.ndarray, size: int = 320, least_gap: float = 0.3) -> 
     return [(a, b) for a, b in spans]
 
 
-def build(spec: DialogueSpec) -> Dialogue:
-    """The dialogue, its turns and its reference (speaker from 1, in ``spec.voices`` order)."""
-    rng = random.Random(spec.seed)
+def _clips(spec: DialogueSpec) -> dict[str, list[Path]]:
+    """Each voice's recordings, in name order (every other one for ``clips`` even or odd)."""
     table = voices()
     pool = {name: sorted(table[name].folder.glob(table[name].pattern)) for name in spec.voices}
     if spec.clips != "all":
         pool = {name: clips[spec.clips == "odd"::2] for name, clips in pool.items()}
+    return pool
+
+
+def build(spec: DialogueSpec) -> Dialogue:
+    """The dialogue, its turns and its reference (speaker from 1, in ``spec.voices`` order)."""
+    rng = random.Random(spec.seed)
+    pool = _clips(spec)
     for name in pool:
         rng.shuffle(pool[name])
     parts: list[np.ndarray] = []

@@ -56,6 +56,7 @@ from transhades.errors import (
 from transhades.messages import (
     Completed,
     Failed,
+    HeardVoices,
     JobEvent,
     JobRequest,
     MemberView,
@@ -294,9 +295,7 @@ class JobFlow(Keeper):
 
     # ----------------------------------------------------------------------------------- the end of a job
 
-    def complete(self, job: Job, transcript: Transcript, cached: bool,
-                 voices: tuple[tuple[str, tuple[float, ...]], ...] = ()) -> list[Effect]:
-        """The job's words (to the cache: never the voices, which belong to one chat) and its end."""
+    def complete(self, job: Job, transcript: Transcript, cached: bool, voices: HeardVoices = ()) -> list[Effect]:
         bases = tuple(task_key(job.request, k) for k in (job.request.source_key, job.sha256 and f"sha256:{job.sha256}")
                       if k)
         keys = store_keys(bases, job.request.language, transcript.language)

@@ -42,7 +42,7 @@ from transhades.errors import (
     TranshadesError,
     UploadTooLarge,
 )
-from transhades.messages import Failed, Labelled, Partial, Stage
+from transhades.messages import Failed, HeardVoices, Labelled, Partial, Stage
 from transhades.transcript import Transcript, stitch
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,7 @@ class Flow(Protocol):
     def unpark(self) -> list[Effect]: ...
     def quarantine(self, group: str, error: TranshadesError, seconds: float | None = None,
                    reason: str | None = None) -> list[Effect]: ...
-    def complete(self, job: Job, transcript: Transcript, cached: bool,
-                 voices: tuple[tuple[str, tuple[float, ...]], ...] = ()) -> list[Effect]: ...
+    def complete(self, job: Job, transcript: Transcript, cached: bool, voices: HeardVoices = ()) -> list[Effect]: ...
     def finish(self, job: Job, event: Any, count: bool = True) -> list[Effect]: ...
 
 LOOKUPS = (LookupSourceTask, LookupHashTask)

@@ -44,7 +44,16 @@ def match(voices: Voices, prints: Mapping[str, Sequence[float]]) -> dict[str, st
         return {}
     found = {speaker: _unit(vector) for speaker, vector in voices}
     known = {name: _unit(vector) for name, vector in prints.items()}
-    likely: list[tuple[float, str, str]] = []
+    named: dict[str, str] = {}
+    for _, speaker, name in sorted(_likely(found, known), reverse=True):
+        if speaker not in named and name not in named.values():
+            named[speaker] = name
+    return named
+
+
+def _likely(found: dict[str, np.ndarray], known: dict[str, np.ndarray]) -> list[tuple[float, str, str]]:
+    """(similarity, speaker, name) for every pair clear enough to name: alike, and by a margin over the rest."""
+    likely = []
     for speaker, vector in found.items():
         alike = {name: float(vector @ print_) for name, print_ in known.items()}
         for name, score in alike.items():
@@ -52,11 +61,7 @@ def match(voices: Voices, prints: Mapping[str, Sequence[float]]) -> dict[str, st
             other_voices = max((float(v @ known[name]) for s, v in found.items() if s != speaker), default=-1.0)
             if score >= SAME_VOICE and score - other_names >= MARGIN and score - other_voices >= MARGIN:
                 likely.append((score, speaker, name))
-    named: dict[str, str] = {}
-    for _, speaker, name in sorted(likely, reverse=True):
-        if speaker not in named and name not in named.values():
-            named[speaker] = name
-    return named
+    return likely
 
 
 def _unit(vector: Sequence[float]) -> np.ndarray:

@@ -150,21 +150,11 @@ class Commands:
         rest = ":".join(fields)
         stopped: list[Action] = []
         if kind is FORGET and fields[0] == "yes":  # erasure covers work in flight: it is cancelled, and kept nowhere
-            stopped = self._stop_for_forget(query, lang)
+            stopped = stop_for_forget(self, query, lang)
         if kind in (AGAIN, FORGET) and self.offload:
             return stopped + [Offload(kind.prefix, query, rest, lang)]
         return stopped + self.press(query, kind.prefix, rest, lang)
 
-    def _stop_for_forget(self, query: types.CallbackQuery, lang: str) -> list[Action]:
-        """/forget confirmed while the user's jobs run: they are cancelled, nothing of them is kept if one finishes
-        in the meantime, and the user is told."""
-        jobs = tuple(sorted(self.running(query.from_user.id)))
-        if not jobs:
-            return []
-        self.followups.unkept.update(jobs)
-        chat_id = query.message.chat.id if query.message and query.message.chat else query.from_user.id
-        self.outbox.put(Outgoing("text", chat_id, say(lang, "forget_cancelled", count=len(jobs))))
-        return [CancelJobs(jobs)]
 
     def do(self, work: Offload) -> list[Any]:
         """Kept-transcript work handed over by the desk (on the history actor, or inline when there is none)."""
@@ -322,6 +312,18 @@ def set_language(c: Commands, user_id: int, lang: str, value: str) -> str | None
         return say(lang, "language_bad", value=value[:40])
     c.settings.update(user_id, language=code)
     return say(lang, "language_set", value=f"{language_name(code, lang)} ({code})")
+
+
+def stop_for_forget(c: Commands, query: types.CallbackQuery, lang: str) -> list[Action]:
+    """/forget confirmed while the user's jobs run: they are cancelled, nothing of them is kept if one finishes in
+    the meantime, and the user is told."""
+    jobs = tuple(sorted(c.running(query.from_user.id)))
+    if not jobs:
+        return []
+    c.followups.unkept.update(jobs)
+    chat_id = query.message.chat.id if query.message and query.message.chat else query.from_user.id
+    c.outbox.put(Outgoing("text", chat_id, say(lang, "forget_cancelled", count=len(jobs))))
+    return [CancelJobs(jobs)]
 
 
 def speakers_command(c: Commands, command: Command) -> list[Action]:

@@ -245,15 +245,19 @@ class FrontDesk(Keeper):
         target = message.reply_to_message
         if not private and target is not None and media_of(target) is not None and command in ("transcribe", "t"):
             return self._intake(message, target, lang)
-        if command == "speakers" and naming.wants(arg):
-            self.naming.command(message, arg, lang, private)
-            return []
-        if not private and command in GROUP_COMMANDS:
-            self.groups.command(command, message, arg, lang)
-            if command == "speakers" and not arg.strip():
-                self._reply(message, self.naming.known(message.chat.id, lang))
+        if command == "speakers" and naming.wants(arg) or not private and command in GROUP_COMMANDS:
+            self._chat_command(command, message, arg, lang, private)
             return []
         return self._accepting(self.commands.handle(command, message, arg, lang, private))
+
+    def _chat_command(self, command: str, message: types.Message, arg: str, lang: str, private: bool) -> None:
+        """Naming speakers (anywhere), and a group's or channel's own settings."""
+        if command == "speakers" and naming.wants(arg):
+            self.naming.command(message, arg, lang, private)
+            return
+        self.groups.command(command, message, arg, lang)
+        if command == "speakers" and not arg.strip():
+            self._reply(message, self.naming.known(message.chat.id, lang))
 
     # ======================================================================================== job events
 

@@ -94,17 +94,10 @@ class Naming:
         problem = name_problem(name)
         if problem is not None:
             return say(lang, problem, most=MOST_NAME_CHARS)
+        kept = self._transcript(message)
+        if isinstance(kept, str):
+            return say(lang, kept)
         user_id, chat_id = message.from_user.id, message.chat.id
-        job_id = ""
-        replied = message.reply_to_message
-        if replied is not None and self.history is not None:
-            answering = self.history.answering(chat_id, replied.reply_to_message_id or replied.id)
-            if answering is not None and answering[1] != user_id:
-                return say(lang, "speakers_name_not_yours")
-            job_id = answering[0] if answering is not None else ""
-        kept = self.history.get(user_id, job_id) if self.history is not None else None
-        if kept is None:
-            return say(lang, "nothing_kept")
         speakers = speakers_of(kept.transcript)
         if not speakers:
             return say(lang, "speakers_name_none")
@@ -115,14 +108,33 @@ class Naming:
             return say(lang, "speakers_name_taken", name=name)
         self.history.replace(user_id, kept.job_id, renamed(kept.transcript, {old: name}))
         label = say(lang, "speaker_label")
-        if replied is not None and replied.text and replied.from_user is not None and replied.from_user.is_bot:
-            text = re.sub(rf"(?m)^{re.escape(speaker_name(old, label))}:", f"{name}:", replied.text)
-            if text != replied.text:
-                self.outbox.put(Outgoing("edit", chat_id, text, message_id=replied.id))
+        self._edit_replied(message, speaker_name(old, label), name)
         told = say(lang, "speakers_named", who=speaker_name(old, label), name=name)
         if self.voices is not None and self.voices.name(chat_id, kept.job_id, str(int(number)), name, user_id):
             return told + say(lang, "speakers_named_remembered", name=name)
         return told + ("" if self.remembering(chat_id) else say(lang, "speakers_named_hint", name=name))
+
+    def _transcript(self, message: types.Message) -> Any:
+        """The kept transcript the command names (the one replied to, else the user's latest), or why none (a text
+        key)."""
+        user_id, replied = message.from_user.id, message.reply_to_message
+        job_id = ""
+        if replied is not None and self.history is not None:
+            answering = self.history.answering(message.chat.id, replied.reply_to_message_id or replied.id)
+            if answering is not None and answering[1] != user_id:
+                return "speakers_name_not_yours"
+            job_id = answering[0] if answering is not None else ""
+        kept = self.history.get(user_id, job_id) if self.history is not None else None
+        return kept if kept is not None else "nothing_kept"
+
+    def _edit_replied(self, message: types.Message, old: str, new: str) -> None:
+        """The bot's message replied to says the new name where its lines said the old label."""
+        replied = message.reply_to_message
+        if replied is None or not replied.text or replied.from_user is None or not replied.from_user.is_bot:
+            return
+        text = re.sub(rf"(?m)^{re.escape(old)}:", f"{new}:", replied.text)
+        if text != replied.text:
+            self.outbox.put(Outgoing("edit", message.chat.id, text, message_id=replied.id))
 
     def _remember(self, message: types.Message, value: str, lang: str, private: bool) -> str:
         chat_id = message.chat.id
