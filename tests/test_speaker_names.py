@@ -209,16 +209,11 @@ def test_in_a_group_only_admins_turn_remembering_on_and_nobody_names_another_use
 def test_a_named_voice_is_known_again_in_the_next_recording_of_the_chat_and_forgotten_with_its_namer(tmp_path):
     """Two dialogues of the same two recorded people (Carlo and June), from disjoint clips, through the local model
     and the diarizer: named in the first, known in the second; /speakers lists it; /forget erases it."""
-    import subprocess
     from dataclasses import replace
 
-    import soundfile
+    from test_speakers import local_bot, opus
 
-    from transhades import config as config_lib
-    from transhades.app.tree import start_tree
-    from transhades.audio.prepare import ffmpeg_binary
     from transhades.devtools import voices
-    from transhades.telegram.fake import FakeGateway, FakeTelegram
 
     if voices.missing():
         pytest.skip(voices.missing())
@@ -226,19 +221,9 @@ def test_a_named_voice_is_known_again_in_the_next_recording_of_the_chat_and_forg
     notes = []
     for clips, seed in (("even", 11), ("odd", 12)):
         dialogue = voices.build(replace(spec, seconds=35, clips=clips, seed=seed))
-        soundfile.write(tmp_path / f"{clips}.wav", dialogue.audio, voices.RATE)
-        subprocess.run([ffmpeg_binary(), "-loglevel", "error", "-i", str(tmp_path / f"{clips}.wav"), "-c:a", "libopus",
-                        str(tmp_path / f"{clips}.ogg")], check=True)
-        notes.append(((tmp_path / f"{clips}.ogg").read_bytes(), dialogue))
-    world, sessions = FakeTelegram(), tmp_path / "sessions"
-    raw = {"providers": [{"name": "local", "kind": "local", "model": "base"}], "speakers": {"mode": "on"},
-           "cache": {"backend": "sqlite", "path": str(tmp_path / "cache.sqlite3")}, "data_dir": str(tmp_path / "data"),
-           "telegram": {"bot_token": "123456:" + "x" * 35, "session_dir": str(sessions),
-                        "credentials": [{"name": "API-1", "api_id": 1001, "api_hash": "h" * 32}],
-                        "send_interval_seconds": 0.01, "edit_interval_seconds": 0.02}}
-    tree = start_tree(config_lib.parse(raw, env={}), gateway_factory=lambda c, r: FakeGateway(world, c.name, sessions, r))
+        notes.append((opus(tmp_path, clips, dialogue.audio), dialogue))
+    tree, world = local_bot(tmp_path, speakers={"mode": "on"})
     try:
-        wait_for(lambda: world.receiver is not None, what="the receiving session")
         me = world.user(501, "en", "Ayu")
 
         def transcript(after: int):

@@ -189,36 +189,48 @@ def test_an_openai_compatible_server_that_answers_speakers_keeps_them(serve, chu
     assert [(s.speaker, s.text) for s in transcript.segments] == [("1", "Halo."), ("2", "Hai juga.")]
 
 
-@pytest.mark.slow
-def test_a_user_turns_speakers_on_and_reads_who_said_what_in_their_language(diarizer, tmp_path):
-    """Through the bot (the local model, the fake Telegram): /speakers on, then a two-voice voice note."""
+def opus(tmp_path, name: str, audio) -> bytes:
+    """16 kHz audio as the Opus voice note Telegram would carry."""
     import subprocess
 
     import soundfile
 
+    from transhades.audio.prepare import ffmpeg_binary
+
+    soundfile.write(tmp_path / f"{name}.wav", audio, RATE)
+    subprocess.run([ffmpeg_binary(), "-loglevel", "error", "-i", str(tmp_path / f"{name}.wav"), "-c:a", "libopus",
+                    str(tmp_path / f"{name}.ogg")], check=True)
+    return (tmp_path / f"{name}.ogg").read_bytes()
+
+
+def local_bot(tmp_path, **extra):
+    """The whole bot on the local model against the fake Telegram, its receiving session up: (tree, world)."""
     from transhades import config as config_lib
     from transhades.app.tree import start_tree
     from transhades.telegram.fake import FakeGateway, FakeTelegram
 
-    audio, _ = dialogue(2, turns=4)
-    soundfile.write(tmp_path / "meeting.wav", audio, RATE)
-    from transhades.audio.prepare import ffmpeg_binary
-
-    subprocess.run([ffmpeg_binary(), "-loglevel", "error", "-i", str(tmp_path / "meeting.wav"), "-c:a", "libopus",
-                    str(tmp_path / "meeting.ogg")], check=True)
     world, sessions = FakeTelegram(), tmp_path / "sessions"
-    raw = {"providers": [{"name": "local", "kind": "local", "model": "base"}], "languages": ["id", "en"],
+    raw = {"providers": [{"name": "local", "kind": "local", "model": "base"}], **extra,
            "cache": {"backend": "sqlite", "path": str(tmp_path / "cache.sqlite3")}, "data_dir": str(tmp_path / "data"),
            "telegram": {"bot_token": "123456:" + "x" * 35, "session_dir": str(sessions),
                         "credentials": [{"name": "API-1", "api_id": 1001, "api_hash": "h" * 32}],
                         "send_interval_seconds": 0.01, "edit_interval_seconds": 0.02}}
     tree = start_tree(config_lib.parse(raw, env={}), gateway_factory=lambda c, r: FakeGateway(world, c.name, sessions, r))
+    wait_for(lambda: world.receiver is not None, what="the receiving session")
+    return tree, world
+
+
+@pytest.mark.slow
+def test_a_user_turns_speakers_on_and_reads_who_said_what_in_their_language(diarizer, tmp_path):
+    """Through the bot (the local model, the fake Telegram): /speakers on, then a two-voice voice note."""
+    audio, _ = dialogue(2, turns=4)
+    note = opus(tmp_path, "meeting", audio)
+    tree, world = local_bot(tmp_path, languages=["id", "en"])
     try:
-        wait_for(lambda: world.receiver is not None, what="the receiving session")
         budi = world.user(501, "id", "Budi")
         world.deliver(world.text_message(budi, "/speakers on"))
         wait_for(lambda: any("Siapa berkata apa: aktif" in t for t in world.texts_to(501)), what="the setting")
-        world.deliver(world.media_message(budi, (tmp_path / "meeting.ogg").read_bytes(), duration=int(len(audio) / RATE)))
+        world.deliver(world.media_message(budi, note, duration=int(len(audio) / RATE)))
         reply = wait_for(lambda: next((t for t in world.texts_to(501) if t.startswith("Pembicara 1:")), None),
                          timeout=120, what=f"a labelled transcript; got {world.texts_to(501)}")
         assert [line.split(":")[0] for line in reply.splitlines()] == ["Pembicara 1", "Pembicara 2"] * 2
