@@ -725,8 +725,8 @@ def bench_speakers_real(tmp: Path) -> dict[str, Any]:
 def bench_speakers_named() -> dict[str, Any]:
     """Names remembered per chat (transhades/speakers/names.py) on the real-voice set: each dialogue's people
     again, in two dialogues that share no recording. In the first the user names every voice (all of them, or one
-    at a time); in the second, each reference turn counts as named right, named wrong or left a number by the
-    speaker found there. Wrong names are counted too in chats that know only the voices of other dialogues'
+    at a time); in the second, each turn counts as named right, named wrong or left a number, by the speaker
+    found over most of it. Wrong names are counted too in chats that know only the voices of other dialogues'
     people, absent from this one."""
     from dataclasses import replace
 
@@ -753,8 +753,8 @@ def bench_speakers_named() -> dict[str, Any]:
 
 
 def _named_scores(pairs: list[Any], match: Any, speaker_at: Any) -> tuple[float, float, float, float]:
-    """(speech named right, speech of named voices, speech named wrong, all speech), over every chat: all voices
-    named, each alone, and only other dialogues' people."""
+    """(turns named right, turns of named voices, turns named wrong, all turns), over every chat: all voices named,
+    each alone, and only other dialogues' people. A turn's name is that of the speaker found over most of it."""
     right = named_speech = wrong = speech = 0.0
     for spec, prints, again, second in pairs:
         heard = [(str(k), list(v)) for k, v in again.voices.items()]
@@ -763,12 +763,12 @@ def _named_scores(pairs: list[Any], match: Any, speaker_at: Any) -> tuple[float,
                   for _, other, _, _ in pairs if set(other) - set(spec.voices)]
         for known in chats:
             names = match(heard, known)
-            for start, end, speaker in second.reference:
+            for start, end, speaker in second.turns:
                 said_by, given = spec.voices[speaker - 1], names.get(str(speaker_at(again.turns, start, end)))
-                speech += end - start
-                named_speech += (end - start) if said_by in known else 0.0
-                right += (end - start) if given is not None and given == said_by else 0.0
-                wrong += (end - start) if given is not None and given != said_by else 0.0
+                speech += 1
+                named_speech += 1 if said_by in known else 0
+                right += 1 if given is not None and given == said_by else 0
+                wrong += 1 if given is not None and given != said_by else 0
     return right, named_speech, wrong, speech
 
 

@@ -165,7 +165,7 @@ REGISTRY: tuple[Benchmark, ...] = (
     Benchmark("speakers-named", "voices named in one recording, known in the next",
               "for each real-voice dialogue: its voices named in a dialogue of every other clip of those people, then "
               "found in one of the other clips (as a chat that remembers voices does): the share of the named "
-              "voices' speech that comes back with the right name; and wrong names, counted also in chats that know "
+              "voices' turns that come back with the right name; and wrong names, counted also in chats that know "
               "only voices absent from the recording",
               "same run: the known turns and who spoke them",
               _figures(Figure("voices_named_right", target=Target(">=", 0.90), digits=3),
