@@ -64,5 +64,5 @@ def test_the_voice_encoders_weights_ship_in_the_wheel_with_their_licence(tmp_pat
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         assert "transhades/speakers/ge2e.onnx" in names and "transhades/speakers/GE2E-LICENSE" in names
-        assert archive.getinfo("transhades/speakers/ge2e.onnx").file_size > 4_000_000
+        assert archive.getinfo("transhades/speakers/ge2e.onnx").file_size > 2_000_000  # 8-bit layers: 2.4 MB
         assert "Apache License" in archive.read("transhades/speakers/GE2E-LICENSE").decode()

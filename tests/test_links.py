@@ -476,11 +476,16 @@ def test_a_links_query_string_is_never_logged_even_at_debug(server, tmp_path):
 
     stream = io.StringIO()
     logs.setup(logging.DEBUG, stream)
+    pool, parent = logging.getLogger("urllib3.connectionpool"), logging.getLogger("urllib3")
+    was = pool.disabled, pool.level, parent.level
+    # urllib3 at debug, as -vv would have it (a library imported by another test quietens it)
+    pool.disabled, pool.level, parent.level = False, logging.NOTSET, logging.DEBUG
     try:
         LinkFetcher(LOOPBACK).fetch(f"{server}/halo?X-Amz-Signature=s3cr3tsig&expires=1", tmp_path / "q" / "source")
         logging.getLogger("transhades.links").info("fetched %s", f"{server}/halo?X-Amz-Signature=s3cr3tsig")
     finally:
         logs.setup(logging.WARNING)
+        pool.disabled, pool.level, parent.level = was
     written = stream.getvalue()
     assert "GET /halo?…" in written, "urllib3's request line is there, without its query"
     assert "s3cr3tsig" not in written and "expires=1" not in written
