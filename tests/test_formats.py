@@ -97,3 +97,17 @@ def test_a_huge_answer_is_cut_only_as_far_as_the_messages_sent_and_the_whole_goe
     assert [i.kind for i in items] == ["text", "document"] and items[1].data == answer.encode()
     assert items[0].text == split_text(answer)[0]
     assert len(split_text(answer, most=4)) == 4
+
+
+def test_a_runaway_model_answer_is_cut_at_max_answer_chars_and_says_so():
+    from transhades.telegram.followups import Followups
+    from transhades.telegram.outbox import Outbox
+
+    followups = Followups(None, Outbox(), False, 1, max_messages=3, max_answer_chars=10_000)
+    answer = "kata " * 460_000  # 2.3 MB
+    items = followups._answer_items(7, 1, "en", "summary", "en", answer)
+    assert [i.kind for i in items] == ["text", "document"]
+    whole = items[1].data.decode()
+    assert len(whole) < 10_200 and whole.endswith("(The model's answer was cut here, at 10,000 characters.)")
+    short = followups._answer_items(7, 1, "id", "summary", "id", "Ringkasan singkat.")
+    assert len(short) == 1 and "dipotong" not in short[0].text

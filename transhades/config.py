@@ -200,6 +200,7 @@ class LimitsConfig:
     max_reply_messages: int = setting(3, minimum=1, maximum=20)  # longer: the first message plus the file
     commands_per_minute: int = setting(20, minimum=0, maximum=10_000)  # per user (admins exempt); 0: no limit
     query_seconds: float = setting(2.0, minimum=0.05, maximum=60)  # a /search over this is "too broad"
+    max_answer_chars: int = setting(50_000, minimum=1_000, maximum=10_000_000)  # a model's answer is cut here
 
 
 @dataclass(frozen=True)

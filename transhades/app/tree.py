@@ -333,6 +333,7 @@ def bot_specs(config: Config, registry: Registry, gateways: Registry, clock: Clo
                       frozenset(tg.allowed_users), frozenset(tg.admins), user_jobs_per_minute=tg.user_jobs_per_minute,
                       max_duration_seconds=config.audio.max_duration_seconds, llm=llm,
                       max_reply_messages=config.limits.max_reply_messages,
+                      max_answer_chars=config.limits.max_answer_chars,
                       commands_per_minute=config.limits.commands_per_minute, links=config.links.enabled,
                       chat_jobs_per_minute=tg.chat_jobs_per_minute, speakers=config.speakers.mode,
                       speakers_told=speakers_available() or any(p.kind == "deepgram" for p in config.enabled_providers),
@@ -353,7 +354,8 @@ def bot_specs(config: Config, registry: Registry, gateways: Registry, clock: Clo
     local = any(kind == "local" for _, kind in rules.providers)
     own = Outbox()  # the history actor's answers, handed to the bot's outbox
     commands = Commands(rules, settings, own, lambda user: set(), history,
-                        Followups(history, own, local, llm, rules.max_reply_messages), journal, naming=desk.naming)
+                        Followups(history, own, local, llm, rules.max_reply_messages, rules.max_answer_chars), journal,
+                        naming=desk.naming)
     prune = lambda: {"history pruned": history.prune(), "journal pruned": journal.prune(),  # noqa: E731
                      "voiceprints pruned": voices.prune()}
     sender = CREDENTIAL_PREFIX + tg.credentials[0].name

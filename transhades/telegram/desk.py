@@ -51,6 +51,7 @@ class DeskRules:
     max_duration_seconds: float = 6 * 3600  # refused before any download when Telegram tells the length
     llm: int = 0  # language model actors (/translate, /summary); 0: none configured
     max_reply_messages: int = 3  # a longer answer: its first message and the whole as a file
+    max_answer_chars: int = 50_000  # a model's answer is cut here (limits.max_answer_chars)
     commands_per_minute: int = 20  # per user; admins are never limited; 0: no limit
     query_seconds: float = 2.0  # a /search that takes longer is "too broad"
     links: bool = True  # a message with an http(s) link to a recording is a job (``links.enabled``)
@@ -77,7 +78,7 @@ class FrontDesk(Keeper):
         self.groups = Groups(ChatSettings(settings.database), self.outbox, now)
         self.command_limit = PerMinute(rules.commands_per_minute, tell_once=True)
         self.followups = Followups(history, self.outbox, any(kind == "local" for _, kind in rules.providers), rules.llm,
-                                   rules.max_reply_messages)
+                                   rules.max_reply_messages, rules.max_answer_chars)
         self.naming = naming.Naming(voices if history is not None else None, history, self.outbox,
                                     self.groups.is_admin)
         self.answers = JobAnswers(self.outbox, self.followups, journal, self.naming)

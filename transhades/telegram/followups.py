@@ -40,8 +40,10 @@ class Where:
 
 
 class Followups:
-    def __init__(self, history: Any, outbox: Outbox, local: bool, llm: int, max_messages: int = MAX_MESSAGES) -> None:
+    def __init__(self, history: Any, outbox: Outbox, local: bool, llm: int, max_messages: int = MAX_MESSAGES,
+                 max_answer_chars: int = 50_000) -> None:
         self.max_messages = max_messages  # limits.max_reply_messages (a model's answer: at most two)
+        self.max_answer_chars = max_answer_chars  # limits.max_answer_chars: a runaway answer is cut, and says so
         self.history = history  # a telegram.history.History, or None (nothing kept)
         self.outbox = outbox
         self.local = local  # a local provider is configured (Whisper's translation into English)
@@ -186,8 +188,13 @@ class Followups:
         title = say(lang, "translation_title", language=language_name(language, lang)) if task == "translate" \
             else say(lang, "summary_title")
         file_name = "translation.txt" if task == "translate" else "summary.txt"
-        return bounded(chat_id, reply_to, lang, f"{title}\n\n{text.strip() or say(lang, 'empty')}",
-                       min(2, self.max_messages), file_name, "full_answer")
+        text = text.strip() or say(lang, "empty")
+        if len(text) > self.max_answer_chars:  # a model that runs away: its first part, and a line saying so
+            cut = text.rfind(" ", 0, self.max_answer_chars)
+            text = text[:cut if cut > self.max_answer_chars // 2 else self.max_answer_chars].rstrip() + \
+                "\n\n" + say(lang, "answer_cut", most=f"{self.max_answer_chars:,}")
+        return bounded(chat_id, reply_to, lang, f"{title}\n\n{text}", min(2, self.max_messages), file_name,
+                       "full_answer")
 
     def _say(self, where: Where, text: str, buttons: Any = None) -> None:
         self.outbox.put(Outgoing("text", where.chat_id, text, reply_to=where.reply_to, buttons=buttons))
