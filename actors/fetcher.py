@@ -26,4 +26,5 @@ class FetcherActor(WorkerActor):
             raise TypeError(f"fetcher actor got an unknown message {type(message).__name__}")
         progress = self.progress(message)
         target = workdir(self.temp_root, message.job_id) / "source"  # a link's file name never becomes a path
-        self.answer(message, lambda: self.fetcher.fetch(message.link.url, target, progress))
+        self.answer(message, lambda: self.fetcher.fetch(message.link.url, target, progress,
+                                                        stop=lambda: message.ticket in self.registry.withdrawn))

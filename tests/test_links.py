@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from conftest import SAMPLES, run_cli, wait_for
 
-from transhades.errors import BadInput, ProviderUnavailable, TranshadesError
+from transhades.errors import BadInput, Cancelled, ProviderUnavailable, TranshadesError
 from transhades.links.fetch import LinkFetcher, LinkPolicy, find_link, shown
 
 VOICE = (SAMPLES / "hello-en.ogg").read_bytes()
@@ -126,10 +126,10 @@ def server():
 LOOPBACK = LinkPolicy(allow_private=True, max_bytes=20_000_000, timeout_seconds=1.5)
 
 
-def failure(policy: LinkPolicy, url: str, tmp_path: Path, **kw) -> TranshadesError:
+def failure(policy: LinkPolicy, url: str, tmp_path: Path, stop=None, **kw) -> TranshadesError:
     target = tmp_path / "refused" / "source"
     with pytest.raises(TranshadesError) as caught:
-        LinkFetcher(policy, **kw).fetch(url, target)
+        LinkFetcher(policy, **kw).fetch(url, target, stop=stop)
     assert not target.exists(), "nothing half-fetched is left behind"
     return caught.value
 
@@ -362,6 +362,25 @@ def test_a_link_sent_to_the_bot_is_transcribed_like_a_voice_note(server, bot):
     said(world, 501, "terima kasih", timeout=120)
 
 
+@pytest.mark.slow
+def test_cancel_stops_a_users_trickling_downloads_at_once_and_another_users_link_goes_on(server, bot):
+    """User A's two links trickle (a byte now and then, for ever) and hold both fetchers; user B's ordinary link
+    waits. A's /cancel shuts A's connections within a second, and B's link is fetched and transcribed."""
+    world = bot({"allow_private": True, "workers": 2, "timeout_seconds": 5}, "fair")
+    ayu, budi = world.user(501, "en", "Ayu"), world.user(502, "id", "Budi")
+    before = len(Recordings.trickles_ended)
+    world.deliver(world.text_message(ayu, f"{server}/trickle?one"))
+    world.deliver(world.text_message(ayu, f"{server}/trickle?two"))
+    wait_for(lambda: Recordings.served.count("/trickle") >= 2, what="both trickles under way")
+    world.deliver(world.text_message(budi, f"tolong {server}/halo"))
+    world.deliver(world.text_message(ayu, "/cancel"))
+    said(world, 501, "cancelled 2 job(s)")
+    began = time.monotonic()
+    wait_for(lambda: len(Recordings.trickles_ended) >= before + 2, timeout=5, what="both trickles shut")
+    assert time.monotonic() - began < 2.0
+    said(world, 502, "terima kasih", timeout=120)
+
+
 def test_the_bot_tells_a_private_link_and_links_off_in_the_users_language(server, bot):
     world = bot({}, "default")
     budi = world.user(501, "id", "Budi")
@@ -464,6 +483,14 @@ def test_a_link_typed_into_transhades_chat_is_answered_with_its_transcript(serve
     assert done.returncode == 0, done.stderr
     said = [json.loads(line) for line in done.stdout.splitlines()]
     assert any("terima kasih" in e.get("text", "").lower() for e in said if e["event"] in ("send", "edit")), said
+
+
+def test_a_download_stops_within_a_second_of_its_job_being_cancelled(server, tmp_path):
+    cancelled = threading.Event()
+    threading.Timer(0.5, cancelled.set).start()
+    began = time.monotonic()
+    error = failure(LOOPBACK, f"{server}/trickle", tmp_path, stop=cancelled.is_set)
+    assert isinstance(error, Cancelled) and time.monotonic() - began < 1.5
 
 
 def test_a_links_query_string_is_never_logged_even_at_debug(server, tmp_path):

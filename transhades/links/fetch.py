@@ -14,6 +14,7 @@ import ipaddress
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from transhades.config import LinksConfig
-from transhades.errors import BadInput, ProviderUnavailable
+from transhades.errors import BadInput, Cancelled, ProviderUnavailable
 from transhades.media import LocalFile
 
 MAX_REDIRECTS = 5
@@ -132,11 +133,25 @@ class _CheckedAdapter(HTTPAdapter):
 
 
 class _Download:
-    """One fetch's connections, to shut them all at once (its deadline passed)."""
+    """One fetch's connections, to shut them all at once (its deadline passed, or its job was cancelled)."""
 
     def __init__(self) -> None:
         self.opened: list[socket.socket] = []
         self.cut = threading.Event()
+        self.done = threading.Event()
+        self.cancelled = False
+
+    def watch(self, seconds: float, stop: Callable[[], bool] | None) -> None:
+        """Until the fetch is done: shut it at its deadline, or within a quarter second of ``stop()``."""
+        deadline = time.monotonic() + seconds
+        while not self.done.wait(0.25 if stop is not None else max(0.0, deadline - time.monotonic())):
+            if stop is not None and stop():
+                self.cancelled = True
+                self.abort()
+                return
+            if time.monotonic() >= deadline:
+                self.abort()
+                return
 
     def abort(self) -> None:
         self.cut.set()
@@ -155,25 +170,28 @@ class LinkFetcher:
         self.resolve = resolve
 
     def fetch(self, url: str, target: Path, progress: Callable[[float], None] | None = None,
-              headers: dict[str, str] | None = None, page: bool = True) -> LocalFile:
+              headers: dict[str, str] | None = None, page: bool = True,
+              stop: Callable[[], bool] | None = None) -> LocalFile:
         """The recording behind ``url`` in ``target``; a page is read by yt-dlp when ``extractors`` is on (once:
         what a page names is fetched as a file). The whole of it takes at most ``max_seconds`` (a server that
-        trickles a byte at a time keeps inside the per-read timeout for ever): then every connection is shut."""
+        trickles a byte at a time keeps inside the per-read timeout for ever): then every connection is shut, as it
+        is within a quarter second of ``stop()`` turning true (the job was cancelled)."""
         download = _Download()
-        watchdog = threading.Timer(self.policy.max_seconds, download.abort)
-        watchdog.daemon = True
-        watchdog.start()
+        threading.Thread(target=download.watch, args=(self.policy.max_seconds, stop), name="transhades-link-watch",
+                         daemon=True).start()
         try:
             return self._fetch(download, url, target, progress, headers, page)
         except Exception as error:
             if not download.cut.is_set():
                 raise
             target.unlink(missing_ok=True)
+            if download.cancelled:
+                raise Cancelled(f"{shown(url)}: the download stopped: its job was cancelled") from error
             raise ProviderUnavailable(f"{shown(url)}: the download was stopped after {self.policy.max_seconds:.0f} s "
-                                      "(links.max_seconds) or cancelled; the server is too slow: try again later or "
-                                      "send the file itself").because("link_slow") from error
+                                      "(links.max_seconds); the server is too slow: try again later or send the file "
+                                      "itself").because("link_slow") from error
         finally:
-            watchdog.cancel()
+            download.done.set()
 
     def _fetch(self, download: _Download, url: str, target: Path, progress: Callable[[float], None] | None,
                headers: dict[str, str] | None, page: bool) -> LocalFile:
