@@ -363,10 +363,28 @@ def test_a_link_sent_to_the_bot_is_transcribed_like_a_voice_note(server, bot):
 
 
 @pytest.mark.slow
+def test_one_users_slow_links_take_one_fetcher_and_another_users_link_goes_meanwhile(server, bot):
+    """links.per_user (1): user A's two trickling links are fetched one at a time, so user B's ordinary link takes
+    the other fetcher at once and is transcribed while A's first link still trickles."""
+    world = bot({"allow_private": True, "workers": 2, "timeout_seconds": 5}, "slots")
+    ayu, budi = world.user(501, "en", "Ayu"), world.user(502, "id", "Budi")
+    served = Recordings.served.count("/trickle")
+    world.deliver(world.text_message(ayu, f"{server}/trickle?one"))
+    world.deliver(world.text_message(ayu, f"{server}/trickle?two"))
+    wait_for(lambda: Recordings.served.count("/trickle") >= served + 1, what="A's first trickle under way")
+    world.deliver(world.text_message(budi, f"tolong {server}/halo"))
+    said(world, 502, "terima kasih", timeout=120)
+    assert Recordings.served.count("/trickle") == served + 1, "A's second link waits for A's first, not B"
+    world.deliver(world.text_message(ayu, "/cancel"))
+    said(world, 501, "cancelled 2 job(s)")
+
+
+@pytest.mark.slow
 def test_cancel_stops_a_users_trickling_downloads_at_once_and_another_users_link_goes_on(server, bot):
-    """User A's two links trickle (a byte now and then, for ever) and hold both fetchers; user B's ordinary link
-    waits. A's /cancel shuts A's connections within a second, and B's link is fetched and transcribed."""
-    world = bot({"allow_private": True, "workers": 2, "timeout_seconds": 5}, "fair")
+    """User A's two links trickle (a byte now and then, for ever) and hold both fetchers (links.per_user 2); user B's
+    ordinary link waits. A's /cancel shuts A's connections within a second, and B's link is fetched and
+    transcribed."""
+    world = bot({"allow_private": True, "workers": 2, "per_user": 2, "timeout_seconds": 5}, "fair")
     ayu, budi = world.user(501, "en", "Ayu"), world.user(502, "id", "Budi")
     before = len(Recordings.trickles_ended)
     world.deliver(world.text_message(ayu, f"{server}/trickle?one"))

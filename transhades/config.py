@@ -181,6 +181,7 @@ class LinksConfig:
     timeout_seconds: float = setting(30.0, minimum=0.1, maximum=600)  # to connect, and between two reads
     max_seconds: float = setting(300.0, minimum=1, maximum=86_400)  # the whole download, however slowly it comes
     workers: int = setting(2, minimum=1, maximum=32)  # links downloaded at once
+    per_user: int = setting(1, minimum=1, maximum=32)  # of them, one user's at once (the rest wait their turn)
     extractors: bool = setting(False)  # pages (video sites, share pages) through yt-dlp: pip install ".[links]"
 
 

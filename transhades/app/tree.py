@@ -402,7 +402,7 @@ def start_tree(config: Config, clock: Clock | None = None, provider_factory: Pro
                    breakers=breakers, upload_limits=upload_limits, download_slots=download_slots,
                    provider_slots=1, audio_slots=1,
                    downloads_per_minute=config.bot.downloads_per_minute if config.telegram else 0,
-                   languages=config.languages)
+                   languages=config.languages, links_per_user=config.links.per_user)
     temp_root = temp_root_of(config)
     audio_lib.sweep_stale(temp_root)  # what a crashed or killed run left behind
     gateways = Registry()  # credential name -> its running session (the bot sends through the receiving one)

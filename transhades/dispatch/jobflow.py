@@ -82,7 +82,7 @@ class JobFlow(Keeper):
                  breakers: dict[str, ProviderBreaker] | None = None,
                  upload_limits: dict[str, int] | None = None, download_slots: int = 2,
                  provider_slots: int = 1, audio_slots: int = 4, downloads_per_minute: int = 0,
-                 languages: tuple[str, ...] = ()) -> None:
+                 languages: tuple[str, ...] = (), links_per_user: int = 1) -> None:
         """``providers``: (name, kind) in config order; local-kind providers are moved to the end.
         ``breakers``: per provider name; a provider without one gets the default breaker."""
         self.providers = ProviderRouter(providers, breakers)
@@ -95,8 +95,8 @@ class JobFlow(Keeper):
         self.admission = Admission(limits)
         self.roster = Roster({CREDENTIAL_PREFIX: download_slots, PROVIDER_PREFIX: provider_slots, AUDIO: audio_slots,
                               FETCH: 1, SPEAKERS: 1})
-        self.credentials = CredentialRouter(downloads_per_minute)
-        self.placement = Placement(self.roster, self.providers, self.credentials, limits, now)
+        self.credentials = credentials = CredentialRouter(downloads_per_minute)
+        self.placement = Placement(self.roster, self.providers, credentials, limits, now, self.jobs, links_per_user)
         self.metrics = FlowMetrics()
         self.outcomes = Outcomes(self)
 

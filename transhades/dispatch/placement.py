@@ -54,7 +54,10 @@ Decision = Go | Wait | NoWay
 
 class Placement:
     def __init__(self, roster: Roster, providers: ProviderRouter, credentials: CredentialRouter,
-                 limits: DispatcherConfig, now: Callable[[], float]) -> None:
+                 limits: DispatcherConfig, now: Callable[[], float], jobs: dict[str, Job] | None = None,
+                 links_per_user: int = 1) -> None:
+        self.jobs = jobs if jobs is not None else {}  # the flow's jobs: whose link each fetch is
+        self.links_per_user = links_per_user  # links.per_user: one user's slow links never take every fetcher
         self.roster = roster
         self.providers = providers
         self.credentials = credentials
@@ -66,6 +69,8 @@ class Placement:
             return self._download()
         if isinstance(task, TranscribeTask):
             return self._transcription(job, task)
+        if task.group == FETCH and self._links_out(job.request.user) >= self.links_per_user:
+            return Wait()  # this user's earlier link frees its slot; other users' links go meanwhile
         member = self.pick(task.group)
         if member:
             return Go(member)
@@ -77,6 +82,11 @@ class Placement:
             return NoWay(BadInput("links are turned off here (links.enabled); send the file itself").because(
                 "links_off"))
         return NoWay(ProviderUnavailable("audio preparation is unavailable; the operator has been alerted"))
+
+    def _links_out(self, user: str) -> int:
+        """How many of this user's links are being fetched now."""
+        return sum(1 for t in self.roster.tickets.values()
+                   if t.group == FETCH and (job := self.jobs.get(t.job_id)) is not None and job.request.user == user)
 
     def pick(self, group: str) -> Member | None:
         now = self.now()
