@@ -190,3 +190,35 @@ def test_an_admin_check_telegram_cannot_answer_is_said_as_such_and_the_bot_keeps
         b.wait_text("every voice note and video note", chat_id=GROUP)
     finally:
         b.stop()
+
+
+def test_every_command_answers_and_the_bot_keeps_running_while_telegram_errs(tmp_path, tone_bytes):
+    """No single update stops the bot: each command, in a private chat and in a group, while Telegram's next send
+    floods (FloodWait) and its next admin check times out, is answered, and the bot actor never restarts."""
+
+    from transhades.telegram.commands import COMMANDS
+    from transhades.telegram.groups import COMMANDS as CHAT_COMMANDS
+
+    b, group, admin, member = group_bot(tmp_path)
+    try:
+        b.voice(tone_bytes)  # something kept, for /history, /export, /search and the rest
+        b.wait_text("by alpha")
+        arguments = {"search": "alpha", "speakers": "name 1 Budi", "language": "id", "format": "srt",
+                     "translate": "en", "export": "txt", "auto": "on", "silent": "off"}
+        for where, commands in ((None, sorted(COMMANDS)), (group, sorted(CHAT_COMMANDS))):
+            for command in commands:
+                chat_id = GROUP if where is not None else b.user.id
+                user = admin if where is not None else b.user
+                before = len([s for s in b.world.sent if s.chat_id == chat_id])
+                b.world.send_floods.append(1)
+                b.world.member_fails.append(TimeoutError("no answer within 10 s"))
+                text = f"/{command} {arguments.get(command, '')}".strip()
+                b.send(b.world.text_message(user, text, chat=where) if where is not None
+                       else b.world.text_message(user, text))
+                wait_for(lambda c=chat_id, n=before: len([s for s in b.world.sent if s.chat_id == c]) > n,
+                         timeout=20, what=f"an answer to {text!r}")
+                b.world.member_fails.clear()
+        bot = b.status()["bot"]
+        assert bot["state"] == "running" and bot["total_restarts"] == 0, bot
+    finally:
+        b.stop()
