@@ -119,3 +119,35 @@ def test_a_cache_written_before_owners_is_read_and_extended(tmp_path):
     assert store.get(["sha256:old"], owner="501") == T2
     store.put(["sha256:new"], T1, owner="501")
     assert store.forget_owner("501") == 1 and store.get(["sha256:old"]) == T2, "an entry with no owners is kept"
+
+
+def test_a_cached_transcript_lives_keep_days_and_is_then_gone_from_the_files(tmp_path, monkeypatch):
+    """cache.keep_days: past it a transcript is served no more (SQLite and memory), and SQLite's prune erases it
+    from the files (the hourly prune runs at the next store)."""
+    import time
+
+    clock = [1_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    said = Transcript("kata rahasia okapi", "id", 1.0, "local")
+    path = tmp_path / "cache.sqlite3"
+    sqlite, memory = SqliteStore(path, keep_seconds=86400), MemoryStore(keep_seconds=86400)
+    for store in (sqlite, memory):
+        store.put(["sha256:old"], said, owner="501")
+        assert store.get(["sha256:old"]) == said
+    clock[0] += 86400 + 1
+    for store in (sqlite, memory):
+        assert store.get(["sha256:old"]) is None, "past keep_days: not served"
+    clock[0] += 3600
+    sqlite.put(["sha256:new"], T2)  # the hourly prune comes with a store
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    assert b"okapi" not in raw and sqlite.get(["sha256:new"]) == T2
+    assert SqliteStore(tmp_path / "forever.sqlite3").keep_seconds == 0, "keep_days 0: until erased"
+
+
+def test_a_redis_cache_entry_expires_with_keep_days(redis_url):
+    store = RedisStore(redis_url, ttl_seconds=86400)
+    key = f"sha256:{uuid.uuid4().hex}"
+    store.put([key], T1, owner="501")
+    ttl = store._redis.ttl(RedisStore.PREFIX + key)
+    assert 86000 < ttl <= 86400
+    assert 86000 < store._redis.ttl(f"{RedisStore.PREFIX}owners:{key}") <= 86400

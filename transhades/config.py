@@ -79,6 +79,7 @@ class CacheConfig:
     path: str = setting("data/cache.sqlite3")
     url: str | None = setting(None, secret=True)
     max_items: int = setting(10_000, minimum=1)
+    keep_days: float = setting(30.0, minimum=0, maximum=3650)  # a cached transcript lives this long; 0: until erased
 
 
 @dataclass(frozen=True)

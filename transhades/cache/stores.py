@@ -21,6 +21,8 @@ from transhades.errors import ProviderUnavailable
 from transhades.private import private_file
 from transhades.transcript import Transcript
 
+PRUNE_SECONDS = 3600.0  # how often a SQLite cache with keep_days erases what is older
+
 
 class TranscriptStore(Protocol):
     def get(self, keys: Iterable[str], owner: str | None = None) -> Transcript | None:
@@ -47,9 +49,10 @@ def group_of(keys: Iterable[str]) -> str:
 class MemoryStore:
     """Least-recently-used, bounded by ``max_items`` keys. Lost on restart."""
 
-    def __init__(self, max_items: int = 10_000) -> None:
+    def __init__(self, max_items: int = 10_000, keep_seconds: float = 0.0) -> None:
         self.max_items = max_items
-        self._items: OrderedDict[str, tuple[str, Transcript]] = OrderedDict()  # key -> (entry, transcript)
+        self.keep_seconds = keep_seconds  # 0: until erased or pushed out
+        self._items: OrderedDict[str, tuple[str, Transcript, float]] = OrderedDict()  # key -> (entry, it, stored)
         self._owners: dict[str, set[str]] = {}  # entry -> users
         self._lock = threading.Lock()
 
@@ -57,7 +60,7 @@ class MemoryStore:
         with self._lock:
             for key in keys:
                 found = self._items.get(key)
-                if found is not None:
+                if found is not None and not _expired(found[2], self.keep_seconds):
                     self._items.move_to_end(key)
                     if owner is not None:
                         self._owners.setdefault(found[0], set()).add(owner)
@@ -68,8 +71,10 @@ class MemoryStore:
         keys = list(keys)
         entry = group_of(keys)
         with self._lock:
+            for key in [k for k, (_, _, stored) in self._items.items() if _expired(stored, self.keep_seconds)]:
+                del self._items[key]
             for key in keys:
-                self._items[key] = (entry, transcript)
+                self._items[key] = (entry, transcript, time.time())
                 self._items.move_to_end(key)
             if owner is not None:
                 self._owners.setdefault(entry, set()).add(owner)
@@ -85,7 +90,7 @@ class MemoryStore:
                     if not owners:
                         gone.add(entry)
                         del self._owners[entry]
-            for key in [k for k, (entry, _) in self._items.items() if entry in gone]:
+            for key in [k for k, (entry, _, _) in self._items.items() if entry in gone]:
                 del self._items[key]
             return len(gone)
 
@@ -99,9 +104,13 @@ class MemoryStore:
 
 class SqliteStore:
     """One row per key, JSON body; WAL so readers never wait for the writer. Survives restarts. Erased rows are
-    overwritten (``secure_delete``) and the WAL truncated, so an erased transcript is gone from the files too."""
+    overwritten (``secure_delete``) and the WAL truncated, so an erased transcript is gone from the files too. With
+    ``keep_seconds``, a transcript older than that is no longer served, and is erased at the next store after an
+    hour (``prune``)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, keep_seconds: float = 0.0) -> None:
+        self.keep_seconds = keep_seconds
+        self._pruned = 0.0
         try:
             private_file(path)  # transcripts are users' data: 0600 in a 0700 folder, whatever the umask
             self._db = sqlite3.connect(str(path), timeout=10, isolation_level=None)
@@ -128,8 +137,8 @@ class SqliteStore:
             return None
         marks = ",".join("?" * len(keys))
         try:
-            rows = self._db.execute(f"SELECT key, body, entry FROM transcripts WHERE key IN ({marks})",
-                                    keys).fetchall()
+            rows = self._db.execute(f"SELECT key, body, entry FROM transcripts WHERE key IN ({marks}) "
+                                    "AND created >= ?", [*keys, self._since()]).fetchall()
             by_key = {key: (body, entry) for key, body, entry in rows}
             for key in keys:
                 if key in by_key:
@@ -153,6 +162,27 @@ class SqliteStore:
                     self._db.execute("INSERT OR IGNORE INTO owners (entry, owner) VALUES (?, ?)", (entry, owner))
         except sqlite3.Error as exc:
             raise ProviderUnavailable(f"cache store failed: {exc}") from None
+        if self.keep_seconds > 0 and now - self._pruned > PRUNE_SECONDS:
+            self.prune()
+
+    def _since(self) -> float:
+        return time.time() - self.keep_seconds if self.keep_seconds > 0 else float("-inf")
+
+    def prune(self) -> int:
+        """Transcripts older than ``keep_seconds``, erased from the table and the files; how many entries."""
+        self._pruned = time.time()
+        try:
+            with self._db:
+                entries = [row[0] for row in self._db.execute(
+                    "SELECT DISTINCT entry FROM transcripts WHERE created < ?", (self._since(),))]
+                self._db.execute("DELETE FROM transcripts WHERE created < ?", (self._since(),))
+                self._db.executemany("DELETE FROM owners WHERE entry = ? AND NOT EXISTS "
+                                     "(SELECT 1 FROM transcripts WHERE transcripts.entry = owners.entry)",
+                                     [(e,) for e in entries])
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise ProviderUnavailable(f"cache pruning failed: {exc}") from None
+        return len(entries)
 
     def forget_owner(self, owner: str) -> int:
         try:
@@ -225,6 +255,9 @@ class RedisStore:
                 pipe.sadd(f"{self.PREFIX}keys:{entry}", *keys)
                 if owner is not None:
                     self._own(pipe, entry, owner)
+                if self.ttl:  # the lists about an entry go with it
+                    pipe.expire(f"{self.PREFIX}keys:{entry}", self.ttl)
+                    pipe.expire(f"{self.PREFIX}owners:{entry}", self.ttl)
                 pipe.execute()
         except self._errors as exc:
             raise ProviderUnavailable(f"redis cache store failed: {exc.__class__.__name__}") from None
@@ -258,12 +291,18 @@ class RedisStore:
 
 
 def open_store(cfg: CacheConfig, base: Path = Path(".")) -> TranscriptStore:
+    """The configured store; transcripts live ``cache.keep_days`` (Redis expires them itself)."""
+    keep = cfg.keep_days * 86400
     if cfg.backend == "memory":
-        return MemoryStore(cfg.max_items)
+        return MemoryStore(cfg.max_items, keep)
     if cfg.backend == "redis":
-        return RedisStore(cfg.url or "redis://127.0.0.1:6379/0")
+        return RedisStore(cfg.url or "redis://127.0.0.1:6379/0", int(keep) or None)
     path = Path(cfg.path)
-    return SqliteStore(path if path.is_absolute() else base / path)
+    return SqliteStore(path if path.is_absolute() else base / path, keep)
+
+
+def _expired(stored: float, keep_seconds: float) -> bool:
+    return keep_seconds > 0 and time.time() - stored > keep_seconds
 
 
 class CountingStore:
