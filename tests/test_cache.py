@@ -151,3 +151,4 @@ def test_a_redis_cache_entry_expires_with_keep_days(redis_url):
     ttl = store._redis.ttl(RedisStore.PREFIX + key)
     assert 86000 < ttl <= 86400
     assert 86000 < store._redis.ttl(f"{RedisStore.PREFIX}owners:{key}") <= 86400
+    store._redis.delete(*store._redis.keys(f"{RedisStore.PREFIX}*{key[7:]}*"))

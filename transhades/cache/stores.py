@@ -273,8 +273,8 @@ class RedisStore:
                 if self._redis.scard(owners) == 0:
                     listed = f"{self.PREFIX}keys:{entry}"
                     keys = [self.PREFIX + _text(k) for k in self._redis.smembers(listed)]
-                    self._redis.delete(*keys, listed, owners)
-                    erased += 1
+                    if self._redis.delete(*keys, listed, owners) and keys:  # an expired entry is not counted
+                        erased += 1
             self._redis.delete(owned)
         except self._errors as exc:
             raise ProviderUnavailable(f"redis cache erasure failed: {exc.__class__.__name__}") from None
