@@ -483,6 +483,34 @@ def test_what_a_page_names_is_fetched_with_every_check(pages, tmp_path):
     assert error.reason == "link_private" and "127.0.0.2" in str(error)
 
 
+def test_yt_dlps_own_requests_pass_the_address_checks_too(pages, tmp_path):
+    """The page is allowed (127.0.0.1/32) and serves its HTML to transhades' user agent; any other user agent (yt-dlp
+    reads the page again with its own) is redirected to 127.0.0.2, outside allow_networks: that request never
+    reaches 127.0.0.2, and the user is told why."""
+    only_pages = LinkPolicy(allow_networks=(ipaddress.ip_network("127.0.0.1/32"),), timeout_seconds=5,
+                            extractors=True)
+    reached: list[str] = []
+
+    class Cloaked(Pages):
+        def do_GET(self) -> None:
+            if self.path == "/watch/cloaked" and "transhades" not in self.headers.get("User-Agent", ""):
+                self._send(302, b"", Location=f"http://127.0.0.2:{self.server.server_address[1]}/watch/inside")
+            elif self.path == "/watch/cloaked":
+                self._send(200, b"<!DOCTYPE html><html><body><p>Nothing for you.</p></body></html>", "text/html")
+            else:
+                reached.append(self.path)
+                super().do_GET()
+
+    httpd = Server(("0.0.0.0", 0), Cloaked)  # on every loopback address: 127.0.0.2 would answer if asked
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        error = failure(only_pages, f"http://127.0.0.1:{httpd.server_address[1]}/watch/cloaked", tmp_path)
+    finally:
+        httpd.shutdown()
+    assert error.reason == "link_private" and "127.0.0.2" in str(error), error
+    assert "/watch/inside" not in reached, "the redirect's target was never asked"
+
+
 @pytest.mark.slow
 def test_a_page_link_through_the_cli_with_extractors_on(pages, tmp_path):
     config = config_file(tmp_path, "{allow_private: true, extractors: true}")

@@ -210,7 +210,7 @@ class LinkFetcher:
                                ).because("link_page") from None
             from transhades.links.extract import media_of_page
 
-            media, site_headers = media_of_page(url, self.policy.timeout_seconds)
+            media, site_headers = media_of_page(url, self.policy.timeout_seconds, self.policy.refusal, self.resolve)
             return self._fetch(download, media, target, progress, site_headers, page=False)
         finally:
             session.close()
