@@ -263,8 +263,8 @@ def test_max_reply_messages_bounds_a_transcript_and_a_models_answer():
     assert [i.kind for i in transcript_items(route, Transcript(text, "id", 1.0, "x"), 4)] == ["text"] * 4
     assert [i.kind for i in transcript_items(route, Transcript(text, "id", 1.0, "x"), 3)] == ["text", "document"]
     outbox = Outbox()
-    Followups(None, outbox, local=False, llm=1, max_messages=5).answered(
-        Ask("ask-1", 5, 77, "en", "summary", "en"), "word " * 1_100_000, None)  # a 5.5 MB answer
+    Followups(None, outbox, local=False, llm=1, max_messages=5, max_answer_chars=10_000_000).answered(
+        Ask("ask-1", 5, 77, "en", "summary", "en"), "word " * 1_100_000, None)  # a 5.5 MB answer, under the cap
     kinds = [(item.kind, item.file_name) for item in outbox.queue]
     assert kinds == [("text", None), ("document", "summary.txt")], "at most two messages, else one and the file"
     assert outbox.queue[1].text == "The whole answer as a file." and len(outbox.queue[1].data) > 5_000_000

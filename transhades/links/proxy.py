@@ -4,7 +4,8 @@ the connection goes to that very address (no second lookup to rebind). yt-dlp fo
 user agent, so checking the page once before handing it over is not enough: a page may redirect yt-dlp, and not us,
 to an address outside ``allow_networks``.
 
-Plain http arrives as ``GET http://host/path`` (forwarded with ``Connection: close``), https as ``CONNECT host:443``
+Plain http arrives as ``GET http://host/path`` (forwarded, and answered, with ``Connection: close``: one request per
+connection, so no client reuses one this proxy has closed), https as ``CONNECT host:443``
 (a tunnel; the TLS stays between yt-dlp and the site).
 """
 
@@ -80,22 +81,22 @@ class CheckingProxy:
             headers.append(header.decode("latin-1"))
         method, target, *_ = (line.split() + ["", ""])[:3]
         if method.upper() == "CONNECT":
-            host, _, port = target.rpartition(":")
-            address = self._address(host, int(port or 443)) if port.isdigit() else None
+            host, _, port_text = target.rpartition(":")
+            address = self._address(host, int(port_text)) if port_text.isdigit() else None
             if address is None:
-                client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                 return
             upstream = socket.create_connection(address, timeout=self.timeout)
             client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
         else:
             parts = urlsplit(target)
             try:
-                port = parts.port or 80
+                number: int | None = parts.port or 80
             except ValueError:
-                port = None
-            address = self._address(parts.hostname or "", port) if parts.scheme == "http" and port else None
+                number = None
+            address = self._address(parts.hostname or "", number) if parts.scheme == "http" and number else None
             if address is None:
-                client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                 return
             upstream = socket.create_connection(address, timeout=self.timeout)
             path = parts.path or "/"
@@ -103,8 +104,32 @@ class CheckingProxy:
                                                                     "keep-alive:"))]
             upstream.sendall(f"{method} {path}{'?' + parts.query if parts.query else ''} HTTP/1.1\r\n".encode("latin-1")
                              + "".join(kept).encode("latin-1") + b"Connection: close\r\n\r\n")
+            if not _relay_head(upstream, client):
+                upstream.close()
+                return
         with upstream:
             _pipe(client, upstream, self.timeout)
+
+
+def _relay_head(upstream: socket.socket, client: socket.socket) -> bool:
+    """The response's status line and headers, told ``Connection: close``: this proxy serves one request per
+    connection, so a client that kept the connection for its next request (a redirect's) would find it closed."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        if len(head) > BUFFER:
+            return False
+        try:
+            data = upstream.recv(BUFFER)
+        except OSError:
+            return False
+        if not data:
+            return False
+        head += data
+    head, _, rest = head.partition(b"\r\n\r\n")
+    lines = [line for line in head.split(b"\r\n")
+             if not line.lower().startswith((b"connection:", b"keep-alive:", b"proxy-connection:"))]
+    client.sendall(b"\r\n".join(lines) + b"\r\nConnection: close\r\n\r\n" + rest)
+    return True
 
 
 def _pipe(one: socket.socket, other: socket.socket, timeout: float) -> None:
