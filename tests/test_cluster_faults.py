@@ -169,6 +169,11 @@ def test_an_undecodable_entry_is_dead_lettered_and_the_good_jobs_beside_it_go_on
     assert bus.stats()["jobs_pending"] == 2, "the poison entries are acknowledged"
     events = [e for _, e in bus.events("front", block_ms=50)]
     assert [e.job_id for e in events] == ["j2"] and isinstance(events[0], Failed), "its user is told"
+    from transhades.telegram.texts import reason_text
+
+    assert events[0].error.reason == "job_unreadable", "not 'the services are not answering': they are"
+    assert reason_text("en", events[0].error).startswith("this bot was updated while your file waited")
+    assert reason_text("id", events[0].error).startswith("bot ini diperbarui")
     redis_client.xadd("t:results", {"event": b"{broken"})
     bus.finish([taken[0].id], done("j1"))
     assert [e for _, e in bus.events("front", block_ms=50)] == [done("j1")]

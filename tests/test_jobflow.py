@@ -658,3 +658,49 @@ def test_a_chunk_decoded_as_it_goes_shows_its_words_so_far_after_the_parts_befor
     d.apply(d.flow.task_progress(sends[1].message.ticket, 0.5, part_said(1)))
     texts = [(p.done, p.transcript.text) for p in d.events if isinstance(p, Partial)]
     assert texts == [(0, "par"), (1, "part0"), (1, "part0 part1")]
+
+
+def test_users_take_turns_on_the_local_model_a_short_note_waits_one_chunk_not_a_whole_file():
+    """Only the local model, one slot: user A's long file is 18 chunks; user B's note arrives after A's first chunk
+    started. B's note goes as soon as that chunk is done, then A's chunks go on; B's own later job waits its turn."""
+    d = Driver(providers=(("local", "local"),))
+    d.submit("long", user="A")
+    d.done(d.take(Fingerprint), "hash-long")
+    d.done(d.take(LookupTranscript), None)
+    d.done(d.take(PrepareAudio), audio("long", chunks=18))
+    first = d.take(Transcribe, "provider:local")
+    assert not [s for s in d.sent if isinstance(s.message, Transcribe)], "one slot: the other 17 chunks wait"
+    d.submit("note", user="B")
+    d.done(d.take(Fingerprint), "hash-note")
+    d.done(d.take(LookupTranscript), None)
+    d.done(d.take(PrepareAudio), audio("note"))
+    d.done(first, transcript("chunk 0", "local"))
+    after_first = d.take(Transcribe, "provider:local")
+    assert after_first.message.chunk.path == "/tmp/note-0.ogg", "B's note before A's second chunk"
+    d.submit("note-2", user="B")
+    d.done(d.take(Fingerprint), "hash-note-2")
+    d.done(d.take(LookupTranscript), None)
+    d.done(d.take(PrepareAudio), audio("note-2"))
+    d.done(after_first, transcript("the note", "local"))
+    assert d.take(Transcribe, "provider:local").message.chunk.path == "/tmp/long-1.ogg", "then A's turn again"
+    assert [f.job_id for f in d.finals()] == ["note"]
+
+
+def test_turns_keep_each_users_order_and_forget_the_least_recent_beyond_their_bound(monkeypatch):
+    from collections import deque
+
+    import transhades.dispatch.turns as turns_module
+    from transhades.dispatch.tasks import TranscribeTask
+
+    monkeypatch.setattr(turns_module, "REMEMBERED", 4)
+    turns = turns_module.Turns()
+    tasks = [TranscribeTask(f"{user}{n}", "provider:local") for user, n in
+             (("a", 1), ("a", 2), ("b", 1), ("c", 1), ("b", 2))]
+    waiting = deque(tasks)
+    turns.served("transcribe", "a")
+    turns.served("transcribe", "b")
+    turns.order("transcribe", waiting, lambda t: t.job_id[0], [tasks[0]])  # a has a task out already
+    assert [t.job_id for t in waiting] == ["c1", "b1", "b2", "a1", "a2"]
+    for user in "defgh":
+        turns.served("transcribe", user)
+    assert ("transcribe", "a") not in turns._served and len(turns._served) <= 4

@@ -214,7 +214,8 @@ class JobBus:
         job_id = _job_id(raw.get("job")) if stream == self.jobs else None
         if job_id is not None:
             failed = Failed(job_id, ProviderUnavailable(
-                "internal error: this job could not be read by this version of the bot; please send the file again"))
+                "internal error: this job could not be read by this version of the bot; please send the file again"
+            ).because("job_unreadable"))
             pipe.xadd(self.results, {"event": dump_event(failed)})
         pipe.xack(stream, group, entry_id)
         pipe.xdel(stream, entry_id)

@@ -48,6 +48,7 @@ from transhades.dispatch.tasks import (
     store_keys,
     task_key,
 )
+from transhades.dispatch.turns import Turns
 from transhades.errors import (
     BadInput,
     Cancelled,
@@ -99,6 +100,7 @@ class JobFlow(Keeper):
         self.placement = Placement(self.roster, self.providers, credentials, limits, now, self.jobs, links_per_user)
         self.metrics = FlowMetrics()
         self.outcomes = Outcomes(self)
+        self.turns = Turns()  # users take turns at each kind of work (turns.py)
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -243,6 +245,7 @@ class JobFlow(Keeper):
             if isinstance(task, (DownloadTask, TranscribeTask)):
                 job.waiting_told = False  # tell the user again if it has to wait again later
             ticket = self.roster.assign(task, decision.member)
+            self.turns.served(self.roster.queue_of(task), job.request.user)
             if isinstance(task, TranscribeTask):
                 self.providers.breaker_of(task.group).sent()
             return [Send(decision.member.name, task.message(job, ticket, self.context))]
@@ -263,11 +266,14 @@ class JobFlow(Keeper):
         return [Emit(job.listener, Waiting(job.id, self.placement.seconds_until_back(wait.later), wait.reason))]
 
     def unpark(self, queues: Iterable[str] | None = None, slots: int | None = None) -> list[Effect]:
-        """Place parked tasks again, oldest first, until ``slots`` of them went out (one freed slot takes one
-        task) or many in a row still could not go (the rest wait for the next freed slot)."""
+        """Place parked tasks again, users taking turns (``Turns``), each user's oldest first, until ``slots`` of
+        them went out (one freed slot takes one task) or many in a row still could not go (the rest wait for the next
+        freed slot)."""
         out: list[Effect] = []
         for name in list(self.roster.parked) if queues is None else queues:
             waiting = self.roster.parked.get(name)
+            if waiting:
+                self.turns.order(name, waiting, self._user_of, self.roster.tickets.values())
             misses = placed = 0
             for _ in range(len(waiting) if waiting else 0):
                 if not waiting or misses >= UNPARK_MISSES or (slots is not None and placed >= slots):
@@ -282,6 +288,10 @@ class JobFlow(Keeper):
                 else:
                     misses += 1
         return out
+
+    def _user_of(self, task: Task) -> str:
+        job = self.jobs.get(task.job_id)
+        return job.request.user if job is not None else ""
 
     def freed(self, group: str) -> list[Effect]:
         """A slot in ``group`` came free: the tasks waiting for that kind of work may go."""

@@ -184,6 +184,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "reason_provider_auth": "the transcription services are not answering; please try again later",
         "reason_restarting": "the service is restarting; please try again in a moment",
         "reason_internal": "an internal error kept me from finishing; please try again",
+        "reason_job_unreadable": "this bot was updated while your file waited and cannot read its job; please send "
+                                 "the file again",
     },
     "id": {
         "help": ("Kirim atau teruskan pesan suara, audio, video, video bulat, atau file audio/video, dan saya balas "
@@ -366,6 +368,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "reason_provider_auth": "layanan transkripsi tidak menjawab; coba lagi nanti",
         "reason_restarting": "layanan sedang dimulai ulang; coba lagi sebentar lagi",
         "reason_internal": "ada kesalahan internal; coba lagi",
+        "reason_job_unreadable": "bot ini diperbarui selagi file Anda menunggu dan tidak bisa membaca tugasnya; "
+                                 "kirim filenya lagi",
     },
 }
 
