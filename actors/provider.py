@@ -11,6 +11,7 @@ from transhades.messages import Transcribe
 from transhades.providers import Provider
 from transhades.supervision.contracts import FaultInjector
 from transhades.supervision.registry import Registry
+from transhades.vocabulary.correct import applied
 
 
 class ProviderActor(OwnsClient, WorkerActor):
@@ -30,4 +31,8 @@ class ProviderActor(OwnsClient, WorkerActor):
             extra["task"] = message.task  # only a local model is sent anything else
         if message.speakers:
             extra["speakers"] = True
-        self.answer(message, lambda: self.client.transcribe(message.chunk, message.language, progress, **extra))
+        if message.vocabulary:
+            extra["vocabulary"] = message.vocabulary  # only when there is one: a provider without it is asked as before
+        # near misses of the vocabulary spelled as given, whatever the provider made of the request's
+        self.answer(message, lambda: applied(self.client.transcribe(message.chunk, message.language, progress, **extra),
+                                             message.vocabulary))

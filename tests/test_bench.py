@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import time
 
 import pytest
@@ -41,6 +42,19 @@ def test_every_benchmark_runs_at_a_tiny_size_and_gives_sane_numbers(tmp_path):
     chaos = bench.bench_chaos(30)
     assert chaos["chaos_jobs"] == 30 and chaos["chaos_lost"] == 0 and chaos["chaos_duplicate_replies"] == 0
     assert chaos["chaos_restarts"] > 0 and chaos["chaos_refused_repeats"] >= 0
+
+
+def test_a_note_on_the_shared_local_model_waits_one_part_of_a_long_recording_and_a_cancel_frees_it(tmp_path):
+    """The real tree on the bundled model alone: user B's note, sent while user A's six-minute recording is being
+    decoded, is answered while A's recording still runs (users take turns part by part); A's /cancel ends A's job as
+    cancelled and B's next note is answered."""
+    pytest.importorskip("faster_whisper")
+    if not shutil.which("espeak-ng"):
+        pytest.skip("espeak-ng is not installed")
+    fair = bench.bench_fair_local(tmp_path, 6)
+    assert fair["local_fair_long_still_running"], fair
+    assert fair["local_fair_long_ended"].startswith("cancelled"), fair
+    assert measured(fair["local_fair_note_seconds"]) and measured(fair["local_cancel_next_note_seconds"])
 
 
 def test_bench_runs_the_chosen_benchmarks_prints_their_keys_and_writes_the_results(tmp_path):

@@ -121,3 +121,16 @@ def test_live_a_program_cancels_a_note_mid_job_and_sends_a_second_one_as_in_tele
     status_asked = next(i for i, e in enumerate(events) if e["event"] == "user" and e["text"] == "/status")
     assert any("welcome" in (e.get("text") or "").lower() for e in events[:status_asked]), \
         "after /wait the bot was idle: the transcript came before /status was sent"
+
+
+def test_vocab_through_the_chat_in_indonesian_and_a_recording_that_does_not_say_the_terms(tmp_path):
+    events, err, code = converse(tmp_path, "/vocab tambah Kemendikbudristek, Sutrisno Wibowo", "/vocab",
+                                 "/vocab add <b>x</b>", f"/send {SAMPLES / 'hello-en.ogg'}",
+                                 args=("--language", "id"))
+    assert code == 0, err
+    said = [e["text"] for e in events if e["event"] == "send"]
+    assert said[0].startswith("Ditambahkan: Kemendikbudristek, Sutrisno Wibowo.")
+    assert said[1] == "Kosakata obrolan ini (2): Kemendikbudristek, Sutrisno Wibowo"
+    assert said[2].startswith("\u201c<b>x</b>\u201d tampak seperti markup")
+    transcript = next(e["text"] for e in events if e["event"] == "send" and "welcome" in e["text"].lower())
+    assert "Kemendikbudristek" not in transcript and "Sutrisno" not in transcript and "Wibowo" not in transcript

@@ -686,9 +686,7 @@ def test_users_take_turns_on_the_local_model_a_short_note_waits_one_chunk_not_a_
     assert [f.job_id for f in d.finals()] == ["note"]
 
 
-def test_turns_keep_each_users_order_and_forget_the_least_recent_beyond_their_bound(monkeypatch):
-    from collections import deque
-
+def test_a_fair_queue_keeps_each_users_order_and_turns_forget_the_least_recent_beyond_their_bound(monkeypatch):
     import transhades.dispatch.turns as turns_module
     from transhades.dispatch.tasks import TranscribeTask
 
@@ -696,11 +694,19 @@ def test_turns_keep_each_users_order_and_forget_the_least_recent_beyond_their_bo
     turns = turns_module.Turns()
     tasks = [TranscribeTask(f"{user}{n}", "provider:local") for user, n in
              (("a", 1), ("a", 2), ("b", 1), ("c", 1), ("b", 2))]
-    waiting = deque(tasks)
     turns.served("transcribe", "a")
     turns.served("transcribe", "b")
-    turns.order("transcribe", waiting, lambda t: t.job_id[0], [tasks[0]])  # a has a task out already
-    assert [t.job_id for t in waiting] == ["c1", "b1", "b2", "a1", "a2"]
+    waiting = turns_module.FairQueue("transcribe", turns, lambda t: t.job_id[0])
+    for task in tasks:
+        waiting.append(task)
+    assert len(waiting) == 5 and [t.job_id for t in waiting] == ["a1", "a2", "b1", "c1", "b2"], "arrival order"
+    taken = []
+    while waiting:
+        taken.append(waiting.popleft().job_id)
+        turns.served("transcribe", taken[-1][0])
+    assert taken == ["c1", "a1", "b1", "a2", "b2"], "c (never served) first, then a and b in turn, each in order"
+    with pytest.raises(IndexError):
+        waiting.popleft()
     for user in "defgh":
         turns.served("transcribe", user)
-    assert ("transcribe", "a") not in turns._served and len(turns._served) <= 4
+    assert turns.last("transcribe", "a") == -1 and len(turns._served) <= 4

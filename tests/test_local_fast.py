@@ -25,6 +25,14 @@ def test_the_local_model_alone_gets_pcm_and_any_remote_provider_means_opus():
     assert config("local", codec="mp3").audio_codec == "mp3", "an operator's choice stands"
 
 
+def test_the_local_model_alone_cuts_recordings_into_short_parts_so_users_take_turns_often():
+    assert config("local").chunk_seconds == 180
+    assert config("openai", "local").chunk_seconds == 600, "remote providers take long parts (fewer requests)"
+    tuned = config_lib.parse({"providers": [{"name": "l", "kind": "local"}],
+                              "audio": {"chunk_seconds": 60, "local_chunk_seconds": 300}}, env={})
+    assert tuned.chunk_seconds == 60, "the shorter of the two"
+
+
 def test_for_the_local_model_a_short_file_is_read_as_is_a_long_one_becomes_pcm_unless_it_would_not_fit(tmp_path):
     sample = SAMPLES / "hello-en.ogg"
     as_is = AudioPreparer(tmp_path / "a", codec="wav").prepare("j1", sample)
@@ -65,6 +73,36 @@ def test_a_long_recording_is_transcribed_whole_by_the_batched_pipeline_in_senten
     assert "lighthouse" in heard[:6] and "it." in heard[-3:] and "home." in heard, "from the first word to the last"
     assert transcript.segments[-1].end > 100 and max(s.end - s.start for s in transcript.segments) < 15, \
         "cut into sentences, each with its share of the time"
+
+
+@pytest.mark.slow
+def test_a_withdrawn_job_stops_the_batched_pipeline_before_it_decodes_a_batch_it_has_not_started(tmp_path):
+    """/cancel marks the task withdrawn, and the provider's progress callback raises from then on. On long audio the
+    callback is asked before and after each batch's encoding too, so the model stops within part of a batch (not at
+    the end of one). Here the job is withdrawn once the first words were shown: no batch is decoded, and the model
+    is itself again."""
+    import shutil
+
+    from transhades.devtools.bench import long_speech
+    from transhades.errors import Cancelled
+
+    if not shutil.which("espeak-ng"):
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng); .ci/run installs it")
+    prepared = AudioPreparer(tmp_path / "p", codec="wav").prepare("j", long_speech(tmp_path))
+    local = LocalWhisper("local", "base", tmp_path / "models")
+    asked: list[float] = []
+
+    def withdrawn(fraction: float, text: object = None) -> None:
+        if text is not None:
+            return  # the first words' preview (decoded apart, before the batches) goes by
+        asked.append(fraction)
+        raise Cancelled("the job this task belongs to has ended")
+
+    with pytest.raises(Cancelled):
+        local.transcribe(prepared.chunks[0], "en", withdrawn)
+    assert asked == [0.0], "asked before the first batch was encoded, not after it was decoded"
+    assert local.batched.model is local.model, "the next job's pipeline is the plain model again"
+    assert local.transcribe(prepared.chunks[0], "en", lambda *a: None).text, "and it still transcribes"
 
 
 def test_a_long_segment_is_cut_at_sentence_ends_and_keeps_its_time():

@@ -37,6 +37,7 @@ class Script:
         self.models: list[tuple[str, str]] = []
         self.languages: list[str | None] = []
         self.detection: list[tuple[tuple[str, ...], str | None]] = []  # (languages to detect among, hint)
+        self.vocabularies: list[tuple[str, ...]] = []  # what each call was given to spell right
         self.lock = threading.Lock()
 
     def factory(self, cfg, data_dir):
@@ -46,9 +47,10 @@ class Script:
             name = cfg.name
 
             def transcribe(self, chunk: AudioChunk, language, progress=None, model=None, languages=(),
-                           hint=None, speakers=False) -> Transcript:
+                           hint=None, speakers=False, vocabulary=()) -> Transcript:
                 with script.lock:
                     script.calls.append(cfg.name)
+                    script.vocabularies.append(tuple(vocabulary))
                     script.languages.append(language)
                     script.detection.append((languages, hint))
                     if model:

@@ -21,6 +21,7 @@ import yaml
 
 from transhades.errors import ConfigError
 from transhades.redaction import redact
+from transhades.vocabulary.terms import vocabulary_of_config
 
 PROVIDER_KINDS = ("local", "openai", "deepgram")
 CACHE_BACKENDS = ("memory", "sqlite", "redis")
@@ -116,6 +117,8 @@ class AudioConfig:
     ffmpeg_timeout_seconds: float = setting(1800, minimum=1)
     temp_dir: str | None = setting(None)
     chunk_seconds: float = setting(600.0, minimum=10)
+    # with the local model alone, parts this long: another user's note waits at most one part's decoding (a few s)
+    local_chunk_seconds: float = setting(180.0, minimum=10)
     overlap_seconds: float = setting(1.0, minimum=0, maximum=10)
     first_part_seconds: float = setting(60.0, minimum=0)  # a recording that is cut starts with a part this long
     max_job_disk_mb: float = setting(512.0, minimum=1)
@@ -250,6 +253,7 @@ class Config:
     limits: LimitsConfig = setting(LimitsConfig())
     links: LinksConfig = setting(LinksConfig())
     speakers: SpeakersConfig = setting(SpeakersConfig())
+    vocabulary: tuple[str, ...] = setting(())  # names and terms for every chat (transhades.vocabulary); read by parse
     source: str | None = derived()
 
     @property
@@ -271,6 +275,14 @@ class Config:
             return self.audio.codec
         local = all(p.kind == "local" for p in self.enabled_providers)
         return "wav" if local and self.enabled_providers else "opus"
+
+    @property
+    def chunk_seconds(self) -> float:
+        """How long a part of a recording is: ``audio.local_chunk_seconds`` when every provider is local (the one
+        model is shared by every user, and users take turns part by part), else ``audio.chunk_seconds``."""
+        if self.enabled_providers and all(p.kind == "local" for p in self.enabled_providers):
+            return min(self.audio.chunk_seconds, self.audio.local_chunk_seconds)
+        return self.audio.chunk_seconds
 
     def secrets(self) -> list[str]:
         """Every secret value the config holds, for the log redactor."""
@@ -559,6 +571,7 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     limits = section("limits", LimitsConfig)
     links = _links(expand(top.data.get("links"), env, missing), problems)
     speakers = _speakers(expand(top.data.get("speakers"), env, missing), problems)
+    vocabulary = vocabulary_of_config(expand(top.data.get("vocabulary"), env, missing), problems)
     if not cluster.redis_url and env.get("TRANSHADES_REDIS_URL"):
         cluster = replace(cluster, redis_url=env["TRANSHADES_REDIS_URL"])
     problems += _redis_url_problems(cache, cluster)
@@ -569,7 +582,7 @@ def parse(document: Any, env: Mapping[str, str], source: str | None = None) -> C
     if problems:
         raise ConfigError(problems)
     return Config(providers, cache, dispatcher, supervision, audio, data_dir, telegram, http, logging_config,
-                  languages, cluster, history, database_url, llm, limits, links, speakers, source)
+                  languages, cluster, history, database_url, llm, limits, links, speakers, vocabulary, source)
 
 
 def _speakers(raw: Any, problems: list[str]) -> SpeakersConfig:

@@ -37,6 +37,7 @@ class JobRequest:
     task: str = "transcribe"  # or "translate": Whisper's own translation into English (local models only)
     speakers: str = "off"  # on | auto (recordings of two minutes or more) | off: who said what
     voices: bool = False  # the chat remembers voices: each speaker's voice comes back with the transcript
+    vocabulary: tuple[str, ...] = ()  # names and terms to spell right (transhades.vocabulary): the chat's and config's
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +236,7 @@ class Transcribe:
     hint: str | None = None  # one of ``languages`` to prefer when detection is unsure
     task: str = "transcribe"  # or "translate" (into English; only a local model is asked)
     speakers: bool = False  # tell speakers apart where the provider can (Deepgram); otherwise the speakers actor
+    vocabulary: tuple[str, ...] = ()  # each provider is given them its own way (prompt, keyterms, hotwords)
 
 
 @dataclass(frozen=True, slots=True)

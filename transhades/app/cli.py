@@ -34,6 +34,9 @@ from transhades.media import LocalFile, WebLink
 from transhades.messages import Completed, Failed, JobRequest, Partial, Queued, Stage, SubmitJob, Waiting
 from transhades.speakers.local import MISSING as SPEAKERS_MISSING
 from transhades.speakers.local import available as speakers_available
+from transhades.telegram.texts import say
+from transhades.vocabulary.terms import MOST_TERMS, VocabularyProblem, merged
+from transhades.vocabulary.terms import parse as parse_vocabulary
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_STRICT_MISSED = 2  # bench --strict: every step measured, a target missed
@@ -75,6 +78,16 @@ def _language(value: str) -> str | None:
     return value
 
 
+def _vocabulary(value: str) -> tuple[str, ...]:
+    try:
+        terms = parse_vocabulary(value)
+    except VocabularyProblem as problem:
+        raise argparse.ArgumentTypeError(say("en", problem.key, **problem.values)) from None
+    if len(terms) > MOST_TERMS:
+        raise argparse.ArgumentTypeError(say("en", "vocab_full", most=MOST_TERMS, have=0))
+    return terms
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line and exit 2, as for every other user error
         self.exit(EXIT_USAGE, f"error: {message} (see {self.prog} --help)\n")  # prog: "transhades [command]"
@@ -97,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--speakers", action="store_const", const="on", default=None,
                    help="who said what: 'Speaker 1: ...' (default: the config's speakers.mode, off unless set); "
                         "offline, in the base install")
+    t.add_argument("--vocab", type=_vocabulary, default=(), metavar='"A, B"',
+                   help="names and terms to spell right, comma-separated (with the config's vocabulary)")
 
     h = sub.add_parser("chat", help="talk to the whole bot from a terminal, against a simulated Telegram")
     h.add_argument("--config", help="config file (default: $TRANSHADES_CONFIG, ./config.yaml, embedded)")
@@ -523,7 +538,7 @@ def transcribe(cfg: Config, args: argparse.Namespace, out: TextIO, err: TextIO) 
                 jobs.append((job_id, shown(file) if is_link(file) else file))  # a link's token is not repeated
                 media = WebLink(file) if is_link(file) else LocalFile(str(Path(file).absolute()))
                 request = JobRequest(job_id, "cli", media, provider=args.provider, language=args.language,
-                                     speakers=speakers)
+                                     speakers=speakers, vocabulary=merged(getattr(args, "vocab", ()), cfg.vocabulary))
                 if not tree.tell_dispatcher(SubmitJob(request, events.put)):
                     print("error: the dispatcher is not running; see the log above", file=err)
                     return EXIT_FAILED

@@ -234,7 +234,7 @@ def worker_specs(config: Config, registry: Registry, temp_root: Path, provider_f
     a = config.audio
     preparer = preparer or audio_lib.AudioPreparer(temp_root, config.audio_codec, a.bitrate_kbps,
                                                    a.max_duration_seconds,
-                                                   a.ffmpeg_timeout_seconds, a.chunk_seconds, a.overlap_seconds,
+                                                   a.ffmpeg_timeout_seconds, config.chunk_seconds, a.overlap_seconds,
                                                    int(a.max_job_disk_mb * 1_000_000), a.first_part_seconds)
     shutdown = config.supervision.shutdown_seconds
     specs = [ChildSpec(CACHE, CACHE, lambda m: CacheActor.start(
@@ -337,7 +337,7 @@ def bot_specs(config: Config, registry: Registry, gateways: Registry, clock: Clo
                       commands_per_minute=config.limits.commands_per_minute, links=config.links.enabled,
                       chat_jobs_per_minute=tg.chat_jobs_per_minute, speakers=config.speakers.mode,
                       speakers_told=speakers_available() or any(p.kind == "deepgram" for p in config.enabled_providers),
-                      query_seconds=config.limits.query_seconds)
+                      query_seconds=config.limits.query_seconds, vocabulary=config.vocabulary)
     data_dir = private_dir(Path(config.data_dir))
     outbox = Outbox(tg.send_interval_seconds, tg.edit_interval_seconds, tg.send_per_second)
     database = config.database_url  # PostgreSQL when set; SQLite files under data_dir otherwise
@@ -355,7 +355,7 @@ def bot_specs(config: Config, registry: Registry, gateways: Registry, clock: Clo
     own = Outbox()  # the history actor's answers, handed to the bot's outbox
     commands = Commands(rules, settings, own, lambda user: set(), history,
                         Followups(history, own, local, llm, rules.max_reply_messages, rules.max_answer_chars), journal,
-                        naming=desk.naming)
+                        naming=desk.naming, vocabulary=desk.vocab.book)
     prune = lambda: {"history pruned": history.prune(), "journal pruned": journal.prune(),  # noqa: E731
                      "voiceprints pruned": voices.prune()}
     sender = CREDENTIAL_PREFIX + tg.credentials[0].name

@@ -33,7 +33,8 @@ def dump_request(request: JobRequest) -> str:
     return json.dumps({"id": request.id, "user": request.user, "media": asdict(request.media),
                        "source_key": request.source_key, "provider": request.provider, "language": request.language,
                        "models": [list(m) for m in request.models], "language_hint": request.language_hint,
-                       "task": request.task, "speakers": request.speakers, "voices": request.voices})
+                       "task": request.task, "speakers": request.speakers, "voices": request.voices,
+                       "vocabulary": list(request.vocabulary)})
 
 
 def load_request(text: str) -> JobRequest:
@@ -45,7 +46,7 @@ def load_request(text: str) -> JobRequest:
     return JobRequest(data["id"], data["user"], media, data["source_key"], data["provider"],
                       data["language"], tuple((str(m[0]), str(m[1])) for m in data["models"]),
                       data.get("language_hint"), data.get("task") or "transcribe", data.get("speakers") or "off",
-                      bool(data.get("voices")))
+                      bool(data.get("voices")), tuple(str(t) for t in data.get("vocabulary") or ()))
 
 
 def dump_event(event: JobEvent) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ from transhades.audio.prepare import AudioPreparer, ffmpeg_binary
 from transhades.devtools.doubles import InstantPreparer, percentile, simulated_providers
 from transhades.devtools.registry import StepFailed
 from transhades.media import LocalFile
-from transhades.messages import Completed, Failed, JobRequest, Partial, Stage, SubmitJob
+from transhades.messages import CancelJob, Completed, Failed, JobRequest, Partial, Stage, SubmitJob
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"  # the repository's bundled recordings
 
@@ -830,6 +831,138 @@ def bench_first_words(tmp: Path, seconds: int = 150) -> dict[str, Any]:
     first = collector.first_text.get("note", collector.ended["note"]) - started
     return {"first_words_seconds_local": first, "first_words_job_seconds_local": whole,
             "first_words_fraction_local": first / whole}
+
+
+def bench_fair_local(tmp: Path, minutes: int) -> dict[str, Any]:
+    """The local model alone, shared: user A's long recording (``minutes`` of the story, over and over) is being
+    decoded part by part when user B sends a 6 s note; how long B waits for its transcript, against the same note on
+    the idle tree. Then A cancels, and B's next note is sent at that moment: how long the model stays busy with A's
+    part after the /cancel (B's answer time past the note's own)."""
+    import shutil
+
+    if not shutil.which("espeak-ng"):
+        raise FileNotFoundError("espeak-ng is not installed (apt-get install espeak-ng)")
+    story = long_speech(tmp)
+    listing = tmp / "long.txt"
+    copies = max(1, round(minutes * 60 / 120))
+    listing.write_text("".join(f"file '{story}'\n" for _ in range(copies)))
+    long = tmp / f"long-{minutes}.wav"
+    subprocess.run([ffmpeg_binary(), "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing), "-c",
+                    "copy", str(long)], check=True)
+    notes = []
+    for n, sentence in enumerate(("Please send the minutes of the meeting to everyone before Friday.",
+                                  "The train to the airport leaves at seven in the morning.",
+                                  "Remember to water the plants while I am away next week.")):
+        note = tmp / f"note-{n}.wav"
+        subprocess.run(["espeak-ng", "-v", "en", "-s", "110", "-w", str(note), sentence], check=True)
+        notes.append(note)
+    tree = _local_tree(tmp)
+
+    def note_of(user: str, path: Path, job_id: str) -> tuple[Collector, float]:
+        collector = Collector(1)
+        started = time.perf_counter()
+        tree.tell_dispatcher(SubmitJob(JobRequest(job_id, user, LocalFile(str(path)), language="en"), collector))
+        return collector, started
+
+    try:
+        warm, _ = note_of("w", SAMPLES / "hello-en.ogg", "warm")  # the model loads with the first job
+        warm.finish(300, "the warm-up job")
+        alone, started = note_of("B", notes[0], "alone")
+        alone.finish(120, "the note on the idle model")
+        alone_seconds = alone.ended["alone"] - started
+        big = Collector(1)
+        tree.tell_dispatcher(SubmitJob(JobRequest("long", "A", LocalFile(str(long)), language="en"), big))
+        deadline = time.monotonic() + 600
+        while "long" not in big.first_text and "long" not in big.ended and time.monotonic() < deadline:
+            time.sleep(0.02)  # A's first part is done: the note comes while the next part is being decoded
+        if "long" in big.ended or "long" not in big.first_text:
+            raise StepFailed(f"the long recording never reached its second part ({big.failures or 'timeout'})")
+        waited, started = note_of("B", notes[1], "during")
+        waited.finish(600, "the note sent while a long recording runs")
+        during_seconds = waited.ended["during"] - started
+        long_running = "long" not in big.ended  # the note did not wait for the whole recording
+        time.sleep(1.0)  # A's next part is under way
+        after = Collector(1)
+        cancelled_at = time.perf_counter()
+        tree.tell_dispatcher(CancelJob("long"))
+        tree.tell_dispatcher(SubmitJob(JobRequest("after", "B", LocalFile(str(notes[2])), language="en"), after))
+        after.finish(600, "the note sent with the /cancel")
+        after_seconds = after.ended["after"] - cancelled_at
+        big.done.wait(10)
+    finally:
+        tree.stop()
+    return {"local_fair_note_seconds": during_seconds, "local_note_alone_seconds": alone_seconds,
+            "local_fair_long_minutes": copies * 2, "local_cancel_busy_seconds": max(0.0, after_seconds - alone_seconds),
+            "local_cancel_next_note_seconds": after_seconds, "local_fair_long_still_running": long_running,
+            "local_fair_long_ended": big.failures.get("long", "completed" if "long" in big.ended else "running")}
+
+
+def _without(text: str, terms: tuple[str, ...]) -> str:
+    """The text with every term taken out (the other words, for their error rate)."""
+    for term in sorted(terms, key=len, reverse=True):
+        text = re.sub(re.escape(term), " ", text, flags=re.IGNORECASE)
+    return text
+
+
+def bench_vocab(tmp: Path) -> dict[str, Any]:
+    """Sentences with rare names and terms (Indonesian and English, espeak-ng) through the bundled local model as the
+    provider actor runs it, with and without the vocabulary (every term of the set, as a chat lists them): how many
+    of the said terms come out spelled as listed, the error rate of the other words, and the words of the vocabulary
+    written where they were not said (in sentences without terms, in silence, and other terms' words in a sentence).
+    Whisper's own hotwords alone are measured beside them, to show why they are not used alone."""
+    import shutil
+
+    from transhades.devtools.recorded import normalized, word_errors
+    from transhades.devtools.vocab_set import WITH_TERMS, WITHOUT_TERMS, vocabulary
+    from transhades.media import AudioChunk
+    from transhades.providers.local import LocalWhisper
+    from transhades.vocabulary.correct import applied
+    from transhades.vocabulary.terms import as_prompt
+
+    if not shutil.which("espeak-ng"):
+        raise FileNotFoundError("espeak-ng is not installed (apt-get install espeak-ng)")
+    terms = vocabulary()
+    listed = {word for term in terms for word in normalized(term) if len(word) >= 4}
+    local = LocalWhisper("local", "base", BENCH_MODELS / "models")
+    silence = tmp / "vocab-silence.wav"
+    subprocess.run([ffmpeg_binary(), "-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "8",
+                    str(silence)], check=True)
+    ways = ("plain", "vocab", "hotwords")
+    found, inserted, errors = dict.fromkeys(ways, 0), dict.fromkeys(ways, 0), dict.fromkeys(ways, 0)
+    words = said_count = 0
+    seconds = dict.fromkeys(ways, 0.0)
+    cases = [(lang, text) for lang, text, _ in WITH_TERMS] + list(WITHOUT_TERMS) + [("id", "")]
+    for n, (lang, text) in enumerate(cases):
+        audio = silence
+        if text:
+            audio = tmp / f"vocab-{n}.wav"
+            subprocess.run(["espeak-ng", "-v", lang, "-s", "140", "-w", str(audio), text], check=True)
+        chunk = AudioChunk(0, str(audio), 0.0, 5.0, audio.stat().st_size, "audio/wav")
+        calls = {"plain": lambda: local.transcribe(chunk, lang).text,
+                 "vocab": lambda: applied(local.transcribe(chunk, lang, vocabulary=terms), terms).text,
+                 "hotwords": lambda: " ".join(s.text.strip() for s in local.model.transcribe(
+                     str(audio), language=lang, beam_size=1, vad_filter=True, hotwords=as_prompt(terms))[0])}
+        said = tuple(term for term in terms if term.casefold() in text.casefold())
+        said_count += len(said)
+        reference = set(normalized(text))
+        other = _without(text, said)
+        words += word_errors(other, other)[1]
+        for way, call in calls.items():
+            started = time.perf_counter()
+            out = call()
+            seconds[way] += time.perf_counter() - started
+            found[way] += sum(term.casefold() in out.casefold() for term in said)
+            inserted[way] += sum(1 for word in normalized(out) if word in listed and word not in reference)
+            errors[way] += word_errors(other, _without(out, terms), lang)[0]
+    return {"vocab_recall": found["vocab"] / said_count, "vocab_recall_plain": found["plain"] / said_count,
+            "vocab_recall_hotwords": found["hotwords"] / said_count,
+            "vocab_false_insertions": inserted["vocab"], "vocab_false_insertions_plain": inserted["plain"],
+            "vocab_false_insertions_hotwords": inserted["hotwords"],
+            "vocab_other_wer": errors["vocab"] / words, "vocab_other_wer_plain": errors["plain"] / words,
+            "vocab_other_wer_hotwords": errors["hotwords"] / words,
+            "vocab_other_wer_rise": (errors["vocab"] - errors["plain"]) / words,
+            "vocab_time_ratio": seconds["vocab"] / seconds["plain"], "vocab_terms": len(terms),
+            "vocab_sentences": len(cases), "vocab_terms_said": said_count}
 
 
 # ================================================================================================ the run

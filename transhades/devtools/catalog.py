@@ -143,6 +143,28 @@ REGISTRY: tuple[Benchmark, ...] = (
               _figures(Figure("first_words_fraction_local", target=Target("<=", 0.15)),
                        Figure("first_words_seconds_local", "s"), Figure("first_words_job_seconds_local", "s")),
               lambda tmp, n: _bench().bench_first_words(tmp), needs="espeak-ng"),
+    Benchmark("fair-local", "one user's long file and another's note on the local model",
+              "the local model alone: a 6 s note from user B sent while user A's long recording (espeak-ng, several "
+              "minutes) is being decoded; then A's /cancel with B's next note sent at that moment",
+              "same run: the same kind of note on the idle model",
+              _figures(Figure("local_fair_note_seconds", "s", Target("<=", 10)),
+                       Figure("local_cancel_busy_seconds", "s", Target("<=", 2)),
+                       Figure("local_note_alone_seconds", "s"), Figure("local_cancel_next_note_seconds", "s"),
+                       Figure("local_fair_long_minutes", "min")),
+              lambda tmp, n: _bench().bench_fair_local(tmp, 10 if n["quick"] else 60), needs="espeak-ng"),
+    Benchmark("vocab", "names and terms from a chat's vocabulary",
+              "23 short notes (espeak-ng, Indonesian and English): 16 saying 31 rare names and terms, 6 saying none, "
+              "and silence, through the bundled local model as the provider actor runs it, with the set's 18 terms "
+              "as the vocabulary",
+              "same run: the same notes without a vocabulary, and with Whisper's hotwords alone",
+              _figures(Figure("vocab_recall", target=Target(">=", 0.8)),
+                       Figure("vocab_false_insertions", target=Target("==", 0)),
+                       Figure("vocab_other_wer_rise", target=Target("<=", 0.0), digits=3),
+                       Figure("vocab_recall_plain"), Figure("vocab_recall_hotwords"),
+                       Figure("vocab_false_insertions_hotwords"), Figure("vocab_other_wer", digits=3),
+                       Figure("vocab_other_wer_plain", digits=3), Figure("vocab_other_wer_hotwords", digits=3),
+                       Figure("vocab_time_ratio")),
+              lambda tmp, n: _bench().bench_vocab(tmp), needs="espeak-ng"),
     Benchmark("speakers", "who said what in generated dialogues",
               "the offline diarizer on dialogues of distinct espeak-ng voices with known turns (2 and 3 speakers, "
               "short and long gaps), DER with a 0.25 s collar and with none, the best mapping of speakers",

@@ -48,7 +48,8 @@ def simulated_providers(seconds_per_audio_second: float = 0.0) -> Callable[[Any,
             name = cfg.name
 
             def transcribe(self, chunk: AudioChunk, language: Any, progress: Any = None, model: Any = None,
-                           languages: Any = (), hint: Any = None, speakers: bool = False):
+                           languages: Any = (), hint: Any = None, speakers: bool = False,
+                           vocabulary: tuple[str, ...] = ()):
                 if seconds_per_audio_second:
                     time.sleep(chunk.duration * seconds_per_audio_second)
                 return Transcript("simulated", "en", chunk.duration, cfg.name,

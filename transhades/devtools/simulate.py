@@ -55,7 +55,8 @@ def flaky_providers(rate: float, seed: int):
             name = cfg.name
 
             def transcribe(self, chunk: AudioChunk, language: Any, progress: Any = None, model: Any = None,
-                           languages: Any = (), hint: Any = None, speakers: bool = False):
+                           languages: Any = (), hint: Any = None, speakers: bool = False,
+                           vocabulary: tuple[str, ...] = ()):
                 with lock:
                     roll, kind = rng.random(), rng.random()
                 if roll < rate:

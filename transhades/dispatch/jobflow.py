@@ -48,7 +48,6 @@ from transhades.dispatch.tasks import (
     store_keys,
     task_key,
 )
-from transhades.dispatch.turns import Turns
 from transhades.errors import (
     BadInput,
     Cancelled,
@@ -78,9 +77,8 @@ LOOKUPS = (LookupSourceTask, LookupHashTask)
 
 
 class JobFlow(Keeper):
-    def __init__(self, providers: Iterable[tuple[str, str]], limits: DispatcherConfig,
-                 now: Callable[[], float], retry_default: float = 30.0,
-                 breakers: dict[str, ProviderBreaker] | None = None,
+    def __init__(self, providers: Iterable[tuple[str, str]], limits: DispatcherConfig, now: Callable[[], float],
+                 retry_default: float = 30.0, breakers: dict[str, ProviderBreaker] | None = None,
                  upload_limits: dict[str, int] | None = None, download_slots: int = 2,
                  provider_slots: int = 1, audio_slots: int = 4, downloads_per_minute: int = 0,
                  languages: tuple[str, ...] = (), links_per_user: int = 1) -> None:
@@ -95,12 +93,11 @@ class JobFlow(Keeper):
         self.jobs: dict[str, Job] = {}
         self.admission = Admission(limits)
         self.roster = Roster({CREDENTIAL_PREFIX: download_slots, PROVIDER_PREFIX: provider_slots, AUDIO: audio_slots,
-                              FETCH: 1, SPEAKERS: 1})
+                              FETCH: 1, SPEAKERS: 1}, owner=lambda task: _user_of(self.jobs, task))
         self.credentials = credentials = CredentialRouter(downloads_per_minute)
         self.placement = Placement(self.roster, self.providers, credentials, limits, now, self.jobs, links_per_user)
         self.metrics = FlowMetrics()
         self.outcomes = Outcomes(self)
-        self.turns = Turns()  # users take turns at each kind of work (turns.py)
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -245,7 +242,6 @@ class JobFlow(Keeper):
             if isinstance(task, (DownloadTask, TranscribeTask)):
                 job.waiting_told = False  # tell the user again if it has to wait again later
             ticket = self.roster.assign(task, decision.member)
-            self.turns.served(self.roster.queue_of(task), job.request.user)
             if isinstance(task, TranscribeTask):
                 self.providers.breaker_of(task.group).sent()
             return [Send(decision.member.name, task.message(job, ticket, self.context))]
@@ -266,14 +262,12 @@ class JobFlow(Keeper):
         return [Emit(job.listener, Waiting(job.id, self.placement.seconds_until_back(wait.later), wait.reason))]
 
     def unpark(self, queues: Iterable[str] | None = None, slots: int | None = None) -> list[Effect]:
-        """Place parked tasks again, users taking turns (``Turns``), each user's oldest first, until ``slots`` of
+        """Place parked tasks again, users taking turns (``FairQueue``), each user's oldest first, until ``slots`` of
         them went out (one freed slot takes one task) or many in a row still could not go (the rest wait for the next
         freed slot)."""
         out: list[Effect] = []
         for name in list(self.roster.parked) if queues is None else queues:
             waiting = self.roster.parked.get(name)
-            if waiting:
-                self.turns.order(name, waiting, self._user_of, self.roster.tickets.values())
             misses = placed = 0
             for _ in range(len(waiting) if waiting else 0):
                 if not waiting or misses >= UNPARK_MISSES or (slots is not None and placed >= slots):
@@ -288,10 +282,6 @@ class JobFlow(Keeper):
                 else:
                     misses += 1
         return out
-
-    def _user_of(self, task: Task) -> str:
-        job = self.jobs.get(task.job_id)
-        return job.request.user if job is not None else ""
 
     def freed(self, group: str) -> list[Effect]:
         """A slot in ``group`` came free: the tasks waiting for that kind of work may go."""
@@ -336,3 +326,9 @@ class JobFlow(Keeper):
         for group in freed:
             out += self.freed(group)
         return out
+
+
+def _user_of(jobs: dict[str, Job], task: Task) -> str:
+    """Whose a task is (users take turns at each kind of work)."""
+    job = jobs.get(task.job_id)
+    return job.request.user if job is not None else ""

@@ -4,11 +4,11 @@ many it may hold (its slots), and the tasks parked until a slot frees up. Plain 
 from __future__ import annotations
 
 import itertools
-from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from transhades.dispatch.tasks import CREDENTIAL_PREFIX, PROVIDER_PREFIX, STEPS, Step, Task
+from transhades.dispatch.turns import FairQueue, Turns
 from transhades.messages import MemberView
 from transhades.snapshot import MemberStatus
 
@@ -35,12 +35,14 @@ class Member:
 
 
 class Roster:
-    def __init__(self, slot_counts: dict[str, int]) -> None:
+    def __init__(self, slot_counts: dict[str, int], owner: Callable[[Task], str] = lambda task: "") -> None:
         self.slot_counts = slot_counts  # group prefix -> tasks a member may hold
+        self.owner = owner  # whose a task is: users take turns at each kind of work (turns.py)
+        self.turns = Turns()
         self.members: dict[str, Member] = {}
         self._groups: dict[str, list[Member]] = {}  # group -> its members; rebuilt when a member comes or goes
         self.tickets: dict[int, Task] = {}
-        self.parked: dict[str, deque[Task]] = {}  # tasks waiting for a free slot, per kind of work
+        self.parked: dict[str, FairQueue] = {}  # tasks waiting for a free slot, per kind of work
         self._ticket_seq = itertools.count(1)
 
     # ----------------------------------------------------------------------------------- members
@@ -99,6 +101,7 @@ class Roster:
         task.ticket, task.worker, task.group = ticket, member.name, member.group
         member.load += 1
         self.tickets[ticket] = task
+        self.turns.served(self.queue_of(task), self.owner(task))
         return ticket
 
     def take(self, ticket: int) -> Task | None:
@@ -128,7 +131,11 @@ class Roster:
         return STEPS[task.step].queue
 
     def park(self, task: Task) -> None:
-        self.parked.setdefault(self.queue_of(task), deque()).append(task)
+        queue = self.queue_of(task)
+        waiting = self.parked.get(queue)
+        if waiting is None:
+            waiting = self.parked[queue] = FairQueue(queue, self.turns, self.owner)
+        waiting.append(task)
 
     @staticmethod
     def queue_freed_by(group: str) -> str:

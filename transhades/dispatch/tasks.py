@@ -28,6 +28,7 @@ from transhades.messages import (
     Transcribe,
 )
 from transhades.transcript import Transcript
+from transhades.vocabulary.terms import fingerprint
 
 DISPATCHER = "dispatcher"
 CREDENTIAL_PREFIX = "credential:"
@@ -249,7 +250,7 @@ class TranscribeTask(Task):
         speakers = request.speakers == "on" or request.speakers == "auto" and job.audio is not None and \
             job.audio.duration >= SPEAKERS_AUTO_SECONDS
         return Transcribe(ticket, DISPATCHER, self.chunk, request.language, dict(request.models).get(self.provider),
-                          languages, hint, request.task, speakers)
+                          languages, hint, request.task, speakers, request.vocabulary)
 
 
 @dataclass(eq=False)
@@ -306,9 +307,11 @@ def fetch_or_fingerprint(job: Job) -> Task:
 
 
 def task_key(request: JobRequest, base: str) -> str:
-    """A translation into English, and a transcript with its speakers told apart, are cached apart from the
-    transcript of the same media."""
+    """A translation into English, a transcript with its speakers told apart, and one made with a vocabulary are
+    cached apart from the transcript of the same media."""
     key = base if request.task == "transcribe" else f"{request.task}:{base}"
+    if request.vocabulary:
+        key = f"vocab-{fingerprint(request.vocabulary)}:{key}"
     return key if request.speakers == "off" else f"speakers-{request.speakers}:{key}"
 
 

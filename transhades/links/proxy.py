@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 BUFFER = 65536
+FORBIDDEN = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
 class CheckingProxy:
@@ -80,35 +81,47 @@ class CheckingProxy:
                 break
             headers.append(header.decode("latin-1"))
         method, target, *_ = (line.split() + ["", ""])[:3]
-        if method.upper() == "CONNECT":
-            host, _, port_text = target.rpartition(":")
-            address = self._address(host, int(port_text)) if port_text.isdigit() else None
-            if address is None:
-                client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                return
-            upstream = socket.create_connection(address, timeout=self.timeout)
-            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        else:
-            parts = urlsplit(target)
-            try:
-                number: int | None = parts.port or 80
-            except ValueError:
-                number = None
-            address = self._address(parts.hostname or "", number) if parts.scheme == "http" and number else None
-            if address is None:
-                client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                return
-            upstream = socket.create_connection(address, timeout=self.timeout)
-            path = parts.path or "/"
-            kept = [h for h in headers if not h.lower().startswith(("connection:", "proxy-connection:",
-                                                                    "keep-alive:"))]
-            upstream.sendall(f"{method} {path}{'?' + parts.query if parts.query else ''} HTTP/1.1\r\n".encode("latin-1")
-                             + "".join(kept).encode("latin-1") + b"Connection: close\r\n\r\n")
-            if not _relay_head(upstream, client):
-                upstream.close()
-                return
-        with upstream:
-            _pipe(client, upstream, self.timeout)
+        opened = self._tunnel(client, target) if method.upper() == "CONNECT" else \
+            self._forward(client, method, target, headers)
+        if opened is None:
+            client.sendall(FORBIDDEN)
+        if not isinstance(opened, socket.socket):
+            return
+        with opened:
+            _pipe(client, opened, self.timeout)
+
+    def _tunnel(self, client: socket.socket, target: str) -> socket.socket | None:
+        """``CONNECT host:port``: a connection to the checked address, told to the client; None when refused."""
+        host, _, port_text = target.rpartition(":")
+        address = self._address(host, int(port_text)) if port_text.isdigit() else None
+        if address is None:
+            return None
+        upstream = socket.create_connection(address, timeout=self.timeout)
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        return upstream
+
+    def _forward(self, client: socket.socket, method: str, target: str,
+                 headers: list[str]) -> socket.socket | None | bool:
+        """``GET http://host/path``: the request sent on to the checked address, its answer's head relayed (told
+        ``Connection: close``); the connection, for the body; None when refused; False when already answered."""
+        parts = urlsplit(target)
+        try:
+            number: int | None = parts.port or 80
+        except ValueError:
+            number = None
+        address = self._address(parts.hostname or "", number) if parts.scheme == "http" and number else None
+        if address is None:
+            return None
+        upstream = socket.create_connection(address, timeout=self.timeout)
+        kept = [h for h in headers if not h.lower().startswith(("connection:", "proxy-connection:", "keep-alive:"))]
+        query = "?" + parts.query if parts.query else ""
+        upstream.sendall(f"{method} {parts.path or '/'}{query} HTTP/1.1\r\n".encode("latin-1")
+                         + "".join(kept).encode("latin-1") + b"Connection: close\r\n\r\n")
+        if not _relay_head(upstream, client):  # the server closed without an answer
+            upstream.close()
+            client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return False
+        return upstream
 
 
 def _relay_head(upstream: socket.socket, client: socket.socket) -> bool:

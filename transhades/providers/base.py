@@ -17,7 +17,8 @@ class Provider(Protocol):
 
     def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None, *,
                    languages: tuple[str, ...] = (), hint: str | None = None) -> Transcript:
-        """``language`` None: detect, among ``languages`` when given (``hint`` preferred when unsure)."""
+        """``language`` None: detect, among ``languages`` when given (``hint`` preferred when unsure). Providers
+        also take ``vocabulary`` (names and terms), passed only when a job has one."""
         ...
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from transhades.providers.base import Progress
 from transhades.providers.http import HttpProvider, RetryPolicy
 from transhades.providers.languages import to_code
 from transhades.transcript import Segment, Transcript, Word, numbered
+from transhades.vocabulary.terms import merged
 
 SEGMENT_GAP = 1.0  # seconds of silence between words that start a new segment when there are no utterances
 SEGMENT_MAX = 15.0
@@ -30,10 +31,13 @@ class Deepgram(HttpProvider):
 
     def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None,
                    model: str | None = None, languages: tuple[str, ...] = (), hint: str | None = None,
-                   speakers: bool = False) -> Transcript:
+                   speakers: bool = False, vocabulary: tuple[str, ...] = ()) -> Transcript:
         # detect_language=true detects among all the languages Deepgram knows; a single expected language
         # arrives here as ``language`` already (the dispatcher fixes it).
-        params = {"model": model or self.model, "smart_format": "true", "punctuate": "true", "utterances": "true"}
+        chosen = model or self.model
+        params: dict[str, Any] = {"model": chosen, "smart_format": "true", "punctuate": "true", "utterances": "true"}
+        if vocabulary:  # Nova-3: keyterm, one parameter per term (phrases too); older models: keywords, single words
+            params.update(vocabulary_params(chosen, vocabulary))
         if language:
             params["language"] = language
         else:
@@ -64,6 +68,15 @@ class Deepgram(HttpProvider):
         segments = _utterances(body["results"].get("utterances")) or _from_words(best.get("words") or [])
         return Transcript(text.strip(), to_code(channel.get("detected_language")), duration, self.name,
                           numbered(segments))
+
+
+def vocabulary_params(model: str, vocabulary: tuple[str, ...]) -> dict[str, list[str]]:
+    """Deepgram's way to be told names and terms: Nova-3 takes ``keyterm`` (a phrase each); older models take
+    ``keywords``, single words only, so a phrase is given word by word."""
+    if model.startswith("nova-3"):
+        return {"keyterm": list(vocabulary)}
+    words = merged([w.strip(".,") for term in vocabulary for w in term.split()])
+    return {"keywords": [w for w in words if w]}
 
 
 def _utterances(raw: Any) -> tuple[Segment, ...]:

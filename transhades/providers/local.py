@@ -17,8 +17,8 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ from transhades.providers.base import Progress
 from transhades.providers.first_words import SAMPLE_RATE, first_words, head_span
 from transhades.providers.quality import collapse, heard_nothing, looping, loops_across
 from transhades.transcript import Segment, Transcript, Word
+from transhades.vocabulary.correct import supported
+from transhades.vocabulary.terms import as_prompt
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +213,24 @@ def compute_type_for(device: str, compute_type: str) -> str:
     return "float16" if device == "cuda" else "int8"
 
 
+class _Checked:
+    """The model as the batched pipeline sees it, with ``check`` (which raises when the job was withdrawn) asked
+    before and after each batch's encoding: a /cancel waits for the part of a batch under way, not the whole batch.
+    Everything else is the model's own."""
+
+    def __init__(self, model: Any, check: Callable[[], None]) -> None:
+        self._model, self._check = model, check
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def encode(self, features: Any, *args: Any, **kwargs: Any) -> Any:
+        self._check()
+        encoded = self._model.encode(features, *args, **kwargs)
+        self._check()
+        return encoded
+
+
 class LocalWhisper:
     def __init__(self, name: str, model: str, models_dir: Path, beam_size: int = 1, cpu_threads: int = 0,
                  vad_filter: bool = True, device: str = "auto", compute_type: str = "default",
@@ -258,32 +278,59 @@ class LocalWhisper:
 
     def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None,
                    languages: tuple[str, ...] = (), hint: str | None = None, task: str = "transcribe",
-                   speakers: bool = False) -> Transcript:
+                   speakers: bool = False, vocabulary: tuple[str, ...] = ()) -> Transcript:
         """``task`` translate: Whisper's own translation into English (the transcript's language stays the
         speech's). The text so far goes to ``progress`` as it is decoded. ``speakers``: Whisper cannot tell
         them apart; the speakers actor does, afterwards, and splits a segment where the speaker changes inside it,
-        so every word is timed then."""
+        so every word is timed then. ``vocabulary``: the audio is decoded twice, plainly and with the terms as
+        Whisper's hotwords; the second is the transcript, less any word of the vocabulary that the plain decoding
+        heard nothing like (hotwords alone make Whisper write listed names where they were not said: the ``vocab``
+        benchmark counts them)."""
         try:
             audio: Any = chunk.path
             long = chunk.duration > BATCH_ABOVE_SECONDS  # a short note's words all come at once: nothing to show
-            if long or (language is None and (languages or hint)):
+            if long or vocabulary or (language is None and (languages or hint)):
                 audio = _decoded(audio)  # once: detection, the preview and decoding all read it
                 language = language or self._detected(audio, languages, hint)
             if long and progress:
                 self._preview(audio, language, task, chunk, progress)
-            segments, language = self._decode(audio, chunk.duration, language, task, words=speakers)
-            heard: list[Heard] = []
+            collected, language = self._pass(audio, chunk, language, task, progress, long, speakers)
+            if vocabulary:
+                collected = self._hinted(audio, chunk, language, task, progress, speakers, vocabulary, collected)
+        except ValueError as exc:
+            raise BadInput(f"the local model cannot use this audio ({exc})").because("unreadable") from None
+        text = " ".join(s.text for s in collected if s.text)
+        return Transcript(text, language or "", chunk.duration, self.name, tuple(collected))
+
+    def _hinted(self, audio: Any, chunk: AudioChunk, language: str | None, task: str, progress: Progress | None,
+                speakers: bool, vocabulary: tuple[str, ...], plain: list[Segment]) -> list[Segment]:
+        """The chunk decoded again with the vocabulary as hotwords, less the listed words ``plain`` heard nothing
+        like (see ``transcribe``). Its progress only checks for a withdrawn job: the user has read the plain text."""
+        checked = (lambda fraction, text=None: progress(fraction)) if progress else None
+        heard = " ".join(s.text for s in plain if s.text)
+        hinted, _ = self._pass(audio, chunk, language, task, checked, False, speakers, as_prompt(vocabulary))
+        return [replace(s, text=supported(s.text, heard, vocabulary)) for s in hinted]
+
+    def _pass(self, audio: Any, chunk: AudioChunk, language: str | None, task: str, progress: Progress | None,
+              long: bool, speakers: bool, hotwords: str | None = None) -> tuple[list[Segment], str | None]:
+        """One decoding of the whole chunk: its trusted segments, and the language."""
+        heard: list[Heard] = []
+        try:
+            if progress:  # a withdrawn job (/cancel) stops between a batch's encoding and its decoding too
+                self.batched.model = _Checked(self.model, lambda: progress(heard[-1].end / max(chunk.duration, 1e-3)
+                                                                           if heard else 0.0))
+            segments, language = self._decode(audio, chunk.duration, language, task, words=speakers,
+                                              hotwords=hotwords)
             for seg in segments:  # a generator: decoding happens while we iterate
                 if not heard_nothing(seg):  # music, noise: no made-up text
                     heard.append(seg)
                 if progress:
                     progress(min(1.0, seg.end / max(chunk.duration, 1e-3)),
                              self._so_far(heard, language, chunk) if long else None)
-            collected = self._trusted(heard, audio, language, task)
-        except ValueError as exc:
-            raise BadInput(f"the local model cannot use this audio ({exc})").because("unreadable") from None
-        text = " ".join(s.text for s in collected if s.text)
-        return Transcript(text, language or "", chunk.duration, self.name, tuple(collected))
+        finally:
+            if self.batched is not None:
+                self.batched.model = self.model
+        return self._trusted(heard, audio, language, task), language
 
     def _detected(self, audio: Any, languages: tuple[str, ...], hint: str | None) -> str:
         """The language, among the expected ones when there are any, the user's own a prior."""
@@ -293,11 +340,14 @@ class LocalWhisper:
         return with_prior(dict(probabilities), hint or "")
 
     def _decode(self, audio: Any, duration: float, language: str | None, task: str,
-                words: bool = False) -> tuple[Iterator[Heard], str | None]:
+                words: bool = False, hotwords: str | None = None) -> tuple[Iterator[Heard], str | None]:
         """Segments as they are decoded, and the language. Long audio is decoded in batches of voice-activity
         windows. (A head decoded plainly first, and the batches prompted with its words, were tried: on real
         recorded speech the batches misheard more, and the head cost a whole window's encoding.)"""
-        options = {"beam_size": self.beam_size, "task": task, "word_timestamps": self.word_timestamps or words}
+        options: dict[str, Any] = {"beam_size": self.beam_size, "task": task,
+                                   "word_timestamps": self.word_timestamps or words}
+        if hotwords:
+            options["hotwords"] = hotwords
         if duration <= BATCH_ABOVE_SECONDS:
             segments, info = self.model.transcribe(audio, language=language, vad_filter=self.vad_filter, **options)
         else:

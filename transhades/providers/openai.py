@@ -18,6 +18,7 @@ from transhades.providers.base import Progress
 from transhades.providers.http import HttpProvider, RetryPolicy
 from transhades.providers.languages import to_code
 from transhades.transcript import Segment, Transcript, Word, numbered, words_within
+from transhades.vocabulary.terms import as_prompt
 
 
 class OpenAICompatible(HttpProvider):
@@ -33,21 +34,22 @@ class OpenAICompatible(HttpProvider):
 
     def transcribe(self, chunk: AudioChunk, language: str | None, progress: Progress | None = None,
                    model: str | None = None, languages: tuple[str, ...] = (),
-                   hint: str | None = None, speakers: bool = False) -> Transcript:
+                   hint: str | None = None, speakers: bool = False, vocabulary: tuple[str, ...] = ()) -> Transcript:
         # ``speakers``: nothing to ask; a server that tells speakers apart answers segments with a ``speaker``
         # Whisper's API takes one language or none: with several expected, the server detects among all.
-
+        # ``vocabulary``: the ``prompt`` (names and terms to spell as given; the API's prompt guides spelling)
+        prompt = as_prompt(vocabulary) if vocabulary else None
         try:
-            body = self._request(chunk, language, model, progress)
+            body = self._request(chunk, language, model, progress, prompt)
         except (BadInput, ProviderUnavailable) as error:
             if not self.verbose or "response_format" not in error.message and "verbose_json" not in error.message:
                 raise
             self.verbose = False  # this server knows only json: ask again, and from now on
-            body = self._request(chunk, language, model, progress)
+            body = self._request(chunk, language, model, progress, prompt)
         return self.parse(body, chunk)
 
     def _request(self, chunk: AudioChunk, language: str | None, model: str | None = None,
-                 progress: Progress | None = None) -> Any:
+                 progress: Progress | None = None, prompt: str | None = None) -> Any:
         fields: list[tuple[str, str]] = [("model", model or self.model)]
         if self.verbose:
             fields += [("response_format", "verbose_json"), ("timestamp_granularities[]", "segment")]
@@ -57,6 +59,8 @@ class OpenAICompatible(HttpProvider):
             fields.append(("response_format", "json"))
         if language or self.auto_language:
             fields.append(("language", language or self.auto_language or ""))
+        if prompt:
+            fields.append(("prompt", prompt))
         filename = Path(chunk.path).name
 
         def make() -> dict[str, Any]:

@@ -61,7 +61,8 @@ class Command:
 class Commands:
     def __init__(self, rules: Any, settings: UserSettings, outbox: Outbox,
                  running: Callable[[int], set[str]], history: Any = None, followups: Followups | None = None,
-                 journal: Any = None, offload: bool = False, naming: Any = None) -> None:
+                 journal: Any = None, offload: bool = False, naming: Any = None, vocabulary: Any = None) -> None:
+        self.vocabulary = vocabulary  # a vocabulary.book.VocabularyBook: the terms a user added go with /forget
         self.naming = naming  # a telegram.naming.Naming: /speakers lists the voices the chat knows
         self.journal = journal  # the job journal: a user's finished jobs go with /forget
         self.offload = offload  # hand kept-transcript work to the history actor instead of doing it here
@@ -178,7 +179,7 @@ class Commands:
             if fields[0] == "yes":  # the cache's share is erased by the caller, which then calls forgotten()
                 return [ForgetAll(user.id, chat_id, message_id, lang,
                                   erase(user.id, self.history, self.settings, self.journal,
-                                        self.naming.voices if self.naming is not None else None))]
+                                        self.naming.voices if self.naming is not None else None, self.vocabulary))]
             self.answer_prompt(chat_id, message_id, say(lang, "forget_kept"))
             return []
         return self.set(chat_id, message_id, user.id, lang, prefix, fields[0])

@@ -36,8 +36,11 @@ from transhades.telegram.route import Route
 from transhades.telegram.settings import UserSettings
 from transhades.telegram.status import StatusRequests, status_report
 from transhades.telegram.texts import duration_words, language_of, say
+from transhades.telegram.vocab import Vocab
+from transhades.vocabulary.book import VocabularyBook
 
 log = logging.getLogger("transhades.bot")
+CHAT_COMMANDS = GROUP_COMMANDS | {"vocab"}  # heard in a group without being addressed
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class DeskRules:
     chat_jobs_per_minute: int = 0  # per group or channel, whoever sends; 0: no limit
     speakers: str = "off"  # who said what, unless a user or chat chose (config ``speakers.mode``)
     speakers_told: bool = True  # can anything here tell speakers apart (the offline diarizer, or Deepgram)?
+    vocabulary: tuple[str, ...] = ()  # config ``vocabulary``: names and terms for every chat
 
 
 class FrontDesk(Keeper):
@@ -81,9 +85,11 @@ class FrontDesk(Keeper):
                                    rules.max_reply_messages, rules.max_answer_chars)
         self.naming = naming.Naming(voices if history is not None else None, history, self.outbox,
                                     self.groups.is_admin)
+        self.vocab = Vocab(VocabularyBook(settings.database), self.outbox, self.groups.is_admin, rules.vocabulary)
         self.answers = JobAnswers(self.outbox, self.followups, journal, self.naming)
         self.commands = Commands(rules, settings, self.outbox, lambda user: set(self.running.get(user, ())), history,
-                                 self.followups, journal, offload=True, naming=self.naming)
+                                 self.followups, journal, offload=True, naming=self.naming,
+                                 vocabulary=self.vocab.book)
 
     def on_update(self, update: Any) -> list[Action]:
         if isinstance(update, types.CallbackQuery):
@@ -136,7 +142,7 @@ class FrontDesk(Keeper):
         """In groups only when addressed (mentioned, or a command answering a media message); and only allowed
         users (a stranger in a private chat is told the bot is private)."""
         if not private and not (addressed(message, self.username) or self.groups.runs_itself(message)
-                                or parse_command(message.text or "", self.username)[0] in GROUP_COMMANDS):
+                                or parse_command(message.text or "", self.username)[0] in CHAT_COMMANDS):
             return False
         if not self._allowed(message.from_user.id):
             if private:
@@ -178,6 +184,9 @@ class FrontDesk(Keeper):
         """A job written down, its status message on the way, and started (parked while closing)."""
         if request.speakers != "off" and request.task == "transcribe" and self.naming.remembering(route.chat_id):
             request = replace(request, voices=True)  # the chat remembers voices: its speakers' come back too
+        vocabulary = self.vocab.terms(route.chat_id)
+        if vocabulary:
+            request = replace(request, vocabulary=vocabulary)
         try:
             if self.journal is not None and not self.journal.accept(request, route):
                 return []  # Telegram delivered the same update again: the job is already accepted
@@ -246,6 +255,9 @@ class FrontDesk(Keeper):
         target = message.reply_to_message
         if not private and target is not None and media_of(target) is not None and command in ("transcribe", "t"):
             return self._intake(message, target, lang)
+        if command == "vocab":
+            self.vocab.command(message, arg, lang, private)
+            return []
         if command == "speakers" and naming.wants(arg) or not private and command in GROUP_COMMANDS:
             self._chat_command(command, message, arg, lang, private)
             return []

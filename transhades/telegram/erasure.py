@@ -18,6 +18,7 @@ class Erased:
     settings: bool = False
     journal: int = 0
     voices: int = 0
+    vocabulary: int = 0  # terms they added, in any chat, and their private chat's
     cache: int | None = 0  # None: the cache could not be reached
 
 
@@ -36,12 +37,14 @@ class ForgetAll:
         return replace(self, erased=replace(self.erased, cache=erased))
 
 
-def erase(user_id: int, history: Any, settings: Any, journal: Any, voices: Any = None) -> Erased:
-    """Everything kept about this user here (with the voiceprints they named, in every chat); the cache's share is
-    the caller's to erase."""
+def erase(user_id: int, history: Any, settings: Any, journal: Any, voices: Any = None,
+          vocabulary: Any = None) -> Erased:
+    """Everything kept about this user here (with the voiceprints they named and the vocabulary terms they added, in
+    every chat); the cache's share is the caller's to erase."""
     return Erased(history.forget(user_id) if history is not None else 0, settings.forget(user_id),
                   journal.forget(user_id) if journal is not None else 0,
-                  voices.forget_user(user_id) if voices is not None else 0)
+                  voices.forget_user(user_id) if voices is not None else 0,
+                  vocabulary.forget(user_id) if vocabulary is not None else 0)
 
 
 def forget_answer(done: ForgetAll, stays_off: bool) -> str:
@@ -51,6 +54,7 @@ def forget_answer(done: ForgetAll, stays_off: bool) -> str:
     parts += [say(lang, "erased_cache", count=erased.cache)] if erased.cache else []
     parts += [say(lang, "erased_journal", count=erased.journal)] if erased.journal else []
     parts += [say(lang, "erased_voices", count=erased.voices)] if erased.voices else []
+    parts += [say(lang, "erased_vocabulary", count=erased.vocabulary)] if erased.vocabulary else []
     parts += [say(lang, "erased_settings")] if erased.settings else []
     what = ", ".join(parts) or say(lang, "erased_nothing")
     text = say(lang, "forget_done" if erased.cache is not None else "forget_partial", what=what)

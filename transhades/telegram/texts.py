@@ -7,6 +7,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "help": ("Send or forward a voice note, audio, video, video note, or an audio/video file and I reply with "
                  "the transcript.\n\n/provider choose who transcribes\n/language auto or a fixed language\n"
                  "/format text, txt, srt or vtt\n/speakers on|off|auto who said what (/speakers name 2 Budi; /speakers remember on)\n/history your latest transcripts (/history off: keep nothing)\n"
+                 "/vocab add A, B names and terms to spell right in this chat (/vocab lists them)\n"
                  "/search WORDS find them by what was said\n/export txt|md|srt|vtt the latest as a file\n"
                  "/translate LANG translate the latest (e.g. /translate en)\n/summary summarize the latest\n"
                  "/stats what you transcribed\n/forget delete everything kept about you\n"
@@ -46,7 +47,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "search_title": "Found (best first; press a number to get it again):",
         "search_line": "{n}. {date}: {passage}",
         "export_usage": "Export the latest transcript as a file: /export txt, md, srt or vtt",
-        "forget_ask": "Delete everything kept about you: your transcripts, your settings and the voiceprints you named?",
+        "forget_ask": "Delete everything kept about you: your transcripts, your settings, the voiceprints you named "
+                      "and the vocabulary you added?",
         "forget_yes": "Delete everything",
         "forget_no": "Keep it",
         "forget_done": "Deleted: {what}. Nothing about you is kept now.",
@@ -56,6 +58,26 @@ TEXTS: dict[str, dict[str, str]] = {
         "erased_cache": "{count} cached transcript(s)",
         "erased_journal": "{count} delivery record(s)",
         "erased_settings": "your settings",
+        "vocab_usage": "Use /vocab add Kemendikbudristek, Sutrisno Wibowo · /vocab remove NAME · /vocab clear · /vocab "
+                       "to list them.",
+        "vocab_empty": "Give the names or terms, separated by commas, e.g. /vocab add Kemendikbudristek, Sutrisno "
+                       "Wibowo.",
+        "vocab_markup": "\u201c{term}\u201d looks like markup, a link or a mention; give plain names and terms.",
+        "vocab_term_too_long": "\u201c{term}\u201d is longer than {most} characters; give shorter names or terms.",
+        "vocab_full": "This chat's vocabulary would pass {most} terms (it has {have}); remove some first with "
+                      "/vocab remove.",
+        "vocab_added": "Added: {terms}. This chat's vocabulary has {count} terms; every new recording here is "
+                       "transcribed with them.",
+        "vocab_nothing_new": "Those are in this chat's vocabulary already.",
+        "vocab_removed": "Removed: {terms}.",
+        "vocab_not_there": "None of those is in this chat's vocabulary; /vocab lists it.",
+        "vocab_cleared": "This chat's vocabulary is empty now ({count} removed).",
+        "vocab_list": "This chat's vocabulary ({count}): {terms}",
+        "vocab_list_none": "This chat has no vocabulary. Add the names and terms your recordings use, e.g. /vocab add "
+                           "Kemendikbudristek, Sutrisno Wibowo.",
+        "vocab_configured": "For every chat: {terms}",
+        "vocab_admins_only": "Only the group's admins can change its vocabulary.",
+        "erased_vocabulary": "{count} vocabulary terms you added",
         "erased_voices": "{count} voiceprints you named",
         "erased_nothing": "nothing was kept about you",
         "forget_kept": "Nothing was deleted.",
@@ -191,6 +213,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "help": ("Kirim atau teruskan pesan suara, audio, video, video bulat, atau file audio/video, dan saya balas "
                  "dengan transkripnya.\n\n/provider pilih layanan transkripsi\n/language otomatis atau bahasa tetap\n"
                  "/format text, txt, srt atau vtt\n/speakers on|off|auto siapa berkata apa (/speakers name 2 Budi; /speakers remember on)\n/history transkrip terakhir Anda (/history off: jangan simpan)\n"
+                 "/vocab add A, B nama dan istilah yang harus tepat ejaannya di obrolan ini (/vocab untuk daftarnya)\n"
                  "/search KATA cari dari isinya\n/export txt|md|srt|vtt yang terakhir sebagai file\n"
                  "/translate BAHASA terjemahkan yang terakhir (mis. /translate en)\n/summary ringkas yang terakhir\n"
                  "/stats apa saja yang Anda transkripsi\n/forget hapus semua yang disimpan tentang Anda\n"
@@ -230,7 +253,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "search_title": "Ditemukan (terbaik dulu; tekan nomornya untuk mendapatkannya lagi):",
         "search_line": "{n}. {date}: {passage}",
         "export_usage": "Ekspor transkrip terakhir sebagai file: /export txt, md, srt atau vtt",
-        "forget_ask": "Hapus semua yang disimpan tentang Anda: transkrip, pengaturan, dan sidik suara yang Anda beri nama?",
+        "forget_ask": "Hapus semua yang disimpan tentang Anda: transkrip, pengaturan, sidik suara yang Anda beri "
+                      "nama, dan kosakata yang Anda tambahkan?",
         "forget_yes": "Hapus semuanya",
         "forget_no": "Simpan",
         "forget_done": "Dihapus: {what}. Tidak ada lagi yang disimpan tentang Anda.",
@@ -240,6 +264,25 @@ TEXTS: dict[str, dict[str, str]] = {
         "erased_cache": "{count} transkrip di cache",
         "erased_journal": "{count} catatan pengiriman",
         "erased_settings": "pengaturan Anda",
+        "vocab_usage": "Pakai /vocab add Kemendikbudristek, Sutrisno Wibowo · /vocab remove NAMA · /vocab clear · "
+                       "/vocab untuk daftarnya.",
+        "vocab_empty": "Tulis nama atau istilahnya, dipisah koma, mis. /vocab add Kemendikbudristek, Sutrisno Wibowo.",
+        "vocab_markup": "\u201c{term}\u201d tampak seperti markup, tautan, atau mention; tulis nama dan istilah biasa.",
+        "vocab_term_too_long": "\u201c{term}\u201d lebih dari {most} karakter; tulis nama atau istilah yang lebih pendek.",
+        "vocab_full": "Kosakata obrolan ini akan lebih dari {most} istilah (sekarang {have}); hapus sebagian dulu "
+                      "dengan /vocab remove.",
+        "vocab_added": "Ditambahkan: {terms}. Kosakata obrolan ini berisi {count} istilah; setiap rekaman baru di sini "
+                       "ditranskripsi dengannya.",
+        "vocab_nothing_new": "Semua itu sudah ada di kosakata obrolan ini.",
+        "vocab_removed": "Dihapus: {terms}.",
+        "vocab_not_there": "Tidak ada satu pun dari itu di kosakata obrolan ini; /vocab menampilkan daftarnya.",
+        "vocab_cleared": "Kosakata obrolan ini sekarang kosong ({count} dihapus).",
+        "vocab_list": "Kosakata obrolan ini ({count}): {terms}",
+        "vocab_list_none": "Obrolan ini belum punya kosakata. Tambahkan nama dan istilah yang dipakai di rekaman Anda, "
+                           "mis. /vocab add Kemendikbudristek, Sutrisno Wibowo.",
+        "vocab_configured": "Untuk semua obrolan: {terms}",
+        "vocab_admins_only": "Hanya admin grup yang bisa mengubah kosakatanya.",
+        "erased_vocabulary": "{count} istilah kosakata yang Anda tambahkan",
         "erased_voices": "{count} sidik suara yang Anda beri nama",
         "erased_nothing": "tidak ada yang disimpan tentang Anda",
         "forget_kept": "Tidak ada yang dihapus.",
