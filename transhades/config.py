@@ -61,7 +61,7 @@ class ProviderConfig:
     cpu_threads: int = setting(0, minimum=0, maximum=256)
     device: str = setting("auto", choices=("auto", "cpu", "cuda"))  # local: auto takes a GPU when one works
     compute_type: str = setting("default")  # local: int8 on the CPU, float16 on a GPU, or any CTranslate2 type
-    batch_size: int = setting(8, minimum=1, maximum=64)  # local: segments decoded together on long audio
+    batch_size: int = setting(4, minimum=1, maximum=64)  # local: windows decoded together on long audio
     http_attempts: int = setting(3, minimum=1, maximum=10)
     retry_min_seconds: float = setting(0.5, minimum=0)
     retry_max_seconds: float = setting(8.0, minimum=0)

@@ -234,7 +234,7 @@ class _Checked:
 class LocalWhisper:
     def __init__(self, name: str, model: str, models_dir: Path, beam_size: int = 1, cpu_threads: int = 0,
                  vad_filter: bool = True, device: str = "auto", compute_type: str = "default",
-                 batch_size: int = 8, word_timestamps: bool = False) -> None:
+                 batch_size: int = 4, word_timestamps: bool = False) -> None:
         from faster_whisper import BatchedInferencePipeline
 
         self.name = name
