@@ -74,6 +74,15 @@ def test_a_chats_vocabulary_is_bounded_and_erased_from_the_files(tmp_path):
     assert b"Sutrisno Wibowo" not in on_disk and b"Pak Harjono" not in on_disk, "gone from every file"
 
 
+def test_a_chats_vocabulary_is_kept_the_same_in_sqlite_and_postgresql(store_target):
+    book = VocabularyBook(store_target)
+    assert book.add(-100777, 601, ("BRIN", "Bappenas")) == ("BRIN", "Bappenas")
+    assert book.add(-100777, 602, ("bappenas", "Pertamina")) == ("Pertamina",)
+    assert VocabularyBook(store_target).terms(-100777) == ("BRIN", "Bappenas", "Pertamina"), "kept across opens"
+    assert book.remove(-100777, ("PERTAMINA",)) == ("PERTAMINA",) and book.forget(601) == 2
+    assert book.terms(-100777) == () and book.clear(-100777) == 0
+
+
 def test_a_vocabulary_travels_with_the_job_and_its_transcript_is_cached_apart():
     media = TelegramFile(5, 9, "file", "unique", 1000, "voice", "audio/ogg", 3.0, None)
     request = JobRequest("j", "501", media, vocabulary=("Kemendikbudristek", "BRIN"))
@@ -272,3 +281,10 @@ def test_the_local_model_writes_listed_names_only_where_they_were_said(tmp_path)
     assert "Wicaksono" in said and "Pertamina" in said, said
     plain = heard(sentence, vocab=())
     assert "Wicaksono" not in plain and "Pertamina" not in plain, "the vocabulary made the difference"
+
+
+def test_transcribe_vocab_refuses_more_than_a_hundred_terms_in_one_line(tmp_path):
+    done = run_cli("transcribe", "--vocab", ", ".join(f"Term{n}" for n in range(101)), "missing.ogg", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: argument --vocab: 101 terms; give at most 100 (see transhades transcribe --help)"]

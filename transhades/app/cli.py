@@ -84,7 +84,7 @@ def _vocabulary(value: str) -> tuple[str, ...]:
     except VocabularyProblem as problem:
         raise argparse.ArgumentTypeError(say("en", problem.key, **problem.values)) from None
     if len(terms) > MOST_TERMS:
-        raise argparse.ArgumentTypeError(say("en", "vocab_full", most=MOST_TERMS, have=0))
+        raise argparse.ArgumentTypeError(f"{len(terms)} terms; give at most {MOST_TERMS}")
     return terms
 
 
