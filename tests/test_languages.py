@@ -18,7 +18,7 @@ from test_jobflow import Driver, audio
 from transhades import config as config_lib
 from transhades.config import ConfigError
 from transhades.messages import Transcribe
-from transhades.providers.local import pick_language
+from transhades.providers.languages import pick_language
 
 INDONESIAN = ("Selamat pagi semuanya. Hari ini kita akan membahas rencana kerja untuk minggu depan. Pertama, tim "
               "pemasaran akan menyiapkan laporan penjualan bulan lalu. Kedua, kita perlu memperbaiki beberapa "
@@ -81,7 +81,7 @@ def test_detection_is_limited_to_the_configured_languages_with_the_users_hint():
 
 
 def test_with_no_languages_configured_the_users_telegram_language_is_a_prior_never_a_choice():
-    from transhades.providers.local import with_prior
+    from transhades.providers.languages import with_prior
 
     message, _ = walk_to_transcribe((), language_hint="id")
     assert (message.languages, message.hint) == ((), "id"), "passed on as a prior"

@@ -62,6 +62,7 @@ class ProviderConfig:
     device: str = setting("auto", choices=("auto", "cpu", "cuda"))  # local: auto takes a GPU when one works
     compute_type: str = setting("default")  # local: int8 on the CPU, float16 on a GPU, or any CTranslate2 type
     batch_size: int = setting(4, minimum=1, maximum=64)  # local: windows decoded together on long audio
+    language_per_part: bool = setting(True)  # local, with several languages: each part of a recording in its own
     http_attempts: int = setting(3, minimum=1, maximum=10)
     retry_min_seconds: float = setting(0.5, minimum=0)
     retry_max_seconds: float = setting(8.0, minimum=0)

@@ -40,18 +40,22 @@ class Segment:
     text: str
     words: tuple[Word, ...] = ()
     speaker: str | None = None  # "1", "2", ... in order of first appearance, where speakers were told apart
+    language: str | None = None  # where the parts of one recording were heard in different languages
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text}
         if self.speaker is not None:
             data["speaker"] = self.speaker
+        if self.language:
+            data["language"] = self.language
         if self.words:
             data["words"] = [w.to_dict() for w in self.words]
         return data
 
     def shifted(self, by: float) -> Segment:
         return Segment(self.start + by, self.end + by, self.text,
-                       tuple(Word(w.word, w.start + by, w.end + by, w.probability) for w in self.words), self.speaker)
+                       tuple(Word(w.word, w.start + by, w.end + by, w.probability) for w in self.words), self.speaker,
+                       self.language)
 
 
 def numbered(segments: tuple[Segment, ...]) -> tuple[Segment, ...]:
@@ -96,7 +100,8 @@ class Transcript:
             segments=tuple(
                 Segment(float(s["start"]), float(s["end"]), str(s["text"]),
                         tuple(Word.from_dict(w) for w in s.get("words") or ()),
-                        str(s["speaker"]) if s.get("speaker") is not None else None)
+                        str(s["speaker"]) if s.get("speaker") is not None else None,
+                        str(s["language"]) if s.get("language") else None)
                 for s in data.get("segments") or ()
             ),
         )
@@ -108,25 +113,35 @@ def stitch(parts: Iterable[tuple[AudioChunk, Transcript]]) -> Transcript:
     Segment times are shifted by each chunk's offset; a segment is kept only when its midpoint falls inside
     the span its chunk speaks for (``keep_from``..``keep_until``), which drops the overlap that the neighbour
     already transcribed. A chunk without segments contributes its whole text. The language is the one most
-    chunks agree on; providers are listed in the order they first appear.
+    chunks agree on (where they differ, each segment keeps its own); providers are listed in the order they first
+    appear.
     """
     ordered = sorted(parts, key=lambda p: p[0].offset)
     if not ordered:
         raise ValueError("stitch needs at least one part")
     if len(ordered) == 1 and ordered[0][0].offset == 0.0:
         return ordered[0][1]
-    kept: list[tuple[int, Segment]] = []  # (chunk number, segment), in recording order
-    for number, (chunk, part) in enumerate(ordered):
-        for s in part.segments:
-            shifted = s.shifted(chunk.offset)
-            if chunk.keep_from <= (shifted.start + shifted.end) / 2 < chunk.keep_until:
-                _append(kept, number, shifted)
-    texts = [text for number, (_, part) in enumerate(ordered) for text in _texts(number, part, kept)]
     languages = Counter(part.language for _, part in ordered if part.language)
+    kept = _kept(ordered, len(languages) > 1)
+    texts = [text for number, (_, part) in enumerate(ordered) for text in _texts(number, part, kept)]
     providers = dict.fromkeys(part.provider for _, part in ordered)  # in the order they first appear
     duration = max(chunk.offset + part.duration for chunk, part in ordered)
     language = max(languages, key=languages.__getitem__) if languages else None
     return Transcript(" ".join(texts), language, duration, "+".join(providers), tuple(s for _, s in kept))
+
+
+def _kept(ordered: list[tuple[AudioChunk, Transcript]], languages_differ: bool) -> list[tuple[int, Segment]]:
+    """Each chunk's segments that fall in its span, as (chunk number, segment) in recording order; where the
+    chunks were heard in different languages, each segment says its chunk's."""
+    kept: list[tuple[int, Segment]] = []
+    for number, (chunk, part) in enumerate(ordered):
+        for s in part.segments:
+            shifted = s.shifted(chunk.offset)
+            if languages_differ and not shifted.language:
+                shifted = replace(shifted, language=part.language)
+            if chunk.keep_from <= (shifted.start + shifted.end) / 2 < chunk.keep_until:
+                _append(kept, number, shifted)
+    return kept
 
 
 def _texts(number: int, part: Transcript, kept: list[tuple[int, Segment]]) -> list[str]:

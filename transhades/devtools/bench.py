@@ -965,6 +965,133 @@ def bench_vocab(tmp: Path) -> dict[str, Any]:
             "vocab_sentences": len(cases), "vocab_terms_said": said_count}
 
 
+def _wav_seconds(path: str) -> float:
+    import wave
+
+    with wave.open(path) as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+def _joined(tmp: Path, name: str, files: list[Path], gap: Path) -> Any:
+    """The files one after another, ``gap`` after each, as one recording's chunk."""
+    from transhades.media import AudioChunk
+
+    listing, note = tmp / f"{name}.txt", tmp / f"{name}.wav"
+    listing.write_text("".join(f"file '{f}'\nfile '{gap}'\n" for f in files))
+    subprocess.run([ffmpeg_binary(), "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
+                    "-c:a", "pcm_s16le", str(note)], check=True)
+    return AudioChunk(0, str(note), 0.0, _wav_seconds(str(note)), note.stat().st_size, "audio/wav")
+
+
+def _spoken(tmp: Path, name: str, voice: str, text: str) -> Path:
+    """``text`` read by espeak-ng's ``voice``, as 16 kHz mono."""
+    raw, out = tmp / f"{name}.raw.wav", tmp / f"{name}.wav"
+    subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(raw), text], check=True)
+    subprocess.run([ffmpeg_binary(), "-v", "error", "-y", "-i", str(raw), "-ar", "16000", "-ac", "1", str(out)],
+                   check=True)
+    return out
+
+
+class _Tally:
+    """Word errors and seconds per way of decoding, for the mixed-language benchmark."""
+
+    def __init__(self, local: Any) -> None:
+        self.local = local
+        self.errors: dict[str, int] = {}
+        self.words: dict[str, int] = {}
+        self.seconds: dict[str, float] = {}
+
+    def decode(self, way: str, chunk: Any, reference: str, language: str, per_part: bool) -> Any:
+        from transhades.devtools.recorded import word_errors
+
+        self.local.per_part = per_part
+        started = time.perf_counter()
+        heard = self.local.transcribe(chunk, None, languages=("id", "en"))
+        self.seconds[way] = self.seconds.get(way, 0.0) + time.perf_counter() - started
+        self.count(way, *word_errors(reference, heard.text, language))
+        return heard
+
+    def count(self, way: str, errors: int, words: int) -> None:
+        self.errors[way] = self.errors.get(way, 0) + errors
+        self.words[way] = self.words.get(way, 0) + words
+
+    def rate(self, way: str) -> float:
+        return self.errors[way] / self.words[way]
+
+
+def bench_mixed(tmp: Path, quick: bool) -> dict[str, Any]:
+    """Recordings alternating Indonesian and English turns (espeak-ng, several voices, about 16 s turns) through
+    the bundled local model with the shipped languages (id, en), each part in its language; beside it, the same
+    recordings with one language detected for the whole (``language_per_part: false``, as before), and each turn
+    alone with its language given (``wer_id``, ``wer_en``). A part is in the wrong language when a segment's
+    middle lies in a turn of the other. The first recording's turns of each language, joined, are a one-language
+    recording: telling its parts apart must cost and err no more than before."""
+    import shutil
+
+    from transhades.devtools.mixed_set import recordings
+    from transhades.providers.local import LocalWhisper
+
+    if not shutil.which("espeak-ng"):
+        raise FileNotFoundError("espeak-ng is not installed (apt-get install espeak-ng)")
+    tally = _Tally(LocalWhisper("local", "base", BENCH_MODELS / "models"))
+    gap = tmp / "mixed-gap.wav"
+    subprocess.run([ffmpeg_binary(), "-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0.8",
+                    str(gap)], check=True)
+    wrong = segments = 0
+    durations = []
+    for n, turns in enumerate(recordings(quick)):
+        files = [_spoken(tmp, f"mixed-{n}-{k}", voice, text) for k, (_, voice, text) in enumerate(turns)]
+        chunk = _joined(tmp, f"mixed-{n}", files, gap)
+        durations.append(chunk.duration)
+        reference = " ".join(text for _, _, text in turns)
+        if n == 0:
+            tally.local.transcribe(chunk, None, languages=("id", "en"))  # warm
+            for language in ("id", "en"):
+                alone = _joined(tmp, f"one-{language}", [f for f, t in zip(files, turns, strict=True)
+                                                          if t[0] == language], gap)
+                said = " ".join(t[2] for t in turns if t[0] == language)
+                tally.decode("mono_parts", alone, said, language, True)
+                tally.decode("mono_single", alone, said, language, False)
+        heard = tally.decode("mixed", chunk, reference, "id", True)
+        tally.decode("single", chunk, reference, "id", False)
+        bounds = _turn_bounds(files, [t[0] for t in turns])
+        for segment in heard.segments:
+            middle = (segment.start + segment.end) / 2
+            truth = next((lang for start, end, lang in bounds if start - 0.4 <= middle <= end + 0.4), None)
+            segments += 1
+            wrong += truth is not None and segment.language != truth
+        _each_alone(tally, files, turns)
+    rate = {way: tally.rate(way) for way in tally.errors}
+    seconds = tally.seconds
+    return {"wer_mixed": rate["mixed"], "wer_mixed_one_language": rate["single"], "wer_id": rate["id"],
+            "wer_en": rate["en"], "wer_mixed_over_alone": rate["mixed"] - (rate["id"] + rate["en"]) / 2,
+            "mixed_parts_wrong_language": wrong, "mixed_segments": segments,
+            "mixed_time_ratio": seconds["mixed"] / seconds["single"], "mixed_recordings": len(durations),
+            "one_language_time_ratio": seconds["mono_parts"] / seconds["mono_single"],
+            "one_language_wer_rise": rate["mono_parts"] - rate["mono_single"], "one_language_wer": rate["mono_parts"],
+            "mixed_seconds_min": min(durations), "mixed_seconds_max": max(durations)}
+
+
+def _turn_bounds(files: list[Path], languages: list[str]) -> list[tuple[float, float, str]]:
+    """Each turn's start, end and language in the joined recording (0.8 s of silence after each)."""
+    bounds, at = [], 0.0
+    for f, language in zip(files, languages, strict=True):
+        length = _wav_seconds(str(f))
+        bounds.append((at, at + length, language))
+        at += length + 0.8
+    return bounds
+
+
+def _each_alone(tally: _Tally, files: list[Path], turns: list[tuple[str, str, str]]) -> None:
+    """Each turn alone, its language given: ``wer_id`` and ``wer_en``."""
+    from transhades.devtools.recorded import word_errors
+    from transhades.media import AudioChunk
+
+    for k, (f, (language, _, text)) in enumerate(zip(files, turns, strict=True)):
+        alone = AudioChunk(k, str(f), 0.0, _wav_seconds(str(f)), f.stat().st_size, "audio/wav")
+        tally.count(language, *word_errors(text, tally.local.transcribe(alone, language).text, language))
+
+
 # ================================================================================================ the run
 
 

@@ -165,6 +165,23 @@ REGISTRY: tuple[Benchmark, ...] = (
                        Figure("vocab_other_wer_plain", digits=3), Figure("vocab_other_wer_hotwords", digits=3),
                        Figure("vocab_time_ratio")),
               lambda tmp, n: _bench().bench_vocab(tmp), needs="espeak-ng"),
+    Benchmark("mixed", "notes that mix Indonesian and English",
+              "recordings alternating Indonesian and English turns (espeak-ng, several voices, about 16 s turns; "
+              "quick 2 of 4-6 turns, full 4 of 4-8) through the bundled local model with languages [id, en], each "
+              "part in its language; and the first recording's Indonesian and English turns as two one-language "
+              "recordings",
+              "same run: the same recordings with one language detected for the whole (language_per_part: false); "
+              "each turn alone with its language given (wer_id, wer_en)",
+              _figures(Figure("wer_mixed_over_alone", target=Target("<=", 0.03), digits=3),
+                       Figure("mixed_parts_wrong_language", target=Target("==", 0)),
+                       Figure("mixed_time_ratio", target=Target("<=", 1.2)),
+                       Figure("one_language_time_ratio", target=Target("<=", 1.1)),
+                       Figure("one_language_wer_rise", target=Target("<=", 0.01), digits=3),
+                       Figure("one_language_wer", digits=3),
+                       Figure("wer_mixed", digits=3, headline=True), Figure("wer_mixed_one_language", digits=3),
+                       Figure("wer_id", digits=3), Figure("wer_en", digits=3), Figure("mixed_segments"),
+                       Figure("mixed_seconds_min", "s"), Figure("mixed_seconds_max", "s")),
+              lambda tmp, n: _bench().bench_mixed(tmp, bool(n["quick"])), needs="espeak-ng"),
     Benchmark("speakers", "who said what in generated dialogues",
               "the offline diarizer on dialogues of distinct espeak-ng voices with known turns (2 and 3 speakers, "
               "short and long gaps), DER with a 0.25 s collar and with none, the best mapping of speakers",

@@ -21,7 +21,8 @@ def build_provider(cfg: ProviderConfig, data_dir: Path) -> Provider:
 
         return LocalWhisper(cfg.name, cfg.model, data_dir / "models", beam_size=cfg.beam_size,
                             cpu_threads=cfg.cpu_threads, device=cfg.device, compute_type=cfg.compute_type,
-                            batch_size=cfg.batch_size, word_timestamps=cfg.word_timestamps)
+                            batch_size=cfg.batch_size, word_timestamps=cfg.word_timestamps,
+                            per_part=cfg.language_per_part)
     from transhades.providers.http import RetryPolicy
 
     retry = RetryPolicy(cfg.http_attempts, cfg.retry_min_seconds, cfg.retry_max_seconds)

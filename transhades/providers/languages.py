@@ -1,4 +1,5 @@
-"""Whisper's language names, to turn ``"language": "english"`` (OpenAI-style verbose_json) into ``en``."""
+"""Whisper's language names (to turn ``"language": "english"``, OpenAI-style verbose_json, into ``en``), and the
+choice of a language from Whisper's probabilities."""
 
 from __future__ import annotations
 
@@ -40,3 +41,51 @@ CODES = {code: name.title() for name, code in sorted(NAMES.items()) if name not 
 def name_of(code: str) -> str:
     """``id`` -> ``Indonesian``; a code Whisper does not name stays as it is."""
     return CODES.get(code.lower(), code)
+
+
+HINT_WEIGHT = 2.0  # a hinted language wins unless another is more than twice as likely
+# Whisper spreads a language's probability over its close relatives (Indonesian speech scores as Malay and
+# Javanese too); an unlisted relative's share counts for the listed language of its group.
+RELATED = (frozenset({"id", "ms", "jw", "jv", "su"}), frozenset({"zh", "yue"}), frozenset({"hi", "ur"}),
+           frozenset({"no", "nn", "da"}), frozenset({"sr", "hr", "bs"}), frozenset({"es", "gl"}))
+
+
+def evidence(probabilities: dict[str, float], allowed: tuple[str, ...]) -> dict[str, float]:
+    """Each allowed language's probability, with its unlisted close relatives' added."""
+    def of(code: str) -> float:
+        family = next((group for group in RELATED if code in group), frozenset({code}))
+        return sum(p for other, p in probabilities.items()
+                   if other == code or (other in family and other not in allowed))
+
+    return {code: of(code) for code in allowed}
+
+
+def pick_language(probabilities: dict[str, float], allowed: tuple[str, ...], hint: str | None = None) -> str:
+    """The most likely of the ``allowed`` languages, from Whisper's probabilities over every language it knows.
+    A ``hint`` among them (the user's Telegram language) counts double. Ties go to the first listed."""
+    found = evidence(probabilities, allowed)
+    return max(enumerate(allowed), key=lambda item: (found[item[1]] * (HINT_WEIGHT if item[1] == hint else 1.0),
+                                                     -item[0]))[1]
+
+
+PRIOR_WEIGHT = 1.5  # with no languages configured, the user's own language counts this much more
+
+
+def with_prior(probabilities: dict[str, float], hint: str) -> str:
+    """Any language, the user's own (their Telegram language) a nudge, never a forced choice: the detected
+    language's family and the user's, each with its close relatives; the user's counts ``PRIOR_WEIGHT`` times.
+    Malay detected for an Indonesian user is Indonesian; clear English from them stays English; Indonesian
+    speech from a user whose Telegram is in English stays Indonesian (Malay)."""
+    best = max(probabilities, key=lambda code: probabilities[code])
+
+    def family(code: str) -> frozenset[str]:
+        return next((group for group in RELATED if code in group), frozenset({code}))
+
+    def evidence(code: str) -> float:
+        return sum(p for other, p in probabilities.items() if other in family(code))
+
+    if hint not in probabilities or hint == best:
+        return best
+    if hint in family(best) or evidence(hint) * PRIOR_WEIGHT > evidence(best):
+        return hint
+    return best

@@ -27,6 +27,8 @@ from transhades.media import AudioChunk
 from transhades.private import private_dir
 from transhades.providers.base import Progress
 from transhades.providers.first_words import SAMPLE_RATE, first_words, head_span
+from transhades.providers.languages import pick_language, with_prior
+from transhades.providers.mixed import Parts
 from transhades.providers.quality import collapse, heard_nothing, looping, loops_across
 from transhades.transcript import Segment, Transcript, Word
 from transhades.vocabulary.correct import supported
@@ -87,49 +89,6 @@ def resolve_model(name: str, models_dir: Path) -> str:
     return name
 
 
-HINT_WEIGHT = 2.0  # a hinted language wins unless another is more than twice as likely
-# Whisper spreads a language's probability over its close relatives (Indonesian speech scores as Malay and
-# Javanese too); an unlisted relative's share counts for the listed language of its group.
-RELATED = (frozenset({"id", "ms", "jw", "jv", "su"}), frozenset({"zh", "yue"}), frozenset({"hi", "ur"}),
-           frozenset({"no", "nn", "da"}), frozenset({"sr", "hr", "bs"}), frozenset({"es", "gl"}))
-
-
-def pick_language(probabilities: dict[str, float], allowed: tuple[str, ...], hint: str | None = None) -> str:
-    """The most likely of the ``allowed`` languages, from Whisper's probabilities over every language it knows.
-    A ``hint`` among them (the user's Telegram language) counts double. Ties go to the first listed."""
-    def score(item: tuple[int, str]) -> tuple[float, int]:
-        index, code = item
-        family = next((group for group in RELATED if code in group), frozenset({code}))
-        evidence = sum(p for other, p in probabilities.items()
-                       if other == code or (other in family and other not in allowed))
-        return evidence * (HINT_WEIGHT if code == hint else 1.0), -index
-
-    return max(enumerate(allowed), key=score)[1]
-
-
-PRIOR_WEIGHT = 1.5  # with no languages configured, the user's own language counts this much more
-
-
-def with_prior(probabilities: dict[str, float], hint: str) -> str:
-    """Any language, the user's own (their Telegram language) a nudge, never a forced choice: the detected
-    language's family and the user's, each with its close relatives; the user's counts ``PRIOR_WEIGHT`` times.
-    Malay detected for an Indonesian user is Indonesian; clear English from them stays English; Indonesian
-    speech from a user whose Telegram is in English stays Indonesian (Malay)."""
-    best = max(probabilities, key=lambda code: probabilities[code])
-
-    def family(code: str) -> frozenset[str]:
-        return next((group for group in RELATED if code in group), frozenset({code}))
-
-    def evidence(code: str) -> float:
-        return sum(p for other, p in probabilities.items() if other in family(code))
-
-    if hint not in probabilities or hint == best:
-        return best
-    if hint in family(best) or evidence(hint) * PRIOR_WEIGHT > evidence(best):
-        return hint
-    return best
-
-
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
 
 
@@ -145,7 +104,7 @@ def sentences(segment: Segment, longer_than: float = 8.0) -> list[Segment]:
     total, at, out = sum(len(p) for p in parts), segment.start, []
     for part in parts:
         end = at + (segment.end - segment.start) * len(part) / total
-        out.append(Segment(round(at, 3), round(end, 3), part))
+        out.append(Segment(round(at, 3), round(end, 3), part, language=segment.language))
         at = end
     return out
 
@@ -156,7 +115,8 @@ def _by_words(segment: Segment) -> list[Segment]:
     for word in segment.words:
         taken.append(word)
         if word.word.rstrip().endswith((".", "!", "?", "。", "！", "？")) or word is segment.words[-1]:
-            out.append(Segment(taken[0].start, taken[-1].end, "".join(w.word for w in taken).strip(), tuple(taken)))
+            out.append(Segment(taken[0].start, taken[-1].end, "".join(w.word for w in taken).strip(), tuple(taken),
+                               language=segment.language))
             taken = []
     return out
 
@@ -176,14 +136,15 @@ class Heard:
     no_speech_prob: float = 0.0
     avg_logprob: float = 0.0
     words: tuple[Word, ...] = ()
+    language: str | None = None  # where the recording's parts are decoded each in its language
 
     @classmethod
-    def of(cls, seg: Any) -> Heard:
+    def of(cls, seg: Any, language: str | None = None) -> Heard:
         words = tuple(Word(w.word, float(w.start), float(w.end), float(w.probability))
                       for w in getattr(seg, "words", None) or ())
         return cls(float(seg.start), float(seg.end), seg.text,
                    getattr(seg, "compression_ratio", None), float(getattr(seg, "no_speech_prob", 0.0) or 0.0),
-                   float(getattr(seg, "avg_logprob", 0.0) or 0.0), words)
+                   float(getattr(seg, "avg_logprob", 0.0) or 0.0), words, language)
 
 
 def _decoded(audio: Any) -> Any:
@@ -234,7 +195,7 @@ class _Checked:
 class LocalWhisper:
     def __init__(self, name: str, model: str, models_dir: Path, beam_size: int = 1, cpu_threads: int = 0,
                  vad_filter: bool = True, device: str = "auto", compute_type: str = "default",
-                 batch_size: int = 4, word_timestamps: bool = False) -> None:
+                 batch_size: int = 4, word_timestamps: bool = False, per_part: bool = True) -> None:
         from faster_whisper import BatchedInferencePipeline
 
         self.name = name
@@ -242,6 +203,7 @@ class LocalWhisper:
         self.vad_filter = vad_filter
         self.batch_size = batch_size
         self.word_timestamps = word_timestamps  # each word's time (for subtitle editors); costs decoding time
+        self.per_part = per_part  # with several languages expected: each part of a recording in its own
         where = resolve_model(model, models_dir)
         cpu_threads = cpu_threads or min(os.cpu_count() or 4, 8)  # CTranslate2's own default (4) oversubscribes 2 cores
         chosen = choose_device(device)
@@ -280,47 +242,88 @@ class LocalWhisper:
                    languages: tuple[str, ...] = (), hint: str | None = None, task: str = "transcribe",
                    speakers: bool = False, vocabulary: tuple[str, ...] = ()) -> Transcript:
         """``task`` translate: Whisper's own translation into English (the transcript's language stays the
-        speech's). The text so far goes to ``progress`` as it is decoded. ``speakers``: Whisper cannot tell
-        them apart; the speakers actor does, afterwards, and splits a segment where the speaker changes inside it,
-        so every word is timed then. ``vocabulary``: the audio is decoded twice, plainly and with the terms as
-        Whisper's hotwords; the second is the transcript, less any word of the vocabulary that the plain decoding
-        heard nothing like (hotwords alone make Whisper write listed names where they were not said: the ``vocab``
-        benchmark counts them)."""
+        speech's). The text so far goes to ``progress`` as it is decoded. ``languages``: with several and no
+        ``language``, each part of the recording is decoded in its own language among them (mixed.py), and each
+        segment says which. ``speakers``: Whisper cannot tell them apart; the speakers actor does, afterwards,
+        and splits a segment where the speaker changes inside it, so every word is timed then. ``vocabulary``:
+        the audio is decoded twice, plainly and with the terms as Whisper's hotwords; the second is the
+        transcript, less any word of the vocabulary that the plain decoding heard nothing like (hotwords alone
+        make Whisper write listed names where they were not said: the ``vocab`` benchmark counts them)."""
+        check = (lambda: progress(0.0)) if progress else (lambda: None)
         try:
-            audio: Any = chunk.path
             long = chunk.duration > BATCH_ABOVE_SECONDS  # a short note's words all come at once: nothing to show
-            if long or vocabulary or (language is None and (languages or hint)):
-                audio = _decoded(audio)  # once: detection, the preview and decoding all read it
-                language = language or self._detected(audio, languages, hint)
+            audio, language, parts = self._heard_as(chunk.path, language, languages, hint,
+                                                    long or bool(vocabulary), check)
             if long and progress:
                 self._preview(audio, language, task, chunk, progress)
-            collected, language = self._pass(audio, chunk, language, task, progress, long, speakers)
+            if parts:
+                parts, language = self._judged(parts, long, check)
+            collected, language = self._pass(audio, chunk, language, task, progress, long, speakers, parts=parts)
             if vocabulary:
-                collected = self._hinted(audio, chunk, language, task, progress, speakers, vocabulary, collected)
+                collected = self._hinted(audio, chunk, language, task, progress, speakers, vocabulary, collected,
+                                         parts)
         except ValueError as exc:
             raise BadInput(f"the local model cannot use this audio ({exc})").because("unreadable") from None
         text = " ".join(s.text for s in collected if s.text)
         return Transcript(text, language or "", chunk.duration, self.name, tuple(collected))
 
+    def _heard_as(self, path: str, language: str | None, languages: tuple[str, ...], hint: str | None,
+                  samples: bool, check: Callable[[], None]) -> tuple[Any, str | None, Parts | None]:
+        """The audio (its samples, when ``samples`` or a language is to be detected; else its path), the
+        language, and the parts when each is decoded in its own language (the first judged)."""
+        if not samples and (language is not None or not (languages or hint)):
+            return path, language, None
+        audio = _decoded(path)  # once: detection, the preview and decoding all read it
+        parts = self._parts(audio, language, languages, hint, check)
+        return audio, language or (parts.language if parts else self._detected(audio, languages, hint)), parts
+
+    def _parts(self, audio: Any, language: str | None, languages: tuple[str, ...], hint: str | None,
+               check: Callable[[], None]) -> Parts | None:
+        """The recording's parts with the first one's language judged, when each part is to be decoded in its
+        own language: several expected, none forced, a model that knows more than English, and speech."""
+        if not self.per_part or language is not None or len(languages) < 2 or not self.model.model.is_multilingual:
+            return None
+        parts = Parts(self.model, audio, languages, hint)
+        if not parts.windows:
+            return None
+        parts.judge(1, check)
+        return parts
+
+    @staticmethod
+    def _judged(parts: Parts, long: bool, check: Callable[[], None]) -> tuple[Parts | None, str]:
+        """Every window's languages, and the recording's; a short note in one language is decoded as any other."""
+        parts.judge(None, check)
+        return (None if not long and len(parts.decodings()) == 1 else parts), parts.language
+
     def _hinted(self, audio: Any, chunk: AudioChunk, language: str | None, task: str, progress: Progress | None,
-                speakers: bool, vocabulary: tuple[str, ...], plain: list[Segment]) -> list[Segment]:
+                speakers: bool, vocabulary: tuple[str, ...], plain: list[Segment],
+                parts: Parts | None) -> list[Segment]:
         """The chunk decoded again with the vocabulary as hotwords, less the listed words ``plain`` heard nothing
         like (see ``transcribe``). Its progress only checks for a withdrawn job: the user has read the plain text."""
         checked = (lambda fraction, text=None: progress(fraction)) if progress else None
         heard = " ".join(s.text for s in plain if s.text)
-        hinted, _ = self._pass(audio, chunk, language, task, checked, False, speakers, as_prompt(vocabulary))
+        hinted, _ = self._pass(audio, chunk, language, task, checked, False, speakers, as_prompt(vocabulary), parts)
         return [replace(s, text=supported(s.text, heard, vocabulary)) for s in hinted]
 
     def _pass(self, audio: Any, chunk: AudioChunk, language: str | None, task: str, progress: Progress | None,
-              long: bool, speakers: bool, hotwords: str | None = None) -> tuple[list[Segment], str | None]:
+              long: bool, speakers: bool, hotwords: str | None = None,
+              parts: Parts | None = None) -> tuple[list[Segment], str | None]:
         """One decoding of the whole chunk: its trusted segments, and the language."""
         heard: list[Heard] = []
+
+        def check() -> None:
+            if progress:
+                progress(heard[-1].end / max(chunk.duration, 1e-3) if heard else 0.0)
+
         try:
-            if progress:  # a withdrawn job (/cancel) stops between a batch's encoding and its decoding too
-                self.batched.model = _Checked(self.model, lambda: progress(heard[-1].end / max(chunk.duration, 1e-3)
-                                                                           if heard else 0.0))
-            segments, language = self._decode(audio, chunk.duration, language, task, words=speakers,
-                                              hotwords=hotwords)
+            if parts:  # each window in its language, the language pass's encodings reused
+                self.batched.model = parts.encodings.checking(check)
+                segments = self._decode_parts(audio, parts, task, words=speakers, hotwords=hotwords)
+            else:
+                if progress:  # a withdrawn job (/cancel) stops between a batch's encoding and its decoding too
+                    self.batched.model = _Checked(self.model, check)
+                segments, language = self._decode(audio, chunk.duration, language, task, words=speakers,
+                                                  hotwords=hotwords)
             for seg in segments:  # a generator: decoding happens while we iterate
                 if not heard_nothing(seg):  # music, noise: no made-up text
                     heard.append(seg)
@@ -339,21 +342,38 @@ class LocalWhisper:
             return pick_language(dict(probabilities), languages, hint)
         return with_prior(dict(probabilities), hint or "")
 
+    def _options(self, task: str, words: bool, hotwords: str | None) -> dict[str, Any]:
+        options: dict[str, Any] = {"beam_size": self.beam_size, "task": task,
+                                   "word_timestamps": self.word_timestamps or words}
+        if hotwords:
+            options["hotwords"] = hotwords
+        return options
+
     def _decode(self, audio: Any, duration: float, language: str | None, task: str,
                 words: bool = False, hotwords: str | None = None) -> tuple[Iterator[Heard], str | None]:
         """Segments as they are decoded, and the language. Long audio is decoded in batches of voice-activity
         windows. (A head decoded plainly first, and the batches prompted with its words, were tried: on real
         recorded speech the batches misheard more, and the head cost a whole window's encoding.)"""
-        options: dict[str, Any] = {"beam_size": self.beam_size, "task": task,
-                                   "word_timestamps": self.word_timestamps or words}
-        if hotwords:
-            options["hotwords"] = hotwords
+        options = self._options(task, words, hotwords)
         if duration <= BATCH_ABOVE_SECONDS:
             segments, info = self.model.transcribe(audio, language=language, vad_filter=self.vad_filter, **options)
         else:
             segments, info = self.batched.transcribe(audio, language=language, batch_size=self.batch_size,
                                                      vad_filter=True, **options)
         return (Heard.of(s) for s in segments), language or info.language
+
+    def _decode_parts(self, audio: Any, parts: Parts, task: str, words: bool = False,
+                      hotwords: str | None = None) -> Iterator[Heard]:
+        """Each language's windows decoded in it (one batched call per language, the encodings reused); the
+        segments that lie in its regions kept, in recording order."""
+        kept: list[Heard] = []
+        for language, windows in parts.decodings().items():
+            segments, _ = self.batched.transcribe(audio, language=language, batch_size=self.batch_size,
+                                                  clip_timestamps=[w.clip() for w in windows],
+                                                  without_timestamps=False, **self._options(task, words, hotwords))
+            kept += [Heard.of(s, language) for s in segments if parts.keeps(language, s.start, s.end)]
+            yield from ()  # each call decodes as it is read: a withdrawn job stops at the next encoding
+        yield from sorted(kept, key=lambda h: h.start)
 
     def _preview(self, audio: Any, language: str | None, task: str, chunk: AudioChunk, progress: Progress) -> None:
         """The first words of a long recording to whoever waits, within a second or so (first_words.py); the
@@ -368,7 +388,8 @@ class LocalWhisper:
     @staticmethod
     def _so_far(heard: list[Heard], language: str | None, chunk: AudioChunk) -> Transcript:
         """What the user may read while the rest decodes: the segments so far, none that loops."""
-        kept = [Segment(s.start, s.end, s.text.strip()) for s in heard if s.text.strip() and not looping(s.text)]
+        kept = [Segment(s.start, s.end, s.text.strip(), language=s.language) for s in heard
+                if s.text.strip() and not looping(s.text)]
         return Transcript(" ".join(s.text for s in kept), language or "", chunk.duration, "", tuple(kept))
 
     def _trusted(self, heard: list[Heard], audio: Any, language: str | None, task: str) -> list[Segment]:
@@ -376,16 +397,16 @@ class LocalWhisper:
         decoded again; what still repeats is said once."""
         spans = list(heard)
         for first, last in reversed(loops_across([s.text for s in spans])):
-            spans[first:last + 1] = [Heard(spans[first].start, spans[last].end, "")]
+            spans[first:last + 1] = [Heard(spans[first].start, spans[last].end, "", language=spans[first].language)]
         source = [audio]
         out: list[Segment] = []
         for span in spans:
             text, words = span.text.strip(), span.words
             if not text or looping(text, span.compression_ratio):
                 log.info("local provider %s: %.0f-%.0f s loops; decoding it again", self.name, span.start, span.end)
-                text, words = self._again(source, span.start, span.end, language, task), ()
+                text, words = self._again(source, span.start, span.end, span.language or language, task), ()
             if text:
-                out += sentences(Segment(span.start, span.end, text, words))
+                out += sentences(Segment(span.start, span.end, text, words, language=span.language))
         return out
 
     def _again(self, source: list[Any], start: float, end: float, language: str | None, task: str) -> str:

@@ -65,4 +65,4 @@ def _split(segment: Segment, turns: Sequence[TurnLike]) -> list[Segment]:
     if len(runs) == 1:
         return [replace(segment, speaker=str(runs[0][0]) if runs[0][0] is not None else None)]
     return [Segment(words[0].start, words[-1].end, " ".join(w.word.strip() for w in words), tuple(words),
-                    str(who) if who is not None else None) for who, words in runs]
+                    str(who) if who is not None else None, segment.language) for who, words in runs]

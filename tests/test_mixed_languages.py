@@ -1,0 +1,151 @@
+"""Notes that mix Indonesian and English: with several `languages` configured, each part of a recording is decoded
+in its own language (transhades/providers/mixed.py), and the JSON segments say which.
+
+The slow tests speak real Indonesian and English turns (espeak-ng) to the bundled multilingual model, which heard
+such a note as English from start to end before."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import wave
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+from test_languages import ENGLISH, INDONESIAN, speak
+
+from transhades.media import AudioChunk
+from transhades.providers.mixed import Region, Window, in_language, languages_of, packed, settled
+from transhades.transcript import Segment, Transcript, stitch
+
+HEARD_AS_THAI = {"th": 0.92, "en": 0.04, "ms": 0.01, "id": 0.002}  # the base model on read-out Indonesian
+HEARD_AS_LATIN = {"la": 0.72, "en": 0.068, "id": 0.008}
+CLEAR_ENGLISH = {"en": 0.93, "la": 0.02, "id": 0.001}
+
+
+def test_a_region_heard_as_an_allowed_language_or_its_relative_is_in_it():
+    assert languages_of([CLEAR_ENGLISH, {"ms": 0.5, "en": 0.3}, {"id": 0.4, "en": 0.39}], ("id", "en"), None) == \
+        ["en", "id", "id"]
+
+
+def test_a_region_heard_as_no_allowed_language_is_not_english_which_whisper_would_have_named():
+    assert languages_of([HEARD_AS_THAI, HEARD_AS_LATIN], ("id", "en"), None) == ["id", "id"]
+    assert languages_of([HEARD_AS_THAI], ("id", "ms", "en"), None) == ["ms"], "the likeliest of the others"
+    assert languages_of([HEARD_AS_THAI], ("en",), None) == ["en"], "with English alone there is no other"
+    assert languages_of([{"th": 0.9, "fr": 0.05, "de": 0.04}], ("de", "fr"), "de") == ["de"], "the hint counts double"
+
+
+def test_short_regions_take_their_neighbours_language():
+    regions = [Region(0.0, 6.0), Region(6.2, 7.0), Region(7.5, 14.0), Region(14.2, 15.0)]
+    assert [r.language for r in settled(regions, ["id", "en", "en", "id"], "id")] == ["id", "id", "en", "en"]
+    assert [r.language for r in settled([Region(0.0, 1.0), Region(1.2, 9.0)], ["en", "id"], "en")] == ["id", "id"]
+
+
+def test_speech_is_packed_in_windows_of_at_most_30_seconds():
+    regions = [Region(0.0, 12.0), Region(13.0, 25.0), Region(26.0, 31.0), Region(40.0, 45.0)]
+    windows = packed(regions)
+    assert [(w.start, w.end) for w in windows] == [(0.0, 25.0), (26.0, 45.0)]
+    assert all(w.end - w.start <= 30.0 for w in windows)
+
+
+def test_a_decoding_keeps_only_the_segments_in_its_languages_regions():
+    windows = [Window(0.0, 24.0, (Region(0.0, 8.0, "id"), Region(9.0, 16.0, "en"), Region(17.0, 24.0, "id")))]
+    assert in_language(windows, "id", 0.0, 7.5) and not in_language(windows, "en", 0.0, 7.5)
+    assert in_language(windows, "en", 9.5, 15.0) and not in_language(windows, "id", 9.5, 15.0)
+    assert in_language(windows, "en", 15.5, 16.7), "between two regions: the nearest"
+
+
+def test_segments_carry_their_language_through_json_and_stitching():
+    mixed = Transcript("Selamat pagi. Good morning.", "id", 4.0, "local",
+                       (Segment(0.0, 2.0, "Selamat pagi.", language="id"),
+                        Segment(2.0, 4.0, "Good morning.", language="en")))
+    data = mixed.to_dict()
+    assert [s["language"] for s in data["segments"]] == ["id", "en"]
+    assert Transcript.from_dict(json.loads(json.dumps(data))) == mixed
+    assert "language" not in Transcript("hi", "en", 1.0, "x", (Segment(0.0, 1.0, "hi"),)).to_dict()["segments"][0]
+    # chunks a remote provider heard in different languages: each segment keeps its chunk's
+    first = (AudioChunk(0, "a", 0.0, 10.0, 1, "audio/ogg", 0.0, 10.0),
+             Transcript("Halo semua.", "id", 10.0, "groq", (Segment(0.0, 9.0, "Halo semua."),)))
+    second = (AudioChunk(1, "b", 10.0, 10.0, 1, "audio/ogg", 10.0, 20.0),
+              Transcript("Hello all.", "en", 10.0, "groq", (Segment(0.0, 9.0, "Hello all."),)))
+    assert [s.language for s in stitch([first, second]).segments] == ["id", "en"]
+    same = (second[0], Transcript("Halo lagi.", "id", 10.0, "groq", (Segment(0.0, 9.0, "Halo lagi."),)))
+    assert [s.language for s in stitch([first, same]).segments] == [None, None], "one language: nothing to say"
+
+
+# ------------------------------------------------------------------------------------------ real speech
+
+def mixed_note(tmp_path: Path, ffmpeg: str) -> Path:
+    """An Indonesian turn, then an English one (about 40 s)."""
+    turns = [speak(tmp_path, "id", INDONESIAN), speak(tmp_path, "en", ENGLISH)]
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"file '{p}'\n" for p in turns))
+    note = tmp_path / "mixed.wav"
+    subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
+                    "-ar", "16000", "-ac", "1", str(note)], check=True)
+    return note
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+def transcribe(tmp_path: Path, models: Path, note: Path, extra: str = "") -> dict:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"providers: [{{name: local, kind: local{extra}}}]\ncache: {{backend: memory}}\n"
+                      f"data_dir: \"{models}\"\nlanguages: [id, en]\n")
+    done = run_cli("transcribe", "--format", "json", "--config", str(config), str(note), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.slow
+def test_a_note_mixing_indonesian_and_english_keeps_each_part_in_its_language(tmp_path, models, ffmpeg):
+    note = mixed_note(tmp_path, ffmpeg)
+    result = transcribe(tmp_path, models, note)
+    by_language = {code: " ".join(s["text"] for s in result["segments"] if s.get("language") == code).lower()
+                   for code in ("id", "en")}
+    assert "selamat pagi" in by_language["id"] and "depan" in by_language["id"], result["segments"]
+    assert "good morning" in by_language["en"] and "marketing team" in by_language["en"], result["segments"]
+    assert all(s.get("language") in ("id", "en") for s in result["segments"])
+    # the Indonesian comes first, the English after it
+    assert max(s["end"] for s in result["segments"] if s["language"] == "id") <= \
+        min(s["start"] for s in result["segments"] if s["language"] == "en") + 1.0
+    before = transcribe(tmp_path, models, note, ", language_per_part: false")
+    assert not any("language" in s for s in before["segments"]), "one language for the whole, as before"
+    assert "marketing team" not in before["text"].lower() or "selamat pagi" not in before["text"].lower()
+
+
+@pytest.mark.slow
+def test_a_one_language_note_is_encoded_once_per_window(tmp_path, models, ffmpeg):
+    """Told apart part by part, a note in one language costs no more encoding than before: the language pass's
+    encodings are the decoding's (and there is no separate detection)."""
+    from transhades.providers.local import LocalWhisper
+
+    english = speak(tmp_path, "en", f"{ENGLISH} {ENGLISH} {ENGLISH}")
+    local = LocalWhisper("local", "base", models / "models")
+    encoded: list[int] = []
+    real = local.model.model
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def encode(self, features, *args, **kwargs):
+            encoded.append(features.shape[0])
+            return real.encode(features, *args, **kwargs)
+
+    local.model.model = Counting()
+    with wave.open(str(english)) as wav:
+        duration = wav.getnframes() / wav.getframerate()
+    assert duration > 30, "long enough for the batched path"
+    chunk = AudioChunk(0, str(english), 0.0, duration, english.stat().st_size, "audio/wav")
+    result = local.transcribe(chunk, None, languages=("id", "en"))
+    assert result.language == "en" and "marketing team" in result.text.lower()
+    assert {s.language for s in result.segments} == {"en"}
+    per_part, encoded[:] = sum(encoded), []
+    local.per_part = False
+    assert "marketing team" in local.transcribe(chunk, None, languages=("id", "en")).text.lower()
+    assert per_part < sum(encoded), f"each window once, no detection apart: {per_part} rows, before {sum(encoded)}"
