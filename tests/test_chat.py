@@ -134,3 +134,23 @@ def test_vocab_through_the_chat_in_indonesian_and_a_recording_that_does_not_say_
     assert said[2].startswith("\u201c<b>x</b>\u201d tampak seperti markup")
     transcript = next(e["text"] for e in events if e["event"] == "send" and "welcome" in e["text"].lower())
     assert "Kemendikbudristek" not in transcript and "Sutrisno" not in transcript and "Wibowo" not in transcript
+
+
+@pytest.mark.parametrize("language", ["en", "id"])
+def test_a_note_mixing_indonesian_and_english_in_a_private_chat_and_a_group(tmp_path, language):
+    """The bundled mixed note (Indonesian, English, Indonesian) from a user whose Telegram is in English and one
+    whose is in Indonesian: each part comes back in its language, privately and in a group with /auto on."""
+    mixed = SAMPLES / "campur-id-en.ogg"
+    config = tmp_path / "config.yaml"
+    config.write_text("providers: [{name: local, kind: local}]\nlanguages: [id, en]\n")
+    events, err, code = converse(tmp_path, f"/send {mixed}", "/group admin", "/auto on", f"/send {mixed}",
+                                 args=("--language", language, "--config", str(config)))
+    assert code == 0, err
+    group_from = next(i for i, e in enumerate(events) if e["event"] == "user" and e["text"] == "/group admin")
+    answers = [(i, e["text"].lower()) for i, e in enumerate(events) if e["event"] in ("send", "edit")
+               and "selamat pagi" in (e["text"] or "").lower()]
+    assert any(i < group_from for i, _ in answers) and any(i > group_from for i, _ in answers), \
+        "answered in the private chat and in the group"
+    for _, text in answers:
+        assert "prepared the numbers from last quarter" in text and "terima kasih. tolong" in text, \
+            "the last Indonesian sentence too (in English it was heard as \"Mike, terima kasih.\" and no more)"

@@ -16,7 +16,7 @@ from conftest import run_cli
 from test_languages import ENGLISH, INDONESIAN, speak
 
 from transhades.media import AudioChunk
-from transhades.providers.mixed import Region, Window, in_language, languages_of, packed, settled
+from transhades.providers.mixed import Region, Window, decodings, languages_of, packed, settled, uncovered
 from transhades.transcript import Segment, Transcript, stitch
 
 HEARD_AS_THAI = {"th": 0.92, "en": 0.04, "ms": 0.01, "id": 0.002}  # the base model on read-out Indonesian
@@ -34,12 +34,17 @@ def test_a_region_heard_as_no_allowed_language_is_not_english_which_whisper_woul
     assert languages_of([HEARD_AS_THAI], ("id", "ms", "en"), None) == ["ms"], "the likeliest of the others"
     assert languages_of([HEARD_AS_THAI], ("en",), None) == ["en"], "with English alone there is no other"
     assert languages_of([{"th": 0.9, "fr": 0.05, "de": 0.04}], ("de", "fr"), "de") == ["de"], "the hint counts double"
+    leaning = {"en": 0.43, "th": 0.16, "la": 0.09, "ms": 0.04}  # Indonesian beside English in one window
+    assert languages_of([leaning, CLEAR_ENGLISH], ("id", "en"), None) == ["id", "en"], "English only when sure"
+    assert languages_of([leaning], ("en", "fr"), None) == ["fr"] and languages_of([leaning], ("en",), None) == ["en"]
 
 
-def test_short_regions_take_their_neighbours_language():
-    regions = [Region(0.0, 6.0), Region(6.2, 7.0), Region(7.5, 14.0), Region(14.2, 15.0)]
-    assert [r.language for r in settled(regions, ["id", "en", "en", "id"], "id")] == ["id", "id", "en", "en"]
+def test_short_regions_take_the_language_across_the_shorter_pause():
+    regions = [Region(0.0, 6.0), Region(6.2, 7.0), Region(8.0, 14.0), Region(14.2, 15.0), Region(15.1, 16.0)]
+    assert [r.language for r in settled(regions, ["id", "en", "en", "id", "id"], "id")] == \
+        ["id", "id", "en", "en", "en"]
     assert [r.language for r in settled([Region(0.0, 1.0), Region(1.2, 9.0)], ["en", "id"], "en")] == ["id", "id"]
+    assert [r.language for r in settled([Region(0.0, 1.0)], ["en"], "id")] == ["id"], "alone: the window's"
 
 
 def test_speech_is_packed_in_windows_of_at_most_30_seconds():
@@ -49,11 +54,21 @@ def test_speech_is_packed_in_windows_of_at_most_30_seconds():
     assert all(w.end - w.start <= 30.0 for w in windows)
 
 
-def test_a_decoding_keeps_only_the_segments_in_its_languages_regions():
-    windows = [Window(0.0, 24.0, (Region(0.0, 8.0, "id"), Region(9.0, 16.0, "en"), Region(17.0, 24.0, "id")))]
-    assert in_language(windows, "id", 0.0, 7.5) and not in_language(windows, "en", 0.0, 7.5)
-    assert in_language(windows, "en", 9.5, 15.0) and not in_language(windows, "id", 9.5, 15.0)
-    assert in_language(windows, "en", 15.5, 16.7), "between two regions: the nearest"
+def test_a_window_in_one_language_is_decoded_as_it_is_and_a_mixed_one_in_pieces():
+    one = Window(0.0, 24.0, (Region(0.0, 10.0, "id"), Region(11.0, 24.0, "id")))
+    mixed = Window(25.0, 50.0, (Region(25.0, 33.0, "en"), Region(34.0, 41.0, "id"), Region(42.0, 50.0, "id")))
+    plan = decodings([one, mixed])
+    assert plan["id"] == [one, Window(34.0, 50.0, mixed.regions[1:])], "the same window: its encoding is reused"
+    assert plan["en"] == [Window(25.0, 33.0, mixed.regions[:1])]
+
+
+def test_a_part_the_decoding_lost_is_found_and_decoded_again_with_its_neighbours():
+    window = Window(0.0, 30.0, (Region(0.0, 10.0, "en"), Region(11.0, 20.0, "id"), Region(21.0, 30.0, "id")))
+    heard = [(0.0, 10.0, "en"), (11.0, 13.0, "id")]  # the Indonesian stopped two seconds in
+    assert uncovered([window], heard) == {"id": [Window(11.0, 30.0, window.regions[1:])]}
+    assert uncovered([window], heard + [(13.0, 20.0, "id"), (21.0, 26.0, "id")]) == {}
+    assert uncovered([window], [(0.0, 30.0, "id")]) == {"en": [Window(0.0, 10.0, window.regions[:1])]}, \
+        "covered in the wrong language is not covered"
 
 
 def test_segments_carry_their_language_through_json_and_stitching():
@@ -76,11 +91,14 @@ def test_segments_carry_their_language_through_json_and_stitching():
 
 # ------------------------------------------------------------------------------------------ real speech
 
-def mixed_note(tmp_path: Path, ffmpeg: str) -> Path:
-    """An Indonesian turn, then an English one (about 40 s)."""
-    turns = [speak(tmp_path, "id", INDONESIAN), speak(tmp_path, "en", ENGLISH)]
+def mixed_note(tmp_path: Path, ffmpeg: str, indonesian: str = INDONESIAN, english: str = ENGLISH) -> Path:
+    """An Indonesian turn, a breath (0.8 s), then an English one."""
+    turns = [speak(tmp_path, "id", indonesian), speak(tmp_path, "en", english)]
+    gap = tmp_path / "gap.wav"
+    subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono", "-t", "0.8",
+                    str(gap)], check=True)
     listing = tmp_path / "list.txt"
-    listing.write_text("".join(f"file '{p}'\n" for p in turns))
+    listing.write_text(f"file '{turns[0]}'\nfile '{gap}'\nfile '{turns[1]}'\n")
     note = tmp_path / "mixed.wav"
     subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
                     "-ar", "16000", "-ac", "1", str(note)], check=True)
@@ -92,11 +110,11 @@ def models(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("data")
 
 
-def transcribe(tmp_path: Path, models: Path, note: Path, extra: str = "") -> dict:
+def transcribe(tmp_path: Path, models: Path, note: Path, extra: str = "", *args: str) -> dict:
     config = tmp_path / "config.yaml"
     config.write_text(f"providers: [{{name: local, kind: local{extra}}}]\ncache: {{backend: memory}}\n"
                       f"data_dir: \"{models}\"\nlanguages: [id, en]\n")
-    done = run_cli("transcribe", "--format", "json", "--config", str(config), str(note), cwd=tmp_path)
+    done = run_cli("transcribe", "--format", "json", "--config", str(config), *args, str(note), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -113,6 +131,9 @@ def test_a_note_mixing_indonesian_and_english_keeps_each_part_in_its_language(tm
     # the Indonesian comes first, the English after it
     assert max(s["end"] for s in result["segments"] if s["language"] == "id") <= \
         min(s["start"] for s in result["segments"] if s["language"] == "en") + 1.0
+    forced = transcribe(tmp_path, models, note, "", "--language", "id")
+    assert forced["language"] == "id" and not any("language" in s for s in forced["segments"]), \
+        "a language the user chose is the whole recording's"
     before = transcribe(tmp_path, models, note, ", language_per_part: false")
     assert not any("language" in s for s in before["segments"]), "one language for the whole, as before"
     assert "marketing team" not in before["text"].lower() or "selamat pagi" not in before["text"].lower()
@@ -149,3 +170,39 @@ def test_a_one_language_note_is_encoded_once_per_window(tmp_path, models, ffmpeg
     local.per_part = False
     assert "marketing team" in local.transcribe(chunk, None, languages=("id", "en")).text.lower()
     assert per_part < sum(encoded), f"each window once, no detection apart: {per_part} rows, before {sum(encoded)}"
+
+
+@pytest.mark.slow
+def test_the_first_piece_of_a_mixed_window_is_heard_from_the_windows_own_encoding(tmp_path, models, ffmpeg):
+    from faster_whisper import decode_audio
+
+    from transhades.providers.local import LocalWhisper
+    from transhades.providers.mixed import Parts
+
+    short = mixed_note(tmp_path, ffmpeg, ". ".join(INDONESIAN.split(". ")[:2]), ". ".join(ENGLISH.split(". ")[:2]))
+    local = LocalWhisper("local", "base", models / "models")
+    audio = decode_audio(str(short))
+    parts = Parts(local.model, audio, ("id", "en"), None)
+    parts.judge()
+    mixed = [w for w in parts.judged if len({r.language for r in w.regions}) > 1]
+    assert mixed, [(w.start, w.end, [r.language for r in w.regions]) for w in parts.judged]
+    plan = parts.decodings()
+    first = next(w for pieces in plan.values() for w in pieces if w.start == mixed[0].start)
+    assert first.end < mixed[0].end, "cut where the language changes"
+    encoded: list[int] = []
+    real = local.model.model
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def encode(self, features, *args, **kwargs):
+            encoded.append(features.shape[0])
+            return real.encode(features, *args, **kwargs)
+
+    local.model.model = Counting()
+    parts.encodings.output(parts.encodings.features(audio, first))
+    assert encoded == [], "no encoding for the first piece"
+    second = next(w for pieces in plan.values() for w in pieces if w.start > first.start and w.end <= mixed[0].end)
+    parts.encodings.output(parts.encodings.features(audio, second))
+    assert encoded == [1], "the other pieces are encoded"

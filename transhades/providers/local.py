@@ -28,7 +28,7 @@ from transhades.private import private_dir
 from transhades.providers.base import Progress
 from transhades.providers.first_words import SAMPLE_RATE, first_words, head_span
 from transhades.providers.languages import pick_language, with_prior
-from transhades.providers.mixed import Parts
+from transhades.providers.mixed import Parts, Window
 from transhades.providers.quality import collapse, heard_nothing, looping, loops_across
 from transhades.transcript import Segment, Transcript, Word
 from transhades.vocabulary.correct import supported
@@ -364,16 +364,21 @@ class LocalWhisper:
 
     def _decode_parts(self, audio: Any, parts: Parts, task: str, words: bool = False,
                       hotwords: str | None = None) -> Iterator[Heard]:
-        """Each language's windows decoded in it (one batched call per language, the encodings reused); the
-        segments that lie in its regions kept, in recording order."""
-        kept: list[Heard] = []
+        """Each language's windows decoded in it (one batched call per language, the encodings reused); the parts a
+        decoding lost decoded again alone. In recording order."""
+        options = self._options(task, words, hotwords)
+        heard: list[Heard] = []
         for language, windows in parts.decodings().items():
-            segments, _ = self.batched.transcribe(audio, language=language, batch_size=self.batch_size,
-                                                  clip_timestamps=[w.clip() for w in windows],
-                                                  without_timestamps=False, **self._options(task, words, hotwords))
-            kept += [Heard.of(s, language) for s in segments if parts.keeps(language, s.start, s.end)]
-            yield from ()  # each call decodes as it is read: a withdrawn job stops at the next encoding
-        yield from sorted(kept, key=lambda h: h.start)
+            heard += self._decoded_in(audio, language, windows, options)
+        for language, lost in parts.uncovered([(h.start, h.end, h.language or "") for h in heard]).items():
+            heard = [h for h in heard if not any(w.start <= (h.start + h.end) / 2 <= w.end for w in lost)]
+            heard += self._decoded_in(audio, language, lost, options)
+        yield from sorted(heard, key=lambda h: h.start)
+
+    def _decoded_in(self, audio: Any, language: str, windows: list[Window], options: dict[str, Any]) -> list[Heard]:
+        segments, _ = self.batched.transcribe(audio, language=language, batch_size=self.batch_size,
+                                              clip_timestamps=[w.clip() for w in windows], **options)
+        return [Heard.of(s, language) for s in segments]
 
     def _preview(self, audio: Any, language: str | None, task: str, chunk: AudioChunk, progress: Progress) -> None:
         """The first words of a long recording to whoever waits, within a second or so (first_words.py); the

@@ -1,23 +1,27 @@
 """Each part in its language: with several languages configured and none forced, the local model tells a
-recording's speech regions apart by language (among the configured ones only) and keeps each part as decoded in
-its own.
+recording's speech regions apart by language (among the configured ones only) and decodes each in its own.
 
 Indonesians mix Indonesian and English in one note; one language for the whole file turns the other's sentences
-into nonsense in the wrong language. The cost is kept near one decoding, since on a CPU Whisper's encoder costs
-several times its decoder:
+into nonsense in the wrong language. On a CPU Whisper's encoder is its dearest part, so each window is encoded once
+where it can be:
 1. the speech (voice-activity regions split at pauses of half a second) is packed into windows of up to 30 s and
    each window is encoded once;
 2. each region's language is read from its own stretch of the window's encoder output (Whisper's language token
    from a slice of frames costs about 10 ms, not another encoding), and chosen among the configured languages;
-3. each window is decoded, from that same encoding, once per language its regions are in (with timestamps); each
-   decoding keeps the segments that lie in its language's regions.
-(Cutting a mixed window where the language changes and encoding the parts again was tried first: right, but
-2.4 times one decoding's time on a note alternating Indonesian and English.)
+3. a window in one language is decoded from that same encoding (a note in one language costs no more than
+   before); a window that mixes them is cut where the language changes: its first piece is heard from the
+   window's encoding with the rest turned into the encoding of silence, the other pieces are encoded again;
+4. a piece a decoding lost (less than half of it covered) is decoded again alone.
+Tried and measured on the ``mixed`` benchmark's quick notes (one-language decoding = 1): decoding each mixed window
+once per language from the one encoding, 1.7x (Whisper asked for the wrong language translates or loops); every
+piece encoded again, 1.25-1.31x; the first piece from the window's encoding, 1.22x at the same error rate; every
+piece so (silence before it too), 1.08x but the error rate rose from 0.27 to 0.35.
 """
 
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from math import ceil
@@ -28,9 +32,12 @@ from transhades.providers.languages import RELATED, pick_language
 
 WINDOW_SECONDS = 30.0  # Whisper hears 30 s at a time
 FRAMES_PER_SECOND = 50  # the encoder's output frames per second of audio
-JUDGED_FROM_SECONDS = 1.5  # a shorter region is too short to judge alone: it takes its neighbour's language
+MAX_FRAMES = 1500  # the encoder's output frames of a window
+_SILENCE: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()  # per model: see Encodings.silence
+JUDGED_FROM_SECONDS = 2.5  # a shorter region is too short to judge alone: it takes a neighbour's language
 PAUSE_MS = 500  # regions are split at pauses this long
 WELL_HEARD = frozenset({"en"})  # languages Whisper names whenever it hears them
+SURE = 0.5  # ... and then with at least this probability
 
 
 @dataclass(frozen=True)
@@ -79,14 +86,19 @@ def packed(regions: list[Region]) -> list[Window]:
 
 def settled(regions: list[Region], judged: list[str], window_language: str) -> list[Region]:
     """The regions with their languages: ``judged`` as detected ('' where unsure); a region too short to judge,
-    or unsure, takes the previous region's language (the next one's at the start, the window's if none)."""
+    or unsure, takes the language of the judged neighbour across the shorter pause (the window's if none)."""
     chosen = [lang if r.end - r.start >= JUDGED_FROM_SECONDS else "" for r, lang in zip(regions, judged, strict=True)]
-    for n in range(len(chosen)):
-        if not chosen[n]:
-            before = next((chosen[k] for k in range(n - 1, -1, -1) if chosen[k]), "")
-            after = next((chosen[k] for k in range(n + 1, len(chosen)) if chosen[k]), "")
-            chosen[n] = before or after or window_language
-    return [Region(r.start, r.end, lang) for r, lang in zip(regions, chosen, strict=True)]
+    out = []
+    for n, region in enumerate(regions):
+        language = chosen[n]
+        if not language:
+            before = next((k for k in range(n - 1, -1, -1) if chosen[k]), None)
+            after = next((k for k in range(n + 1, len(chosen)) if chosen[k]), None)
+            nearer = min((k for k in (before, after) if k is not None), default=None,
+                         key=lambda k: region.start - regions[k].end if k < n else regions[k].start - region.end)
+            language = chosen[nearer] if nearer is not None else window_language
+        out.append(Region(region.start, region.end, language))
+    return out
 
 
 def _key(features: Any) -> bytes:
@@ -141,6 +153,25 @@ class Encodings:
         self.encode(features[None])
         return self._outputs[_key(features)]
 
+    def head(self, piece: Any, window: Any, seconds: float) -> None:
+        """``piece`` (its features), the first ``seconds`` of ``window``, is heard from the window's encoding with
+        what follows turned into the encoding of silence, not encoded again (its times are the window's own)."""
+        import numpy
+
+        frames = min(MAX_FRAMES, ceil(seconds * FRAMES_PER_SECOND))
+        masked = numpy.array(self.output(window))
+        masked[frames:] = self.silence()[frames:]
+        self._outputs[_key(piece)] = masked
+
+    def silence(self) -> Any:
+        """The encoder output of 30 s of silence (made once per model)."""
+        import numpy
+
+        if self._model not in _SILENCE:
+            _SILENCE[self._model] = self.output(numpy.zeros((self._model.model.n_mels, MAX_FRAMES * 2),
+                                                            dtype=numpy.float32))
+        return _SILENCE[self._model]
+
 
 def region_probabilities(model: Any, output: Any, window: Window) -> list[dict[str, float]]:
     """Whisper's language probabilities for each region of ``window``, each from its own frames of the window's
@@ -167,14 +198,19 @@ def summed(probabilities: list[dict[str, float]]) -> dict[str, float]:
 
 def languages_of(probabilities: list[dict[str, float]], allowed: tuple[str, ...], hint: str | None) -> list[str]:
     """Each region's language among ``allowed``, from Whisper's probabilities for it:
-    - a region Whisper hears as an allowed language (or a close relative of one) is in it;
-    - a region it hears as none of them is in one of the allowed languages it does not hear well, the likeliest:
-      Whisper recognises English when it hears it (two thirds of its training), while the small model hears
-      read-out Indonesian as Thai or Latin, and then gives English, not Indonesian, the larger share."""
+    - a region Whisper hears as an allowed language (or a close relative of one) is in it; as English (a language
+      it hears well) only when it is more sure of it than of all the rest together;
+    - any other region is in one of the allowed languages it does not hear well, the likeliest. Whisper recognises
+      English when it hears it (two thirds of its training), while the small model hears read-out Indonesian as
+      Thai or Latin, giving English, not Indonesian, the larger share of the two; and the frames of an Indonesian
+      sentence next to an English one in a window lean English (0.43 against Thai's 0.16, where alone Thai had
+      0.47 and English 0.11)."""
     doubtful = tuple(code for code in allowed if code not in WELL_HEARD) or allowed
     out = []
     for each in probabilities:
         top = _top_allowed(each, allowed)
+        if top in WELL_HEARD and doubtful != allowed and each.get(top, 0.0) < SURE:
+            top = None
         out.append(top or pick_language(each, doubtful, hint if hint in doubtful else None))
     return out
 
@@ -223,22 +259,60 @@ class Parts:
         return max(seconds, key=seconds.__getitem__) if seconds else ""
 
     def decodings(self) -> dict[str, list[Window]]:
-        """For each language, the windows to decode in it: those with a region in it."""
-        out: dict[str, list[Window]] = {}
+        """``decodings`` of the judged windows; the first piece of a cut window is heard from the window's own
+        encoding (``Encodings.head``)."""
+        plan = decodings(self.judged)
         for window in self.judged:
-            for language in dict.fromkeys(r.language for r in window.regions):
-                out.setdefault(language, []).append(window)
-        return out
+            piece = next((w for pieces in plan.values() for w in pieces if w.start == window.start), window)
+            if piece.end < window.end:
+                self.encodings.head(self.encodings.features(self.audio, piece),
+                                    self.encodings.features(self.audio, window), piece.end - window.start)
+        return plan
 
-    def keeps(self, language: str, start: float, end: float) -> bool:
-        return in_language(self.judged, language, start, end)
+    def uncovered(self, heard: list[tuple[float, float, str]]) -> dict[str, list[Window]]:
+        return uncovered(self.judged, heard)
 
 
-def in_language(windows: list[Window], language: str, start: float, end: float) -> bool:
-    """Whether a segment (``start``..``end``) decoded in ``language`` lies in a region in it (the nearest region,
-    where it falls between two)."""
-    middle = (start + end) / 2
-    regions = [r for w in windows for r in w.regions]
-    nearest = min(regions, key=lambda r: 0.0 if r.start <= middle <= r.end else min(abs(r.start - middle),
-                                                                                    abs(r.end - middle)))
-    return nearest.language == language
+def decodings(windows: list[Window]) -> dict[str, list[Window]]:
+    """For each language, the windows to decode in it: each window in one language as it is (its encoding is
+    reused), each other cut where its regions' language changes."""
+    out: dict[str, list[Window]] = {}
+    for window in windows:
+        runs: list[list[Region]] = []
+        for region in window.regions:
+            if runs and runs[-1][-1].language == region.language:
+                runs[-1].append(region)
+            else:
+                runs.append([region])
+        pieces = [window] if len(runs) == 1 else [Window(run[0].start, run[-1].end, tuple(run)) for run in runs]
+        for piece in pieces:
+            out.setdefault(piece.language, []).append(piece)
+    return out
+
+
+COVERED = 0.5  # a region less than half covered by segments in its language was lost by its window's decoding
+
+
+def uncovered(windows: list[Window], heard: list[tuple[float, float, str]]) -> dict[str, list[Window]]:
+    """The regions that the kept segments (``heard``: start, end, language) leave mostly uncovered, as windows by
+    language (neighbours in a window together). A window's decoding in one language can stop where the other
+    begins, or translate it and stop there: Whisper, asked for Indonesian over English then Indonesian, wrote the
+    English in Indonesian and ended before the Indonesian began."""
+    def covered(region: Region) -> float:
+        return sum(max(0.0, min(end, region.end) - max(start, region.start))
+                   for start, end, language in heard if language == region.language)
+
+    out: dict[str, list[Window]] = {}
+    for window in windows:
+        runs: list[list[tuple[int, Region]]] = []
+        for n, region in enumerate(window.regions):
+            if covered(region) >= COVERED * (region.end - region.start):
+                continue
+            if runs and runs[-1][-1][0] == n - 1 and runs[-1][-1][1].language == region.language:
+                runs[-1].append((n, region))
+            else:
+                runs.append([(n, region)])
+        for run in runs:
+            regions = tuple(region for _, region in run)
+            out.setdefault(regions[0].language, []).append(Window(regions[0].start, regions[-1].end, regions))
+    return out
