@@ -294,10 +294,10 @@ COVERED = 0.5  # a region less than half covered by segments in its language was
 
 
 def uncovered(windows: list[Window], heard: list[tuple[float, float, str]]) -> dict[str, list[Window]]:
-    """The regions that the kept segments (``heard``: start, end, language) leave mostly uncovered, as windows by
-    language (neighbours in a window together). A window's decoding in one language can stop where the other
-    begins, or translate it and stop there: Whisper, asked for Indonesian over English then Indonesian, wrote the
-    English in Indonesian and ended before the Indonesian began."""
+    """The regions that the decoded segments (``heard``: start, end, language) leave mostly uncovered, as windows
+    by language (neighbours in a window together), to be decoded again alone. A decoding can end early: asked for
+    Indonesian over a window of English then Indonesian, Whisper wrote the English in Indonesian and stopped before
+    the Indonesian began."""
     def covered(region: Region) -> float:
         return sum(max(0.0, min(end, region.end) - max(start, region.start))
                    for start, end, language in heard if language == region.language)
