@@ -185,7 +185,8 @@ def test_the_first_piece_of_a_mixed_window_is_heard_from_the_windows_own_encodin
     parts = Parts(local.model, audio, ("id", "en"), None)
     parts.judge()
     mixed = [w for w in parts.judged if len({r.language for r in w.regions}) > 1]
-    assert mixed, [(w.start, w.end, [r.language for r in w.regions]) for w in parts.judged]
+    assert [[r.language for r in w.regions] for w in mixed] == [["id", "en"]], \
+        "the Indonesian leaned English beside the English (0.43): encoded alone, it is Indonesian"
     plan = parts.decodings()
     first = next(w for pieces in plan.values() for w in pieces if w.start == mixed[0].start)
     assert first.end < mixed[0].end, "cut where the language changes"
@@ -202,7 +203,27 @@ def test_the_first_piece_of_a_mixed_window_is_heard_from_the_windows_own_encodin
 
     local.model.model = Counting()
     parts.encodings.output(parts.encodings.features(audio, first))
-    assert encoded == [], "no encoding for the first piece"
+    assert encoded == [], "no encoding for the first piece (the window's, or its own made when it was judged)"
     second = next(w for pieces in plan.values() for w in pieces if w.start > first.start and w.end <= mixed[0].end)
     parts.encodings.output(parts.encodings.features(audio, second))
     assert encoded == [1], "the other pieces are encoded"
+
+
+@pytest.mark.slow
+def test_a_head_piece_is_the_windows_encoding_then_silence(tmp_path, models, ffmpeg):
+    import numpy
+    from faster_whisper import decode_audio
+
+    from transhades.providers.local import LocalWhisper
+    from transhades.providers.mixed import Encodings
+
+    local = LocalWhisper("local", "base", models / "models")
+    audio = decode_audio(str(speak(tmp_path, "en", ENGLISH)))
+    encodings = Encodings(local.model)
+    window, piece = Window(0.0, 12.0, ()), Window(0.0, 5.0, ())
+    whole = encodings.output(encodings.features(audio, window))
+    encodings.head(encodings.features(audio, piece), encodings.features(audio, window), 5.0)
+    heard = encodings.output(encodings.features(audio, piece))
+    assert numpy.array_equal(heard[:250], whole[:250]), "the first five seconds: the window's own frames"
+    assert numpy.array_equal(heard[250:], encodings.silence()[250:]), "then silence's"
+    assert not numpy.array_equal(heard[250:], whole[250:])

@@ -7,7 +7,8 @@ where it can be:
 1. the speech (voice-activity regions split at pauses of half a second) is packed into windows of up to 30 s and
    each window is encoded once;
 2. each region's language is read from its own stretch of the window's encoder output (Whisper's language token
-   from a slice of frames costs about 10 ms, not another encoding), and chosen among the configured languages;
+   from a slice of frames costs about 10 ms, not another encoding), and chosen among the configured languages; a
+   region that leans English but not surely (its neighbours pull it) is encoded alone and judged again;
 3. a window in one language is decoded from that same encoding (a note in one language costs no more than
    before); a window that mixes them is cut where the language changes: its first piece is heard from the
    window's encoding with the rest turned into the encoding of silence, the other pieces are encoded again;
@@ -158,6 +159,8 @@ class Encodings:
         what follows turned into the encoding of silence, not encoded again (its times are the window's own)."""
         import numpy
 
+        if _key(piece) in self._outputs:  # encoded alone already (its language was contested): the real one
+            return
         frames = min(MAX_FRAMES, ceil(seconds * FRAMES_PER_SECOND))
         masked = numpy.array(self.output(window))
         masked[frames:] = self.silence()[frames:]
@@ -242,13 +245,33 @@ class Parts:
         for window in self.windows[len(self.heard):upto]:
             check()
             output = self.encodings.output(self.encodings.features(self.audio, window))
-            self.heard.append(region_probabilities(detect, output, window))
+            self.heard.append([self._alone(region) if self._contested(p) else p
+                               for region, p in zip(window.regions, region_probabilities(detect, output, window),
+                                                    strict=True)])
         every = [p for window in self.heard for p in window]
         chosen = iter(languages_of(every, self.allowed, self.hint))
         whole = pick_language(summed(every), self.allowed, self.hint)
         self.judged = [Window(w.start, w.end, tuple(settled(list(w.regions), [next(chosen) for _ in w.regions],
                                                             whole)))
                        for w in self.windows[:len(self.heard)]]
+
+    def _contested(self, probabilities: dict[str, float]) -> bool:
+        """Whisper's likeliest is a language it hears well, but not surely: its neighbours in the window may have
+        pulled it (an Indonesian sentence beside an English one leaned English, 0.43; an English one beside
+        Indonesian ones, 0.44)."""
+        top = _top_allowed(probabilities, self.allowed)
+        return top in WELL_HEARD and len(self.allowed) > 1 and probabilities.get(top, 0.0) < SURE
+
+    def _alone(self, region: Region) -> dict[str, float]:
+        """Whisper's language probabilities for ``region`` encoded alone (one more encoding, reused when the region
+        is decoded alone)."""
+        import ctranslate2
+        import numpy
+
+        output = self.encodings.output(self.encodings.features(self.audio, Window(region.start, region.end,
+                                                                                  (region,))))
+        frames = ctranslate2.StorageView.from_array(numpy.ascontiguousarray(output[None]))
+        return {token[2:-2]: float(p) for token, p in self.encodings.model.detect_language(frames)[0]}
 
     @property
     def language(self) -> str:
