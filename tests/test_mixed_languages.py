@@ -139,14 +139,8 @@ def test_a_note_mixing_indonesian_and_english_keeps_each_part_in_its_language(tm
     assert "marketing team" not in before["text"].lower() or "selamat pagi" not in before["text"].lower()
 
 
-@pytest.mark.slow
-def test_a_one_language_note_is_encoded_once_per_window(tmp_path, models, ffmpeg):
-    """Told apart part by part, a note in one language costs no more encoding than before: the language pass's
-    encodings are the decoding's (and there is no separate detection)."""
-    from transhades.providers.local import LocalWhisper
-
-    english = speak(tmp_path, "en", f"{ENGLISH} {ENGLISH} {ENGLISH}")
-    local = LocalWhisper("local", "base", models / "models")
+def counted_encodings(local) -> list[int]:
+    """The rows of every encoding the local model makes from now on (one per window)."""
     encoded: list[int] = []
     real = local.model.model
 
@@ -159,6 +153,18 @@ def test_a_one_language_note_is_encoded_once_per_window(tmp_path, models, ffmpeg
             return real.encode(features, *args, **kwargs)
 
     local.model.model = Counting()
+    return encoded
+
+
+@pytest.mark.slow
+def test_a_one_language_note_is_encoded_once_per_window(tmp_path, models, ffmpeg):
+    """Told apart part by part, a note in one language costs no more encoding than before: the language pass's
+    encodings are the decoding's (and there is no separate detection)."""
+    from transhades.providers.local import LocalWhisper
+
+    english = speak(tmp_path, "en", f"{ENGLISH} {ENGLISH} {ENGLISH}")
+    local = LocalWhisper("local", "base", models / "models")
+    encoded = counted_encodings(local)
     with wave.open(str(english)) as wav:
         duration = wav.getnframes() / wav.getframerate()
     assert duration > 30, "long enough for the batched path"
@@ -190,18 +196,7 @@ def test_the_first_piece_of_a_mixed_window_is_heard_from_the_windows_own_encodin
     plan = parts.decodings()
     first = next(w for pieces in plan.values() for w in pieces if w.start == mixed[0].start)
     assert first.end < mixed[0].end, "cut where the language changes"
-    encoded: list[int] = []
-    real = local.model.model
-
-    class Counting:
-        def __getattr__(self, name):
-            return getattr(real, name)
-
-        def encode(self, features, *args, **kwargs):
-            encoded.append(features.shape[0])
-            return real.encode(features, *args, **kwargs)
-
-    local.model.model = Counting()
+    encoded = counted_encodings(local)
     parts.encodings.output(parts.encodings.features(audio, first))
     assert encoded == [], "no encoding for the first piece (the window's, or its own made when it was judged)"
     second = next(w for pieces in plan.values() for w in pieces if w.start > first.start and w.end <= mixed[0].end)
