@@ -78,3 +78,39 @@ http: {{port: 0}}
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: cannot reach the database at database_url"), done.stderr
     assert "hunter2pass" not in done.stderr + done.stdout and "Traceback" not in done.stderr
+
+
+def test_a_chats_vocabulary_survives_a_postgres_restart_and_an_addition_made_while_it_was_down_waits(pg):
+    from transhades.vocabulary.book import VocabularyBook
+
+    book = VocabularyBook(Database(pg.url, wait_seconds=30))
+    book.clear(55)
+    book.add(55, 1, ("Kemendikbudristek",))
+    pg.stop()
+    added: list[tuple[str, ...]] = []
+    writer = threading.Thread(target=lambda: added.append(book.add(55, 1, ("Sutrisno Wibowo", "Bappenas"))))
+    writer.start()
+    time.sleep(3)
+    assert not added, "nothing can be added while PostgreSQL is down"
+    pg.start()
+    writer.join(30)
+    assert added == [("Sutrisno Wibowo", "Bappenas")], "the addition went through, whole, once the server was back"
+    assert book.terms(55) == ("Kemendikbudristek", "Sutrisno Wibowo", "Bappenas")
+
+
+def test_past_its_wait_the_vocabulary_says_the_database_is_unreachable_and_loses_nothing(pg):
+    from transhades.vocabulary.book import VocabularyBook
+
+    db = Database(pg.url, wait_seconds=1.5)
+    book = VocabularyBook(db)
+    book.clear(56)
+    book.add(56, 1, ("Jayapura",))
+    pg.stop()
+    try:
+        with pytest.raises(DatabaseUnavailable, match="could not be reached"):
+            book.add(56, 1, ("Balikpapan",))
+    finally:
+        pg.start()
+    db.wait_seconds = 30
+    assert book.terms(56) == ("Jayapura",), "the failed addition left nothing half-written"
+    assert book.add(56, 1, ("Balikpapan",)) == ("Balikpapan",)
