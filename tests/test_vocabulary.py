@@ -288,3 +288,26 @@ def test_transcribe_vocab_refuses_more_than_a_hundred_terms_in_one_line(tmp_path
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: argument --vocab: 101 terms; give at most 100 (see transhades transcribe --help)"]
+
+
+def test_whispers_translation_of_a_kept_recording_carries_the_chats_vocabulary(tmp_path):
+    """/translate en without a language model is a new job on the kept recording (Whisper's translation): the
+    chat's names are spelled as listed there too."""
+    from transhades.media import TelegramFile
+    from transhades.telegram.actions import StartJob
+    from transhades.telegram.followups import Followups, Where
+    from transhades.telegram.history import History
+    from transhades.telegram.outbox import Outbox
+    from transhades.transcript import Transcript
+
+    history = History(tmp_path / "history.sqlite3")
+    media = TelegramFile(7, 40, "file-id", "unique-id", 1000, "voice", "audio/ogg", 4.0)
+    history.add(501, "j1", Transcript("Saya bekerja di Tokopedia.", "id", 4.0, "local"), media)
+    followups = Followups(history, Outbox(), local=True, llm=0)
+    followups.vocabulary = {7: ("Tokopedia", "Sutrisno Wibowo")}.get
+    started = followups.translate(Where(7, 501, None, "id", "m1"), "en")
+    assert len(started) == 1 and isinstance(started[0], StartJob)
+    request = started[0].request
+    assert (request.task, request.vocabulary) == ("translate", ("Tokopedia", "Sutrisno Wibowo"))
+    followups.vocabulary = lambda chat_id: ()
+    assert followups.translate(Where(7, 501, None, "id", "m2"), "en")[0].request.vocabulary == ()

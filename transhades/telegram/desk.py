@@ -86,6 +86,7 @@ class FrontDesk(Keeper):
         self.naming = naming.Naming(voices if history is not None else None, history, self.outbox,
                                     self.groups.is_admin)
         self.vocab = Vocab(VocabularyBook(settings.database), self.outbox, self.groups.is_admin, rules.vocabulary)
+        self.followups.vocabulary = self.vocab.terms  # Whisper's translation spells the chat's names too
         self.answers = JobAnswers(self.outbox, self.followups, journal, self.naming)
         self.commands = Commands(rules, settings, self.outbox, lambda user: set(self.running.get(user, ())), history,
                                  self.followups, journal, offload=True, naming=self.naming,

@@ -7,6 +7,7 @@ A plain object the desk and the commands share; it does no I/O besides the histo
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 from transhades.errors import RateLimited
@@ -51,6 +52,7 @@ class Followups:
         self.media: dict[str, TelegramFile] = {}  # running job -> its media, kept with its transcript
         self.asks: dict[str, int] = {}  # ask id -> its status message, once sent
         self.pending: dict[int, str] = {}  # user -> their ask the model is working on (one at a time each)
+        self.vocabulary: Callable[[int], tuple[str, ...]] = lambda chat_id: ()  # a chat's names and terms
         self.unkept: set[str] = set()  # jobs running when their user confirmed /forget: answered, never kept
         self.numbers = itertools.count(1)
 
@@ -133,7 +135,8 @@ class Followups:
             return []
         job_id = f"tr-{where.origin}"
         request = JobRequest(job_id, str(where.user_id), kept.media, source_key=f"tg:{kept.media.file_unique_id}",
-                             language=kept.transcript.language, task="translate")
+                             language=kept.transcript.language, task="translate",
+                             vocabulary=self.vocabulary(where.chat_id))
         return [StartJob(request, Route(job_id, where.chat_id, where.user_id, where.reply_to or 0, where.lang,
                                         "text", task="translate"))]
 
